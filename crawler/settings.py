@@ -1,0 +1,26 @@
+"""Scrapy project settings (``scrapy.cfg`` points here)."""
+
+from __future__ import annotations
+
+from crawler.default_settings import *  # noqa: F403
+
+BOT_NAME = "crawler"
+SPIDER_MODULES = ["spiders"]
+NEWSPIDER_MODULE = "spiders"
+
+ROBOTSTXT_OBEY = True
+USER_AGENT = "crawler/0.1 (Scrapy 2.19; +https://scrapy.org)"
+
+# Both of these let any local process run code inside the crawl: off unless a
+# user turns them on.
+TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
+
+DOWNLOAD_TIMEOUT = 30  # seconds
+RETRY_TIMES = 2
+FEED_EXPORT_ENCODING = "utf-8"
+LOG_LEVEL = "INFO"
+
+ITEM_PIPELINES = {
+    "pipelines.store.StorePipeline": 800,
+}
