@@ -1,0 +1,151 @@
+"""``crawler crawl START_URL``: crawl a site with the ``site`` spider and store every page."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from crawler.exceptions import StoreError
+from crawler.runner import project_settings, run_spider
+from crawler.storage.sql import SqlStore, display_url
+from crawler.summary import run_summary
+
+FEED_FORMATS = {".jsonl": "jsonlines", ".jl": "jsonlines", ".json": "json", ".csv": "csv"}
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "crawl",
+        help="crawl a site from a start URL and store every page",
+        description="Follow links within the start URL's host, record every response "
+        "(URL, status, content type, title, depth, how it was found) in the store "
+        "and, with --output, in a feed file.",
+    )
+    p.add_argument("start_url", metavar="START_URL")
+    p.add_argument(
+        "--allow-domain",
+        action="append",
+        default=[],
+        metavar="DOMAIN",
+        help="also follow links to DOMAIN (repeatable)",
+    )
+    p.add_argument(
+        "--ignore-robots", action="store_true", help="do not obey robots.txt (obeyed by default)"
+    )
+    p.add_argument(
+        "--max-pages",
+        type=int,
+        metavar="N",
+        help="stop after N responses (Scrapy's CLOSESPIDER_PAGECOUNT)",
+    )
+    p.add_argument(
+        "--max-depth",
+        type=int,
+        metavar="N",
+        help="do not follow links more than N hops from the start URL",
+    )
+    p.add_argument(
+        "--render",
+        choices=("never", "auto", "always"),
+        default=None,
+        help="render pages in a browser: never, auto (when a page needs it) "
+        "or always (default: never)",
+    )
+    p.add_argument(
+        "--forms",
+        choices=("none", "get", "all"),
+        default=None,
+        help="submit forms found on pages: none, get (GET forms only) or all",
+    )
+    p.add_argument(
+        "--store",
+        metavar="URL",
+        default=None,
+        help="where to store runs and pages (default: sqlite:///crawl.db)",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="also write page records to FILE (.jsonl, .json or .csv)",
+    )
+    p.add_argument(
+        "-s",
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        dest="settings",
+        help="set a Scrapy setting (repeatable)",
+    )
+    p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    p.set_defaults(run=run)
+
+
+def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    overrides: dict[str, Any] = {"LOG_LEVEL": args.log_level}
+    for item in args.settings:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"error: -s takes NAME=VALUE, not {item!r}")
+        overrides[name] = value
+    if args.ignore_robots:
+        overrides["ROBOTSTXT_OBEY"] = False
+    if args.store:
+        overrides["CRAWLER_STORE_URL"] = args.store
+    feeds = {}
+    for output in args.output:
+        path = Path(output)
+        fmt = FEED_FORMATS.get(path.suffix.lower())
+        if fmt is None:
+            raise SystemExit(
+                f"error: cannot tell the format of {output}: use one of {', '.join(FEED_FORMATS)}"
+            )
+        if not path.resolve().parent.is_dir():
+            raise SystemExit(f"error: the directory of {output} does not exist")
+        feeds[str(path)] = {
+            "format": fmt,
+            "overwrite": True,
+            "item_classes": ["crawler.items.PageRecord"],
+        }
+    if feeds:
+        overrides["FEEDS"] = feeds
+    return overrides
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = project_settings(settings_from_args(args))
+    store_url = settings.get("CRAWLER_STORE_URL")
+    try:  # fail before crawling anything, with the store named
+        SqlStore.open(store_url).close()
+    except StoreError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    spider_arguments: dict[str, Any] = {"start_url": args.start_url}
+    if args.allow_domain:
+        spider_arguments["allow_domains"] = args.allow_domain
+    for name in ("max_pages", "max_depth", "render", "forms"):
+        if getattr(args, name) is not None:
+            spider_arguments[name] = getattr(args, name)
+    outcome = run_spider("site", settings, **spider_arguments)
+    error = outcome.stats.get("store/error")
+    if error:
+        print(f"error: {error}", file=sys.stderr)
+        if outcome.stats.get("store/fallback_path"):
+            print(
+                f"{outcome.stats.get('store/rows_unwritten', 0)} rows were not written; "
+                f"they are in {outcome.stats['store/fallback_path']}",
+                file=sys.stderr,
+            )
+    if outcome.run_id is not None and not error:
+        store = SqlStore.open(store_url)
+        try:
+            print(run_summary(store, outcome.run_id))
+            print(f"\nStored in {display_url(store_url)}")
+        finally:
+            store.close()
+    return outcome.exit_code

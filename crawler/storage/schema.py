@@ -1,0 +1,50 @@
+"""Tables shared by every SQL store (SQLite, PostgreSQL)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("spider", String(200), nullable=False),
+    Column("start_url", Text),
+    Column("settings", JSON, nullable=False),  # secrets are removed before storing
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("finish_reason", String(200)),
+    Column("stats", JSON),
+)
+
+pages = Table(
+    "pages",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id"), primary_key=True),
+    Column("url", Text, primary_key=True),
+    Column("final_url", Text, nullable=False),
+    Column("status", Integer),
+    Column("content_type", Text),
+    Column("title", Text),
+    Column("depth", Integer, nullable=False),
+    Column("found_via", String(20), nullable=False),
+    Column("referer", Text),
+    Column("rendered", Boolean, nullable=False),
+    Column("fetched_at", String(40), nullable=False),
+    Column("error", Text),
+)
+
+PAGE_COLUMNS = tuple(c.name for c in pages.columns if c.name != "run_id")

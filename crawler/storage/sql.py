@@ -1,0 +1,165 @@
+"""A SQL store (SQLite or PostgreSQL) behind one small interface, via SQLAlchemy."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import create_engine, event, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from crawler.exceptions import StoreError
+from crawler.storage.schema import metadata, pages, runs
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
+    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.sql.dml import Insert
+
+_UPSERT_DIALECTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+
+
+def display_url(url: str) -> str:
+    """The store URL as it may be shown to a user: password masked."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+class SqlStore:
+    """Runs and page records in a SQL database; upserts, batched by the caller."""
+
+    def __init__(self, engine: Engine, url: str) -> None:
+        self.engine = engine
+        self.url = url
+        self._insert = _UPSERT_DIALECTS[engine.dialect.name]
+
+    @classmethod
+    def open(cls, url: str) -> SqlStore:
+        """Connect and create the tables; any failure is a :class:`StoreError`."""
+        shown = display_url(url)
+        try:
+            engine = create_engine(url)
+        except (ArgumentError, ImportError, ValueError) as e:
+            raise StoreError(f"cannot open store {shown}: {e}") from e
+        if engine.dialect.name not in _UPSERT_DIALECTS:
+            raise StoreError(
+                f"cannot open store {shown}: unsupported database {engine.dialect.name!r} "
+                "(use sqlite:///PATH or postgresql://...)"
+            )
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_pragmas)
+        try:
+            metadata.create_all(engine)
+        except SQLAlchemyError as e:
+            engine.dispose()
+            reason = getattr(e, "orig", None) or type(e).__name__
+            hint = ""
+            if engine.dialect.name == "sqlite":
+                hint = " (check that the directory exists and is writable)"
+            raise StoreError(f"cannot open store {shown}: {reason}{hint}") from None
+        return cls(engine, url)
+
+    def _upsert(self, table: Any, keys: Sequence[str], columns: Sequence[str]) -> Insert:
+        stmt = self._insert(table)
+        return stmt.on_conflict_do_update(
+            index_elements=list(keys), set_={c: stmt.excluded[c] for c in columns}
+        )
+
+    def start_run(self, spider: str, start_url: str | None, settings: dict[str, Any]) -> int:
+        with self._writing("start a run in") as conn:
+            result = conn.execute(
+                insert(runs).values(
+                    spider=spider,
+                    start_url=start_url,
+                    settings=settings,
+                    started_at=datetime.now(UTC),
+                )
+            )
+            return int(result.inserted_primary_key[0])
+
+    def write_pages(self, run_id: int, rows: Sequence[dict[str, Any]]) -> None:
+        """Upsert page rows in one transaction (one row per URL per run)."""
+        if not rows:
+            return
+        columns = [c for c in rows[0] if c != "url"]
+        stmt = self._upsert(pages, ("run_id", "url"), columns)
+        with self._writing("write pages to") as conn:
+            conn.execute(stmt, [{**row, "run_id": run_id} for row in rows])
+
+    def finish_run(self, run_id: int, reason: str, stats: dict[str, Any]) -> None:
+        with self._writing("finish the run in") as conn:
+            conn.execute(
+                update(runs)
+                .where(runs.c.id == run_id)
+                .values(
+                    finished_at=datetime.now(UTC),
+                    finish_reason=reason,
+                    stats=stats,
+                )
+            )
+
+    @contextmanager
+    def _writing(self, what: str) -> Iterator[Connection]:
+        """A transaction whose failures become StoreErrors naming the store.
+
+        Only the driver's own message is kept: SQLAlchemy's adds the statement's
+        parameters, which may hold scraped data or secrets.
+        """
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except SQLAlchemyError as e:
+            reason = getattr(e, "orig", None) or type(e).__name__
+            raise StoreError(f"cannot {what} store {display_url(self.url)}: {reason}") from None
+
+    # Queries, for the CLI and tests.
+
+    def run(self, run_id: int) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
+            return dict(row) if row else None
+
+    def runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        count = (
+            select(func.count())
+            .select_from(pages)
+            .where(pages.c.run_id == runs.c.id)
+            .scalar_subquery()
+        )
+        query = select(runs, count.label("pages")).order_by(runs.c.id.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
+
+    def pages(self, run_id: int) -> list[dict[str, Any]]:
+        query = select(pages).where(pages.c.run_id == run_id).order_by(pages.c.url)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
+
+    def page_counts(self, run_id: int, column: str) -> list[tuple[Any, int]]:
+        """Pages of a run grouped by one column (``status``, ``found_via``...)."""
+        col = pages.c[column]
+        query = (
+            select(col, func.count())
+            .where(pages.c.run_id == run_id)
+            .group_by(col)
+            .order_by(func.count().desc(), col)
+        )
+        with self.engine.connect() as conn:
+            return [(value, n) for value, n in conn.execute(query)]
+
+    def close(self) -> None:
+        self.engine.dispose()

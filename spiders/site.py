@@ -1,0 +1,228 @@
+"""The generic site spider: every page reachable from a start URL, recorded.
+
+``scrapy crawl site -a start_url=URL [-a allow_domains=a.com,b.org]
+[-a max_depth=N] [-a max_pages=N]``; ``crawler crawl`` runs it with options.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from scrapy import Request, Spider
+from scrapy.exceptions import IgnoreRequest, UsageError
+from scrapy.http import HtmlResponse
+from scrapy.linkextractors import LinkExtractor
+
+from crawler import default_settings
+from crawler.items import FoundVia, PageRecord
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterator
+    from typing import Self
+
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+    from twisted.python.failure import Failure
+
+RENDER_MODES = ("never", "auto", "always")
+FORM_MODES = ("none", "get", "all")
+FOLLOWED_SCHEMES = ("http", "https")
+
+
+def _positive_int(name: str, value: Any) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"{name} must be a whole number, not {value!r}") from None
+    if number < 0:
+        raise UsageError(f"{name} must not be negative, not {number}")
+    return number
+
+
+def _as_list(value: str | list[str] | tuple[str, ...] | None) -> list[str]:
+    if not value:
+        return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return list(value)
+
+
+class SiteSpider(Spider):
+    name = "site"
+    # 404s and 500s are pages to record, not errors to drop (HttpErrorMiddleware).
+    handle_httpstatus_all = True
+
+    def __init__(
+        self,
+        start_url: str | None = None,
+        allow_domains: str | list[str] | None = None,
+        max_depth: int | str | None = None,
+        max_pages: int | str | None = None,
+        render: str | None = None,
+        forms: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if not start_url:
+            raise UsageError("the site spider needs a start URL: -a start_url=https://...")
+        parts = urlsplit(start_url)
+        if parts.scheme not in FOLLOWED_SCHEMES or not parts.hostname:
+            raise UsageError(f"the start URL must be an http(s) URL, not {start_url!r}")
+        self.start_url = start_url
+        self.allowed_domains = [parts.hostname, *_as_list(allow_domains)]
+        self.max_depth = _positive_int("max_depth", max_depth)
+        self.max_pages = _positive_int("max_pages", max_pages)
+        self.render = render
+        self.forms = forms
+        self.link_extractor = LinkExtractor(
+            deny_extensions=[],  # PDFs and images are recorded too, just not parsed
+            process_value=self._screen_link,
+            unique=True,
+        )
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        settings = crawler.settings
+        spider.render = spider.render or settings.get(
+            "CRAWLER_RENDER", default_settings.CRAWLER_RENDER
+        )
+        spider.forms = spider.forms or settings.get("CRAWLER_FORMS", default_settings.CRAWLER_FORMS)
+        spider._check_modes()
+        # Settings are not frozen until the spider exists, so the limits given as
+        # spider arguments become Scrapy's own DEPTH_LIMIT and CLOSESPIDER_PAGECOUNT.
+        if spider.max_depth is not None:
+            settings.set("DEPTH_LIMIT", spider.max_depth, priority="spider")
+        if spider.max_pages is not None:
+            settings.set("CLOSESPIDER_PAGECOUNT", spider.max_pages, priority="spider")
+        return spider
+
+    def _check_modes(self) -> None:
+        if self.render not in RENDER_MODES:
+            raise UsageError(f"render must be one of {RENDER_MODES}, not {self.render!r}")
+        if self.forms not in FORM_MODES:
+            raise UsageError(f"forms must be one of {FORM_MODES}, not {self.forms!r}")
+        if self.render != "never":
+            raise UsageError(
+                f"render={self.render} needs the browser middleware, which is not available "
+                "yet; use render=never"
+            )
+        if self.forms != "none":
+            raise UsageError(
+                f"forms={self.forms} needs form discovery, which is not available yet; "
+                "use forms=none"
+            )
+
+    @property
+    def run_arguments(self) -> dict[str, Any]:
+        """What this crawl was asked to do, for the store's runs table."""
+        return {
+            "start_url": self.start_url,
+            "allowed_domains": self.allowed_domains,
+            "max_depth": self.max_depth,
+            "max_pages": self.max_pages,
+            "render": self.render,
+            "forms": self.forms,
+        }
+
+    async def start(self) -> AsyncIterator[Request]:
+        yield self._request(self.start_url, FoundVia.START)
+
+    def _request(self, url: str, found_via: FoundVia) -> Request:
+        return Request(
+            url, callback=self.parse, errback=self.on_error, meta={"found_via": found_via}
+        )
+
+    def parse(self, response: Response) -> Iterator[PageRecord | Request]:
+        yield from self._redirect_hops(response)
+        yield self._record(response)
+        if not isinstance(response, HtmlResponse):
+            self.crawler.stats.inc_value("crawler/pages/not_parsed")
+            return
+        if response.status >= 400:
+            return  # an error page's links are the site's navigation, already known
+        for link in self.link_extractor.extract_links(response):
+            yield self._request(link.url, FoundVia.LINK)
+
+    def on_error(self, failure: Failure) -> PageRecord | None:
+        """A request that got no response: record it with the error, do not lose it."""
+        if failure.check(IgnoreRequest):
+            return None  # robots.txt, offsite: decided on purpose and counted by Scrapy
+        request: Request = failure.request  # type: ignore[attr-defined]
+        error = failure.value
+        self.crawler.stats.inc_value(f"crawler/page_errors/{type(error).__name__}")
+        self.logger.warning("No response from %s: %s", request.url, error)
+        return PageRecord(
+            url=request.url,
+            final_url=request.url,
+            status=None,
+            content_type=None,
+            title=None,
+            depth=request.meta.get("depth", 0),
+            found_via=request.meta.get("found_via", FoundVia.LINK),
+            referer=_header(request.headers, b"Referer"),
+            rendered=False,
+            fetched_at=_now(),
+            error=f"{type(error).__name__}: {error}",
+        )
+
+    def _record(self, response: Response) -> PageRecord:
+        meta = response.meta
+        redirected_from = meta.get("redirect_urls")
+        title = None
+        if isinstance(response, HtmlResponse):
+            title = " ".join((response.xpath("//title//text()").get() or "").split()) or None
+        return PageRecord(
+            url=response.url if redirected_from else response.request.url,
+            final_url=response.url,
+            status=response.status,
+            content_type=_header(response.headers, b"Content-Type"),
+            title=title,
+            depth=meta.get("depth", 0),
+            found_via=FoundVia.REDIRECT if redirected_from else meta.get("found_via", "link"),
+            referer=redirected_from[-1]
+            if redirected_from
+            else _header(response.request.headers, b"Referer"),
+            rendered=bool(meta.get("rendered", False)),
+            fetched_at=_now(),
+        )
+
+    def _redirect_hops(self, response: Response) -> Iterator[PageRecord]:
+        """One record per URL that redirected on the way to this response."""
+        meta = response.meta
+        hops = meta.get("redirect_urls") or []
+        reasons = meta.get("redirect_reasons") or [None] * len(hops)
+        for url, reason in zip(hops, reasons, strict=False):
+            yield PageRecord(
+                url=url,
+                final_url=response.url,
+                status=reason if isinstance(reason, int) else None,
+                content_type=None,
+                title=None,
+                depth=meta.get("depth", 0),
+                found_via=meta.get("found_via", FoundVia.LINK),
+                referer=None,
+                rendered=False,
+                fetched_at=_now(),
+            )
+
+    def _screen_link(self, url: str) -> str | None:
+        """Count and drop links the crawl will not request (``mailto:``, ``javascript:``)."""
+        scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+        if scheme and scheme not in FOLLOWED_SCHEMES:
+            self.crawler.stats.inc_value(f"crawler/links/skipped_scheme/{scheme[:20]}")
+            return None
+        return url
+
+
+def _header(headers: Any, name: bytes) -> str | None:
+    value = headers.get(name)
+    return value.decode("latin-1") if value else None
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
