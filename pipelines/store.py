@@ -136,20 +136,26 @@ class StorePipeline:
                 self.store.write_pages(self.run_id, rows)
             except StoreError as e:
                 self._fail(e)
+                self._stop_crawl()
             else:
                 self.crawler.stats.inc_value("store/pages_written", len(rows))
                 return
         self._write_fallback(rows)
 
     def _fail(self, error: StoreError) -> None:
-        """Stop the crawl cleanly: the store is gone, so crawling on would only lose rows."""
         if self.failed is not None:
             return
         self.failed = error
         logger.error("%s; stopping the crawl", error)
         self.crawler.stats.set_value("store/error", str(error))
-        engine = self.crawler.engine
-        if engine is not None and engine.spider is not None and self.run_id is not None:
+
+    def _stop_crawl(self) -> None:
+        """The store is gone mid-crawl: crawling on would only pile up unwritten rows."""
+        try:
+            engine = self.crawler.engine
+        except RuntimeError:  # not crawling: the pipeline is driven directly
+            return
+        if engine.spider is not None:
             deferred_from_coro(engine.close_spider_async(reason=STORE_ERROR_REASON))
 
     def _fallback_path(self) -> Path:
