@@ -1,0 +1,83 @@
+"""Running ``crawler`` as a user would (a subprocess) and reading what it stored."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class CrawlResult:
+    returncode: int
+    stdout: str
+    stderr: str
+    db: Path
+    pages: list[dict[str, Any]] = field(default_factory=list)
+    runs: list[dict[str, Any]] = field(default_factory=list)
+
+    def by_path(self) -> dict[str, dict[str, Any]]:
+        """Pages of the last run keyed by path (plus query)."""
+        out = {}
+        for page in self.pages:
+            parts = urlsplit(page["url"])
+            out[parts.path + (f"?{parts.query}" if parts.query else "")] = page
+        return out
+
+    def html_paths(self) -> set[str]:
+        return {
+            path
+            for path, page in self.by_path().items()
+            if (page["content_type"] or "").startswith("text/html") and page["status"] == 200
+        }
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        return json.loads(self.runs[-1]["stats"]) if self.runs and self.runs[-1]["stats"] else {}
+
+
+def run_crawler(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "crawler.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def read_store(db: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    if not db.exists():
+        return [], []
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    runs = [dict(r) for r in conn.execute("select * from runs order by id")]
+    pages = []
+    if runs:
+        pages = [
+            dict(r)
+            for r in conn.execute(
+                "select * from pages where run_id = ? order by url", (runs[-1]["id"],)
+            )
+        ]
+    conn.close()
+    return pages, runs
+
+
+def crawl(
+    start_url: str, tmp_path: Path, *options: str, db_name: str = "crawl.db", timeout: float = 120
+) -> CrawlResult:
+    db = tmp_path / db_name
+    proc = run_crawler(
+        "crawl", start_url, "--store", f"sqlite:///{db}", *options, cwd=tmp_path, timeout=timeout
+    )
+    pages, runs = read_store(db)
+    return CrawlResult(proc.returncode, proc.stdout, proc.stderr, db, pages, runs)
