@@ -21,6 +21,10 @@ RETRY_TIMES = 2
 FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = "INFO"
 
+# Scrapy's filter, except that a redirect to a page already crawled is still
+# followed, so the redirecting URLs are recorded.
+DUPEFILTER_CLASS = "crawler.dupefilter.RedirectRecordingDupeFilter"
+
 ITEM_PIPELINES = {
     "pipelines.store.StorePipeline": 800,
 }

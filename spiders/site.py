@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import urldefrag, urlsplit
 
 from scrapy import Request, Spider
 from scrapy.exceptions import IgnoreRequest, UsageError
@@ -53,8 +53,8 @@ def _as_list(value: str | list[str] | tuple[str, ...] | None) -> list[str]:
 
 class SiteSpider(Spider):
     name = "site"
-    # 404s and 500s are pages to record, not errors to drop (HttpErrorMiddleware).
-    handle_httpstatus_all = True
+    # 404s and 500s are pages to record, not errors for HttpErrorMiddleware to drop.
+    custom_settings = {"HTTPERROR_ALLOW_ALL": True}
 
     def __init__(
         self,
@@ -211,12 +211,12 @@ class SiteSpider(Spider):
             )
 
     def _screen_link(self, url: str) -> str | None:
-        """Count and drop links the crawl will not request (``mailto:``, ``javascript:``)."""
+        """Drop fragments; count and drop links of other schemes (``mailto:``...)."""
         scheme = url.split(":", 1)[0].lower() if ":" in url else ""
         if scheme and scheme not in FOLLOWED_SCHEMES:
             self.crawler.stats.inc_value(f"crawler/links/skipped_scheme/{scheme[:20]}")
             return None
-        return url
+        return urldefrag(url).url
 
 
 def _header(headers: Any, name: bytes) -> str | None:
