@@ -28,7 +28,7 @@ def run_summary(store: SqlStore, run_id: int) -> str:
     total = sum(n for _, n in by_status)
     lines = [
         f"Run {run_id} of {run.get('spider')} from {run.get('start_url')}: "
-        f"{total} pages, finished ({run.get('finish_reason') or 'unknown'})",
+        f"{total} pages (finish reason: {run.get('finish_reason') or 'unknown'})",
         "",
         table(
             ["status", "pages"], [(s if s is not None else "no response", n) for s, n in by_status]

@@ -271,3 +271,46 @@ def test_demo_prints_the_summary(tmp_path: Path) -> None:
     assert "found via" in proc.stdout
     assert "/page1.html" in proc.stdout
     assert (tmp_path / "crawl.db").exists()
+
+
+def test_dead_link_is_recorded_with_its_error(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = crawl(f"http://127.0.0.1:{port}/", tmp_path, "-s", "RETRY_TIMES=1")
+    assert result.returncode == 0, result.stderr
+    [page] = result.pages
+    assert page["status"] is None
+    assert "Refused" in page["error"] or "refused" in page["error"]
+    assert result.stats["retry/count"] >= 1  # robots.txt is retried too
+    assert any(k.startswith("crawler/page_errors/") for k in result.stats)
+    assert "Traceback" not in result.stderr
+
+
+def test_allow_domain_extends_the_followed_hosts() -> None:
+    from spiders.site import SiteSpider
+
+    spider = SiteSpider(start_url="http://127.0.0.1:8000/", allow_domains="localhost,example.org")
+    assert spider.allowed_domains == ["127.0.0.1", "localhost", "example.org"]
+    spider = SiteSpider(start_url="http://127.0.0.1:8000/", allow_domains=["localhost"])
+    assert spider.allowed_domains == ["127.0.0.1", "localhost"]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({}, "needs a start URL"),
+        ({"start_url": "mailto:x@y"}, "must be an http"),
+        ({"start_url": "http://x/", "max_depth": "deep"}, "max_depth must be a whole number"),
+        ({"start_url": "http://x/", "max_pages": "-1"}, "must not be negative"),
+    ],
+)
+def test_bad_spider_arguments_are_usage_errors(arguments: dict[str, str], message: str) -> None:
+    from scrapy.exceptions import UsageError
+
+    from spiders.site import SiteSpider
+
+    with pytest.raises(UsageError, match=message):
+        SiteSpider(**arguments)
