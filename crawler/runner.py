@@ -10,6 +10,8 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 from scrapy.utils.project import get_project_settings
 
+from crawler.logfilters import quiet_network_tracebacks
+
 if TYPE_CHECKING:
     from twisted.python.failure import Failure
 
@@ -53,6 +55,7 @@ def project_settings(overrides: dict[str, Any] | None = None) -> Settings:
 def run_spider(spider: str, settings: Settings, **spider_arguments: Any) -> CrawlOutcome:
     """Crawl until the spider closes (Ctrl-C stops it gracefully, a second one at once)."""
     process = CrawlerProcess(settings)
+    quiet_network_tracebacks(settings.get("LOG_LEVEL", "DEBUG"))
     crawler = process.create_crawler(spider)
     failures: list[Failure] = []
     process.crawl(crawler, **spider_arguments).addErrback(failures.append)

@@ -1,0 +1,45 @@
+"""Log filters for crawls run by the ``crawler`` command."""
+
+from __future__ import annotations
+
+import logging
+
+from scrapy.utils.misc import load_object
+
+# Network failures a crawl expects: the message says what happened, so a
+# traceback only buries it.
+NETWORK_ERRORS: tuple[type[BaseException], ...] = tuple(
+    load_object(path)
+    for path in (
+        "scrapy.exceptions.CannotResolveHostError",
+        "scrapy.exceptions.DownloadConnectionRefusedError",
+        "scrapy.exceptions.DownloadFailedError",
+        "scrapy.exceptions.DownloadTimeoutError",
+        "scrapy.exceptions.ResponseDataLossError",
+        "twisted.internet.error.ConnectError",
+        "twisted.internet.error.ConnectionLost",
+        "twisted.internet.error.TimeoutError",
+    )
+)
+# Scrapy components that log expected network failures with a traceback.
+NOISY_LOGGERS = ("scrapy.downloadermiddlewares.robotstxt", "scrapy.core.scraper")
+
+
+class NetworkErrorTracebackFilter(logging.Filter):
+    """Keep the message of an expected network error, drop its traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], NETWORK_ERRORS):
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+def quiet_network_tracebacks(log_level: str) -> None:
+    """Install the filter unless the user asked for DEBUG logging."""
+    if logging.getLevelName(log_level) <= logging.DEBUG:
+        return
+    for name in NOISY_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, NetworkErrorTracebackFilter) for f in logger.filters):
+            logger.addFilter(NetworkErrorTracebackFilter())
