@@ -9,6 +9,7 @@ from crawler.exceptions import StoreError
 from crawler.storage.sql import SqlStore, display_url
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
 
@@ -30,17 +31,28 @@ def page(url: str, **overrides: object) -> dict[str, object]:
     return row
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'crawl.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    s = SqlStore.open(url)
+    yield s
+    s.close()
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> SqlStore:
+def sqlite_store(tmp_path: Path) -> Iterator[SqlStore]:
     s = SqlStore.open(f"sqlite:///{tmp_path / 'crawl.db'}")
     yield s
     s.close()
 
 
-def test_open_creates_tables_in_wal_mode(store: SqlStore, tmp_path: Path) -> None:
+def test_open_creates_tables_in_wal_mode(sqlite_store: SqlStore, tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / "crawl.db")
     tables = {r[0] for r in conn.execute("select name from sqlite_master where type='table'")}
-    assert {"runs", "pages"} <= tables
+    assert {"runs", "pages", "items", "rejects"} <= tables
     assert conn.execute("pragma journal_mode").fetchone()[0] == "wal"
 
 
@@ -57,7 +69,7 @@ def test_pages_upsert_one_row_per_url_per_run(store: SqlStore) -> None:
         ("http://x/a", 200, "again"),
     ]
     assert len(store.pages(run2)) == 1
-    assert [r["pages"] for r in store.runs()] == [1, 2]
+    assert [(r["id"], r["pages"]) for r in store.runs()] == [(run2, 1), (run1, 2)]
 
 
 def test_finish_run_records_reason_and_stats(store: SqlStore) -> None:
@@ -97,10 +109,60 @@ def test_password_is_masked_in_messages() -> None:
 
 
 def test_write_failure_becomes_store_error_without_row_data(
-    store: SqlStore, tmp_path: Path
+    sqlite_store: SqlStore, tmp_path: Path
 ) -> None:
-    run = store.start_run("site", None, {})
+    run = sqlite_store.start_run("site", None, {})
     sqlite3.connect(tmp_path / "crawl.db").execute("drop table pages")
     with pytest.raises(StoreError, match="cannot write pages to store") as info:
-        store.write_pages(run, [page("http://x/secret-row-value")])
+        sqlite_store.write_pages(run, [page("http://x/secret-row-value")])
     assert "secret-row-value" not in str(info.value)
+
+
+def item(key: str, **data: object) -> dict[str, object]:
+    return {"spec": "product", "key": key, "data": data, "url": f"http://x/{key}"}
+
+
+def test_items_upsert_by_spec_and_key_across_runs(store: SqlStore) -> None:
+    run1 = store.start_run("site", None, {})
+    store.write_items(run1, [item('["a"]', price=1), item('["b"]', price=2)])
+    run2 = store.start_run("site", None, {})
+    # the same key twice in one batch: the last one wins
+    store.write_items(run2, [item('["a"]', price=10), item('["a"]', price=11)])
+
+    rows = {r["key"]: r for r in store.items("product")}
+    assert set(rows) == {'["a"]', '["b"]'}
+    assert rows['["a"]']["data"] == {"price": 11}
+    assert (rows['["a"]']["run_id"], rows['["a"]']["first_run_id"]) == (run2, run1)
+    assert (rows['["b"]']["run_id"], rows['["b"]']["first_run_id"]) == (run1, run1)
+    assert [r["items"] for r in store.runs()] == [1, 1]
+
+
+def test_rejects_are_kept_with_their_reason(store: SqlStore) -> None:
+    run = store.start_run("site", None, {})
+    store.write_rejects(
+        run,
+        [
+            {
+                "spec": "product",
+                "url": "http://x/1",
+                "reason": "missing required field: price",
+                "data": {"name": "n"},
+            }
+        ],
+    )
+    [reject] = store.rejects(run)
+    assert reject["reason"] == "missing required field: price"
+    assert reject["data"] == {"name": "n"}
+    assert store.runs()[0]["rejects"] == 1
+
+
+def test_unreachable_postgresql_is_a_store_error() -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(
+        StoreError, match=rf"cannot open store postgresql://u:\*\*\*@127.0.0.1:{port}/db"
+    ):
+        SqlStore.open(f"postgresql://u:pw@127.0.0.1:{port}/db")

@@ -47,4 +47,28 @@ pages = Table(
     Column("error", Text),
 )
 
+items = Table(
+    "items",
+    metadata,
+    Column("spec", String(200), primary_key=True),  # the spec (or item class) name
+    Column("key", Text, primary_key=True),  # canonical JSON of the key fields' values
+    Column("data", JSON, nullable=False),
+    Column("url", Text),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),  # last written by
+    Column("first_run_id", Integer, ForeignKey("runs.id"), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+rejects = Table(
+    "rejects",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+    Column("spec", String(200), nullable=False),
+    Column("url", Text),
+    Column("reason", Text, nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
 PAGE_COLUMNS = tuple(c.name for c in pages.columns if c.name != "run_id")

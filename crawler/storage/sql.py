@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from crawler.exceptions import StoreError
-from crawler.storage.schema import metadata, pages, runs
+from crawler.storage.schema import items, metadata, pages, rejects, runs
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -21,6 +21,14 @@ if TYPE_CHECKING:
     from sqlalchemy.sql.dml import Insert
 
 _UPSERT_DIALECTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+# ``postgresql://`` alone means psycopg2 to SQLAlchemy; this project ships psycopg 3.
+_DEFAULT_DRIVERS = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg"}
+
+
+def engine_url(url: str) -> str:
+    """The URL SQLAlchemy is given: a bare ``postgresql://`` gets the psycopg driver."""
+    scheme, sep, rest = url.partition("://")
+    return f"{_DEFAULT_DRIVERS.get(scheme, scheme)}{sep}{rest}"
 
 
 def display_url(url: str) -> str:
@@ -52,7 +60,7 @@ class SqlStore:
         """Connect and create the tables; any failure is a :class:`StoreError`."""
         shown = display_url(url)
         try:
-            engine = create_engine(url)
+            engine = create_engine(engine_url(url), pool_pre_ping=True)
         except (ArgumentError, ImportError, ValueError) as e:
             raise StoreError(f"cannot open store {shown}: {e}") from e
         if engine.dialect.name not in _UPSERT_DIALECTS:
@@ -100,6 +108,34 @@ class SqlStore:
         with self._writing("write pages to") as conn:
             conn.execute(stmt, [{**row, "run_id": run_id} for row in rows])
 
+    def write_items(self, run_id: int, rows: Sequence[dict[str, Any]]) -> None:
+        """Upsert items (``spec``, ``key``, ``data``, ``url``): a re-run updates, never duplicates.
+
+        Rows with the same spec and key in one batch are collapsed first (the last
+        wins): PostgreSQL refuses to update one row twice in a statement.
+        """
+        if not rows:
+            return
+        now = datetime.now(UTC)
+        unique = {(r["spec"], r["key"]): r for r in rows}
+        values = [
+            {**row, "run_id": run_id, "first_run_id": run_id, "updated_at": now}
+            for row in unique.values()
+        ]
+        stmt = self._upsert(items, ("spec", "key"), ("data", "url", "run_id", "updated_at"))
+        with self._writing("write items to") as conn:
+            conn.execute(stmt, values)
+
+    def write_rejects(self, run_id: int, rows: Sequence[dict[str, Any]]) -> None:
+        """Items that failed validation (``spec``, ``url``, ``reason``, ``data``)."""
+        if not rows:
+            return
+        now = datetime.now(UTC)
+        with self._writing("write rejects to") as conn:
+            conn.execute(
+                insert(rejects), [{**row, "run_id": run_id, "created_at": now} for row in rows]
+            )
+
     def finish_run(self, run_id: int, reason: str, stats: dict[str, Any]) -> None:
         with self._writing("finish the run in") as conn:
             conn.execute(
@@ -134,18 +170,45 @@ class SqlStore:
             return dict(row) if row else None
 
     def runs(self, limit: int = 20) -> list[dict[str, Any]]:
-        count = (
-            select(func.count())
-            .select_from(pages)
-            .where(pages.c.run_id == runs.c.id)
-            .scalar_subquery()
+        """The latest runs, newest first, with their page, item and reject counts."""
+
+        def count(table: Any) -> Any:
+            return (
+                select(func.count())
+                .select_from(table)
+                .where(table.c.run_id == runs.c.id)
+                .scalar_subquery()
+            )
+
+        query = (
+            select(
+                runs,
+                count(pages).label("pages"),
+                count(items).label("items"),
+                count(rejects).label("rejects"),
+            )
+            .order_by(runs.c.id.desc())
+            .limit(limit)
         )
-        query = select(runs, count.label("pages")).order_by(runs.c.id.desc()).limit(limit)
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
 
     def pages(self, run_id: int) -> list[dict[str, Any]]:
         query = select(pages).where(pages.c.run_id == run_id).order_by(pages.c.url)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
+
+    def items(self, spec: str | None = None, run_id: int | None = None) -> list[dict[str, Any]]:
+        query = select(items).order_by(items.c.spec, items.c.key)
+        if spec is not None:
+            query = query.where(items.c.spec == spec)
+        if run_id is not None:
+            query = query.where(items.c.run_id == run_id)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
+
+    def rejects(self, run_id: int) -> list[dict[str, Any]]:
+        query = select(rejects).where(rejects.c.run_id == run_id).order_by(rejects.c.id)
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
 

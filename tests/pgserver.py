@@ -1,0 +1,125 @@
+"""A throwaway PostgreSQL server for tests: initdb in a temp dir, loopback port."""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+import psycopg
+
+
+def _bin_dir() -> Path:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found and os.geteuid() == 0:
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "postgresql"], check=True, env=env)
+        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        raise RuntimeError("PostgreSQL is not installed: run `make test` (it installs it)")
+    return Path(found[-1]).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class PostgresServer:
+    """``initdb`` + ``pg_ctl start`` as the ``postgres`` user when run as root."""
+
+    def __init__(self, database: str = "crawler") -> None:
+        self.bin = _bin_dir()
+        # Its own directory under /tmp: the postgres user cannot enter root's 0700 temp dirs.
+        self.base_dir = Path(tempfile.mkdtemp(prefix="crawler-pg-"))
+        self.dir = self.base_dir / "data"
+        self.socket_dir = self.base_dir / "sock"
+        self.database = database
+        self.port = _free_port()
+        self._as_postgres = os.geteuid() == 0
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{self.database}"
+
+    def _run(self, *args: str) -> None:
+        command = [str(self.bin / args[0]), *args[1:]]
+        if self._as_postgres:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(args[:1])} failed: {done.stderr.strip()}")
+
+    def start(self) -> PostgresServer:
+        for d in (self.base_dir, self.dir, self.socket_dir):
+            d.mkdir(parents=True, exist_ok=True)
+            if self._as_postgres:
+                shutil.chown(d, "postgres", "postgres")
+        if not (self.dir / "PG_VERSION").exists():
+            self._run(
+                "initdb",
+                "-D",
+                str(self.dir),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            )
+        self._pg_ctl_start()
+        with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
+            exists = conn.execute(
+                "select 1 from pg_database where datname = %s", (self.database,)
+            ).fetchone()
+            if not exists:
+                conn.execute(f'create database "{self.database}"')
+        return self
+
+    def _pg_ctl_start(self) -> None:
+        options = (
+            f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1 "
+            "-c fsync=off -c synchronous_commit=off"
+        )
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.dir),
+            "-o",
+            options,
+            "-w",
+            "-l",
+            str(self.dir / "server.log"),
+            "start",
+        )
+
+    @property
+    def admin_dsn(self) -> str:
+        return f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres"
+
+    def reset(self) -> None:
+        """Drop every table of the test database."""
+        with psycopg.connect(
+            self.admin_dsn.replace("dbname=postgres", f"dbname={self.database}"), autocommit=True
+        ) as conn:
+            conn.execute("drop schema public cascade; create schema public")
+
+    def kill(self) -> None:
+        """Stop at once, as a crash would (``-m immediate``)."""
+        self._run("pg_ctl", "-D", str(self.dir), "-m", "immediate", "-w", "stop")
+
+    def restart(self) -> None:
+        self._pg_ctl_start()
+
+    def stop(self) -> None:
+        with contextlib.suppress(RuntimeError):  # already stopped: a test killed it
+            self._run("pg_ctl", "-D", str(self.dir), "-m", "fast", "-w", "stop")
+        shutil.rmtree(self.base_dir, ignore_errors=True)
