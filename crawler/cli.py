@@ -7,9 +7,10 @@ import sys
 
 from scrapy.exceptions import UsageError
 
-from crawler.commands import crawl
+from crawler.commands import crawl, export, runs
+from crawler.exceptions import StoreError
 
-COMMANDS = (crawl,)
+COMMANDS = (crawl, runs, export)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except UsageError as e:
+    except (UsageError, StoreError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
 

@@ -1,0 +1,63 @@
+"""``crawler runs``: the latest runs in a store, with their counts and finish reason."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from crawler import default_settings
+from crawler.storage.sql import SqlStore
+from crawler.summary import table
+
+if TYPE_CHECKING:
+    import argparse
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser("runs", help="list the latest runs in a store")
+    p.add_argument(
+        "--store",
+        metavar="URL",
+        default=default_settings.CRAWLER_STORE_URL,
+        help="the store to read (default: sqlite:///crawl.db)",
+    )
+    p.add_argument("-n", "--limit", type=int, default=20, help="how many runs (default 20)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    store = SqlStore.open(args.store)
+    try:
+        rows = [
+            (
+                r["id"],
+                r["spider"],
+                r["start_url"] or "-",
+                r["started_at"].strftime("%Y-%m-%d %H:%M:%S") if r["started_at"] else "-",
+                r["finish_reason"] or "running?",
+                r["pages"],
+                r["items"],
+                r["rejects"],
+            )
+            for r in store.runs(args.limit)
+        ]
+    finally:
+        store.close()
+    if not rows:
+        print("no runs in this store yet")
+        return 0
+    print(
+        table(
+            [
+                "run",
+                "spider",
+                "start url",
+                "started (UTC)",
+                "finish reason",
+                "pages",
+                "items",
+                "rejects",
+            ],
+            rows,
+        )
+    )
+    return 0
