@@ -40,7 +40,6 @@ if TYPE_CHECKING:
 
     from scrapy import Request
     from scrapy.crawler import Crawler
-    from twisted.internet.defer import Deferred
 
     from crawler.browser.session import RenderResult
 
@@ -116,9 +115,9 @@ class SeleniumMiddleware:
         crawler.signals.connect(middleware.spider_closed, signal=signals.spider_closed)
         return middleware
 
-    def spider_closed(self) -> Deferred[None]:
+    async def spider_closed(self) -> None:
         self.throttle.close()
-        return self.pool.close()
+        await maybe_deferred_to_future(self.pool.close())
 
     def _count(self, name: str) -> None:
         if self.stats is not None:
