@@ -52,7 +52,7 @@ class DriverHandle:
 
     driver: WebDriver
     cdp: bool  # Chromium DevTools commands and the performance log are available
-    temp_dir: str | None = None
+    temp_dirs: list[str] = field(default_factory=list)
     driver_pid: int | None = None  # chromedriver / geckodriver (leader of its process group)
     browser_pid: int | None = None
     closed: bool = field(default=False, init=False)
@@ -71,8 +71,8 @@ class DriverHandle:
             with contextlib.suppress(OSError):
                 os.killpg(self.driver_pid, signal.SIGKILL)
             reap(self.driver_pid)
-        if self.temp_dir is not None:
-            shutil.rmtree(self.temp_dir, ignore_errors=True)
+        for path in self.temp_dirs:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _children(pid: int) -> list[int]:
@@ -110,11 +110,20 @@ def reap(pid: int) -> None:
         os.waitpid(pid, 0)
 
 
-def _private_env(temp_dir: str) -> dict[str, str]:
-    home = os.path.join(temp_dir, "home")
-    tmp = os.path.join(temp_dir, "tmp")
+# Chromium puts its singleton socket under TMPDIR; a Unix socket path has at
+# most 107 bytes, so a deep TMPDIR makes the browser exit at start.
+_MAX_TMPDIR = 48
+
+
+def _private_env(temp_dirs: list[str]) -> dict[str, str]:
+    home = os.path.join(temp_dirs[0], "home")
     os.makedirs(home)
-    os.makedirs(tmp)
+    tmp = os.path.join(temp_dirs[0], "tmp")
+    if len(tmp) > _MAX_TMPDIR:
+        tmp = tempfile.mkdtemp(prefix="crawler-tmp-")
+        temp_dirs.append(tmp)
+    else:
+        os.makedirs(tmp)
     env = dict(os.environ)
     env.update(HOME=home, TMPDIR=tmp, SE_OFFLINE="true")
     for name in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_RUNTIME_DIR"):
@@ -179,9 +188,10 @@ def create_driver(config: BrowserConfig) -> DriverHandle:
         return DriverHandle(driver=driver, cdp=False)
 
     temp_dir = tempfile.mkdtemp(prefix="crawler-browser-", dir=config.temp_dir)
+    temp_dirs = [temp_dir]
     handle: DriverHandle | None = None
     try:
-        env = _private_env(temp_dir)
+        env = _private_env(temp_dirs)
         assert config.driver_executable is not None
         if config.browser == "chromium":
             service = ChromeService(
@@ -199,7 +209,7 @@ def create_driver(config: BrowserConfig) -> DriverHandle:
             handle = DriverHandle(
                 driver=driver,
                 cdp=True,
-                temp_dir=temp_dir,
+                temp_dirs=temp_dirs,
                 driver_pid=service.process.pid,
                 browser_pid=driver.capabilities.get("goog:processID"),
             )
@@ -219,7 +229,7 @@ def create_driver(config: BrowserConfig) -> DriverHandle:
             handle = DriverHandle(
                 driver=driver,
                 cdp=False,
-                temp_dir=temp_dir,
+                temp_dirs=temp_dirs,
                 driver_pid=firefox_service.process.pid,
                 browser_pid=driver.capabilities.get("moz:processID"),
             )
@@ -227,7 +237,8 @@ def create_driver(config: BrowserConfig) -> DriverHandle:
     except BaseException:
         if handle is not None:
             handle.close()
-        shutil.rmtree(temp_dir, ignore_errors=True)
+        for path in temp_dirs:
+            shutil.rmtree(path, ignore_errors=True)
         raise
 
 

@@ -3,6 +3,7 @@ browsers' private dirs, a process-table check, and a subprocess crawl runner."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -56,7 +57,8 @@ def find_process(root: str, predicate: Callable[[str], bool]) -> list[int]:
 
 
 def is_browser_main(cmd: str) -> bool:
-    return "chromium" in cmd and "--type=" not in cmd and "chromedriver" not in cmd
+    executable = cmd.split(" ", 1)[0]
+    return executable.endswith(("/chromium", "/chrome")) and "--type=" not in cmd
 
 
 def is_chromedriver(cmd: str) -> bool:
@@ -82,10 +84,8 @@ def browser_root(tmp_path: Path) -> Iterator[str]:
     yield str(root)
     left = processes_under(str(root))
     for pid, _ in left:
-        try:
+        with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
     assert not left, f"browser processes left behind: {left}"
 
 
