@@ -81,7 +81,7 @@ def test_invalid_settings_are_explained(values: dict[str, object], message: str)
 
 def test_missing_browser_names_the_fixes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
-    with pytest.raises(BrowserConfigError, match="geckodriver.*on PATH|firefox.*on PATH"):
+    with pytest.raises(BrowserConfigError, match=r"geckodriver.*on PATH|firefox.*on PATH"):
         config(SELENIUM_BROWSER="firefox")
 
 

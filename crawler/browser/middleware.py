@@ -142,9 +142,9 @@ class SeleniumMiddleware:
         )
         if self.pool.closing:
             raise BrowserPoolClosedError(f"browser pool closed; not rendering {request.url}")
-        key = await self.throttle.acquire(request) if self.config.politeness else None
+        ticket = await self.throttle.acquire(request) if self.config.politeness else None
         try:
-            result = await maybe_deferred_to_future(self.pool.render(spec))
+            result = await maybe_deferred_to_future(self.pool.render(spec, ticket))
         except Exception as e:
             error = self._download_error(e, request)
             self._count(f"render_failures/{self._reason(error)}")
@@ -156,10 +156,10 @@ class SeleniumMiddleware:
                 raise
             raise error from e
         finally:
-            self.throttle.release(key)
+            self.throttle.release(ticket)
         self._count("renders")
         response = self._response(request, result)
-        if key is not None:
+        if ticket is not None:
             self._feed_autothrottle(request, response)
         return response
 

@@ -10,10 +10,19 @@ releases queued renders with reactor timers, never by sleeping.
 
 Renders and plain downloads of one slot share its delay (both update and
 respect ``slot.lastseen``); their concurrency is counted separately.
+
+A render's start is not its request to the site: a cold browser takes a second
+or more to start.  So the delay is enforced twice: the reactor-side
+:class:`RenderThrottle` releases at most one render per delay, and the worker
+thread passes :class:`NavigationGate` right before navigating, which keeps the
+navigations themselves at least a delay apart (the worker thread waits, never
+the reactor).
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from time import monotonic
@@ -39,8 +48,34 @@ class _RenderSlot:
     timer: CallLaterResult | None = None
 
 
+@dataclass(frozen=True)
+class Ticket:
+    """Permission to render on slot ``key``; navigate at least ``delay`` s after the last."""
+
+    key: str
+    delay: float
+
+
+class NavigationGate:
+    """Thread-safe spacing of navigations per slot key (called from worker threads)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._next: dict[str, float] = {}
+
+    def wait(self, ticket: Ticket | None) -> None:
+        if ticket is None or not ticket.delay:
+            return
+        with self._lock:
+            now = monotonic()
+            at = max(now, self._next.get(ticket.key, 0.0))
+            self._next[ticket.key] = at + ticket.delay
+        if at > now:
+            time.sleep(at - now)  # a worker thread waiting for its turn, not the reactor
+
+
 class RenderThrottle:
-    """``key = await throttle.acquire(request)`` ... ``throttle.release(key)``."""
+    """``ticket = await throttle.acquire(request)`` ... ``throttle.release(ticket)``."""
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
@@ -50,7 +85,7 @@ class RenderThrottle:
         state = self._slots.get(key)
         return state.active if state else 0
 
-    async def acquire(self, request: Request) -> str | None:
+    async def acquire(self, request: Request) -> Ticket | None:
         """Wait until the request's slot allows one more render; ``None`` without an engine."""
         engine = self.crawler.engine
         if engine is None or engine.downloader is None:
@@ -67,11 +102,12 @@ class RenderThrottle:
         state.queue.append(waiter)
         self._process(key)
         await maybe_deferred_to_future(waiter)
-        return key
+        return Ticket(key, state.slot.download_delay())
 
-    def release(self, key: str | None) -> None:
-        if key is None:
+    def release(self, ticket: Ticket | None) -> None:
+        if ticket is None:
             return
+        key = ticket.key
         state = self._slots.get(key)
         if state is None:
             return

@@ -22,9 +22,11 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
+from twisted.internet.defer import fail
 from twisted.internet.threads import deferToThread, deferToThreadPool
 from twisted.python.threadpool import ThreadPool
 
+from crawler.browser.politeness import NavigationGate
 from crawler.browser.session import BrowserSession
 from crawler.exceptions import BrowserPoolClosedError, BrowserStartError
 
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from twisted.internet.interfaces import IReactorCore, IReactorThreads
 
     from crawler.browser.config import BrowserConfig
+    from crawler.browser.politeness import Ticket
     from crawler.browser.session import RenderResult, RenderSpec
 
 logger = logging.getLogger(__name__)
@@ -55,6 +58,7 @@ class BrowserPool:
         self._idle: list[BrowserSession] = []
         self._sessions: set[BrowserSession] = set()  # every session not quit yet
         self._ids = itertools.count(1)
+        self._gate = NavigationGate()
         self._closing = False
         self._closed: Deferred[None] | None = None
         self._trigger: Any = None
@@ -69,12 +73,11 @@ class BrowserPool:
         reactor: IReactorCore = self.reactor  # type: ignore[assignment]
         self._trigger = reactor.addSystemEventTrigger("before", "shutdown", self.close)
 
-    def render(self, spec: RenderSpec) -> Deferred[RenderResult]:
+    def render(self, spec: RenderSpec, ticket: Ticket | None = None) -> Deferred[RenderResult]:
+        """Render in a worker thread; with a ``ticket``, navigate no sooner than its slot allows."""
         if self._closing:
-            from twisted.internet.defer import fail
-
             return fail(BrowserPoolClosedError(f"browser pool closed; not rendering {spec.url}"))
-        return deferToThreadPool(self.reactor, self._threads, self._render, spec)
+        return deferToThreadPool(self.reactor, self._threads, self._render, spec, ticket)
 
     def sessions(self) -> list[BrowserSession]:
         """The live sessions (for tests and diagnostics)."""
@@ -83,13 +86,13 @@ class BrowserPool:
 
     # -- worker thread -------------------------------------------------------
 
-    def _render(self, spec: RenderSpec) -> RenderResult:
+    def _render(self, spec: RenderSpec, ticket: Ticket | None) -> RenderResult:
         if self._closing:
             raise BrowserPoolClosedError(f"browser pool closed; not rendering {spec.url}")
         session = self._checkout()
         keep = False
         try:
-            result = session.render(spec)
+            result = session.render(spec, lambda: self._gate.wait(ticket))
             keep = not session.broken
             return result
         except BaseException:

@@ -44,6 +44,8 @@ from crawler.exceptions import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from selenium.webdriver.remote.webdriver import WebDriver
 
     from crawler.browser.config import BrowserConfig
@@ -54,6 +56,8 @@ logger = logging.getLogger(__name__)
 
 # Response headers that describe the bytes on the wire, not the DOM we return.
 _DROPPED_HEADERS = {"content-encoding", "content-length", "transfer-encoding", "set-cookie"}
+# Seconds between two checks of a wait condition (Selenium's default is 0.5).
+_POLL = 0.05
 # WebDriver error texts that mean the browser side is gone for good.
 _FATAL_MESSAGES = (
     "tab crashed",
@@ -159,13 +163,16 @@ class BrowserSession:
 
     # -- rendering -----------------------------------------------------------
 
-    def render(self, spec: RenderSpec) -> RenderResult:
+    def render(
+        self, spec: RenderSpec, before_navigate: Callable[[], None] | None = None
+    ) -> RenderResult:
+        """Render ``spec``; ``before_navigate`` runs right before the page is requested."""
         if self._handle is None:
             self.start()
         started = time.monotonic()
         self.pages += 1
         try:
-            result = self._render(spec)
+            result = self._render(spec, before_navigate)
         except BrowserError:
             raise
         except TimeoutException as e:
@@ -195,7 +202,9 @@ class BrowserSession:
     def _page_load_timeout(self, spec: RenderSpec) -> float:
         return spec.options.page_load_timeout or self.config.page_load_timeout
 
-    def _render(self, spec: RenderSpec) -> RenderResult:
+    def _render(
+        self, spec: RenderSpec, before_navigate: Callable[[], None] | None
+    ) -> RenderResult:
         assert self._handle is not None
         driver = self._handle.driver
         options = spec.options
@@ -210,6 +219,8 @@ class BrowserSession:
         page_load_timeout = self._page_load_timeout(spec)
         driver.set_page_load_timeout(page_load_timeout)
         driver.set_script_timeout(page_load_timeout)
+        if before_navigate is not None:
+            before_navigate()
         driver.get(spec.url)
 
         wait_timeout = options.wait_timeout or self.config.wait_timeout
@@ -296,7 +307,8 @@ class BrowserSession:
 
     def _wait(self, condition: WaitCondition, timeout: float, url: str) -> Any:
         try:
-            return WebDriverWait(self.driver, timeout).until(self._condition(condition))
+            wait = WebDriverWait(self.driver, timeout, poll_frequency=_POLL)
+            return wait.until(self._condition(condition))
         except TimeoutException as e:
             raise BrowserWaitTimeoutError(
                 f"wait_for {_describe(condition)} did not match on {url} within {timeout:g} s"
@@ -345,7 +357,7 @@ class BrowserSession:
 
     def _wait_element(self, condition: Any, selector: str, timeout: float, url: str) -> Any:
         try:
-            return WebDriverWait(self.driver, timeout).until(condition)
+            return WebDriverWait(self.driver, timeout, poll_frequency=_POLL).until(condition)
         except TimeoutException as e:
             raise BrowserWaitTimeoutError(
                 f"no element {selector!r} to act on appeared on {url} within {timeout:g} s"

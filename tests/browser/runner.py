@@ -91,6 +91,7 @@ class RunnerSpider(Spider):
             "sent": meta["sent"],
             "done": time.time(),
             "retries": meta.get("retry_times", 0),
+            "render_time": meta.get("browser_render_time"),
         })
         for item in meta["then"]:
             yield self.build(item)

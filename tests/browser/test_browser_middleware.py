@@ -13,8 +13,6 @@ import tempfile
 import urllib.request
 from typing import TYPE_CHECKING, Any
 
-import pytest
-
 from tests.browser.conftest import browser_settings, needs_chromium, run_crawl
 
 if TYPE_CHECKING:

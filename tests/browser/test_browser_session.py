@@ -118,7 +118,7 @@ def test_wait_for_never_matching_times_out(session: BrowserSession, site: TinySi
 def test_page_load_timeout_breaks_the_session(
     session: BrowserSession, site: TinySite
 ) -> None:
-    with pytest.raises(BrowserPageLoadTimeoutError, match="page load of .* took longer"):
+    with pytest.raises(BrowserPageLoadTimeoutError, match=r"page load of .* took longer"):
         session.render(spec(site.url("/js/hold?ms=3000"), page_load_timeout=0.5))
     assert session.broken
 
