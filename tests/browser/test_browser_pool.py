@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import signal
 from typing import TYPE_CHECKING, Any
 
@@ -126,3 +127,19 @@ def test_killed_browser_is_replaced_and_request_retried(
     assert stats["selenium/sessions_started"] >= 2
     assert stats["selenium/render_failures/crashed"] >= 1
     # the browser_root fixture asserts that no process of the test is left
+
+
+def test_renders_feed_autothrottle(site: TinySite, browser_root: str, tmp_path: Path) -> None:
+    requests = [{"id": f"a{i}", "url": site.url(f"/js/hold?ms=300&id=a{i}"), "browser": True}
+                for i in range(3)]
+    settings = browser_settings(
+        browser_root, AUTOTHROTTLE_ENABLED=True, AUTOTHROTTLE_DEBUG=True,
+        AUTOTHROTTLE_START_DELAY=0.05, AUTOTHROTTLE_TARGET_CONCURRENCY=1.0,
+    )
+    result = run_crawl(tmp_path, requests, settings)
+    assert len(result["results"]) == 3
+    # AutoThrottle logs one line per response it learns from: the renders'.
+    delays = [int(m) for m in re.findall(r"slot: 127\.0\.0\.1 \| conc:\s*\d+ \| delay:\s*(\d+) ms",
+                                         result["log"])]
+    assert len(delays) == 3
+    assert delays[-1] >= 300  # learned from ~0.3 s+ render latencies

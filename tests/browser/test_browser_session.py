@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from typing import TYPE_CHECKING
 
 import pytest
@@ -138,4 +139,21 @@ def test_killed_browser_is_reported_and_quit_leaves_nothing(
         session.render(spec(site.url("/js/plain?n=2")))
     assert session.broken
     session.quit()
+    assert processes_under(browser_root) == []
+
+
+@pytest.mark.skipif(
+    not (shutil.which("geckodriver") and shutil.which("firefox")),
+    reason="geckodriver and firefox are not on PATH",
+)
+def test_firefox_renders(site: TinySite, browser_root: str) -> None:
+    settings = browser_settings(browser_root, SELENIUM_BROWSER="firefox",
+                                SELENIUM_BROWSER_ARGUMENTS=[])
+    session = BrowserSession(BrowserConfig.from_settings(Settings(settings)), 1).start()
+    try:
+        result = session.render(spec(site.url("/js/links"), wait_for="a.scripted"))
+        assert result.html.count('class="scripted"') == 3
+        assert not result.status_known
+    finally:
+        session.quit()
     assert processes_under(browser_root) == []
