@@ -77,7 +77,7 @@ class BrowserPool:
         """Render in a worker thread; with a ``ticket``, navigate no sooner than its slot allows."""
         if self._closing:
             return fail(BrowserPoolClosedError(f"browser pool closed; not rendering {spec.url}"))
-        return deferToThreadPool(self.reactor, self._threads, self._render, spec, ticket)
+        return deferToThreadPool(self.reactor, self._threads, self.render_blocking, spec, ticket)
 
     def sessions(self) -> list[BrowserSession]:
         """The live sessions (for tests and diagnostics)."""
@@ -86,7 +86,8 @@ class BrowserPool:
 
     # -- worker thread -------------------------------------------------------
 
-    def _render(self, spec: RenderSpec, ticket: Ticket | None) -> RenderResult:
+    def render_blocking(self, spec: RenderSpec, ticket: Ticket | None = None) -> RenderResult:
+        """The worker-thread half of :meth:`render`: WebDriver calls in the calling thread."""
         if self._closing:
             raise BrowserPoolClosedError(f"browser pool closed; not rendering {spec.url}")
         session = self._checkout()
@@ -160,10 +161,12 @@ class BrowserPool:
             with contextlib.suppress(ValueError, KeyError):
                 self.reactor.removeSystemEventTrigger(self._trigger)  # type: ignore[attr-defined]
             self._trigger = None
-        self._closed = deferToThread(self._shutdown)
+        self._closed = deferToThread(self.shutdown_blocking)
         return self._closed
 
-    def _shutdown(self) -> None:
+    def shutdown_blocking(self) -> None:
+        """The thread half of :meth:`close` (blocks; never call it on the reactor thread)."""
+        self._closing = True
         # Idle browsers go at once; busy ones get shutdown_timeout to finish.
         with self._lock:
             idle, self._idle = self._idle, []

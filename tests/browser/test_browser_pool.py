@@ -1,4 +1,5 @@
-"""The pool in real crawls: concurrency with plain HTTP, politeness, crash recovery."""
+"""The pool: directly (reuse, recycling, close) and in real crawls (concurrency with
+plain HTTP, politeness, crash recovery)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,20 @@ import signal
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from scrapy.settings import Settings
 
+from crawler.browser.config import BrowserConfig
+from crawler.browser.pool import BrowserPool
+from crawler.browser.request import BrowserOptions
+from crawler.browser.session import RenderSpec
+from crawler.exceptions import BrowserPoolClosedError
 from tests.browser.conftest import (
     browser_settings,
     find_process,
     is_browser_main,
     is_chromedriver,
     needs_chromium,
+    processes_under,
     run_crawl,
 )
 
@@ -27,6 +35,37 @@ if TYPE_CHECKING:
     from fixtures.tinysite.server import TinySite
 
 pytestmark = needs_chromium
+
+
+class DirectReactor:
+    """Just enough reactor for the pool's event callbacks, run in the calling thread."""
+
+    def callFromThread(self, f: Callable[..., Any], *args: Any) -> None:
+        f(*args)
+
+
+def test_sessions_are_reused_recycled_and_closed(site: TinySite, browser_root: str) -> None:
+    events: list[str] = []
+    config = BrowserConfig.from_settings(
+        Settings(browser_settings(browser_root, SELENIUM_MAX_PAGES_PER_SESSION=2))
+    )
+    pool = BrowserPool(config, DirectReactor(), on_event=events.append)
+    spec = RenderSpec(url=site.url("/js/plain"), options=BrowserOptions())
+    try:
+        first = pool.render_blocking(spec)
+        second = pool.render_blocking(spec)
+        third = pool.render_blocking(spec)
+    finally:
+        pool.shutdown_blocking()
+    assert first.session_id == second.session_id != third.session_id
+    assert events == ["sessions_started", "sessions_recycled", "sessions_started"]
+    assert pool.sessions() == []
+    assert processes_under(browser_root) == []
+    # After close, a queued render fails at once and starts no browser.
+    with pytest.raises(BrowserPoolClosedError, match="not rendering"):
+        pool.render_blocking(spec)
+    assert processes_under(browser_root) == []
+    assert events.count("sessions_started") == 2
 
 
 def test_http_keeps_flowing_while_pages_render(
