@@ -103,7 +103,7 @@ class SeleniumMiddleware:
         self.crawler = crawler
         self.config = config
         self.stats = crawler.stats
-        self.pool = BrowserPool(config, reactor, on_event=self._count)
+        self.pool = BrowserPool(config, reactor, on_event=self._count, stopping=self._stopping)
         self.throttle = RenderThrottle(crawler)
 
     @classmethod
@@ -118,6 +118,11 @@ class SeleniumMiddleware:
     async def spider_closed(self) -> None:
         self.throttle.close()
         await maybe_deferred_to_future(self.pool.close())
+
+    def _stopping(self) -> bool:
+        """The engine is stopping (Ctrl-C): queued renders must not start browsers."""
+        engine = self.crawler.engine
+        return engine is not None and not engine.running
 
     def _count(self, name: str) -> None:
         if self.stats is not None:
@@ -144,6 +149,8 @@ class SeleniumMiddleware:
             raise BrowserPoolClosedError(f"browser pool closed; not rendering {request.url}")
         ticket = await self.throttle.acquire(request) if self.config.politeness else None
         try:
+            if self.pool.closing:
+                raise BrowserPoolClosedError(f"browser pool closed; not rendering {request.url}")
             result = await maybe_deferred_to_future(self.pool.render(spec, ticket))
         except Exception as e:
             error = self._download_error(e, request)

@@ -49,10 +49,14 @@ class BrowserPool:
         config: BrowserConfig,
         reactor: Any,
         on_event: Callable[[str], None] | None = None,
+        stopping: Callable[[], bool] | None = None,
     ) -> None:
         self.config = config
         self.reactor: IReactorThreads = reactor
         self._on_event = on_event or (lambda name: None)
+        # True once the crawl is stopping (Ctrl-C): renders not started yet
+        # fail fast then, even before close() runs.
+        self._stopping = stopping or (lambda: False)
         self._threads = ThreadPool(minthreads=0, maxthreads=config.pool_size, name="selenium")
         self._lock = threading.Lock()
         self._idle: list[BrowserSession] = []
@@ -65,7 +69,7 @@ class BrowserPool:
 
     @property
     def closing(self) -> bool:
-        return self._closing
+        return self._closing or self._stopping()
 
     def install(self) -> None:
         """Start the threads and close the pool before the reactor shuts down."""
@@ -75,7 +79,7 @@ class BrowserPool:
 
     def render(self, spec: RenderSpec, ticket: Ticket | None = None) -> Deferred[RenderResult]:
         """Render in a worker thread; with a ``ticket``, navigate no sooner than its slot allows."""
-        if self._closing:
+        if self.closing:
             return fail(BrowserPoolClosedError(f"browser pool closed; not rendering {spec.url}"))
         return deferToThreadPool(self.reactor, self._threads, self.render_blocking, spec, ticket)
 
@@ -88,7 +92,7 @@ class BrowserPool:
 
     def render_blocking(self, spec: RenderSpec, ticket: Ticket | None = None) -> RenderResult:
         """The worker-thread half of :meth:`render`: WebDriver calls in the calling thread."""
-        if self._closing:
+        if self.closing:
             raise BrowserPoolClosedError(f"browser pool closed; not rendering {spec.url}")
         session = self._checkout()
         keep = False
@@ -130,7 +134,7 @@ class BrowserPool:
             self._event("session_restarts")
             logger.info("browser session %d broke; it will be replaced", session.session_id)
             self._discard(session)
-        elif self._closing:
+        elif self.closing:
             self._discard(session)
         elif limit and session.pages >= limit:
             self._event("sessions_recycled")

@@ -110,11 +110,11 @@ def run_crawl(
     requests: list[dict[str, Any]],
     settings: dict[str, Any],
     timeout: float = 60,
-    during: Callable[[], None] | None = None,
+    during: Callable[[subprocess.Popen[bytes]], None] | None = None,
 ) -> dict[str, Any]:
     """Run ``tests.browser.runner`` in its own process group; return its JSON output.
 
-    ``during`` runs in this process while the crawl runs (e.g. to kill a browser).
+    ``during(process)`` runs in this process while the crawl runs (e.g. to kill a browser).
     """
     out = tmp_path / f"crawl-{len(list(tmp_path.glob('crawl-*.json')))}.json"
     spec_path = tmp_path / (out.stem + "-spec.json")
@@ -128,7 +128,7 @@ def run_crawl(
     )
     try:
         if during is not None:
-            during()
+            during(proc)
         output, _ = proc.communicate(timeout=timeout)
     except BaseException:
         os.killpg(proc.pid, signal.SIGKILL)

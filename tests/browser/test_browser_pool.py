@@ -7,6 +7,7 @@ import itertools
 import os
 import re
 import signal
+import subprocess
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -133,8 +134,8 @@ def test_per_domain_concurrency_caps_renders(
 
 
 def _kill_when_held(scripted: ScriptedApp, root: str,
-                    which: Callable[[str], bool]) -> Callable[[], None]:
-    def during() -> None:
+                    which: Callable[[str], bool]) -> Callable[[subprocess.Popen[bytes]], None]:
+    def during(crawl: subprocess.Popen[bytes]) -> None:
         assert scripted.hold_arrived.wait(30), "the held page was never requested"
         pids = find_process(root, which)
         assert len(pids) == 1, pids
@@ -182,3 +183,24 @@ def test_renders_feed_autothrottle(site: TinySite, browser_root: str, tmp_path: 
                                          result["log"])]
     assert len(delays) == 3
     assert delays[-1] >= 300  # learned from ~0.3 s+ render latencies
+
+
+def test_ctrl_c_stops_renders_and_browsers(
+    site: TinySite, scripted: ScriptedApp, browser_root: str, tmp_path: Path
+) -> None:
+    scripted.reset()
+    requests = [{"id": f"h{i}", "url": site.url(f"/js/hold?ms=2000&id=h{i}"), "browser": True}
+                for i in range(8)]
+
+    def interrupt(crawl: subprocess.Popen[bytes]) -> None:
+        assert scripted.hold_arrived.wait(30), "no render reached the site"
+        crawl.send_signal(signal.SIGINT)
+
+    settings = browser_settings(browser_root, SELENIUM_POOL_SIZE=2)
+    result = run_crawl(tmp_path, requests, settings, timeout=30, during=interrupt)
+    assert result["stats"]["finish_reason"] == "shutdown"
+    # Two renders were running; the six queued ones never started a browser.
+    assert result["stats"]["selenium/sessions_started"] <= 2
+    assert len(scripted.hold_arrivals) <= 2
+    assert result["finished"] - result["started"] < 20
+    # the browser_root fixture asserts that no process of the test is left
