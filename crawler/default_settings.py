@@ -18,3 +18,21 @@ CRAWLER_STORE_ENABLED = True
 CRAWLER_STORE_BATCH_SIZE = 200  # rows per transaction
 CRAWLER_STORE_FALLBACK_PATH = None  # JSON lines file for rows a failed store could not take
 CRAWLER_STORE_URL = "sqlite:///crawl.db"
+
+# Selenium browser rendering (crawler.browser)
+SELENIUM_ENABLED = True
+SELENIUM_BLOCK_RESOURCES: list[str] = []  # image | media | font | stylesheet | URL patterns
+SELENIUM_BROWSER = "chromium"  # chromium | firefox
+SELENIUM_BROWSER_ARGUMENTS: list[str] = []  # extra command-line arguments for the browser
+SELENIUM_BROWSER_EXECUTABLE_PATH = None  # None: found on PATH
+SELENIUM_DRIVER_EXECUTABLE_PATH = None  # chromedriver / geckodriver; None: found on PATH
+SELENIUM_HEADLESS = True
+SELENIUM_MAX_PAGES_PER_SESSION = 100  # pages before a session is recycled; 0: never
+SELENIUM_PAGE_LOAD_TIMEOUT = 30  # seconds
+SELENIUM_POLITENESS_ENABLED = True  # per-slot concurrency, DOWNLOAD_DELAY, AutoThrottle for renders
+SELENIUM_POOL_SIZE = 4  # browser sessions (one worker thread each)
+SELENIUM_REMOTE_URL = None  # e.g. "http://127.0.0.1:4444"; None: local browser
+SELENIUM_SHUTDOWN_TIMEOUT = 10  # seconds to let renders finish before browsers are killed
+SELENIUM_TEMP_DIR = None  # parent of per-session HOME/TMPDIR/profile dirs; None: system temp
+SELENIUM_WAIT_TIMEOUT = 10  # seconds, default for wait_for
+SELENIUM_WINDOW_SIZE = "1366,900"  # width,height in CSS pixels

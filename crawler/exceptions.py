@@ -1,6 +1,54 @@
-"""The framework's exceptions (one module, as in Scrapy)."""
+"""Every exception the framework raises.
+
+Download errors subclass Scrapy's own (``DownloadFailedError``,
+``DownloadTimeoutError``), so the default ``RETRY_EXCEPTIONS`` retry them.
+Messages name what failed and on which URL; they never carry cookie values.
+"""
 
 from __future__ import annotations
+
+from scrapy.exceptions import (
+    DownloadCancelledError,
+    DownloadFailedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+)
+
+
+class BrowserConfigError(ValueError):
+    """A ``SELENIUM_*`` setting is invalid or conflicts with another one."""
+
+
+class BrowserError(DownloadFailedError):
+    """A page could not be rendered by the browser (retried by default)."""
+
+
+class BrowserStartError(BrowserError):
+    """A browser session could not be started."""
+
+
+class BrowserCrashedError(BrowserError):
+    """The browser or its driver died or hung during a render; the session was replaced."""
+
+
+class BrowserTimeoutError(DownloadTimeoutError):
+    """A render took too long: the page load or a ``wait_for`` condition timed out."""
+
+
+class BrowserPageLoadTimeoutError(BrowserTimeoutError):
+    """The page did not finish loading within the page-load timeout; the session was replaced."""
+
+
+class BrowserWaitTimeoutError(BrowserTimeoutError):
+    """A ``wait_for`` condition (of the request or of an action) never became true."""
+
+
+class BrowserPageError(IgnoreRequest):
+    """The page loaded but an action or script of the request failed (not retried)."""
+
+
+class BrowserPoolClosedError(DownloadCancelledError):
+    """The browser pool is shutting down; the render was not started."""
 
 
 class StoreError(Exception):

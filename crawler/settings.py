@@ -25,6 +25,13 @@ LOG_LEVEL = "INFO"
 # followed, so the redirecting URLs are recorded.
 DUPEFILTER_CLASS = "crawler.dupefilter.RedirectRecordingDupeFilter"
 
+# After CookiesMiddleware (700): the browser gets the jar's Cookie header and the
+# jar gets the browser's cookies back; retry (550), redirect (600) and
+# user-agent (500) apply to rendered requests too.
+DOWNLOADER_MIDDLEWARES = {
+    "crawler.browser.middleware.SeleniumMiddleware": 950,
+}
+
 ITEM_PIPELINES = {
     "pipelines.store.StorePipeline": 800,
 }

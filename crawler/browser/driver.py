@@ -1,0 +1,251 @@
+"""Start one WebDriver: local Chromium, local Firefox, or a remote WebDriver URL.
+
+Local drivers run in their own process session (``start_new_session``) with a
+private HOME and TMPDIR, so everything the browser writes outside its profile
+lands in one directory that :meth:`DriverHandle.close` removes, and the whole
+process group can be killed when the driver does not answer any more.
+Selenium Manager is never consulted: executables are explicit and
+``SE_OFFLINE=true`` is in the driver's environment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service as ChromeService
+from selenium.webdriver.firefox.service import Service as FirefoxService
+
+if TYPE_CHECKING:
+    from selenium.webdriver.remote.webdriver import WebDriver
+
+    from crawler.browser.config import BrowserConfig
+
+# Flags a root user in a container needs, and the ones that stop Chromium from
+# talking to Google on its own.
+CHROMIUM_FLAGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--metrics-recording-only",
+    "--password-store=basic",
+)
+
+
+@dataclass
+class DriverHandle:
+    """A started driver and what is needed to get rid of it for sure."""
+
+    driver: WebDriver
+    cdp: bool  # Chromium DevTools commands and the performance log are available
+    temp_dirs: list[str] = field(default_factory=list)
+    driver_pid: int | None = None  # chromedriver / geckodriver (leader of its process group)
+    browser_pid: int | None = None
+    closed: bool = field(default=False, init=False)
+
+    def close(self) -> None:
+        """Quit the driver; kill whatever survived; remove the temp dirs.  Never raises."""
+        if self.closed:
+            return
+        self.closed = True
+        with contextlib.suppress(Exception):
+            self.driver.quit()
+        for pid in (self.browser_pid, self.driver_pid):
+            if pid is not None:
+                kill_tree(pid)
+        if self.driver_pid is not None:
+            with contextlib.suppress(OSError):
+                os.killpg(self.driver_pid, signal.SIGKILL)
+            reap(self.driver_pid)
+        for path in self.temp_dirs:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # "pid (comm) state ppid ...": comm may contain spaces and parentheses.
+        ppid = int(stat[stat.rindex(b")") + 2 :].split()[1])
+        if ppid == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL ``pid`` and all its descendants (children first collected, then killed)."""
+    pids = [pid]
+    index = 0
+    while index < len(pids):
+        pids.extend(_children(pids[index]))
+        index += 1
+    for victim in pids:
+        with contextlib.suppress(OSError):
+            os.kill(victim, signal.SIGKILL)
+
+
+def reap(pid: int) -> None:
+    """Collect the exit status of a child process of ours so no zombie stays."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, 0)
+
+
+# Chromium puts its singleton socket under TMPDIR; a Unix socket path has at
+# most 107 bytes, so a deep TMPDIR makes the browser exit at start.
+_MAX_TMPDIR = 48
+
+
+def _private_env(temp_dirs: list[str]) -> dict[str, str]:
+    home = os.path.join(temp_dirs[0], "home")
+    os.makedirs(home)
+    tmp = os.path.join(temp_dirs[0], "tmp")
+    if len(tmp) > _MAX_TMPDIR:
+        tmp = tempfile.mkdtemp(prefix="crawler-tmp-")
+        temp_dirs.append(tmp)
+    else:
+        os.makedirs(tmp)
+    env = dict(os.environ)
+    env.update(HOME=home, TMPDIR=tmp, SE_OFFLINE="true")
+    for name in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_RUNTIME_DIR"):
+        env.pop(name, None)
+    return env
+
+
+def chromium_options(config: BrowserConfig, profile_dir: str | None) -> webdriver.ChromeOptions:
+    options = webdriver.ChromeOptions()
+    if config.browser_executable and not config.is_remote:
+        options.binary_location = config.browser_executable
+    if config.headless:
+        options.add_argument("--headless=new")
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    if profile_dir is not None:
+        options.add_argument(f"--user-data-dir={profile_dir}")
+    width, height = config.window_size
+    options.add_argument(f"--window-size={width},{height}")
+    if config.user_agent:
+        options.add_argument(f"--user-agent={config.user_agent}")
+    for argument in config.arguments:
+        options.add_argument(argument)
+    if not config.is_remote:
+        options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
+        options.add_experimental_option(
+            "perfLoggingPrefs", {"enableNetwork": True, "enablePage": False}
+        )
+    return options
+
+
+def firefox_options(config: BrowserConfig) -> webdriver.FirefoxOptions:
+    options = webdriver.FirefoxOptions()
+    if config.browser_executable and not config.is_remote:
+        options.binary_location = config.browser_executable
+    if config.headless:
+        options.add_argument("-headless")
+    width, height = config.window_size
+    options.add_argument(f"--width={width}")
+    options.add_argument(f"--height={height}")
+    if config.user_agent:
+        options.set_preference("general.useragent.override", config.user_agent)
+    if "image" in config.block_resources:
+        options.set_preference("permissions.default.image", 2)
+    options.set_preference("datareporting.policy.dataSubmissionEnabled", False)
+    options.set_preference("app.update.enabled", False)
+    for argument in config.arguments:
+        options.add_argument(argument)
+    return options
+
+
+def create_driver(config: BrowserConfig) -> DriverHandle:
+    """Start a browser as configured; on failure nothing is left running."""
+    if config.is_remote:
+        assert config.remote_url is not None
+        remote_options = (
+            chromium_options(config, None)
+            if config.browser == "chromium"
+            else firefox_options(config)
+        )
+        driver = webdriver.Remote(command_executor=config.remote_url, options=remote_options)
+        return DriverHandle(driver=driver, cdp=False)
+
+    temp_dir = tempfile.mkdtemp(prefix="crawler-browser-", dir=config.temp_dir)
+    temp_dirs = [temp_dir]
+    handle: DriverHandle | None = None
+    try:
+        env = _private_env(temp_dirs)
+        assert config.driver_executable is not None
+        if config.browser == "chromium":
+            service = ChromeService(
+                executable_path=config.driver_executable,
+                env=env,
+                log_output=subprocess.DEVNULL,
+                popen_kw={"start_new_session": True},
+            )
+            options = chromium_options(config, os.path.join(temp_dir, "profile"))
+            try:
+                driver = webdriver.Chrome(service=service, options=options)
+            except Exception:
+                _stop_service(getattr(service, "process", None))
+                raise
+            handle = DriverHandle(
+                driver=driver,
+                cdp=True,
+                temp_dirs=temp_dirs,
+                driver_pid=service.process.pid,
+                browser_pid=driver.capabilities.get("goog:processID"),
+            )
+            driver.execute_cdp_cmd("Network.enable", {})
+        else:
+            firefox_service = FirefoxService(
+                executable_path=config.driver_executable,
+                env=env,
+                log_output=subprocess.DEVNULL,
+                popen_kw={"start_new_session": True},
+            )
+            try:
+                driver = webdriver.Firefox(service=firefox_service, options=firefox_options(config))
+            except Exception:
+                _stop_service(getattr(firefox_service, "process", None))
+                raise
+            handle = DriverHandle(
+                driver=driver,
+                cdp=False,
+                temp_dirs=temp_dirs,
+                driver_pid=firefox_service.process.pid,
+                browser_pid=driver.capabilities.get("moz:processID"),
+            )
+        return handle
+    except BaseException:
+        if handle is not None:
+            handle.close()
+        for path in temp_dirs:
+            shutil.rmtree(path, ignore_errors=True)
+        raise
+
+
+def _stop_service(process: subprocess.Popen[bytes] | None) -> None:
+    if process is None:
+        return
+    kill_tree(process.pid)
+    with contextlib.suppress(OSError):
+        os.killpg(process.pid, signal.SIGKILL)
+    reap(process.pid)

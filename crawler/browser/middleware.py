@@ -1,0 +1,221 @@
+"""``SeleniumMiddleware``: render the requests that ask for it in a browser pool.
+
+Enable it after Scrapy's CookiesMiddleware (700), e.g. at 950, so that the
+``Cookie`` header the jar put on the request is what the browser gets, and the
+``Set-Cookie`` headers of the rendered response (the cookies the page created
+or changed) go back into the jar on the way out.  Requests without
+``meta["browser"]`` are not touched.  No WebDriver call ever happens on the
+reactor thread: renders run in the pool's worker threads.
+"""
+
+from __future__ import annotations
+
+import logging
+from email.utils import formatdate
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from scrapy import signals
+from scrapy.exceptions import NotConfigured
+from scrapy.http import Headers, HtmlResponse
+from scrapy.utils.defer import maybe_deferred_to_future
+
+from crawler.browser.config import BrowserConfig
+from crawler.browser.politeness import RenderThrottle
+from crawler.browser.pool import BrowserPool
+from crawler.browser.request import browser_options
+from crawler.browser.session import RenderSpec
+from crawler.exceptions import (
+    BrowserCrashedError,
+    BrowserError,
+    BrowserPageError,
+    BrowserPageLoadTimeoutError,
+    BrowserPoolClosedError,
+    BrowserStartError,
+    BrowserWaitTimeoutError,
+)
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from scrapy import Request
+    from scrapy.crawler import Crawler
+
+    from crawler.browser.session import RenderResult
+
+logger = logging.getLogger(__name__)
+
+_FAILURE_REASONS: tuple[tuple[type[Exception], str], ...] = (
+    (BrowserPoolClosedError, "pool_closed"),
+    (BrowserStartError, "start_failed"),
+    (BrowserCrashedError, "crashed"),
+    (BrowserPageLoadTimeoutError, "page_load_timeout"),
+    (BrowserWaitTimeoutError, "wait_timeout"),
+    (BrowserPageError, "page_error"),
+    (BrowserError, "error"),
+)
+
+
+def parse_cookie_header(value: bytes | str | None) -> tuple[tuple[str, str], ...]:
+    """``b"a=1; b=2"`` -> ``(("a", "1"), ("b", "2"))``."""
+    if not value:
+        return ()
+    text = value.decode("latin-1") if isinstance(value, bytes) else value
+    pairs = []
+    for part in text.split(";"):
+        name, sep, val = part.strip().partition("=")
+        if sep and name:
+            pairs.append((name, val))
+    return tuple(pairs)
+
+
+def domain_matches(host: str, cookie_domain: str) -> bool:
+    if cookie_domain.startswith("."):
+        bare = cookie_domain[1:]
+        return host == bare or host.endswith(cookie_domain)
+    return host == cookie_domain
+
+
+def set_cookie_header(cookie: dict[str, Any]) -> str:
+    """A ``Set-Cookie`` value for a WebDriver cookie dict (host-only unless ``.domain``)."""
+    parts = [f"{cookie['name']}={cookie['value']}"]
+    domain = cookie.get("domain") or ""
+    if domain.startswith("."):
+        parts.append(f"Domain={domain}")
+    parts.append(f"Path={cookie.get('path') or '/'}")
+    if cookie.get("expiry"):
+        parts.append(f"Expires={formatdate(float(cookie['expiry']), usegmt=True)}")
+    if cookie.get("secure"):
+        parts.append("Secure")
+    if cookie.get("httpOnly"):
+        parts.append("HttpOnly")
+    if cookie.get("sameSite"):
+        parts.append(f"SameSite={cookie['sameSite']}")
+    return "; ".join(parts)
+
+
+class SeleniumMiddleware:
+    def __init__(self, crawler: Crawler, config: BrowserConfig, reactor: Any = None) -> None:
+        if reactor is None:
+            from twisted.internet import reactor as default_reactor
+
+            reactor = default_reactor
+        self.crawler = crawler
+        self.config = config
+        self.stats = crawler.stats
+        self.pool = BrowserPool(config, reactor, on_event=self._count, stopping=self._stopping)
+        self.throttle = RenderThrottle(crawler)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        if not crawler.settings.getbool("SELENIUM_ENABLED", True):
+            raise NotConfigured("SELENIUM_ENABLED is False: requests are not rendered")
+        middleware = cls(crawler, BrowserConfig.from_settings(crawler.settings))
+        middleware.pool.install()
+        crawler.signals.connect(middleware.spider_closed, signal=signals.spider_closed)
+        return middleware
+
+    async def spider_closed(self) -> None:
+        self.throttle.close()
+        await maybe_deferred_to_future(self.pool.close())
+
+    def _stopping(self) -> bool:
+        """The engine is stopping (Ctrl-C): queued renders must not start browsers."""
+        engine = self.crawler.engine
+        return engine is not None and not engine.running
+
+    def _count(self, name: str) -> None:
+        if self.stats is not None:
+            self.stats.inc_value(f"selenium/{name}")
+
+    async def process_request(self, request: Request) -> HtmlResponse | None:
+        options = browser_options(request)
+        if options is None:
+            return None
+        if request.method != "GET":
+            self._count("render_failures/unsupported_method")
+            raise BrowserPageError(
+                f"only GET requests can be rendered, not {request.method} {request.url}; "
+                "drop meta['browser'] to download it over HTTP"
+            )
+        user_agent = request.headers.get("User-Agent")
+        spec = RenderSpec(
+            url=request.url,
+            options=options,
+            cookies=parse_cookie_header(request.headers.get("Cookie")),
+            user_agent=user_agent.decode("latin-1") if user_agent else self.config.user_agent,
+        )
+        if self.pool.closing:
+            raise BrowserPoolClosedError(f"browser pool closed; not rendering {request.url}")
+        ticket = await self.throttle.acquire(request) if self.config.politeness else None
+        try:
+            if self.pool.closing:
+                raise BrowserPoolClosedError(f"browser pool closed; not rendering {request.url}")
+            result = await maybe_deferred_to_future(self.pool.render(spec, ticket))
+        except Exception as e:
+            error = self._download_error(e, request)
+            self._count(f"render_failures/{self._reason(error)}")
+            logger.warning(
+                "Rendering %s failed: %s", request.url, error,
+                extra={"spider": self.crawler.spider},
+            )
+            if error is e:
+                raise
+            raise error from e
+        finally:
+            self.throttle.release(ticket)
+        self._count("renders")
+        response = self._response(request, result)
+        if ticket is not None:
+            self._feed_autothrottle(request, response)
+        return response
+
+    def _download_error(self, exc: Exception, request: Request) -> Exception:
+        if isinstance(exc, tuple(cls for cls, _ in _FAILURE_REASONS)):
+            return exc
+        if self.pool.closing:
+            return BrowserPoolClosedError(f"browser pool closed while rendering {request.url}")
+        return BrowserError(f"rendering {request.url} failed: {type(exc).__name__}: {exc}")
+
+    @staticmethod
+    def _reason(exc: Exception) -> str:
+        for cls, reason in _FAILURE_REASONS:
+            if isinstance(exc, cls):
+                return reason
+        return "error"
+
+    def _response(self, request: Request, result: RenderResult) -> HtmlResponse:
+        headers = Headers()
+        for name, value in result.headers:
+            headers.appendlist(name, value)
+        headers["Content-Type"] = "text/html; charset=utf-8"
+        host = urlsplit(request.url).hostname or ""
+        for cookie in result.cookies:
+            # The jar files cookies under the request's host: only those it can take.
+            if domain_matches(host, cookie.get("domain") or host):
+                headers.appendlist("Set-Cookie", set_cookie_header(cookie))
+        request.meta["rendered"] = True
+        request.meta["browser_script_result"] = result.script_result
+        request.meta["browser_status_known"] = result.status_known
+        request.meta["browser_render_time"] = result.elapsed
+        request.meta["download_latency"] = result.elapsed
+        if result.screenshot is not None:
+            request.meta["browser_screenshot"] = result.screenshot
+        return HtmlResponse(
+            url=result.url,
+            status=result.status,
+            headers=headers,
+            body=result.html.encode("utf-8"),
+            encoding="utf-8",
+            request=request,
+            flags=["rendered"],
+        )
+
+    def _feed_autothrottle(self, request: Request, response: HtmlResponse) -> None:
+        """AutoThrottle learns from ``response_downloaded``; renders skip the downloader."""
+        self.crawler.signals.send_catch_log(
+            signal=signals.response_downloaded,
+            response=response,
+            request=request,
+            spider=self.crawler.spider,
+        )

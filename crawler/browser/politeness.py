@@ -1,0 +1,162 @@
+"""Per-slot politeness for rendered requests.
+
+A request rendered inside a downloader middleware never reaches Scrapy's
+downloader slots, so ``CONCURRENT_REQUESTS_PER_DOMAIN``, ``DOWNLOAD_SLOTS``,
+``DOWNLOAD_DELAY`` (with its jitter) and AutoThrottle would not apply to it.
+:class:`RenderThrottle` applies them: it takes Scrapy's own slot object for
+the request's slot key (same key, same concurrency, delay and jitter, and the
+delay AutoThrottle adjusts), counts the renders running on that key, and
+releases queued renders with reactor timers, never by sleeping.
+
+Renders and plain downloads of one slot share its delay (both update and
+respect ``slot.lastseen``); their concurrency is counted separately.
+
+A render's start is not its request to the site: a cold browser takes a second
+or more to start.  So the delay is enforced twice: the reactor-side
+:class:`RenderThrottle` releases at most one render per delay, and the worker
+thread passes :class:`NavigationGate` right before navigating, which keeps the
+navigations themselves at least a delay apart (the worker thread waits, never
+the reactor).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from time import monotonic
+from typing import TYPE_CHECKING
+
+from scrapy.utils.asyncio import call_later
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet.defer import Deferred
+
+if TYPE_CHECKING:
+    from scrapy import Request
+    from scrapy.core.downloader import Slot
+    from scrapy.crawler import Crawler
+    from scrapy.utils.asyncio import CallLaterResult
+
+
+@dataclass(eq=False)
+class _RenderSlot:
+    slot: Slot
+    active: int = 0
+    lastseen: float = 0.0
+    queue: deque[Deferred[None]] = field(default_factory=deque)
+    timer: CallLaterResult | None = None
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """Permission to render on slot ``key``; navigate at least ``delay`` s after the last."""
+
+    key: str
+    delay: float
+
+
+class NavigationGate:
+    """Thread-safe spacing of navigations per slot key (called from worker threads)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._next: dict[str, float] = {}
+
+    def wait(self, ticket: Ticket | None) -> None:
+        if ticket is None or not ticket.delay:
+            return
+        with self._lock:
+            now = monotonic()
+            at = max(now, self._next.get(ticket.key, 0.0))
+            self._next[ticket.key] = at + ticket.delay
+        if at > now:
+            time.sleep(at - now)  # a worker thread waiting for its turn, not the reactor
+
+
+class RenderThrottle:
+    """``ticket = await throttle.acquire(request)`` ... ``throttle.release(ticket)``."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self._slots: dict[str, _RenderSlot] = {}
+
+    def active(self, key: str) -> int:
+        state = self._slots.get(key)
+        return state.active if state else 0
+
+    async def acquire(self, request: Request) -> Ticket | None:
+        """Wait until the request's slot allows one more render; ``None`` without an engine."""
+        engine = self.crawler.engine
+        if engine is None or engine.downloader is None:
+            return None
+        downloader = engine.downloader
+        key, slot = downloader._get_slot(request)  # Scrapy's slot: settings and AutoThrottle
+        request.meta[downloader.DOWNLOAD_SLOT] = key
+        state = self._slots.get(key)
+        if state is None:
+            state = self._slots[key] = _RenderSlot(slot)
+        else:
+            state.slot = downloader.slots.get(key, state.slot)  # recreated after slot GC
+        waiter: Deferred[None] = Deferred(lambda d: self._forget(state, d))
+        state.queue.append(waiter)
+        self._process(key)
+        await maybe_deferred_to_future(waiter)
+        return Ticket(key, state.slot.download_delay())
+
+    def release(self, ticket: Ticket | None) -> None:
+        if ticket is None:
+            return
+        key = ticket.key
+        state = self._slots.get(key)
+        if state is None:
+            return
+        state.active -= 1
+        if state.active <= 0 and not state.queue and state.timer is None:
+            del self._slots[key]
+            return
+        self._process(key)
+
+    def close(self) -> None:
+        for state in self._slots.values():
+            if state.timer is not None:
+                state.timer.cancel()
+                state.timer = None
+            while state.queue:
+                state.queue.popleft().cancel()
+        self._slots.clear()
+
+    def _forget(self, state: _RenderSlot, waiter: Deferred[None]) -> None:
+        if waiter in state.queue:
+            state.queue.remove(waiter)
+
+    def _process(self, key: str) -> None:
+        state = self._slots.get(key)
+        if state is None or state.timer is not None:
+            return
+        slot = state.slot
+        now = monotonic()
+        delay = slot.download_delay()
+        if delay:
+            last = max(state.lastseen, slot.lastseen)
+            penalty = delay - (now - last)
+            if penalty > 0 and state.queue:
+                state.timer = call_later(penalty, self._timer_fired, key)
+                return
+        while state.queue and state.active < max(1, slot.concurrency):
+            waiter = state.queue.popleft()
+            state.active += 1
+            state.lastseen = slot.lastseen = now
+            waiter.callback(None)
+            if delay:
+                # One start per delay: come back when it has passed.
+                if state.queue:
+                    state.timer = call_later(delay, self._timer_fired, key)
+                break
+
+    def _timer_fired(self, key: str) -> None:
+        state = self._slots.get(key)
+        if state is None:
+            return
+        state.timer = None
+        self._process(key)

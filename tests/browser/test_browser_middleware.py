@@ -1,0 +1,183 @@
+"""SeleniumMiddleware in real crawls (each in its own process, real Chromium)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import urllib.request
+from typing import TYPE_CHECKING, Any
+
+from tests.browser.conftest import browser_settings, needs_chromium, run_crawl
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from fixtures.tinysite.server import TinySite
+
+pytestmark = needs_chromium
+
+
+def by_id(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {r["id"]: r for r in result["results"]}
+
+
+def test_browser_request_gets_what_it_asked_for(
+    site: TinySite, browser_root: str, tmp_path: Path
+) -> None:
+    requests = [
+        {"id": "links", "url": site.url("/js/links"), "browser": {
+            "wait_for": "a.scripted", "screenshot": True,
+            "script": "return Array.from(document.querySelectorAll('a.scripted'), a => a.href)",
+        }},
+        {"id": "form", "url": site.url("/js/form"), "browser": {"actions": [
+            {"fill": "#q", "value": "blue shoes"},
+            {"click": "#go", "wait_for": "//div[@id='out' and @class='filled']"},
+        ]}},
+        {"id": "missing", "url": site.url("/js/missing"), "browser": True,
+         "meta": {"handle_httpstatus_all": True}},
+        {"id": "headers", "url": site.url("/js/headers"), "browser": True},
+        {"id": "moved", "url": site.url("/js/redirect-http"), "browser": {"wait_for": "#landed"}},
+        {"id": "plain", "url": site.url("/js/links")},
+    ]
+    result = run_crawl(tmp_path, requests, browser_settings(browser_root))
+    assert result["errors"] == []
+    got = by_id(result)
+
+    links = got["links"]
+    assert links["rendered"] and "rendered" in links["flags"]
+    assert links["script_result"] == [site.url(f"/js/plain?n={i}") for i in (1, 2, 3)]
+    assert links["screenshot_png"]
+    assert links["body"].count('class="scripted"') == 3
+
+    assert 'class="filled">you typed: blue shoes</div>' in got["form"]["body"]
+
+    missing = got["missing"]
+    assert missing["status"] == 404 and missing["status_known"]
+    assert missing["headers"]["X-Fixture"] == ["missing"]
+    headers = got["headers"]
+    assert headers["status"] == 200
+    assert headers["headers"]["X-Fixture"] == ["custom"]
+    assert headers["headers"]["X-Multi"] == ["one", "two"]
+
+    assert got["moved"]["url"] == site.url("/js/landing")
+
+    plain = got["plain"]  # no meta key: Scrapy's own download, untouched
+    assert not plain["rendered"] and plain["flags"] == []
+    assert 'class="scripted"' not in plain["body"]
+    assert result["stats"]["selenium/renders"] == 5
+
+
+def test_wait_for_that_never_matches_is_a_timeout_error(
+    site: TinySite, browser_root: str, tmp_path: Path
+) -> None:
+    requests = [{"id": "never", "url": site.url("/js/links"),
+                 "browser": {"wait_for": "#never", "wait_timeout": 1}}]
+    settings = browser_settings(browser_root, RETRY_ENABLED=False)
+    result = run_crawl(tmp_path, requests, settings, timeout=30)
+    assert result["results"] == []
+    [error] = result["errors"]
+    assert error["error"] == "BrowserWaitTimeoutError"
+    assert "DownloadTimeoutError" in error["mro"]
+    assert "'#never' did not match" in error["message"]
+    assert result["stats"]["selenium/render_failures/wait_timeout"] == 1
+    assert result["finished"] - result["started"] < 20
+
+
+def test_cookies_go_both_ways_and_user_agent_is_shared(
+    site: TinySite, browser_root: str, tmp_path: Path
+) -> None:
+    echo = site.url("/js/echo-cookies")
+    requests = [
+        # A cookie set by a plain HTTP response is sent by the browser.
+        {"id": "http-sets", "url": site.url("/js/set-cookie-http"), "meta": {"cookiejar": 1},
+         "then": [{"id": "render-echo", "url": echo, "browser": True,
+                   "meta": {"cookiejar": 1}}]},
+        # A cookie set by page JavaScript is sent by a later plain request.
+        {"id": "js-sets", "url": site.url("/js/set-cookie-js"), "browser": True,
+         "meta": {"cookiejar": 2},
+         "then": [{"id": "http-echo", "url": echo, "meta": {"cookiejar": 2}}]},
+    ]
+    settings = browser_settings(browser_root, USER_AGENT="crawler-test/1.0 (+cookies)")
+    got = by_id(run_crawl(tmp_path, requests, settings))
+
+    def cookies(record: dict[str, Any]) -> dict[str, str]:
+        match = re.search(r'<pre id="cookies">(.*?)</pre>', record["body"]) or re.search(
+            r"<pre id='cookies'>(.*?)</pre>", record["body"])
+        assert match, record["body"]
+        return json.loads(match.group(1).replace("&quot;", '"'))
+
+    assert cookies(got["render-echo"]) == {"httpcookie": "fromhttp"}
+    assert cookies(got["http-echo"]) == {"jscookie": "fromjs"}
+    assert got["render-echo"]["rendered"] and not got["http-echo"]["rendered"]
+    for record in (got["render-echo"], got["http-echo"]):
+        assert "crawler-test/1.0 (+cookies)</pre>" in record["body"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 15) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "chromedriver exited"
+        try:
+            with urllib.request.urlopen(url + "/status", timeout=1) as answer:
+                if json.load(answer)["value"]["ready"]:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.05)  # polling the server's own readiness endpoint
+    raise AssertionError(f"chromedriver at {url} not ready in {timeout} s")
+
+
+def test_remote_webdriver_renders_through_a_chromedriver_server(
+    site: TinySite, browser_root: str, tmp_path: Path
+) -> None:
+    port = _free_port()
+    home = os.path.join(browser_root, "remote")
+    os.makedirs(home)
+    # Short: Chromium's singleton socket lives under TMPDIR (Unix socket paths <= 107 bytes).
+    tmp = tempfile.mkdtemp(prefix="cbr-")
+    env = dict(os.environ, HOME=home, TMPDIR=tmp, SE_OFFLINE="true")
+    server = subprocess.Popen(
+        [shutil.which("chromedriver") or "chromedriver", f"--port={port}",
+         "--allowed-ips=127.0.0.1"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    try:
+        remote = f"http://127.0.0.1:{port}"
+        _wait_ready(remote, server)
+        settings = browser_settings(browser_root, SELENIUM_REMOTE_URL=remote,
+                                    SELENIUM_POOL_SIZE=1)
+        requests = [
+            {"id": "links", "url": site.url("/js/links"),
+             "browser": {"wait_for": "a.scripted", "script": "return document.title"}},
+            {"id": "set", "url": site.url("/js/set-cookie-http"),
+             "then": [{"id": "echo", "url": site.url("/js/echo-cookies"), "browser": True}]},
+            {"id": "missing", "url": site.url("/js/missing"), "browser": True,
+             "meta": {"handle_httpstatus_all": True}},
+        ]
+        result = run_crawl(tmp_path, requests, settings)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=10)
+        shutil.rmtree(tmp, ignore_errors=True)
+    assert result["errors"] == [], result["errors"][0]["message"]
+    got = by_id(result)
+    assert got["links"]["rendered"] and got["links"]["script_result"] == "Links"
+    assert got["links"]["body"].count('class="scripted"') == 3
+    assert "httpcookie" in got["echo"]["body"]  # the add_cookie fallback without DevTools
+    # No DevTools: headers are unknown; the status comes from Navigation Timing.
+    assert got["missing"]["status_known"] is False
+    assert got["missing"]["status"] == 404

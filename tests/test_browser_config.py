@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from scrapy.settings import Settings
+
+from crawler.browser.config import BrowserConfig, blocked_url_patterns
+from crawler.exceptions import BrowserConfigError
+
+needs_chromium = pytest.mark.skipif(
+    not (shutil.which("chromium") and shutil.which("chromedriver")),
+    reason="chromium and chromedriver are not on PATH",
+)
+
+
+def config(**values: object) -> BrowserConfig:
+    return BrowserConfig.from_settings(Settings(values))
+
+
+@needs_chromium
+def test_defaults_find_chromium_on_path() -> None:
+    c = config(USER_AGENT="ua/1")
+    assert c.browser == "chromium"
+    assert c.browser_executable == shutil.which("chromium")
+    assert c.driver_executable == shutil.which("chromedriver")
+    assert (c.pool_size, c.max_pages_per_session) == (4, 100)
+    assert (c.page_load_timeout, c.wait_timeout) == (30.0, 10.0)
+    assert c.headless and c.politeness and not c.is_remote
+    assert c.user_agent == "ua/1"
+    assert c.window_size == (1366, 900)
+
+
+@needs_chromium
+def test_values_are_parsed() -> None:
+    c = config(
+        SELENIUM_POOL_SIZE="2",
+        SELENIUM_MAX_PAGES_PER_SESSION=0,
+        SELENIUM_PAGE_LOAD_TIMEOUT="2.5",
+        SELENIUM_BROWSER_ARGUMENTS="--lang=fr --mute-audio",
+        SELENIUM_BLOCK_RESOURCES=["image", "*.pdf"],
+        SELENIUM_WINDOW_SIZE="800,600",
+        SELENIUM_HEADLESS=False,
+    )
+    assert c.pool_size == 2 and c.max_pages_per_session == 0
+    assert c.page_load_timeout == 2.5
+    assert c.arguments == ("--lang=fr", "--mute-audio")
+    assert c.block_resources == ("image", "*.pdf")
+    assert c.window_size == (800, 600)
+    assert not c.headless
+
+
+def test_remote_url_needs_no_local_executables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    c = config(SELENIUM_REMOTE_URL="http://127.0.0.1:4444")
+    assert c.is_remote and c.driver_executable is None
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"SELENIUM_BROWSER": "opera"}, "SELENIUM_BROWSER must be one of"),
+        ({"SELENIUM_POOL_SIZE": 0}, "SELENIUM_POOL_SIZE must be at least 1"),
+        ({"SELENIUM_POOL_SIZE": "many"}, "SELENIUM_POOL_SIZE must be a number"),
+        ({"SELENIUM_PAGE_LOAD_TIMEOUT": 0}, "SELENIUM_PAGE_LOAD_TIMEOUT must be at least"),
+        ({"SELENIUM_REMOTE_URL": "ftp://x"}, "must be an http(s) URL"),
+        (
+            {"SELENIUM_REMOTE_URL": "http://h:4444", "SELENIUM_DRIVER_EXECUTABLE_PATH": "/x"},
+            "conflicts with",
+        ),
+        ({"SELENIUM_BLOCK_RESOURCES": ["pictures"]}, "unknown resource type 'pictures'"),
+        ({"SELENIUM_WINDOW_SIZE": "big"}, "SELENIUM_WINDOW_SIZE must be 'width,height'"),
+        ({"SELENIUM_BROWSER_ARGUMENTS": ["--headless=new"]}, "use SELENIUM_HEADLESS"),
+        ({"SELENIUM_DRIVER_EXECUTABLE_PATH": "/no/such/driver"}, "is not an executable"),
+    ],
+)
+def test_invalid_settings_are_explained(values: dict[str, object], message: str) -> None:
+    with pytest.raises(BrowserConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        config(**values)
+
+
+def test_missing_browser_names_the_fixes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(BrowserConfigError, match=r"geckodriver.*on PATH|firefox.*on PATH"):
+        config(SELENIUM_BROWSER="firefox")
+
+
+def test_disabled_does_not_look_for_executables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert not config(SELENIUM_ENABLED=False).enabled
+
+
+def test_blocked_url_patterns() -> None:
+    patterns = blocked_url_patterns(("image", "*.pdf"))
+    assert "*.png" in patterns and "*.png?*" in patterns and "*.pdf" in patterns
+    assert "*.css" not in patterns
