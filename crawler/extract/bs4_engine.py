@@ -33,6 +33,7 @@ from crawler.extract.text import (
     NON_TEXT_ELEMENTS,
     RAW_TEXT_ELEMENTS,
     VOID_ELEMENTS,
+    attribute_value,
     escape_text,
     normalize_space,
     start_tag,
@@ -100,7 +101,7 @@ class _Mirror:
         element = etree.Element(name) if parent is None else etree.SubElement(parent, name)
         for key, value in tag.attrs.items():
             try:
-                element.set(key, _XML_INVALID.sub("", value or ""))
+                element.set(key, _XML_INVALID.sub("", attribute_value(key, value or "")))
             except ValueError:
                 continue  # a name XML cannot hold (`"`, `1a`): invisible to XPath
         self.element_of[id(tag)] = element
@@ -155,7 +156,8 @@ class Bs4Engine(Engine[Tag, _Compiled]):
         if compiled.pseudo == "text":
             return [child for tag in tags for child in tag.contents if _is_text(child)]
         if compiled.pseudo == "attr":
-            return [v for tag in tags if (v := tag.get(compiled.attribute)) is not None]
+            name = compiled.attribute or ""
+            return [v for tag in tags if (v := self._attribute(tag, name)) is not None]
         return tags
 
     def _select_xpath(self, xpath: etree.XPath, context: Tag, page: ParsedPage[Tag]) -> list[Any]:
@@ -198,7 +200,9 @@ class Bs4Engine(Engine[Tag, _Compiled]):
 
     def _attribute(self, node: Tag, name: str) -> str | None:
         value = node.get(name)
-        return value if value is None or isinstance(value, str) else " ".join(value)
+        if value is None:
+            return None
+        return attribute_value(name, value if isinstance(value, str) else " ".join(value))
 
     def _inner_html(self, node: Tag) -> str:
         parts: list[str] = []

@@ -13,6 +13,7 @@ from crawler.extract.text import (
     NON_TEXT_ELEMENTS,
     RAW_TEXT_ELEMENTS,
     VOID_ELEMENTS,
+    attribute_value,
     escape_text,
     normalize_space,
     start_tag,
@@ -62,7 +63,11 @@ class LxmlEngine(Engine[etree._Element, etree.XPath]):
         self, compiled: etree.XPath, context: etree._Element, page: ParsedPage[etree._Element]
     ) -> list[Any]:
         result = compiled(context)
-        return result if isinstance(result, list) else [result]
+        if not isinstance(result, list):
+            return [result]
+        if result and getattr(result[0], "is_attribute", False):
+            return [attribute_value(r.attrname, r) if r.is_attribute else r for r in result]
+        return result
 
     def _is_element(self, node: Any) -> bool:
         return isinstance(node, etree._Element)
@@ -100,7 +105,8 @@ class LxmlEngine(Engine[etree._Element, etree.XPath]):
         return normalize_space("".join(parts))
 
     def _attribute(self, node: etree._Element, name: str) -> str | None:
-        return node.get(name)
+        value = node.get(name)
+        return value if value is None else attribute_value(name, value)
 
     def _inner_html(self, node: etree._Element) -> str:
         parts: list[str] = []

@@ -113,6 +113,8 @@ def _absolute_url(arg: Any) -> Callable[[Values, StepContext], Values]:
 
 
 def _to_int(value: Any) -> int:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # an XPath count() or number()
     text = _needs_str("int", value).strip()
     if not _INT.fullmatch(text):
         raise ConversionError(f"int: not an integer: {value!r}")
@@ -120,6 +122,8 @@ def _to_int(value: Any) -> int:
 
 
 def _to_float(value: Any) -> float:
+    if isinstance(value, float) and math.isfinite(value):
+        return value
     try:
         number = float(_needs_str("float", value).strip())
     except ValueError:

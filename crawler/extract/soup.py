@@ -17,6 +17,7 @@ import re
 from typing import Any
 
 from bs4 import BeautifulSoup, Comment, Doctype, NavigableString, Tag
+from bs4.dammit import EntitySubstitution
 
 # CLOSED_BY[new] = the open elements a start tag of `new` closes (when they are
 # the current element; repeated while the next one qualifies too).
@@ -67,6 +68,7 @@ END_PRIORITY: dict[str, int] = {
 DEFAULT_END_PRIORITY = 100
 HEAD_ELEMENTS = frozenset({"base", "link", "meta", "script", "style", "title"})
 _EMPTY_COMMENT = re.compile(r"<!---?>")
+_ENTITY = re.compile(r"&([A-Za-z][A-Za-z0-9]*);")
 
 # Attribute values stay strings ("a b", not ["a", "b"]); with html.parser
 # the first of duplicate attributes wins, as in libxml2.
@@ -103,7 +105,7 @@ def parse_soup(text: str, parser: str) -> BeautifulSoup:
     """Parse ``text`` with bs4 on ``parser`` ("lxml" or "html.parser")."""
     if parser == "html.parser":
         soup: BeautifulSoup = _LibxmlShapedSoup(
-            _fix_comments(text), "html.parser", **HTML_PARSER_OPTIONS
+            _fix_markup(text), "html.parser", **HTML_PARSER_OPTIONS
         )
     else:
         soup = BeautifulSoup(text, parser, **SOUP_OPTIONS)
@@ -111,7 +113,16 @@ def parse_soup(text: str, parser: str) -> BeautifulSoup:
     return soup
 
 
-def _fix_comments(text: str) -> str:
+def _keep_unknown_entity(match: re.Match[str]) -> str:
+    if match.group(1) in EntitySubstitution.HTML_ENTITY_TO_CHARACTER:
+        return match.group(0)
+    return "&amp;" + match.group(0)[1:]
+
+
+def _fix_markup(text: str) -> str:
+    """What html.parser reads differently before any tag is built."""
+    # bs4 turns an unknown `&name;` into "&name", losing the ';' libxml2 keeps.
+    text = _ENTITY.sub(_keep_unknown_entity, text)
     text = _EMPTY_COMMENT.sub("<!---->", text)
     last_open = text.rfind("<!--")
     if last_open >= 0 and text.find("-->", last_open + 4) < 0:
