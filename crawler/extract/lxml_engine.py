@@ -31,8 +31,10 @@ def _parser() -> etree.HTMLParser:
     if parser is None:
         # The text is already decoded: force UTF-8 so a <meta charset> in it
         # cannot make libxml2 decode it a second time.
+        # huge_tree, as parsel sets it: without it libxml2 cuts documents nested
+        # deeper than 256 elements, where bs4 keeps them.
         parser = _local.parser = etree.HTMLParser(
-            encoding="utf-8", recover=True, no_network=True, remove_pis=True
+            encoding="utf-8", recover=True, no_network=True, remove_pis=True, huge_tree=True
         )
     return parser
 

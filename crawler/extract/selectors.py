@@ -53,7 +53,10 @@ class Selector:
         """XPath for the lxml engine, pseudo-element included (as parsel does)."""
         if self.kind == "xpath":
             return self.expr
-        return _TRANSLATOR.css_to_xpath(self.expr)
+        # Rebuilt from the parts so ::attr(NAME) is lower-cased, as HTML
+        # parsers lower-case attribute names.
+        suffix = {"text": "::text", "attr": f'::attr("{self.attribute}")', None: ""}[self.pseudo]
+        return _TRANSLATOR.css_to_xpath(", ".join(g + suffix for g in self.css_groups))
 
     @property
     def css_base(self) -> str:
@@ -118,11 +121,11 @@ def _parse_css(expr: str, text: str) -> Selector:
             f"selector {text!r} has a pseudo-element with nothing before it; "
             "leave the selector out to take the context element itself"
         )
+    selector = Selector("css", expr, pseudo, attribute, groups)
     try:
-        _TRANSLATOR.css_to_xpath(expr)
+        selector.to_xpath()
     except (cssselect.SelectorError, cssselect.xpath.ExpressionError) as e:
         raise SpecError(f"unsupported CSS in {text!r}: {e}") from e
-    selector = Selector("css", expr, pseudo, attribute, groups)
     for pattern in selector.soupsieve_patterns():
         if pattern is None:
             continue
