@@ -152,24 +152,24 @@ class Engine(ABC, Generic[Node, Compiled]):
         self, field: FieldSpec, compiled: Compiled | None, context: Node, page: ParsedPage[Node]
     ) -> tuple[Any, str | None]:
         nodes = [context] if compiled is None else self._select(compiled, context, page)
-        steps = field.process
+        steps = field.steps
         try:
-            if not field.many and not any(step.name == "join" for step in steps):
+            if field.first_only:
                 # The first node that survives the steps; later ones are not read.
                 for node in nodes:
                     value = self._take(field, node)
                     if value == "":
                         continue
                     values = [value]
-                    for step in steps:
-                        values = step(values, page)
+                    for run in steps:
+                        values = run(values, page)
                     if values:
                         return values[0], None
                 values = []
             else:
                 values = [v for node in nodes if (v := self._take(field, node)) != ""]
-                for step in steps:
-                    values = step(values, page)
+                for run in steps:
+                    values = run(values, page)
         except ConversionError as e:
             return field.empty_value, str(e)
         if values:

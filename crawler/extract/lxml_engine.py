@@ -67,8 +67,11 @@ class LxmlEngine(Engine[etree._Element, etree.XPath]):
         result = compiled(context)
         if not isinstance(result, list):
             return [result]
-        if result and getattr(result[0], "is_attribute", False):
-            return [attribute_value(r.attrname, r) if r.is_attribute else r for r in result]
+        if "" in result:  # maybe a valueless boolean attribute (see attribute_value)
+            return [
+                attribute_value(r.attrname, r) if getattr(r, "is_attribute", False) else r
+                for r in result
+            ]
         return result
 
     def _is_element(self, node: Any) -> bool:

@@ -44,6 +44,10 @@ class FieldSpec:
     default: Any = None
     many: bool = False
     attribute: str | None = field(init=False, default=None, repr=False)
+    # Derived for the engines: the steps' functions, and whether only the
+    # first value that survives them is needed (not `many`, no `join`).
+    steps: tuple[Any, ...] = field(init=False, default=(), repr=False, compare=False)
+    first_only: bool = field(init=False, default=True, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -84,6 +88,8 @@ class FieldSpec:
             except SpecError as e:
                 raise SpecError(f"process[{index}]: {e}") from None
         setattr_(self, "process", tuple(steps))
+        setattr_(self, "steps", tuple(step.run for step in steps))
+        setattr_(self, "first_only", not self.many and all(s.name != "join" for s in steps))
         if not isinstance(self.required, bool) or not isinstance(self.many, bool):
             raise SpecError("required and many must be true or false")
         if self.required and self.default is not None:
