@@ -1,0 +1,194 @@
+"""BeautifulSoup trees shaped like the tree libxml2 (lxml) builds.
+
+bs4 on the lxml parser already gets libxml2's tree; Python's ``html.parser``
+closes nothing implicitly, so ``<li>a<li>b`` nests.  For ``html.parser`` this
+module replays the rules libxml2 2.14 applies, measured on it (see the
+README): a start tag closes the current element while the pair is in
+``CLOSED_BY``; an end tag is ignored when an element of higher end priority
+is open above its match; an unclosed ``<!--`` runs to the end, and ``<!-->``
+and ``<!--->`` are empty comments.  For both parsers, the document is then
+given one ``<html>`` with ``<head>``/``<body>``, and content after
+``</html>`` is dropped, as libxml2 does.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from bs4 import BeautifulSoup, Comment, Doctype, NavigableString, Tag
+from bs4.dammit import EntitySubstitution
+
+# CLOSED_BY[new] = the open elements a start tag of `new` closes (when they are
+# the current element; repeated while the next one qualifies too).
+_CLOSES: dict[str, str] = {
+    "a": "a",
+    "address": "p ul",
+    "blockquote": "p",
+    "caption": "p",
+    "center": "b font i p",
+    "col": "caption p",
+    "colgroup": "caption colgroup p",
+    "dd": "address dir dt menu p pre",
+    "dir": "p",
+    "div": "p",
+    "dl": "address dir dt menu p pre",
+    "dt": "address dd dir menu p pre",
+    "fieldset": "a h1 h2 h3 h4 h5 h6 legend p pre",
+    "form": "address dir dl form h1 h2 h3 h4 h5 h6 menu ol p pre ul",
+    "h1": "p",
+    "h2": "p",
+    "h3": "p",
+    "h4": "p",
+    "h5": "p",
+    "h6": "p",
+    "hr": "p",
+    "li": "address dl h1 h2 h3 h4 h5 h6 li p pre",
+    "menu": "p ul",
+    "ol": "p",
+    "optgroup": "option",
+    "option": "option",
+    "p": "b h1 h2 h3 h4 h5 h6 i p s small u",
+    "pre": "p ul",
+    "table": "a h1 h2 h3 h4 h5 h6 p pre",
+    "tbody": "caption colgroup p tbody td tfoot th thead tr",
+    "td": "a b font i p span td th u",
+    "tfoot": "caption colgroup p tbody td th thead tr",
+    "th": "a b font i p span td th u",
+    "thead": "caption colgroup",
+    "tr": "caption colgroup p td th tr",
+    "ul": "address dir menu p pre",
+}
+CLOSED_BY: dict[str, frozenset[str]] = {new: frozenset(old.split()) for new, old in _CLOSES.items()}
+# An end tag does not close through an open element of higher priority.
+END_PRIORITY: dict[str, int] = {
+    "div": 150, "td": 160, "th": 160, "tr": 170, "thead": 180, "tbody": 180,
+    "tfoot": 180, "table": 190, "head": 200, "body": 200, "html": 220,
+}  # fmt: skip
+DEFAULT_END_PRIORITY = 100
+HEAD_ELEMENTS = frozenset({"base", "link", "meta", "script", "style", "title"})
+_EMPTY_COMMENT = re.compile(r"<!---?>")
+_ENTITY = re.compile(r"&([A-Za-z][A-Za-z0-9]*);")
+
+# Attribute values stay strings ("a b", not ["a", "b"]); with html.parser
+# the first of duplicate attributes wins, as in libxml2.
+SOUP_OPTIONS: dict[str, Any] = {"multi_valued_attributes": None}
+HTML_PARSER_OPTIONS: dict[str, Any] = {**SOUP_OPTIONS, "on_duplicate_attribute": "ignore"}
+
+
+class _LibxmlShapedSoup(BeautifulSoup):
+    """A soup whose tag events follow libxml2's implied-end-tag rules."""
+
+    def handle_starttag(
+        self, name: str, namespace: Any, nsprefix: Any, attrs: Any, *args: Any, **kwargs: Any
+    ) -> Tag | None:
+        closes = CLOSED_BY.get(name)
+        if closes:
+            while len(self.tagStack) > 1 and self.tagStack[-1].name in closes:
+                self.endData()
+                self.popTag()
+        return super().handle_starttag(name, namespace, nsprefix, attrs, *args, **kwargs)
+
+    def handle_endtag(self, name: str, nsprefix: str | None = None) -> None:
+        priority = END_PRIORITY.get(name, DEFAULT_END_PRIORITY)
+        for tag in reversed(self.tagStack[1:]):
+            if tag.name == name:
+                break
+            if END_PRIORITY.get(tag.name, DEFAULT_END_PRIORITY) > priority:
+                return  # libxml2 ignores this end tag
+        else:
+            return  # nothing to close
+        super().handle_endtag(name, nsprefix)
+
+
+def parse_soup(text: str, parser: str) -> BeautifulSoup:
+    """Parse ``text`` with bs4 on ``parser`` ("lxml" or "html.parser")."""
+    if parser == "html.parser":
+        soup: BeautifulSoup = _LibxmlShapedSoup(
+            _fix_markup(text), "html.parser", **HTML_PARSER_OPTIONS
+        )
+    else:
+        soup = BeautifulSoup(text, parser, **SOUP_OPTIONS)
+    _shape_document(soup)
+    return soup
+
+
+def _keep_unknown_entity(match: re.Match[str]) -> str:
+    if match.group(1) in EntitySubstitution.HTML_ENTITY_TO_CHARACTER:
+        return match.group(0)
+    return "&amp;" + match.group(0)[1:]
+
+
+def _fix_markup(text: str) -> str:
+    """What html.parser reads differently before any tag is built."""
+    # bs4 turns an unknown `&name;` into "&name", losing the ';' libxml2 keeps.
+    text = _ENTITY.sub(_keep_unknown_entity, text)
+    text = _EMPTY_COMMENT.sub("<!---->", text)
+    last_open = text.rfind("<!--")
+    if last_open >= 0 and text.find("-->", last_open + 4) < 0:
+        text += "-->"
+    return text
+
+
+def _is_blank(node: Any) -> bool:
+    return isinstance(node, NavigableString) and not isinstance(node, Comment) and not node.strip()
+
+
+def _shape_document(soup: BeautifulSoup) -> None:
+    """One ``<html>`` holding ``<head>`` (if any) and ``<body>``."""
+    html = next((c for c in soup.contents if isinstance(c, Tag) and c.name == "html"), None)
+    if html is None:
+        html = soup.new_tag("html")
+        movable = [c for c in soup.contents if not isinstance(c, Doctype | Comment)]
+        first = next((c for c in soup.contents if c in movable), None)
+        if first is not None:
+            first.insert_before(html)
+        else:
+            soup.append(html)
+        for node in movable:
+            html.append(node.extract())
+    else:
+        # libxml2 drops what follows </html>, apart from comments.
+        after = False
+        for node in list(soup.contents):
+            if node is html:
+                after = True
+            elif after and not isinstance(node, Comment) and not _is_blank(node):
+                node.extract()
+    if (
+        html.find("body", recursive=False) is None
+        and html.find("frameset", recursive=False) is None
+    ):
+        _add_body(soup, html)
+
+
+def _add_body(soup: BeautifulSoup, html: Tag) -> None:
+    head = html.find("head", recursive=False)
+    body = soup.new_tag("body")
+    nodes = list(html.contents)
+    index = 0
+    if head is None:
+        # Leading head elements go into a new <head>, as libxml2 does.
+        leading = []
+        while index < len(nodes) and (
+            _is_blank(nodes[index])
+            or isinstance(nodes[index], Comment)
+            or (isinstance(nodes[index], Tag) and nodes[index].name in HEAD_ELEMENTS)
+        ):
+            leading.append(nodes[index])
+            index += 1
+        if any(isinstance(n, Tag) for n in leading):
+            head = soup.new_tag("head")
+            html.insert(0, head)
+            for node in leading:
+                head.append(node.extract())
+        else:
+            index = 0
+    else:
+        index = nodes.index(head) + 1
+    rest = nodes[index:]
+    while rest and _is_blank(rest[0]):
+        rest.pop(0)
+    html.append(body)
+    for node in rest:
+        body.append(node.extract())
