@@ -21,6 +21,7 @@ CRAWLER_STORE_URL = "sqlite:///crawl.db"
 
 # Selenium browser rendering (crawler.browser)
 SELENIUM_ENABLED = True
+SELENIUM_ALLOWED_HOSTS: list[str] = []  # Chromium resolves only these hosts; []: every host
 SELENIUM_BLOCK_RESOURCES: list[str] = []  # image | media | font | stylesheet | URL patterns
 SELENIUM_BROWSER = "chromium"  # chromium | firefox
 SELENIUM_BROWSER_ARGUMENTS: list[str] = []  # extra command-line arguments for the browser

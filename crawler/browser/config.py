@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -58,6 +59,9 @@ def validate_block_resources(block: object, where: str) -> tuple[str, ...]:
     return tuple(block)
 
 
+_HOST_PATTERN = re.compile(r"(\*\.)?[A-Za-z0-9._:\[\]-]+")
+
+
 def _find(names: tuple[str, ...]) -> str | None:
     for name in names:
         path = shutil.which(name)
@@ -85,6 +89,7 @@ class BrowserConfig:
     shutdown_timeout: float = 10.0
     temp_dir: str | None = None
     user_agent: str | None = None
+    allowed_hosts: tuple[str, ...] = ()  # Chromium resolves only these; () resolves all
 
     @property
     def is_remote(self) -> bool:
@@ -150,6 +155,15 @@ class BrowserConfig:
             raise BrowserConfigError(
                 "SELENIUM_BROWSER_ARGUMENTS contains --headless: use SELENIUM_HEADLESS instead"
             )
+        allowed_hosts = get("SELENIUM_ALLOWED_HOSTS") or ()
+        if isinstance(allowed_hosts, str):
+            allowed_hosts = [h.strip() for h in allowed_hosts.split(",") if h.strip()]
+        for host in allowed_hosts:
+            if not isinstance(host, str) or not _HOST_PATTERN.fullmatch(host):
+                raise BrowserConfigError(
+                    f"SELENIUM_ALLOWED_HOSTS must hold host names (or *.domain patterns), "
+                    f"got {host!r}"
+                )
         return cls(
             enabled=enabled,
             browser=browser,
@@ -172,6 +186,7 @@ class BrowserConfig:
             shutdown_timeout=number("SELENIUM_SHUTDOWN_TIMEOUT", 0),
             temp_dir=str(get("SELENIUM_TEMP_DIR")) if get("SELENIUM_TEMP_DIR") else None,
             user_agent=settings.get("USER_AGENT") or None,
+            allowed_hosts=tuple(allowed_hosts),
         )
 
     @staticmethod

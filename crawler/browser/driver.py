@@ -44,6 +44,30 @@ CHROMIUM_FLAGS = (
     "--metrics-recording-only",
     "--password-store=basic",
 )
+# Chromium's own DNS client queries the nameservers directly and, where they do
+# not answer (sandboxes, offline machines), stalls first navigations for
+# seconds on its background lookups; the system resolver fails fast.
+CHROMIUM_DISABLED_FEATURES = ("AsyncDns",)
+_DISABLE_FEATURES = "--disable-features="
+
+
+def chromium_arguments(config: BrowserConfig) -> list[str]:
+    """Extra arguments: the user's, with our disabled features merged into theirs.
+
+    Chromium honours only the last ``--disable-features``, so the lists are joined.
+    """
+    features = list(CHROMIUM_DISABLED_FEATURES)
+    arguments = []
+    for argument in config.arguments:
+        if argument.startswith(_DISABLE_FEATURES):
+            features += [f for f in argument[len(_DISABLE_FEATURES):].split(",") if f]
+        else:
+            arguments.append(argument)
+    arguments.append(_DISABLE_FEATURES + ",".join(dict.fromkeys(features)))
+    if config.allowed_hosts:
+        excluded = "".join(f" , EXCLUDE {host}" for host in config.allowed_hosts)
+        arguments.append(f"--host-resolver-rules=MAP * ~NOTFOUND{excluded}")
+    return arguments
 
 
 @dataclass
@@ -145,7 +169,7 @@ def chromium_options(config: BrowserConfig, profile_dir: str | None) -> webdrive
     options.add_argument(f"--window-size={width},{height}")
     if config.user_agent:
         options.add_argument(f"--user-agent={config.user_agent}")
-    for argument in config.arguments:
+    for argument in chromium_arguments(config):
         options.add_argument(argument)
     if not config.is_remote:
         options.set_capability("goog:loggingPrefs", {"performance": "ALL"})

@@ -12,11 +12,11 @@ Renders and plain downloads of one slot share its delay (both update and
 respect ``slot.lastseen``); their concurrency is counted separately.
 
 A render's start is not its request to the site: a cold browser takes a second
-or more to start.  So the delay is enforced twice: the reactor-side
-:class:`RenderThrottle` releases at most one render per delay, and the worker
-thread passes :class:`NavigationGate` right before navigating, which keeps the
-navigations themselves at least a delay apart (the worker thread waits, never
-the reactor).
+or more to start, and longer again to send its first request.  So the delay is
+enforced twice: the reactor-side :class:`RenderThrottle` releases at most one
+render per delay, and the worker thread takes its turn at :class:`NavigationGate`
+around the navigation, which keeps the requests themselves at least a delay
+apart (the worker thread waits, never the reactor).
 """
 
 from __future__ import annotations
@@ -57,21 +57,62 @@ class Ticket:
 
 
 class NavigationGate:
-    """Thread-safe spacing of navigations per slot key (called from worker threads)."""
+    """Thread-safe spacing of navigations per slot key (used from worker threads).
+
+    While a slot has a delay, its navigations take turns: one at a time, each
+    requested at least ``delay`` after the previous request left the browser.
+    The send time comes from the browser (the performance log) when it reports
+    it, else the moment the navigation began; a cold browser can take a second
+    between ``get()`` and its request, so spacing the calls alone is not enough.
+    """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._cond = threading.Condition()
         self._next: dict[str, float] = {}
+        self._busy: set[str] = set()
 
-    def wait(self, ticket: Ticket | None) -> None:
+    def navigation(self, ticket: Ticket | None) -> Navigation | None:
         if ticket is None or not ticket.delay:
-            return
-        with self._lock:
-            now = monotonic()
-            at = max(now, self._next.get(ticket.key, 0.0))
-            self._next[ticket.key] = at + ticket.delay
+            return None
+        return Navigation(self, ticket)
+
+    def _begin(self, ticket: Ticket) -> float:
+        with self._cond:
+            while ticket.key in self._busy:
+                self._cond.wait()
+            self._busy.add(ticket.key)
+            at = self._next.get(ticket.key, 0.0)
+        now = monotonic()
         if at > now:
             time.sleep(at - now)  # a worker thread waiting for its turn, not the reactor
+        return monotonic()
+
+    def _end(self, ticket: Ticket, began: float, sent_wall_time: float | None) -> None:
+        sent = began
+        if sent_wall_time is not None:  # the browser's clock is the wall clock
+            sent = max(began, monotonic() - (time.time() - sent_wall_time))
+        with self._cond:
+            self._next[ticket.key] = sent + ticket.delay
+            self._busy.discard(ticket.key)
+            self._cond.notify_all()
+
+
+class Navigation:
+    """One navigation's turn on its slot: ``begin()`` before ``get()``, then ``end()``."""
+
+    def __init__(self, gate: NavigationGate, ticket: Ticket) -> None:
+        self._gate = gate
+        self._ticket = ticket
+        self._began: float | None = None
+
+    def begin(self) -> None:
+        self._began = self._gate._begin(self._ticket)
+
+    def end(self, sent_wall_time: float | None) -> None:
+        """Always call after ``begin()``, also when the navigation failed."""
+        if self._began is not None:
+            self._gate._end(self._ticket, self._began, sent_wall_time)
+            self._began = None
 
 
 class RenderThrottle:

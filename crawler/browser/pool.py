@@ -97,7 +97,7 @@ class BrowserPool:
         session = self._checkout()
         keep = False
         try:
-            result = session.render(spec, lambda: self._gate.wait(ticket))
+            result = session.render(spec, self._gate.navigation(ticket))
             keep = not session.broken
             return result
         except BaseException:

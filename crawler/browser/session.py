@@ -44,12 +44,12 @@ from crawler.exceptions import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
 
     from selenium.webdriver.remote.webdriver import WebDriver
 
     from crawler.browser.config import BrowserConfig
     from crawler.browser.driver import DriverHandle
+    from crawler.browser.politeness import Navigation
     from crawler.browser.request import WaitCondition
 
 logger = logging.getLogger(__name__)
@@ -130,6 +130,7 @@ class BrowserSession:
         self._handle: DriverHandle | None = None
         self._user_agent: str | None = config.user_agent
         self._blocked: tuple[str, ...] = ()
+        self._events: list[dict[str, Any]] = []  # DevTools events of the current render
 
     @property
     def handle(self) -> DriverHandle | None:
@@ -164,15 +165,15 @@ class BrowserSession:
     # -- rendering -----------------------------------------------------------
 
     def render(
-        self, spec: RenderSpec, before_navigate: Callable[[], None] | None = None
+        self, spec: RenderSpec, navigation: Navigation | None = None
     ) -> RenderResult:
-        """Render ``spec``; ``before_navigate`` runs right before the page is requested."""
+        """Render ``spec``; with a ``navigation``, the page is requested in its slot's turn."""
         if self._handle is None:
             self.start()
         started = time.monotonic()
         self.pages += 1
         try:
-            result = self._render(spec, before_navigate)
+            result = self._render(spec, navigation)
         except BrowserError:
             raise
         except TimeoutException as e:
@@ -203,7 +204,7 @@ class BrowserSession:
         return spec.options.page_load_timeout or self.config.page_load_timeout
 
     def _render(
-        self, spec: RenderSpec, before_navigate: Callable[[], None] | None
+        self, spec: RenderSpec, navigation: Navigation | None
     ) -> RenderResult:
         assert self._handle is not None
         driver = self._handle.driver
@@ -214,14 +215,20 @@ class BrowserSession:
         if cdp:
             self._prepare_cdp(spec)
             driver.get_log("performance")  # drop the events of earlier pages
+            self._events = []
         else:
             self._prepare_generic(spec)
         page_load_timeout = self._page_load_timeout(spec)
         driver.set_page_load_timeout(page_load_timeout)
         driver.set_script_timeout(page_load_timeout)
-        if before_navigate is not None:
-            before_navigate()
-        driver.get(spec.url)
+        if navigation is None:
+            driver.get(spec.url)
+        else:
+            navigation.begin()
+            try:
+                driver.get(spec.url)
+            finally:
+                navigation.end(self._document_sent_time() if cdp else None)
 
         wait_timeout = options.wait_timeout or self.config.wait_timeout
         if options.wait_for is not None:
@@ -365,6 +372,30 @@ class BrowserSession:
 
     # -- what the browser saw ------------------------------------------------
 
+    def _performance_events(self) -> list[dict[str, Any]]:
+        """The DevTools events of this render so far (the log is read once, kept here)."""
+        for entry in self.driver.get_log("performance"):
+            try:
+                self._events.append(json.loads(entry["message"])["message"])
+            except (KeyError, TypeError, ValueError):
+                continue
+        return self._events
+
+    def _document_sent_time(self) -> float | None:
+        """Wall-clock time the first document request of this render left the browser."""
+        try:
+            events = self._performance_events()
+        except Exception:  # a dead browser: the caller's own error says so
+            return None
+        for message in events:
+            params = message.get("params", {})
+            if message.get("method") == "Network.requestWillBeSent" and (
+                params.get("type") == "Document"
+            ):
+                wall_time = params.get("wallTime")
+                return float(wall_time) if isinstance(wall_time, (int, float)) else None
+        return None
+
     def _document_response(self, final_url: str) -> tuple[int, list[tuple[str, str]], bool]:
         """Status and headers of the main document, from the performance log."""
         driver = self.driver
@@ -374,11 +405,7 @@ class BrowserSession:
             frame_id = None
         wanted = urldefrag(final_url)[0]
         found: dict[str, Any] | None = None
-        for entry in driver.get_log("performance"):
-            try:
-                message = json.loads(entry["message"])["message"]
-            except (KeyError, TypeError, ValueError):
-                continue
+        for message in self._performance_events():
             if message.get("method") != "Network.responseReceived":
                 continue
             params = message.get("params", {})

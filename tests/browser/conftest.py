@@ -93,7 +93,7 @@ def browser_settings(root: str, **extra: Any) -> dict[str, Any]:
     settings: dict[str, Any] = {
         "SELENIUM_TEMP_DIR": root,
         "SELENIUM_POOL_SIZE": 2,
-        "SELENIUM_BROWSER_ARGUMENTS": ["--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"],
+        "SELENIUM_ALLOWED_HOSTS": ["127.0.0.1"],  # offline: nothing else to resolve
         "SELENIUM_PAGE_LOAD_TIMEOUT": 15,
         "SELENIUM_WAIT_TIMEOUT": 5,
     }
