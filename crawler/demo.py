@@ -36,13 +36,16 @@ def main() -> int:
                 "crawl",
                 base_url + "/",
                 "--render",
-                "never",
+                "auto",
                 "--forms",
                 "none",
                 "--store",
                 STORE_URL,
                 "--log-level",
                 "WARNING",
+                # the fixture is on loopback: the browser has nothing else to look up
+                "-s",
+                "SELENIUM_ALLOWED_HOSTS=127.0.0.1",
             ]
         )
         if code == 0:

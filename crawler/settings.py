@@ -29,6 +29,7 @@ DUPEFILTER_CLASS = "crawler.dupefilter.RedirectRecordingDupeFilter"
 # jar gets the browser's cookies back; retry (550), redirect (600) and
 # user-agent (500) apply to rendered requests too.
 DOWNLOADER_MIDDLEWARES = {
+    "crawler.browser.rendermode.RenderModeMiddleware": 940,
     "crawler.browser.middleware.SeleniumMiddleware": 950,
 }
 

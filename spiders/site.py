@@ -16,6 +16,8 @@ from scrapy.http import HtmlResponse
 from scrapy.linkextractors import LinkExtractor
 
 from crawler import default_settings
+from crawler.browser.rendermode import link_set, raw_response
+from crawler.exceptions import BrowserPageError
 from crawler.items import FoundVia, PageRecord
 
 if TYPE_CHECKING:
@@ -83,6 +85,10 @@ class SiteSpider(Spider):
             process_value=self._screen_link,
             unique=True,
         )
+        # For the raw HTML of a rendered page: the same links, not counted twice.
+        self.raw_link_extractor = LinkExtractor(
+            deny_extensions=[], process_value=_drop_fragment, unique=True
+        )
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -93,8 +99,10 @@ class SiteSpider(Spider):
         )
         spider.forms = spider.forms or settings.get("CRAWLER_FORMS", default_settings.CRAWLER_FORMS)
         spider._check_modes()
-        # Settings are not frozen until the spider exists, so the limits given as
-        # spider arguments become Scrapy's own DEPTH_LIMIT and CLOSESPIDER_PAGECOUNT.
+        # Settings are not frozen until the spider exists, so spider arguments
+        # become the settings of the components that implement them: Scrapy's
+        # DEPTH_LIMIT and CLOSESPIDER_PAGECOUNT, and our CRAWLER_RENDER.
+        settings.set("CRAWLER_RENDER", spider.render, priority="spider")
         if spider.max_depth is not None:
             settings.set("DEPTH_LIMIT", spider.max_depth, priority="spider")
         if spider.max_pages is not None:
@@ -106,11 +114,6 @@ class SiteSpider(Spider):
             raise UsageError(f"render must be one of {RENDER_MODES}, not {self.render!r}")
         if self.forms not in FORM_MODES:
             raise UsageError(f"forms must be one of {FORM_MODES}, not {self.forms!r}")
-        if self.render != "never":
-            raise UsageError(
-                f"render={self.render} needs the browser middleware, which is not available "
-                "yet; use render=never"
-            )
         if self.forms != "none":
             raise UsageError(
                 f"forms={self.forms} needs form discovery, which is not available yet; "
@@ -137,26 +140,44 @@ class SiteSpider(Spider):
             url, callback=self.parse, errback=self.on_error, meta={"found_via": found_via}
         )
 
-    def parse(self, response: Response) -> Iterator[PageRecord | Request]:
+    def parse(self, response: Response, error: str | None = None) -> Iterator[PageRecord | Request]:
         yield from self._redirect_hops(response)
-        yield self._record(response)
-        if not isinstance(response, HtmlResponse):
+        yield self._record(response, error)
+        if not _is_html(response):
             self.crawler.stats.inc_value("crawler/pages/not_parsed")
             return
         if response.status >= 400:
             return  # an error page's links are the site's navigation, already known
+        raw = raw_response(response) if response.meta.get("rendered") else None
+        raw_links = link_set(raw, self.raw_link_extractor) if raw is not None else None
         for link in self.link_extractor.extract_links(response):
-            yield self._request(link.url, FoundVia.LINK)
+            if raw_links is not None and link.url not in raw_links:
+                yield self._request(link.url, FoundVia.SCRIPT)
+            else:
+                yield self._request(link.url, FoundVia.LINK)
 
-    def on_error(self, failure: Failure) -> PageRecord | None:
+    def on_error(self, failure: Failure) -> Iterator[PageRecord | Request]:
         """A request that got no response: record it with the error, do not lose it."""
-        if failure.check(IgnoreRequest):
-            return None  # robots.txt, offsite: decided on purpose and counted by Scrapy
         request: Request = failure.request  # type: ignore[attr-defined]
         error = failure.value
+        if request.meta.get("raw_body") is not None and request.meta.get("browser"):
+            # --render auto: the page came over HTTP but its render failed for good;
+            # keep what the HTML had rather than losing the page and its links.
+            self.crawler.stats.inc_value("crawler/render_fallbacks")
+            self.logger.warning("Rendering %s failed (%s); using its HTML", request.url, error)
+            page = HtmlResponse(
+                url=request.url,
+                body=request.meta["raw_body"],
+                encoding=request.meta.get("raw_encoding"),
+                request=request,
+            )
+            yield from self.parse(page, error=f"render failed: {type(error).__name__}: {error}")
+            return
+        if failure.check(IgnoreRequest) and not failure.check(BrowserPageError):
+            return  # robots.txt, offsite: decided on purpose and counted by Scrapy
         self.crawler.stats.inc_value(f"crawler/page_errors/{type(error).__name__}")
         self.logger.warning("No response from %s: %s", request.url, error)
-        return PageRecord(
+        yield PageRecord(
             url=request.url,
             final_url=request.url,
             status=None,
@@ -165,30 +186,35 @@ class SiteSpider(Spider):
             depth=request.meta.get("depth", 0),
             found_via=request.meta.get("found_via", FoundVia.LINK),
             referer=_header(request.headers, b"Referer"),
-            rendered=False,
             fetched_at=_now(),
+            rendered=False,
             error=f"{type(error).__name__}: {error}",
         )
 
-    def _record(self, response: Response) -> PageRecord:
+    def _record(self, response: Response, error: str | None = None) -> PageRecord:
         meta = response.meta
         redirected_from = meta.get("redirect_urls")
+        rendered = bool(meta.get("rendered", False))
         title = None
-        if isinstance(response, HtmlResponse):
+        if _is_html(response):
             title = " ".join((response.xpath("//title//text()").get() or "").split()) or None
+        content_type = _header(response.headers, b"Content-Type")
+        if rendered:
+            content_type = meta.get("document_content_type") or content_type
         return PageRecord(
             url=response.url if redirected_from else response.request.url,
             final_url=response.url,
             status=response.status,
-            content_type=_header(response.headers, b"Content-Type"),
+            content_type=content_type,
             title=title,
             depth=meta.get("depth", 0),
             found_via=FoundVia.REDIRECT if redirected_from else meta.get("found_via", "link"),
             referer=redirected_from[-1]
             if redirected_from
             else _header(response.request.headers, b"Referer"),
-            rendered=bool(meta.get("rendered", False)),
+            rendered=rendered,
             fetched_at=_now(),
+            error=error,
         )
 
     def _redirect_hops(self, response: Response) -> Iterator[PageRecord]:
@@ -216,7 +242,21 @@ class SiteSpider(Spider):
         if scheme and scheme not in FOLLOWED_SCHEMES:
             self.crawler.stats.inc_value(f"crawler/links/skipped_scheme/{scheme[:20]}")
             return None
-        return urldefrag(url).url
+        return _drop_fragment(url)
+
+
+def _drop_fragment(url: str) -> str:
+    return urldefrag(url).url
+
+
+def _is_html(response: Response) -> bool:
+    """HTML to parse: a rendered page only if the server sent HTML (not a PDF viewer)."""
+    if not isinstance(response, HtmlResponse):
+        return False
+    if response.meta.get("rendered"):
+        served = response.meta.get("document_content_type") or "text/html"
+        return served.split(";")[0].strip().lower() in ("text/html", "application/xhtml+xml")
+    return True
 
 
 def _header(headers: Any, name: bytes) -> str | None:

@@ -195,13 +195,6 @@ def test_unwritable_store_exits_nonzero_naming_the_path(tinysite: TinySite, tmp_
     assert "Traceback" not in proc.stderr
 
 
-def test_browser_modes_say_they_are_not_available_yet(tinysite: TinySite, tmp_path: Path) -> None:
-    result = crawl(tinysite.url("/"), tmp_path, "--render", "always")
-    assert result.returncode == 2
-    assert "browser middleware" in result.stderr
-    assert "Traceback" not in result.stderr
-
-
 def test_ctrl_c_stops_the_crawl_cleanly(tinysite: TinySite, tmp_path: Path) -> None:
     db = tmp_path / "crawl.db"
     start = tinysite.url("/catalog/?size=400&delay=150")
@@ -270,6 +263,9 @@ def test_demo_prints_the_summary(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "found via" in proc.stdout
     assert "/page1.html" in proc.stdout
+    pages = [line.split() for line in proc.stdout.splitlines() if line.startswith("/page")]
+    found_via = {cells[0]: cells[2] for cells in pages}
+    assert found_via["/page5.html"] == found_via["/page6.html"] == "script"
     assert (tmp_path / "crawl.db").exists()
 
 

@@ -60,7 +60,7 @@ def chromium_arguments(config: BrowserConfig) -> list[str]:
     arguments = []
     for argument in config.arguments:
         if argument.startswith(_DISABLE_FEATURES):
-            features += [f for f in argument[len(_DISABLE_FEATURES):].split(",") if f]
+            features += [f for f in argument[len(_DISABLE_FEATURES) :].split(",") if f]
         else:
             arguments.append(argument)
     arguments.append(_DISABLE_FEATURES + ",".join(dict.fromkeys(features)))

@@ -156,7 +156,9 @@ class SeleniumMiddleware:
             error = self._download_error(e, request)
             self._count(f"render_failures/{self._reason(error)}")
             logger.warning(
-                "Rendering %s failed: %s", request.url, error,
+                "Rendering %s failed: %s",
+                request.url,
+                error,
                 extra={"spider": self.crawler.spider},
             )
             if error is e:
@@ -188,6 +190,10 @@ class SeleniumMiddleware:
         headers = Headers()
         for name, value in result.headers:
             headers.appendlist(name, value)
+        # The body is the DOM, serialised as UTF-8 HTML, whatever the server sent.
+        document_type = headers.get("Content-Type")
+        if document_type:
+            request.meta["document_content_type"] = document_type.decode("latin-1")
         headers["Content-Type"] = "text/html; charset=utf-8"
         host = urlsplit(request.url).hostname or ""
         for cookie in result.cookies:
@@ -201,6 +207,9 @@ class SeleniumMiddleware:
         request.meta["download_latency"] = result.elapsed
         if result.screenshot is not None:
             request.meta["browser_screenshot"] = result.screenshot
+        if result.raw_html is not None and "raw_body" not in request.meta:
+            request.meta["raw_body"] = result.raw_html.encode("utf-8")
+            request.meta["raw_encoding"] = "utf-8"
         return HtmlResponse(
             url=result.url,
             status=result.status,

@@ -109,8 +109,7 @@ class BrowserOptions:
             unknown = set(value) - known
             if unknown:
                 raise BrowserConfigError(
-                    f"meta[{META_KEY!r}] has unknown keys {sorted(unknown)}; "
-                    f"known: {sorted(known)}"
+                    f"meta[{META_KEY!r}] has unknown keys {sorted(unknown)}; known: {sorted(known)}"
                 )
             return cls(**value)
         raise BrowserConfigError(

@@ -44,7 +44,6 @@ from crawler.exceptions import (
 )
 
 if TYPE_CHECKING:
-
     from selenium.webdriver.remote.webdriver import WebDriver
 
     from crawler.browser.config import BrowserConfig
@@ -92,6 +91,7 @@ class RenderResult:
     screenshot: bytes | None = None
     elapsed: float = 0.0
     session_id: int = 0
+    raw_html: str | None = None  # the document as the server sent it (Chromium only)
 
 
 def locator(selector: str) -> tuple[str, str]:
@@ -164,9 +164,7 @@ class BrowserSession:
 
     # -- rendering -----------------------------------------------------------
 
-    def render(
-        self, spec: RenderSpec, navigation: Navigation | None = None
-    ) -> RenderResult:
+    def render(self, spec: RenderSpec, navigation: Navigation | None = None) -> RenderResult:
         """Render ``spec``; with a ``navigation``, the page is requested in its slot's turn."""
         if self._handle is None:
             self.start()
@@ -203,9 +201,7 @@ class BrowserSession:
     def _page_load_timeout(self, spec: RenderSpec) -> float:
         return spec.options.page_load_timeout or self.config.page_load_timeout
 
-    def _render(
-        self, spec: RenderSpec, navigation: Navigation | None
-    ) -> RenderResult:
+    def _render(self, spec: RenderSpec, navigation: Navigation | None) -> RenderResult:
         assert self._handle is not None
         driver = self._handle.driver
         options = spec.options
@@ -247,9 +243,12 @@ class BrowserSession:
 
         final_url = driver.current_url
         html = driver.page_source
-        status, headers, known = (
-            self._document_response(final_url) if cdp else self._document_status_js()
-        )
+        raw_html = None
+        if cdp:
+            status, headers, known, request_id = self._document_response(final_url)
+            raw_html = self._document_body(request_id)
+        else:
+            status, headers, known = self._document_status_js()
         cookies = self._cookies_out(spec.url, final_url, injected)
         return RenderResult(
             url=final_url,
@@ -260,6 +259,7 @@ class BrowserSession:
             cookies=cookies,
             script_result=script_result,
             screenshot=screenshot,
+            raw_html=raw_html,
         )
 
     def _prepare_cdp(self, spec: RenderSpec) -> None:
@@ -330,8 +330,10 @@ class BrowserSession:
         try:
             if isinstance(action, Click):
                 element = self._wait_element(
-                    ec.element_to_be_clickable(locator(action.selector)), action.selector,
-                    timeout, url,
+                    ec.element_to_be_clickable(locator(action.selector)),
+                    action.selector,
+                    timeout,
+                    url,
                 )
                 try:
                     element.click()
@@ -340,7 +342,9 @@ class BrowserSession:
             elif isinstance(action, Fill):
                 element = self._wait_element(
                     ec.visibility_of_element_located(locator(action.selector)),
-                    action.selector, timeout, url,
+                    action.selector,
+                    timeout,
+                    url,
                 )
                 element.clear()
                 element.send_keys(action.value)
@@ -396,8 +400,23 @@ class BrowserSession:
                 return float(wall_time) if isinstance(wall_time, (int, float)) else None
         return None
 
-    def _document_response(self, final_url: str) -> tuple[int, list[tuple[str, str]], bool]:
-        """Status and headers of the main document, from the performance log."""
+    def _document_body(self, request_id: str | None) -> str | None:
+        """The main document as received, before any script ran (for script-link discovery)."""
+        if request_id is None:
+            return None
+        try:
+            body = self.driver.execute_cdp_cmd("Network.getResponseBody", {"requestId": request_id})
+        except WebDriverException:
+            return None  # evicted from the browser's buffer, or not text
+        if body.get("base64Encoded"):
+            return None
+        text = body.get("body")
+        return text if isinstance(text, str) else None
+
+    def _document_response(
+        self, final_url: str
+    ) -> tuple[int, list[tuple[str, str]], bool, str | None]:
+        """Status, headers and DevTools request id of the main document (performance log)."""
         driver = self.driver
         try:
             frame_id = driver.execute_cdp_cmd("Page.getFrameTree", {})["frameTree"]["frame"]["id"]
@@ -405,6 +424,7 @@ class BrowserSession:
             frame_id = None
         wanted = urldefrag(final_url)[0]
         found: dict[str, Any] | None = None
+        request_id: str | None = None
         for message in self._performance_events():
             if message.get("method") != "Network.responseReceived":
                 continue
@@ -417,14 +437,15 @@ class BrowserSession:
             if frame_id is None and urldefrag(response.get("url", ""))[0] != wanted:
                 continue
             found = response
+            request_id = params.get("requestId")
         if found is None:
-            return 200, [], False
+            return 200, [], False, None
         headers: list[tuple[str, str]] = []
         for name, value in (found.get("headers") or {}).items():
             if name.lower() in _DROPPED_HEADERS:
                 continue
             headers.extend((name, line) for line in str(value).split("\n"))
-        return int(found.get("status", 200)), headers, True
+        return int(found.get("status", 200)), headers, True, request_id
 
     def _document_status_js(self) -> tuple[int, list[tuple[str, str]], bool]:
         """Without DevTools: the Navigation Timing API's status where the browser has it."""
@@ -472,6 +493,8 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _describe(condition: WaitCondition) -> str:
-    return repr(condition) if isinstance(condition, str) else getattr(
-        condition, "__name__", type(condition).__name__
+    return (
+        repr(condition)
+        if isinstance(condition, str)
+        else getattr(condition, "__name__", type(condition).__name__)
     )

@@ -118,13 +118,15 @@ def run_crawl(
     """
     out = tmp_path / f"crawl-{len(list(tmp_path.glob('crawl-*.json')))}.json"
     spec_path = tmp_path / (out.stem + "-spec.json")
-    spec_path.write_text(json.dumps({"requests": requests, "settings": settings,
-                                     "out": str(out)}))
+    spec_path.write_text(json.dumps({"requests": requests, "settings": settings, "out": str(out)}))
     env = dict(os.environ, PYTHONPATH=str(REPO))
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.browser.runner", str(spec_path)],
-        cwd=REPO, env=env, start_new_session=True,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=REPO,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         if during is not None:

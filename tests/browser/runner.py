@@ -75,36 +75,40 @@ class RunnerSpider(Spider):
     def parse_item(self, response: Response) -> Iterator[Request]:
         meta = response.meta
         screenshot = meta.get("browser_screenshot")
-        self.results.append({
-            "id": meta["id"],
-            "url": response.url,
-            "status": response.status,
-            "headers": {
-                k.decode(): [v.decode() for v in vs] for k, vs in response.headers.items()
-            },
-            "flags": response.flags,
-            "rendered": meta.get("rendered", False),
-            "status_known": meta.get("browser_status_known"),
-            "script_result": meta.get("browser_script_result"),
-            "screenshot_png": bool(screenshot) and screenshot[:8] == b"\x89PNG\r\n\x1a\n",
-            "body": response.text[:20000],
-            "sent": meta["sent"],
-            "done": time.time(),
-            "retries": meta.get("retry_times", 0),
-            "render_time": meta.get("browser_render_time"),
-        })
+        self.results.append(
+            {
+                "id": meta["id"],
+                "url": response.url,
+                "status": response.status,
+                "headers": {
+                    k.decode(): [v.decode() for v in vs] for k, vs in response.headers.items()
+                },
+                "flags": response.flags,
+                "rendered": meta.get("rendered", False),
+                "status_known": meta.get("browser_status_known"),
+                "script_result": meta.get("browser_script_result"),
+                "screenshot_png": bool(screenshot) and screenshot[:8] == b"\x89PNG\r\n\x1a\n",
+                "body": response.text[:20000],
+                "sent": meta["sent"],
+                "done": time.time(),
+                "retries": meta.get("retry_times", 0),
+                "render_time": meta.get("browser_render_time"),
+            }
+        )
         for item in meta["then"]:
             yield self.build(item)
 
     def failed(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
-        self.errors.append({
-            "id": request.meta["id"],
-            "error": type(failure.value).__name__,
-            "mro": [cls.__name__ for cls in type(failure.value).__mro__],
-            "message": str(failure.value),
-            "done": time.time(),
-        })
+        self.errors.append(
+            {
+                "id": request.meta["id"],
+                "error": type(failure.value).__name__,
+                "mro": [cls.__name__ for cls in type(failure.value).__mro__],
+                "message": str(failure.value),
+                "done": time.time(),
+            }
+        )
 
 
 def main(spec_path: str) -> None:
@@ -112,12 +116,15 @@ def main(spec_path: str) -> None:
         spec = json.load(f)
     settings = Settings()
     settings.setmodule("crawler.settings", priority="project")
-    settings.update({
-        "ITEM_PIPELINES": {},
-        "ROBOTSTXT_OBEY": False,
-        "LOG_LEVEL": "INFO",
-        "LOG_FILE": spec["out"] + ".log",
-    }, priority="project")
+    settings.update(
+        {
+            "ITEM_PIPELINES": {},
+            "ROBOTSTXT_OBEY": False,
+            "LOG_LEVEL": "INFO",
+            "LOG_FILE": spec["out"] + ".log",
+        },
+        priority="project",
+    )
     settings.update(spec.get("settings", {}), priority="cmdline")
     process = CrawlerProcess(settings, install_root_handler=True)
     crawler = process.create_crawler(RunnerSpider)
@@ -126,16 +133,22 @@ def main(spec_path: str) -> None:
     process.start()
     spider = crawler.spider
     assert isinstance(spider, RunnerSpider)
-    stats = {k: v for k, v in (crawler.stats.get_stats() if crawler.stats else {}).items()
-             if isinstance(v, (int, float, str))}
+    stats = {
+        k: v
+        for k, v in (crawler.stats.get_stats() if crawler.stats else {}).items()
+        if isinstance(v, (int, float, str))
+    }
     with open(spec["out"], "w") as f:
-        json.dump({
-            "started": started,
-            "finished": time.time(),
-            "results": spider.results,
-            "errors": spider.errors,
-            "stats": stats,
-        }, f)
+        json.dump(
+            {
+                "started": started,
+                "finished": time.time(),
+                "results": spider.results,
+                "errors": spider.errors,
+                "stats": stats,
+            },
+            f,
+        )
 
 
 if __name__ == "__main__":

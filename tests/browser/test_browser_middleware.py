@@ -31,16 +31,31 @@ def test_browser_request_gets_what_it_asked_for(
     site: TinySite, browser_root: str, tmp_path: Path
 ) -> None:
     requests = [
-        {"id": "links", "url": site.url("/js/links"), "browser": {
-            "wait_for": "a.scripted", "screenshot": True,
-            "script": "return Array.from(document.querySelectorAll('a.scripted'), a => a.href)",
-        }},
-        {"id": "form", "url": site.url("/js/form"), "browser": {"actions": [
-            {"fill": "#q", "value": "blue shoes"},
-            {"click": "#go", "wait_for": "//div[@id='out' and @class='filled']"},
-        ]}},
-        {"id": "missing", "url": site.url("/js/missing"), "browser": True,
-         "meta": {"handle_httpstatus_all": True}},
+        {
+            "id": "links",
+            "url": site.url("/js/links"),
+            "browser": {
+                "wait_for": "a.scripted",
+                "screenshot": True,
+                "script": "return Array.from(document.querySelectorAll('a.scripted'), a => a.href)",
+            },
+        },
+        {
+            "id": "form",
+            "url": site.url("/js/form"),
+            "browser": {
+                "actions": [
+                    {"fill": "#q", "value": "blue shoes"},
+                    {"click": "#go", "wait_for": "//div[@id='out' and @class='filled']"},
+                ]
+            },
+        },
+        {
+            "id": "missing",
+            "url": site.url("/js/missing"),
+            "browser": True,
+            "meta": {"handle_httpstatus_all": True},
+        },
         {"id": "headers", "url": site.url("/js/headers"), "browser": True},
         {"id": "moved", "url": site.url("/js/redirect-http"), "browser": {"wait_for": "#landed"}},
         {"id": "plain", "url": site.url("/js/links")},
@@ -76,8 +91,13 @@ def test_browser_request_gets_what_it_asked_for(
 def test_wait_for_that_never_matches_is_a_timeout_error(
     site: TinySite, browser_root: str, tmp_path: Path
 ) -> None:
-    requests = [{"id": "never", "url": site.url("/js/links"),
-                 "browser": {"wait_for": "#never", "wait_timeout": 1}}]
+    requests = [
+        {
+            "id": "never",
+            "url": site.url("/js/links"),
+            "browser": {"wait_for": "#never", "wait_timeout": 1},
+        }
+    ]
     settings = browser_settings(browser_root, RETRY_ENABLED=False)
     result = run_crawl(tmp_path, requests, settings, timeout=30)
     assert result["results"] == []
@@ -95,20 +115,28 @@ def test_cookies_go_both_ways_and_user_agent_is_shared(
     echo = site.url("/js/echo-cookies")
     requests = [
         # A cookie set by a plain HTTP response is sent by the browser.
-        {"id": "http-sets", "url": site.url("/js/set-cookie-http"), "meta": {"cookiejar": 1},
-         "then": [{"id": "render-echo", "url": echo, "browser": True,
-                   "meta": {"cookiejar": 1}}]},
+        {
+            "id": "http-sets",
+            "url": site.url("/js/set-cookie-http"),
+            "meta": {"cookiejar": 1},
+            "then": [{"id": "render-echo", "url": echo, "browser": True, "meta": {"cookiejar": 1}}],
+        },
         # A cookie set by page JavaScript is sent by a later plain request.
-        {"id": "js-sets", "url": site.url("/js/set-cookie-js"), "browser": True,
-         "meta": {"cookiejar": 2},
-         "then": [{"id": "http-echo", "url": echo, "meta": {"cookiejar": 2}}]},
+        {
+            "id": "js-sets",
+            "url": site.url("/js/set-cookie-js"),
+            "browser": True,
+            "meta": {"cookiejar": 2},
+            "then": [{"id": "http-echo", "url": echo, "meta": {"cookiejar": 2}}],
+        },
     ]
     settings = browser_settings(browser_root, USER_AGENT="crawler-test/1.0 (+cookies)")
     got = by_id(run_crawl(tmp_path, requests, settings))
 
     def cookies(record: dict[str, Any]) -> dict[str, str]:
         match = re.search(r'<pre id="cookies">(.*?)</pre>', record["body"]) or re.search(
-            r"<pre id='cookies'>(.*?)</pre>", record["body"])
+            r"<pre id='cookies'>(.*?)</pre>", record["body"]
+        )
         assert match, record["body"]
         return json.loads(match.group(1).replace("&quot;", '"'))
 
@@ -151,22 +179,37 @@ def test_remote_webdriver_renders_through_a_chromedriver_server(
     tmp = tempfile.mkdtemp(prefix="cbr-")
     env = dict(os.environ, HOME=home, TMPDIR=tmp, SE_OFFLINE="true")
     server = subprocess.Popen(
-        [shutil.which("chromedriver") or "chromedriver", f"--port={port}",
-         "--allowed-ips=127.0.0.1"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            shutil.which("chromedriver") or "chromedriver",
+            f"--port={port}",
+            "--allowed-ips=127.0.0.1",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         remote = f"http://127.0.0.1:{port}"
         _wait_ready(remote, server)
-        settings = browser_settings(browser_root, SELENIUM_REMOTE_URL=remote,
-                                    SELENIUM_POOL_SIZE=1)
+        settings = browser_settings(browser_root, SELENIUM_REMOTE_URL=remote, SELENIUM_POOL_SIZE=1)
         requests = [
-            {"id": "links", "url": site.url("/js/links"),
-             "browser": {"wait_for": "a.scripted", "script": "return document.title"}},
-            {"id": "set", "url": site.url("/js/set-cookie-http"),
-             "then": [{"id": "echo", "url": site.url("/js/echo-cookies"), "browser": True}]},
-            {"id": "missing", "url": site.url("/js/missing"), "browser": True,
-             "meta": {"handle_httpstatus_all": True}},
+            {
+                "id": "links",
+                "url": site.url("/js/links"),
+                "browser": {"wait_for": "a.scripted", "script": "return document.title"},
+            },
+            {
+                "id": "set",
+                "url": site.url("/js/set-cookie-http"),
+                "then": [{"id": "echo", "url": site.url("/js/echo-cookies"), "browser": True}],
+            },
+            {
+                "id": "missing",
+                "url": site.url("/js/missing"),
+                "browser": True,
+                "meta": {"handle_httpstatus_all": True},
+            },
         ]
         result = run_crawl(tmp_path, requests, settings)
     finally:

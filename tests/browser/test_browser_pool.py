@@ -72,8 +72,14 @@ def test_sessions_are_reused_recycled_and_closed(site: TinySite, browser_root: s
 def test_http_keeps_flowing_while_pages_render(
     site: TinySite, browser_root: str, tmp_path: Path
 ) -> None:
-    renders = [{"id": f"render-{i}", "url": site.url(f"/js/late?ms=1000&i={i}"),
-                "browser": {"wait_for": "#done"}} for i in range(8)]
+    renders = [
+        {
+            "id": f"render-{i}",
+            "url": site.url(f"/js/late?ms=1000&i={i}"),
+            "browser": {"wait_for": "#done"},
+        }
+        for i in range(8)
+    ]
     plain = [{"id": f"plain-{i}", "url": site.url(f"/js/plain?n={i}")} for i in range(50)]
     settings = browser_settings(browser_root, SELENIUM_POOL_SIZE=4)
     result = run_crawl(tmp_path, renders + plain, settings)
@@ -84,9 +90,11 @@ def test_http_keeps_flowing_while_pages_render(
     render_done = sorted(got[f"render-{i}"]["done"] for i in range(8))
     plain_done = sorted(got[f"plain-{i}"]["done"] for i in range(50))
     first_sent = min(r["sent"] for r in got.values())
-    print(f"\nwall {wall:.2f} s; renders done {render_done[0] - first_sent:.2f}.."
-          f"{render_done[-1] - first_sent:.2f} s; plain done "
-          f"{plain_done[0] - first_sent:.2f}..{plain_done[-1] - first_sent:.2f} s")
+    print(
+        f"\nwall {wall:.2f} s; renders done {render_done[0] - first_sent:.2f}.."
+        f"{render_done[-1] - first_sent:.2f} s; plain done "
+        f"{plain_done[0] - first_sent:.2f}..{plain_done[-1] - first_sent:.2f} s"
+    )
     assert all(got[f"render-{i}"]["rendered"] for i in range(8))
     # Cold start of 4 Chromiums on this 2-core machine alone takes 4-5 s, so the
     # whole crawl gets a generous bound; the renders themselves must overlap.
@@ -107,10 +115,13 @@ def test_download_delay_spaces_render_starts(
     site: TinySite, scripted: ScriptedApp, browser_root: str, tmp_path: Path
 ) -> None:
     scripted.reset()
-    requests = [{"id": f"d{i}", "url": site.url(f"/js/hold?ms=50&id=d{i}"), "browser": True}
-                for i in range(4)]
-    settings = browser_settings(browser_root, SELENIUM_POOL_SIZE=4, DOWNLOAD_DELAY=0.7,
-                                DOWNLOAD_DELAY_JITTER=0)
+    requests = [
+        {"id": f"d{i}", "url": site.url(f"/js/hold?ms=50&id=d{i}"), "browser": True}
+        for i in range(4)
+    ]
+    settings = browser_settings(
+        browser_root, SELENIUM_POOL_SIZE=4, DOWNLOAD_DELAY=0.7, DOWNLOAD_DELAY_JITTER=0
+    )
     result = run_crawl(tmp_path, requests, settings)
     assert len(result["results"]) == 4
     times = sorted(t for t, _ in scripted.hold_arrivals)
@@ -124,22 +135,27 @@ def test_per_domain_concurrency_caps_renders(
     site: TinySite, scripted: ScriptedApp, browser_root: str, tmp_path: Path
 ) -> None:
     scripted.reset()
-    requests = [{"id": f"c{i}", "url": site.url(f"/js/hold?ms=600&id=c{i}"), "browser": True}
-                for i in range(6)]
-    settings = browser_settings(browser_root, SELENIUM_POOL_SIZE=4,
-                                CONCURRENT_REQUESTS_PER_DOMAIN=2)
+    requests = [
+        {"id": f"c{i}", "url": site.url(f"/js/hold?ms=600&id=c{i}"), "browser": True}
+        for i in range(6)
+    ]
+    settings = browser_settings(
+        browser_root, SELENIUM_POOL_SIZE=4, CONCURRENT_REQUESTS_PER_DOMAIN=2
+    )
     result = run_crawl(tmp_path, requests, settings)
     assert len(result["results"]) == 6
     assert scripted.hold_max_active == 2
 
 
-def _kill_when_held(scripted: ScriptedApp, root: str,
-                    which: Callable[[str], bool]) -> Callable[[subprocess.Popen[bytes]], None]:
+def _kill_when_held(
+    scripted: ScriptedApp, root: str, which: Callable[[str], bool]
+) -> Callable[[subprocess.Popen[bytes]], None]:
     def during(crawl: subprocess.Popen[bytes]) -> None:
         assert scripted.hold_arrived.wait(30), "the held page was never requested"
         pids = find_process(root, which)
         assert len(pids) == 1, pids
         os.kill(pids[0], signal.SIGKILL)
+
     return during
 
 
@@ -150,14 +166,21 @@ def test_killed_browser_is_replaced_and_request_retried(
     scripted.reset()
     requests: list[dict[str, Any]] = [
         {"id": "held", "url": site.url("/js/hold?ms=1500&id=held"), "browser": True},
-        *({"id": f"r{i}", "url": site.url(f"/js/late?ms=50&i={i}"),
-           "browser": {"wait_for": "#done"}} for i in range(3)),
+        *(
+            {
+                "id": f"r{i}",
+                "url": site.url(f"/js/late?ms=50&i={i}"),
+                "browser": {"wait_for": "#done"},
+            }
+            for i in range(3)
+        ),
         *({"id": f"p{i}", "url": site.url(f"/js/plain?n={i}")} for i in range(5)),
     ]
     settings = browser_settings(browser_root, SELENIUM_POOL_SIZE=1, RETRY_TIMES=2)
     which = is_browser_main if victim == "chromium" else is_chromedriver
-    result = run_crawl(tmp_path, requests, settings,
-                       during=_kill_when_held(scripted, browser_root, which))
+    result = run_crawl(
+        tmp_path, requests, settings, during=_kill_when_held(scripted, browser_root, which)
+    )
     assert result["errors"] == []
     got = {r["id"]: r for r in result["results"]}
     assert set(got) == {"held", "r0", "r1", "r2", "p0", "p1", "p2", "p3", "p4"}
@@ -170,17 +193,26 @@ def test_killed_browser_is_replaced_and_request_retried(
 
 
 def test_renders_feed_autothrottle(site: TinySite, browser_root: str, tmp_path: Path) -> None:
-    requests = [{"id": f"a{i}", "url": site.url(f"/js/hold?ms=300&id=a{i}"), "browser": True}
-                for i in range(3)]
+    requests = [
+        {"id": f"a{i}", "url": site.url(f"/js/hold?ms=300&id=a{i}"), "browser": True}
+        for i in range(3)
+    ]
     settings = browser_settings(
-        browser_root, AUTOTHROTTLE_ENABLED=True, AUTOTHROTTLE_DEBUG=True,
-        AUTOTHROTTLE_START_DELAY=0.05, AUTOTHROTTLE_TARGET_CONCURRENCY=1.0,
+        browser_root,
+        AUTOTHROTTLE_ENABLED=True,
+        AUTOTHROTTLE_DEBUG=True,
+        AUTOTHROTTLE_START_DELAY=0.05,
+        AUTOTHROTTLE_TARGET_CONCURRENCY=1.0,
     )
     result = run_crawl(tmp_path, requests, settings)
     assert len(result["results"]) == 3
     # AutoThrottle logs one line per response it learns from: the renders'.
-    delays = [int(m) for m in re.findall(r"slot: 127\.0\.0\.1 \| conc:\s*\d+ \| delay:\s*(\d+) ms",
-                                         result["log"])]
+    delays = [
+        int(m)
+        for m in re.findall(
+            r"slot: 127\.0\.0\.1 \| conc:\s*\d+ \| delay:\s*(\d+) ms", result["log"]
+        )
+    ]
     assert len(delays) == 3
     assert delays[-1] >= 300  # learned from ~0.3 s+ render latencies
 
@@ -189,8 +221,10 @@ def test_ctrl_c_stops_renders_and_browsers(
     site: TinySite, scripted: ScriptedApp, browser_root: str, tmp_path: Path
 ) -> None:
     scripted.reset()
-    requests = [{"id": f"h{i}", "url": site.url(f"/js/hold?ms=2000&id=h{i}"), "browser": True}
-                for i in range(8)]
+    requests = [
+        {"id": f"h{i}", "url": site.url(f"/js/hold?ms=2000&id=h{i}"), "browser": True}
+        for i in range(8)
+    ]
 
     def interrupt(crawl: subprocess.Popen[bytes]) -> None:
         assert scripted.hold_arrived.wait(30), "no render reached the site"

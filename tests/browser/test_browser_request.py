@@ -33,8 +33,14 @@ def test_meta_dict_and_unknown_keys() -> None:
 def test_browser_request_stores_options_and_survives_replace() -> None:
     actions = [Fill("#q", "x"), Click("#go", wait_for="#out"), ScrollToBottom()]
     request = BrowserRequest(
-        "http://e.com", wait_for="#a", script="return 1", actions=actions, screenshot=True,
-        block_resources=["image"], page_load_timeout=5, wait_timeout=2,
+        "http://e.com",
+        wait_for="#a",
+        script="return 1",
+        actions=actions,
+        screenshot=True,
+        block_resources=["image"],
+        page_load_timeout=5,
+        wait_timeout=2,
     )
     options = request.browser_options
     assert options.actions == tuple(actions)

@@ -83,8 +83,9 @@ def test_redirects_report_final_url(session: BrowserSession, site: TinySite) -> 
 def test_scroll_action(session: BrowserSession, site: TinySite) -> None:
     from crawler.browser.request import ScrollToBottom
 
-    result = session.render(spec(site.url("/js/long"),
-                                 actions=(ScrollToBottom(wait_for="#bottom-seen"),)))
+    result = session.render(
+        spec(site.url("/js/long"), actions=(ScrollToBottom(wait_for="#bottom-seen"),))
+    )
     assert 'id="bottom-seen"' in result.html
 
 
@@ -108,17 +109,17 @@ def test_wait_for_never_matching_times_out(session: BrowserSession, site: TinySi
         session.render(spec(site.url("/js/links"), wait_for="#never", wait_timeout=0.5))
     assert not session.broken
     # A callable condition gets the driver.
-    result = session.render(spec(
-        site.url("/js/links"),
-        wait_for=lambda d: len(d.find_elements("css selector", "a.scripted")) == 3,
-    ))
+    result = session.render(
+        spec(
+            site.url("/js/links"),
+            wait_for=lambda d: len(d.find_elements("css selector", "a.scripted")) == 3,
+        )
+    )
     assert result.html.count('class="scripted"') == 3
 
 
 @needs_chromium
-def test_page_load_timeout_breaks_the_session(
-    session: BrowserSession, site: TinySite
-) -> None:
+def test_page_load_timeout_breaks_the_session(session: BrowserSession, site: TinySite) -> None:
     with pytest.raises(BrowserPageLoadTimeoutError, match=r"page load of .* took longer"):
         session.render(spec(site.url("/js/hold?ms=3000"), page_load_timeout=0.5))
     assert session.broken
@@ -147,8 +148,9 @@ def test_killed_browser_is_reported_and_quit_leaves_nothing(
     reason="geckodriver and firefox are not on PATH",
 )
 def test_firefox_renders(site: TinySite, browser_root: str) -> None:
-    settings = browser_settings(browser_root, SELENIUM_BROWSER="firefox",
-                                SELENIUM_BROWSER_ARGUMENTS=[])
+    settings = browser_settings(
+        browser_root, SELENIUM_BROWSER="firefox", SELENIUM_BROWSER_ARGUMENTS=[]
+    )
     session = BrowserSession(BrowserConfig.from_settings(Settings(settings)), 1).start()
     try:
         result = session.render(spec(site.url("/js/links"), wait_for="a.scripted"))

@@ -1,0 +1,151 @@
+"""``CRAWLER_RENDER``: which requests the browser renders, for any spider.
+
+* ``never``: none (requests may still ask with ``meta["browser"]``);
+* ``always``: every GET request, except URLs whose extension says they are
+  not HTML (``.pdf``, ``.jpg``... from Scrapy's ``IGNORED_EXTENSIONS``);
+* ``auto``: every page is fetched over HTTP first; an HTML page that the
+  :class:`~crawler.renderpolicy.AdaptiveRenderPolicy` says needs the browser is
+  requested again, rendered, with the raw HTML kept in ``meta["raw_body"]`` so
+  the spider can tell links written by scripts from links in the HTML.  The
+  policy learns from each render whether its page type's scripts add links.
+
+A request with ``meta["browser"] = False`` is never rendered.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import urldefrag
+
+from scrapy.exceptions import NotConfigured
+from scrapy.http import HtmlResponse
+from scrapy.http.request import NO_CALLBACK
+from scrapy.linkextractors import IGNORED_EXTENSIONS, LinkExtractor
+from scrapy.utils.url import url_has_any_extension
+
+from crawler import default_settings
+from crawler.renderpolicy import AdaptiveRenderPolicy
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from scrapy import Request
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+    from scrapy.settings import BaseSettings
+
+logger = logging.getLogger(__name__)
+
+RENDER_MODES = ("never", "auto", "always")
+_NOT_HTML = {f".{e}" for e in IGNORED_EXTENSIONS}
+
+
+def looks_like_html(url: str) -> bool:
+    return not url_has_any_extension(url, _NOT_HTML)
+
+
+def link_set(response: HtmlResponse, extractor: LinkExtractor) -> set[str]:
+    return {urldefrag(link.url).url for link in extractor.extract_links(response)}
+
+
+def raw_response(response: Response, request: Request | None = None) -> HtmlResponse | None:
+    """The page as the server sent it, kept in ``meta["raw_body"]`` by a render."""
+    request = request or response.request
+    body = request.meta.get("raw_body") if request is not None else None
+    if body is None:
+        return None
+    return HtmlResponse(
+        url=response.url, body=body, encoding=request.meta.get("raw_encoding"), request=request
+    )
+
+
+@dataclass(frozen=True)
+class RenderModeConfig:
+    mode: str
+    sample_size: int
+    resample_every: int
+
+    @classmethod
+    def from_settings(cls, settings: BaseSettings) -> RenderModeConfig:
+        mode = settings.get("CRAWLER_RENDER", default_settings.CRAWLER_RENDER)
+        if mode not in RENDER_MODES:
+            raise ValueError(f"CRAWLER_RENDER must be one of {RENDER_MODES}, not {mode!r}")
+        return cls(
+            mode=mode,
+            sample_size=settings.getint(
+                "CRAWLER_RENDER_SAMPLE_SIZE", default_settings.CRAWLER_RENDER_SAMPLE_SIZE
+            ),
+            resample_every=settings.getint(
+                "CRAWLER_RENDER_RESAMPLE_EVERY", default_settings.CRAWLER_RENDER_RESAMPLE_EVERY
+            ),
+        )
+
+
+class RenderModeMiddleware:
+    """Downloader middleware, before ``SeleniumMiddleware``, that applies ``CRAWLER_RENDER``."""
+
+    def __init__(self, crawler: Crawler, config: RenderModeConfig) -> None:
+        self.crawler = crawler
+        self.config = config
+        self.policy = AdaptiveRenderPolicy(config.sample_size, config.resample_every)
+        self.links = LinkExtractor(deny_extensions=[])
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        config = RenderModeConfig.from_settings(crawler.settings)
+        if config.mode == "never":
+            raise NotConfigured("CRAWLER_RENDER is never: only meta['browser'] requests render")
+        if not crawler.settings.getbool("SELENIUM_ENABLED", True):
+            raise NotConfigured(f"CRAWLER_RENDER={config.mode} but SELENIUM_ENABLED is False")
+        return cls(crawler, config)
+
+    def process_request(self, request: Request) -> None:
+        if (
+            self.config.mode == "always"
+            and "browser" not in request.meta
+            and request.method == "GET"
+            and request.callback is not NO_CALLBACK  # robots.txt, media downloads
+            and looks_like_html(request.url)
+        ):
+            request.meta["browser"] = True
+
+    def process_response(self, request: Request, response: Response) -> Request | Response:
+        if self.config.mode != "auto":
+            return response
+        if request.meta.get("rendered"):
+            self._learn(request, response)
+            return response
+        if (
+            request.meta.get("browser") is False
+            or request.method != "GET"
+            or request.callback is NO_CALLBACK
+            or response.status != 200
+            or not isinstance(response, HtmlResponse)
+        ):
+            return response
+        stats = self.crawler.stats
+        if not self.policy.should_render(response.url, response.body):
+            stats.inc_value("render/auto/not_rendered")
+            return response
+        stats.inc_value("render/auto/rendered")
+        return request.replace(
+            url=response.url,
+            dont_filter=True,  # the same URL again, this time in the browser
+            meta={
+                **request.meta,
+                "browser": True,
+                "raw_body": response.body,
+                "raw_encoding": response.encoding,
+            },
+        )
+
+    def _learn(self, request: Request, response: Response) -> None:
+        raw = raw_response(response, request)
+        if raw is None or not isinstance(response, HtmlResponse):
+            return
+        added = link_set(response, self.links) - link_set(raw, self.links)
+        self.policy.learn(response.url, len(added))
+        if added:
+            self.crawler.stats.inc_value("render/auto/pages_with_script_links")
