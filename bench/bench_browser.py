@@ -1,0 +1,121 @@
+"""Browser rendering: pool sizes vs a blocking middleware, and --render never/auto/always.
+
+``python -m bench.bench_browser [--pages 40] [--site-size 500]``
+
+1. Pages/s rendering ``--pages`` catalogue pages whose server time is 300 ms,
+   with pool sizes 1, 2, 4 and with a scrapy-selenium-style middleware (one
+   driver called on the reactor thread), each crawl in its own process,
+   browser start-up included.
+2. The same 500-page site where 10% of the pages write links with JavaScript,
+   crawled with ``--render never``, ``auto`` and ``always``: pages found,
+   links found only by script, renders, wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from fixtures.tinysite import catalog
+from fixtures.tinysite.server import TinySite
+
+SERVER_MS = 300
+
+
+def render_run(urls_file: Path, *options: str) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.render_run", str(urls_file), *options],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def pool_scaling(site: TinySite, pages: int, work: Path) -> list[str]:
+    urls_file = work / "urls.txt"
+    query = f"?size={pages}&delay={SERVER_MS}"
+    urls_file.write_text("\n".join(site.url(catalog.item_path(n) + query) for n in range(pages)))
+    rows = []
+    baseline = render_run(urls_file, "--blocking", "--pool", "1")
+    base_rate = baseline["pages"] / baseline["seconds"]
+    rows.append(("blocking (scrapy-selenium style)", baseline, base_rate))
+    for pool in (1, 2, 4):
+        result = render_run(urls_file, "--pool", str(pool))
+        rows.append((f"pool of {pool}", result, result["pages"] / result["seconds"]))
+    lines = [
+        f"{pages} catalogue pages, {SERVER_MS} ms server time each, rendered:",
+        f"{'middleware':34} {'pages':>6} {'seconds':>8} {'pages/s':>8} {'vs blocking':>12}",
+    ]
+    for name, result, rate in rows:
+        lines.append(
+            f"{name:34} {result['pages']:>6} {result['seconds']:>8.1f} {rate:>8.2f} "
+            f"{rate / base_rate:>11.2f}x"
+        )
+    return lines
+
+
+def render_modes(site: TinySite, size: int, work: Path) -> list[str]:
+    start = site.url(f"{catalog.INDEX_PATH}?size={size}&js=10")
+    lines = [
+        f"{size}-page catalogue, 10% of pages write half their links with JavaScript:",
+        f"{'--render':9} {'pages':>6} {'by script':>10} {'renders':>8} {'seconds':>8}",
+    ]
+    for mode in ("never", "auto", "always"):
+        db = work / f"{mode}.db"
+        started = time.monotonic()
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "crawler.cli",
+                "crawl",
+                start,
+                "--render",
+                mode,
+                "--forms",
+                "none",
+                "--store",
+                f"sqlite:///{db}",
+                "--log-level",
+                "ERROR",
+                "-s",
+                "SELENIUM_ALLOWED_HOSTS=127.0.0.1",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=1200,
+        )
+        seconds = time.monotonic() - started
+        conn = sqlite3.connect(db)
+        pages = conn.execute("select count(*) from pages where status = 200").fetchone()[0]
+        script = conn.execute("select count(*) from pages where found_via = 'script'").fetchone()[0]
+        stats = json.loads(conn.execute("select stats from runs").fetchone()[0])
+        conn.close()
+        renders = stats.get("selenium/renders", 0)
+        lines.append(f"{mode:9} {pages:>6} {script:>10} {renders:>8} {seconds:>8.1f}")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pages", type=int, default=40)
+    parser.add_argument("--site-size", type=int, default=500)
+    args = parser.parse_args()
+    with TinySite() as site, tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        print("\n".join(pool_scaling(site, args.pages, work)))
+        print()
+        print("\n".join(render_modes(site, args.site_size, work)))
+
+
+if __name__ == "__main__":
+    main()

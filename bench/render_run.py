@@ -1,0 +1,74 @@
+"""One benchmark crawl in its own process: render a list of URLs, print JSON.
+
+``python -m bench.render_run URLS_FILE --pool N`` (our middleware) or
+``--blocking`` (the scrapy-selenium-style baseline).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from scrapy import Request, Spider
+from scrapy.crawler import CrawlerProcess
+
+from crawler.runner import project_settings
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from scrapy.http import Response
+
+
+class RenderListSpider(Spider):
+    name = "render_list"
+
+    def __init__(self, urls: list[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.urls = urls
+        self.done: list[float] = []
+
+    async def start(self) -> AsyncIterator[Request]:
+        for url in self.urls:
+            yield Request(url, meta={"browser": True}, dont_filter=True)
+
+    def parse(self, response: Response) -> None:
+        self.done.append(time.monotonic())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("urls_file")
+    parser.add_argument("--pool", type=int, default=4)
+    parser.add_argument("--blocking", action="store_true")
+    args = parser.parse_args()
+    urls = Path(args.urls_file).read_text().split()
+    overrides: dict[str, Any] = {
+        "LOG_LEVEL": "ERROR",
+        "CRAWLER_STORE_ENABLED": False,
+        "ROBOTSTXT_OBEY": False,
+        "SELENIUM_POOL_SIZE": args.pool,
+        "SELENIUM_ALLOWED_HOSTS": ["127.0.0.1"],
+        "CONCURRENT_REQUESTS_PER_DOMAIN": 16,
+    }
+    if args.blocking:
+        overrides["DOWNLOADER_MIDDLEWARES"] = {
+            "crawler.browser.middleware.SeleniumMiddleware": None,
+            "crawler.browser.rendermode.RenderModeMiddleware": None,
+            "bench.blocking_middleware.BlockingSeleniumMiddleware": 950,
+        }
+    process = CrawlerProcess(project_settings(overrides))
+    crawler = process.create_crawler(RenderListSpider)
+    started = time.monotonic()
+    process.crawl(crawler, urls=urls)
+    process.start()
+    spider = crawler.spider
+    assert isinstance(spider, RenderListSpider)
+    print(json.dumps({"pages": len(spider.done), "seconds": time.monotonic() - started}))
+
+
+if __name__ == "__main__":
+    main()
