@@ -110,6 +110,16 @@ def test_results_link_the_result_item(tinysite: TinySite, target: str) -> None:
     assert requests.get(tinysite.url(forms.RESULT_ITEM_PATH), timeout=10).status_code == 200
 
 
+def test_results_repeat_the_filter_form_with_the_chosen_values(tinysite: TinySite) -> None:
+    response = requests.get(tinysite.url(forms.FILTER_URL), timeout=10)
+    [form] = lxml.html.fromstring(response.text).forms
+    assert (form.get("id"), form.method) == ("filter", "GET")
+    assert f"{form.get('action')}?{urlencode(form.form_values())}" == forms.FILTER_URL
+    refined = requests.get(tinysite.url(forms.RESULTS_PATH + "?colour=blue&q=x%3Cy"), timeout=10)
+    [form] = lxml.html.fromstring(refined.text).forms
+    assert form.form_values() == [("colour", "blue"), ("q", "x<y")]
+
+
 def test_feedback_form_keeps_a_hidden_token(tinysite: TinySite) -> None:
     form = form_by_id(tinysite, "feedback")
     assert form.get("method") == "post"
