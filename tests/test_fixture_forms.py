@@ -238,6 +238,14 @@ def test_browser_sets_swap_the_fallback_for_the_script_target() -> None:
     assert not every & (forms.NEVER_PATHS | forms.LOGOUT_PATHS)
 
 
+def test_inline_page_has_two_script_handled_forms(tinysite: TinySite) -> None:
+    response = requests.get(tinysite.url(forms.INLINE_PATH), timeout=10)
+    doc = lxml.html.fromstring(response.text)
+    assert [f.get("id") for f in doc.forms] == ["replace", "inert"]
+    assert forms.INLINE_TEXT in doc.xpath("//script")[0].text
+    assert forms.INLINE_PATH not in index_doc(tinysite).xpath("//a/@href")
+
+
 def test_area_root_without_slash_redirects_and_unknown_paths_are_404(tinysite: TinySite) -> None:
     response = requests.get(tinysite.url("/forms"), allow_redirects=False, timeout=10)
     assert (response.status_code, response.headers["Location"]) == (302, forms.INDEX_PATH)
