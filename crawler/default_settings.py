@@ -10,7 +10,7 @@ from __future__ import annotations
 
 # Site crawl (spiders.site)
 CRAWLER_ALLOWED_DOMAINS: list[str] = []  # hosts followed besides the start URL's
-CRAWLER_FORMS = "none"  # none | get | all
+CRAWLER_FORMS = "get"  # submit discovered forms: none | get (GET forms) | all (GET and POST)
 CRAWLER_FORM_VALUES: dict[str, str] = {}  # field name -> value, in every form with that field
 CRAWLER_LOGOUT_PATTERN = r"log ?out|sign ?out"  # links/forms never followed while logged in
 CRAWLER_RENDER = "never"  # never | auto | always (crawler.browser.rendermode)

@@ -32,8 +32,9 @@ def policy(**settings: object) -> FormPolicy:
 
 
 def test_defaults() -> None:
+    assert default_settings.CRAWLER_FORMS == "get"
     p = policy()
-    assert (p.mode, p.values, p.submit_pattern) == (default_settings.CRAWLER_FORMS, {}, None)
+    assert (p.mode, p.values, p.submit_pattern) == ("get", {}, None)
     assert p.logout_pattern == default_settings.CRAWLER_LOGOUT_PATTERN
 
 
