@@ -129,6 +129,7 @@ there</textarea>
     assert {"go", "other", "helper", "reset"}.isdisjoint(form.field_names)
     assert form.control_type("note") == "textarea"
     assert form.control_type("query") == "search"
+    assert form.control_type("plain") == form.control_type("empty") == "text"
     assert form.control_type("nothing") is None
 
 

@@ -127,6 +127,12 @@ def test_post_submission_keeps_the_hidden_token_and_the_page_encoding() -> None:
             "value_not_typeable",
         ),
         ('<form><input name="q"><button>Go</button></form>', {"other": "x"}, None),
+        ('<form><input type="fancy" name="q"><button>Go</button></form>', {"q": "x"}, None),
+        (
+            '<form><input type="date" name="d"><button>Go</button></form>',
+            {"d": "x"},
+            "value_not_typeable",
+        ),
     ],
 )
 def test_browser_blocker(body: str, values: dict[str, str], blocker: str | None) -> None:

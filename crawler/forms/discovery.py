@@ -37,10 +37,13 @@ SUBMIT_CONTROL = (
 )
 _NOT_SUBMITTED_TYPES = frozenset({"submit", "image", "reset", "button"})
 _CONTROL_TAGS = ("input", "select", "textarea", "button")
-#: Input types a user types into: the browser can fill them with keystrokes.
-TEXT_TYPES = frozenset(
-    {"text", "search", "email", "url", "tel", "number", "password", ""}  # "" = no type
+_INPUT_TYPES = frozenset(
+    {"hidden", "text", "search", "tel", "url", "email", "password", "date", "month", "week"}
+    | {"time", "datetime-local", "number", "range", "color", "checkbox", "radio", "file"}
+    | {"submit", "image", "reset", "button"}
 )
+#: Input types a user types into: the browser can fill them with keystrokes.
+TEXT_TYPES = frozenset({"text", "search", "email", "url", "tel", "number", "password"})
 
 
 @dataclass(frozen=True)
@@ -160,7 +163,8 @@ def _read_form(
 
 def _control_type(element: HtmlElement) -> str:
     if element.tag == "input":
-        return (element.get("type") or "").strip().lower()
+        kind = (element.get("type") or "").strip().lower()
+        return kind if kind in _INPUT_TYPES else "text"  # no type, or one browsers do not know
     if element.tag == "button":
         return (element.get("type") or "submit").strip().lower()
     return str(element.tag)  # select, textarea
