@@ -134,6 +134,28 @@ there</textarea>
 
 
 @pytest.mark.parametrize(
+    ("select", "entries"),
+    [
+        ("<optgroup disabled><option>a</option></optgroup><option>b</option>", [("s", "b")]),
+        ("<option selected disabled>a</option><option>b</option>", []),
+        ("<option selected>a</option><option selected>b</option>", [("s", "b")]),
+        ("", []),
+    ],
+)
+def test_select_defaults(select: str, entries: list[tuple[str, str]]) -> None:
+    form = only_form(f'<form><select name="s">{select}</select></form>')
+    assert list(form.entries) == entries
+
+
+def test_datalist_options_and_inputs_are_not_submitted() -> None:
+    form = only_form(
+        '<form><input name="q" list="l" value="v"><datalist id="l"><option>x</option>'
+        '<input name="hidden-in-list" value="1"></datalist></form>'
+    )
+    assert form.entries == (("q", "v"),)
+
+
+@pytest.mark.parametrize(
     ("controls", "name", "text", "entries"),
     [
         ('<input type="submit">', None, "Submit", ()),

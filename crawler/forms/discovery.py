@@ -14,11 +14,13 @@ as browsers leave them out.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urldefrag, urljoin
 
+from lxml import etree
 from scrapy.utils.response import get_base_url
 from w3lib.html import strip_html5_whitespace
 
@@ -35,6 +37,10 @@ SUBMIT_CONTROL = (
     " or translate(@type, 'IMAGE', 'image') = 'image'])"
     " and not(@disabled)"
 )
+# Compiled once: compiling an XPath costs more than running it on a small form.
+_FORMS = etree.XPath("//form")
+_SUBMIT_CONTROLS = etree.XPath(f"descendant::*[{SUBMIT_CONTROL}]")
+_IDS = etree.XPath("//@id")
 _NOT_SUBMITTED_TYPES = frozenset({"submit", "image", "reset", "button"})
 _CONTROL_TAGS = ("input", "select", "textarea", "button")
 _INPUT_TYPES = frozenset(
@@ -111,16 +117,15 @@ def discover_forms(response: TextResponse) -> list[HtmlForm]:
 
 
 def find_forms(root: HtmlElement, page_url: str, base_url: str) -> list[HtmlForm]:
-    forms = []
-    for index, form in enumerate(root.xpath("//form")):
-        forms.append(_read_form(root, form, index, page_url, base_url))
-    return forms
+    elements = _FORMS(root)
+    ids = Counter(str(i) for i in _IDS(root)) if any(f.get("id") for f in elements) else Counter()
+    return [_read_form(form, index, page_url, base_url, ids) for index, form in enumerate(elements)]
 
 
 def _read_form(
-    root: HtmlElement, form: HtmlElement, index: int, page_url: str, base_url: str
+    form: HtmlElement, index: int, page_url: str, base_url: str, ids: Counter[str]
 ) -> HtmlForm:
-    submitters = form.xpath(f"descendant::*[{SUBMIT_CONTROL}]")
+    submitters = _SUBMIT_CONTROLS(form)
     submitter = submitters[0] if submitters else None
     entries: list[tuple[str, str]] = []
     controls: list[tuple[str, str]] = []
@@ -147,7 +152,7 @@ def _read_form(
         method = (submitter.get("formmethod") or method).strip().lower()
         action = submitter.get("formaction", action)
     form_id = form.get("id")
-    unique_id = form_id if form_id and _count_ids(root, form_id) == 1 else None
+    unique_id = form_id if form_id and ids[form_id] == 1 else None
     return HtmlForm(
         index=index,
         element_id=unique_id,
@@ -171,8 +176,11 @@ def _control_type(element: HtmlElement) -> str:
 
 
 def _disabled(element: HtmlElement) -> bool:
-    return element.get("disabled") is not None or bool(
-        element.xpath("ancestor::fieldset[@disabled] | ancestor::datalist")
+    if element.get("disabled") is not None:
+        return True
+    return any(
+        a.tag == "datalist" or a.get("disabled") is not None
+        for a in element.iterancestors("fieldset", "datalist")
     )
 
 
@@ -190,7 +198,7 @@ def _values(element: HtmlElement, kind: str) -> list[str]:
 
 
 def _selected(select: HtmlElement) -> list[str]:
-    options = [o for o in select.iter("option") if not o.xpath("ancestor::datalist")]
+    options = [o for o in select.iter("option") if next(o.iterancestors("datalist"), None) is None]
     chosen = [o for o in options if o.get("selected") is not None]
     multiple = select.get("multiple") is not None
     if multiple:
@@ -208,7 +216,9 @@ def _selected(select: HtmlElement) -> list[str]:
 
 
 def _option_disabled(option: HtmlElement) -> bool:
-    return option.get("disabled") is not None or bool(option.xpath("ancestor::optgroup[@disabled]"))
+    return option.get("disabled") is not None or any(
+        group.get("disabled") is not None for group in option.iterancestors("optgroup")
+    )
 
 
 def _option_value(option: HtmlElement) -> str:
@@ -243,7 +253,3 @@ def _resolve_action(action: str | None, page_url: str, base_url: str) -> str:
     action = strip_html5_whitespace(action or "")
     url = urljoin(base_url, action) if action else page_url
     return urldefrag(url).url
-
-
-def _count_ids(root: HtmlElement, element_id: str) -> int:
-    return int(root.xpath("count(//*[@id = $id])", id=element_id))
