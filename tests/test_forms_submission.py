@@ -116,6 +116,9 @@ def test_post_submission_keeps_the_hidden_token_and_the_page_encoding() -> None:
         ('<form><input name="q"><button>Go</button></form>', {"q": "x"}, None),
         ('<form><textarea name="t"></textarea><button>Go</button></form>', {"t": "x"}, None),
         ('<form><input name="q"></form>', {}, "no_submit_control"),
+        ('<form target="_blank"><button>Go</button></form>', {}, "other_window"),
+        ('<form target="_self"><button>Go</button></form>', {}, None),
+        ('<form><button formtarget="results">Go</button></form>', {}, "other_window"),
         (
             '<form><input type="hidden" name="h"><button>Go</button></form>',
             {"h": "x"},

@@ -72,6 +72,7 @@ class HtmlForm:
     controls: tuple[tuple[str, str], ...]  # (name, type) of every named value control
     submit: SubmitControl | None
     has_password: bool
+    target: str = ""  # the browsing context the result opens in ("" or "_self": this one)
 
     @property
     def field_names(self) -> frozenset[str]:
@@ -148,9 +149,11 @@ def _read_form(
 
     method = (form.get("method") or "get").strip().lower()
     action = form.get("action")
+    target = form.get("target") or ""
     if submitter is not None:
         method = (submitter.get("formmethod") or method).strip().lower()
         action = submitter.get("formaction", action)
+        target = submitter.get("formtarget", target)
     form_id = form.get("id")
     unique_id = form_id if form_id and ids[form_id] == 1 else None
     return HtmlForm(
@@ -163,6 +166,7 @@ def _read_form(
         controls=tuple(controls),
         submit=_submit_control(submitter) if submitter is not None else None,
         has_password=has_password,
+        target=target.strip(),
     )
 
 

@@ -101,11 +101,14 @@ def _encodable(text: str, encoding: str) -> str:
 def browser_blocker(form: HtmlForm, values: Mapping[str, str]) -> str | None:
     """Why ``form`` cannot be submitted by clicking in the browser, or ``None``.
 
-    Clicking needs a submit control; typing can only set text fields and
+    Clicking needs a submit control whose result replaces the page (not one
+    that opens in another window or frame); typing can only set text fields and
     textareas (not hidden fields, selects, checkboxes or radios).
     """
     if form.submit is None:
         return "no_submit_control"
+    if form.target.lower() not in ("", "_self"):
+        return "other_window"
     for name in form.applicable(values):
         if form.control_type(name) not in TEXT_TYPES | {"textarea"}:
             return "value_not_typeable"
