@@ -10,11 +10,13 @@ from __future__ import annotations
 
 # Site crawl (spiders.site)
 CRAWLER_ALLOWED_DOMAINS: list[str] = []  # hosts followed besides the start URL's
-CRAWLER_FORMS = "none"  # none | get | all
+CRAWLER_FORMS = "get"  # submit discovered forms: none | get (GET forms) | all (GET and POST)
+CRAWLER_FORM_VALUES: dict[str, str] = {}  # field name -> value, in every form with that field
 CRAWLER_LOGOUT_PATTERN = r"log ?out|sign ?out"  # links/forms never followed while logged in
 CRAWLER_RENDER = "never"  # never | auto | always (crawler.browser.rendermode)
 CRAWLER_RENDER_RESAMPLE_EVERY = 20  # auto: render 1 in N pages of a type whose scripts added none
 CRAWLER_RENDER_SAMPLE_SIZE = 2  # auto: renders per page type before trusting what they showed
+CRAWLER_SUBMIT_FORMS = None  # regex on the action URL: POST forms submitted even under "get"
 
 # Page and item store (pipelines.store, crawler.storage)
 CRAWLER_STORE_ENABLED = True

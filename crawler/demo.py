@@ -38,7 +38,7 @@ def main() -> int:
                 "--render",
                 "auto",
                 "--forms",
-                "none",
+                "get",
                 "--store",
                 STORE_URL,
                 "--log-level",

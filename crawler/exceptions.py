@@ -51,5 +51,9 @@ class BrowserPoolClosedError(DownloadCancelledError):
     """The browser pool is shutting down; the render was not started."""
 
 
+class FormConfigError(ValueError):
+    """A ``CRAWLER_FORM*`` setting (or the spider argument behind it) is invalid."""
+
+
 class StoreError(Exception):
     """A store could not be opened or written; the message names the store."""

@@ -1,7 +1,11 @@
 """The generic site spider: every page reachable from a start URL, recorded.
 
 ``scrapy crawl site -a start_url=URL [-a allow_domains=a.com,b.org]
-[-a max_depth=N] [-a max_pages=N]``; ``crawler crawl`` runs it with options.
+[-a max_depth=N] [-a max_pages=N] [-a render=never|auto|always]
+[-a forms=none|get|all] [-a form_values=q=ships,colour=red] [-a submit_forms=REGEX]``;
+``crawler crawl`` runs it with options.  Forms are discovered on every HTML
+page and submitted as ``crawler.forms`` decides (``CRAWLER_FORMS`` and friends);
+links that log out are never followed.
 """
 
 from __future__ import annotations
@@ -17,7 +21,10 @@ from scrapy.linkextractors import LinkExtractor
 
 from crawler import default_settings
 from crawler.browser.rendermode import link_set, raw_response
-from crawler.exceptions import BrowserPageError
+from crawler.exceptions import BrowserPageError, FormConfigError
+from crawler.forms.policy import FORM_MODES, parse_form_values
+from crawler.forms.submission import META_KEY as FORM_META_KEY
+from crawler.forms.submitter import FormSubmitter
 from crawler.items import FoundVia, PageRecord
 
 if TYPE_CHECKING:
@@ -29,7 +36,6 @@ if TYPE_CHECKING:
     from twisted.python.failure import Failure
 
 RENDER_MODES = ("never", "auto", "always")
-FORM_MODES = ("none", "get", "all")
 FOLLOWED_SCHEMES = ("http", "https")
 
 
@@ -66,6 +72,8 @@ class SiteSpider(Spider):
         max_pages: int | str | None = None,
         render: str | None = None,
         forms: str | None = None,
+        form_values: str | list[str] | dict[str, str] | None = None,
+        submit_forms: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -80,6 +88,14 @@ class SiteSpider(Spider):
         self.max_pages = _positive_int("max_pages", max_pages)
         self.render = render
         self.forms = forms
+        try:
+            self.form_values = (
+                parse_form_values(form_values, "form_values") if form_values else None
+            )
+        except FormConfigError as e:
+            raise UsageError(str(e)) from None
+        self.submit_forms = submit_forms or None
+        self.form_submitter: FormSubmitter | None = None
         self.link_extractor = LinkExtractor(
             deny_extensions=[],  # PDFs and images are recorded too, just not parsed
             process_value=self._screen_link,
@@ -101,12 +117,21 @@ class SiteSpider(Spider):
         spider._check_modes()
         # Settings are not frozen until the spider exists, so spider arguments
         # become the settings of the components that implement them: Scrapy's
-        # DEPTH_LIMIT and CLOSESPIDER_PAGECOUNT, and our CRAWLER_RENDER.
+        # DEPTH_LIMIT and CLOSESPIDER_PAGECOUNT, our CRAWLER_RENDER and CRAWLER_FORM*.
         settings.set("CRAWLER_RENDER", spider.render, priority="spider")
+        settings.set("CRAWLER_FORMS", spider.forms, priority="spider")
+        if spider.form_values is not None:
+            settings.set("CRAWLER_FORM_VALUES", spider.form_values, priority="spider")
+        if spider.submit_forms is not None:
+            settings.set("CRAWLER_SUBMIT_FORMS", spider.submit_forms, priority="spider")
         if spider.max_depth is not None:
             settings.set("DEPTH_LIMIT", spider.max_depth, priority="spider")
         if spider.max_pages is not None:
             settings.set("CLOSESPIDER_PAGECOUNT", spider.max_pages, priority="spider")
+        try:
+            spider.form_submitter = FormSubmitter.from_crawler(crawler)
+        except FormConfigError as e:
+            raise UsageError(str(e)) from None
         return spider
 
     def _check_modes(self) -> None:
@@ -114,11 +139,6 @@ class SiteSpider(Spider):
             raise UsageError(f"render must be one of {RENDER_MODES}, not {self.render!r}")
         if self.forms not in FORM_MODES:
             raise UsageError(f"forms must be one of {FORM_MODES}, not {self.forms!r}")
-        if self.forms != "none":
-            raise UsageError(
-                f"forms={self.forms} needs form discovery, which is not available yet; "
-                "use forms=none"
-            )
 
     @property
     def run_arguments(self) -> dict[str, Any]:
@@ -130,6 +150,8 @@ class SiteSpider(Spider):
             "max_pages": self.max_pages,
             "render": self.render,
             "forms": self.forms,
+            "form_values": self.form_values,
+            "submit_forms": self.submit_forms,
         }
 
     async def start(self) -> AsyncIterator[Request]:
@@ -142,7 +164,13 @@ class SiteSpider(Spider):
 
     def parse(self, response: Response, error: str | None = None) -> Iterator[PageRecord | Request]:
         yield from self._redirect_hops(response)
-        yield self._record(response, error)
+        submission = response.meta.get(FORM_META_KEY)
+        if submission is not None and submission.in_browser and response.url == submission.page_url:
+            # Clicked in the browser, the form changed its page in place: the
+            # page keeps its own record; what the form added is crawled on.
+            self.crawler.stats.inc_value("forms/results_in_place")
+        else:
+            yield self._record(response, error)
         if not _is_html(response):
             self.crawler.stats.inc_value("crawler/pages/not_parsed")
             return
@@ -150,11 +178,22 @@ class SiteSpider(Spider):
             return  # an error page's links are the site's navigation, already known
         raw = raw_response(response) if response.meta.get("rendered") else None
         raw_links = link_set(raw, self.raw_link_extractor) if raw is not None else None
+        forms = self.form_submitter
         for link in self.link_extractor.extract_links(response):
+            if forms is not None and forms.policy.is_logout(link.url, link.text):
+                self.crawler.stats.inc_value("crawler/links/skipped_logout")
+                continue
             if raw_links is not None and link.url not in raw_links:
                 yield self._request(link.url, FoundVia.SCRIPT)
             else:
                 yield self._request(link.url, FoundVia.LINK)
+        if forms is not None:
+            yield from forms.requests(
+                response,
+                callback=self.parse,
+                errback=self.on_error,
+                meta={"found_via": FoundVia.FORM},
+            )
 
     def on_error(self, failure: Failure) -> Iterator[PageRecord | Request]:
         """A request that got no response: record it with the error, do not lose it."""
@@ -173,7 +212,21 @@ class SiteSpider(Spider):
             )
             yield from self.parse(page, error=f"render failed: {type(error).__name__}: {error}")
             return
-        if failure.check(IgnoreRequest) and not failure.check(BrowserPageError):
+        ignored = failure.check(IgnoreRequest) and not failure.check(BrowserPageError)
+        submission = request.meta.get(FORM_META_KEY)
+        if submission is not None:
+            if not ignored:
+                self.crawler.stats.inc_value(f"forms/failed/{type(error).__name__}")
+                self.logger.warning(
+                    "Submitting a form of %s (%s %s) failed: %s",
+                    submission.page_url,
+                    submission.method,
+                    submission.action,
+                    error,
+                )
+            if submission.in_browser:
+                return  # its URL is the form's page, which has its own record
+        if ignored:
             return  # robots.txt, offsite: decided on purpose and counted by Scrapy
         self.crawler.stats.inc_value(f"crawler/page_errors/{type(error).__name__}")
         self.logger.warning("No response from %s: %s", request.url, error)
@@ -195,6 +248,10 @@ class SiteSpider(Spider):
         meta = response.meta
         redirected_from = meta.get("redirect_urls")
         rendered = bool(meta.get("rendered", False))
+        # A form clicked in the browser was requested as its page's URL: the
+        # record is the page it led to.
+        submission = meta.get(FORM_META_KEY)
+        clicked = submission is not None and submission.in_browser
         title = None
         if _is_html(response):
             title = " ".join((response.xpath("//title//text()").get() or "").split()) or None
@@ -202,7 +259,7 @@ class SiteSpider(Spider):
         if rendered:
             content_type = meta.get("document_content_type") or content_type
         return PageRecord(
-            url=response.url if redirected_from else response.request.url,
+            url=response.url if redirected_from or clicked else response.request.url,
             final_url=response.url,
             status=response.status,
             content_type=content_type,

@@ -110,6 +110,16 @@ def test_results_link_the_result_item(tinysite: TinySite, target: str) -> None:
     assert requests.get(tinysite.url(forms.RESULT_ITEM_PATH), timeout=10).status_code == 200
 
 
+def test_results_repeat_the_filter_form_with_the_chosen_values(tinysite: TinySite) -> None:
+    response = requests.get(tinysite.url(forms.FILTER_URL), timeout=10)
+    [form] = lxml.html.fromstring(response.text).forms
+    assert (form.get("id"), form.method) == ("filter", "GET")
+    assert f"{form.get('action')}?{urlencode(form.form_values())}" == forms.FILTER_URL
+    refined = requests.get(tinysite.url(forms.RESULTS_PATH + "?colour=blue&q=x%3Cy"), timeout=10)
+    [form] = lxml.html.fromstring(refined.text).forms
+    assert form.form_values() == [("colour", "blue"), ("q", "x<y")]
+
+
 def test_feedback_form_keeps_a_hidden_token(tinysite: TinySite) -> None:
     form = form_by_id(tinysite, "feedback")
     assert form.get("method") == "post"
@@ -226,6 +236,14 @@ def test_browser_sets_swap_the_fallback_for_the_script_target() -> None:
     assert added_by_post == {forms.FEEDBACK_PATH, forms.AFTER_POST_PATH}
     every = forms.ALL_FORMS_PATHS | forms.BROWSER_ALL_FORMS_PATHS
     assert not every & (forms.NEVER_PATHS | forms.LOGOUT_PATHS)
+
+
+def test_inline_page_has_two_script_handled_forms(tinysite: TinySite) -> None:
+    response = requests.get(tinysite.url(forms.INLINE_PATH), timeout=10)
+    doc = lxml.html.fromstring(response.text)
+    assert [f.get("id") for f in doc.forms] == ["replace", "inert"]
+    assert forms.INLINE_TEXT in doc.xpath("//script")[0].text
+    assert forms.INLINE_PATH not in index_doc(tinysite).xpath("//a/@href")
 
 
 def test_area_root_without_slash_redirects_and_unknown_paths_are_404(tinysite: TinySite) -> None:

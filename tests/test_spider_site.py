@@ -180,7 +180,8 @@ def test_same_crawl_twice_into_one_store(tinysite: TinySite, tmp_path: Path) -> 
 
     conn = sqlite3.connect(second.db)
     rows = conn.execute("select run_id, count(*), count(distinct url) from pages group by run_id")
-    assert [tuple(r) for r in rows] == [(1, 3, 3), (2, 3, 3)]
+    # /, page1, page2, the search results (GET form, submitted by default), page3, page4
+    assert [tuple(r) for r in rows] == [(1, 6, 6), (2, 6, 6)]
 
 
 def test_unwritable_store_exits_nonzero_naming_the_path(tinysite: TinySite, tmp_path: Path) -> None:
@@ -247,7 +248,7 @@ def test_scrapy_crawl_site_works_from_the_project(tinysite: TinySite, tmp_path: 
         urlsplit(line.split('"url": "')[1].split('"')[0]).path
         for line in out.read_text().splitlines()
     }
-    assert paths == classic.GET_ONLY_PATHS
+    assert paths == classic.WITH_FORMS_PATHS  # GET forms are submitted by default
 
 
 def test_demo_prints_the_summary(tmp_path: Path) -> None:
@@ -266,6 +267,9 @@ def test_demo_prints_the_summary(tmp_path: Path) -> None:
     pages = [line.split() for line in proc.stdout.splitlines() if line.startswith("/page")]
     found_via = {cells[0]: cells[2] for cells in pages}
     assert found_via["/page5.html"] == found_via["/page6.html"] == "script"
+    [search] = [line.split() for line in proc.stdout.splitlines() if line.startswith("/search")]
+    assert (search[0], search[2]) == (classic.SEARCH_URL, "form")  # its form was submitted
+    assert found_via["/page3.html"] == found_via["/page4.html"] == "link"
     assert (tmp_path / "crawl.db").exists()
 
 

@@ -57,7 +57,23 @@ def add_parser(subparsers: Any) -> None:
         "--forms",
         choices=("none", "get", "all"),
         default=None,
-        help="submit forms found on pages: none, get (GET forms only) or all",
+        help="submit forms found on pages: none, get (GET forms, the default) or all "
+        "(GET and POST); login and logout forms never",
+    )
+    p.add_argument(
+        "--form-value",
+        action="append",
+        default=[],
+        type=_form_value,
+        metavar="NAME=VALUE",
+        dest="form_values",
+        help="submit VALUE in every form field called NAME (repeatable)",
+    )
+    p.add_argument(
+        "--submit-forms",
+        metavar="PATTERN",
+        default=None,
+        help="also submit POST forms whose action URL matches this regular expression",
     )
     p.add_argument(
         "--store",
@@ -84,6 +100,13 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     p.set_defaults(run=run)
+
+
+def _form_value(text: str) -> str:
+    name, sep, _ = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"takes NAME=VALUE, not {text!r}")
+    return text
 
 
 def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -128,9 +151,11 @@ def run(args: argparse.Namespace) -> int:
     spider_arguments: dict[str, Any] = {"start_url": args.start_url}
     if args.allow_domain:
         spider_arguments["allow_domains"] = args.allow_domain
-    for name in ("max_pages", "max_depth", "render", "forms"):
+    for name in ("max_pages", "max_depth", "render", "forms", "submit_forms"):
         if getattr(args, name) is not None:
             spider_arguments[name] = getattr(args, name)
+    if args.form_values:
+        spider_arguments["form_values"] = args.form_values
     outcome = run_spider("site", settings, **spider_arguments)
     error = outcome.stats.get("store/error")
     if error:

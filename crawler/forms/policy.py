@@ -1,0 +1,122 @@
+"""``CRAWLER_FORMS`` and friends: which discovered forms a crawl submits.
+
+* ``CRAWLER_FORMS``: ``none`` (submit nothing), ``get`` (GET forms, the
+  default) or ``all`` (GET and POST forms);
+* ``CRAWLER_FORM_VALUES``: ``{field name: value}`` put into every form that has
+  such a field, instead of its default;
+* ``CRAWLER_SUBMIT_FORMS``: a regular expression; POST forms whose action URL
+  it matches (``re.search``) are submitted under ``get`` too;
+* ``CRAWLER_LOGOUT_PATTERN``: forms and links that log out (empty: none do).
+
+Whatever the settings say, forms with a password field (logins) and logout
+forms are never submitted by discovery, and neither are ``method="dialog"``
+forms or actions that are not http(s).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from crawler import default_settings
+from crawler.exceptions import FormConfigError
+from crawler.forms.classify import FormKind, classify
+from crawler.logout import looks_like_logout
+
+if TYPE_CHECKING:
+    from scrapy.settings import BaseSettings
+
+    from crawler.forms.discovery import HtmlForm
+
+FORM_MODES = ("none", "get", "all")
+
+
+def parse_form_values(value: Any, name: str = "CRAWLER_FORM_VALUES") -> dict[str, str]:
+    """``{"q": "ships"}``, its JSON, ``"q=ships,colour=red"`` or ``["q=ships", ...]``."""
+    if value is None or value == "":
+        return {}
+    if isinstance(value, dict):
+        return {str(k): "" if v is None else str(v) for k, v in value.items()}
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("{"):
+            try:
+                return parse_form_values(json.loads(text), name)
+            except json.JSONDecodeError as e:
+                raise FormConfigError(f"{name} is not valid JSON: {e}") from None
+        items: list[str] = text.split(",")
+    elif isinstance(value, (list, tuple)):
+        items = [str(v) for v in value]
+    else:
+        raise FormConfigError(f"{name} must be a mapping or NAME=VALUE pairs, not {value!r}")
+    values: dict[str, str] = {}
+    for item in items:
+        field_name, sep, field_value = item.partition("=")
+        if not sep or not field_name.strip():
+            raise FormConfigError(f"{name} takes NAME=VALUE pairs, not {item!r}")
+        values[field_name.strip()] = field_value
+    return values
+
+
+@dataclass(frozen=True)
+class FormPolicy:
+    mode: str = default_settings.CRAWLER_FORMS
+    values: dict[str, str] = field(default_factory=dict)
+    submit_pattern: re.Pattern[str] | None = None
+    logout_pattern: str | None = default_settings.CRAWLER_LOGOUT_PATTERN
+
+    @classmethod
+    def from_settings(cls, settings: BaseSettings) -> FormPolicy:
+        mode = settings.get("CRAWLER_FORMS", default_settings.CRAWLER_FORMS)
+        if mode not in FORM_MODES:
+            raise FormConfigError(f"CRAWLER_FORMS must be one of {FORM_MODES}, not {mode!r}")
+        submit = settings.get("CRAWLER_SUBMIT_FORMS", default_settings.CRAWLER_SUBMIT_FORMS)
+        pattern = None
+        if submit:
+            try:
+                pattern = re.compile(submit)
+            except re.error as e:
+                raise FormConfigError(
+                    f"CRAWLER_SUBMIT_FORMS is not a valid regular expression ({e}): {submit!r}"
+                ) from None
+        logout = settings.get("CRAWLER_LOGOUT_PATTERN", default_settings.CRAWLER_LOGOUT_PATTERN)
+        if logout:
+            try:
+                re.compile(logout)
+            except re.error as e:
+                raise FormConfigError(
+                    f"CRAWLER_LOGOUT_PATTERN is not a valid regular expression ({e}): {logout!r}"
+                ) from None
+        return cls(
+            mode=mode,
+            values=parse_form_values(
+                settings.get("CRAWLER_FORM_VALUES", default_settings.CRAWLER_FORM_VALUES)
+            ),
+            submit_pattern=pattern,
+            logout_pattern=logout or None,
+        )
+
+    def kind(self, form: HtmlForm) -> FormKind:
+        return classify(form, self.logout_pattern)
+
+    def refusal(self, form: HtmlForm, kind: FormKind) -> str | None:
+        """Why ``form`` (of ``kind``) must not be submitted, or ``None`` when it may be."""
+        if kind in (FormKind.LOGIN, FormKind.LOGOUT, FormKind.DIALOG):
+            return kind.value
+        if urlsplit(form.action).scheme not in ("http", "https"):
+            return "scheme"
+        if self.mode == "none":
+            return "policy"
+        if kind is FormKind.POST and self.mode != "all" and not self.allows_post(form.action):
+            return "policy"
+        return None
+
+    def allows_post(self, action: str) -> bool:
+        return self.submit_pattern is not None and bool(self.submit_pattern.search(action))
+
+    def is_logout(self, url: str, text: str = "") -> bool:
+        """Whether a link (URL and text) logs out; never with an empty pattern."""
+        return bool(self.logout_pattern) and looks_like_logout(url, text, self.logout_pattern)
