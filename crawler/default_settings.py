@@ -13,11 +13,21 @@ CRAWLER_ALLOWED_DOMAINS: list[str] = []  # hosts followed besides the start URL'
 CRAWLER_FORMS = "none"  # none | get | all
 CRAWLER_RENDER = "never"  # never | auto | always
 
+# Item dedup within a run (pipelines.dedup)
+CRAWLER_DEDUP_ENABLED = True
+
+# Extraction during a crawl (pipelines.extract)
+CRAWLER_EXTRACT_ENGINE = "lxml"  # lxml | bs4 | bs4-html.parser
+CRAWLER_EXTRACT_SPECS: list[str] = []  # spec files (YAML/TOML), or spec mappings; []: off
+
 # Page and item store (pipelines.store, crawler.storage)
 CRAWLER_STORE_ENABLED = True
 CRAWLER_STORE_BATCH_SIZE = 200  # rows per transaction
 CRAWLER_STORE_FALLBACK_PATH = None  # JSON lines file for rows a failed store could not take
 CRAWLER_STORE_URL = "sqlite:///crawl.db"
+
+# Item validation (pipelines.validate)
+CRAWLER_VALIDATE_ENABLED = True
 
 # Selenium browser rendering (crawler.browser)
 SELENIUM_ENABLED = True
