@@ -229,6 +229,20 @@ class SqlStore:
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
 
+    def spec_counts(self, run_id: int) -> list[tuple[str, int, int]]:
+        """``(spec, items, rejects)`` of a run: the items it last wrote, its rejects."""
+        counts: dict[str, list[int]] = {}
+        with self.engine.connect() as conn:
+            for index, table in enumerate((items, rejects)):
+                query = (
+                    select(table.c.spec, func.count())
+                    .where(table.c.run_id == run_id)
+                    .group_by(table.c.spec)
+                )
+                for spec, n in conn.execute(query):
+                    counts.setdefault(spec, [0, 0])[index] = n
+        return [(spec, n_items, n_rejects) for spec, (n_items, n_rejects) in sorted(counts.items())]
+
     def page_counts(self, run_id: int, column: str) -> list[tuple[Any, int]]:
         """Pages of a run grouped by one column (``status``, ``found_via``...)."""
         col = pages.c[column]
