@@ -100,12 +100,12 @@ class ExtractSpider(Spider):
         from_file: str | None = None,
         spec: str | Sequence[str] | None = None,
         item: str | None = None,
-        fields: Sequence[str] | None = None,
+        fields: str | Sequence[str] | None = None,
         spec_name: str = DEFAULT_NAME,
         render: str = "never",
         **kwargs: Any,
     ) -> None:
-        inline = list(fields or [])
+        inline = _split(fields, "\n")  # from -a: one NAME=SELECTOR a line
         for key in [k for k in kwargs if k.startswith(FIELD_ARGUMENT)]:
             inline.append(f"{key[len(FIELD_ARGUMENT) :]}={kwargs.pop(key)}")
         super().__init__(**kwargs)

@@ -266,6 +266,16 @@ def _counts(summary: str) -> list[tuple[str, str]]:
     return [tuple(part.split()) for part in listed.split(", ")]  # type: ignore[misc]
 
 
+def test_crawl_with_a_bad_spec_file_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "bad.toml"
+    spec.write_text('name = "x"\n[fields.price]\nselector = "css:.p"\ntake = "texts"\n')
+    assert main(["crawl", "http://127.0.0.1:1/", "--extract", str(spec)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {spec}: spec 'x': field 'price': take must be one of")
+
+
 def test_scrapy_crawl_site_extracts_too(tinysite: TinySite, tmp_path: Path) -> None:
     out = tmp_path / "items.jsonl"
     proc = subprocess.run(

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from scrapy.exceptions import UsageError
+
 from crawler.exceptions import StoreError
 from crawler.extract.exceptions import SpecError
 from crawler.extract.loader import load_spec_sources
@@ -119,7 +121,7 @@ def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
         try:  # a bad spec file is a usage error, before anything is crawled
             load_spec_sources(args.extract)
         except SpecError as e:
-            raise SystemExit(f"error: {e}") from None
+            raise UsageError(str(e)) from None
         overrides["CRAWLER_EXTRACT_SPECS"] = args.extract
     feeds = {}
     outputs = [(o, "crawler.items.PageRecord") for o in args.output]
