@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 SPECS = Path(__file__).parent / "specs"
 CATALOG_SPEC = str(SPECS / "catalog.yaml")
 STRICT_SPEC = str(SPECS / "catalog_strict.yaml")
+STORE_PASSWORD = "pw-never-shown-42"
 
 
 def stored(url: str) -> SqlStore:
@@ -157,13 +158,18 @@ def test_the_same_crawl_twice_updates_each_item_once(
     if database == "sqlite":
         store_url = f"sqlite:///{tmp_path / 'twice.db'}"
     else:
-        store_url = request.getfixturevalue("postgres_url")
+        # The test server trusts every local connection: the password is only checked
+        # for never reaching the log or the run's recorded settings.
+        store_url = request.getfixturevalue("postgres_url").replace(
+            "postgres@", f"postgres:{STORE_PASSWORD}@"
+        )
     start = tinysite.url("/catalog/?size=20")
     for _ in range(2):
         proc = run_crawler(
             "crawl", start, "--store", store_url, "--extract", CATALOG_SPEC, cwd=tmp_path
         )
         assert proc.returncode == 0, proc.stderr[-3000:]
+        assert STORE_PASSWORD not in proc.stdout + proc.stderr
     store = stored(store_url)
     try:
         runs = store.runs()
@@ -178,6 +184,7 @@ def test_the_same_crawl_twice_updates_each_item_once(
     assert all(isinstance(i["data"]["price"], float) for i in items)
     # both runs wrote (and so show) every item
     assert [r["stats"]["store/items_written"] for r in runs] == [20, 20]
+    assert STORE_PASSWORD not in json.dumps([r["settings"] for r in runs])
 
 
 def _stored_items(server: PostgresServer) -> int:
