@@ -7,10 +7,10 @@ import sys
 
 from scrapy.exceptions import UsageError
 
-from crawler.commands import crawl, export, runs
+from crawler.commands import crawl, export, extract, runs
 from crawler.exceptions import StoreError
 
-COMMANDS = (crawl, runs, export)
+COMMANDS = (crawl, extract, runs, export)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,10 +7,13 @@ Messages name what failed and on which URL; they never carry cookie values.
 
 from __future__ import annotations
 
+from typing import Any
+
 from scrapy.exceptions import (
     DownloadCancelledError,
     DownloadFailedError,
     DownloadTimeoutError,
+    DropItem,
     IgnoreRequest,
 )
 
@@ -57,3 +60,26 @@ class FormConfigError(ValueError):
 
 class StoreError(Exception):
     """A store could not be opened or written; the message names the store."""
+
+
+class InvalidItem(DropItem):
+    """An extracted item with field errors, dropped by the validation pipeline.
+
+    ``kind`` says why in one word (``missing_required``, ``conversion``), for
+    stats; the message has every field's error.  The store keeps these items
+    in its ``rejects`` table.
+    """
+
+    def __init__(
+        self, message: str, kind: str, errors: dict[str, Any] | None = None, log_level: str = "INFO"
+    ) -> None:
+        super().__init__(message, log_level=log_level)
+        self.kind = kind
+        self.errors = dict(errors or {})
+
+
+class DuplicateItem(DropItem):
+    """An item identical to one already seen in this run (same spec, key and data)."""
+
+    def __init__(self, message: str, log_level: str = "DEBUG") -> None:
+        super().__init__(message, log_level=log_level)

@@ -10,7 +10,7 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 from scrapy.utils.project import get_project_settings
 
-from crawler.logfilters import quiet_network_tracebacks
+from crawler.logfilters import hide_url_passwords, quiet_network_tracebacks
 
 if TYPE_CHECKING:
     from twisted.python.failure import Failure
@@ -56,6 +56,7 @@ def run_spider(spider: str, settings: Settings, **spider_arguments: Any) -> Craw
     """Crawl until the spider closes (Ctrl-C stops it gracefully, a second one at once)."""
     process = CrawlerProcess(settings)
     quiet_network_tracebacks(settings.get("LOG_LEVEL", "DEBUG"))
+    hide_url_passwords()
     crawler = process.create_crawler(spider)
     failures: list[Failure] = []
     process.crawl(crawler, **spider_arguments).addErrback(failures.append)

@@ -33,6 +33,13 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.browser.middleware.SeleniumMiddleware": 950,
 }
 
+# Next to the spider: a page's extracted items follow the spider's own output.
+SPIDER_MIDDLEWARES = {
+    "pipelines.extract.ExtractMiddleware": 950,
+}
+
 ITEM_PIPELINES = {
+    "pipelines.validate.ValidatePipeline": 300,
+    "pipelines.dedup.DedupPipeline": 400,
     "pipelines.store.StorePipeline": 800,
 }

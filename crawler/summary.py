@@ -36,6 +36,9 @@ def run_summary(store: SqlStore, run_id: int) -> str:
         "",
         table(["found via", "pages"], by_found_via),
     ]
+    specs = store.spec_counts(run_id)
+    if specs:
+        lines += ["", table(["items of spec", "stored", "rejected"], specs)]
     return "\n".join(lines)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -12,6 +13,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def subprocess_env() -> dict[str, str]:
+    """The environment for a ``python -m crawler...`` child: it imports this checkout.
+
+    A relative ``PYTHONPATH`` (``.``) means nothing in a child started in a temp
+    dir, and the child would import whatever copy the editable install points at.
+    """
+    return {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
 
 
 @dataclass
@@ -51,6 +61,7 @@ def run_crawler(*args: str, cwd: Path, timeout: float = 120) -> subprocess.Compl
         text=True,
         timeout=timeout,
         check=False,
+        env=subprocess_env(),
     )
 
 

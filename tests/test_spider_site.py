@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from fixtures.tinysite import classic, rough
-from tests.crawltools import REPO_ROOT, CrawlResult, crawl, read_store
+from tests.crawltools import REPO_ROOT, CrawlResult, crawl, read_store, subprocess_env
 
 if TYPE_CHECKING:
     from fixtures.tinysite.server import TinySite
@@ -206,6 +206,7 @@ def test_ctrl_c_stops_the_crawl_cleanly(tinysite: TinySite, tmp_path: Path) -> N
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=subprocess_env(),
     )
     deadline = time.monotonic() + 30
     while len([r for r in tinysite.requests_seen[before:] if "/catalog/item/" in r.target]) < 10:

@@ -166,3 +166,20 @@ def test_unreachable_postgresql_is_a_store_error() -> None:
         StoreError, match=rf"cannot open store postgresql://u:\*\*\*@127.0.0.1:{port}/db"
     ):
         SqlStore.open(f"postgresql://u:pw@127.0.0.1:{port}/db")
+
+
+def test_a_batch_is_one_transaction(store: SqlStore) -> None:
+    run = store.start_run("site", None, {})
+    good_page = page("http://x/ok")
+    bad_item = {"spec": "product", "key": None, "data": {}, "url": None}  # key NOT NULL
+    with pytest.raises(StoreError, match="cannot write pages and items to store"):
+        store.write_batch(run, page_rows=[good_page], item_rows=[bad_item])
+    assert store.pages(run) == []  # the page went back with the failed item
+    store.write_batch(
+        run,
+        page_rows=[good_page],
+        item_rows=[item('["a"]', price=1), item('["b"]', price=2)],
+        reject_rows=[{"spec": "other", "url": None, "reason": "conversion: x", "data": {}}],
+    )
+    assert len(store.pages(run)) == 1
+    assert store.spec_counts(run) == [("other", 0, 1), ("product", 2, 0)]

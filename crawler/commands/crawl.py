@@ -7,10 +7,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from scrapy.exceptions import UsageError
+
 from crawler.exceptions import StoreError
+from crawler.extract.exceptions import SpecError
+from crawler.extract.loader import load_spec_sources
 from crawler.runner import project_settings, run_spider
 from crawler.storage.sql import SqlStore, display_url
 from crawler.summary import run_summary
+from pipelines.store import unwritten_summary
 
 FEED_FORMATS = {".jsonl": "jsonlines", ".jl": "jsonlines", ".json": "json", ".csv": "csv"}
 
@@ -90,6 +95,21 @@ def add_parser(subparsers: Any) -> None:
         help="also write page records to FILE (.jsonl, .json or .csv)",
     )
     p.add_argument(
+        "--extract",
+        action="append",
+        default=[],
+        metavar="SPEC_FILE",
+        help="extract items with the spec(s) in SPEC_FILE (YAML or TOML) from every page "
+        "whose URL the spec matches, into the store's items table (repeatable)",
+    )
+    p.add_argument(
+        "--output-items",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="also write extracted items to FILE (.jsonl, .json or .csv; repeatable)",
+    )
+    p.add_argument(
         "-s",
         "--set",
         action="append",
@@ -120,8 +140,16 @@ def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
         overrides["ROBOTSTXT_OBEY"] = False
     if args.store:
         overrides["CRAWLER_STORE_URL"] = args.store
+    if args.extract:
+        try:  # a bad spec file is a usage error, before anything is crawled
+            load_spec_sources(args.extract)
+        except SpecError as e:
+            raise UsageError(str(e)) from None
+        overrides["CRAWLER_EXTRACT_SPECS"] = args.extract
     feeds = {}
-    for output in args.output:
+    outputs = [(o, "crawler.items.PageRecord") for o in args.output]
+    outputs += [(o, "crawler.extract.result.ExtractedItem") for o in args.output_items]
+    for output, item_class in outputs:
         path = Path(output)
         fmt = FEED_FORMATS.get(path.suffix.lower())
         if fmt is None:
@@ -133,7 +161,7 @@ def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
         feeds[str(path)] = {
             "format": fmt,
             "overwrite": True,
-            "item_classes": ["crawler.items.PageRecord"],
+            "item_classes": [item_class],
         }
     if feeds:
         overrides["FEEDS"] = feeds
@@ -160,12 +188,9 @@ def run(args: argparse.Namespace) -> int:
     error = outcome.stats.get("store/error")
     if error:
         print(f"error: {error}", file=sys.stderr)
-        if outcome.stats.get("store/fallback_path"):
-            print(
-                f"{outcome.stats.get('store/rows_unwritten', 0)} rows were not written; "
-                f"they are in {outcome.stats['store/fallback_path']}",
-                file=sys.stderr,
-            )
+        unwritten = unwritten_summary(outcome.stats)
+        if unwritten:
+            print(unwritten, file=sys.stderr)
     if outcome.run_id is not None and not error:
         store = SqlStore.open(store_url)
         try:

@@ -24,6 +24,14 @@ def add_parser(subparsers: Any) -> None:
     p.set_defaults(run=run)
 
 
+def _items_written(run: dict[str, Any]) -> int:
+    """Items the run wrote, from its stats: a later run that updates them takes over
+    their rows, so counting rows would show 0.  Without stats (a run still going, or
+    whose store failed) the rows it last wrote are counted."""
+    stats = run["stats"] if isinstance(run["stats"], dict) else {}
+    return int(stats.get("store/items_written", run["items"]))
+
+
 def run(args: argparse.Namespace) -> int:
     store = SqlStore.open(args.store)
     try:
@@ -35,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
                 r["started_at"].strftime("%Y-%m-%d %H:%M:%S") if r["started_at"] else "-",
                 r["finish_reason"] or "running?",
                 r["pages"],
-                r["items"],
+                _items_written(r),
                 r["rejects"],
             )
             for r in store.runs(args.limit)

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from crawler.extract.selectors import Selector
     from crawler.extract.spec import FieldSpec, ItemSpec
 
+MISSING_REQUIRED = "required field is missing"  # how an item's missing-field errors start
+
 Node = TypeVar("Node")
 Compiled = TypeVar("Compiled")
 
@@ -178,5 +180,5 @@ class Engine(ABC, Generic[Node, Compiled]):
             return deepcopy(field.default), None
         if field.required:
             where = field.selector if field.selector is not None else "the item element"
-            return field.empty_value, f"required field is missing: nothing found by {where}"
+            return field.empty_value, f"{MISSING_REQUIRED}: nothing found by {where}"
         return field.empty_value, None

@@ -20,12 +20,15 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from crawler.extract.exceptions import SpecError
 from crawler.extract.spec import FieldSpec, ItemSpec
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 SPEC_KEYS = frozenset({"name", "url", "item", "key", "fields"})
 FIELD_KEYS = frozenset({"selector", "take", "process", "required", "default", "many"})
@@ -51,6 +54,22 @@ def load_spec(path: str | Path) -> ItemSpec:
     if len(specs) != 1:
         raise SpecError(f"{path}: expected one spec, found {len(specs)}; use load_specs()")
     return specs[0]
+
+
+def load_spec_sources(sources: Iterable[Any]) -> list[ItemSpec]:
+    """Specs from a mix of file paths, mappings of the file form and ``ItemSpec`` objects,
+    as ``CRAWLER_EXTRACT_SPECS`` holds them."""
+    specs: list[ItemSpec] = []
+    for source in sources:
+        if isinstance(source, ItemSpec):
+            specs.append(source)
+        elif isinstance(source, dict):
+            specs.append(spec_from_dict(source))
+        elif isinstance(source, str | Path):
+            specs.extend(load_specs(source))
+        else:
+            raise SpecError(f"a spec must be a file path, a mapping or an ItemSpec, not {source!r}")
+    return specs
 
 
 def spec_from_dict(data: Any, source: str | None = None) -> ItemSpec:

@@ -5,7 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from itemadapter import ItemAdapter
+from itemadapter.adapter import AdapterInterface
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, KeysView
 
 
 @dataclass
@@ -51,3 +57,46 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
     return value
+
+
+class ExtractedItemAdapter(AdapterInterface):
+    """How Scrapy's item machinery (feed exports) sees an :class:`ExtractedItem`:
+    one flat row, ``url`` then the spec's fields (a field named ``url`` wins).
+
+    Registered first in ``ItemAdapter.ADAPTER_CLASSES`` when this module is
+    imported, ahead of the generic dataclass adapter.
+    """
+
+    item: ExtractedItem
+
+    @classmethod
+    def is_item_class(cls, item_class: type) -> bool:
+        return issubclass(item_class, ExtractedItem)
+
+    def _row(self) -> dict[str, Any]:
+        return {"url": self.item.url, **self.item.data}
+
+    def field_names(self) -> KeysView[str]:
+        return self._row().keys()
+
+    def __getitem__(self, name: str) -> Any:
+        return self._row()[name]
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        if name == "url" and name not in self.item.data:
+            self.item.url = value
+        else:
+            self.item.data[name] = value
+
+    def __delitem__(self, name: str) -> None:
+        del self.item.data[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._row())
+
+    def __len__(self) -> int:
+        return len(self._row())
+
+
+if ExtractedItemAdapter not in ItemAdapter.ADAPTER_CLASSES:
+    ItemAdapter.ADAPTER_CLASSES.appendleft(ExtractedItemAdapter)  # type: ignore[attr-defined]

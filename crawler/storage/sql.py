@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 _UPSERT_DIALECTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 # ``postgresql://`` alone means psycopg2 to SQLAlchemy; this project ships psycopg 3.
 _DEFAULT_DRIVERS = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg"}
+CONNECT_TIMEOUT = 10  # seconds, for PostgreSQL connections
 
 
 def engine_url(url: str) -> str:
@@ -48,7 +49,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 class SqlStore:
-    """Runs and page records in a SQL database; upserts, batched by the caller."""
+    """Runs, pages, items and rejects in a SQL database; upserts, batched by the caller."""
 
     def __init__(self, engine: Engine, url: str) -> None:
         self.engine = engine
@@ -60,7 +61,12 @@ class SqlStore:
         """Connect and create the tables; any failure is a :class:`StoreError`."""
         shown = display_url(url)
         try:
-            engine = create_engine(engine_url(url), pool_pre_ping=True)
+            target = make_url(engine_url(url))
+            connect_args = {}
+            if target.get_backend_name() == "postgresql":
+                # a server that stops answering fails a write instead of hanging the crawl
+                connect_args["connect_timeout"] = CONNECT_TIMEOUT
+            engine = create_engine(target, pool_pre_ping=True, connect_args=connect_args)
         except (ArgumentError, ImportError, ValueError) as e:
             raise StoreError(f"cannot open store {shown}: {e}") from e
         if engine.dialect.name not in _UPSERT_DIALECTS:
@@ -101,40 +107,51 @@ class SqlStore:
 
     def write_pages(self, run_id: int, rows: Sequence[dict[str, Any]]) -> None:
         """Upsert page rows in one transaction (one row per URL per run)."""
-        if not rows:
-            return
-        columns = [c for c in rows[0] if c != "url"]
-        stmt = self._upsert(pages, ("run_id", "url"), columns)
-        with self._writing("write pages to") as conn:
-            conn.execute(stmt, [{**row, "run_id": run_id} for row in rows])
+        self.write_batch(run_id, page_rows=rows)
 
     def write_items(self, run_id: int, rows: Sequence[dict[str, Any]]) -> None:
-        """Upsert items (``spec``, ``key``, ``data``, ``url``): a re-run updates, never duplicates.
-
-        Rows with the same spec and key in one batch are collapsed first (the last
-        wins): PostgreSQL refuses to update one row twice in a statement.
-        """
-        if not rows:
-            return
-        now = datetime.now(UTC)
-        unique = {(r["spec"], r["key"]): r for r in rows}
-        values = [
-            {**row, "run_id": run_id, "first_run_id": run_id, "updated_at": now}
-            for row in unique.values()
-        ]
-        stmt = self._upsert(items, ("spec", "key"), ("data", "url", "run_id", "updated_at"))
-        with self._writing("write items to") as conn:
-            conn.execute(stmt, values)
+        """Upsert items (``spec``, ``key``, ``data``, ``url``): a re-run updates them."""
+        self.write_batch(run_id, item_rows=rows)
 
     def write_rejects(self, run_id: int, rows: Sequence[dict[str, Any]]) -> None:
         """Items that failed validation (``spec``, ``url``, ``reason``, ``data``)."""
-        if not rows:
+        self.write_batch(run_id, reject_rows=rows)
+
+    def write_batch(
+        self,
+        run_id: int,
+        page_rows: Sequence[dict[str, Any]] = (),
+        item_rows: Sequence[dict[str, Any]] = (),
+        reject_rows: Sequence[dict[str, Any]] = (),
+    ) -> None:
+        """Pages, items and rejects of a run in one transaction: all are written or none.
+
+        Items are upserted on (spec, key): a later run updates ``data``, ``url``,
+        ``run_id`` and ``updated_at`` and keeps ``first_run_id``.  Rows with the
+        same spec and key in one batch are collapsed first (the last wins):
+        PostgreSQL refuses to update one row twice in a statement.
+        """
+        parts = {"pages": page_rows, "items": item_rows, "rejects": reject_rows}
+        what = " and ".join(name for name, rows in parts.items() if rows)
+        if not what:
             return
         now = datetime.now(UTC)
-        with self._writing("write rejects to") as conn:
-            conn.execute(
-                insert(rejects), [{**row, "run_id": run_id, "created_at": now} for row in rows]
-            )
+        with self._writing(f"write {what} to") as conn:
+            if page_rows:
+                columns = [c for c in page_rows[0] if c != "url"]
+                stmt = self._upsert(pages, ("run_id", "url"), columns)
+                conn.execute(stmt, [{**row, "run_id": run_id} for row in page_rows])
+            if item_rows:
+                unique = {(r["spec"], r["key"]): r for r in item_rows}
+                values = [
+                    {**row, "run_id": run_id, "first_run_id": run_id, "updated_at": now}
+                    for row in unique.values()
+                ]
+                columns = ["data", "url", "run_id", "updated_at"]
+                conn.execute(self._upsert(items, ("spec", "key"), columns), values)
+            if reject_rows:
+                values = [{**row, "run_id": run_id, "created_at": now} for row in reject_rows]
+                conn.execute(insert(rejects), values)
 
     def finish_run(self, run_id: int, reason: str, stats: dict[str, Any]) -> None:
         with self._writing("finish the run in") as conn:
@@ -211,6 +228,20 @@ class SqlStore:
         query = select(rejects).where(rejects.c.run_id == run_id).order_by(rejects.c.id)
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
+
+    def spec_counts(self, run_id: int) -> list[tuple[str, int, int]]:
+        """``(spec, items, rejects)`` of a run: the items it last wrote, its rejects."""
+        counts: dict[str, list[int]] = {}
+        with self.engine.connect() as conn:
+            for index, table in enumerate((items, rejects)):
+                query = (
+                    select(table.c.spec, func.count())
+                    .where(table.c.run_id == run_id)
+                    .group_by(table.c.spec)
+                )
+                for spec, n in conn.execute(query):
+                    counts.setdefault(spec, [0, 0])[index] = n
+        return [(spec, n_items, n_rejects) for spec, (n_items, n_rejects) in sorted(counts.items())]
 
     def page_counts(self, run_id: int, column: str) -> list[tuple[Any, int]]:
         """Pages of a run grouped by one column (``status``, ``found_via``...)."""

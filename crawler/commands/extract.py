@@ -1,0 +1,212 @@
+"""``crawler extract URL ...``: items from a few pages, now, as JSON lines, a file or a store."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from scrapy.exceptions import UsageError
+
+from crawler.commands.crawl import FEED_FORMATS
+from crawler.extract.engines import ENGINE_NAMES
+from crawler.extract.inline import DEFAULT_NAME
+from crawler.runner import project_settings, run_spider
+from crawler.storage.sql import SqlStore, display_url
+from pipelines.store import unwritten_summary
+from spiders.extract import RENDER_MODES, check_url, read_url_file, spec_sources
+
+if TYPE_CHECKING:
+    from crawler.runner import CrawlOutcome
+
+ITEM_CLASS = "crawler.extract.result.ExtractedItem"
+STORE_SCHEMES = ("sqlite", "postgresql", "postgres")
+PROGRESS_MIN_URLS = 10  # fewer URLs than this: no progress bar
+NOT_FOR_FILES = ("pipelines.dedup.DedupPipeline", "pipelines.store.StorePipeline")
+
+EXAMPLES = """examples:
+  crawler extract https://example.org/a https://example.org/b --field title=css:h1
+  crawler extract URL --item 'css:li.product' --field name=css:h2 \\
+      --field 'price=css:.price::text' --field 'links[]=css:a::attr(href)' -o out.csv
+  crawler extract --from-file urls.txt --spec product.yaml -o sqlite:///items.db
+"""
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "extract",
+        help="extract items from some pages now (no crawl)",
+        description="Fetch the given URLs (no links followed) and print one JSON line per "
+        "page, or per --item match, with the fields asked for.  SELECTOR is css:EXPR or "
+        "xpath:EXPR; CSS may end in ::text or ::attr(name), and without either a field "
+        "takes the matched element's whole text.  NAME=SELECTOR takes the first match, "
+        "NAME[]=SELECTOR every match as a list.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("urls", nargs="*", metavar="URL")
+    p.add_argument("--from-file", metavar="FILE", help="also the URLs in FILE, one a line")
+    p.add_argument(
+        "--spec",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a spec file (YAML or TOML; repeatable); its url pattern chooses the pages",
+    )
+    p.add_argument("--item", metavar="SELECTOR", help="one row per element SELECTOR matches")
+    p.add_argument(
+        "--field",
+        action="append",
+        default=[],
+        metavar="NAME=SELECTOR",
+        help="a field of the inline spec (repeatable); NAME[]=SELECTOR for a list",
+    )
+    p.add_argument(
+        "--name",
+        default=DEFAULT_NAME,
+        help=f"the inline spec's name, stored with its items (default: {DEFAULT_NAME})",
+    )
+    p.add_argument("--render", choices=RENDER_MODES, default="never", help="render in a browser")
+    p.add_argument("--engine", choices=ENGINE_NAMES, default="lxml", help="default: lxml")
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE|STORE",
+        help="write to FILE (.jsonl, .json or .csv) or a store URL (sqlite:///PATH, "
+        "postgresql://...) instead of stdout",
+    )
+    p.add_argument(
+        "--ignore-robots", action="store_true", help="do not obey robots.txt (obeyed by default)"
+    )
+    p.add_argument(
+        "-s",
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        dest="settings",
+        help="set a Scrapy setting (repeatable)",
+    )
+    p.add_argument(
+        "--log-level",
+        default="WARNING",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        help="Scrapy's log on stderr (default: WARNING, so stdout is only the JSON lines)",
+    )
+    p.set_defaults(run=run)
+
+
+def is_store_url(output: str) -> bool:
+    scheme = output.partition("://")[0].partition("+")[0].lower()
+    return "://" in output and scheme in STORE_SCHEMES
+
+
+def _output_settings(output: str | None) -> dict[str, Any]:
+    if output is None:
+        return {"FEEDS": {"stdout:": {"format": "jsonlines", "item_classes": [ITEM_CLASS]}}}
+    if is_store_url(output):
+        return {"CRAWLER_STORE_URL": output}
+    path = Path(output)
+    fmt = FEED_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise UsageError(
+            f"cannot tell the format of {output}: use one of {', '.join(FEED_FORMATS)}, "
+            "or a store URL (sqlite:///PATH, postgresql://...)"
+        )
+    if not path.resolve().parent.is_dir():
+        raise UsageError(f"the directory of {output} does not exist")
+    return {"FEEDS": {str(path): {"format": fmt, "overwrite": True, "item_classes": [ITEM_CLASS]}}}
+
+
+def settings_from_args(args: argparse.Namespace, url_count: int) -> dict[str, Any]:
+    overrides: dict[str, Any] = {
+        "LOG_LEVEL": args.log_level,
+        "CRAWLER_EXTRACT_ENGINE": args.engine,
+    }
+    if args.ignore_robots:
+        overrides["ROBOTSTXT_OBEY"] = False
+    if sys.stderr.isatty() and url_count >= PROGRESS_MIN_URLS:
+        overrides["EXTENSIONS"] = {"crawler.progress.ProgressBar": 0}
+    overrides.update(_output_settings(args.output))
+    for item in args.settings:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise UsageError(f"-s takes NAME=VALUE, not {item!r}")
+        overrides[name] = value
+    return overrides
+
+
+def report(outcome: CrawlOutcome, output: str | None) -> list[str]:
+    """What to tell the user on stderr after the run (nothing when all went well to stdout)."""
+    stats = outcome.stats
+    lines = []
+    if stats.get("store/error"):
+        lines.append(f"error: {stats['store/error']}")
+        unwritten = unwritten_summary(stats)
+        if unwritten:
+            lines.append(unwritten)
+    failed = stats.get("extract/urls_failed", 0)
+    if failed:
+        lines.append(f"warning: {failed} URL(s) gave no page to extract from (see above)")
+    unmatched = stats.get("extract/pages_unmatched", 0)
+    if unmatched:
+        lines.append(f"warning: {unmatched} page(s) matched no spec's url pattern")
+    prefix = "validate/dropped/"
+    dropped = {k.removeprefix(prefix): n for k, n in stats.items() if k.startswith(prefix)}
+    to_store = output is not None and is_store_url(output)
+    if dropped:
+        where = "kept in the store's rejects table" if to_store else "left out"
+        kinds = ", ".join(f"{kind}: {n}" for kind, n in sorted(dropped.items()))
+        lines.append(f"warning: {sum(dropped.values())} invalid item(s) {where} ({kinds})")
+    rows = stats.get("item_scraped_count", 0)
+    if to_store and not stats.get("store/error"):
+        lines.append(
+            f"{rows} item(s) stored in {display_url(output)} (run {stats.get('store/run_id')})"
+        )
+    elif output and not to_store:
+        lines.append(f"{rows} row(s) written to {output}")
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    urls = list(args.urls)
+    if args.from_file:
+        urls += read_url_file(args.from_file)
+    if not urls:
+        raise UsageError("give at least one URL, or --from-file FILE")
+    for url in urls:
+        check_url(url)
+    if args.item and not args.field:
+        raise UsageError("--item needs at least one --field NAME=SELECTOR")
+    if not args.spec and not args.field:
+        raise UsageError(
+            "say what to extract: --spec FILE, or --field NAME=SELECTOR "
+            "(with --item SELECTOR for one row per match)"
+        )
+    spec_sources(args.spec, args.item, args.field, args.name)  # bad specs fail here
+    to_store = args.output is not None and is_store_url(args.output)
+    if to_store:
+        SqlStore.open(args.output).close()  # a StoreError now, naming the store
+    settings = project_settings(settings_from_args(args, len(urls)))
+    if not to_store:
+        # Files and stdout get every row found, one per page or per --item match: no
+        # store, no dedup (a store keeps one row per key anyway).  Taken out of the
+        # chain rather than disabled by their settings, which would log warnings.
+        pipelines = {**settings.getdict("ITEM_PIPELINES"), **dict.fromkeys(NOT_FOR_FILES)}
+        settings.set("ITEM_PIPELINES", pipelines, priority="cmdline")
+    outcome = run_spider(
+        "extract",
+        settings,
+        urls=urls,
+        spec=args.spec,
+        item=args.item,
+        fields=args.field,
+        spec_name=args.name,
+        render=args.render,
+    )
+    for line in report(outcome, args.output):
+        print(line, file=sys.stderr)
+    if outcome.exit_code:
+        return outcome.exit_code
+    return 1 if outcome.stats.get("extract/urls_failed") else 0

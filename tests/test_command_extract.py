@@ -1,0 +1,272 @@
+"""``crawler extract``: one-off extraction from a list of URLs, as a user runs it."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from crawler.cli import main
+from crawler.storage.sql import SqlStore
+from tests.crawltools import REPO_ROOT, run_crawler, subprocess_env
+
+if TYPE_CHECKING:
+    from fixtures.tinysite.server import TinySite
+
+SPECS = Path(__file__).parent / "specs"
+INLINE = [
+    "--field",
+    "title=css:title",
+    "--field",
+    "heading=css:h1",
+    "--field",
+    "links[]=css:a::attr(href)",
+    "--field",
+    "intro=xpath://p[1]",
+]
+
+
+def expected_rows(site: TinySite) -> list[dict[str, Any]]:
+    return [
+        {
+            "url": site.url("/"),
+            "title": "Tinysite home",
+            "heading": "Welcome to the tinysite",
+            "links": ["/page1.html", "/page2.html"],
+            "intro": "Two pages are linked the plain way: the first page and the second page.",
+        },
+        {
+            "url": site.url("/page1.html"),
+            "title": "Tinysite page 1",
+            "heading": "Page 1",
+            "links": [],
+            "intro": "This is the first page. It links nowhere.",
+        },
+        {
+            "url": site.url("/page2.html"),
+            "title": "Tinysite page 2",
+            "heading": "Page 2",
+            "links": [],
+            "intro": "This is the second page. It links nowhere.",
+        },
+    ]
+
+
+def three_urls(site: TinySite) -> list[str]:
+    return [site.url("/"), site.url("/page1.html"), site.url("/page2.html")]
+
+
+def test_inline_spec_on_three_pages_prints_json_lines(tinysite: TinySite, tmp_path: Path) -> None:
+    proc = run_crawler("extract", *three_urls(tinysite), *INLINE, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert sorted(rows, key=lambda r: r["url"]) == expected_rows(tinysite)
+    assert proc.stderr == ""  # quiet: no log, no progress bar when stderr is not a terminal
+    assert list(tmp_path.iterdir()) == []  # no crawl.db, nothing else
+
+
+def test_output_csv(tinysite: TinySite, tmp_path: Path) -> None:
+    out = tmp_path / "out.csv"
+    proc = run_crawler("extract", *three_urls(tinysite), *INLINE, "-o", str(out), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == ""
+    assert proc.stderr == f"3 row(s) written to {out}\n"
+    with out.open(newline="", encoding="utf-8") as f:
+        rows = sorted(csv.DictReader(f), key=lambda r: r["url"])
+    assert list(rows[0]) == ["url", "title", "heading", "links", "intro"]
+    expected = [{**row, "links": ",".join(row["links"])} for row in expected_rows(tinysite)]
+    assert rows == expected
+
+
+def test_one_row_per_item_match_from_a_file_of_urls(tinysite: TinySite, tmp_path: Path) -> None:
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"# the catalogue index\n{tinysite.url('/catalog/?size=12')}\n\n")
+    out = tmp_path / "out.json"
+    proc = run_crawler(
+        "extract",
+        tinysite.url("/missing.html"),
+        "--from-file",
+        str(urls),
+        "--item",
+        "css:ul > li",
+        "--field",
+        "name=css:a",
+        "--field",
+        "href=css:a::attr(href)",
+        "-o",
+        str(out),
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 1  # one URL gave no page
+    assert f"{tinysite.url('/missing.html')}: HTTP 404, nothing extracted" in proc.stderr
+    assert "warning: 1 URL(s) gave no page to extract from" in proc.stderr
+    rows = json.loads(out.read_text())
+    assert len(rows) == 10  # the index lists ten products
+    assert rows[0]["href"] == "/catalog/item/0.html?size=12"
+    assert rows[0]["name"].endswith(" 0")
+    assert "Traceback" not in proc.stderr
+
+
+def test_spec_file_into_a_store_with_rejects(tinysite: TinySite, tmp_path: Path) -> None:
+    db = tmp_path / "items.db"
+    urls = [tinysite.url(f"/catalog/item/{n}.html?size=40") for n in range(12)]
+    urls.append(tinysite.url("/page1.html"))  # no spec for it
+    proc = run_crawler(
+        "extract",
+        *urls,
+        "--spec",
+        str(SPECS / "catalog_strict.yaml"),
+        "--engine",
+        "bs4",
+        "-o",
+        f"sqlite:///{db}",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    store = SqlStore.open(f"sqlite:///{db}")
+    try:
+        [run] = store.runs()
+        items = store.items("strict_product")
+        rejects = store.rejects(run["id"])
+    finally:
+        store.close()
+    assert run["spider"] == "extract"
+    assert len(items) + len(rejects) == 12
+    assert rejects, "items 0-11 include a slate product"
+    assert f"{len(items)} item(s) stored in sqlite:///{db} (run 1)" in proc.stderr
+    assert f"warning: {len(rejects)} invalid item(s) kept in the store's rejects table" in (
+        proc.stderr
+    )
+    assert "warning: 1 page(s) matched no spec's url pattern" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["http://127.0.0.1:1/", "--field", "t=css:h1["], "error: invalid CSS in 'css:h1['"),
+        (["http://127.0.0.1:1/", "--field", "t=h1"], "must start with 'css:' or 'xpath:'"),
+        (["http://127.0.0.1:1/", "--field", "t=xpath://p["], "error: invalid XPath"),
+        (["http://127.0.0.1:1/", "--field", "title"], "a field is NAME=SELECTOR"),
+        (["http://127.0.0.1:1/", "--item", "css:li"], "--item needs at least one --field"),
+        (["http://127.0.0.1:1/", "--spec", "nowhere.yaml"], "nowhere.yaml: cannot read spec"),
+        (["http://127.0.0.1:1/"], "say what to extract"),
+        (["--field", "t=css:h1"], "give at least one URL"),
+        (["ftp://x/", "--field", "t=css:h1"], "not an http(s) URL: 'ftp://x/'"),
+        (["--from-file", "nowhere.txt", "--field", "t=css:h1"], "cannot read URLs from"),
+        (["http://x/", "--field", "t=css:h1", "-o", "out.xml"], "cannot tell the format"),
+        (["http://x/", "--field", "t=css:h1", "-o", "nodir/out.csv"], "does not exist"),
+        (["http://x/", "--field", "t=css:h1", "-o", "sqlite:///nodir/x.db"], "cannot open"),
+    ],
+)
+def test_bad_arguments_are_a_clear_error(
+    arguments: list[str],
+    message: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["extract", *arguments]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ")
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_a_bad_spec_file_names_the_file_and_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("name: x\nfields:\n  price: {selector: 'css:.p', process: [integer]}\n")
+    assert main(["extract", "http://x/", "--spec", str(spec)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {spec}: spec 'x': field 'price': process[0]")
+
+
+def test_rendered_pages_have_what_scripts_added(tinysite: TinySite, tmp_path: Path) -> None:
+    field = ["--field", "later[]=css:#further a::attr(href)", "--field", "title=css:title"]
+    browser = ["-s", "SELENIUM_ALLOWED_HOSTS=127.0.0.1", "-s", "SELENIUM_POOL_SIZE=1"]
+    rendered = run_crawler(
+        "extract", tinysite.url("/"), *field, "--render", "always", *browser, cwd=tmp_path
+    )
+    assert rendered.returncode == 0, rendered.stderr
+    assert json.loads(rendered.stdout) == {
+        "url": tinysite.url("/"),
+        "later": ["/page5.html", "/page6.html"],
+        "title": "Tinysite home",
+    }
+    plain = run_crawler("extract", tinysite.url("/"), *field, cwd=tmp_path)
+    assert json.loads(plain.stdout)["later"] == []
+
+
+def test_progress_bar_on_a_terminal(tinysite: TinySite, tmp_path: Path) -> None:
+    urls = [tinysite.url(f"/catalog/item/{n}.html") for n in range(12)]
+    controller, terminal = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "crawler.cli", "extract", *urls, "--field", "t=css:h1"],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=terminal,
+            env=subprocess_env(),
+        )
+        os.close(terminal)
+        shown = b""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([controller], [], [], 0.5)
+            if ready:
+                try:
+                    chunk = os.read(controller, 4096)
+                except OSError:  # the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                shown += chunk
+            elif proc.poll() is not None:
+                break
+        stdout, _ = proc.communicate(timeout=30)
+    finally:
+        os.close(controller)
+    assert proc.returncode == 0
+    assert len(stdout.splitlines()) == 12
+    assert b"\r[" in shown
+    assert shown.rstrip().endswith(b"12/12")
+
+
+def test_scrapy_crawl_extract_works_from_the_project(tinysite: TinySite, tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "scrapy",
+            "crawl",
+            "extract",
+            "-a",
+            f"urls={tinysite.url('/page1.html')} {tinysite.url('/page2.html')}",
+            "-a",
+            "field.heading=css:h1",
+            "-s",
+            "CRAWLER_STORE_ENABLED=False",
+            "-O",
+            str(out),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = sorted((json.loads(line) for line in out.read_text().splitlines()), key=str)
+    assert [r["heading"] for r in rows] == ["Page 1", "Page 2"]

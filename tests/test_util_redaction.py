@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from crawler.logfilters import UrlPasswordFilter
+from crawler.redaction import redact_mapping, redact_text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("postgresql://bob:hunter2@127.0.0.1:5432/db", "postgresql://bob:***@127.0.0.1:5432/db"),
+        ("postgresql+psycopg://u:p%40ss@h/db", "postgresql+psycopg://u:***@h/db"),
+        ("{'URL': 'redis://:s3cret@h:6379/0'}", "{'URL': 'redis://:***@h:6379/0'}"),
+        ("sqlite:///crawl.db", "sqlite:///crawl.db"),
+        ("http://x/a?b=c@d", "http://x/a?b=c@d"),
+        ("mailto:bob@example.org", "mailto:bob@example.org"),
+    ],
+)
+def test_url_passwords_are_masked(text: str, expected: str) -> None:
+    assert redact_text(text) == expected
+
+
+def test_mappings_are_redacted_recursively() -> None:
+    settings = {
+        "CRAWLER_STORE_URL": "postgresql://u:pw@h/db",
+        "MY_TOKEN": "t",
+        "FEEDS": {"s3://k:v@bucket/x.jsonl": {"format": "jsonlines"}},
+        "SPECS": ["a.yaml", {"password": "x", "n": 1}],
+    }
+    assert redact_mapping(settings) == {
+        "CRAWLER_STORE_URL": "postgresql://u:***@h/db",
+        "MY_TOKEN": "***",
+        "FEEDS": {"s3://k:***@bucket/x.jsonl": {"format": "jsonlines"}},
+        "SPECS": ["a.yaml", {"password": "***", "n": 1}],
+    }
+
+
+def test_log_records_lose_url_passwords() -> None:
+    record = logging.LogRecord(
+        "scrapy.crawler",
+        logging.INFO,
+        __file__,
+        1,
+        "Overridden settings:\n%(settings)s",
+        ({"settings": "{'CRAWLER_STORE_URL': 'postgresql://u:pw@h/db'}"},),
+        None,
+    )
+    assert UrlPasswordFilter().filter(record)
+    assert (
+        record.getMessage()
+        == "Overridden settings:\n{'CRAWLER_STORE_URL': 'postgresql://u:***@h/db'}"
+    )
