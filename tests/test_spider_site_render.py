@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -12,8 +13,6 @@ from fixtures.tinysite import classic
 from tests.crawltools import CrawlResult, crawl
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from fixtures.tinysite.server import TinySite
 
 # Offline: the browser resolves nothing but the fixture's host.
@@ -21,37 +20,46 @@ BROWSER_OPTIONS = ("-s", "SELENIUM_ALLOWED_HOSTS=127.0.0.1", "-s", "SELENIUM_POO
 CLASSIC_WITH_SCRIPTS = classic.GET_ONLY_PATHS | classic.SCRIPT_LINKS
 
 
-def browser_processes() -> list[str]:
+def browser_processes(under: Path) -> list[str]:
+    """Browser and driver processes whose command line mentions ``under`` (their temp dir)."""
     found = subprocess.run(
         ["pgrep", "-a", "-f", "chromedriver|chromium"], capture_output=True, text=True, check=False
     ).stdout
-    return [line for line in found.splitlines() if "crawler-" in line]
+    return [line for line in found.splitlines() if str(under) in line]
 
 
 @pytest.fixture(scope="module")
-def always(tinysite: TinySite, tmp_path_factory: pytest.TempPathFactory) -> CrawlResult:
+def browser_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where this module's crawls keep their browser sessions (to find leftovers)."""
+    return tmp_path_factory.mktemp("browsers")
+
+
+def crawl_rendered(site: TinySite, workdir: Path, mode: str, browser_dir: Path) -> CrawlResult:
     return crawl(
-        tinysite.url("/"),
-        tmp_path_factory.mktemp("always"),
+        site.url("/"),
+        workdir,
         "--render",
-        "always",
+        mode,
         "--forms",
         "none",
+        "-s",
+        f"SELENIUM_TEMP_DIR={browser_dir}",
         *BROWSER_OPTIONS,
     )
 
 
 @pytest.fixture(scope="module")
-def auto(tinysite: TinySite, tmp_path_factory: pytest.TempPathFactory) -> CrawlResult:
-    return crawl(
-        tinysite.url("/"),
-        tmp_path_factory.mktemp("auto"),
-        "--render",
-        "auto",
-        "--forms",
-        "none",
-        *BROWSER_OPTIONS,
-    )
+def always(
+    tinysite: TinySite, tmp_path_factory: pytest.TempPathFactory, browser_dir: Path
+) -> CrawlResult:
+    return crawl_rendered(tinysite, tmp_path_factory.mktemp("always"), "always", browser_dir)
+
+
+@pytest.fixture(scope="module")
+def auto(
+    tinysite: TinySite, tmp_path_factory: pytest.TempPathFactory, browser_dir: Path
+) -> CrawlResult:
+    return crawl_rendered(tinysite, tmp_path_factory.mktemp("auto"), "auto", browser_dir)
 
 
 def test_render_always_follows_links_written_by_scripts(always: CrawlResult) -> None:
@@ -81,9 +89,13 @@ def test_render_auto_finds_the_same_pages_with_fewer_renders(
     assert auto.stats["render/auto/pages_with_script_links"] == 1
 
 
-def test_no_browser_is_left_after_rendered_crawls(always: CrawlResult, auto: CrawlResult) -> None:
+def test_no_browser_is_left_after_rendered_crawls(
+    always: CrawlResult, auto: CrawlResult, browser_dir: Path
+) -> None:
     assert always.returncode == auto.returncode == 0
-    assert browser_processes() == []
+    assert always.stats["selenium/sessions_started"] >= 1
+    assert browser_processes(browser_dir) == []
+    assert list(browser_dir.iterdir()) == []  # profiles and temp dirs removed too
 
 
 def test_non_html_is_not_rendered(tinysite: TinySite, tmp_path: Path) -> None:
