@@ -38,7 +38,7 @@ class ProgressBar:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         if not sys.stderr.isatty():
-            raise NotConfigured("stderr is not a terminal")
+            raise NotConfigured  # stderr is not a terminal: the usual case, silent
         bar = cls(crawler, sys.stderr)
         crawler.signals.connect(bar.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(bar.spider_closed, signal=signals.spider_closed)

@@ -77,7 +77,7 @@ class ExtractMiddleware:
     def from_crawler(cls, crawler: Crawler) -> Self:
         config = ExtractConfig.from_settings(crawler.settings)
         if not config.specs:
-            raise NotConfigured("no extraction specs (CRAWLER_EXTRACT_SPECS is empty)")
+            raise NotConfigured  # the default (no specs): silent
         names = ", ".join(spec.name for spec in config.specs)
         logger.info("Extracting %s with the %s engine", names, config.engine)
         return cls(crawler, config.specs, get_engine(config.engine))

@@ -96,7 +96,7 @@ class RenderModeMiddleware:
     def from_crawler(cls, crawler: Crawler) -> Self:
         config = RenderModeConfig.from_settings(crawler.settings)
         if config.mode == "never":
-            raise NotConfigured("CRAWLER_RENDER is never: only meta['browser'] requests render")
+            raise NotConfigured  # the default: silent (only meta["browser"] requests render)
         if not crawler.settings.getbool("SELENIUM_ENABLED", True):
             raise NotConfigured(f"CRAWLER_RENDER={config.mode} but SELENIUM_ENABLED is False")
         return cls(crawler, config)
