@@ -78,3 +78,11 @@ def test_a_longer_secret_containing_a_shorter_one_is_masked_whole() -> None:
     masker = SecretMasker()
     masker.add("abcdef", "abcdefghij")
     assert masker.mask("x abcdefghij y abcdef") == f"x {REDACTED} y {REDACTED}"
+
+
+def test_typed_values_stay_out_of_action_reprs() -> None:
+    from crawler.browser.request import BrowserOptions, Fill
+
+    options = BrowserOptions(actions=(Fill("#password", "teapot-rabbit-1865"),))
+    assert "teapot-rabbit-1865" not in repr(options)
+    assert options.actions[0].value == "teapot-rabbit-1865"
