@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import pty
 import shutil
 import stat
 import subprocess
+import sys
 from http.cookiejar import Cookie
 from typing import TYPE_CHECKING
 
@@ -167,3 +170,55 @@ def test_there_is_no_password_option(tinysite: TinySite, tmp_path: Path) -> None
     )
     assert proc.returncode == 2
     assert "error: ambiguous option: --password could match --password-env" in proc.stderr
+
+
+def test_the_password_is_asked_for_on_a_terminal(tinysite: TinySite, tmp_path: Path) -> None:
+    controller, terminal = pty.openpty()
+    path = tmp_path / "cookies.txt"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "crawler.cli",
+            "login",
+            tinysite.url(payments.LOGIN_PATH),
+            "--username",
+            "carol",
+            "--save-cookies",
+            str(path),
+        ],
+        stdin=terminal,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        start_new_session=True,  # no controlling terminal: getpass reads standard input
+    )
+    os.close(terminal)
+    prompt = f"Password for carol at {tinysite.url(payments.LOGIN_PATH)}: "
+    try:
+        assert process.stderr is not None
+        seen = ""
+        while not seen.endswith(prompt):  # typed earlier, it would be flushed with echo off
+            char = process.stderr.read(1)
+            assert char, f"no password prompt; the command wrote {seen!r}"
+            seen += char
+        os.write(controller, (USERS["carol"] + "\n").encode())
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        os.close(controller)
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, stderr
+    assert USERS["carol"] not in stdout + stderr  # not echoed
+    assert "saved 2 cookies" in stdout
+
+
+def test_without_a_terminal_a_password_source_is_required(
+    tinysite: TinySite, tmp_path: Path
+) -> None:
+    proc = run_crawler(
+        "login", tinysite.url(payments.LOGIN_PATH), "--username", "carol", cwd=tmp_path
+    )
+    assert proc.returncode == 2
+    assert "needs --password-env VAR or --password-file FILE" in proc.stderr
