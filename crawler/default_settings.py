@@ -12,7 +12,7 @@ from __future__ import annotations
 CRAWLER_LOGIN_URL = None  # the login page; None: no login
 CRAWLER_COOKIES_FILE = None  # Netscape cookies.txt loaded into the cookie jar at start
 CRAWLER_LOGIN_FAILURE_TEXT = None  # text a failed login shows; its presence means failure
-CRAWLER_LOGIN_MAX_RELOGINS = 3  # re-logins after session expiry before the crawl gives up
+CRAWLER_LOGIN_MAX_RELOGINS = 3  # re-logins in a row that bring no page back, then no more
 CRAWLER_LOGIN_PASSWORD_ENV = None  # NAME of the environment variable holding the password
 CRAWLER_LOGIN_PASSWORD_FIELD = None  # name of the password input; None: detected
 CRAWLER_LOGIN_PASSWORD_FILE = None  # file whose first line is the password

@@ -10,13 +10,15 @@ import pytest
 import requests
 
 from fixtures.tinysite import payments
+from fixtures.tinysite.apps import default_apps
 from fixtures.tinysite.payments import USERS, PaymentsApp
+from fixtures.tinysite.server import SiteResponse, TinySite, redirect
 from tests.logintools import BROWSER_OPTIONS, PASSWORD_ENV, LoginCrawl, login_crawl
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from fixtures.tinysite.server import TinySite
+    from fixtures.tinysite.server import SiteRequest
 
 
 @pytest.fixture
@@ -199,3 +201,41 @@ def test_an_expired_session_leads_to_one_relogin_and_no_missing_page(
         r for r in crawl.seen if r.target.startswith(payments.AREA_PATH) and not r.cookies
     ]
     assert redirected == []  # every page was asked for with a session cookie
+
+
+class AdminOnlyApp:
+    """Pages that send every visitor to the payments login: no re-login can help."""
+
+    prefix = "/admin-only/"
+
+    def handle(self, request: SiteRequest, site: TinySite) -> SiteResponse | None:
+        if request.path == self.prefix:
+            links = "".join(f'<a href="{self.prefix}{n}">page {n}</a>' for n in range(1, 6))
+            return SiteResponse(body=f"<html><title>Admin</title><body>{links}</body></html>")
+        return redirect(payments.login_url_for(request.path))
+
+
+def test_pages_no_relogin_helps_are_kept_and_the_crawl_goes_on(tmp_path: Path, alice: str) -> None:
+    with TinySite(apps=[*default_apps(), AdminOnlyApp()]) as site:
+        crawl = login_crawl(
+            site,
+            tmp_path,
+            "--login-with",
+            "http",
+            "-s",
+            "CRAWLER_LOGIN_MAX_RELOGINS=1",
+            "-s",
+            "CONCURRENT_REQUESTS=1",  # one at a time: the counts below are exact
+            start=AdminOnlyApp.prefix,
+        )
+    result = crawl.result
+    assert result.returncode == 0, result.stderr
+    assert result.runs[-1]["finish_reason"] == "finished"
+    stats = result.stats
+    # page 1: a re-login, and its retry still lands on the login page; pages 2-5:
+    # one re-login in a row brought nothing back, so no more re-logins.
+    assert (stats["login/logins"], stats["login/relogins"]) == (2, 1)
+    assert (stats["login/expired_again"], stats["login/relogins_refused"]) == (1, 4)
+    assert "not logging in again" in result.stderr
+    admin = {path: page["status"] for path, page in result.by_path().items()}
+    assert [admin[f"{AdminOnlyApp.prefix}{n}"] for n in range(1, 6)] == [302] * 5

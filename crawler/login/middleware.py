@@ -29,8 +29,11 @@ wait for the login.  Logout URLs are kept out by
 
 Stats: ``login/logins`` (successful logins, re-logins included),
 ``login/relogins``, ``login/failures``, ``login/expired_responses`` (responses
-that were the login page and were retried), ``login/http_fallbacks`` (auto
-mode used the browser).
+that were the login page and were retried), ``login/expired_again`` (retried
+responses that were the login page again: kept as they are),
+``login/relogins_refused`` (after ``CRAWLER_LOGIN_MAX_RELOGINS`` re-logins in a
+row that brought no page back), ``login/http_fallbacks`` (auto mode used the
+browser).  A re-login that fails stops the crawl like a failed first login.
 """
 
 from __future__ import annotations
@@ -82,7 +85,7 @@ class LoginMiddleware:
         self.error: LoginError | None = None
         self._busy = False
         self._waiters: list[Deferred[None]] = []
-        self._relogins = 0
+        self._fruitless = 0  # re-logins since a retried request last got a page
         self._session_cookies: list[CookieKey] = []  # what the last login put in the jar
         self._task: Deferred[None] | None = None
         masking.MASKER.add(config.password)
@@ -137,11 +140,15 @@ class LoginMiddleware:
             or request.meta.get("dont_relogin")
             or self.generation == 0
             or self.error is not None
-            or not self._sent_to_login(request, response)
         ):
             return response
         retries = request.meta.get("login_retries", 0)
+        if not self._sent_to_login(request, response):
+            if retries and not same_page(response.url, self.config.url):
+                self._fruitless = 0  # a re-login brought a page back
+            return response
         if retries >= 1:
+            # Not an expiry, then: this page wants another account (or no robot).
             self.stats.inc_value("login/expired_again")
             logger.warning(
                 "%s still leads to the login page after a fresh login; keeping that response",
@@ -150,16 +157,17 @@ class LoginMiddleware:
             return response
         left_with = request.meta.get("login_generation", self.generation)
         if left_with >= self.generation and not self._busy:
-            if self._relogins >= self.config.max_relogins:
-                self._fail(
-                    LoginError(
-                        self.config.url,
-                        f"the session expired again after {self._relogins} re-logins "
-                        "(CRAWLER_LOGIN_MAX_RELOGINS)",
+            if self._fruitless >= self.config.max_relogins:
+                self.stats.inc_value("login/relogins_refused")
+                if self._fruitless == self.config.max_relogins:
+                    self._fruitless += 1  # warn once
+                    logger.warning(
+                        "%d re-logins in a row brought no page back "
+                        "(CRAWLER_LOGIN_MAX_RELOGINS); not logging in again",
+                        self.config.max_relogins,
                     )
-                )
                 return response
-            self._relogins += 1
+            self._fruitless += 1
             logger.info(
                 "The session expired (%s was sent to the login page); logging in again",
                 request.url,
