@@ -95,6 +95,16 @@ def test_the_script_only_login_works_in_the_browser(
     assert not any(page["rendered"] for page in crawl.result.pages)
 
 
+def test_auto_falls_back_to_the_browser_when_http_finds_no_form(
+    tinysite: TinySite, tmp_path: Path, alice: str
+) -> None:
+    crawl = login_crawl(tinysite, tmp_path, *BROWSER_OPTIONS, login=payments.SCRIPT_LOGIN_PATH)
+    assert_reached_every_protected_page(crawl)
+    stats = crawl.result.stats
+    assert (stats["login/logins"], stats["login/http_fallbacks"]) == (1, 1)
+    assert "in the browser, after HTTP failed" in crawl.result.stderr
+
+
 def assert_clear_login_failure(crawl: LoginCrawl, *said: str) -> None:
     result = crawl.result
     assert result.returncode == 1
