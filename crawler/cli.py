@@ -7,10 +7,10 @@ import sys
 
 from scrapy.exceptions import UsageError
 
-from crawler.commands import crawl, export, extract, runs
-from crawler.exceptions import StoreError
+from crawler.commands import crawl, export, extract, login, runs
+from crawler.exceptions import LoginConfigError, StoreError
 
-COMMANDS = (crawl, extract, runs, export)
+COMMANDS = (crawl, extract, login, runs, export)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except (UsageError, StoreError) as e:
+    except (UsageError, StoreError, LoginConfigError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
 

@@ -8,6 +8,21 @@ component, the enabling flag first in each group.
 
 from __future__ import annotations
 
+# Login and session cookies (crawler.login)
+CRAWLER_LOGIN_URL = None  # the login page; None: no login
+CRAWLER_COOKIES_FILE = None  # Netscape cookies.txt loaded into the cookie jar at start
+CRAWLER_LOGIN_FAILURE_TEXT = None  # text a failed login shows; its presence means failure
+CRAWLER_LOGIN_MAX_RELOGINS = 3  # re-logins in a row that bring no page back, then no more
+CRAWLER_LOGIN_PASSWORD_ENV = None  # NAME of the environment variable holding the password
+CRAWLER_LOGIN_PASSWORD_FIELD = None  # name of the password input; None: detected
+CRAWLER_LOGIN_PASSWORD_FILE = None  # file whose first line is the password
+CRAWLER_LOGIN_SUBMIT_SELECTOR = None  # browser: CSS/XPath of the control to click; None: detected
+CRAWLER_LOGIN_SUCCESS_SELECTOR = None  # CSS present after login; None: "left the login page"
+CRAWLER_LOGIN_TIMEOUT = 15  # seconds a browser login may take to settle after the click
+CRAWLER_LOGIN_USERNAME = None
+CRAWLER_LOGIN_USERNAME_FIELD = None  # name of the username input; None: detected
+CRAWLER_LOGIN_WITH = "auto"  # http | browser | auto (HTTP, then the browser)
+
 # Site crawl (spiders.site)
 CRAWLER_ALLOWED_DOMAINS: list[str] = []  # hosts followed besides the start URL's
 CRAWLER_FORMS = "get"  # submit discovered forms: none | get (GET forms) | all (GET and POST)

@@ -83,3 +83,16 @@ class DuplicateItem(DropItem):
 
     def __init__(self, message: str, log_level: str = "DEBUG") -> None:
         super().__init__(message, log_level=log_level)
+
+
+class LoginConfigError(ValueError):
+    """A ``CRAWLER_LOGIN_*`` or cookies-file setting is missing, invalid or unreadable."""
+
+
+class LoginError(Exception):
+    """Logging in failed; the message names the login URL and never holds the password."""
+
+    def __init__(self, login_url: str, reason: str) -> None:
+        self.login_url = login_url
+        self.reason = reason
+        super().__init__(f"login at {login_url} failed: {reason}")

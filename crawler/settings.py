@@ -27,8 +27,14 @@ DUPEFILTER_CLASS = "crawler.dupefilter.RedirectRecordingDupeFilter"
 
 # After CookiesMiddleware (700): the browser gets the jar's Cookie header and the
 # jar gets the browser's cookies back; retry (550), redirect (600) and
-# user-agent (500) apply to rendered requests too.
+# user-agent (500) apply to rendered requests too.  The login (off without
+# CRAWLER_LOGIN_URL) sits between redirect and cookies: requests wait for it
+# before the jar's Cookie header is set, and it sees redirects to the login
+# page before they are followed.  The logout guard (off without a login or a
+# cookies file) drops logout URLs before they wait for anything.
 DOWNLOADER_MIDDLEWARES = {
+    "crawler.login.logoutguard.LogoutGuardMiddleware": 640,
+    "crawler.login.middleware.LoginMiddleware": 650,
     "crawler.browser.rendermode.RenderModeMiddleware": 940,
     "crawler.browser.middleware.SeleniumMiddleware": 950,
 }
@@ -36,6 +42,11 @@ DOWNLOADER_MIDDLEWARES = {
 # Next to the spider: a page's extracted items follow the spider's own output.
 SPIDER_MIDDLEWARES = {
     "pipelines.extract.ExtractMiddleware": 950,
+}
+
+# Loads CRAWLER_COOKIES_FILE (Netscape cookies.txt) into the cookie jar; off without it.
+EXTENSIONS = {
+    "crawler.login.cookies.CookiesFile": 0,
 }
 
 ITEM_PIPELINES = {

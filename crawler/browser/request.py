@@ -47,10 +47,13 @@ class Click:
 
 @dataclass(frozen=True)
 class Fill:
-    """Type ``value`` into the element matching ``selector`` (cleared first)."""
+    """Type ``value`` into the element matching ``selector`` (cleared first).
+
+    ``value`` stays out of ``repr()``: it is often a password.
+    """
 
     selector: str
-    value: str
+    value: str = field(repr=False)
     wait_for: WaitCondition | None = None
 
 

@@ -9,6 +9,12 @@ from typing import Any
 
 from scrapy.exceptions import UsageError
 
+from crawler.commands.login import (
+    add_login_options,
+    check_login_settings,
+    forget_prompted_password,
+    login_settings,
+)
 from crawler.exceptions import StoreError
 from crawler.extract.exceptions import SpecError
 from crawler.extract.loader import load_spec_sources
@@ -119,6 +125,13 @@ def add_parser(subparsers: Any) -> None:
         help="set a Scrapy setting (repeatable)",
     )
     p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    add_login_options(p, with_login_url=True)
+    p.add_argument(
+        "--cookies",
+        metavar="FILE",
+        help="start with the cookies of FILE (Netscape cookies.txt, e.g. from "
+        "`crawler login --save-cookies`) in the crawl's cookie jar",
+    )
     p.set_defaults(run=run)
 
 
@@ -165,11 +178,22 @@ def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
         }
     if feeds:
         overrides["FEEDS"] = feeds
+    if args.cookies:
+        overrides["CRAWLER_COOKIES_FILE"] = args.cookies
+    overrides.update(login_settings(args, args.login))
     return overrides
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    finally:
+        forget_prompted_password()
+
+
+def _run(args: argparse.Namespace) -> int:
     settings = project_settings(settings_from_args(args))
+    check_login_settings(settings)
     store_url = settings.get("CRAWLER_STORE_URL")
     try:  # fail before crawling anything, with the store named
         SqlStore.open(store_url).close()
@@ -185,6 +209,8 @@ def run(args: argparse.Namespace) -> int:
     if args.form_values:
         spider_arguments["form_values"] = args.form_values
     outcome = run_spider("site", settings, **spider_arguments)
+    if outcome.finish_reason == "login_failed":
+        print(f"error: {outcome.stats.get('login/error')}", file=sys.stderr)
     error = outcome.stats.get("store/error")
     if error:
         print(f"error: {error}", file=sys.stderr)

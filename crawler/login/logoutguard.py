@@ -1,0 +1,50 @@
+"""``LogoutGuardMiddleware``: a crawl that holds a session never requests a logout URL.
+
+On when the crawl logs in (``CRAWLER_LOGIN_URL``) or starts from saved
+cookies (``CRAWLER_COOKIES_FILE``): then a request whose URL looks like a
+logout (``CRAWLER_LOGOUT_PATTERN``, default ``log ?out|sign ?out`` in the path
+and query) is dropped with ``IgnoreRequest``, whichever spider or component
+made it, and counted in ``login/logout_blocked``.  The login's own requests
+(meta ``login_request``) and requests with meta ``allow_logout`` pass.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from scrapy.exceptions import IgnoreRequest, NotConfigured
+
+from crawler import default_settings
+from crawler.logout import looks_like_logout
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from scrapy import Request
+    from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
+
+
+class LogoutGuardMiddleware:
+    def __init__(self, crawler: Crawler, pattern: str) -> None:
+        self.crawler = crawler
+        self.pattern = pattern
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        settings = crawler.settings
+        if not (settings.get("CRAWLER_LOGIN_URL") or settings.get("CRAWLER_COOKIES_FILE")):
+            raise NotConfigured  # no session to lose; off without a message (no warning)
+        pattern = settings.get("CRAWLER_LOGOUT_PATTERN") or default_settings.CRAWLER_LOGOUT_PATTERN
+        return cls(crawler, pattern)
+
+    def process_request(self, request: Request) -> None:
+        meta = request.meta
+        if meta.get("login_request") or meta.get("allow_logout"):
+            return
+        if looks_like_logout(request.url, pattern=self.pattern):
+            self.crawler.stats.inc_value("login/logout_blocked")
+            logger.debug("Not requesting %s: it looks like a logout", request.url)
+            raise IgnoreRequest(f"{request.url} looks like a logout; the crawl holds a session")
