@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from fixtures.tinysite import payments
@@ -58,3 +58,8 @@ def login_crawl(
         *options,
     )
     return LoginCrawl(result, site.requests_seen[first:], site.url(login))
+
+
+def logouts_avoided(stats: dict[str, Any]) -> int:
+    """Logout links the crawl did not follow: skipped by the spider or blocked by the guard."""
+    return stats.get("crawler/links/skipped_logout", 0) + stats.get("login/logout_blocked", 0)

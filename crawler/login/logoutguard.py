@@ -37,7 +37,9 @@ class LogoutGuardMiddleware:
         settings = crawler.settings
         if not (settings.get("CRAWLER_LOGIN_URL") or settings.get("CRAWLER_COOKIES_FILE")):
             raise NotConfigured  # no session to lose; off without a message (no warning)
-        pattern = settings.get("CRAWLER_LOGOUT_PATTERN") or default_settings.CRAWLER_LOGOUT_PATTERN
+        pattern = settings.get("CRAWLER_LOGOUT_PATTERN", default_settings.CRAWLER_LOGOUT_PATTERN)
+        if not pattern:
+            raise NotConfigured("CRAWLER_LOGOUT_PATTERN is empty: logouts are not recognised")
         return cls(crawler, pattern)
 
     def process_request(self, request: Request) -> None:
