@@ -13,7 +13,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from fixtures.tinysite import classic, rough
+from crawler.demo import DEMO_USER
+from fixtures.tinysite import classic, payments, rough
 from tests.crawltools import REPO_ROOT, CrawlResult, crawl, read_store, subprocess_env
 
 if TYPE_CHECKING:
@@ -271,7 +272,18 @@ def test_demo_prints_the_summary(tmp_path: Path) -> None:
     [search] = [line.split() for line in proc.stdout.splitlines() if line.startswith("/search")]
     assert (search[0], search[2]) == (classic.SEARCH_URL, "form")  # its form was submitted
     assert found_via["/page3.html"] == found_via["/page4.html"] == "link"
+    assert set(found_via) | {"/search.html?q=A"} == {
+        *(p for p in classic.WITH_FORMS_AND_JS_PATHS if p.startswith("/page")),
+        classic.SEARCH_URL,
+    }
     assert (tmp_path / "crawl.db").exists()
+    # the book's second example: the payments, read alike by lxml and BeautifulSoup
+    expected = payments.EXPECTED_TOTALS[DEMO_USER]
+    count = len(payments.EXPECTED_PAYMENTS[DEMO_USER])
+    assert f"Total of {count} payments: {expected:+d}" in proc.stdout
+    assert f"read the same {count} payments: total {expected:+d} and {expected:+d}" in proc.stdout
+    assert "lunch" in proc.stdout
+    assert payments.USERS[DEMO_USER] not in proc.stdout + proc.stderr
 
 
 def test_dead_link_is_recorded_with_its_error(tmp_path: Path) -> None:
