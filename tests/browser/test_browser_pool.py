@@ -105,9 +105,11 @@ def test_http_keeps_flowing_while_pages_render(
     print(f"render busy time {busy:.2f} s in a {render_window:.2f} s window")
     assert busy / render_window > 1.5
     # Every render waits 1 s in the page; all 50 plain pages are in before the
-    # first render is, and within a second of the crawl's first request.
+    # first render is, and within 2 s of the crawl's first request (measured
+    # 0.4-1.0 s while four Chromiums start on two cores; a blocking middleware
+    # needs more than 2 s to start its browser and render one page).
     assert plain_done[-1] < render_done[0]
-    assert plain_done[-1] - first_sent < 1.0
+    assert plain_done[-1] - first_sent < 2.0
     assert result["stats"]["selenium/sessions_started"] <= 4
 
 
