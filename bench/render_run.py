@@ -67,7 +67,13 @@ def main() -> None:
     process.start()
     spider = crawler.spider
     assert isinstance(spider, RenderListSpider)
-    print(json.dumps({"pages": len(spider.done), "seconds": time.monotonic() - started}))
+    done = sorted(spider.done)
+    steady = (len(done) - 1) / (done[-1] - done[0]) if len(done) > 1 else 0.0
+    print(
+        json.dumps(
+            {"pages": len(done), "seconds": time.monotonic() - started, "steady_rate": steady}
+        )
+    )
 
 
 if __name__ == "__main__":
