@@ -15,6 +15,7 @@ from crawler.commands.login import (
     forget_prompted_password,
     login_settings,
 )
+from crawler.commands.options import add_scrapy_options, scrapy_overrides
 from crawler.exceptions import StoreError
 from crawler.extract.exceptions import SpecError
 from crawler.extract.loader import load_spec_sources
@@ -115,16 +116,7 @@ def add_parser(subparsers: Any) -> None:
         metavar="FILE",
         help="also write extracted items to FILE (.jsonl, .json or .csv; repeatable)",
     )
-    p.add_argument(
-        "-s",
-        "--set",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        dest="settings",
-        help="set a Scrapy setting (repeatable)",
-    )
-    p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    add_scrapy_options(p)
     add_login_options(p, with_login_url=True)
     p.add_argument(
         "--cookies",
@@ -143,12 +135,7 @@ def _form_value(text: str) -> str:
 
 
 def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    overrides: dict[str, Any] = {"LOG_LEVEL": args.log_level}
-    for item in args.settings:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise SystemExit(f"error: -s takes NAME=VALUE, not {item!r}")
-        overrides[name] = value
+    overrides = scrapy_overrides(args)
     if args.ignore_robots:
         overrides["ROBOTSTXT_OBEY"] = False
     if args.store:

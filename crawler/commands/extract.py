@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy.exceptions import UsageError
 
 from crawler.commands.crawl import FEED_FORMATS
+from crawler.commands.options import add_scrapy_options, scrapy_overrides
 from crawler.extract.engines import ENGINE_NAMES
 from crawler.extract.inline import DEFAULT_NAME
 from crawler.runner import project_settings, run_spider
@@ -79,20 +80,10 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--ignore-robots", action="store_true", help="do not obey robots.txt (obeyed by default)"
     )
-    p.add_argument(
-        "-s",
-        "--set",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        dest="settings",
-        help="set a Scrapy setting (repeatable)",
-    )
-    p.add_argument(
-        "--log-level",
-        default="WARNING",
-        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
-        help="Scrapy's log on stderr (default: WARNING, so stdout is only the JSON lines)",
+    add_scrapy_options(
+        p,
+        log_level="WARNING",
+        log_help="Scrapy's log on stderr (default: WARNING, so stdout is only the JSON lines)",
     )
     p.set_defaults(run=run)
 
@@ -121,7 +112,6 @@ def _output_settings(output: str | None) -> dict[str, Any]:
 
 def settings_from_args(args: argparse.Namespace, url_count: int) -> dict[str, Any]:
     overrides: dict[str, Any] = {
-        "LOG_LEVEL": args.log_level,
         "CRAWLER_EXTRACT_ENGINE": args.engine,
     }
     if args.ignore_robots:
@@ -129,11 +119,7 @@ def settings_from_args(args: argparse.Namespace, url_count: int) -> dict[str, An
     if sys.stderr.isatty() and url_count >= PROGRESS_MIN_URLS:
         overrides["EXTENSIONS"] = {"crawler.progress.ProgressBar": 0}
     overrides.update(_output_settings(args.output))
-    for item in args.settings:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise UsageError(f"-s takes NAME=VALUE, not {item!r}")
-        overrides[name] = value
+    overrides.update(scrapy_overrides(args))  # -s last: it wins
     return overrides
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import UsageError
 
+from crawler.commands.options import add_scrapy_options, scrapy_overrides
 from crawler.login.config import LOGIN_MODES, PROMPT_ENV, LoginConfig
 from crawler.login.cookies import load_cookies_txt
 from crawler.runner import project_settings, run_spider
@@ -140,26 +141,12 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--save-cookies", metavar="FILE", help="write the session cookies to FILE (cookies.txt)"
     )
-    p.add_argument(
-        "-s",
-        "--set",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        dest="settings",
-        help="set a Scrapy setting (repeatable)",
-    )
-    p.add_argument("--log-level", default="WARNING", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    add_scrapy_options(p, log_level="WARNING")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    overrides: dict[str, Any] = {"LOG_LEVEL": args.log_level, "CRAWLER_STORE_ENABLED": False}
-    for item in args.settings:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise UsageError(f"-s takes NAME=VALUE, not {item!r}")
-        overrides[name] = value
+    overrides: dict[str, Any] = {"CRAWLER_STORE_ENABLED": False, **scrapy_overrides(args)}
     save = Path(args.save_cookies) if args.save_cookies else None
     if save is not None and not save.resolve().parent.is_dir():
         raise UsageError(f"the directory of {args.save_cookies} does not exist")
