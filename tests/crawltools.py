@@ -92,3 +92,17 @@ def crawl(
     )
     pages, runs = read_store(db)
     return CrawlResult(proc.returncode, proc.stdout, proc.stderr, db, pages, runs)
+
+
+def run_scrapy(*args: str, timeout: float = 120, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    """``scrapy ARGS`` from the project root (where ``scrapy.cfg`` is), as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "scrapy", *args],
+        cwd=REPO_ROOT,
+        env=kwargs.pop("env", subprocess_env()),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        **kwargs,
+    )

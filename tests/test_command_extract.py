@@ -17,7 +17,7 @@ import pytest
 
 from crawler.cli import main
 from crawler.storage.sql import SqlStore
-from tests.crawltools import REPO_ROOT, run_crawler, subprocess_env
+from tests.crawltools import run_crawler, run_scrapy, subprocess_env
 
 if TYPE_CHECKING:
     from fixtures.tinysite.server import TinySite
@@ -245,27 +245,17 @@ def test_progress_bar_on_a_terminal(tinysite: TinySite, tmp_path: Path) -> None:
 
 def test_scrapy_crawl_extract_works_from_the_project(tinysite: TinySite, tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "scrapy",
-            "crawl",
-            "extract",
-            "-a",
-            f"urls={tinysite.url('/page1.html')} {tinysite.url('/page2.html')}",
-            "-a",
-            "field.heading=css:h1",
-            "-s",
-            "CRAWLER_STORE_ENABLED=False",
-            "-O",
-            str(out),
-        ],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    proc = run_scrapy(
+        "crawl",
+        "extract",
+        "-a",
+        f"urls={tinysite.url('/page1.html')} {tinysite.url('/page2.html')}",
+        "-a",
+        "field.heading=css:h1",
+        "-s",
+        "CRAWLER_STORE_ENABLED=False",
+        "-O",
+        str(out),
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = sorted((json.loads(line) for line in out.read_text().splitlines()), key=str)

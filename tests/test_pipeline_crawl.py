@@ -23,7 +23,7 @@ import pytest
 from crawler.cli import main
 from crawler.storage.sql import SqlStore
 from fixtures.tinysite.payments import EXPECTED_PAYMENTS, RESET_PATH, USERS
-from tests.crawltools import REPO_ROOT, crawl, run_crawler, subprocess_env
+from tests.crawltools import crawl, run_crawler, run_scrapy, subprocess_env
 
 if TYPE_CHECKING:
     from fixtures.tinysite.server import TinySite
@@ -272,29 +272,19 @@ def test_crawl_with_a_bad_spec_file_is_a_usage_error(
 
 def test_scrapy_crawl_site_extracts_too(tinysite: TinySite, tmp_path: Path) -> None:
     out = tmp_path / "items.jsonl"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "scrapy",
-            "crawl",
-            "site",
-            "-a",
-            f"start_url={tinysite.url('/catalog/?size=5')}",
-            "-s",
-            f"CRAWLER_STORE_URL=sqlite:///{tmp_path / 'x.db'}",
-            "-s",
-            f"CRAWLER_EXTRACT_SPECS={CATALOG_SPEC}",
-            "-s",
-            "CRAWLER_EXTRACT_ENGINE=bs4",
-            "-O",
-            f"{out}:jsonlines",
-        ],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    proc = run_scrapy(
+        "crawl",
+        "site",
+        "-a",
+        f"start_url={tinysite.url('/catalog/?size=5')}",
+        "-s",
+        f"CRAWLER_STORE_URL=sqlite:///{tmp_path / 'x.db'}",
+        "-s",
+        f"CRAWLER_EXTRACT_SPECS={CATALOG_SPEC}",
+        "-s",
+        "CRAWLER_EXTRACT_ENGINE=bs4",
+        "-O",
+        f"{out}:jsonlines",
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows: list[dict[str, Any]] = [json.loads(line) for line in out.read_text().splitlines()]

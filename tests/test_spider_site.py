@@ -15,7 +15,7 @@ import pytest
 
 from crawler.demo import DEMO_USER
 from fixtures.tinysite import classic, payments, rough
-from tests.crawltools import REPO_ROOT, CrawlResult, crawl, read_store, subprocess_env
+from tests.crawltools import REPO_ROOT, CrawlResult, crawl, read_store, run_scrapy, subprocess_env
 
 if TYPE_CHECKING:
     from fixtures.tinysite.server import TinySite
@@ -225,25 +225,15 @@ def test_ctrl_c_stops_the_crawl_cleanly(tinysite: TinySite, tmp_path: Path) -> N
 
 def test_scrapy_crawl_site_works_from_the_project(tinysite: TinySite, tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "scrapy",
-            "crawl",
-            "site",
-            "-a",
-            f"start_url={tinysite.url('/')}",
-            "-s",
-            f"CRAWLER_STORE_URL=sqlite:///{tmp_path / 'x.db'}",
-            "-O",
-            str(out),
-        ],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    proc = run_scrapy(
+        "crawl",
+        "site",
+        "-a",
+        f"start_url={tinysite.url('/')}",
+        "-s",
+        f"CRAWLER_STORE_URL=sqlite:///{tmp_path / 'x.db'}",
+        "-O",
+        str(out),
     )
     assert proc.returncode == 0, proc.stderr
     paths = {

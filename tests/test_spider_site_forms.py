@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -13,7 +11,7 @@ import pytest
 from fixtures.tinysite import classic
 from fixtures.tinysite import forms as area
 from tests.browser.conftest import processes_under
-from tests.crawltools import REPO_ROOT, CrawlResult, crawl, run_crawler
+from tests.crawltools import CrawlResult, crawl, run_crawler, run_scrapy
 from tests.test_spider_site_render import BROWSER_OPTIONS
 
 if TYPE_CHECKING:
@@ -199,31 +197,21 @@ def test_supplied_values_are_submitted(tinysite: TinySite, tmp_path: Path) -> No
 def test_scrapy_crawl_takes_the_form_arguments(tinysite: TinySite, tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
     before = len(tinysite.requests_seen)
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "scrapy",
-            "crawl",
-            "site",
-            "-a",
-            f"start_url={tinysite.url(area.INDEX_PATH)}",
-            "-a",
-            "forms=get",
-            "-a",
-            "form_values=q=ships,colour=blue",
-            "-a",
-            "submit_forms=feedback",
-            "-s",
-            f"CRAWLER_STORE_URL=sqlite:///{tmp_path / 'x.db'}",
-            "-O",
-            str(out),
-        ],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    proc = run_scrapy(
+        "crawl",
+        "site",
+        "-a",
+        f"start_url={tinysite.url(area.INDEX_PATH)}",
+        "-a",
+        "forms=get",
+        "-a",
+        "form_values=q=ships,colour=blue",
+        "-a",
+        "submit_forms=feedback",
+        "-s",
+        f"CRAWLER_STORE_URL=sqlite:///{tmp_path / 'x.db'}",
+        "-O",
+        str(out),
     )
     assert proc.returncode == 0, proc.stderr
     urls = {urlsplit(json.loads(line)["url"]) for line in out.read_text().splitlines()}
