@@ -105,8 +105,8 @@ def test_wait_for_that_never_matches_is_a_timeout_error(
     assert error["error"] == "BrowserWaitTimeoutError"
     assert "DownloadTimeoutError" in error["mro"]
     assert "'#never' did not match" in error["message"]
+    assert "within 1 s" in error["message"]
     assert result["stats"]["selenium/render_failures/wait_timeout"] == 1
-    assert result["finished"] - result["started"] < 20
 
 
 def test_cookies_go_both_ways_and_user_agent_is_shared(

@@ -70,13 +70,14 @@ def test_sessions_are_reused_recycled_and_closed(site: TinySite, browser_root: s
 
 
 def test_http_keeps_flowing_while_pages_render(
-    site: TinySite, browser_root: str, tmp_path: Path
+    site: TinySite, scripted: ScriptedApp, browser_root: str, tmp_path: Path
 ) -> None:
+    scripted.reset()
     renders = [
         {
             "id": f"render-{i}",
-            "url": site.url(f"/js/late?ms=1000&i={i}"),
-            "browser": {"wait_for": "#done"},
+            "url": site.url(f"/js/hold?ms=1000&id=render-{i}"),
+            "browser": {"wait_for": "#held"},
         }
         for i in range(8)
     ]
@@ -96,20 +97,16 @@ def test_http_keeps_flowing_while_pages_render(
         f"{plain_done[0] - first_sent:.2f}..{plain_done[-1] - first_sent:.2f} s"
     )
     assert all(got[f"render-{i}"]["rendered"] for i in range(8))
-    # Cold start of 4 Chromiums on this 2-core machine alone takes 4-5 s, so the
-    # whole crawl gets a generous bound; the renders themselves must overlap.
-    assert wall < 12
-    assert render_done[-1] - first_sent < 8
-    render_window = render_done[-1] - render_done[0] + 1.0  # the first render's second
-    busy = sum(got[f"render-{i}"]["render_time"] for i in range(8))
-    print(f"render busy time {busy:.2f} s in a {render_window:.2f} s window")
-    assert busy / render_window > 1.5
-    # Every render waits 1 s in the page; all 50 plain pages are in before the
-    # first render is, and within 2 s of the crawl's first request (measured
-    # 0.4-1.0 s while four Chromiums start on two cores; a blocking middleware
-    # needs more than 2 s to start its browser and render one page).
+    # No bound in seconds here (CI machines are noisy; bench/bench_browser.py
+    # measures the speed): the test checks the order of events instead.
+    # 1. The renders overlap: the site saw at least two of them at once.
+    print(f"renders the site held at once: up to {scripted.hold_max_active}")
+    assert scripted.hold_max_active >= 2
+    # 2. The site holds every render 1 s, and all 50 plain pages are in before the
+    # first render is: the reactor kept downloading while the browsers worked. A
+    # middleware that renders on the reactor thread gets no plain response at all
+    # until its first render returns.
     assert plain_done[-1] < render_done[0]
-    assert plain_done[-1] - first_sent < 2.0
     assert result["stats"]["selenium/sessions_started"] <= 4
 
 
@@ -238,5 +235,4 @@ def test_ctrl_c_stops_renders_and_browsers(
     # Two renders were running; the six queued ones never started a browser.
     assert result["stats"]["selenium/sessions_started"] <= 2
     assert len(scripted.hold_arrivals) <= 2
-    assert result["finished"] - result["started"] < 20
     # the browser_root fixture asserts that no process of the test is left
