@@ -62,6 +62,7 @@ SELENIUM_MAX_PAGES_PER_SESSION = 100  # pages before a session is recycled; 0: n
 SELENIUM_PAGE_LOAD_TIMEOUT = 30  # seconds
 SELENIUM_POLITENESS_ENABLED = True  # per-slot concurrency, DOWNLOAD_DELAY, AutoThrottle for renders
 SELENIUM_POOL_SIZE = 4  # browser sessions (one worker thread each)
+SELENIUM_CONCURRENT_STARTS = None  # browsers launching at once; None: one per 2 CPUs
 SELENIUM_REMOTE_URL = None  # e.g. "http://127.0.0.1:4444"; None: local browser
 SELENIUM_SHUTDOWN_TIMEOUT = 10  # seconds to let renders finish before browsers are killed
 SELENIUM_TEMP_DIR = None  # parent of per-session HOME/TMPDIR/profile dirs; None: system temp

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import shutil
 
 import pytest
@@ -29,6 +30,7 @@ def test_defaults_find_chromium_on_path() -> None:
     assert c.headless and c.politeness and not c.is_remote
     assert c.user_agent == "ua/1"
     assert c.window_size == (1366, 900)
+    assert c.concurrent_starts == max(1, (os.cpu_count() or 2) // 2)
 
 
 @needs_chromium
@@ -41,8 +43,10 @@ def test_values_are_parsed() -> None:
         SELENIUM_BLOCK_RESOURCES=["image", "*.pdf"],
         SELENIUM_WINDOW_SIZE="800,600",
         SELENIUM_HEADLESS=False,
+        SELENIUM_CONCURRENT_STARTS="3",
     )
     assert c.pool_size == 2 and c.max_pages_per_session == 0
+    assert c.concurrent_starts == 3
     assert c.page_load_timeout == 2.5
     assert c.arguments == ("--lang=fr", "--mute-audio")
     assert c.block_resources == ("image", "*.pdf")
@@ -62,6 +66,7 @@ def test_remote_url_needs_no_local_executables(monkeypatch: pytest.MonkeyPatch) 
         ({"SELENIUM_BROWSER": "opera"}, "SELENIUM_BROWSER must be one of"),
         ({"SELENIUM_POOL_SIZE": 0}, "SELENIUM_POOL_SIZE must be at least 1"),
         ({"SELENIUM_POOL_SIZE": "many"}, "SELENIUM_POOL_SIZE must be a number"),
+        ({"SELENIUM_CONCURRENT_STARTS": 0}, "SELENIUM_CONCURRENT_STARTS must be at least 1"),
         ({"SELENIUM_PAGE_LOAD_TIMEOUT": 0}, "SELENIUM_PAGE_LOAD_TIMEOUT must be at least"),
         ({"SELENIUM_REMOTE_URL": "ftp://x"}, "must be an http(s) URL"),
         (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -12,6 +13,8 @@ from crawler import default_settings
 from crawler.exceptions import BrowserConfigError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from scrapy.settings import BaseSettings
 
 BROWSERS = ("chromium", "firefox")
@@ -78,6 +81,7 @@ class BrowserConfig:
     driver_executable: str | None = None
     remote_url: str | None = None
     pool_size: int = 4
+    concurrent_starts: int = 1
     max_pages_per_session: int = 100
     page_load_timeout: float = 30.0
     wait_timeout: float = 10.0
@@ -171,6 +175,7 @@ class BrowserConfig:
             driver_executable=driver_executable,
             remote_url=remote_url,
             pool_size=pool_size,
+            concurrent_starts=cls._concurrent_starts(get("SELENIUM_CONCURRENT_STARTS"), number),
             max_pages_per_session=max_pages,
             page_load_timeout=number("SELENIUM_PAGE_LOAD_TIMEOUT", 0.1),
             wait_timeout=number("SELENIUM_WAIT_TIMEOUT", 0),
@@ -188,6 +193,13 @@ class BrowserConfig:
             user_agent=settings.get("USER_AGENT") or None,
             allowed_hosts=tuple(allowed_hosts),
         )
+
+    @staticmethod
+    def _concurrent_starts(value: object, number: Callable[[str, float], float]) -> int:
+        """``None``: one launch per two CPUs (a Chromium launch keeps about two busy)."""
+        if value is None:
+            return max(1, (os.cpu_count() or 2) // 2)
+        return int(number("SELENIUM_CONCURRENT_STARTS", 1))
 
     @staticmethod
     def _executable(value: object, names: tuple[str, ...], setting: str, browser: str) -> str:

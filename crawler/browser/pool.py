@@ -3,7 +3,11 @@
 ``pool.render(spec)`` returns a Deferred fired in the reactor thread; the
 WebDriver calls happen in one of ``SELENIUM_POOL_SIZE`` worker threads, each of
 which takes an idle session (or starts one, lazily), renders, and gives it
-back.  Sessions are recycled after ``SELENIUM_MAX_PAGES_PER_SESSION`` pages and
+back.  At most ``SELENIUM_CONCURRENT_STARTS`` browsers launch at once: a launch
+is CPU-bound, so on a small machine four parallel launches all finish late,
+while one at a time lets the first session render while the next one starts;
+a worker waiting for its turn to launch takes a session that fell idle
+meanwhile instead.  Sessions are recycled after ``SELENIUM_MAX_PAGES_PER_SESSION`` pages and
 thrown away (quit, and killed if need be) when their browser crashed or hung.
 
 :meth:`BrowserPool.close` sets a closing flag (queued renders then fail fast
@@ -59,6 +63,9 @@ class BrowserPool:
         self._stopping = stopping or (lambda: False)
         self._threads = ThreadPool(minthreads=0, maxthreads=config.pool_size, name="selenium")
         self._lock = threading.Lock()
+        # Notified when a session falls idle, a launch ends, or the pool closes.
+        self._changed = threading.Condition(self._lock)
+        self._starting = 0
         self._idle: list[BrowserSession] = []
         self._sessions: set[BrowserSession] = set()  # every session not quit yet
         self._ids = itertools.count(1)
@@ -107,19 +114,28 @@ class BrowserPool:
             self._checkin(session, keep)
 
     def _checkout(self) -> BrowserSession:
-        with self._lock:
+        with self._changed:
+            while not self._idle and self._starting >= self.config.concurrent_starts:
+                if self.closing:
+                    raise BrowserPoolClosedError("browser pool closed while waiting for a browser")
+                self._changed.wait(0.5)  # re-checks closing (Ctrl-C sets it with no notify)
             if self._idle:
                 return self._idle.pop()
+            self._starting += 1
             session = BrowserSession(self.config, next(self._ids))
             self._sessions.add(session)
         try:
             session.start()
         except BrowserStartError:
-            with self._lock:
+            with self._changed:
                 self._sessions.discard(session)
             session.quit()
             self._event("session_start_failures")
             raise
+        finally:
+            with self._changed:
+                self._starting -= 1
+                self._changed.notify()
         if self._closing:
             # close() may have swept the sessions while this one was starting.
             self._discard(session)
@@ -140,8 +156,9 @@ class BrowserPool:
             self._event("sessions_recycled")
             self._discard(session)
         else:
-            with self._lock:
+            with self._changed:
                 self._idle.append(session)
+                self._changed.notify()
 
     def _discard(self, session: BrowserSession) -> None:
         with self._lock:
@@ -160,6 +177,8 @@ class BrowserPool:
         if self._closed is not None:
             return self._closed
         self._closing = True
+        with self._changed:
+            self._changed.notify_all()
         if self._trigger is not None:
             # Fails harmlessly when we are running as that very trigger.
             with contextlib.suppress(ValueError, KeyError):
@@ -174,8 +193,7 @@ class BrowserPool:
         # Idle browsers go at once; busy ones get shutdown_timeout to finish.
         with self._lock:
             idle, self._idle = self._idle, []
-        for session in idle:
-            self._discard(session)
+        self._discard_all(idle)
         stopper = threading.Thread(target=self._threads.stop, name="selenium-stop", daemon=True)
         stopper.start()
         stopper.join(self.config.shutdown_timeout)
@@ -189,6 +207,16 @@ class BrowserPool:
                 if handle is not None:
                     handle.close()
             stopper.join()
-        for session in self.sessions():
-            self._discard(session)
+        self._discard_all(self.sessions())
         logger.debug("browser pool closed")
+
+    def _discard_all(self, sessions: list[BrowserSession]) -> None:
+        """Quit several browsers side by side: each quit mostly waits on its browser."""
+        quitters = [
+            threading.Thread(target=self._discard, args=(session,), name="selenium-quit")
+            for session in sessions
+        ]
+        for quitter in quitters:
+            quitter.start()
+        for quitter in quitters:
+            quitter.join()

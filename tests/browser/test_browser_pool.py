@@ -8,6 +8,8 @@ import os
 import re
 import signal
 import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -16,7 +18,7 @@ from scrapy.settings import Settings
 from crawler.browser.config import BrowserConfig
 from crawler.browser.pool import BrowserPool
 from crawler.browser.request import BrowserOptions
-from crawler.browser.session import RenderSpec
+from crawler.browser.session import BrowserSession, RenderSpec
 from crawler.exceptions import BrowserPoolClosedError
 from tests.browser.conftest import (
     browser_settings,
@@ -67,6 +69,40 @@ def test_sessions_are_reused_recycled_and_closed(site: TinySite, browser_root: s
         pool.render_blocking(spec)
     assert processes_under(browser_root) == []
     assert events.count("sessions_started") == 2
+
+
+def test_browsers_launch_one_at_a_time(
+    site: TinySite, browser_root: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    launches: list[tuple[float, float]] = []
+    real_start = BrowserSession.start
+
+    def timed_start(session: BrowserSession) -> None:
+        began = time.monotonic()
+        real_start(session)
+        launches.append((began, time.monotonic()))
+
+    monkeypatch.setattr(BrowserSession, "start", timed_start)
+    config = BrowserConfig.from_settings(
+        Settings(browser_settings(browser_root, SELENIUM_POOL_SIZE=3, SELENIUM_CONCURRENT_STARTS=1))
+    )
+    pool = BrowserPool(config, DirectReactor())
+    # Each render keeps its session busy 1.5 s, so every worker needs its own browser.
+    specs = [
+        RenderSpec(url=site.url(f"/js/hold?ms=1500&id=launch-{i}"), options=BrowserOptions())
+        for i in range(3)
+    ]
+    try:
+        with ThreadPoolExecutor(3) as workers:
+            results = list(workers.map(pool.render_blocking, specs))
+    finally:
+        pool.shutdown_blocking()
+    assert len({r.session_id for r in results}) == 3
+    assert len(launches) == 3
+    launches.sort()
+    for (_, first_end), (second_began, _) in itertools.pairwise(launches):
+        assert second_began >= first_end, f"two browsers launched at once: {launches}"
+    assert processes_under(browser_root) == []
 
 
 def test_http_keeps_flowing_while_pages_render(
