@@ -1,6 +1,6 @@
 """Browser rendering: pool sizes vs a blocking middleware, and --render never/auto/always.
 
-``python -m bench.bench_browser [--pages 120] [--site-size 500] [--only pool|modes]``
+``python -m bench.bench_browser [--pages 120] [--site-size 500] [--only pool|modes|launch]``
 
 1. Pages/s rendering ``--pages`` catalogue pages whose server time is 300 ms,
    with pool sizes 1, 2, 4 and with a scrapy-selenium-style middleware (one
@@ -9,6 +9,9 @@
 2. The same 500-page site where 10% of the pages write links with JavaScript,
    crawled with ``--render never``, ``auto`` and ``always``: pages found,
    links found only by script, renders, wall time.
+3. Browser launches one at a time vs all at once (``SELENIUM_CONCURRENT_STARTS``),
+   pool of 4: 8 pages the site holds 1 s, rendered, beside 50 plain pages;
+   when the first and the last render and the last plain page are done.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -66,6 +70,42 @@ def pool_scaling(site: TinySite, pages: int, work: Path) -> list[str]:
     return lines
 
 
+def launches(site: TinySite, work: Path, rounds: int = 3) -> list[str]:
+    urls_file = work / "mixed.txt"
+    renders = [site.url(catalog.item_path(n) + "?size=100&delay=1000") for n in range(8)]
+    plain = [f"plain {site.url(catalog.item_path(n) + '?size=100')}" for n in range(50, 100)]
+    urls_file.write_text("\n".join(renders + plain))
+    runs: dict[int, list[dict[str, float]]] = {1: [], 4: []}
+    for _ in range(rounds):
+        for starts in runs:
+            runs[starts].append(render_run(urls_file, "--pool", "4", "--starts", str(starts)))
+    lines = [
+        "pool of 4; 8 rendered pages held 1 s by the site + 50 plain pages; seconds from the"
+        f" crawl's start, median of {rounds} runs",
+        f"{'launches at once':18} {'first render':>13} {'last render':>12} {'last plain':>11}"
+        f" {'crawl':>7}",
+    ]
+    medians: dict[int, dict[str, float]] = {}
+    for starts, results in runs.items():
+        medians[starts] = {
+            key: statistics.median(r[key] for r in results)
+            for key in ("first_render", "last_render", "last_plain", "seconds")
+        }
+        m = medians[starts]
+        lines.append(
+            f"{starts:<18} {m['first_render']:>13.2f} {m['last_render']:>12.2f}"
+            f" {m['last_plain']:>11.2f} {m['seconds']:>7.2f}"
+        )
+    one, four = medians[1], medians[4]
+    first = one["first_render"] / four["first_render"]
+    last = one["last_render"] / four["last_render"]
+    lines.append(
+        f"one at a time / all at once: first render in {first:.2f}x, last render in {last:.2f}x"
+        " the time"
+    )
+    return lines
+
+
 def render_modes(site: TinySite, size: int, work: Path) -> list[str]:
     start = site.url(f"{catalog.INDEX_PATH}?size={size}&js=10")
     lines = [
@@ -113,7 +153,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=120)
     parser.add_argument("--site-size", type=int, default=500)
-    parser.add_argument("--only", choices=("pool", "modes"), help="run one of the two parts")
+    parser.add_argument("--only", choices=("pool", "modes", "launch"), help="run one part")
     args = parser.parse_args()
     with TinySite() as site, tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -121,7 +161,10 @@ def main() -> None:
             print("\n".join(pool_scaling(site, args.pages, work)), flush=True)
             print()
         if args.only in (None, "modes"):
-            print("\n".join(render_modes(site, args.site_size, work)))
+            print("\n".join(render_modes(site, args.site_size, work)), flush=True)
+            print()
+        if args.only in (None, "launch"):
+            print("\n".join(launches(site, work)))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """One benchmark crawl in its own process: render a list of URLs, print JSON.
 
 ``python -m bench.render_run URLS_FILE --pool N`` (our middleware) or
-``--blocking`` (the scrapy-selenium-style baseline).
+``--blocking`` (the scrapy-selenium-style baseline).  A line ``plain URL`` in
+the file is fetched over plain HTTP instead of rendered.
 """
 
 from __future__ import annotations
@@ -30,22 +31,25 @@ class RenderListSpider(Spider):
         super().__init__(**kwargs)
         self.urls = urls
         self.done: list[float] = []
+        self.plain_done: list[float] = []
 
     async def start(self) -> AsyncIterator[Request]:
-        for url in self.urls:
-            yield Request(url, meta={"browser": True}, dont_filter=True)
+        for line in self.urls:
+            plain, _, url = line.rpartition(" ")
+            yield Request(url, meta={"browser": not plain}, dont_filter=True)
 
     def parse(self, response: Response) -> None:
-        self.done.append(time.monotonic())
+        (self.done if response.meta["browser"] else self.plain_done).append(time.monotonic())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("urls_file")
     parser.add_argument("--pool", type=int, default=4)
+    parser.add_argument("--starts", type=int, default=None, help="SELENIUM_CONCURRENT_STARTS")
     parser.add_argument("--blocking", action="store_true")
     args = parser.parse_args()
-    urls = Path(args.urls_file).read_text().split()
+    urls = Path(args.urls_file).read_text().splitlines()
     overrides: dict[str, Any] = {
         "LOG_LEVEL": "ERROR",
         "CRAWLER_STORE_ENABLED": False,
@@ -54,6 +58,8 @@ def main() -> None:
         "SELENIUM_ALLOWED_HOSTS": ["127.0.0.1"],
         "CONCURRENT_REQUESTS_PER_DOMAIN": 16,
     }
+    if args.starts is not None:
+        overrides["SELENIUM_CONCURRENT_STARTS"] = args.starts
     if args.blocking:
         overrides["DOWNLOADER_MIDDLEWARES"] = {
             "crawler.browser.middleware.SeleniumMiddleware": None,
@@ -69,11 +75,12 @@ def main() -> None:
     assert isinstance(spider, RenderListSpider)
     done = sorted(spider.done)
     steady = (len(done) - 1) / (done[-1] - done[0]) if len(done) > 1 else 0.0
-    print(
-        json.dumps(
-            {"pages": len(done), "seconds": time.monotonic() - started, "steady_rate": steady}
-        )
-    )
+    result = {"pages": len(done), "seconds": time.monotonic() - started, "steady_rate": steady}
+    if done:
+        result.update(first_render=done[0] - started, last_render=done[-1] - started)
+    if spider.plain_done:
+        result.update(plain=len(spider.plain_done), last_plain=max(spider.plain_done) - started)
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":
