@@ -10,6 +10,7 @@ reactor thread: renders run in the pool's worker threads.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
@@ -92,6 +93,40 @@ def set_cookie_header(cookie: dict[str, Any]) -> str:
     if cookie.get("sameSite"):
         parts.append(f"SameSite={cookie['sameSite']}")
     return "; ".join(parts)
+
+
+def expire_cookie_headers(name: str, url: str) -> list[str]:
+    """``Set-Cookie`` values that delete cookie ``name`` from a jar, wherever it is filed.
+
+    The request's ``Cookie`` header does not say under which domain and path the
+    jar holds a cookie, only that they match ``url``: so expire it host-only and
+    for every parent domain, at every path prefix of ``url``.  An expired
+    ``Set-Cookie`` for a cookie that is not there is a no-op.
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    domains = [""]
+    if not _is_ip(host):
+        labels = host.split(".")
+        domains += [".".join(labels[i:]) for i in range(len(labels) - 1)]
+    segments = [s for s in (parts.path or "/").split("/") if s]
+    paths = ["/"]
+    for i in range(1, len(segments) + 1):
+        prefix = "/" + "/".join(segments[:i])
+        paths += [prefix, prefix + "/"]
+    headers = []
+    for domain in domains:
+        scope = f"; Domain={domain}" if domain else ""
+        headers += [f"{name}=; Max-Age=0; Path={path}{scope}" for path in paths]
+    return headers
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 class SeleniumMiddleware:
@@ -200,6 +235,10 @@ class SeleniumMiddleware:
             # The jar files cookies under the request's host: only those it can take.
             if domain_matches(host, cookie.get("domain") or host):
                 headers.appendlist("Set-Cookie", set_cookie_header(cookie))
+        for name in result.deleted_cookies:
+            # The page (its script or its server) deleted a cookie of the jar.
+            for value in expire_cookie_headers(name, request.url):
+                headers.appendlist("Set-Cookie", value)
         request.meta["rendered"] = True
         request.meta["browser_script_result"] = result.script_result
         request.meta["browser_status_known"] = result.status_known

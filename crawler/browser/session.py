@@ -87,6 +87,7 @@ class RenderResult:
     headers: list[tuple[str, str]] = field(default_factory=list)
     status_known: bool = False
     cookies: list[dict[str, Any]] = field(default_factory=list)  # new or changed cookies
+    deleted_cookies: list[str] = field(default_factory=list)  # names the render removed
     script_result: Any = None
     screenshot: bytes | None = None
     elapsed: float = 0.0
@@ -214,6 +215,8 @@ class BrowserSession:
             self._events = []
         else:
             self._prepare_generic(spec)
+        # Only cookies the browser took can have been deleted by the page.
+        held = set(self._cookie_names(spec.url)) if injected else set()
         page_load_timeout = self._page_load_timeout(spec)
         driver.set_page_load_timeout(page_load_timeout)
         driver.set_script_timeout(page_load_timeout)
@@ -249,7 +252,12 @@ class BrowserSession:
             raw_html = self._document_body(request_id)
         else:
             status, headers, known = self._document_status_js()
-        cookies = self._cookies_out(spec.url, final_url, injected)
+        now = self._browser_cookies(spec.url, final_url)
+        cookies = [c for c in now if injected.get(c["name"]) != c["value"]]
+        names_now = {c["name"] for c in now}
+        deleted = sorted(name for name in held if name not in names_now)
+        if not cdp and urlsplit(final_url).netloc != urlsplit(spec.url).netloc:
+            deleted = []  # WebDriver only shows the cookies of the page it is on
         return RenderResult(
             url=final_url,
             html=html,
@@ -257,6 +265,7 @@ class BrowserSession:
             headers=headers,
             status_known=known,
             cookies=cookies,
+            deleted_cookies=deleted,
             script_result=script_result,
             screenshot=screenshot,
             raw_html=raw_html,
@@ -460,31 +469,31 @@ class BrowserSession:
             return status, [], False
         return 200, [], False
 
-    def _cookies_out(
-        self, url: str, final_url: str, injected: dict[str, str]
-    ) -> list[dict[str, Any]]:
-        """The cookies of the page's site that the render created or changed."""
+    def _browser_cookies(self, url: str, final_url: str) -> list[dict[str, Any]]:
+        """The cookies the browser holds for the page's site, as WebDriver cookie dicts."""
         assert self._handle is not None
-        if self._handle.cdp:
-            raw = self.driver.execute_cdp_cmd("Network.getCookies", {"urls": [url, final_url]})
-            cookies = []
-            for c in raw.get("cookies", []):
-                cookie = {
-                    "name": c["name"],
-                    "value": c["value"],
-                    "domain": c.get("domain", ""),
-                    "path": c.get("path", "/"),
-                    "secure": bool(c.get("secure")),
-                    "httpOnly": bool(c.get("httpOnly")),
-                }
-                if not c.get("session") and c.get("expires", -1) > 0:
-                    cookie["expiry"] = int(c["expires"])
-                if c.get("sameSite"):
-                    cookie["sameSite"] = c["sameSite"]
-                cookies.append(cookie)
-        else:
-            cookies = self.driver.get_cookies()
-        return [c for c in cookies if injected.get(c["name"]) != c["value"]]
+        if not self._handle.cdp:
+            return self.driver.get_cookies()
+        raw = self.driver.execute_cdp_cmd("Network.getCookies", {"urls": [url, final_url]})
+        cookies = []
+        for c in raw.get("cookies", []):
+            cookie = {
+                "name": c["name"],
+                "value": c["value"],
+                "domain": c.get("domain", ""),
+                "path": c.get("path", "/"),
+                "secure": bool(c.get("secure")),
+                "httpOnly": bool(c.get("httpOnly")),
+            }
+            if not c.get("session") and c.get("expires", -1) > 0:
+                cookie["expiry"] = int(c["expires"])
+            if c.get("sameSite"):
+                cookie["sameSite"] = c["sameSite"]
+            cookies.append(cookie)
+        return cookies
+
+    def _cookie_names(self, url: str) -> list[str]:
+        return [c["name"] for c in self._browser_cookies(url, url)]
 
 
 def _first_line(exc: BaseException) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -145,6 +146,46 @@ def test_cookies_go_both_ways_and_user_agent_is_shared(
     assert got["render-echo"]["rendered"] and not got["http-echo"]["rendered"]
     for record in (got["render-echo"], got["http-echo"]):
         assert "crawler-test/1.0 (+cookies)</pre>" in record["body"]
+
+
+def test_cookie_deleted_in_the_browser_leaves_the_jar(
+    site: TinySite, browser_root: str, tmp_path: Path
+) -> None:
+    echo = site.url("/js/echo-cookies")
+
+    def chain(jar: int, forget: str) -> dict[str, Any]:
+        # plain response sets httpcookie -> rendered page deletes it -> plain echo
+        return {
+            "id": f"set-{jar}",
+            "url": site.url("/js/set-cookie-http"),
+            "meta": {"cookiejar": jar},
+            "then": [
+                {
+                    "id": f"forget-{jar}",
+                    "url": site.url(f"{forget}?name=httpcookie"),
+                    "browser": True,
+                    "meta": {"cookiejar": jar},
+                    "then": [{"id": f"echo-{jar}", "url": echo, "meta": {"cookiejar": jar}}],
+                }
+            ],
+        }
+
+    requests = [
+        chain(1, "/js/forget-cookie-js"),  # page script deletes it
+        chain(2, "/js/forget-cookie-http"),  # the rendered document's Set-Cookie does
+        chain(3, "/js/plain"),  # nothing deletes it
+    ]
+    got = by_id(run_crawl(tmp_path, requests, browser_settings(browser_root)))
+    assert got["forget-1"]["rendered"] and got["forget-2"]["rendered"]
+    assert _echoed_cookies(got["echo-1"]) == {}
+    assert _echoed_cookies(got["echo-2"]) == {}
+    assert _echoed_cookies(got["echo-3"]) == {"httpcookie": "fromhttp"}
+
+
+def _echoed_cookies(record: dict[str, Any]) -> dict[str, str]:
+    match = re.search(r"<pre id=.cookies.>(.*?)</pre>", record["body"])
+    assert match, record["body"]
+    return json.loads(html.unescape(match.group(1)))
 
 
 def _free_port() -> int:
