@@ -1,6 +1,6 @@
 """Browser rendering: pool sizes vs a blocking middleware, and --render never/auto/always.
 
-``python -m bench.bench_browser [--pages 120] [--site-size 500] [--only pool|modes|launch]``
+``python -m bench.bench_browser [--pages 120] [--site-size 500] [--only PART]``
 
 1. Pages/s rendering ``--pages`` catalogue pages whose server time is 300 ms,
    with pool sizes 1, 2, 4 and with a scrapy-selenium-style middleware (one
@@ -12,6 +12,8 @@
 3. Browser launches one at a time vs all at once (``SELENIUM_CONCURRENT_STARTS``),
    pool of 4: 8 pages the site holds 1 s, rendered, beside 50 plain pages;
    when the first and the last render and the last plain page are done.
+4. What waiting for the network to go quiet after load costs (``SELENIUM_SETTLE``
+   at its default vs 0): ``--pages`` pages at 300 ms, pool of 4.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from crawler import default_settings
 from fixtures.tinysite import catalog
 from fixtures.tinysite.server import TinySite
 
@@ -106,6 +109,30 @@ def launches(site: TinySite, work: Path, rounds: int = 3) -> list[str]:
     return lines
 
 
+def settle_cost(site: TinySite, pages: int, work: Path, rounds: int = 2) -> list[str]:
+    urls_file = work / "settle.txt"
+    query = f"?size={pages}&delay={SERVER_MS}"
+    urls_file.write_text("\n".join(site.url(catalog.item_path(n) + query) for n in range(pages)))
+    default = f"{default_settings.SELENIUM_SETTLE:g}"
+    runs: dict[str, list[dict[str, float]]] = {"0": [], default: []}
+    for _ in range(rounds):
+        for settle in runs:
+            options = ("--pool", "4", "-s", f"SELENIUM_SETTLE={settle}")
+            runs[settle].append(render_run(urls_file, *options))
+    lines = [
+        f"{pages} catalogue pages, {SERVER_MS} ms server time, pool of 4; median of {rounds} runs",
+        f"{'SELENIUM_SETTLE':16} {'seconds':>8} {'steady/s':>9}",
+    ]
+    steady: dict[str, float] = {}
+    for settle, results in runs.items():
+        seconds = statistics.median(r["seconds"] for r in results)
+        steady[settle] = statistics.median(r["steady_rate"] for r in results)
+        lines.append(f"{settle:16} {seconds:>8.1f} {steady[settle]:>9.2f}")
+    ratio = steady[default] / steady["0"]
+    lines.append(f"settle {default} s (the default) / no settle: {ratio:.2f}x the steady rate")
+    return lines
+
+
 def render_modes(site: TinySite, size: int, work: Path) -> list[str]:
     start = site.url(f"{catalog.INDEX_PATH}?size={size}&js=10")
     lines = [
@@ -153,7 +180,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=120)
     parser.add_argument("--site-size", type=int, default=500)
-    parser.add_argument("--only", choices=("pool", "modes", "launch"), help="run one part")
+    parser.add_argument(
+        "--only", choices=("pool", "modes", "launch", "settle"), help="run one part"
+    )
     args = parser.parse_args()
     with TinySite() as site, tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -164,7 +193,10 @@ def main() -> None:
             print("\n".join(render_modes(site, args.site_size, work)), flush=True)
             print()
         if args.only in (None, "launch"):
-            print("\n".join(launches(site, work)))
+            print("\n".join(launches(site, work)), flush=True)
+            print()
+        if args.only in (None, "settle"):
+            print("\n".join(settle_cost(site, args.pages, work)))
 
 
 if __name__ == "__main__":

@@ -48,6 +48,7 @@ def main() -> None:
     parser.add_argument("--pool", type=int, default=4)
     parser.add_argument("--starts", type=int, default=None, help="SELENIUM_CONCURRENT_STARTS")
     parser.add_argument("--blocking", action="store_true")
+    parser.add_argument("-s", dest="set", action="append", default=[], help="NAME=VALUE (JSON)")
     args = parser.parse_args()
     urls = Path(args.urls_file).read_text().splitlines()
     overrides: dict[str, Any] = {
@@ -58,6 +59,9 @@ def main() -> None:
         "SELENIUM_ALLOWED_HOSTS": ["127.0.0.1"],
         "CONCURRENT_REQUESTS_PER_DOMAIN": 16,
     }
+    for assignment in args.set:
+        name, _, value = assignment.partition("=")
+        overrides[name] = json.loads(value)
     if args.starts is not None:
         overrides["SELENIUM_CONCURRENT_STARTS"] = args.starts
     if args.blocking:

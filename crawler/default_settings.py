@@ -66,5 +66,7 @@ SELENIUM_CONCURRENT_STARTS = None  # browsers launching at once; None: one per 2
 SELENIUM_REMOTE_URL = None  # e.g. "http://127.0.0.1:4444"; None: local browser
 SELENIUM_SHUTDOWN_TIMEOUT = 10  # seconds to let renders finish before browsers are killed
 SELENIUM_TEMP_DIR = None  # parent of per-session HOME/TMPDIR/profile dirs; None: system temp
+SELENIUM_SETTLE = 0.05  # seconds with no request in flight before the DOM is read; 0: off
+SELENIUM_SETTLE_TIMEOUT = 3  # seconds; a page whose network never goes quiet is read then
 SELENIUM_WAIT_TIMEOUT = 10  # seconds, default for wait_for
 SELENIUM_WINDOW_SIZE = "1366,900"  # width,height in CSS pixels

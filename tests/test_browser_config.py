@@ -44,9 +44,12 @@ def test_values_are_parsed() -> None:
         SELENIUM_WINDOW_SIZE="800,600",
         SELENIUM_HEADLESS=False,
         SELENIUM_CONCURRENT_STARTS="3",
+        SELENIUM_SETTLE="0",
+        SELENIUM_SETTLE_TIMEOUT=1,
     )
     assert c.pool_size == 2 and c.max_pages_per_session == 0
     assert c.concurrent_starts == 3
+    assert (c.settle, c.settle_timeout) == (0, 1)
     assert c.page_load_timeout == 2.5
     assert c.arguments == ("--lang=fr", "--mute-audio")
     assert c.block_resources == ("image", "*.pdf")
@@ -67,6 +70,7 @@ def test_remote_url_needs_no_local_executables(monkeypatch: pytest.MonkeyPatch) 
         ({"SELENIUM_POOL_SIZE": 0}, "SELENIUM_POOL_SIZE must be at least 1"),
         ({"SELENIUM_POOL_SIZE": "many"}, "SELENIUM_POOL_SIZE must be a number"),
         ({"SELENIUM_CONCURRENT_STARTS": 0}, "SELENIUM_CONCURRENT_STARTS must be at least 1"),
+        ({"SELENIUM_SETTLE": -1}, "SELENIUM_SETTLE must be at least 0"),
         ({"SELENIUM_PAGE_LOAD_TIMEOUT": 0}, "SELENIUM_PAGE_LOAD_TIMEOUT must be at least"),
         ({"SELENIUM_REMOTE_URL": "ftp://x"}, "must be an http(s) URL"),
         (

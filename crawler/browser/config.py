@@ -85,6 +85,8 @@ class BrowserConfig:
     max_pages_per_session: int = 100
     page_load_timeout: float = 30.0
     wait_timeout: float = 10.0
+    settle: float = 0.05
+    settle_timeout: float = 3.0
     headless: bool = True
     arguments: tuple[str, ...] = ()
     block_resources: tuple[str, ...] = ()
@@ -179,6 +181,8 @@ class BrowserConfig:
             max_pages_per_session=max_pages,
             page_load_timeout=number("SELENIUM_PAGE_LOAD_TIMEOUT", 0.1),
             wait_timeout=number("SELENIUM_WAIT_TIMEOUT", 0),
+            settle=number("SELENIUM_SETTLE", 0),
+            settle_timeout=number("SELENIUM_SETTLE_TIMEOUT", 0),
             headless=headless,
             arguments=tuple(str(a) for a in arguments),
             block_resources=validate_block_resources(

@@ -202,6 +202,8 @@ class SeleniumMiddleware:
         finally:
             self.throttle.release(ticket)
         self._count("renders")
+        if result.settled is False:
+            self._count("settle_timeouts")
         response = self._response(request, result)
         if ticket is not None:
             self._feed_autothrottle(request, response)

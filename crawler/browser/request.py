@@ -78,6 +78,7 @@ class BrowserOptions:
     screenshot: bool = False
     block_resources: tuple[str, ...] | None = None  # default SELENIUM_BLOCK_RESOURCES
     page_load_timeout: float | None = None  # seconds; default SELENIUM_PAGE_LOAD_TIMEOUT
+    settle: float | None = None  # seconds of network quiet; default SELENIUM_SETTLE; 0: off
 
     def __post_init__(self) -> None:
         actions = tuple(self.actions)
@@ -97,6 +98,8 @@ class BrowserOptions:
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise BrowserConfigError(f"{name} must be positive, got {value!r}")
+        if self.settle is not None and self.settle < 0:
+            raise BrowserConfigError(f"settle must be 0 or more, got {self.settle!r}")
 
     @classmethod
     def from_meta(cls, value: object) -> BrowserOptions | None:
@@ -145,6 +148,7 @@ class BrowserRequest(Request):
         screenshot: bool = False,
         block_resources: Sequence[str] | None = None,
         page_load_timeout: float | None = None,
+        settle: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -156,6 +160,7 @@ class BrowserRequest(Request):
             or screenshot
             or block_resources is not None
             or page_load_timeout is not None
+            or settle is not None
         )
         if given or self.meta.get(META_KEY) in (None, False):
             self.meta[META_KEY] = BrowserOptions(
@@ -166,6 +171,7 @@ class BrowserRequest(Request):
                 screenshot=screenshot,
                 block_resources=tuple(block_resources) if block_resources is not None else None,
                 page_load_timeout=page_load_timeout,
+                settle=settle,
             )
 
     @property

@@ -44,6 +44,8 @@ from crawler.exceptions import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from selenium.webdriver.remote.webdriver import WebDriver
 
     from crawler.browser.config import BrowserConfig
@@ -93,6 +95,7 @@ class RenderResult:
     elapsed: float = 0.0
     session_id: int = 0
     raw_html: str | None = None  # the document as the server sent it (Chromium only)
+    settled: bool | None = None  # the network went quiet; None: not waited for
 
 
 def locator(selector: str) -> tuple[str, str]:
@@ -229,11 +232,15 @@ class BrowserSession:
             finally:
                 navigation.end(self._document_sent_time() if cdp else None)
 
+        settle = self.config.settle if options.settle is None else options.settle
+        settled = self._settle(settle) if cdp and settle > 0 else None
         wait_timeout = options.wait_timeout or self.config.wait_timeout
         if options.wait_for is not None:
             self._wait(options.wait_for, wait_timeout, spec.url)
         for action in options.actions:
             self._act(action, wait_timeout, spec.url)
+        if options.actions and settled is not None:
+            settled = self._settle(settle) and settled  # what the clicks started
         script_result = None
         if options.script is not None:
             try:
@@ -266,6 +273,7 @@ class BrowserSession:
             status_known=known,
             cookies=cookies,
             deleted_cookies=deleted,
+            settled=settled,
             script_result=script_result,
             screenshot=screenshot,
             raw_html=raw_html,
@@ -383,6 +391,24 @@ class BrowserSession:
                 f"no element {selector!r} to act on appeared on {url} within {timeout:g} s"
             ) from e
 
+    def _settle(self, quiet: float) -> bool:
+        """Wait until no request has been in flight for ``quiet`` seconds (Chromium).
+
+        ``driver.get`` returns at the load event, but pages commonly start
+        requests from their load handlers (the tinysite's home page fetches the
+        block with pages 5 and 6 that way) and write the answers into the DOM.
+        False when the network is still busy after ``SELENIUM_SETTLE_TIMEOUT``
+        (long polling, streams): the DOM is read as it is then.
+        """
+        network_quiet = _NetworkQuiet(self._performance_events, quiet)
+        try:
+            WebDriverWait(self.driver, self.config.settle_timeout, poll_frequency=0.02).until(
+                network_quiet
+            )
+        except TimeoutException:
+            return False
+        return True
+
     # -- what the browser saw ------------------------------------------------
 
     def _performance_events(self) -> list[dict[str, Any]]:
@@ -494,6 +520,32 @@ class BrowserSession:
 
     def _cookie_names(self, url: str) -> list[str]:
         return [c["name"] for c in self._browser_cookies(url, url)]
+
+
+class _NetworkQuiet:
+    """A WebDriverWait condition: no request in flight for ``quiet`` seconds."""
+
+    def __init__(self, events: Callable[[], list[dict[str, Any]]], quiet: float) -> None:
+        self._events = events
+        self._quiet = quiet
+        self._quiet_since: float | None = None
+
+    def __call__(self, driver: Any) -> bool:
+        in_flight: set[str] = set()
+        for message in self._events():
+            method = message.get("method")
+            request_id = message.get("params", {}).get("requestId")
+            if method == "Network.requestWillBeSent":
+                in_flight.add(request_id)
+            elif method in ("Network.loadingFinished", "Network.loadingFailed"):
+                in_flight.discard(request_id)
+        now = time.monotonic()
+        if in_flight:
+            self._quiet_since = None
+            return False
+        if self._quiet_since is None:
+            self._quiet_since = now
+        return now - self._quiet_since >= self._quiet
 
 
 def _first_line(exc: BaseException) -> str:

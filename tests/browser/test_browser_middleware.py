@@ -188,6 +188,28 @@ def _echoed_cookies(record: dict[str, Any]) -> dict[str, str]:
     return json.loads(html.unescape(match.group(1)))
 
 
+def test_render_waits_for_requests_the_page_starts_after_load(
+    site: TinySite, browser_root: str, tmp_path: Path
+) -> None:
+    late_link = '<div id="late"><a href="/js/plain?n=late">'  # as the DOM serialises it
+    requests = [
+        # The page's load handler fetches a page the site holds 500 ms, then
+        # writes a link: the default settle waits for it; settle=0 does not.
+        {"id": "settled", "url": site.url("/js/fetch-late?ms=500"), "browser": True},
+        {"id": "unsettled", "url": site.url("/js/fetch-late?ms=500"), "browser": {"settle": 0}},
+        # The held request outlives SELENIUM_SETTLE_TIMEOUT: read the DOM anyway.
+        {"id": "busy", "url": site.url("/js/fetch-late?ms=4000"), "browser": True},
+    ]
+    settings = browser_settings(browser_root, SELENIUM_SETTLE_TIMEOUT=1.5)
+    result = run_crawl(tmp_path, requests, settings)
+    got = by_id(result)
+    assert late_link in got["settled"]["body"]
+    assert late_link not in got["unsettled"]["body"]
+    assert late_link not in got["busy"]["body"]
+    assert got["busy"]["render_time"] < 4  # did not wait for the held request
+    assert result["stats"]["selenium/settle_timeouts"] == 1
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -41,9 +41,11 @@ def test_browser_request_stores_options_and_survives_replace() -> None:
         block_resources=["image"],
         page_load_timeout=5,
         wait_timeout=2,
+        settle=0.5,
     )
     options = request.browser_options
     assert options.actions == tuple(actions)
+    assert options.settle == 0.5
     assert options.block_resources == ("image",)
     copy = request.replace(url="http://e.com/2")
     assert isinstance(copy, BrowserRequest) and copy.browser_options == options
@@ -55,5 +57,7 @@ def test_invalid_options() -> None:
         BrowserOptions(actions=("click",))  # type: ignore[arg-type]
     with pytest.raises(BrowserConfigError, match="wait_timeout must be positive"):
         BrowserOptions(wait_timeout=0)
+    with pytest.raises(BrowserConfigError, match="settle must be 0 or more"):
+        BrowserOptions(settle=-0.1)
     with pytest.raises(BrowserConfigError, match="unknown resource type"):
         BrowserRequest("http://e.com", block_resources=["gifs"])
