@@ -24,6 +24,8 @@ LOG_LEVEL = "INFO"
 # Scrapy's filter, except that a redirect to a page already crawled is still
 # followed, so the redirecting URLs are recorded.
 DUPEFILTER_CLASS = "crawler.dupefilter.RedirectRecordingDupeFilter"
+# Keeps CONCURRENT_REQUESTS_PER_DOMAIN under the asyncio reactor (see the module).
+DOWNLOADER = "crawler.downloader.SlotReservingDownloader"
 
 # After CookiesMiddleware (700): the browser gets the jar's Cookie header and the
 # jar gets the browser's cookies back; retry (550), redirect (600) and

@@ -139,7 +139,7 @@ class SeleniumMiddleware:
         self.config = config
         self.stats = crawler.stats
         self.pool = BrowserPool(config, reactor, on_event=self._count, stopping=self._stopping)
-        self.throttle = RenderThrottle(crawler)
+        self.throttle = RenderThrottle(crawler, max_renders=config.pool_size)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:

@@ -9,7 +9,14 @@ delay AutoThrottle adjusts), counts the renders running on that key, and
 releases queued renders with reactor timers, never by sleeping.
 
 Renders and plain downloads of one slot share its delay (both update and
-respect ``slot.lastseen``); their concurrency is counted separately.
+respect ``slot.lastseen``) and its concurrency: a running render holds one
+of the slot's transfer places (``slot.transferring``, the set Scrapy's
+downloader counts its own downloads in), so neither kind starts while the
+slot has ``CONCURRENT_REQUESTS_PER_DOMAIN`` of both running.  When a render
+ends, the downloader's queue for the slot is processed again; when a plain
+download ends (``request_left_downloader``), the queued renders are.  No more
+renders are admitted than the pool has browsers, so renders waiting for a
+browser do not hold transfer places that plain downloads could use.
 
 A render's start is not its request to the site: a cold browser takes a second
 or more to start, and longer again to send its first request.  So the delay is
@@ -28,6 +35,7 @@ from dataclasses import dataclass, field
 from time import monotonic
 from typing import TYPE_CHECKING
 
+from scrapy import signals
 from scrapy.utils.asyncio import call_later
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import Deferred
@@ -44,7 +52,7 @@ class _RenderSlot:
     slot: Slot
     active: int = 0
     lastseen: float = 0.0
-    queue: deque[Deferred[None]] = field(default_factory=deque)
+    queue: deque[tuple[Request, Deferred[None]]] = field(default_factory=deque)
     timer: CallLaterResult | None = None
 
 
@@ -54,6 +62,7 @@ class Ticket:
 
     key: str
     delay: float
+    request: Request | None = field(default=None, compare=False)
 
 
 class NavigationGate:
@@ -118,9 +127,14 @@ class Navigation:
 class RenderThrottle:
     """``ticket = await throttle.acquire(request)`` ... ``throttle.release(ticket)``."""
 
-    def __init__(self, crawler: Crawler) -> None:
+    def __init__(self, crawler: Crawler, max_renders: int) -> None:
         self.crawler = crawler
+        # No more renders admitted than there are browsers: a render waiting for
+        # a browser must not hold one of its slot's transfer places.
+        self.max_renders = max_renders
+        self._rendering = 0
         self._slots: dict[str, _RenderSlot] = {}
+        crawler.signals.connect(self._download_left, signal=signals.request_left_downloader)
 
     def active(self, key: str) -> int:
         state = self._slots.get(key)
@@ -140,10 +154,10 @@ class RenderThrottle:
         else:
             state.slot = downloader.slots.get(key, state.slot)  # recreated after slot GC
         waiter: Deferred[None] = Deferred(lambda d: self._forget(state, d))
-        state.queue.append(waiter)
+        state.queue.append((request, waiter))
         self._process(key)
         await maybe_deferred_to_future(waiter)
-        return Ticket(key, state.slot.download_delay())
+        return Ticket(key, state.slot.download_delay(), request)
 
     def release(self, ticket: Ticket | None) -> None:
         if ticket is None:
@@ -153,10 +167,28 @@ class RenderThrottle:
         if state is None:
             return
         state.active -= 1
+        self._rendering -= 1
+        if ticket.request is not None:
+            state.slot.transferring.discard(ticket.request)
+        self._wake_downloader(state.slot)
         if state.active <= 0 and not state.queue and state.timer is None:
             del self._slots[key]
-            return
-        self._process(key)
+        else:
+            self._process(key)
+        for other in [k for k, st in self._slots.items() if k != key and st.queue]:
+            self._process(other)  # a browser is free for them too
+
+    def _wake_downloader(self, slot: Slot) -> None:
+        """Let plain downloads queued on ``slot`` take the transfer place a render left."""
+        engine = self.crawler.engine
+        if engine is not None and engine.downloader is not None:
+            engine.downloader._process_queue(slot)
+
+    def _download_left(self, request: Request) -> None:
+        """A plain download ended: a render may take its transfer place."""
+        key = request.meta.get("download_slot")
+        if key in self._slots:
+            self._process(key)
 
     def close(self) -> None:
         for state in self._slots.values():
@@ -164,12 +196,15 @@ class RenderThrottle:
                 state.timer.cancel()
                 state.timer = None
             while state.queue:
-                state.queue.popleft().cancel()
+                _, waiter = state.queue.popleft()
+                waiter.cancel()
         self._slots.clear()
 
     def _forget(self, state: _RenderSlot, waiter: Deferred[None]) -> None:
-        if waiter in state.queue:
-            state.queue.remove(waiter)
+        for queued in state.queue:
+            if queued[1] is waiter:
+                state.queue.remove(queued)
+                break
 
     def _process(self, key: str) -> None:
         state = self._slots.get(key)
@@ -184,9 +219,15 @@ class RenderThrottle:
             if penalty > 0 and state.queue:
                 state.timer = call_later(penalty, self._timer_fired, key)
                 return
-        while state.queue and state.active < max(1, slot.concurrency):
-            waiter = state.queue.popleft()
+        while (
+            state.queue
+            and len(slot.transferring) < max(1, slot.concurrency)
+            and self._rendering < self.max_renders
+        ):
+            request, waiter = state.queue.popleft()
             state.active += 1
+            self._rendering += 1
+            slot.transferring.add(request)  # counted with the slot's plain downloads
             state.lastseen = slot.lastseen = now
             waiter.callback(None)
             if delay:

@@ -402,7 +402,7 @@ class BrowserSession:
         """
         network_quiet = _NetworkQuiet(self._performance_events, quiet)
         try:
-            WebDriverWait(self.driver, self.config.settle_timeout, poll_frequency=0.02).until(
+            WebDriverWait(self.driver, self.config.settle_timeout, poll_frequency=0.05).until(
                 network_quiet
             )
         except TimeoutException:

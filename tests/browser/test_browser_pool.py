@@ -182,6 +182,27 @@ def test_per_domain_concurrency_caps_renders(
     assert scripted.hold_max_active == 2
 
 
+def test_renders_and_plain_downloads_share_the_domain_concurrency(
+    site: TinySite, scripted: ScriptedApp, browser_root: str, tmp_path: Path
+) -> None:
+    scripted.reset()
+    requests = [
+        {"id": f"r{i}", "url": site.url(f"/js/hold?ms=600&id=r{i}"), "browser": True}
+        for i in range(4)
+    ] + [{"id": f"p{i}", "url": site.url(f"/js/hold?ms=600&id=p{i}")} for i in range(6)]
+    settings = browser_settings(
+        browser_root, SELENIUM_POOL_SIZE=3, CONCURRENT_REQUESTS_PER_DOMAIN=3
+    )
+    result = run_crawl(tmp_path, requests, settings)
+    assert result["errors"] == []
+    got = {r["id"]: r for r in result["results"]}
+    assert len(got) == 10
+    assert all(got[f"r{i}"]["rendered"] for i in range(4))
+    assert not any(got[f"p{i}"]["rendered"] for i in range(6))
+    # Three at once on the site, renders and plain downloads together.
+    assert scripted.hold_max_active == 3
+
+
 def _kill_when_held(
     scripted: ScriptedApp, root: str, which: Callable[[str], bool]
 ) -> Callable[[subprocess.Popen[bytes]], None]:
