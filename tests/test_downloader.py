@@ -52,6 +52,6 @@ def test_site_never_sees_more_than_the_domain_concurrency(
     assert len(rows) == 12
     assert len(scripted.hold_arrivals) == 12
     if keeps_the_limit:
-        assert scripted.hold_max_active == 3
+        assert 2 <= scripted.hold_max_active <= 3
     else:
         assert scripted.hold_max_active > 3

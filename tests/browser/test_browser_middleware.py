@@ -205,8 +205,7 @@ def test_render_waits_for_requests_the_page_starts_after_load(
     got = by_id(result)
     assert late_link in got["settled"]["body"]
     assert late_link not in got["unsettled"]["body"]
-    assert late_link not in got["busy"]["body"]
-    assert got["busy"]["render_time"] < 4  # did not wait for the held request
+    assert late_link not in got["busy"]["body"]  # read before the held request ended
     assert result["stats"]["selenium/settle_timeouts"] == 1
 
 

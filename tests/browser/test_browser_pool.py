@@ -87,7 +87,8 @@ def test_browsers_launch_one_at_a_time(
         Settings(browser_settings(browser_root, SELENIUM_POOL_SIZE=3, SELENIUM_CONCURRENT_STARTS=1))
     )
     pool = BrowserPool(config, DirectReactor())
-    # Each render keeps its session busy 1.5 s, so every worker needs its own browser.
+    # Each render keeps its session busy 1.5 s, so at least two workers launch a
+    # browser; a third may take a session that fell idle while it waited its turn.
     specs = [
         RenderSpec(url=site.url(f"/js/hold?ms=1500&id=launch-{i}"), options=BrowserOptions())
         for i in range(3)
@@ -97,8 +98,8 @@ def test_browsers_launch_one_at_a_time(
             results = list(workers.map(pool.render_blocking, specs))
     finally:
         pool.shutdown_blocking()
-    assert len({r.session_id for r in results}) == 3
-    assert len(launches) == 3
+    assert len(launches) >= 2
+    assert len({r.session_id for r in results}) == len(launches)
     launches.sort()
     for (_, first_end), (second_began, _) in itertools.pairwise(launches):
         assert second_began >= first_end, f"two browsers launched at once: {launches}"
@@ -199,8 +200,9 @@ def test_renders_and_plain_downloads_share_the_domain_concurrency(
     assert len(got) == 10
     assert all(got[f"r{i}"]["rendered"] for i in range(4))
     assert not any(got[f"p{i}"]["rendered"] for i in range(6))
-    # Three at once on the site, renders and plain downloads together.
-    assert scripted.hold_max_active == 3
+    # At most three at once on the site, renders and plain downloads together
+    # (before they shared the limit: 7).
+    assert 2 <= scripted.hold_max_active <= 3
 
 
 def _kill_when_held(
