@@ -13,8 +13,6 @@ from crawler import default_settings
 from crawler.exceptions import BrowserConfigError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from scrapy.settings import BaseSettings
 
 BROWSERS = ("chromium", "firefox")
@@ -148,6 +146,12 @@ class BrowserConfig:
             )
 
         pool_size = int(number("SELENIUM_POOL_SIZE", 1))
+        # None: one launch per two CPUs (a Chromium launch keeps about two busy).
+        concurrent_starts = (
+            max(1, (os.cpu_count() or 2) // 2)
+            if get("SELENIUM_CONCURRENT_STARTS") is None
+            else int(number("SELENIUM_CONCURRENT_STARTS", 1))
+        )
         max_pages = int(number("SELENIUM_MAX_PAGES_PER_SESSION", 0))
         arguments = get("SELENIUM_BROWSER_ARGUMENTS")
         if isinstance(arguments, str):
@@ -177,7 +181,7 @@ class BrowserConfig:
             driver_executable=driver_executable,
             remote_url=remote_url,
             pool_size=pool_size,
-            concurrent_starts=cls._concurrent_starts(get("SELENIUM_CONCURRENT_STARTS"), number),
+            concurrent_starts=concurrent_starts,
             max_pages_per_session=max_pages,
             page_load_timeout=number("SELENIUM_PAGE_LOAD_TIMEOUT", 0.1),
             wait_timeout=number("SELENIUM_WAIT_TIMEOUT", 0),
@@ -197,13 +201,6 @@ class BrowserConfig:
             user_agent=settings.get("USER_AGENT") or None,
             allowed_hosts=tuple(allowed_hosts),
         )
-
-    @staticmethod
-    def _concurrent_starts(value: object, number: Callable[[str, float], float]) -> int:
-        """``None``: one launch per two CPUs (a Chromium launch keeps about two busy)."""
-        if value is None:
-            return max(1, (os.cpu_count() or 2) // 2)
-        return int(number("SELENIUM_CONCURRENT_STARTS", 1))
 
     @staticmethod
     def _executable(value: object, names: tuple[str, ...], setting: str, browser: str) -> str:

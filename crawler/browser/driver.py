@@ -217,46 +217,32 @@ def create_driver(config: BrowserConfig) -> DriverHandle:
     try:
         env = _private_env(temp_dirs)
         assert config.driver_executable is not None
-        if config.browser == "chromium":
-            service = ChromeService(
-                executable_path=config.driver_executable,
-                env=env,
-                log_output=subprocess.DEVNULL,
-                popen_kw={"start_new_session": True},
-            )
-            options = chromium_options(config, os.path.join(temp_dir, "profile"))
-            try:
-                driver = webdriver.Chrome(service=service, options=options)
-            except Exception:
-                _stop_service(getattr(service, "process", None))
-                raise
-            handle = DriverHandle(
-                driver=driver,
-                cdp=True,
-                temp_dirs=temp_dirs,
-                driver_pid=service.process.pid,
-                browser_pid=driver.capabilities.get("goog:processID"),
-            )
+        chromium = config.browser == "chromium"
+        service_class = ChromeService if chromium else FirefoxService
+        service = service_class(
+            executable_path=config.driver_executable,
+            env=env,
+            log_output=subprocess.DEVNULL,
+            popen_kw={"start_new_session": True},
+        )
+        try:
+            if chromium:
+                options = chromium_options(config, os.path.join(temp_dir, "profile"))
+                driver: WebDriver = webdriver.Chrome(service=service, options=options)
+            else:
+                driver = webdriver.Firefox(service=service, options=firefox_options(config))
+        except Exception:
+            _stop_service(getattr(service, "process", None))
+            raise
+        handle = DriverHandle(
+            driver=driver,
+            cdp=chromium,
+            temp_dirs=temp_dirs,
+            driver_pid=service.process.pid,
+            browser_pid=driver.capabilities.get("goog:processID" if chromium else "moz:processID"),
+        )
+        if chromium:
             driver.execute_cdp_cmd("Network.enable", {})
-        else:
-            firefox_service = FirefoxService(
-                executable_path=config.driver_executable,
-                env=env,
-                log_output=subprocess.DEVNULL,
-                popen_kw={"start_new_session": True},
-            )
-            try:
-                driver = webdriver.Firefox(service=firefox_service, options=firefox_options(config))
-            except Exception:
-                _stop_service(getattr(firefox_service, "process", None))
-                raise
-            handle = DriverHandle(
-                driver=driver,
-                cdp=False,
-                temp_dirs=temp_dirs,
-                driver_pid=firefox_service.process.pid,
-                browser_pid=driver.capabilities.get("moz:processID"),
-            )
         return handle
     except BaseException:
         if handle is not None:

@@ -136,10 +136,6 @@ class RenderThrottle:
         self._slots: dict[str, _RenderSlot] = {}
         crawler.signals.connect(self._download_left, signal=signals.request_left_downloader)
 
-    def active(self, key: str) -> int:
-        state = self._slots.get(key)
-        return state.active if state else 0
-
     async def acquire(self, request: Request) -> Ticket | None:
         """Wait until the request's slot allows one more render; ``None`` without an engine."""
         engine = self.crawler.engine

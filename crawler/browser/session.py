@@ -261,10 +261,9 @@ class BrowserSession:
             status, headers, known = self._document_status_js()
         now = self._browser_cookies(spec.url, final_url)
         cookies = [c for c in now if injected.get(c["name"]) != c["value"]]
-        names_now = {c["name"] for c in now}
-        deleted = sorted(name for name in held if name not in names_now)
-        if not cdp and urlsplit(final_url).netloc != urlsplit(spec.url).netloc:
-            deleted = []  # WebDriver only shows the cookies of the page it is on
+        # Without DevTools, WebDriver only shows the cookies of the page it is on.
+        same_site = cdp or urlsplit(final_url).netloc == urlsplit(spec.url).netloc
+        deleted = sorted(held - {c["name"] for c in now}) if same_site else []
         return RenderResult(
             url=final_url,
             html=html,
@@ -529,18 +528,21 @@ class _NetworkQuiet:
         self._events = events
         self._quiet = quiet
         self._quiet_since: float | None = None
+        self._in_flight: set[str] = set()
+        self._seen = 0  # events of the render already counted
 
     def __call__(self, driver: Any) -> bool:
-        in_flight: set[str] = set()
-        for message in self._events():
+        events = self._events()
+        for message in events[self._seen :]:
             method = message.get("method")
             request_id = message.get("params", {}).get("requestId")
             if method == "Network.requestWillBeSent":
-                in_flight.add(request_id)
+                self._in_flight.add(request_id)
             elif method in ("Network.loadingFinished", "Network.loadingFailed"):
-                in_flight.discard(request_id)
+                self._in_flight.discard(request_id)
+        self._seen = len(events)
         now = time.monotonic()
-        if in_flight:
+        if self._in_flight:
             self._quiet_since = None
             return False
         if self._quiet_since is None:
