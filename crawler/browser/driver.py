@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -88,36 +89,78 @@ class DriverHandle:
         self.closed = True
         with contextlib.suppress(Exception):
             self.driver.quit()
+        victims: list[int] = []
         for pid in (self.browser_pid, self.driver_pid):
             if pid is not None:
-                kill_tree(pid)
+                victims += kill_tree(pid)
         if self.driver_pid is not None:
             with contextlib.suppress(OSError):
                 os.killpg(self.driver_pid, signal.SIGKILL)
             reap(self.driver_pid)
+        if self.temp_dirs:
+            # Chromium's crash handlers daemonise (their own session, parent
+            # init), out of reach of the tree and the group: they are found by
+            # the private HOME every process of this driver has.
+            victims += kill_by_home(os.path.join(self.temp_dirs[0], "home"))
+        _wait_gone(victims, KILL_WAIT)
         for path in self.temp_dirs:
             shutil.rmtree(path, ignore_errors=True)
 
 
+#: Seconds :meth:`DriverHandle.close` waits for killed processes to be gone.
+KILL_WAIT = 5.0
+
+
+def _stat_fields(pid: int | str) -> list[bytes] | None:
+    """``state, ppid, pgrp, ...`` of ``/proc/PID/stat``, or None for a gone process."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    # "pid (comm) state ppid pgrp ...": comm may contain spaces and parentheses.
+    return stat[stat.rindex(b")") + 2 :].split()
+
+
+def _processes_where(index: int, value: int) -> list[int]:
+    found: list[int] = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        fields = _stat_fields(entry.name)
+        if fields is not None and int(fields[index]) == value:
+            found.append(int(entry.name))
+    return found
+
+
 def _children(pid: int) -> list[int]:
+    return _processes_where(1, pid)
+
+
+def kill_by_home(home: str) -> list[int]:
+    """SIGKILL every process of ours whose ``HOME`` is ``home``; returns their pids."""
+    mark = f"HOME={home}".encode()
     found: list[int] = []
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
         try:
-            with open(f"/proc/{entry.name}/stat", "rb") as f:
-                stat = f.read()
+            with open(f"/proc/{entry.name}/environ", "rb") as f:
+                environ = f.read().split(b"\0")
         except OSError:
-            continue
-        # "pid (comm) state ppid ...": comm may contain spaces and parentheses.
-        ppid = int(stat[stat.rindex(b")") + 2 :].split()[1])
-        if ppid == pid:
+            continue  # gone, or another user's
+        if mark in environ:
             found.append(int(entry.name))
+            with contextlib.suppress(OSError):
+                os.kill(int(entry.name), signal.SIGKILL)
     return found
 
 
-def kill_tree(pid: int) -> None:
-    """SIGKILL ``pid`` and all its descendants (children first collected, then killed)."""
+def kill_tree(pid: int) -> list[int]:
+    """SIGKILL ``pid`` and all its descendants (children first collected, then killed).
+
+    Returns the pids signalled.
+    """
     pids = [pid]
     index = 0
     while index < len(pids):
@@ -126,6 +169,21 @@ def kill_tree(pid: int) -> None:
     for victim in pids:
         with contextlib.suppress(OSError):
             os.kill(victim, signal.SIGKILL)
+    return pids
+
+
+def _wait_gone(pids: list[int], timeout: float) -> None:
+    """Wait until none of ``pids`` runs (gone or a zombie), at most ``timeout`` seconds.
+
+    SIGKILL is delivered asynchronously: a process can still be listed just
+    after the call.
+    """
+    deadline = time.monotonic() + timeout
+    pending = set(pids)
+    while pending and time.monotonic() < deadline:
+        pending = {pid for pid in pending if (f := _stat_fields(pid)) is not None and f[0] != b"Z"}
+        if pending:
+            time.sleep(0.01)
 
 
 def reap(pid: int) -> None:

@@ -1,0 +1,281 @@
+"""Store every page record, item and reject of a crawl in a SQL store, in batches."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from itemadapter import ItemAdapter
+from scrapy import signals
+from scrapy.exceptions import CloseSpider, NotConfigured
+from scrapy.settings import overridden_settings
+from scrapy.utils.asyncio import is_asyncio_available
+from scrapy.utils.defer import deferred_from_coro
+
+from crawler import default_settings
+from crawler.exceptions import InvalidItem, StoreError
+from crawler.items import PageRecord
+from crawler.redaction import redact_mapping
+from crawler.storage.rows import item_row
+from crawler.storage.schema import PAGE_COLUMNS
+from crawler.storage.sql import SqlStore, display_url
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Self, TypeVar
+
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+    from scrapy.settings import BaseSettings
+    from scrapy.spiders import Spider
+    from twisted.python.failure import Failure
+
+    _T = TypeVar("_T")
+
+logger = logging.getLogger(__name__)
+
+STORE_ERROR_REASON = "store_error"
+TABLES = ("items", "pages", "rejects")
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    url: str
+    batch_size: int
+    fallback_path: Path | None
+
+    @classmethod
+    def from_settings(cls, settings: BaseSettings) -> StoreConfig:
+        batch_size = settings.getint(
+            "CRAWLER_STORE_BATCH_SIZE", default_settings.CRAWLER_STORE_BATCH_SIZE
+        )
+        if batch_size < 1:
+            raise ValueError(f"CRAWLER_STORE_BATCH_SIZE must be at least 1, not {batch_size}")
+        fallback = settings.get("CRAWLER_STORE_FALLBACK_PATH")
+        return cls(
+            url=settings.get("CRAWLER_STORE_URL", default_settings.CRAWLER_STORE_URL),
+            batch_size=batch_size,
+            fallback_path=Path(fallback) if fallback else None,
+        )
+
+
+def unwritten_summary(stats: dict[str, Any]) -> str | None:
+    """What a failed store left in the fallback file, for the command line; None if nothing."""
+    path = stats.get("store/fallback_path")
+    if not path:
+        return None
+    counts = ", ".join(f"{stats.get(f'store/unwritten/{t}', 0)} {t}" for t in TABLES)
+    return f"not written to the store: {counts}; they are in {path}"
+
+
+class StorePipeline:
+    """Writes page records, items and rejects to the store; one ``runs`` row per crawl.
+
+    * :class:`~crawler.items.PageRecord` -> ``pages``;
+    * every other item (an extracted item, or any dataclass, dict or
+      ``scrapy.Item`` a spider yields) -> ``items``, upserted on spec + key
+      (see :mod:`crawler.storage.rows`), so a re-run updates rather than duplicates;
+    * items dropped with :class:`~crawler.exceptions.InvalidItem` by an earlier
+      pipeline (Scrapy's ``item_dropped`` signal) -> ``rejects``, with the reason.
+
+    Rows are buffered and written ``CRAWLER_STORE_BATCH_SIZE`` at a time, one
+    transaction per batch, in a worker thread (one write at a time), so a slow
+    database does not stall the crawl; an item that fills the buffer waits for
+    its batch, which holds back the crawl only as much as the database is behind.
+    If the store cannot be opened or written, the crawl is closed with the reason
+    ``store_error`` and every row not written goes to a JSON-lines fallback file
+    (one object per line, ``"table"`` saying where it belonged), so nothing is
+    lost silently.
+    """
+
+    def __init__(self, crawler: Crawler, config: StoreConfig) -> None:
+        self.crawler = crawler
+        self.config = config
+        self.store: SqlStore | None = None
+        self.run_id: int | None = None
+        self.failed: StoreError | None = None
+        self._buffer: dict[str, list[dict[str, Any]]] = {table: [] for table in TABLES}
+        self._unwritten: Counter[str] = Counter()
+        self._threaded = False
+        self._lock: asyncio.Lock | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        if not crawler.settings.getbool("CRAWLER_STORE_ENABLED", True):
+            raise NotConfigured("the store is disabled (CRAWLER_STORE_ENABLED=False)")
+        pipeline = cls(crawler, StoreConfig.from_settings(crawler.settings))
+        crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(pipeline.item_dropped, signal=signals.item_dropped)
+        return pipeline
+
+    async def open_spider(self) -> None:
+        # Writes go to a worker thread when there is an asyncio loop (Scrapy's
+        # default reactor); under another reactor they run inline.
+        self._threaded = is_asyncio_available()
+        if self._threaded:
+            self._lock = asyncio.Lock()
+        settings = self._run_settings()
+        try:
+            self.store = await self._call(SqlStore.open, self.config.url)
+            self.run_id = await self._call(
+                self.store.start_run,
+                self._spider.name,
+                getattr(self._spider, "start_url", None),
+                settings,
+            )
+        except StoreError as e:
+            self._fail(e)
+            raise CloseSpider(STORE_ERROR_REASON) from None
+        self.crawler.stats.set_value("store/run_id", self.run_id)
+        logger.info("Storing run %d in %s", self.run_id, display_url(self.config.url))
+
+    async def process_item(self, item: Any) -> Any:
+        if isinstance(item, PageRecord):
+            adapter = ItemAdapter(item)
+            self._buffer["pages"].append({name: adapter.get(name) for name in PAGE_COLUMNS})
+        else:
+            self._buffer["items"].append(item_row(item).as_dict())
+        await self._flush()
+        return item
+
+    async def item_dropped(
+        self, item: Any, response: Response | Failure | None, exception: BaseException
+    ) -> None:
+        """Items an earlier pipeline found invalid become rejects; other drops are ignored."""
+        if not isinstance(exception, InvalidItem):
+            return
+        row = item_row(item)
+        self._buffer["rejects"].append(
+            {"spec": row.spec, "url": row.url, "reason": str(exception), "data": row.data}
+        )
+        await self._flush()
+
+    async def close_spider(self) -> None:
+        await self._flush(force=True)
+
+    async def spider_closed(self, spider: Spider, reason: str) -> None:
+        if self.failed is not None:
+            self._report_unwritten()
+        if self.store is None:
+            return
+        if self.run_id is not None:
+            if self.failed is not None:
+                reason = STORE_ERROR_REASON
+            stats = json.loads(json.dumps(self.crawler.stats.get_stats(), default=str))
+            stats["finish_reason"] = reason
+            try:
+                await self._call(self.store.finish_run, self.run_id, reason, stats)
+            except StoreError as e:
+                logger.error("%s", e)
+        await self._call(self.store.close)
+
+    @property
+    def _spider(self) -> Spider:
+        assert self.crawler.spider is not None
+        return self.crawler.spider
+
+    async def _call(self, func: Callable[..., _T], *args: Any) -> _T:
+        if self._threaded:
+            return await asyncio.to_thread(func, *args)
+        return func(*args)
+
+    def _exclusive(self) -> contextlib.AbstractAsyncContextManager[Any]:
+        """One batch at a time: a second flush waits until the first is written."""
+        return self._lock if self._lock is not None else contextlib.nullcontext()
+
+    def _buffered(self) -> int:
+        return sum(len(rows) for rows in self._buffer.values())
+
+    async def _flush(self, force: bool = False) -> None:
+        if not force and self._buffered() < self.config.batch_size:
+            return
+        async with self._exclusive():
+            # Checked again: while this flush waited, the one before may have
+            # taken the rows.
+            if not self._buffered() or (not force and self._buffered() < self.config.batch_size):
+                return
+            batch, self._buffer = self._buffer, {table: [] for table in TABLES}
+            if self.failed is None and self.store is not None and self.run_id is not None:
+                try:
+                    await self._call(
+                        self.store.write_batch,
+                        self.run_id,
+                        batch["pages"],
+                        batch["items"],
+                        batch["rejects"],
+                    )
+                except StoreError as e:
+                    self._fail(e)
+                    self._stop_crawl()
+                else:
+                    for table, rows in batch.items():
+                        if rows:
+                            self.crawler.stats.inc_value(f"store/{table}_written", len(rows))
+                    return
+            self._write_fallback(batch)
+
+    def _fail(self, error: StoreError) -> None:
+        if self.failed is not None:
+            return
+        self.failed = error
+        logger.error("%s; stopping the crawl", error)
+        self.crawler.stats.set_value("store/error", str(error))
+
+    def _stop_crawl(self) -> None:
+        """The store is gone mid-crawl: crawling on would only pile up unwritten rows."""
+        try:
+            engine = self.crawler.engine
+        except RuntimeError:  # not crawling: the pipeline is driven directly
+            return
+        if engine.spider is None:
+            return
+        deferred_from_coro(engine.close_spider_async(reason=STORE_ERROR_REASON))
+
+    def _fallback_path(self) -> Path:
+        if self.config.fallback_path is not None:
+            return self.config.fallback_path
+        return Path.cwd() / f"unwritten-{self._spider.name}-run{self.run_id or 0}.jsonl"
+
+    def _write_fallback(self, batch: dict[str, list[dict[str, Any]]]) -> None:
+        path = self._fallback_path()
+        total = sum(len(rows) for rows in batch.values())
+        try:
+            with path.open("a", encoding="utf-8") as f:
+                for table, rows in batch.items():
+                    for row in rows:
+                        line = json.dumps({"table": table, **row}, ensure_ascii=False, default=str)
+                        f.write(line + "\n")
+        except OSError as e:
+            logger.error("could not write %d unwritten rows to %s: %s", total, path, e)
+            self.crawler.stats.inc_value("store/rows_lost", total)
+            return
+        for table, rows in batch.items():
+            if rows:
+                self._unwritten[table] += len(rows)
+                self.crawler.stats.inc_value(f"store/unwritten/{table}", len(rows))
+        self.crawler.stats.inc_value("store/rows_unwritten", total)
+
+    def _report_unwritten(self) -> None:
+        if not self._unwritten:
+            return
+        self.crawler.stats.set_value("store/fallback_path", str(self._fallback_path()))
+        logger.error(
+            "%d items, %d pages and %d rejects were not written to %s; they are in %s",
+            self._unwritten["items"],
+            self._unwritten["pages"],
+            self._unwritten["rejects"],
+            display_url(self.config.url),
+            self._fallback_path(),
+        )
+
+    def _run_settings(self) -> dict[str, Any]:
+        settings = dict(overridden_settings(self.crawler.settings))
+        arguments = getattr(self._spider, "run_arguments", {})
+        recorded = {"settings": settings, "spider_arguments": arguments}
+        return json.loads(json.dumps(redact_mapping(recorded), default=str))
