@@ -24,7 +24,7 @@ from scrapy.utils.test import get_crawler
 
 from crawler import default_settings
 from crawler.extract.result import ExtractedItem
-from pipelines.store import StorePipeline
+from crawler.pipelines.store import StorePipeline
 from tests.pgserver import PostgresServer
 
 if TYPE_CHECKING:

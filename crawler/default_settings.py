@@ -33,20 +33,20 @@ CRAWLER_RENDER_RESAMPLE_EVERY = 20  # auto: render 1 in N pages of a type whose 
 CRAWLER_RENDER_SAMPLE_SIZE = 2  # auto: renders per page type before trusting what they showed
 CRAWLER_SUBMIT_FORMS = None  # regex on the action URL: POST forms submitted even under "get"
 
-# Item dedup within a run (pipelines.dedup)
+# Item dedup within a run (crawler.pipelines.dedup)
 CRAWLER_DEDUP_ENABLED = True
 
-# Extraction during a crawl (pipelines.extract)
+# Extraction during a crawl (crawler.spidermiddlewares.extract)
 CRAWLER_EXTRACT_ENGINE = "lxml"  # lxml | bs4 | bs4-html.parser
 CRAWLER_EXTRACT_SPECS: list[str] = []  # spec files (YAML/TOML), or spec mappings; []: off
 
-# Page and item store (pipelines.store, crawler.storage)
+# Page and item store (crawler.pipelines.store, crawler.storage)
 CRAWLER_STORE_ENABLED = True
 CRAWLER_STORE_BATCH_SIZE = 200  # rows per transaction
 CRAWLER_STORE_FALLBACK_PATH = None  # JSON lines file for rows a failed store could not take
 CRAWLER_STORE_URL = "sqlite:///crawl.db"
 
-# Item validation (pipelines.validate)
+# Item validation (crawler.pipelines.validate)
 CRAWLER_VALIDATE_ENABLED = True
 
 # Selenium browser rendering (crawler.browser)

@@ -35,7 +35,7 @@ DOWNLOADER = "crawler.downloader.SlotReservingDownloader"
 # page before they are followed.  The logout guard (off without a login or a
 # cookies file) drops logout URLs before they wait for anything.
 DOWNLOADER_MIDDLEWARES = {
-    "crawler.login.logoutguard.LogoutGuardMiddleware": 640,
+    "crawler.login.logout.LogoutGuardMiddleware": 640,
     "crawler.login.middleware.LoginMiddleware": 650,
     "crawler.browser.rendermode.RenderModeMiddleware": 940,
     "crawler.browser.middleware.SeleniumMiddleware": 950,
@@ -43,7 +43,7 @@ DOWNLOADER_MIDDLEWARES = {
 
 # Next to the spider: a page's extracted items follow the spider's own output.
 SPIDER_MIDDLEWARES = {
-    "pipelines.extract.ExtractMiddleware": 950,
+    "crawler.spidermiddlewares.extract.ExtractMiddleware": 950,
 }
 
 # Loads CRAWLER_COOKIES_FILE (Netscape cookies.txt) into the cookie jar; off without it.
@@ -52,7 +52,7 @@ EXTENSIONS = {
 }
 
 ITEM_PIPELINES = {
-    "pipelines.validate.ValidatePipeline": 300,
-    "pipelines.dedup.DedupPipeline": 400,
-    "pipelines.store.StorePipeline": 800,
+    "crawler.pipelines.validate.ValidatePipeline": 300,
+    "crawler.pipelines.dedup.DedupPipeline": 400,
+    "crawler.pipelines.store.StorePipeline": 800,
 }

@@ -9,7 +9,7 @@ from scrapy.utils.test import get_crawler
 from crawler.exceptions import DuplicateItem
 from crawler.extract.result import ExtractedItem
 from crawler.items import PageRecord
-from pipelines.dedup import DedupPipeline
+from crawler.pipelines.dedup import DedupPipeline
 
 
 @dataclass

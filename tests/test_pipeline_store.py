@@ -17,7 +17,7 @@ from sqlalchemy import event
 from crawler.exceptions import DuplicateItem, InvalidItem
 from crawler.extract.result import ExtractedItem
 from crawler.items import PageRecord
-from pipelines.store import StorePipeline, unwritten_summary
+from crawler.pipelines.store import StorePipeline, unwritten_summary
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable

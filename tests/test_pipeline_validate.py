@@ -8,7 +8,7 @@ from crawler.exceptions import InvalidItem
 from crawler.extract.engines import get_engine
 from crawler.extract.spec import FieldSpec, ItemSpec
 from crawler.items import PageRecord
-from pipelines.validate import ValidatePipeline
+from crawler.pipelines.validate import ValidatePipeline
 
 SPEC = ItemSpec(
     name="payment",

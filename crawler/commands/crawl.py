@@ -19,10 +19,10 @@ from crawler.commands.options import add_scrapy_options, scrapy_overrides
 from crawler.exceptions import StoreError
 from crawler.extract.exceptions import SpecError
 from crawler.extract.loader import load_spec_sources
+from crawler.pipelines.store import unwritten_summary
 from crawler.runner import project_settings, run_spider
 from crawler.storage.sql import SqlStore, display_url
 from crawler.summary import run_summary
-from pipelines.store import unwritten_summary
 
 FEED_FORMATS = {".jsonl": "jsonlines", ".jl": "jsonlines", ".json": "json", ".csv": "csv"}
 

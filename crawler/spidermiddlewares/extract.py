@@ -3,8 +3,8 @@
 An item pipeline takes one item and returns one, but a page gives many items,
 so this step is a **spider middleware**: ``process_spider_output`` sees the
 response and adds the page's :class:`~crawler.extract.result.ExtractedItem`\\ s
-after the spider's own output.  It lives in ``pipelines/`` beside the chain it
-feeds (validate -> dedup -> store), which is how the product groups the steps.
+after the spider's own output, which then goes through the item pipelines
+(:mod:`crawler.pipelines`: validate -> dedup -> store).
 
 Every HTML response with a status below 400 is a candidate, fetched over HTTP
 or rendered by the browser middleware (``response.meta["rendered"]``) alike.
