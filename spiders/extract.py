@@ -10,26 +10,25 @@ Arguments: ``url``, ``urls`` (separated by whitespace), ``from_file`` (one URL a
 line; blank lines and ``#`` comments skipped), ``spec`` (spec files, comma
 separated), ``item`` and ``field.NAME`` / ``field.NAME[]`` (an inline spec, see
 :mod:`crawler.extract.inline`; from Python, ``fields=["NAME=SELECTOR", ...]``),
-``spec_name`` (the inline spec's name), ``render`` (``never`` or ``always``).
+``spec_name`` (the inline spec's name), ``render`` (``never``, ``auto`` or
+``always``, as ``CRAWLER_RENDER``).
 The spider follows no links: the extraction middleware
-(:mod:`pipelines.extract`) turns each page into items, with the specs added
+(:mod:`crawler.spidermiddlewares.extract`) turns each page into items, with the specs added
 to ``CRAWLER_EXTRACT_SPECS``.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from scrapy import Request, Spider
 from scrapy.exceptions import UsageError
 from scrapy.http import HtmlResponse
 from scrapy.settings import SETTINGS_PRIORITIES
 
-from crawler.extract.exceptions import SpecError
-from crawler.extract.inline import DEFAULT_NAME, inline_spec
-from crawler.extract.loader import load_specs
+from crawler.browser.rendermode import RENDER_MODES
+from crawler.extract.inline import DEFAULT_NAME, spec_sources
+from crawler.utils.url import check_url, read_url_file
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
@@ -39,45 +38,7 @@ if TYPE_CHECKING:
     from scrapy.http import Response
     from twisted.python.failure import Failure
 
-RENDER_MODES = ("never", "always")
 FIELD_ARGUMENT = "field."
-
-
-def read_url_file(path: str | Path) -> list[str]:
-    """URLs from a file, one a line; blank lines and ``#`` comments are skipped."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        reason = e.strerror if isinstance(e, OSError) else "not UTF-8 text"
-        raise UsageError(f"cannot read URLs from {path}: {reason}") from None
-    return [s for line in text.splitlines() if (s := line.strip()) and not s.startswith("#")]
-
-
-def check_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"not an http(s) URL: {url!r}")
-    return url
-
-
-def spec_sources(
-    spec_files: Sequence[str] = (),
-    item: str | None = None,
-    fields: Sequence[str] = (),
-    name: str = DEFAULT_NAME,
-) -> list[str | dict[str, Any]]:
-    """What to add to ``CRAWLER_EXTRACT_SPECS``: the spec files (each loaded once, to
-    check it) and the inline spec, if any; bad input is a :class:`UsageError`."""
-    sources: list[str | dict[str, Any]] = []
-    try:
-        for path in spec_files:
-            load_specs(path)
-            sources.append(str(path))
-        if fields or item:
-            sources.append(inline_spec(fields, item, name))
-    except SpecError as e:
-        raise UsageError(str(e)) from None
-    return sources
 
 
 def _split(value: str | Sequence[str] | None, separator: str | None) -> list[str]:
@@ -102,7 +63,7 @@ class ExtractSpider(Spider):
         item: str | None = None,
         fields: str | Sequence[str] | None = None,
         spec_name: str = DEFAULT_NAME,
-        render: str = "never",
+        render: str | None = None,
         **kwargs: Any,
     ) -> None:
         inline = _split(fields, "\n")  # from -a: one NAME=SELECTOR a line
@@ -116,7 +77,7 @@ class ExtractSpider(Spider):
             raise UsageError("the extract spider needs URLs: -a url=, -a urls= or -a from_file=")
         self.urls = [check_url(u) for u in found]
         self.start_url = self.urls[0]
-        if render not in RENDER_MODES:
+        if render is not None and render not in RENDER_MODES:
             raise UsageError(f"render must be one of {', '.join(RENDER_MODES)}, not {render!r}")
         self.render = render
         self.spec_sources = spec_sources(_split(spec, ","), item, inline, spec_name)
@@ -135,6 +96,10 @@ class ExtractSpider(Spider):
         # Above any priority the setting already has, or a -s value would hide ours.
         priority = max(settings.getpriority(name) or 0, SETTINGS_PRIORITIES["spider"])
         settings.set(name, [*configured, *spider.spec_sources], priority=priority)
+        if spider.render is None:
+            spider.render = settings.get("CRAWLER_RENDER")
+        else:  # the argument becomes the setting RenderModeMiddleware reads
+            settings.set("CRAWLER_RENDER", spider.render, priority="spider")
         return spider
 
     @property
@@ -153,9 +118,8 @@ class ExtractSpider(Spider):
         return self.done, len(self.urls)
 
     async def start(self) -> AsyncIterator[Request]:
-        meta = {"browser": True} if self.render == "always" else {}
         for url in self.urls:
-            yield Request(url, callback=self.parse, errback=self.failed, meta=dict(meta))
+            yield Request(url, callback=self.parse, errback=self.failed)
 
     def parse(self, response: Response) -> None:
         self.done += 1

@@ -87,7 +87,7 @@ def test_the_specs_join_the_setting() -> None:
     [
         ({}, "needs URLs"),
         ({"url": "file:///etc/passwd", "fields": ["t=css:h1"]}, "not an http"),
-        ({"url": "http://x/", "render": "auto", "fields": ["t=css:h1"]}, "render must be"),
+        ({"url": "http://x/", "render": "sometimes", "fields": ["t=css:h1"]}, "render must be"),
         ({"url": "http://x/", "field.t": "css:h1["}, "invalid CSS"),
         ({"url": "http://x/", "spec": "nowhere.yaml"}, "cannot read spec file"),
         ({"from_file": "nowhere.txt"}, "cannot read URLs from nowhere.txt"),

@@ -9,14 +9,15 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import UsageError
 
+from crawler.browser.rendermode import RENDER_MODES
 from crawler.commands.crawl import FEED_FORMATS
 from crawler.commands.options import add_scrapy_options, scrapy_overrides
 from crawler.extract.engines import ENGINE_NAMES
-from crawler.extract.inline import DEFAULT_NAME
+from crawler.extract.inline import DEFAULT_NAME, spec_sources
+from crawler.pipelines.store import unwritten_summary
 from crawler.runner import project_settings, run_spider
 from crawler.storage.sql import SqlStore, display_url
-from pipelines.store import unwritten_summary
-from spiders.extract import RENDER_MODES, check_url, read_url_file, spec_sources
+from crawler.utils.url import check_url, read_url_file
 
 if TYPE_CHECKING:
     from crawler.runner import CrawlOutcome
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 ITEM_CLASS = "crawler.extract.result.ExtractedItem"
 STORE_SCHEMES = ("sqlite", "postgresql", "postgres")
 PROGRESS_MIN_URLS = 10  # fewer URLs than this: no progress bar
-NOT_FOR_FILES = ("pipelines.dedup.DedupPipeline", "pipelines.store.StorePipeline")
+NOT_FOR_FILES = ("crawler.pipelines.dedup.DedupPipeline", "crawler.pipelines.store.StorePipeline")
 
 EXAMPLES = """examples:
   crawler extract https://example.org/a https://example.org/b --field title=css:h1
@@ -68,7 +69,12 @@ def add_parser(subparsers: Any) -> None:
         default=DEFAULT_NAME,
         help=f"the inline spec's name, stored with its items (default: {DEFAULT_NAME})",
     )
-    p.add_argument("--render", choices=RENDER_MODES, default="never", help="render in a browser")
+    p.add_argument(
+        "--render",
+        choices=RENDER_MODES,
+        default=None,
+        help="render pages in a browser: never (default), auto (when a page needs it) or always",
+    )
     p.add_argument("--engine", choices=ENGINE_NAMES, default="lxml", help="default: lxml")
     p.add_argument(
         "-o",

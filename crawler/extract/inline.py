@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from scrapy.exceptions import UsageError
+
 from crawler.extract.exceptions import SpecError
-from crawler.extract.loader import spec_from_dict
+from crawler.extract.loader import load_specs, spec_from_dict
 from crawler.extract.selectors import parse_selector
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from pathlib import Path
 
 DEFAULT_NAME = "extract"
 
@@ -53,3 +56,23 @@ def inline_spec(
         spec["item"] = item
     spec_from_dict(spec)
     return spec
+
+
+def spec_sources(
+    spec_files: Sequence[str | Path] = (),
+    item: str | None = None,
+    fields: Sequence[str] = (),
+    name: str = DEFAULT_NAME,
+) -> list[str | dict[str, Any]]:
+    """What to add to ``CRAWLER_EXTRACT_SPECS``: the spec files (each loaded once, to
+    check it) and the inline spec, if any; bad input is a :class:`UsageError`."""
+    sources: list[str | dict[str, Any]] = []
+    try:
+        for path in spec_files:
+            load_specs(path)
+            sources.append(str(path))
+        if fields or item:
+            sources.append(inline_spec(fields, item, name))
+    except SpecError as e:
+        raise UsageError(str(e)) from None
+    return sources
