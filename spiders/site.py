@@ -20,12 +20,13 @@ from scrapy.http import HtmlResponse
 from scrapy.linkextractors import LinkExtractor
 
 from crawler import default_settings
-from crawler.browser.rendermode import link_set, raw_response
+from crawler.browser.rendermode import RENDER_MODES, link_set, raw_response
 from crawler.exceptions import BrowserPageError, FormConfigError
 from crawler.forms.policy import FORM_MODES, parse_form_values
 from crawler.forms.submission import META_KEY as FORM_META_KEY
 from crawler.forms.submitter import FormSubmitter
 from crawler.items import FoundVia, PageRecord
+from crawler.utils.url import FOLLOWED_SCHEMES
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -34,9 +35,6 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Response
     from twisted.python.failure import Failure
-
-RENDER_MODES = ("never", "auto", "always")
-FOLLOWED_SCHEMES = ("http", "https")
 
 
 def _positive_int(name: str, value: Any) -> int | None:

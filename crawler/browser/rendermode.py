@@ -3,21 +3,31 @@
 * ``never``: none (requests may still ask with ``meta["browser"]``);
 * ``always``: every GET request, except URLs whose extension says they are
   not HTML (``.pdf``, ``.jpg``... from Scrapy's ``IGNORED_EXTENSIONS``);
-* ``auto``: every page is fetched over HTTP first; an HTML page that the
-  :class:`~crawler.renderpolicy.AdaptiveRenderPolicy` says needs the browser is
-  requested again, rendered, with the raw HTML kept in ``meta["raw_body"]`` so
-  the spider can tell links written by scripts from links in the HTML.  The
-  policy learns from each render whether its page type's scripts add links.
+* ``auto``: every page is fetched over HTTP first; an HTML page that
+  :class:`AdaptiveRenderPolicy` says needs the browser is requested again,
+  rendered, with the raw HTML kept in ``meta["raw_body"]`` so the spider can
+  tell links written by scripts from links in the HTML.  The policy learns
+  from each render whether its page type's scripts add links.
 
 A request with ``meta["browser"] = False`` is never rendered.
+
+The ``auto`` policy: pages are grouped by URL pattern (digits and query values
+generalised, so ``/item/17.html?p=2`` and ``/item/903.html?p=9`` are one page
+type). A page without any ``<script>`` is never rendered. A page type is
+sampled (rendered) until ``sample_size`` renders have shown whether its
+scripts add links; a type that has shown a script-made link even once is
+always rendered from then on, so no page of it loses links; a type whose
+samples never differed is rendered again only every ``resample_every`` pages,
+in case its scripts add links on some pages only.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import urldefrag
+from urllib.parse import parse_qsl, urldefrag, urlsplit
 
 from scrapy.exceptions import NotConfigured
 from scrapy.http import HtmlResponse
@@ -26,7 +36,6 @@ from scrapy.linkextractors import IGNORED_EXTENSIONS, LinkExtractor
 from scrapy.utils.url import url_has_any_extension
 
 from crawler import default_settings
-from crawler.renderpolicy import AdaptiveRenderPolicy
 
 if TYPE_CHECKING:
     from typing import Self
@@ -40,6 +49,60 @@ logger = logging.getLogger(__name__)
 
 RENDER_MODES = ("never", "auto", "always")
 _NOT_HTML = {f".{e}" for e in IGNORED_EXTENSIONS}
+_DIGITS = re.compile(r"\d+")
+_SCRIPT_TAG = re.compile(rb"<script\b", re.IGNORECASE)
+
+
+def url_pattern(url: str) -> str:
+    """The page type of a URL: host, path with numbers generalised, query names."""
+    parts = urlsplit(url)
+    path = _DIGITS.sub("{n}", parts.path or "/")
+    names = sorted({name for name, _ in parse_qsl(parts.query, keep_blank_values=True)})
+    query = "?" + "&".join(names) if names else ""
+    return f"{parts.hostname}{path}{query}"
+
+
+def has_scripts(body: bytes) -> bool:
+    return _SCRIPT_TAG.search(body) is not None
+
+
+@dataclass
+class PatternStats:
+    samples: int = 0  # renders whose result was learned
+    with_script_links: int = 0  # of those, renders that found links the raw HTML lacked
+    seen_since_sample: int = 0  # pages of the type skipped since the last render
+
+    @property
+    def needs_rendering(self) -> bool:
+        return self.with_script_links > 0
+
+
+class AdaptiveRenderPolicy:
+    def __init__(self, sample_size: int = 2, resample_every: int = 20) -> None:
+        if sample_size < 1 or resample_every < 1:
+            raise ValueError("sample_size and resample_every must be at least 1")
+        self.sample_size = sample_size
+        self.resample_every = resample_every
+        self.patterns: dict[str, PatternStats] = {}
+
+    def should_render(self, url: str, body: bytes) -> bool:
+        if not has_scripts(body):
+            return False
+        stats = self.patterns.setdefault(url_pattern(url), PatternStats())
+        if stats.needs_rendering or stats.samples < self.sample_size:
+            return True
+        stats.seen_since_sample += 1
+        if stats.seen_since_sample >= self.resample_every:
+            stats.seen_since_sample = 0
+            return True
+        return False
+
+    def learn(self, url: str, script_links: int) -> None:
+        """Record what rendering a page of this type showed."""
+        stats = self.patterns.setdefault(url_pattern(url), PatternStats())
+        stats.samples += 1
+        if script_links:
+            stats.with_script_links += 1
 
 
 def looks_like_html(url: str) -> bool:
