@@ -5,7 +5,7 @@ from scrapy import Request, Spider
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.utils.test import get_crawler
 
-from crawler.login.logoutguard import LogoutGuardMiddleware
+from crawler.login.logout import LogoutGuardMiddleware
 
 
 def guard(**settings: object) -> LogoutGuardMiddleware:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.logout import looks_like_logout
+from crawler.login.logout import looks_like_logout
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from crawler.logout import looks_like_logout
+from crawler.login.logout import looks_like_logout
 
 if TYPE_CHECKING:
     from crawler.forms.discovery import HtmlForm

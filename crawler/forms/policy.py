@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from crawler import default_settings
 from crawler.exceptions import FormConfigError
 from crawler.forms.classify import FormKind, classify
-from crawler.logout import looks_like_logout
+from crawler.login.logout import looks_like_logout
 
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
