@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from crawler.login.masking import REDACTED, SecretMasker
+from crawler.redaction import REDACTED, SecretMasker
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -19,8 +19,8 @@ from scrapy import signals
 from scrapy.downloadermiddlewares.cookies import CookiesMiddleware
 from scrapy.exceptions import NotConfigured
 
+from crawler import redaction
 from crawler.exceptions import LoginConfigError
-from crawler.login import masking
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -110,8 +110,8 @@ class CookiesFile:
         self.crawler = crawler
         self.path = path
         self.cookies = load_cookies_txt(path)  # fail before the crawl starts
-        masking.MASKER.add(*(c.value for c in self.cookies))
-        masking.install()
+        redaction.MASKER.add(*(c.value for c in self.cookies))
+        redaction.install()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:

@@ -25,7 +25,7 @@ Per-request meta keys: ``login_request`` (set on the login's own requests:
 they pass untouched), ``dont_relogin`` (a response that lands on the login page
 is returned as it is).  Requests without a callback (``robots.txt``) do not
 wait for the login.  Logout URLs are kept out by
-:class:`~crawler.login.logoutguard.LogoutGuardMiddleware`.
+:class:`~crawler.login.logout.LogoutGuardMiddleware`.
 
 Stats: ``login/logins`` (successful logins, re-logins included),
 ``login/relogins``, ``login/failures``, ``login/expired_responses`` (responses
@@ -51,9 +51,9 @@ from scrapy.http.request import NO_CALLBACK
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet.defer import Deferred
 
+from crawler import redaction
 from crawler.browser.request import BrowserRequest
 from crawler.exceptions import LoginConfigError, LoginError
-from crawler.login import masking
 from crawler.login.browser import login_actions
 from crawler.login.check import login_problem, same_page, scrub
 from crawler.login.config import PROMPT_ENV, LoginConfig
@@ -88,8 +88,8 @@ class LoginMiddleware:
         self._fruitless = 0  # re-logins since a retried request last got a page
         self._session_cookies: list[CookieKey] = []  # what the last login put in the jar
         self._task: Deferred[None] | None = None
-        masking.MASKER.add(config.password)
-        masking.install()
+        redaction.MASKER.add(config.password)
+        redaction.install()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -111,7 +111,7 @@ class LoginMiddleware:
         return middleware
 
     def engine_started(self) -> None:
-        masking.install()  # in case a handler was added after from_crawler
+        redaction.install()  # in case a handler was added after from_crawler
 
     # -- the request side ----------------------------------------------------
 
@@ -314,7 +314,7 @@ class LoginMiddleware:
     def _learn_session(self, jar: CookieJar, before: dict[CookieKey, str | None]) -> None:
         """The cookies the login set or changed are the session: mask them, forget them later."""
         self._session_cookies = [_key(c) for c in jar if before.get(_key(c), object()) != c.value]
-        masking.MASKER.add(*(c.value for c in jar if _key(c) in self._session_cookies))
+        redaction.MASKER.add(*(c.value for c in jar if _key(c) in self._session_cookies))
 
     def _forget_session(self, jar: CookieJar) -> None:
         """Drop the expired session's cookies, so the new login does not send them along."""
