@@ -28,7 +28,6 @@ from crawler.forms.submission import (
     mark_page,
     page_left,
     submit_xpath,
-    xpath_literal,
 )
 from fixtures.tinysite import forms as area
 from tests.browser.conftest import browser_root, browser_settings, needs_chromium
@@ -46,12 +45,6 @@ PAGE = "http://example.com/shop/page.html"
 def forms_of(body: str, encoding: str = "utf-8", url: str = PAGE) -> list[HtmlForm]:
     html = f"<html><head></head><body>{body}</body></html>".encode(encoding)
     return discover_forms(HtmlResponse(url, body=html, encoding=encoding))
-
-
-@pytest.mark.parametrize("text", ["plain", "it's", 'say "hi"', "both ' and \" quotes", ""])
-def test_xpath_literal_round_trips(text: str) -> None:
-    root = lxml.html.fromstring("<p>x</p>")
-    assert root.xpath(f"string({xpath_literal(text)})") == text
 
 
 def test_selectors_pick_the_form_its_submit_control_and_its_fields() -> None:

@@ -37,6 +37,7 @@ from selenium.common.exceptions import JavascriptException, StaleElementReferenc
 
 from crawler.browser.request import BrowserRequest, Click, Fill
 from crawler.forms.discovery import SUBMIT_CONTROL, TEXT_TYPES
+from crawler.utils.xpath import xpath_literal
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -148,16 +149,6 @@ def _submission(form: HtmlForm, in_browser: bool) -> FormSubmission:
 
 
 # -- selectors -------------------------------------------------------------------
-
-
-def xpath_literal(text: str) -> str:
-    """``text`` as an XPath 1.0 string literal (which has no escapes)."""
-    if "'" not in text:
-        return f"'{text}'"
-    if '"' not in text:
-        return f'"{text}"'
-    parts = text.split("'")
-    return "concat(" + ', "\'", '.join(f"'{part}'" for part in parts) + ")"
 
 
 def form_xpath(form: HtmlForm) -> str:

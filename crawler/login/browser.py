@@ -20,6 +20,7 @@ from selenium.common.exceptions import WebDriverException
 
 from crawler.browser.request import Click, Fill
 from crawler.login.check import ERROR_CSS, same_page
+from crawler.utils.xpath import xpath_literal
 
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
@@ -50,24 +51,15 @@ return false;
 """
 
 
-def _literal(value: str) -> str:
-    if "'" not in value:
-        return f"'{value}'"
-    if '"' not in value:
-        return f'"{value}"'
-    parts = '", "\'", "'.join(value.split("'"))
-    return f'concat("{parts}")'
-
-
 def selectors(config: LoginConfig) -> tuple[str, str, str]:
     """``(username, password, submit)`` selectors for :class:`Fill` and :class:`Click`."""
     password = (
-        f"(//input[@name = {_literal(config.password_field)}])[1]"
+        f"(//input[@name = {xpath_literal(config.password_field)}])[1]"
         if config.password_field
         else _PASSWORD
     )
     username = (
-        f"(//*[@name = {_literal(config.username_field)}])[1]"
+        f"(//*[@name = {xpath_literal(config.username_field)}])[1]"
         if config.username_field
         else f"{password}/preceding::{_TEXT_INPUT}[1]"
     )
