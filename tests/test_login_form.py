@@ -150,3 +150,24 @@ def test_browser_selectors_follow_the_password_field_or_the_given_names() -> Non
         "xpath:(//input[@name = 'pw'])[1]",
         "#go",
     )
+
+
+def test_the_login_form_follows_the_form_discovery_rules() -> None:
+    """Disabled fieldsets are left out, the submitter's formaction and formmethod
+    win, and an image button sends its click coordinates, as a browser does."""
+    html = """
+    <form action="/wrong" method="get">
+      <fieldset disabled><input name="legacy_token" value="old"></fieldset>
+      <input name="user"><input type="password" name="pw">
+      <input type="image" name="go" src="go.png" formaction="/session" formmethod="post">
+    </form>
+    """
+    form = find_login_form(html, URL)
+    assert form is not None
+    assert (form.action, form.method) == ("http://site.test/session", "POST")
+    assert form.submission("alice", "pw1") == [
+        ("user", "alice"),
+        ("pw", "pw1"),
+        ("go.x", "0"),
+        ("go.y", "0"),
+    ]

@@ -1,76 +1,67 @@
-"""The login form of a page, read with lxml, and what submitting it sends.
+"""The login form of a page, and what submitting it sends.
 
 Used by the HTTP login of :class:`~crawler.login.middleware.LoginMiddleware`
-and by :func:`~crawler.login.session.login_session`, so both submit exactly
-what a browser would: every successful control of the form (hidden CSRF
-tokens included), the username and password put in their fields, and the
-name/value of the submit button that was "clicked".
+and by :func:`~crawler.login.session.login_session`.  The form is read by
+form discovery (:func:`crawler.forms.discovery.find_forms`), so a login
+submits exactly what the crawl's own form submissions would, and what a
+browser would: every successful control of the form (hidden CSRF tokens
+included, disabled controls and disabled fieldsets left out), the clicked
+submitter's name/value (``formaction``/``formmethod`` honoured, an image
+button's ``x``/``y``), with the username and password put in their fields.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import urljoin
 
 import lxml.html
+from lxml import etree
+
+from crawler.forms.discovery import find_forms
 
 if TYPE_CHECKING:
-    from lxml.html import FormElement, HtmlElement
+    from lxml.html import HtmlElement
+
+    from crawler.forms.discovery import HtmlForm
 
 # Input types whose value the user types; the username field is one of them.
-_TEXT_TYPES = ("text", "email", "tel", "")
-# Input types that are never submitted as a field of their own.
-_NOT_FIELDS = ("submit", "image", "reset", "button", "file")
-_USERNAME_HINT = re.compile(r"user|login|e-?mail|account|ident", re.I)
-_SUBMIT_XPATH = (
-    ".//button[not(@type) or translate(@type, 'SUBMIT', 'submit') = 'submit']"
-    " | .//input[translate(@type, 'SUBMITAGE', 'submitage') = 'submit'"
-    " or translate(@type, 'SUBMITAGE', 'submitage') = 'image']"
-)
+_TEXT_TYPES = ("text", "email", "tel")
+_USERNAME_HINT = ("user", "login", "mail", "account", "ident")
+_FORMS = etree.XPath("//form")
 
 
 @dataclass(frozen=True)
 class LoginForm:
     """A form with a password field, ready to be submitted with credentials."""
 
-    action: str  # absolute URL
-    method: str  # "GET" or "POST"
-    fields: tuple[tuple[str, str], ...]  # what the form submits untouched (CSRF tokens...)
+    form: HtmlForm
     username_field: str | None
     password_field: str
-    submit: tuple[tuple[str, str], ...] = ()  # the clicked button's name/value, if it has one
+
+    @property
+    def action(self) -> str:
+        """Absolute URL the form submits to (the submitter's ``formaction`` included)."""
+        return self.form.action
+
+    @property
+    def method(self) -> str:
+        """``"GET"`` or ``"POST"``."""
+        return "POST" if self.form.method == "POST" else "GET"
 
     def submission(self, username: str, password: str) -> list[tuple[str, str]]:
-        """The fields to send: the form's own, with the credentials in their places."""
-        out: list[tuple[str, str]] = []
-        seen_user = seen_password = False
-        for name, value in self.fields:
-            if name == self.username_field and not seen_user:
-                out.append((name, username))
-                seen_user = True
-            elif name == self.password_field and not seen_password:
-                out.append((name, password))
-                seen_password = True
-            else:
-                out.append((name, value))
-        if self.username_field is not None and not seen_user:
-            out.append((self.username_field, username))
-        if not seen_password:
-            out.append((self.password_field, password))
-        return out + list(self.submit)
-
-
-def _input_type(element: HtmlElement) -> str:
-    return (element.get("type") or "").strip().lower()
+        """The ``(name, value)`` pairs to send: the form's own, credentials in their places."""
+        values = {self.password_field: password}
+        if self.username_field is not None:
+            values[self.username_field] = username
+        return list(self.form.data(values))
 
 
 def has_password_field(html: str | bytes) -> bool:
     """Whether the page asks for a password (any ``<input type=password>``)."""
     try:
         doc = lxml.html.fromstring(html)
-    except (ValueError, lxml.etree.ParserError):
+    except (ValueError, etree.ParserError):
         return False
     return bool(doc.xpath("//input[translate(@type, 'PASWORD', 'pasword') = 'password']"))
 
@@ -84,26 +75,25 @@ def find_login_form(
     """The page's login form: the first form with one password field (else with any).
 
     ``username_field`` / ``password_field`` name the inputs when detection would
-    not find them; otherwise the password field is the form's
+    not find them; otherwise the password field is the form's enabled
     ``<input type=password>`` and the username field the text or e-mail input
-    whose name looks like one (``user``, ``login``, ``email``...), else the
-    nearest one before the password.
+    whose name, id or ``autocomplete`` looks like one (``user``, ``login``,
+    ``email``...), else the nearest one before the password.  ``None`` when no
+    form has a password field (a script-only login, or not a login page).
     """
     try:
         doc = lxml.html.fromstring(html, base_url=url)
-    except (ValueError, lxml.etree.ParserError):
+    except (ValueError, etree.ParserError):
         return None
-    candidates: list[tuple[FormElement, list[HtmlElement]]] = []
-    for form in doc.forms:
+    base = doc.base_url or url
+    candidates: list[tuple[HtmlForm, list[str]]] = []
+    for form in find_forms(doc, page_url=url, base_url=base):
+        if form.method == "DIALOG":
+            continue
         passwords = [
-            el
-            for el in form.iter("input")
-            if el.get("name")
-            and (
-                el.get("name") == password_field
-                if password_field
-                else _input_type(el) == "password"
-            )
+            name
+            for name, kind in form.controls
+            if (name == password_field if password_field else kind == "password")
         ]
         if passwords:
             candidates.append((form, passwords))
@@ -111,68 +101,29 @@ def find_login_form(
         return None
     form, passwords = next(((f, p) for f, p in candidates if len(p) == 1), candidates[0])
     password = passwords[0]
+    element = _FORMS(doc)[form.index]
     return LoginForm(
-        action=urljoin(url, (form.get("action") or "").strip() or url),
-        method="POST" if (form.get("method") or "").strip().upper() == "POST" else "GET",
-        fields=tuple(_successful_controls(form)),
-        username_field=username_field or _username_field(form, password),
-        password_field=str(password.get("name")),
-        submit=_submit(form),
+        form=form,
+        username_field=username_field or _username_field(element, form, password),
+        password_field=password,
     )
 
 
-def _username_field(form: FormElement, password: HtmlElement) -> str | None:
-    before: list[HtmlElement] = []
+def _username_field(element: HtmlElement, form: HtmlForm, password: str) -> str | None:
+    """The text input that looks like a username, else the last one before the password."""
+    fields = {name for name, kind in form.controls if kind in _TEXT_TYPES}
     texts: list[HtmlElement] = []
-    for element in form.iter("input"):
-        if element is password:
+    before: list[HtmlElement] = []
+    for control in element.iter("input"):
+        name = control.get("name")
+        if name == password and not before:
             before = list(texts)
-        if element.get("name") and _input_type(element) in _TEXT_TYPES:
-            texts.append(element)
-    for element in texts:
-        hints = " ".join(element.get(a) or "" for a in ("name", "id", "autocomplete"))
-        if _USERNAME_HINT.search(hints):
-            return str(element.get("name"))
+        if name in fields and control.get("disabled") is None:
+            texts.append(control)
+    for control in texts:
+        hints = " ".join(control.get(a) or "" for a in ("name", "id", "autocomplete")).lower()
+        if any(hint in hints for hint in _USERNAME_HINT):
+            return str(control.get("name"))
     if before:
         return str(before[-1].get("name"))
     return str(texts[0].get("name")) if texts else None
-
-
-def _successful_controls(form: FormElement) -> list[tuple[str, str]]:
-    """What a browser submits of the form before anything is typed, in document order."""
-    out: list[tuple[str, str]] = []
-    for element in form.iter("input", "select", "textarea"):
-        name = element.get("name")
-        if not name or element.get("disabled") is not None:
-            continue
-        if element.tag == "select":
-            value = element.value
-            if isinstance(value, str):
-                out.append((name, value))
-            elif value is not None:  # a <select multiple>: every selected option
-                out.extend((name, v) for v in value)
-        elif element.tag == "textarea":
-            out.append((name, element.text or ""))
-        else:
-            kind = _input_type(element)
-            if kind in _NOT_FIELDS:
-                continue
-            if kind in ("checkbox", "radio"):
-                if element.get("checked") is not None:
-                    out.append((name, element.get("value") or "on"))
-                continue
-            out.append((name, element.get("value") or ""))
-    return out
-
-
-def _submit(form: FormElement) -> tuple[tuple[str, str], ...]:
-    buttons = form.xpath(_SUBMIT_XPATH)
-    if not buttons:
-        return ()
-    button = buttons[0]
-    name = button.get("name")
-    if not name or button.get("disabled") is not None:
-        return ()
-    if _input_type(button) == "image":
-        return ((f"{name}.x", "0"), (f"{name}.y", "0"))
-    return ((name, button.get("value") or ""),)
