@@ -8,7 +8,7 @@ import sys
 from scrapy.exceptions import UsageError
 
 from crawler.commands import crawl, export, extract, login, runs
-from crawler.exceptions import LoginConfigError, StoreError
+from crawler.exceptions import ConfigError, StoreError
 
 COMMANDS = (crawl, extract, login, runs, export)
 
@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except (UsageError, StoreError, LoginConfigError) as e:
+    except (UsageError, ConfigError, StoreError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
 

@@ -18,7 +18,17 @@ from scrapy.exceptions import (
 )
 
 
-class BrowserConfigError(ValueError):
+class ConfigError(ValueError):
+    """The configuration is wrong: a setting, a spider argument, a spec file, a store URL.
+
+    Raised before anything is crawled where possible.  The message is one line
+    that names the setting (or argument, or file) and what is allowed; the
+    ``crawler`` command and ``scrapy crawl`` print it as ``error: ...`` and
+    exit with code 2.  Every more specific configuration error subclasses it.
+    """
+
+
+class BrowserConfigError(ConfigError):
     """A ``SELENIUM_*`` setting is invalid or conflicts with another one."""
 
 
@@ -54,7 +64,7 @@ class BrowserPoolClosedError(DownloadCancelledError):
     """The browser pool is shutting down; the render was not started."""
 
 
-class FormConfigError(ValueError):
+class FormConfigError(ConfigError):
     """A ``CRAWLER_FORM*`` setting (or the spider argument behind it) is invalid."""
 
 
@@ -85,7 +95,7 @@ class DuplicateItem(DropItem):
         super().__init__(message, log_level=log_level)
 
 
-class LoginConfigError(ValueError):
+class LoginConfigError(ConfigError):
     """A ``CRAWLER_LOGIN_*`` or cookies-file setting is missing, invalid or unreadable."""
 
 

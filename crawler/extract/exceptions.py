@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from crawler.exceptions import ConfigError
 
-class SpecError(ValueError):
+
+class SpecError(ConfigError):
     """A spec is invalid: the message names the file (when there is one), the
     spec and the field, and says what to change."""
 
