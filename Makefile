@@ -6,12 +6,12 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-DEBIAN_PACKAGES := chromium chromium-driver redis-server postgresql
+DEBIAN_PACKAGES := chromium chromium-driver postgresql
 
 .PHONY: demo test lint bench system-deps install clean
 
 demo: install
-	$(PY) -m crawler.demo
+	$(PY) -m examples.demo
 
 test: install
 	$(PY) -m ruff check .

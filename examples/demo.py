@@ -7,10 +7,10 @@ import sys
 
 from crawler.cli import main as crawler_main
 from crawler.login.session import login_session
-from crawler.payments import parse_bs4, parse_lxml, payments_table, total
 from crawler.storage.sql import SqlStore
 from crawler.summary import pages_table
 from fixtures.tinysite import payments
+from spiders.payments import parse_bs4, parse_lxml, payments_table, total
 
 STORE_URL = "sqlite:///crawl.db"
 DEMO_USER = "alice"

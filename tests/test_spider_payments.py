@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING
 import pytest
 import requests
 
-from crawler.payments import (
+from fixtures.tinysite import payments
+from fixtures.tinysite.payments import EXPECTED_PAYMENTS, EXPECTED_TOTALS, USERS
+from spiders.payments import (
     PaymentItem,
     PaymentsPageError,
     PaymentsTotal,
@@ -20,8 +22,6 @@ from crawler.payments import (
     payments_table,
     total,
 )
-from fixtures.tinysite import payments
-from fixtures.tinysite.payments import EXPECTED_PAYMENTS, EXPECTED_TOTALS, USERS
 from tests.logintools import PASSWORD_ENV
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from crawler.demo import DEMO_USER
+from examples.demo import DEMO_USER
 from fixtures.tinysite import classic, payments, rough
 from tests.crawltools import REPO_ROOT, CrawlResult, crawl, read_store, run_scrapy, subprocess_env
 
@@ -245,7 +245,7 @@ def test_scrapy_crawl_site_works_from_the_project(tinysite: TinySite, tmp_path: 
 
 def test_demo_prints_the_summary(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "crawler.demo"],
+        [sys.executable, "-m", "examples.demo"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
