@@ -9,6 +9,16 @@ is open above its match; an unclosed ``<!--`` runs to the end, and ``<!-->``
 and ``<!--->`` are empty comments.  For both parsers, the document is then
 given one ``<html>`` with ``<head>``/``<body>``, and content after
 ``</html>`` is dropped, as libxml2 does.
+
+``html.parser`` also reads character references differently: it decodes
+attribute values with the rules for text (``href="?a&para=4"`` gives ``¶=4``)
+and keeps ``x&ampy`` as written.  Here it is handed the markup with every
+``&`` escaped, so what it gives back is the text as written, which
+:mod:`crawler.extract.charrefs` then decodes by the HTML standard's rules, as
+libxml2 does: text, attribute values and the text of ``<title>`` and
+``<textarea>`` (escapable raw text) decoded, the raw text of ``<script>``,
+``<style>``, ``<xmp>``, ``<iframe>``, ``<noembed>``, ``<noframes>`` and
+``<plaintext>`` (which runs to the end) not.
 """
 
 from __future__ import annotations
@@ -17,7 +27,11 @@ import re
 from typing import Any
 
 from bs4 import BeautifulSoup, Comment, Doctype, NavigableString, Tag
-from bs4.dammit import EntitySubstitution
+from bs4.builder import HTMLParserTreeBuilder
+from bs4.builder._htmlparser import BeautifulSoupHTMLParser
+
+from crawler.extract.charrefs import decode_attribute, decode_text
+from crawler.extract.text import ESCAPABLE_RAW_TEXT_ELEMENTS, RAW_TEXT_ELEMENTS
 
 # CLOSED_BY[new] = the open elements a start tag of `new` closes (when they are
 # the current element; repeated while the next one qualifies too).
@@ -68,7 +82,7 @@ END_PRIORITY: dict[str, int] = {
 DEFAULT_END_PRIORITY = 100
 HEAD_ELEMENTS = frozenset({"base", "link", "meta", "script", "style", "title"})
 _EMPTY_COMMENT = re.compile(r"<!---?>")
-_ENTITY = re.compile(r"&([A-Za-z][A-Za-z0-9]*);")
+_NEVER = re.compile(r"(?!)")
 
 # Attribute values stay strings ("a b", not ["a", "b"]); with html.parser
 # the first of duplicate attributes wins, as in libxml2.
@@ -101,11 +115,91 @@ class _LibxmlShapedSoup(BeautifulSoup):
         super().handle_endtag(name, nsprefix)
 
 
+class _AsWrittenParser(BeautifulSoupHTMLParser):
+    """bs4's html.parser events, with character references decoded by the standard.
+
+    It is fed markup whose every ``&`` is escaped as ``&amp;`` (see
+    :class:`StandardReferencesTreeBuilder`): where html.parser decodes (text
+    outside raw text elements, attribute values) it gives back the text as
+    written; where it does not (raw text, comments, names), ``&amp;`` is
+    turned back into ``&`` here.
+    """
+
+    CDATA_CONTENT_ELEMENTS = tuple(RAW_TEXT_ELEMENTS | ESCAPABLE_RAW_TEXT_ELEMENTS)
+    RCDATA_CONTENT_ELEMENTS = ()  # Python 3.14's own RCDATA would decode with the wrong rules
+
+    def set_cdata_mode(self, elem: str, *args: Any, **kwargs: Any) -> None:
+        super().set_cdata_mode(elem, *args, **kwargs)
+        if self.cdata_elem == "plaintext":
+            self.interesting = _NEVER  # no end tag: its text runs to the end
+
+    def handle_starttag(
+        self,
+        tag: str,
+        attrs: list[tuple[str, str | None]],
+        handle_empty_element: bool = True,
+    ) -> None:
+        attrs = [(_as_written(k), decode_attribute(v) if v else v) for k, v in attrs]
+        super().handle_starttag(_as_written(tag), attrs, handle_empty_element)
+
+    def handle_endtag(self, tag: str, check_already_closed: bool = True) -> None:
+        super().handle_endtag(_as_written(tag), check_already_closed)
+
+    def handle_data(self, data: str) -> None:
+        if self.cdata_elem is None:
+            data = decode_text(data)
+        elif self.cdata_elem in ESCAPABLE_RAW_TEXT_ELEMENTS:
+            data = decode_text(_as_written(data))
+        else:
+            data = _as_written(data)
+        super().handle_data(data)
+
+    def handle_comment(self, data: str) -> None:
+        super().handle_comment(_as_written(data))
+
+    def handle_decl(self, decl: str) -> None:
+        super().handle_decl(_as_written(decl))
+
+    def unknown_decl(self, data: str) -> None:
+        super().unknown_decl(_as_written(data))
+
+    def handle_pi(self, data: str) -> None:
+        super().handle_pi(_as_written(data))
+
+    def close(self) -> None:
+        super().close()
+        if self.cdata_elem is not None and self.rawdata:
+            # An unclosed <script>, <title>...: libxml2 keeps its text to the
+            # end; html.parser would drop it.
+            self.handle_data(self.rawdata)
+            self.rawdata = ""
+
+
+def _as_written(text: str) -> str:
+    return text.replace("&amp;", "&") if "&" in text else text
+
+
+class StandardReferencesTreeBuilder(HTMLParserTreeBuilder):
+    """bs4's ``html.parser`` tree builder, reading character references as libxml2 does.
+
+    Takes the options of :class:`bs4.builder.HTMLParserTreeBuilder`.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Text comes to handle_data in runs between tags, not cut at each "&".
+        self.parser_args[1]["convert_charrefs"] = True
+
+    def feed(self, markup: Any, _parser_class: Any = _AsWrittenParser) -> None:
+        assert isinstance(markup, str)  # prepare_markup yields str for html.parser
+        super().feed(markup.replace("&", "&amp;"), _parser_class=_parser_class)
+
+
 def parse_soup(text: str, parser: str) -> BeautifulSoup:
     """Parse ``text`` with bs4 on ``parser`` ("lxml" or "html.parser")."""
     if parser == "html.parser":
         soup: BeautifulSoup = _LibxmlShapedSoup(
-            _fix_markup(text), "html.parser", **HTML_PARSER_OPTIONS
+            _fix_markup(text), builder=StandardReferencesTreeBuilder, **HTML_PARSER_OPTIONS
         )
     else:
         soup = BeautifulSoup(text, parser, **SOUP_OPTIONS)
@@ -113,16 +207,8 @@ def parse_soup(text: str, parser: str) -> BeautifulSoup:
     return soup
 
 
-def _keep_unknown_entity(match: re.Match[str]) -> str:
-    if match.group(1) in EntitySubstitution.HTML_ENTITY_TO_CHARACTER:
-        return match.group(0)
-    return "&amp;" + match.group(0)[1:]
-
-
 def _fix_markup(text: str) -> str:
     """What html.parser reads differently before any tag is built."""
-    # bs4 turns an unknown `&name;` into "&name", losing the ';' libxml2 keeps.
-    text = _ENTITY.sub(_keep_unknown_entity, text)
     text = _EMPTY_COMMENT.sub("<!---->", text)
     last_open = text.rfind("<!--")
     if last_open >= 0 and text.find("-->", last_open + 4) < 0:

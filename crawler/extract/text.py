@@ -23,7 +23,12 @@ BLOCK_ELEMENTS = _names(
 # Elements whose text is never page text.
 NON_TEXT_ELEMENTS = frozenset({"script", "style", "template", "noscript"})
 VOID_ELEMENTS = _names("area base br col embed hr img input link meta param source track wbr")
-RAW_TEXT_ELEMENTS = frozenset({"script", "style"})
+# Raw text (HTML standard): what is between the tags is the text as written,
+# no reference decoded when parsed, nothing escaped in `html`.  <plaintext>
+# runs to the end of the document.  Escapable raw text: no tags inside, but
+# references are decoded.
+RAW_TEXT_ELEMENTS = _names("script style xmp iframe noembed noframes plaintext")
+ESCAPABLE_RAW_TEXT_ELEMENTS = _names("title textarea")
 # HTML 4 boolean attributes: libxml2 gives `<input checked>` the value
 # "checked", bs4 gives "", and neither can tell `checked` from `checked=""`.
 BOOLEAN_ATTRIBUTES = _names(
