@@ -139,20 +139,23 @@ class _AsWrittenParser(BeautifulSoupHTMLParser):
         attrs: list[tuple[str, str | None]],
         handle_empty_element: bool = True,
     ) -> None:
-        attrs = [(_as_written(k), decode_attribute(v) if v else v) for k, v in attrs]
-        super().handle_starttag(_as_written(tag), attrs, handle_empty_element)
+        if "&" in (self.get_starttag_text() or ""):
+            tag = _as_written(tag)
+            attrs = [(_as_written(k), decode_attribute(v) if v else v) for k, v in attrs]
+        super().handle_starttag(tag, attrs, handle_empty_element)
 
     def handle_endtag(self, tag: str, check_already_closed: bool = True) -> None:
-        super().handle_endtag(_as_written(tag), check_already_closed)
+        super().handle_endtag(_as_written(tag) if "&" in tag else tag, check_already_closed)
 
     def handle_data(self, data: str) -> None:
-        if self.cdata_elem is None:
-            data = decode_text(data)
-        elif self.cdata_elem in ESCAPABLE_RAW_TEXT_ELEMENTS:
-            data = decode_text(_as_written(data))
-        else:
-            data = _as_written(data)
-        super().handle_data(data)
+        if "&" in data:
+            if self.cdata_elem is None:  # html.parser has undone the escaping
+                data = decode_text(data)
+            elif self.cdata_elem in ESCAPABLE_RAW_TEXT_ELEMENTS:
+                data = decode_text(_as_written(data))
+            else:
+                data = _as_written(data)
+        self.soup.handle_data(data)  # what bs4's handle_data does
 
     def handle_comment(self, data: str) -> None:
         super().handle_comment(_as_written(data))
