@@ -121,8 +121,8 @@ class _AsWrittenParser(BeautifulSoupHTMLParser):
     It is fed markup whose every ``&`` is escaped as ``&amp;`` (see
     :class:`StandardReferencesTreeBuilder`): where html.parser decodes (text
     outside raw text elements, attribute values) it gives back the text as
-    written; where it does not (raw text, comments, names), ``&amp;`` is
-    turned back into ``&`` here.
+    written; where it does not (raw text, comments, attribute names),
+    ``&amp;`` is turned back into ``&`` here.
     """
 
     CDATA_CONTENT_ELEMENTS = tuple(RAW_TEXT_ELEMENTS | ESCAPABLE_RAW_TEXT_ELEMENTS)
@@ -139,13 +139,11 @@ class _AsWrittenParser(BeautifulSoupHTMLParser):
         attrs: list[tuple[str, str | None]],
         handle_empty_element: bool = True,
     ) -> None:
+        # (Tag names are left escaped, start and end tag alike: `<a&b>` is
+        # "a&amp;b" here, "a&b" in libxml2.)
         if "&" in (self.get_starttag_text() or ""):
-            tag = _as_written(tag)
             attrs = [(_as_written(k), decode_attribute(v) if v else v) for k, v in attrs]
         super().handle_starttag(tag, attrs, handle_empty_element)
-
-    def handle_endtag(self, tag: str, check_already_closed: bool = True) -> None:
-        super().handle_endtag(_as_written(tag) if "&" in tag else tag, check_already_closed)
 
     def handle_data(self, data: str) -> None:
         if "&" in data:
