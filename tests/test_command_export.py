@@ -168,16 +168,24 @@ def test_a_missing_store_is_an_error_and_is_not_created(
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("command", ["runs", "export", "crawl"])
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["runs", "--store", "crawl.db"],
+        ["export", "1", "--store", "crawl.db"],
+        ["crawl", "http://127.0.0.1:1/", "--store", "crawl.db"],
+        ["crawl", "http://127.0.0.1:1/", "-s", "CRAWLER_STORE_URL=crawl.db"],
+    ],
+    ids=["runs", "export", "crawl", "crawl-setting"],
+)
 def test_a_bare_path_as_store_is_refused_with_the_url_to_write(
-    command: str,
+    arguments: list[str],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    first = {"runs": [], "export": ["1"], "crawl": ["http://127.0.0.1:1/"]}[command]
-    assert main([command, *first, "--store", "crawl.db"]) == 2
+    assert main(arguments) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: 'crawl.db' is a path, not a store URL: write sqlite:///crawl.db")
     assert len(err.splitlines()) == 1

@@ -407,3 +407,17 @@ def test_a_bare_store_path_is_refused_with_the_url_to_write(
     err = capsys.readouterr().err
     assert err.startswith("error: 'items.db' is a path, not a store URL: write sqlite:///items.db")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_some_pages_without_items_are_a_warning(tinysite: TinySite, tmp_path: Path) -> None:
+    proc = run_crawler(
+        "extract",
+        tinysite.url("/"),
+        tinysite.url("/page1.html"),
+        "--field",
+        "links[]=css:a::attr(href)",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert len(proc.stdout.splitlines()) == 2  # every row is still written
+    assert proc.stderr == "warning: 1 page(s) matched a spec but gave no item\n"

@@ -211,8 +211,7 @@ def report(
     if login_pages:
         first = stats.get("extract/first_login_page", "")
         lines.append(
-            f"error: {login_pages} URL(s) led to a login page ({first}); "
-            f"{_login_advice(settings)}"
+            f"error: {login_pages} URL(s) led to a login page ({first}); {_login_advice(settings)}"
         )
     elif stats.get("extract/no_items") and not stats.get("extract/pages_with_items"):
         lines.append(_nothing_extracted(stats, specs or []))
@@ -220,6 +219,9 @@ def report(
         unmatched = stats.get("extract/pages_unmatched", 0)
         if unmatched:
             lines.append(f"warning: {unmatched} page(s) matched no spec's url pattern")
+        empty = stats.get("extract/no_items", 0) - unmatched
+        if empty > 0:
+            lines.append(f"warning: {empty} page(s) matched a spec but gave no item")
     prefix = "validate/dropped/"
     dropped = {k.removeprefix(prefix): n for k, n in stats.items() if k.startswith(prefix)}
     to_store = output is not None and looks_like_store(output)
