@@ -283,3 +283,12 @@ def test_reading_an_existing_store(tmp_path: Path) -> None:
         assert [r["id"] for r in reader.runs()] == [run]
     finally:
         reader.close()
+
+
+def test_an_unreachable_server_is_one_line_with_the_password_masked() -> None:
+    with pytest.raises(StoreError) as info:
+        SqlStore.open("postgresql://u:hunter2@127.0.0.1:1/db", create=False)
+    message = str(info.value)
+    assert message.startswith("cannot open store postgresql://u:***@127.0.0.1:1/db: ")
+    assert "\n" not in message
+    assert "hunter2" not in message

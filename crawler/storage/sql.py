@@ -108,6 +108,11 @@ def check_store_url(url: str) -> str:
     return url
 
 
+def _one_line(reason: object) -> str:
+    """A driver's message on one line (psycopg's run over several)."""
+    return " ".join(str(reason).split())
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -175,7 +180,7 @@ class SqlStore:
                 found = inspect(engine).has_table(runs.name)
         except SQLAlchemyError as e:
             engine.dispose()
-            reason = getattr(e, "orig", None) or type(e).__name__
+            reason = _one_line(getattr(e, "orig", None) or type(e).__name__)
             hint = ""
             if engine.dialect.name == "sqlite" and create:
                 hint = " (check that the directory exists and is writable)"
@@ -277,7 +282,7 @@ class SqlStore:
             with self.engine.begin() as conn:
                 yield conn
         except SQLAlchemyError as e:
-            reason = getattr(e, "orig", None) or type(e).__name__
+            reason = _one_line(getattr(e, "orig", None) or type(e).__name__)
             raise StoreError(f"cannot {what} store {display_url(self.url)}: {reason}") from None
 
     # Queries, for the CLI and tests.
