@@ -290,7 +290,7 @@ def test_landing_on_a_login_page_says_so_and_fails(
     assert proc.returncode == 1, proc.stderr
     [error] = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
     assert error.startswith(f"error: 1 URL(s) led to a login page ({index} -> ")
-    assert f"-> {tinysite.url(LOGIN_PATH)}?" in error
+    assert f"-> {tinysite.url(LOGIN_PATH)}" in error
     assert "log in first: --login LOGIN_URL --username USER --password-env VAR" in error
     assert "--cookies FILE" in error
     stats = _stats(db)
