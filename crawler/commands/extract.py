@@ -271,7 +271,7 @@ def _run(args: argparse.Namespace) -> int:
         )
     sources = spec_sources(args.spec, args.item, args.field, args.name)  # bad specs fail here
     overrides = settings_from_args(args, len(urls))
-    to_store = "CRAWLER_STORE_URL" in overrides
+    to_store = args.output is not None and looks_like_store(args.output)
     if to_store:
         SqlStore.open(args.output).close()  # a StoreError now, naming the store
     settings = project_settings(overrides)
