@@ -106,3 +106,19 @@ class LoginError(Exception):
         self.login_url = login_url
         self.reason = reason
         super().__init__(f"login at {login_url} failed: {reason}")
+
+
+class StoreUrlError(ConfigError, StoreError):
+    """A store URL that cannot be right: a bare path, an unknown scheme, a malformed URL.
+
+    A configuration error (exit code 2) that is also a :class:`StoreError`, so
+    code that opens stores catches it with the rest.  The message lists the
+    forms a store URL takes.
+    """
+
+
+class StoreNotFoundError(StoreError):
+    """A store that should exist does not (``crawler runs``, ``crawler export``).
+
+    Raised instead of creating an empty store: reading never creates one.
+    """

@@ -15,19 +15,35 @@ separated), ``item`` and ``field.NAME`` / ``field.NAME[]`` (an inline spec, see
 The spider follows no links: the extraction middleware
 (:mod:`crawler.spidermiddlewares.extract`) turns each page into items, with the specs added
 to ``CRAWLER_EXTRACT_SPECS``.
+
+It tells what went wrong, in stats (read by ``crawler extract``) and warnings:
+
+* ``extract/urls_failed``: URLs that gave no page (HTTP error, no response);
+* ``extract/login_pages``: URLs that were redirected to a login page (a form
+  with a username and a password field, :func:`crawler.login.form.find_login_form`):
+  the session is missing or expired; ``extract/first_login_page`` is the
+  first, as ``"URL -> LOGIN_PAGE_URL"``;
+* ``extract/no_items``: HTML pages (status below 400, login pages left out)
+  from which no item with a value came (no spec matched, the item selector
+  matched nothing, or every field was empty); ``extract/pages_with_items``
+  the others.  Items count whether the pipelines kept or dropped them.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from scrapy import Request, Spider
+from itemadapter import ItemAdapter
+from scrapy import Request, Spider, signals
 from scrapy.exceptions import UsageError
 from scrapy.http import HtmlResponse
 from scrapy.settings import SETTINGS_PRIORITIES
 
 from crawler.browser.rendermode import RENDER_MODES
 from crawler.extract.inline import DEFAULT_NAME, spec_sources
+from crawler.extract.result import ExtractedItem
+from crawler.login.check import same_page
+from crawler.login.form import find_login_form
 from crawler.utils.url import check_url, read_url_file
 
 if TYPE_CHECKING:
@@ -39,6 +55,30 @@ if TYPE_CHECKING:
     from twisted.python.failure import Failure
 
 FIELD_ARGUMENT = "field."
+_EMPTY = (None, "", [], {})
+
+
+def has_value(item: Any) -> bool:
+    """Whether any field of ``item`` found something (an extracted item's page URL aside)."""
+    data = item.data if isinstance(item, ExtractedItem) else ItemAdapter(item).asdict()
+    return any(value not in _EMPTY for value in data.values())
+
+
+def requested_url(response: Response) -> str:
+    """The URL asked for, before any redirect."""
+    redirects = response.meta.get("redirect_urls")
+    if redirects:
+        return str(redirects[0])
+    return response.request.url if response.request is not None else response.url
+
+
+def landed_on_login_page(response: HtmlResponse) -> bool:
+    """Whether ``response`` is not the page asked for but a login form (a form with a
+    username and a password field: a change-password form is not one)."""
+    if same_page(requested_url(response), response.url):
+        return False
+    form = find_login_form(response.text, response.url)
+    return form is not None and form.username_field is not None
 
 
 def _split(value: str | Sequence[str] | None, separator: str | None) -> list[str]:
@@ -82,6 +122,9 @@ class ExtractSpider(Spider):
         self.render = render
         self.spec_sources = spec_sources(_split(spec, ","), item, inline, spec_name)
         self.done = 0
+        self.login_pages: list[tuple[str, str]] = []  # (URL asked for, login page URL)
+        self._pages: set[str] = set()  # HTML pages to extract from, by URL
+        self._with_items: set[str] = set()  # pages an item with a value came from
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -100,6 +143,9 @@ class ExtractSpider(Spider):
             spider.render = settings.get("CRAWLER_RENDER")
         else:  # the argument becomes the setting RenderModeMiddleware reads
             settings.set("CRAWLER_RENDER", spider.render, priority="spider")
+        # Kept or dropped by the pipelines, an item shows its page gave something.
+        for signal in (signals.item_scraped, signals.item_dropped, signals.item_error):
+            crawler.signals.connect(spider.item_seen, signal=signal)
         return spider
 
     @property
@@ -130,6 +176,32 @@ class ExtractSpider(Spider):
             self.crawler.stats.inc_value("extract/urls_not_html")
             kind = response.headers.get(b"Content-Type", b"no content type").decode("latin-1")
             self.logger.warning("%s: not HTML (%s), nothing extracted", response.url, kind)
+        elif landed_on_login_page(response):
+            requested = requested_url(response)
+            self.login_pages.append((requested, response.url))
+            self.crawler.stats.inc_value("extract/login_pages")
+            self.logger.warning(
+                "%s led to a login page (%s): log in first (CRAWLER_LOGIN_URL or "
+                "CRAWLER_COOKIES_FILE)",
+                requested,
+                response.url,
+            )
+        else:
+            self._pages.add(response.url)
+
+    def item_seen(self, item: Any, response: Response | None = None) -> None:
+        if response is not None and has_value(item):
+            self._with_items.add(response.url)
+
+    def closed(self, reason: str) -> None:
+        stats = self.crawler.stats
+        with_items = self._pages & self._with_items
+        stats.set_value("extract/pages_with_items", len(with_items))
+        if len(with_items) < len(self._pages):
+            stats.set_value("extract/no_items", len(self._pages) - len(with_items))
+        if self.login_pages:
+            requested, landed = self.login_pages[0]
+            stats.set_value("extract/first_login_page", f"{requested} -> {landed}")
 
     def failed(self, failure: Failure) -> None:
         self.done += 1

@@ -17,7 +17,9 @@ import pytest
 
 from crawler.cli import main
 from crawler.storage.sql import SqlStore
+from fixtures.tinysite.payments import INDEX_PATH, LOGIN_PATH, USERS
 from tests.crawltools import run_crawler, run_scrapy, subprocess_env
+from tests.logintools import PASSWORD_ENV
 
 if TYPE_CHECKING:
     from fixtures.tinysite.server import TinySite
@@ -260,3 +262,162 @@ def test_scrapy_crawl_extract_works_from_the_project(tinysite: TinySite, tmp_pat
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = sorted((json.loads(line) for line in out.read_text().splitlines()), key=str)
     assert [r["heading"] for r in rows] == ["Page 1", "Page 2"]
+
+
+# -- login pages, logging in, nothing matched --------------------------------
+
+PAYMENTS = ["--item", "css:li", "--field", "memo=css:i"]  # one row per payment
+
+
+def _stats(db: Path) -> dict[str, Any]:
+    store = SqlStore.open(f"sqlite:///{db}", create=False)
+    try:
+        [run] = store.runs()
+    finally:
+        store.close()
+    return dict(run["stats"])
+
+
+@pytest.mark.parametrize(
+    "fields", [PAYMENTS, ["--field", "title=css:title"]], ids=["items", "page-level"]
+)
+def test_landing_on_a_login_page_says_so_and_fails(
+    tinysite: TinySite, tmp_path: Path, fields: list[str]
+) -> None:
+    index = tinysite.url(INDEX_PATH)
+    db = tmp_path / "x.db"
+    proc = run_crawler("extract", index, *fields, "-o", f"sqlite:///{db}", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    [error] = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    assert error.startswith(f"error: 1 URL(s) led to a login page ({index} -> ")
+    assert f"-> {tinysite.url(LOGIN_PATH)}" in error
+    assert "log in first: --login LOGIN_URL --username USER --password-env VAR" in error
+    assert "--cookies FILE" in error
+    stats = _stats(db)
+    assert stats["extract/login_pages"] == 1
+    assert stats["extract/first_login_page"].startswith(f"{index} -> {tinysite.url(LOGIN_PATH)}")
+    assert "Traceback" not in proc.stderr
+
+
+def test_extract_logs_in_with_the_login_options(
+    tinysite: TinySite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(PASSWORD_ENV, USERS["alice"])
+    proc = run_crawler(
+        "extract",
+        tinysite.url(INDEX_PATH),
+        *PAYMENTS,
+        "--login",
+        tinysite.url(LOGIN_PATH),
+        "--username",
+        "alice",
+        "--password-env",
+        PASSWORD_ENV,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert rows and all(set(row) == {"url", "memo"} for row in rows)
+    assert {row["url"] for row in rows} == {tinysite.url(INDEX_PATH)}
+    assert proc.stderr == ""
+    assert USERS["alice"] not in proc.stdout
+
+
+def test_extract_with_the_cookies_of_crawler_login(
+    tinysite: TinySite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(PASSWORD_ENV, USERS["alice"])
+    cookies = tmp_path / "alice.cookies.txt"
+    login = run_crawler(
+        "login",
+        tinysite.url(LOGIN_PATH),
+        "--username",
+        "alice",
+        "--password-env",
+        PASSWORD_ENV,
+        "--save-cookies",
+        str(cookies),
+        cwd=tmp_path,
+    )
+    assert login.returncode == 0, login.stderr
+    monkeypatch.delenv(PASSWORD_ENV)
+    proc = run_crawler(
+        "extract", tinysite.url(INDEX_PATH), *PAYMENTS, "--cookies", str(cookies), cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert rows and {row["url"] for row in rows} == {tinysite.url(INDEX_PATH)}
+
+
+def test_expired_cookies_say_so(tinysite: TinySite, tmp_path: Path) -> None:
+    cookies = tmp_path / "old.cookies.txt"
+    cookies.write_text(
+        "# Netscape HTTP Cookie File\n"
+        "127.0.0.1\tFALSE\t/pay/\tFALSE\t0\tpay_session\tno-such-session\n"
+    )
+    proc = run_crawler(
+        "extract", tinysite.url(INDEX_PATH), *PAYMENTS, "--cookies", str(cookies), cwd=tmp_path
+    )
+    assert proc.returncode == 1
+    assert f"the session in {cookies} may have expired" in proc.stderr
+
+
+def test_login_options_need_login(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["extract", "http://x/", *PAYMENTS, "--username", "alice"]) == 2
+    assert capsys.readouterr().err == ("error: --username only make sense with --login LOGIN_URL\n")
+
+
+@pytest.mark.parametrize(
+    ("what", "message"),
+    [
+        (
+            ["--item", "css:table.nowhere", "--field", "x=css:td"],
+            "error: nothing extracted from the 1 page(s) fetched: the item selector matched "
+            "nothing or every field was empty",
+        ),
+        (
+            ["--field", "x=css:table.nowhere"],
+            "error: nothing extracted from the 1 page(s) fetched",
+        ),
+        (
+            ["--spec", str(SPECS / "payments.yaml")],
+            "error: nothing extracted: no spec's url pattern matched the 1 page(s) "
+            "(spec 'payment' takes URLs matching '/pay/$')",
+        ),
+    ],
+    ids=["item-selector", "empty-fields", "url-pattern"],
+)
+def test_an_extraction_that_matches_nothing_says_so_and_fails(
+    tinysite: TinySite, tmp_path: Path, what: list[str], message: str
+) -> None:
+    db = tmp_path / "x.db"
+    proc = run_crawler("extract", tinysite.url("/"), *what, "-o", f"sqlite:///{db}", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert message in proc.stderr
+    stats = _stats(db)
+    assert stats["extract/no_items"] == 1
+    assert stats["extract/pages_with_items"] == 0
+
+
+def test_a_bare_store_path_is_refused_with_the_url_to_write(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["extract", "http://x/", "--field", "t=css:h1", "-o", "items.db"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: 'items.db' is a path, not a store URL: write sqlite:///items.db")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_some_pages_without_items_are_a_warning(tinysite: TinySite, tmp_path: Path) -> None:
+    proc = run_crawler(
+        "extract",
+        tinysite.url("/"),
+        tinysite.url("/page1.html"),
+        "--field",
+        "links[]=css:a::attr(href)",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert len(proc.stdout.splitlines()) == 2  # every row is still written
+    assert proc.stderr == "warning: 1 page(s) matched a spec but gave no item\n"

@@ -134,9 +134,9 @@ def test_export_writes_items_and_rejects_as_csv_and_jsonl(
     assert main(["export", "1", "--format", "csv", "--store", store_url, "-o", str(out)]) == 0
     assert "34 items written" in capsys.readouterr().err
     lines = out.read_text().splitlines()
-    assert lines[0] == "spec,url,sku,colour,rating"
+    assert lines[0] == "url,sku,colour,rating"  # as the --output-items feed has them
     assert len(lines) == 1 + 34
-    assert all(line.startswith("strict_product,http://127.0.0.1:") for line in lines[1:])
+    assert all(line.startswith("http://127.0.0.1:") for line in lines[1:])
 
     assert main(["export", "1", "--what", "rejects", "--store", store_url]) == 0
     rejects = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
@@ -145,7 +145,7 @@ def test_export_writes_items_and_rejects_as_csv_and_jsonl(
 
     assert main(["export", "1", "--what", "pages", "--format", "csv", "--store", store_url]) == 0
     pages = capsys.readouterr().out.splitlines()
-    assert pages[0].startswith("run_id,url,final_url,status") and len(pages) == 1 + 41
+    assert pages[0].startswith("url,final_url,status") and len(pages) == 1 + 41
 
     assert main(["export", "9", "--store", store_url]) == 2
     assert "there is no run 9" in capsys.readouterr().err

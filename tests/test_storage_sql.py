@@ -5,8 +5,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from crawler.exceptions import StoreError
-from crawler.storage.sql import SqlStore, display_url
+from crawler.exceptions import ConfigError, StoreError, StoreNotFoundError, StoreUrlError
+from crawler.storage.sql import SqlStore, check_store_url, display_url, looks_like_store
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -100,7 +100,7 @@ def test_unopenable_sqlite_path_names_the_path(tmp_path: Path) -> None:
 
 
 def test_unsupported_database_is_refused() -> None:
-    with pytest.raises(StoreError, match="cannot open store nosuchdb://x"):
+    with pytest.raises(StoreError, match="unknown store scheme 'nosuchdb://' in nosuchdb://x"):
         SqlStore.open("nosuchdb://x")
 
 
@@ -183,3 +183,112 @@ def test_a_batch_is_one_transaction(store: SqlStore) -> None:
     )
     assert len(store.pages(run)) == 1
     assert store.spec_counts(run) == [("other", 0, 1), ("product", 2, 0)]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite:///crawl.db",
+        "sqlite:////var/data/crawl.db",
+        "sqlite+pysqlite:///crawl.db",
+        "postgresql://u:pw@127.0.0.1:5432/db",
+        "postgres://u@db.example/crawl",
+        "postgresql+psycopg://u@h/db",
+    ],
+)
+def test_store_urls_pass_as_they_are(url: str) -> None:
+    assert check_store_url(url) == url
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("crawl.db", "'crawl.db' is a path, not a store URL: write sqlite:///crawl.db for"),
+        ("/tmp/x/crawl.db", "is a path, not a store URL: write sqlite:////tmp/x/crawl.db for"),
+        ("sqlite:crawl.db", "malformed store URL sqlite:crawl.db: use sqlite:///RELATIVE/PATH"),
+        ("mysql://u@h/db", "unknown store scheme 'mysql://' in mysql://u@h/db: use sqlite:///"),
+        ("postgresql://u@h:port/db", "malformed store URL"),
+        ("sqlite://", "sqlite:// names no file"),
+        ("", "the store URL is empty"),
+    ],
+)
+def test_bad_store_urls_say_what_to_write(url: str, message: str) -> None:
+    with pytest.raises(StoreUrlError) as info:
+        check_store_url(url)
+    assert message in str(info.value)
+    if url != "sqlite://":
+        assert "postgresql://USER@HOST[:PORT]/DATABASE" in str(info.value)
+    assert "\n" not in str(info.value)
+    # a configuration error (exit code 2) that the code opening stores catches too
+    assert isinstance(info.value, ConfigError)
+    assert isinstance(info.value, StoreError)
+
+
+def test_a_malformed_url_keeps_its_password_out_of_the_message() -> None:
+    with pytest.raises(StoreUrlError) as info:
+        check_store_url("postgresql:/bob:hunter2@db.example/crawl")
+    assert "hunter2" not in str(info.value)
+
+
+def test_open_refuses_a_bare_path_and_creates_nothing(tmp_path: Path) -> None:
+    with pytest.raises(StoreUrlError, match="write sqlite:///"):
+        SqlStore.open(str(tmp_path / "crawl.db"))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_what_extract_o_means_as_a_store() -> None:
+    assert looks_like_store("sqlite:///x.db")
+    assert looks_like_store("postgresql://u@h/db")
+    assert looks_like_store("items.db")  # then refused by check_store_url with the URL
+    assert looks_like_store("items.SQLITE3")
+    assert not looks_like_store("items.jsonl")
+    assert not looks_like_store("out.csv")
+
+
+def test_reading_a_missing_sqlite_store_creates_nothing(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'nope.db'}"
+    with pytest.raises(StoreNotFoundError) as info:
+        SqlStore.open(url, create=False)
+    assert str(info.value) == (
+        f"store {url} does not exist (there is no file {tmp_path / 'nope.db'}): "
+        "give the URL of a store a crawl wrote to"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_reading_a_database_that_is_no_store_creates_no_tables(tmp_path: Path) -> None:
+    db = tmp_path / "other.db"
+    sqlite3.connect(db).execute("create table t (x)").connection.close()
+    with pytest.raises(StoreNotFoundError, match="is not a crawler store: it has no runs table"):
+        SqlStore.open(f"sqlite:///{db}", create=False)
+    conn = sqlite3.connect(db)
+    assert [r[0] for r in conn.execute("select name from sqlite_master")] == ["t"]
+    assert conn.execute("pragma journal_mode").fetchone()[0] == "delete"  # left as it was
+
+
+def test_reading_an_empty_postgresql_database_creates_no_tables(postgres_url: str) -> None:
+    with pytest.raises(StoreNotFoundError, match="is not a crawler store"):
+        SqlStore.open(postgres_url, create=False)
+    with pytest.raises(StoreNotFoundError):  # still nothing there
+        SqlStore.open(postgres_url, create=False)
+
+
+def test_reading_an_existing_store(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'crawl.db'}"
+    writer = SqlStore.open(url)
+    run = writer.start_run("site", None, {})
+    writer.close()
+    reader = SqlStore.open(url, create=False)
+    try:
+        assert [r["id"] for r in reader.runs()] == [run]
+    finally:
+        reader.close()
+
+
+def test_an_unreachable_server_is_one_line_with_the_password_masked() -> None:
+    with pytest.raises(StoreError) as info:
+        SqlStore.open("postgresql://u:hunter2@127.0.0.1:1/db", create=False)
+    message = str(info.value)
+    assert message.startswith("cannot open store postgresql://u:***@127.0.0.1:1/db: ")
+    assert "\n" not in message
+    assert "hunter2" not in message

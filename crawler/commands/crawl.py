@@ -10,6 +10,7 @@ from typing import Any
 from scrapy.exceptions import UsageError
 
 from crawler.commands.login import (
+    add_cookies_option,
     add_login_options,
     check_login_settings,
     forget_prompted_password,
@@ -21,7 +22,7 @@ from crawler.extract.exceptions import SpecError
 from crawler.extract.loader import load_spec_sources
 from crawler.pipelines.store import unwritten_summary
 from crawler.runner import project_settings, run_spider
-from crawler.storage.sql import SqlStore, display_url
+from crawler.storage.sql import SqlStore, check_store_url, display_url
 from crawler.summary import run_summary
 
 FEED_FORMATS = {".jsonl": "jsonlines", ".jl": "jsonlines", ".json": "json", ".csv": "csv"}
@@ -91,7 +92,8 @@ def add_parser(subparsers: Any) -> None:
         "--store",
         metavar="URL",
         default=None,
-        help="where to store runs and pages (default: sqlite:///crawl.db)",
+        help="the store URL for runs, pages and items: sqlite:///PATH (a SQLite file, "
+        "created if missing) or postgresql://USER@HOST/DB (default: sqlite:///crawl.db)",
     )
     p.add_argument(
         "-o",
@@ -118,12 +120,7 @@ def add_parser(subparsers: Any) -> None:
     )
     add_scrapy_options(p)
     add_login_options(p, with_login_url=True)
-    p.add_argument(
-        "--cookies",
-        metavar="FILE",
-        help="start with the cookies of FILE (Netscape cookies.txt, e.g. from "
-        "`crawler login --save-cookies`) in the crawl's cookie jar",
-    )
+    add_cookies_option(p)
     p.set_defaults(run=run)
 
 
@@ -138,8 +135,8 @@ def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
     overrides = scrapy_overrides(args)
     if args.ignore_robots:
         overrides["ROBOTSTXT_OBEY"] = False
-    if args.store:
-        overrides["CRAWLER_STORE_URL"] = args.store
+    if args.store is not None:  # a bare path is refused with the URL to write
+        overrides["CRAWLER_STORE_URL"] = check_store_url(args.store)
     if args.extract:
         try:  # a bad spec file is a usage error, before anything is crawled
             load_spec_sources(args.extract)

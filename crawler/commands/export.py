@@ -1,77 +1,188 @@
-"""``crawler export RUN``: a run's items (or pages, or rejects) as CSV or JSON lines."""
+"""``crawler export RUN``: a run's items, pages or rejects, written by Scrapy's item exporters.
+
+The rows and the writing are those of the feed a crawl writes with
+``--output-items`` / ``--output`` (or ``scrapy crawl -O``): the exporter class
+comes from ``FEED_EXPORTERS`` (Scrapy's ``JsonItemExporter``,
+``JsonLinesItemExporter``, ``CsvItemExporter``, ``XmlItemExporter`` unless a
+project replaces them), built with ``FEED_EXPORT_ENCODING``,
+``FEED_EXPORT_FIELDS`` and ``FEED_EXPORT_INDENT`` of the project settings; an
+item is the row its feed has (``url``, then the spec's fields), a page a
+:class:`~crawler.items.PageRecord`.  So a list field is ``a,b`` in CSV and a
+JSON list in JSON, as in the feed.
+
+Where the export cannot equal the crawl's feed, and why:
+
+* order: the store keeps one row per spec and key, in no crawl order; rows
+  come out by spec, then key (pages by URL);
+* an item that changed within the run is one row (its last value), where the
+  feed has every version;
+* ``datetime`` values are stored as ISO 8601 (``2026-11-21T10:00:00+00:00``);
+  a feed writes Scrapy's ``2026-11-21 10:00:00``;
+* CSV columns: without ``FEED_EXPORT_FIELDS`` a feed takes the first item's
+  fields; an export takes every field of every row (first seen first), so
+  items of several specs keep all their columns (``--spec`` picks one).
+
+Reading never creates a store: a missing one is an error (exit code 2).
+"""
 
 from __future__ import annotations
 
-import csv
-import json
 import sys
-from typing import TYPE_CHECKING, Any, TextIO
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from scrapy.exceptions import UsageError
+from scrapy.utils.conf import feed_complete_default_values_from_settings
+from scrapy.utils.misc import load_object
 
 from crawler import default_settings
-from crawler.storage.sql import SqlStore
+from crawler.items import PageRecord
+from crawler.runner import project_settings
+from crawler.storage.sql import SqlStore, display_url
 
 if TYPE_CHECKING:
     import argparse
 
+    from scrapy.exporters import BaseItemExporter
+    from scrapy.settings import BaseSettings
+
+# --format -> the FEED_EXPORTERS name Scrapy's feeds use
+FORMATS = {"json": "json", "jsonl": "jsonlines", "csv": "csv", "xml": "xml"}
+SUFFIXES = {".json": "json", ".jsonl": "jsonl", ".jl": "jsonl", ".csv": "csv", ".xml": "xml"}
+WHAT = ("items", "pages", "rejects")
+
 
 def add_parser(subparsers: Any) -> None:
-    p = subparsers.add_parser("export", help="export a run's items, pages or rejects")
+    p = subparsers.add_parser(
+        "export",
+        help="export a run's items, pages or rejects (JSON, JSON lines, CSV, XML)",
+        description="Write what run RUN stored, through Scrapy's item exporters: the same "
+        "rows, columns and encoding as the feed a crawl writes with --output-items.",
+    )
     p.add_argument("run_id", metavar="RUN", type=int, help="the run id (see `crawler runs`)")
-    p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    p.add_argument(
+        "--format",
+        choices=tuple(FORMATS),
+        default=None,
+        help="default: from the extension of -o FILE, else jsonl",
+    )
     p.add_argument(
         "--what",
-        choices=("items", "pages", "rejects"),
+        choices=WHAT,
         default="items",
-        help="items (default: those this run wrote), pages or rejects",
+        help="items (default: those this run wrote last), pages or rejects",
     )
-    p.add_argument("--store", metavar="URL", default=default_settings.CRAWLER_STORE_URL)
+    p.add_argument("--spec", metavar="NAME", help="only the items (or rejects) of spec NAME")
+    p.add_argument(
+        "--store",
+        metavar="URL",
+        default=default_settings.CRAWLER_STORE_URL,
+        help="the store URL to read: sqlite:///PATH or postgresql://... "
+        "(default: sqlite:///crawl.db)",
+    )
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     p.set_defaults(run=run)
 
 
-def _rows(store: SqlStore, what: str, run_id: int) -> list[dict[str, Any]]:
+def item_row(spec: str, url: str | None, data: dict[str, Any]) -> dict[str, Any]:
+    """A stored item as its feed row.
+
+    An extracted item's feed row is ``url`` (the page's) then the spec's fields
+    (:class:`~crawler.extract.result.ExtractedItemAdapter`); an item a spider
+    yields is its own fields, ``url`` among them if it has one (the store took
+    its ``url`` from there).  A field named ``url`` wins over the page's, first.
+    """
+    if url is None or data.get("url") == url:
+        return dict(data)
+    return {"url": url, **data}
+
+
+def rows(store: SqlStore, what: str, run_id: int, spec: str | None = None) -> list[Any]:
+    """What ``--what`` asks for: feed rows (dicts), or :class:`PageRecord` s for pages."""
     if what == "pages":
-        return store.pages(run_id)
+        return [
+            PageRecord(**{k: v for k, v in row.items() if k != "run_id"})
+            for row in store.pages(run_id)
+        ]
     if what == "rejects":
         return [
             {"spec": r["spec"], "url": r["url"], "reason": r["reason"], **r["data"]}
             for r in store.rejects(run_id)
+            if spec is None or r["spec"] == spec
         ]
-    return [{"spec": r["spec"], "url": r["url"], **r["data"]} for r in store.items(run_id=run_id)]
+    return [item_row(r["spec"], r["url"], r["data"]) for r in store.items(spec, run_id=run_id)]
 
 
-def write(rows: list[dict[str, Any]], fmt: str, out: TextIO) -> None:
-    if fmt == "jsonl":
+def build_exporter(
+    fmt: str, file: BinaryIO, settings: BaseSettings, rows: list[Any]
+) -> BaseItemExporter:
+    """The exporter a feed of format ``fmt`` would use, with the feed's options.
+
+    CSV gets every field of ``rows`` as its columns unless ``FEED_EXPORT_FIELDS``
+    names them (a feed would take the first row's).
+    """
+    name = FORMATS[fmt]
+    options = feed_complete_default_values_from_settings({"format": name}, settings)
+    exporter_class = load_object(settings.getwithbase("FEED_EXPORTERS")[name])
+    fields = options["fields"]
+    if fields is None and name == "csv" and rows and isinstance(rows[0], dict):
+        seen: dict[str, None] = {}
         for row in rows:
-            out.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
-        return
-    fields: dict[str, None] = {}
+            seen.update(dict.fromkeys(row))
+        fields = list(seen)
+    exporter: BaseItemExporter = exporter_class(
+        file,
+        fields_to_export=fields,
+        encoding=options["encoding"],
+        indent=options["indent"],
+        **options["item_export_kwargs"],
+    )
+    return exporter
+
+
+def write(rows: list[Any], fmt: str, file: BinaryIO, settings: BaseSettings | None = None) -> None:
+    """Write ``rows`` to the binary ``file`` in ``fmt`` (``json``, ``jsonl``, ``csv``, ``xml``)."""
+    exporter = build_exporter(fmt, file, settings or project_settings(), rows)
+    exporter.start_exporting()
     for row in rows:
-        fields.update(dict.fromkeys(row))
-    writer = csv.DictWriter(out, fieldnames=list(fields))
-    writer.writeheader()
-    for row in rows:
-        writer.writerow(
-            {
-                k: json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v
-                for k, v in row.items()
-            }
+        exporter.export_item(row)
+    exporter.finish_exporting()
+
+
+def output_format(fmt: str | None, output: str | None) -> str:
+    if fmt is not None:
+        return fmt
+    if output is None:
+        return "jsonl"
+    suffix = Path(output).suffix.lower()
+    if suffix not in SUFFIXES:
+        raise UsageError(
+            f"cannot tell the format of {output}: give --format {'|'.join(FORMATS)} "
+            f"or a file ending in {', '.join(SUFFIXES)}"
         )
+    return SUFFIXES[suffix]
 
 
 def run(args: argparse.Namespace) -> int:
-    store = SqlStore.open(args.store)
+    fmt = output_format(args.format, args.output)
+    if args.spec is not None and args.what == "pages":
+        raise UsageError("--spec picks items or rejects; pages have no spec")
+    if args.output and not Path(args.output).resolve().parent.is_dir():
+        raise UsageError(f"the directory of {args.output} does not exist")
+    store = SqlStore.open(args.store, create=False)
     try:
         if store.run(args.run_id) is None:
-            print(f"error: there is no run {args.run_id} in {args.store}", file=sys.stderr)
-            return 2
-        rows = _rows(store, args.what, args.run_id)
+            raise UsageError(f"there is no run {args.run_id} in {display_url(args.store)}")
+        found = rows(store, args.what, args.run_id, args.spec)
     finally:
         store.close()
+    settings = project_settings()
     if args.output:
-        with open(args.output, "w", encoding="utf-8", newline="") as f:
-            write(rows, args.format, f)
-        print(f"{len(rows)} {args.what} written to {args.output}", file=sys.stderr)
+        with open(args.output, "wb") as f:
+            write(found, fmt, f, settings)
+        print(f"{len(found)} {args.what} written to {args.output}", file=sys.stderr)
     else:
-        write(rows, args.format, sys.stdout)
+        sys.stdout.flush()
+        write(found, fmt, sys.stdout.buffer, settings)
+        sys.stdout.buffer.flush()
     return 0

@@ -1,4 +1,16 @@
-"""``crawler extract URL ...``: items from a few pages, now, as JSON lines, a file or a store."""
+"""``crawler extract URL ...``: items from a few pages, now, as JSON lines, a file or a store.
+
+``-o`` takes a feed file (``.jsonl``, ``.json``, ``.csv``: every row, through
+Scrapy's feed exports) or a store URL (``sqlite:///PATH``, ``postgresql://...``:
+items upserted, rejects and a run row, as a crawl stores them).  A bare path
+ending in ``.db``, ``.sqlite`` or ``.sqlite3`` is refused with the store URL
+to write (:func:`crawler.storage.sql.check_store_url`).
+
+Logging in works as for ``crawler crawl`` (``--login``, ``--cookies``: the
+login middleware).  The run fails (exit code 1) when a URL gives no page,
+when one leads to a login page, or when nothing at all was extracted; each
+says why on stderr.
+"""
 
 from __future__ import annotations
 
@@ -11,19 +23,26 @@ from scrapy.exceptions import UsageError
 
 from crawler.browser.rendermode import RENDER_MODES
 from crawler.commands.crawl import FEED_FORMATS
+from crawler.commands.login import (
+    add_cookies_option,
+    add_login_options,
+    check_login_settings,
+    forget_prompted_password,
+    login_settings,
+)
 from crawler.commands.options import add_scrapy_options, scrapy_overrides
 from crawler.extract.engines import ENGINE_NAMES
 from crawler.extract.inline import DEFAULT_NAME, spec_sources
+from crawler.extract.loader import load_spec_sources
 from crawler.pipelines.store import unwritten_summary
 from crawler.runner import project_settings, run_spider
-from crawler.storage.sql import SqlStore, display_url
+from crawler.storage.sql import SqlStore, check_store_url, display_url, looks_like_store
 from crawler.utils.url import check_url, read_url_file
 
 if TYPE_CHECKING:
     from crawler.runner import CrawlOutcome
 
 ITEM_CLASS = "crawler.extract.result.ExtractedItem"
-STORE_SCHEMES = ("sqlite", "postgresql", "postgres")
 PROGRESS_MIN_URLS = 10  # fewer URLs than this: no progress bar
 NOT_FOR_FILES = ("crawler.pipelines.dedup.DedupPipeline", "crawler.pipelines.store.StorePipeline")
 
@@ -32,6 +51,8 @@ EXAMPLES = """examples:
   crawler extract URL --item 'css:li.product' --field name=css:h2 \\
       --field 'price=css:.price::text' --field 'links[]=css:a::attr(href)' -o out.csv
   crawler extract --from-file urls.txt --spec product.yaml -o sqlite:///items.db
+  crawler extract https://bank.example/payments --spec payments.yaml \\
+      --login https://bank.example/login --username alice --password-env BANK_PASSWORD
 """
 
 
@@ -80,8 +101,8 @@ def add_parser(subparsers: Any) -> None:
         "-o",
         "--output",
         metavar="FILE|STORE",
-        help="write to FILE (.jsonl, .json or .csv) or a store URL (sqlite:///PATH, "
-        "postgresql://...) instead of stdout",
+        help="write to a feed FILE (.jsonl, .json or .csv) or to a store URL "
+        "(sqlite:///PATH, postgresql://...) instead of stdout",
     )
     p.add_argument(
         "--ignore-robots", action="store_true", help="do not obey robots.txt (obeyed by default)"
@@ -91,25 +112,22 @@ def add_parser(subparsers: Any) -> None:
         log_level="WARNING",
         log_help="Scrapy's log on stderr (default: WARNING, so stdout is only the JSON lines)",
     )
+    add_login_options(p, with_login_url=True)
+    add_cookies_option(p)
     p.set_defaults(run=run)
-
-
-def is_store_url(output: str) -> bool:
-    scheme = output.partition("://")[0].partition("+")[0].lower()
-    return "://" in output and scheme in STORE_SCHEMES
 
 
 def _output_settings(output: str | None) -> dict[str, Any]:
     if output is None:
         return {"FEEDS": {"stdout:": {"format": "jsonlines", "item_classes": [ITEM_CLASS]}}}
-    if is_store_url(output):
-        return {"CRAWLER_STORE_URL": output}
+    if looks_like_store(output):
+        return {"CRAWLER_STORE_URL": check_store_url(output)}
     path = Path(output)
     fmt = FEED_FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise UsageError(
-            f"cannot tell the format of {output}: use one of {', '.join(FEED_FORMATS)}, "
-            "or a store URL (sqlite:///PATH, postgresql://...)"
+            f"cannot tell the format of {output}: use a file ending in "
+            f"{', '.join(FEED_FORMATS)}, or a store URL (sqlite:///PATH, postgresql://...)"
         )
     if not path.resolve().parent.is_dir():
         raise UsageError(f"the directory of {output} does not exist")
@@ -125,14 +143,62 @@ def settings_from_args(args: argparse.Namespace, url_count: int) -> dict[str, An
     if sys.stderr.isatty() and url_count >= PROGRESS_MIN_URLS:
         overrides["EXTENSIONS"] = {"crawler.progress.ProgressBar": 0}
     overrides.update(_output_settings(args.output))
+    if args.cookies:
+        overrides["CRAWLER_COOKIES_FILE"] = args.cookies
+    overrides.update(login_settings(args, args.login))
     overrides.update(scrapy_overrides(args))  # -s last: it wins
     return overrides
 
 
-def report(outcome: CrawlOutcome, output: str | None) -> list[str]:
-    """What to tell the user on stderr after the run (nothing when all went well to stdout)."""
+def _login_advice(settings: dict[str, Any]) -> str:
+    login_url = settings.get("CRAWLER_LOGIN_URL")
+    if login_url:
+        user = settings.get("CRAWLER_LOGIN_USERNAME")
+        return f"even after logging in at {login_url} as {user}: that account may not see it"
+    cookies = settings.get("CRAWLER_COOKIES_FILE")
+    if cookies:
+        return (
+            f"the session in {cookies} may have expired: save a new one with "
+            "`crawler login LOGIN_URL --username USER --save-cookies FILE`, or use --login"
+        )
+    return (
+        "log in first: --login LOGIN_URL --username USER --password-env VAR, or --cookies "
+        "FILE saved by `crawler login LOGIN_URL --username USER --save-cookies FILE`"
+    )
+
+
+def _nothing_extracted(stats: dict[str, Any], specs: list[Any]) -> str:
+    pages = stats.get("extract/no_items", 0)
+    if not stats.get("extract/pages"):
+        wanted = "; ".join(
+            f"spec {spec.name!r} takes URLs matching {spec.url!r}" for spec in specs if spec.url
+        )
+        wanted = f" ({wanted})" if wanted else ""
+        return (
+            f"error: nothing extracted: no spec's url pattern matched the {pages} page(s){wanted}"
+        )
+    return (
+        f"error: nothing extracted from the {pages} page(s) fetched: the item selector matched "
+        "nothing or every field was empty; check the selectors (--item, --field or the spec)"
+    )
+
+
+def report(
+    outcome: CrawlOutcome,
+    output: str | None,
+    settings: dict[str, Any] | None = None,
+    specs: list[Any] | None = None,
+) -> list[str]:
+    """What to tell the user on stderr after the run (nothing when all went well to stdout).
+
+    ``settings`` are the run's (for the login advice), ``specs`` its
+    :class:`~crawler.extract.spec.ItemSpec` s (for what their url patterns want).
+    """
     stats = outcome.stats
+    settings = settings or {}
     lines = []
+    if outcome.finish_reason == "login_failed":
+        lines.append(f"error: {stats.get('login/error') or 'the login failed'}")
     if stats.get("store/error"):
         lines.append(f"error: {stats['store/error']}")
         unwritten = unwritten_summary(stats)
@@ -141,12 +207,24 @@ def report(outcome: CrawlOutcome, output: str | None) -> list[str]:
     failed = stats.get("extract/urls_failed", 0)
     if failed:
         lines.append(f"warning: {failed} URL(s) gave no page to extract from (see above)")
-    unmatched = stats.get("extract/pages_unmatched", 0)
-    if unmatched:
-        lines.append(f"warning: {unmatched} page(s) matched no spec's url pattern")
+    login_pages = stats.get("extract/login_pages", 0)
+    if login_pages:
+        first = stats.get("extract/first_login_page", "")
+        lines.append(
+            f"error: {login_pages} URL(s) led to a login page ({first}); {_login_advice(settings)}"
+        )
+    elif stats.get("extract/no_items") and not stats.get("extract/pages_with_items"):
+        lines.append(_nothing_extracted(stats, specs or []))
+    else:
+        unmatched = stats.get("extract/pages_unmatched", 0)
+        if unmatched:
+            lines.append(f"warning: {unmatched} page(s) matched no spec's url pattern")
+        empty = stats.get("extract/no_items", 0) - unmatched
+        if empty > 0:
+            lines.append(f"warning: {empty} page(s) matched a spec but gave no item")
     prefix = "validate/dropped/"
     dropped = {k.removeprefix(prefix): n for k, n in stats.items() if k.startswith(prefix)}
-    to_store = output is not None and is_store_url(output)
+    to_store = output is not None and looks_like_store(output)
     if dropped:
         where = "kept in the store's rejects table" if to_store else "left out"
         kinds = ", ".join(f"{kind}: {n}" for kind, n in sorted(dropped.items()))
@@ -161,7 +239,22 @@ def report(outcome: CrawlOutcome, output: str | None) -> list[str]:
     return lines
 
 
+def failed(outcome: CrawlOutcome) -> bool:
+    """Whether the extraction failed a user: a URL gave no page or a login page, or
+    nothing was extracted at all."""
+    stats = outcome.stats
+    nothing = stats.get("extract/no_items") and not stats.get("extract/pages_with_items")
+    return bool(stats.get("extract/urls_failed") or stats.get("extract/login_pages") or nothing)
+
+
 def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    finally:
+        forget_prompted_password()
+
+
+def _run(args: argparse.Namespace) -> int:
     urls = list(args.urls)
     if args.from_file:
         urls += read_url_file(args.from_file)
@@ -176,11 +269,13 @@ def run(args: argparse.Namespace) -> int:
             "say what to extract: --spec FILE, or --field NAME=SELECTOR "
             "(with --item SELECTOR for one row per match)"
         )
-    spec_sources(args.spec, args.item, args.field, args.name)  # bad specs fail here
-    to_store = args.output is not None and is_store_url(args.output)
+    sources = spec_sources(args.spec, args.item, args.field, args.name)  # bad specs fail here
+    overrides = settings_from_args(args, len(urls))
+    to_store = args.output is not None and looks_like_store(args.output)
     if to_store:
         SqlStore.open(args.output).close()  # a StoreError now, naming the store
-    settings = project_settings(settings_from_args(args, len(urls)))
+    settings = project_settings(overrides)
+    check_login_settings(settings)
     if not to_store:
         # Files and stdout get every row found, one per page or per --item match: no
         # store, no dedup (a store keeps one row per key anyway).  Taken out of the
@@ -197,8 +292,8 @@ def run(args: argparse.Namespace) -> int:
         spec_name=args.name,
         render=args.render,
     )
-    for line in report(outcome, args.output):
+    for line in report(outcome, args.output, overrides, load_spec_sources(sources)):
         print(line, file=sys.stderr)
     if outcome.exit_code:
         return outcome.exit_code
-    return 1 if outcome.stats.get("extract/urls_failed") else 0
+    return 1 if failed(outcome) else 0

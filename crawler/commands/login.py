@@ -1,8 +1,10 @@
 """``crawler login LOGIN_URL``: log in as a crawl would and save the session as cookies.txt.
 
-Also the login options ``crawler crawl`` shares (:func:`add_login_options`,
-:func:`login_settings`).  There is deliberately no ``--password`` option: a
-password on the command line lands in the shell history and in ``ps``.
+Also the login options ``crawler crawl`` and ``crawler extract`` share
+(:func:`add_login_options`, :func:`add_cookies_option`, :func:`login_settings`,
+:func:`check_login_settings`, :func:`forget_prompted_password`).  There is
+deliberately no ``--password`` option: a password on the command line lands in
+the shell history and in ``ps``.
 """
 
 from __future__ import annotations
@@ -74,6 +76,15 @@ def add_login_options(parser: argparse.ArgumentParser, *, with_login_url: bool) 
         "--login-failure",
         metavar="TEXT",
         help="the login failed if the page after it contains TEXT",
+    )
+
+
+def add_cookies_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--cookies",
+        metavar="FILE",
+        help="start with the cookies of FILE (Netscape cookies.txt, e.g. from "
+        "`crawler login --save-cookies`) in the crawl's cookie jar",
     )
 
 

@@ -1,4 +1,7 @@
-"""``crawler runs``: the latest runs in a store, with their counts and finish reason."""
+"""``crawler runs``: the latest runs in a store, with their counts and finish reason.
+
+Reading never creates a store: a missing one is an error (exit code 2).
+"""
 
 from __future__ import annotations
 
@@ -18,7 +21,8 @@ def add_parser(subparsers: Any) -> None:
         "--store",
         metavar="URL",
         default=default_settings.CRAWLER_STORE_URL,
-        help="the store to read (default: sqlite:///crawl.db)",
+        help="the store URL to read: sqlite:///PATH or postgresql://... "
+        "(default: sqlite:///crawl.db)",
     )
     p.add_argument("-n", "--limit", type=int, default=20, help="how many runs (default 20)")
     p.set_defaults(run=run)
@@ -33,7 +37,7 @@ def _items_written(run: dict[str, Any]) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    store = SqlStore.open(args.store)
+    store = SqlStore.open(args.store, create=False)
     try:
         rows = [
             (

@@ -1,17 +1,33 @@
-"""A SQL store (SQLite or PostgreSQL) behind one small interface, via SQLAlchemy."""
+"""A SQL store (SQLite or PostgreSQL) behind one small interface, via SQLAlchemy.
+
+A store is always named by a URL (SQLAlchemy's form), wherever one is given
+(``--store``, ``crawler extract -o``, ``CRAWLER_STORE_URL``):
+
+* ``sqlite:///crawl.db``: a SQLite file, relative to the working directory;
+* ``sqlite:////var/data/crawl.db``: an absolute path (four slashes);
+* ``postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE`` (``postgres://`` too;
+  the psycopg 3 driver unless the URL names another with ``+DRIVER``).
+
+:func:`check_store_url` is the one place that decides: a bare path
+(``crawl.db``) is refused with the URL to write instead, because a path cannot
+be told from a mistyped URL (``postgresql:/db`` would silently become a file);
+an unknown scheme or a malformed URL is refused with the forms above.  All are
+:class:`~crawler.exceptions.StoreUrlError` (a ``ConfigError``: exit code 2).
+"""
 
 from __future__ import annotations
 
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import create_engine, event, func, insert, select, update
+from sqlalchemy import create_engine, event, func, insert, inspect, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from crawler.exceptions import StoreError
+from crawler.exceptions import StoreError, StoreNotFoundError, StoreUrlError
 from crawler.storage.schema import items, metadata, pages, rejects, runs
 
 if TYPE_CHECKING:
@@ -24,6 +40,12 @@ _UPSERT_DIALECTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 # ``postgresql://`` alone means psycopg2 to SQLAlchemy; this project ships psycopg 3.
 _DEFAULT_DRIVERS = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg"}
 CONNECT_TIMEOUT = 10  # seconds, for PostgreSQL connections
+STORE_SCHEMES = ("sqlite", "postgresql", "postgres")
+STORE_URL_FORMS = (
+    "sqlite:///RELATIVE/PATH, sqlite:////ABSOLUTE/PATH or postgresql://USER@HOST[:PORT]/DATABASE"
+)
+# A bare path ending in one of these is meant as a store (crawler extract -o x.db).
+SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
 
 def engine_url(url: str) -> str:
@@ -33,17 +55,75 @@ def engine_url(url: str) -> str:
 
 
 def display_url(url: str) -> str:
-    """The store URL as it may be shown to a user: password masked."""
+    """The store URL as it may be shown to a user: password masked, even in a URL
+    SQLAlchemy cannot parse (everything before the last ``@`` but the scheme)."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return url
+    except (ArgumentError, ValueError):
+        head, at, host = url.rpartition("@")
+        return f"{head.partition(':')[0]}:***@{host}" if at else url
+
+
+def looks_like_store(text: str) -> bool:
+    """Whether ``text`` (an ``-o`` value) is meant as a store, not a feed file: a URL,
+    or a path ending in ``.db``, ``.sqlite`` or ``.sqlite3`` (which
+    :func:`check_store_url` then refuses with the URL to write)."""
+    return "://" in text or Path(text).suffix.lower() in SQLITE_SUFFIXES
+
+
+def check_store_url(url: str) -> str:
+    """``url`` itself if it is a store URL (see the module docstring); else
+    :class:`~crawler.exceptions.StoreUrlError`, one line with what to write instead.
+
+    Only the form is checked here; whether the database can be opened is
+    :meth:`SqlStore.open`'s business.
+    """
+    if not url.strip():
+        raise StoreUrlError(f"the store URL is empty: use {STORE_URL_FORMS}")
+    scheme, sep, _ = url.partition("://")
+    if not sep:
+        head = url.partition(":")[0].partition("+")[0].lower()
+        if ":" in url and head in STORE_SCHEMES:
+            raise StoreUrlError(f"malformed store URL {display_url(url)}: use {STORE_URL_FORMS}")
+        raise StoreUrlError(
+            f"{url!r} is a path, not a store URL: write sqlite:///{url} for a SQLite file "
+            f"there (store URLs: {STORE_URL_FORMS})"
+        )
+    backend = scheme.partition("+")[0].lower()
+    if backend not in STORE_SCHEMES:
+        raise StoreUrlError(
+            f"unknown store scheme {scheme + '://'!r} in {display_url(url)}: use {STORE_URL_FORMS}"
+        )
+    try:
+        target = make_url(engine_url(url))
+    except (ArgumentError, ValueError):
+        raise StoreUrlError(
+            f"malformed store URL {display_url(url)}: use {STORE_URL_FORMS}"
+        ) from None
+    if backend == "sqlite" and target.database in (None, "", ":memory:"):
+        raise StoreUrlError(
+            f"{url} names no file (an in-memory database is gone when the command "
+            "ends): write sqlite:///PATH"
+        )
+    return url
+
+
+def _one_line(reason: object) -> str:
+    """A driver's message on one line (psycopg's run over several)."""
+    return " ".join(str(reason).split())
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def _sqlite_read_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # A store's file is in WAL mode already (it persists); reading changes nothing.
+    cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
 
@@ -57,11 +137,27 @@ class SqlStore:
         self._insert = _UPSERT_DIALECTS[engine.dialect.name]
 
     @classmethod
-    def open(cls, url: str) -> SqlStore:
-        """Connect and create the tables; any failure is a :class:`StoreError`."""
+    def open(cls, url: str, *, create: bool = True) -> SqlStore:
+        """Connect to the store at ``url``; any failure is a :class:`StoreError`.
+
+        ``create=True`` (crawls) creates the database file (SQLite) and the
+        tables when missing.  ``create=False`` (reading: ``crawler runs``,
+        ``crawler export``) creates nothing: a missing SQLite file, or a
+        database without the store's tables, is a :class:`StoreNotFoundError`.
+        A URL that is no store URL is a :class:`StoreUrlError` (see
+        :func:`check_store_url`).
+        """
+        check_store_url(url)
         shown = display_url(url)
         try:
             target = make_url(engine_url(url))
+            if not create and target.get_backend_name() == "sqlite":
+                path = Path(target.database or "")
+                if not path.is_file():
+                    raise StoreNotFoundError(
+                        f"store {shown} does not exist (there is no file {path.resolve()}): "
+                        "give the URL of a store a crawl wrote to"
+                    )
             connect_args = {}
             if target.get_backend_name() == "postgresql":
                 # a server that stops answering fails a write instead of hanging the crawl
@@ -72,19 +168,29 @@ class SqlStore:
         if engine.dialect.name not in _UPSERT_DIALECTS:
             raise StoreError(
                 f"cannot open store {shown}: unsupported database {engine.dialect.name!r} "
-                "(use sqlite:///PATH or postgresql://...)"
+                f"(use {STORE_URL_FORMS})"
             )
         if engine.dialect.name == "sqlite":
-            event.listen(engine, "connect", _sqlite_pragmas)
+            event.listen(engine, "connect", _sqlite_pragmas if create else _sqlite_read_pragmas)
         try:
-            metadata.create_all(engine)
+            if create:
+                metadata.create_all(engine)
+                found = True
+            else:
+                found = inspect(engine).has_table(runs.name)
         except SQLAlchemyError as e:
             engine.dispose()
-            reason = getattr(e, "orig", None) or type(e).__name__
+            reason = _one_line(getattr(e, "orig", None) or type(e).__name__)
             hint = ""
-            if engine.dialect.name == "sqlite":
+            if engine.dialect.name == "sqlite" and create:
                 hint = " (check that the directory exists and is writable)"
             raise StoreError(f"cannot open store {shown}: {reason}{hint}") from None
+        if not found:
+            engine.dispose()
+            raise StoreNotFoundError(
+                f"{shown} is not a crawler store: it has no {runs.name} table "
+                "(no crawl has written to it)"
+            )
         return cls(engine, url)
 
     def _upsert(self, table: Any, keys: Sequence[str], columns: Sequence[str]) -> Insert:
@@ -176,7 +282,7 @@ class SqlStore:
             with self.engine.begin() as conn:
                 yield conn
         except SQLAlchemyError as e:
-            reason = getattr(e, "orig", None) or type(e).__name__
+            reason = _one_line(getattr(e, "orig", None) or type(e).__name__)
             raise StoreError(f"cannot {what} store {display_url(self.url)}: {reason}") from None
 
     # Queries, for the CLI and tests.
