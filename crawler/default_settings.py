@@ -16,9 +16,9 @@ Alphabetical by component, the enabling flag first in each group.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import typing
 
-if TYPE_CHECKING:  # the annotations are read by crawler.settingscheck, never at import
+if typing.TYPE_CHECKING:  # the annotations are read by crawler.settingscheck, not at import
     from typing import Annotated, Any, Literal
 
     from crawler.settingscheck import Ge, Gt

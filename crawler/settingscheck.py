@@ -310,7 +310,7 @@ def set_settings(
     for name, value in values.items():
         try:
             settings.set(name, value, priority=priority)
-        except ValueError:  # json.JSONDecodeError
+        except (TypeError, ValueError):  # json.JSONDecodeError; a list for a dict
             rule = _rules().get(name)
             allowed = describe(rule.hint) if rule is not None else "a dict (or its JSON)"
             raise ConfigError(f"{name} must be {allowed}, not {value!r}") from None
