@@ -70,8 +70,9 @@ def test_a_bad_spider_argument_is_one_line_and_exit_code_2(
 
 def test_an_output_into_a_missing_directory_is_one_line(tmp_path: Path) -> None:
     output = tmp_path / "missing_dir" / "pages.jsonl"
+    arguments = ["crawl", "site", "-a", UNREACHABLE, *store(tmp_path)]
     for option in ("-o", "-O"):
-        result = run_scrapy("crawl", "site", "-a", UNREACHABLE, *store(tmp_path), option, str(output))
+        result = run_scrapy(*arguments, option, str(output))
         assert result.returncode == 2
         parent = output.parent
         assert (
