@@ -104,6 +104,7 @@ SCRAPY_TYPES: dict[str, Any] = {
     "DNS_TIMEOUT": Annotated[float, Gt(0)],  # 60, read with getfloat
     "DOWNLOAD_DELAY": Annotated[float, Ge(0)],  # 0, read with getfloat
     "DOWNLOAD_TIMEOUT": Annotated[float, Gt(0)],  # 180, read with getfloat
+    "LOG_LEVEL": Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"] | int,  # logging's
     "REDIRECT_MAX_TIMES": Annotated[int, Ge(0)],
     "RETRY_TIMES": Annotated[int, Ge(0)],
     "TELNETCONSOLE_ENABLED": bool,  # 1, read with getbool

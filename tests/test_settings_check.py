@@ -69,6 +69,12 @@ def check(**values: Any) -> None:
             "CRAWLER_EXTRACT_SPECS must be a list (or comma-separated text), not 5",
         ),
         ("TELNETCONSOLE_ENABLED", "on", "TELNETCONSOLE_ENABLED must be True or False, not 'on'"),
+        (
+            "LOG_LEVEL",
+            "info",
+            "LOG_LEVEL must be one of CRITICAL, ERROR, WARNING, INFO, DEBUG or a whole number, "
+            "not 'info'",
+        ),
     ],
 )
 def test_a_bad_value_is_one_line_with_the_setting_and_what_it_takes(
@@ -89,6 +95,8 @@ def test_a_bad_value_is_one_line_with_the_setting_and_what_it_takes(
         ("DOWNLOAD_TIMEOUT", "0.5"),
         ("TELNETCONSOLE_ENABLED", "True"),  # default 1, a boolean
         ("CRAWLER_RENDER", "auto"),
+        ("LOG_LEVEL", "WARNING"),
+        ("LOG_LEVEL", 20),
         ("SELENIUM_CONCURRENT_STARTS", ""),  # -s NAME= : back to None
         ("SELENIUM_REMOTE_URL", None),
         ("RETRY_HTTP_CODES", "500,503"),
