@@ -32,6 +32,15 @@ class BrowserConfigError(ConfigError):
     """A ``SELENIUM_*`` setting is invalid or conflicts with another one."""
 
 
+class BrowserNotFoundError(BrowserConfigError):
+    """No browser or driver executable to render with (looked up at the first render).
+
+    A configuration error, not a download error: it is not retried, and the
+    browser middleware reports it once per crawl and counts every render it
+    fails (``selenium/render_failures/browser_not_found``).
+    """
+
+
 class BrowserError(DownloadFailedError):
     """A page could not be rendered by the browser (retried by default)."""
 

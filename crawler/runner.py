@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from scrapy.crawler import CrawlerProcess
-from scrapy.settings import Settings
+from scrapy.spiderloader import get_spider_loader
 from scrapy.utils.project import get_project_settings
 
 from crawler.logfilters import hide_url_passwords, quiet_network_tracebacks
+from crawler.settingscheck import check_settings, set_settings
 
 if TYPE_CHECKING:
+    from scrapy.settings import Settings
     from twisted.python.failure import Failure
 
 # finish reasons that mean "the crawl did what it was asked"
@@ -23,6 +25,16 @@ CLEAN_REASONS = (
     "closespider_timeout",
 )
 EXIT_INTERRUPTED = 130
+
+
+def exit_code_for(finish_reason: str | None) -> int:
+    """The exit code of a crawl that ended with ``finish_reason``: 0 when it did what
+    it was asked (:data:`CLEAN_REASONS`), 130 when interrupted (``shutdown``), else 1."""
+    if finish_reason in CLEAN_REASONS:
+        return 0
+    if finish_reason == "shutdown":
+        return EXIT_INTERRUPTED
+    return 1
 
 
 @dataclass(frozen=True)
@@ -36,26 +48,36 @@ class CrawlOutcome:
 
     @property
     def exit_code(self) -> int:
-        if self.finish_reason in CLEAN_REASONS:
-            return 0
-        if self.finish_reason == "shutdown":
-            return EXIT_INTERRUPTED
-        return 1
+        return exit_code_for(self.finish_reason)
 
 
 def project_settings(overrides: dict[str, Any] | None = None) -> Settings:
-    """The framework's settings (or ``SCRAPY_SETTINGS_MODULE``'s), plus command-line ones."""
+    """The framework's settings (or ``SCRAPY_SETTINGS_MODULE``'s), plus command-line ones.
+
+    Raises :class:`~crawler.exceptions.ConfigError` for an override Scrapy refuses
+    to store (text that is not JSON for a dict setting)."""
     os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "crawler.settings")
     settings = get_project_settings()
     if overrides:
-        settings.setdict(overrides, priority="cmdline")
+        set_settings(settings, overrides, priority="cmdline")
     return settings
 
 
+def check_spider_settings(spider: str, settings: Settings) -> None:
+    """:func:`~crawler.settingscheck.check_settings` on ``settings`` plus the spider's own:
+    a :class:`~crawler.exceptions.ConfigError` for a value its setting does not take."""
+    check_settings(settings, spidercls=get_spider_loader(settings).load(spider))
+
+
 def run_spider(spider: str, settings: Settings, **spider_arguments: Any) -> CrawlOutcome:
-    """Crawl until the spider closes (Ctrl-C stops it gracefully, a second one at once)."""
+    """Crawl until the spider closes (Ctrl-C stops it gracefully, a second one at once).
+
+    The settings are checked first (:func:`check_spider_settings`), so a bad
+    value is a :class:`~crawler.exceptions.ConfigError` before Scrapy logs anything.
+    """
+    check_spider_settings(spider, settings)
     process = CrawlerProcess(settings)
-    quiet_network_tracebacks(settings.get("LOG_LEVEL", "DEBUG"))
+    quiet_network_tracebacks(settings.get("LOG_LEVEL"))
     hide_url_passwords()
     crawler = process.create_crawler(spider)
     failures: list[Failure] = []

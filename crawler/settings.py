@@ -7,6 +7,12 @@ from crawler.default_settings import *  # noqa: F403
 BOT_NAME = "crawler"
 SPIDER_MODULES = ["spiders"]
 NEWSPIDER_MODULE = "spiders"
+# `scrapy crawl` with one-line errors (exit code 2) and the crawl's exit code.
+COMMANDS_MODULE = "crawler.scrapycommands"
+
+# The defaults above are already set here; the add-on also checks every
+# setting a crawl is given (and warns about unknown names) before it starts.
+ADDONS = {"crawler.addon.CrawlerAddon": 0}
 
 ROBOTSTXT_OBEY = True
 USER_AGENT = "crawler/0.1 (Scrapy 2.19; +https://scrapy.org)"

@@ -35,11 +35,11 @@ from typing import TYPE_CHECKING, Any
 
 from itemadapter import ItemAdapter
 from scrapy import Request, Spider, signals
-from scrapy.exceptions import UsageError
 from scrapy.http import HtmlResponse
 from scrapy.settings import SETTINGS_PRIORITIES
 
 from crawler.browser.rendermode import RENDER_MODES
+from crawler.exceptions import ConfigError
 from crawler.extract.inline import DEFAULT_NAME, spec_sources
 from crawler.extract.result import ExtractedItem
 from crawler.login.check import same_page
@@ -114,11 +114,11 @@ class ExtractSpider(Spider):
         if from_file:
             found += read_url_file(from_file)
         if not found:
-            raise UsageError("the extract spider needs URLs: -a url=, -a urls= or -a from_file=")
+            raise ConfigError("the extract spider needs URLs: -a url=, -a urls= or -a from_file=")
         self.urls = [check_url(u) for u in found]
         self.start_url = self.urls[0]
         if render is not None and render not in RENDER_MODES:
-            raise UsageError(f"render must be one of {', '.join(RENDER_MODES)}, not {render!r}")
+            raise ConfigError(f"render must be one of {', '.join(RENDER_MODES)}, not {render!r}")
         self.render = render
         self.spec_sources = spec_sources(_split(spec, ","), item, inline, spec_name)
         self.done = 0
@@ -133,7 +133,7 @@ class ExtractSpider(Spider):
         name = "CRAWLER_EXTRACT_SPECS"
         configured = settings.getlist(name)
         if not configured and not spider.spec_sources:
-            raise UsageError(
+            raise ConfigError(
                 "the extract spider needs a spec: -a spec=FILE, or -a field.NAME=SELECTOR"
             )
         # Above any priority the setting already has, or a -s value would hide ours.

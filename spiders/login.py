@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from scrapy import Spider
-from scrapy.exceptions import UsageError
 
+from crawler.exceptions import ConfigError
 from crawler.login.cookies import crawl_cookie_jar, save_cookies_txt
 from crawler.login.middleware import find_login_middleware
 
@@ -35,7 +35,7 @@ class LoginSpider(Spider):
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
         if not crawler.settings.get("CRAWLER_LOGIN_URL"):
-            raise UsageError("the login spider needs CRAWLER_LOGIN_URL and the login settings")
+            raise ConfigError("the login spider needs CRAWLER_LOGIN_URL and the login settings")
         return super().from_crawler(crawler, *args, **kwargs)
 
     @property

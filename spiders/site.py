@@ -15,13 +15,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urldefrag, urlsplit
 
 from scrapy import Request, Spider
-from scrapy.exceptions import IgnoreRequest, UsageError
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import HtmlResponse
 from scrapy.linkextractors import LinkExtractor
 
-from crawler import default_settings
 from crawler.browser.rendermode import RENDER_MODES, link_set, raw_response
-from crawler.exceptions import BrowserPageError, FormConfigError
+from crawler.exceptions import BrowserPageError, ConfigError
 from crawler.forms.policy import FORM_MODES, parse_form_values
 from crawler.forms.submission import META_KEY as FORM_META_KEY
 from crawler.forms.submitter import FormSubmitter
@@ -43,9 +42,9 @@ def _positive_int(name: str, value: Any) -> int | None:
     try:
         number = int(value)
     except (TypeError, ValueError):
-        raise UsageError(f"{name} must be a whole number, not {value!r}") from None
+        raise ConfigError(f"{name} must be a whole number, not {value!r}") from None
     if number < 0:
-        raise UsageError(f"{name} must not be negative, not {number}")
+        raise ConfigError(f"{name} must not be negative, not {number}")
     return number
 
 
@@ -76,22 +75,17 @@ class SiteSpider(Spider):
     ) -> None:
         super().__init__(**kwargs)
         if not start_url:
-            raise UsageError("the site spider needs a start URL: -a start_url=https://...")
+            raise ConfigError("the site spider needs a start URL: -a start_url=https://...")
         parts = urlsplit(start_url)
         if parts.scheme not in FOLLOWED_SCHEMES or not parts.hostname:
-            raise UsageError(f"the start URL must be an http(s) URL, not {start_url!r}")
+            raise ConfigError(f"the start URL must be an http(s) URL, not {start_url!r}")
         self.start_url = start_url
         self.allowed_domains = [parts.hostname, *_as_list(allow_domains)]
         self.max_depth = _positive_int("max_depth", max_depth)
         self.max_pages = _positive_int("max_pages", max_pages)
         self.render = render
         self.forms = forms
-        try:
-            self.form_values = (
-                parse_form_values(form_values, "form_values") if form_values else None
-            )
-        except FormConfigError as e:
-            raise UsageError(str(e)) from None
+        self.form_values = parse_form_values(form_values, "form_values") if form_values else None
         self.submit_forms = submit_forms or None
         self.form_submitter: FormSubmitter | None = None
         self.link_extractor = LinkExtractor(
@@ -108,10 +102,8 @@ class SiteSpider(Spider):
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
         spider = super().from_crawler(crawler, *args, **kwargs)
         settings = crawler.settings
-        spider.render = spider.render or settings.get(
-            "CRAWLER_RENDER", default_settings.CRAWLER_RENDER
-        )
-        spider.forms = spider.forms or settings.get("CRAWLER_FORMS", default_settings.CRAWLER_FORMS)
+        spider.render = spider.render or settings.get("CRAWLER_RENDER")
+        spider.forms = spider.forms or settings.get("CRAWLER_FORMS")
         spider._check_modes()
         # Settings are not frozen until the spider exists, so spider arguments
         # become the settings of the components that implement them: Scrapy's
@@ -126,17 +118,16 @@ class SiteSpider(Spider):
             settings.set("DEPTH_LIMIT", spider.max_depth, priority="spider")
         if spider.max_pages is not None:
             settings.set("CLOSESPIDER_PAGECOUNT", spider.max_pages, priority="spider")
-        try:
-            spider.form_submitter = FormSubmitter.from_crawler(crawler)
-        except FormConfigError as e:
-            raise UsageError(str(e)) from None
+        spider.form_submitter = FormSubmitter.from_crawler(crawler)  # FormConfigError
         return spider
 
     def _check_modes(self) -> None:
         if self.render not in RENDER_MODES:
-            raise UsageError(f"render must be one of {RENDER_MODES}, not {self.render!r}")
+            modes = ", ".join(RENDER_MODES)
+            raise ConfigError(f"render must be one of {modes}, not {self.render!r}")
         if self.forms not in FORM_MODES:
-            raise UsageError(f"forms must be one of {FORM_MODES}, not {self.forms!r}")
+            modes = ", ".join(FORM_MODES)
+            raise ConfigError(f"forms must be one of {modes}, not {self.forms!r}")
 
     @property
     def run_arguments(self) -> dict[str, Any]:

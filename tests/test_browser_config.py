@@ -4,10 +4,10 @@ import os
 import shutil
 
 import pytest
-from scrapy.settings import Settings
 
+from crawler.addon import framework_settings
 from crawler.browser.config import BrowserConfig, blocked_url_patterns
-from crawler.exceptions import BrowserConfigError
+from crawler.exceptions import BrowserConfigError, BrowserNotFoundError
 
 needs_chromium = pytest.mark.skipif(
     not (shutil.which("chromium") and shutil.which("chromedriver")),
@@ -16,15 +16,15 @@ needs_chromium = pytest.mark.skipif(
 
 
 def config(**values: object) -> BrowserConfig:
-    return BrowserConfig.from_settings(Settings(values))
+    return BrowserConfig.from_settings(framework_settings(values))
 
 
 @needs_chromium
 def test_defaults_find_chromium_on_path() -> None:
     c = config(USER_AGENT="ua/1")
     assert c.browser == "chromium"
-    assert c.browser_executable == shutil.which("chromium")
-    assert c.driver_executable == shutil.which("chromedriver")
+    assert (c.browser_executable, c.driver_executable) == (None, None)  # not looked up yet
+    assert c.local_executables() == (shutil.which("chromium"), shutil.which("chromedriver"))
     assert (c.pool_size, c.max_pages_per_session) == (4, 100)
     assert (c.page_load_timeout, c.wait_timeout) == (30.0, 10.0)
     assert c.headless and c.politeness and not c.is_remote
@@ -67,11 +67,15 @@ def test_remote_url_needs_no_local_executables(monkeypatch: pytest.MonkeyPatch) 
     ("values", "message"),
     [
         ({"SELENIUM_BROWSER": "opera"}, "SELENIUM_BROWSER must be one of"),
-        ({"SELENIUM_POOL_SIZE": 0}, "SELENIUM_POOL_SIZE must be at least 1"),
-        ({"SELENIUM_POOL_SIZE": "many"}, "SELENIUM_POOL_SIZE must be a number"),
-        ({"SELENIUM_CONCURRENT_STARTS": 0}, "SELENIUM_CONCURRENT_STARTS must be at least 1"),
-        ({"SELENIUM_SETTLE": -1}, "SELENIUM_SETTLE must be at least 0"),
-        ({"SELENIUM_PAGE_LOAD_TIMEOUT": 0}, "SELENIUM_PAGE_LOAD_TIMEOUT must be at least"),
+        ({"SELENIUM_POOL_SIZE": 0}, "SELENIUM_POOL_SIZE must be a whole number >= 1, not 0"),
+        ({"SELENIUM_POOL_SIZE": "many"}, "SELENIUM_POOL_SIZE must be a whole number >= 1"),
+        (
+            {"SELENIUM_CONCURRENT_STARTS": 0},
+            "SELENIUM_CONCURRENT_STARTS must be a whole number >= 1",
+        ),
+        ({"SELENIUM_SETTLE": -1}, "SELENIUM_SETTLE must be a number >= 0"),
+        ({"SELENIUM_PAGE_LOAD_TIMEOUT": 0}, "SELENIUM_PAGE_LOAD_TIMEOUT must be a number >= 0.1"),
+        ({"SELENIUM_HEADLESS": "nope"}, "SELENIUM_HEADLESS must be True or False, not 'nope'"),
         ({"SELENIUM_REMOTE_URL": "ftp://x"}, "must be an http(s) URL"),
         (
             {"SELENIUM_REMOTE_URL": "http://h:4444", "SELENIUM_DRIVER_EXECUTABLE_PATH": "/x"},
@@ -80,7 +84,6 @@ def test_remote_url_needs_no_local_executables(monkeypatch: pytest.MonkeyPatch) 
         ({"SELENIUM_BLOCK_RESOURCES": ["pictures"]}, "unknown resource type 'pictures'"),
         ({"SELENIUM_WINDOW_SIZE": "big"}, "SELENIUM_WINDOW_SIZE must be 'width,height'"),
         ({"SELENIUM_BROWSER_ARGUMENTS": ["--headless=new"]}, "use SELENIUM_HEADLESS"),
-        ({"SELENIUM_DRIVER_EXECUTABLE_PATH": "/no/such/driver"}, "is not an executable"),
     ],
 )
 def test_invalid_settings_are_explained(values: dict[str, object], message: str) -> None:
@@ -88,15 +91,25 @@ def test_invalid_settings_are_explained(values: dict[str, object], message: str)
         config(**values)
 
 
-def test_missing_browser_names_the_fixes(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reading_the_settings_looks_for_no_browser(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
-    with pytest.raises(BrowserConfigError, match=r"geckodriver.*on PATH|firefox.*on PATH"):
-        config(SELENIUM_BROWSER="firefox")
+    assert config().enabled
+    assert config(SELENIUM_BROWSER="firefox").browser == "firefox"
+    assert config(SELENIUM_DRIVER_EXECUTABLE_PATH="/no/such/driver").enabled
 
 
-def test_disabled_does_not_look_for_executables(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_missing_browser_names_the_fixes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
-    assert not config(SELENIUM_ENABLED=False).enabled
+    with pytest.raises(BrowserNotFoundError, match=r"firefox, firefox-esr on PATH") as raised:
+        config(SELENIUM_BROWSER="firefox").local_executables()
+    for fix in ("SELENIUM_BROWSER_EXECUTABLE_PATH", "SELENIUM_REMOTE_URL", "--render never"):
+        assert fix in str(raised.value)
+
+
+@needs_chromium
+def test_a_missing_driver_names_its_setting() -> None:
+    with pytest.raises(BrowserNotFoundError, match="SELENIUM_DRIVER_EXECUTABLE_PATH='/no/such"):
+        config(SELENIUM_DRIVER_EXECUTABLE_PATH="/no/such/driver").local_executables()
 
 
 def test_blocked_url_patterns() -> None:

@@ -5,11 +5,12 @@ from scrapy import Request, Spider
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.utils.test import get_crawler
 
+from crawler.addon import CrawlerAddon
 from crawler.login.logout import LogoutGuardMiddleware
 
 
 def guard(**settings: object) -> LogoutGuardMiddleware:
-    crawler = get_crawler(Spider, settings)
+    crawler = get_crawler(Spider, {"ADDONS": {CrawlerAddon: 0}, **settings})
     crawler.stats.open_spider()
     return LogoutGuardMiddleware.from_crawler(crawler)
 

@@ -7,14 +7,16 @@ from scrapy.http import HtmlResponse, TextResponse
 from scrapy.http.request import NO_CALLBACK
 from scrapy.utils.test import get_crawler
 
+from crawler.addon import CrawlerAddon
 from crawler.browser.rendermode import RenderModeMiddleware
+from crawler.exceptions import ConfigError
 
 SCRIPTED = b"<html><body><a href='/a'>a</a><script>document.write('<a href=/b>b</a>')</script>"
 PLAIN = b"<html><body><a href='/a'>a</a></body></html>"
 
 
 def middleware(mode: str, **settings: object) -> RenderModeMiddleware:
-    crawler = get_crawler(Spider, {"CRAWLER_RENDER": mode, **settings})
+    crawler = get_crawler(Spider, {"ADDONS": {CrawlerAddon: 0}, "CRAWLER_RENDER": mode, **settings})
     crawler.stats.open_spider()
     return RenderModeMiddleware.from_crawler(crawler)
 
@@ -31,7 +33,7 @@ def test_never_and_disabled_browser_are_not_configured() -> None:
 
 
 def test_bad_mode_is_an_error() -> None:
-    with pytest.raises(ValueError, match="CRAWLER_RENDER must be one of"):
+    with pytest.raises(ConfigError, match="CRAWLER_RENDER must be one of"):
         middleware("sometimes")
 
 

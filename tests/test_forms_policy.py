@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from scrapy.http import HtmlResponse
-from scrapy.settings import Settings
 
 from crawler import default_settings
+from crawler.addon import framework_settings
 from crawler.exceptions import FormConfigError
 from crawler.forms.classify import FormKind
 from crawler.forms.discovery import HtmlForm, discover_forms
@@ -28,7 +28,7 @@ def form(body: str) -> HtmlForm:
 
 
 def policy(**settings: object) -> FormPolicy:
-    return FormPolicy.from_settings(Settings(settings))
+    return FormPolicy.from_settings(framework_settings(settings))
 
 
 def test_defaults() -> None:

@@ -10,8 +10,8 @@ import pytest
 import requests
 from scrapy import FormRequest
 from scrapy.http import HtmlResponse
-from scrapy.settings import Settings
 
+from crawler.addon import framework_settings
 from crawler.browser.config import BrowserConfig
 from crawler.browser.request import BrowserRequest, Click, Fill
 from crawler.browser.session import BrowserSession, RenderSpec
@@ -161,7 +161,7 @@ def test_browser_request_types_the_changed_values_and_clicks() -> None:
 @pytest.fixture
 def session(browser_root: str) -> Iterator[BrowserSession]:
     settings = browser_settings(browser_root, SELENIUM_WAIT_TIMEOUT=2)
-    session = BrowserSession(BrowserConfig.from_settings(Settings(settings)), 1).start()
+    session = BrowserSession(BrowserConfig.from_settings(framework_settings(settings)), 1).start()
     yield session
     session.quit()
 

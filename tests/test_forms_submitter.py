@@ -9,6 +9,7 @@ from scrapy import Request, Spider
 from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 
+from crawler.addon import CrawlerAddon
 from crawler.browser.request import BrowserRequest
 from crawler.forms.submission import META_KEY
 from crawler.forms.submitter import FormSubmitter
@@ -32,7 +33,7 @@ class Submitter:
     """A FormSubmitter built from settings the way a crawl builds it, and its stats."""
 
     def __init__(self, **settings: Any) -> None:
-        self.crawler = get_crawler(Spider, {"CRAWLER_FORMS": "get", **settings})
+        self.crawler = get_crawler(Spider, {"ADDONS": {CrawlerAddon: 0}, **settings})
         self.submitter = FormSubmitter.from_crawler(self.crawler)
 
     def submit(

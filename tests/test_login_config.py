@@ -6,8 +6,8 @@ import re
 from typing import TYPE_CHECKING
 
 import pytest
-from scrapy.settings import Settings
 
+from crawler.addon import framework_settings
 from crawler.exceptions import LoginConfigError
 from crawler.login.config import LoginConfig
 
@@ -24,7 +24,7 @@ def config(**settings: object) -> LoginConfig:
         "CRAWLER_LOGIN_USERNAME": "alice",
         "CRAWLER_LOGIN_PASSWORD_ENV": "LOGIN_TEST_PASSWORD",
     }
-    return LoginConfig.from_settings(Settings({**base, **settings}))
+    return LoginConfig.from_settings(framework_settings({**base, **settings}))
 
 
 @pytest.fixture(autouse=True)
@@ -50,7 +50,7 @@ def test_the_password_from_the_first_line_of_a_file(tmp_path: Path) -> None:
 
 def test_every_option_is_read() -> None:
     parsed = config(
-        CRAWLER_LOGIN_WITH="BROWSER",
+        CRAWLER_LOGIN_WITH="browser",
         CRAWLER_LOGIN_SUCCESS_SELECTOR="h1.welcome",
         CRAWLER_LOGIN_FAILURE_TEXT="Invalid",
         CRAWLER_LOGIN_USERNAME_FIELD="user",
@@ -79,8 +79,14 @@ def test_every_option_is_read() -> None:
         ({"CRAWLER_LOGIN_PASSWORD_ENV": "LOGIN_TEST_UNSET"}, "LOGIN_TEST_UNSET, which is not set"),
         ({"CRAWLER_LOGIN_PASSWORD_ENV": None}, "a login needs a password"),
         ({"CRAWLER_LOGIN_PASSWORD_FILE": "/nonexistent"}, "both set"),
-        ({"CRAWLER_LOGIN_MAX_RELOGINS": "-1"}, "must not be negative"),
-        ({"CRAWLER_LOGIN_TIMEOUT": "soon"}, "number is invalid"),
+        (
+            {"CRAWLER_LOGIN_MAX_RELOGINS": "-1"},
+            "MAX_RELOGINS must be a whole number >= 0, not '-1'",
+        ),
+        (
+            {"CRAWLER_LOGIN_TIMEOUT": "soon"},
+            "CRAWLER_LOGIN_TIMEOUT must be a number > 0, not 'soon'",
+        ),
     ],
 )
 def test_bad_settings_are_errors_that_say_what_to_do(

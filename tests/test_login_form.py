@@ -21,7 +21,14 @@ URL = "http://site.test/account/login"
 
 
 def config(**overrides: object) -> LoginConfig:
-    values: dict[str, object] = {"url": URL, "username": "alice", "password": "s3cret-value"}
+    values: dict[str, object] = {
+        "url": URL,
+        "username": "alice",
+        "password": "s3cret-value",
+        "login_with": "auto",
+        "max_relogins": 3,
+        "timeout": 15.0,
+    }
     return LoginConfig(**{**values, **overrides})  # type: ignore[arg-type]
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from crawler.default_settings import CRAWLER_LOGOUT_PATTERN
 from crawler.login.logout import looks_like_logout
 
 
@@ -19,9 +20,9 @@ from crawler.login.logout import looks_like_logout
     ],
 )
 def test_looks_like_logout(url: str, text: str, expected: bool) -> None:
-    assert looks_like_logout(url, text) is expected
+    assert looks_like_logout(url, text, CRAWLER_LOGOUT_PATTERN) is expected
 
 
 def test_custom_pattern() -> None:
-    assert looks_like_logout("http://h/bye", pattern=r"bye")
-    assert not looks_like_logout("http://h/logout", pattern=r"bye")
+    assert looks_like_logout("http://h/bye", "", r"bye")
+    assert not looks_like_logout("http://h/logout", "", r"bye")

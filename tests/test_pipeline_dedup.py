@@ -6,6 +6,7 @@ import pytest
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.test import get_crawler
 
+from crawler.addon import CrawlerAddon
 from crawler.exceptions import DuplicateItem
 from crawler.extract.result import ExtractedItem
 from crawler.items import PageRecord
@@ -23,7 +24,9 @@ def product(sku: str, price: float, spec: str = "product", url: str = "http://x/
 
 
 def make_pipeline(**settings: object) -> DedupPipeline:
-    return DedupPipeline.from_crawler(get_crawler(settings_dict=dict(settings)))
+    return DedupPipeline.from_crawler(
+        get_crawler(settings_dict={"ADDONS": {CrawlerAddon: 0}, **settings})
+    )
 
 
 def test_identical_items_are_dropped_changed_ones_pass() -> None:

@@ -14,6 +14,7 @@ from scrapy.exceptions import CloseSpider, NotConfigured
 from scrapy.utils.test import get_crawler
 from sqlalchemy import event
 
+from crawler.addon import CrawlerAddon
 from crawler.exceptions import DuplicateItem, InvalidItem
 from crawler.extract.result import ExtractedItem
 from crawler.items import PageRecord
@@ -65,6 +66,7 @@ def make_pipeline(tmp_path: Path, **settings: object) -> StorePipeline:
     crawler = get_crawler(
         DummySpider,
         {
+            "ADDONS": {CrawlerAddon: 0},
             "CRAWLER_STORE_URL": f"sqlite:///{tmp_path / 'crawl.db'}",
             "CRAWLER_STORE_FALLBACK_PATH": str(tmp_path / "fallback.jsonl"),
             "MY_API_TOKEN": "tok-secret",

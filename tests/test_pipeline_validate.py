@@ -4,6 +4,7 @@ import pytest
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.test import get_crawler
 
+from crawler.addon import CrawlerAddon
 from crawler.exceptions import InvalidItem
 from crawler.extract.engines import get_engine
 from crawler.extract.spec import FieldSpec, ItemSpec
@@ -27,7 +28,9 @@ PAGE = """<ul>
 
 
 def make_pipeline(**settings: object) -> ValidatePipeline:
-    return ValidatePipeline.from_crawler(get_crawler(settings_dict=dict(settings)))
+    return ValidatePipeline.from_crawler(
+        get_crawler(settings_dict={"ADDONS": {CrawlerAddon: 0}, **settings})
+    )
 
 
 def test_valid_items_and_other_types_pass() -> None:

@@ -4,10 +4,11 @@ from pathlib import Path
 
 import pytest
 from scrapy.crawler import Crawler
-from scrapy.exceptions import UsageError
 from scrapy.settings import Settings
 from scrapy.utils.test import get_crawler
 
+from crawler.addon import CrawlerAddon
+from crawler.exceptions import ConfigError
 from crawler.extract.inline import inline_spec, parse_field
 from spiders.extract import ExtractSpider
 
@@ -93,12 +94,12 @@ def test_the_specs_join_the_setting() -> None:
         ({"from_file": "nowhere.txt"}, "cannot read URLs from nowhere.txt"),
     ],
 )
-def test_bad_arguments_are_usage_errors(arguments: dict[str, object], message: str) -> None:
-    with pytest.raises(UsageError, match=message):
+def test_bad_arguments_are_config_errors(arguments: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
         ExtractSpider(**arguments)  # type: ignore[arg-type]
 
 
 def test_a_spec_is_required() -> None:
-    crawler = get_crawler(ExtractSpider)
-    with pytest.raises(UsageError, match="needs a spec"):
+    crawler = get_crawler(ExtractSpider, {"ADDONS": {CrawlerAddon: 0}})
+    with pytest.raises(ConfigError, match="needs a spec"):
         ExtractSpider.from_crawler(crawler, url="http://x/")

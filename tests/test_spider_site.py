@@ -310,10 +310,9 @@ def test_allow_domain_extends_the_followed_hosts() -> None:
         ({"start_url": "http://x/", "max_pages": "-1"}, "must not be negative"),
     ],
 )
-def test_bad_spider_arguments_are_usage_errors(arguments: dict[str, str], message: str) -> None:
-    from scrapy.exceptions import UsageError
-
+def test_bad_spider_arguments_are_config_errors(arguments: dict[str, str], message: str) -> None:
+    from crawler.exceptions import ConfigError
     from spiders.site import SiteSpider
 
-    with pytest.raises(UsageError, match=message):
+    with pytest.raises(ConfigError, match=message):
         SiteSpider(**arguments)

@@ -11,6 +11,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import HtmlResponse, TextResponse
 from scrapy.utils.test import get_crawler
 
+from crawler.addon import CrawlerAddon
 from crawler.extract.exceptions import SpecError
 from crawler.extract.result import ExtractedItem
 from crawler.spidermiddlewares.extract import ExtractMiddleware
@@ -28,7 +29,9 @@ TITLE_SPEC = {"name": "title", "fields": {"title": "css:title"}}
 
 
 def make_middleware(**settings: object) -> ExtractMiddleware:
-    crawler = get_crawler(settings_dict={"CRAWLER_EXTRACT_SPECS": [], **settings})
+    crawler = get_crawler(
+        settings_dict={"ADDONS": {CrawlerAddon: 0}, "CRAWLER_EXTRACT_SPECS": [], **settings}
+    )
     return ExtractMiddleware.from_crawler(crawler)
 
 

@@ -22,6 +22,9 @@ def test_login_selectors_find_fields_whose_names_hold_either_quote(name: str) ->
         url="http://example.com/login",
         username="u",
         password="secret-password",
+        login_with="browser",
+        max_relogins=0,
+        timeout=15.0,
         username_field=name,
         password_field=name + "-pw",
     )

@@ -1,4 +1,4 @@
-"""All ``SELENIUM_*`` settings, parsed and validated once."""
+"""All ``SELENIUM_*`` settings, parsed and validated once, and the browser found when needed."""
 
 from __future__ import annotations
 
@@ -9,13 +9,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from crawler import default_settings
-from crawler.exceptions import BrowserConfigError
+from crawler.exceptions import BrowserConfigError, BrowserNotFoundError
+from crawler.settingscheck import check_settings
 
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
-
-BROWSERS = ("chromium", "firefox")
 
 # Resource types block_resources understands, as URL patterns for Chromium's
 # Network.setBlockedURLs ("*.png" and "*.png?*" so query strings match too).
@@ -73,27 +71,29 @@ def _find(names: tuple[str, ...]) -> str | None:
 
 @dataclass(frozen=True)
 class BrowserConfig:
-    enabled: bool = True
-    browser: str = "chromium"
-    browser_executable: str | None = None
-    driver_executable: str | None = None
-    remote_url: str | None = None
-    pool_size: int = 4
-    concurrent_starts: int = 1
-    max_pages_per_session: int = 100
-    page_load_timeout: float = 30.0
-    wait_timeout: float = 10.0
-    settle: float = 0.05
-    settle_timeout: float = 3.0
-    headless: bool = True
-    arguments: tuple[str, ...] = ()
-    block_resources: tuple[str, ...] = ()
-    window_size: tuple[int, int] = (1366, 900)
-    politeness: bool = True
-    shutdown_timeout: float = 10.0
-    temp_dir: str | None = None
-    user_agent: str | None = None
-    allowed_hosts: tuple[str, ...] = ()  # Chromium resolves only these; () resolves all
+    """The ``SELENIUM_*`` settings, parsed (defaults: :mod:`crawler.default_settings`)."""
+
+    enabled: bool
+    browser: str
+    browser_executable: str | None  # as set; None: found on PATH when a browser starts
+    driver_executable: str | None
+    remote_url: str | None
+    pool_size: int
+    concurrent_starts: int
+    max_pages_per_session: int
+    page_load_timeout: float
+    wait_timeout: float
+    settle: float
+    settle_timeout: float
+    headless: bool
+    arguments: tuple[str, ...]
+    block_resources: tuple[str, ...]
+    window_size: tuple[int, int]
+    politeness: bool
+    shutdown_timeout: float
+    temp_dir: str | None
+    user_agent: str | None
+    allowed_hosts: tuple[str, ...]  # Chromium resolves only these; () resolves all
 
     @property
     def is_remote(self) -> bool:
@@ -101,31 +101,17 @@ class BrowserConfig:
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> BrowserConfig:
-        def get(name: str) -> object:
-            value = settings.get(name)
-            return getattr(default_settings, name, None) if value is None else value
+        """Parse and check the settings; looks nothing up on the machine (executables
+        are found when a browser starts: :meth:`local_executables`).
 
-        def number(name: str, minimum: float) -> float:
-            raw = get(name)
-            try:
-                value = float(raw)  # type: ignore[arg-type]
-            except (TypeError, ValueError):
-                raise BrowserConfigError(f"{name} must be a number, got {raw!r}") from None
-            if value < minimum:
-                raise BrowserConfigError(f"{name} must be at least {minimum:g}, got {raw!r}")
-            return value
-
-        enabled = settings.getbool("SELENIUM_ENABLED", default_settings.SELENIUM_ENABLED)
-        browser = str(get("SELENIUM_BROWSER")).lower()
-        if browser not in BROWSERS:
-            raise BrowserConfigError(
-                f"SELENIUM_BROWSER must be one of {', '.join(BROWSERS)}, got {browser!r}"
-            )
-        remote_url = get("SELENIUM_REMOTE_URL") or None
-        browser_executable = get("SELENIUM_BROWSER_EXECUTABLE_PATH") or None
-        driver_executable = get("SELENIUM_DRIVER_EXECUTABLE_PATH") or None
+        Raises :class:`BrowserConfigError` for a value its setting does not take
+        or settings that conflict.
+        """
+        check_settings(settings, "SELENIUM_", error=BrowserConfigError)
+        remote_url = settings.get("SELENIUM_REMOTE_URL") or None
+        browser_executable = settings.get("SELENIUM_BROWSER_EXECUTABLE_PATH") or None
+        driver_executable = settings.get("SELENIUM_DRIVER_EXECUTABLE_PATH") or None
         if remote_url is not None:
-            remote_url = str(remote_url)
             if urlsplit(remote_url).scheme not in ("http", "https"):
                 raise BrowserConfigError(
                     f"SELENIUM_REMOTE_URL must be an http(s) URL, got {remote_url!r}"
@@ -136,85 +122,81 @@ class BrowserConfig:
                     "SELENIUM_DRIVER_EXECUTABLE_PATH: a remote browser runs the remote "
                     "machine's executables; unset one or the other"
                 )
-        elif enabled:
-            browser_names, driver_names = _EXECUTABLES[browser]
-            browser_executable = cls._executable(
-                browser_executable, browser_names, "SELENIUM_BROWSER_EXECUTABLE_PATH", browser
-            )
-            driver_executable = cls._executable(
-                driver_executable, driver_names, "SELENIUM_DRIVER_EXECUTABLE_PATH", browser
-            )
-
-        pool_size = int(number("SELENIUM_POOL_SIZE", 1))
-        # None: one launch per two CPUs (a Chromium launch keeps about two busy).
+        # Unset: one launch per two CPUs (a Chromium launch keeps about two busy).
         concurrent_starts = (
-            max(1, (os.cpu_count() or 2) // 2)
-            if get("SELENIUM_CONCURRENT_STARTS") is None
-            else int(number("SELENIUM_CONCURRENT_STARTS", 1))
+            settings.getint("SELENIUM_CONCURRENT_STARTS")
+            if settings.get("SELENIUM_CONCURRENT_STARTS") not in (None, "")
+            else max(1, (os.cpu_count() or 2) // 2)
         )
-        max_pages = int(number("SELENIUM_MAX_PAGES_PER_SESSION", 0))
-        arguments = get("SELENIUM_BROWSER_ARGUMENTS")
+        arguments = settings.get("SELENIUM_BROWSER_ARGUMENTS") or []
         if isinstance(arguments, str):
             arguments = arguments.split()
-        if not isinstance(arguments, (list, tuple)):
-            raise BrowserConfigError(
-                f"SELENIUM_BROWSER_ARGUMENTS must be a list of strings, got {arguments!r}"
-            )
-        headless = settings.getbool("SELENIUM_HEADLESS", default_settings.SELENIUM_HEADLESS)
-        if headless and any(a.startswith("--headless") for a in arguments):
+        headless = settings.getbool("SELENIUM_HEADLESS")
+        if headless and any(str(a).startswith("--headless") for a in arguments):
             raise BrowserConfigError(
                 "SELENIUM_BROWSER_ARGUMENTS contains --headless: use SELENIUM_HEADLESS instead"
             )
-        allowed_hosts = get("SELENIUM_ALLOWED_HOSTS") or ()
-        if isinstance(allowed_hosts, str):
-            allowed_hosts = [h.strip() for h in allowed_hosts.split(",") if h.strip()]
+        allowed_hosts = [h.strip() for h in settings.getlist("SELENIUM_ALLOWED_HOSTS") if h.strip()]
         for host in allowed_hosts:
-            if not isinstance(host, str) or not _HOST_PATTERN.fullmatch(host):
+            if not _HOST_PATTERN.fullmatch(host):
                 raise BrowserConfigError(
                     f"SELENIUM_ALLOWED_HOSTS must hold host names (or *.domain patterns), "
                     f"got {host!r}"
                 )
+        temp_dir = settings.get("SELENIUM_TEMP_DIR") or None
         return cls(
-            enabled=enabled,
-            browser=browser,
+            enabled=settings.getbool("SELENIUM_ENABLED"),
+            browser=settings.get("SELENIUM_BROWSER"),
             browser_executable=browser_executable,
             driver_executable=driver_executable,
             remote_url=remote_url,
-            pool_size=pool_size,
+            pool_size=settings.getint("SELENIUM_POOL_SIZE"),
             concurrent_starts=concurrent_starts,
-            max_pages_per_session=max_pages,
-            page_load_timeout=number("SELENIUM_PAGE_LOAD_TIMEOUT", 0.1),
-            wait_timeout=number("SELENIUM_WAIT_TIMEOUT", 0),
-            settle=number("SELENIUM_SETTLE", 0),
-            settle_timeout=number("SELENIUM_SETTLE_TIMEOUT", 0),
+            max_pages_per_session=settings.getint("SELENIUM_MAX_PAGES_PER_SESSION"),
+            page_load_timeout=settings.getfloat("SELENIUM_PAGE_LOAD_TIMEOUT"),
+            wait_timeout=settings.getfloat("SELENIUM_WAIT_TIMEOUT"),
+            settle=settings.getfloat("SELENIUM_SETTLE"),
+            settle_timeout=settings.getfloat("SELENIUM_SETTLE_TIMEOUT"),
             headless=headless,
             arguments=tuple(str(a) for a in arguments),
             block_resources=validate_block_resources(
-                get("SELENIUM_BLOCK_RESOURCES"), "SELENIUM_BLOCK_RESOURCES"
+                settings.getlist("SELENIUM_BLOCK_RESOURCES"), "SELENIUM_BLOCK_RESOURCES"
             ),
-            window_size=cls._window_size(get("SELENIUM_WINDOW_SIZE")),
-            politeness=settings.getbool(
-                "SELENIUM_POLITENESS_ENABLED", default_settings.SELENIUM_POLITENESS_ENABLED
-            ),
-            shutdown_timeout=number("SELENIUM_SHUTDOWN_TIMEOUT", 0),
-            temp_dir=str(get("SELENIUM_TEMP_DIR")) if get("SELENIUM_TEMP_DIR") else None,
+            window_size=cls._window_size(settings.get("SELENIUM_WINDOW_SIZE")),
+            politeness=settings.getbool("SELENIUM_POLITENESS_ENABLED"),
+            shutdown_timeout=settings.getfloat("SELENIUM_SHUTDOWN_TIMEOUT"),
+            temp_dir=str(temp_dir) if temp_dir else None,
             user_agent=settings.get("USER_AGENT") or None,
             allowed_hosts=tuple(allowed_hosts),
         )
 
-    @staticmethod
-    def _executable(value: object, names: tuple[str, ...], setting: str, browser: str) -> str:
+    def local_executables(self) -> tuple[str, str]:
+        """``(browser, driver)`` paths for a local browser: the ones set, checked, or
+        the first of the usual names on ``PATH``, looked up now.
+
+        Raises :class:`BrowserNotFoundError` naming what to install or set.
+        """
+        browser_names, driver_names = _EXECUTABLES[self.browser]
+        browser = self._executable(
+            self.browser_executable, browser_names, "SELENIUM_BROWSER_EXECUTABLE_PATH"
+        )
+        driver = self._executable(
+            self.driver_executable, driver_names, "SELENIUM_DRIVER_EXECUTABLE_PATH"
+        )
+        return browser, driver
+
+    def _executable(self, value: str | None, names: tuple[str, ...], setting: str) -> str:
         if value:
-            path = shutil.which(str(value))
+            path = shutil.which(value)
             if path is None:
-                raise BrowserConfigError(f"{setting}={value!r} is not an executable file")
+                raise BrowserNotFoundError(f"{setting}={value!r} is not an executable file")
             return path
         found = _find(names)
         if found is None:
-            raise BrowserConfigError(
-                f"SELENIUM_BROWSER={browser!r} needs one of {', '.join(names)} on PATH; "
-                f"install it, set {setting}, set SELENIUM_REMOTE_URL, "
-                "or disable rendering with SELENIUM_ENABLED=False"
+            raise BrowserNotFoundError(
+                f"rendering with SELENIUM_BROWSER={self.browser!r} needs one of "
+                f"{', '.join(names)} on PATH: install it, set {setting}, set "
+                "SELENIUM_REMOTE_URL, or do not render (--render never, SELENIUM_ENABLED=False)"
             )
         return found
 

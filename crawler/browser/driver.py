@@ -213,10 +213,12 @@ def _private_env(temp_dirs: list[str]) -> dict[str, str]:
     return env
 
 
-def chromium_options(config: BrowserConfig, profile_dir: str | None) -> webdriver.ChromeOptions:
+def chromium_options(
+    config: BrowserConfig, profile_dir: str | None, binary: str | None = None
+) -> webdriver.ChromeOptions:
     options = webdriver.ChromeOptions()
-    if config.browser_executable and not config.is_remote:
-        options.binary_location = config.browser_executable
+    if binary is not None:
+        options.binary_location = binary
     if config.headless:
         options.add_argument("--headless=new")
     for flag in CHROMIUM_FLAGS:
@@ -237,10 +239,10 @@ def chromium_options(config: BrowserConfig, profile_dir: str | None) -> webdrive
     return options
 
 
-def firefox_options(config: BrowserConfig) -> webdriver.FirefoxOptions:
+def firefox_options(config: BrowserConfig, binary: str | None = None) -> webdriver.FirefoxOptions:
     options = webdriver.FirefoxOptions()
-    if config.browser_executable and not config.is_remote:
-        options.binary_location = config.browser_executable
+    if binary is not None:
+        options.binary_location = binary
     if config.headless:
         options.add_argument("-headless")
     width, height = config.window_size
@@ -258,7 +260,12 @@ def firefox_options(config: BrowserConfig) -> webdriver.FirefoxOptions:
 
 
 def create_driver(config: BrowserConfig) -> DriverHandle:
-    """Start a browser as configured; on failure nothing is left running."""
+    """Start a browser as configured; on failure nothing is left running.
+
+    A local browser's executables are looked up now
+    (:meth:`~crawler.browser.config.BrowserConfig.local_executables`, which raises
+    :class:`~crawler.exceptions.BrowserNotFoundError`).
+    """
     if config.is_remote:
         assert config.remote_url is not None
         remote_options = (
@@ -269,26 +276,28 @@ def create_driver(config: BrowserConfig) -> DriverHandle:
         driver = webdriver.Remote(command_executor=config.remote_url, options=remote_options)
         return DriverHandle(driver=driver, cdp=False)
 
+    browser_path, driver_path = config.local_executables()
     temp_dir = tempfile.mkdtemp(prefix="crawler-browser-", dir=config.temp_dir)
     temp_dirs = [temp_dir]
     handle: DriverHandle | None = None
     try:
         env = _private_env(temp_dirs)
-        assert config.driver_executable is not None
         chromium = config.browser == "chromium"
         service_class = ChromeService if chromium else FirefoxService
         service = service_class(
-            executable_path=config.driver_executable,
+            executable_path=driver_path,
             env=env,
             log_output=subprocess.DEVNULL,
             popen_kw={"start_new_session": True},
         )
         try:
             if chromium:
-                options = chromium_options(config, os.path.join(temp_dir, "profile"))
+                profile = os.path.join(temp_dir, "profile")
+                options = chromium_options(config, profile, browser_path)
                 driver: WebDriver = webdriver.Chrome(service=service, options=options)
             else:
-                driver = webdriver.Firefox(service=service, options=firefox_options(config))
+                options = firefox_options(config, browser_path)
+                driver = webdriver.Firefox(service=service, options=options)
         except Exception:
             _stop_service(getattr(service, "process", None))
             raise

@@ -29,6 +29,7 @@ from crawler.browser.session import RenderSpec
 from crawler.exceptions import (
     BrowserCrashedError,
     BrowserError,
+    BrowserNotFoundError,
     BrowserPageError,
     BrowserPageLoadTimeoutError,
     BrowserPoolClosedError,
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _FAILURE_REASONS: tuple[tuple[type[Exception], str], ...] = (
+    (BrowserNotFoundError, "browser_not_found"),
     (BrowserPoolClosedError, "pool_closed"),
     (BrowserStartError, "start_failed"),
     (BrowserCrashedError, "crashed"),
@@ -140,10 +142,11 @@ class SeleniumMiddleware:
         self.stats = crawler.stats
         self.pool = BrowserPool(config, reactor, on_event=self._count, stopping=self._stopping)
         self.throttle = RenderThrottle(crawler, max_renders=config.pool_size)
+        self._told_no_browser = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        if not crawler.settings.getbool("SELENIUM_ENABLED", True):
+        if not crawler.settings.getbool("SELENIUM_ENABLED"):
             raise NotConfigured("SELENIUM_ENABLED is False: requests are not rendered")
         middleware = cls(crawler, BrowserConfig.from_settings(crawler.settings))
         middleware.pool.install()
@@ -190,12 +193,7 @@ class SeleniumMiddleware:
         except Exception as e:
             error = self._download_error(e, request)
             self._count(f"render_failures/{self._reason(error)}")
-            logger.warning(
-                "Rendering %s failed: %s",
-                request.url,
-                error,
-                extra={"spider": self.crawler.spider},
-            )
+            self._log_failure(request, error)
             if error is e:
                 raise
             raise error from e
@@ -208,6 +206,16 @@ class SeleniumMiddleware:
         if ticket is not None:
             self._feed_autothrottle(request, response)
         return response
+
+    def _log_failure(self, request: Request, error: Exception) -> None:
+        extra = {"spider": self.crawler.spider}
+        if not isinstance(error, BrowserNotFoundError):
+            logger.warning("Rendering %s failed: %s", request.url, error, extra=extra)
+        elif not self._told_no_browser:  # every later render fails the same way
+            self._told_no_browser = True
+            logger.error("Cannot render pages: %s", error, extra=extra)
+        else:
+            logger.debug("Not rendering %s: %s", request.url, error, extra=extra)
 
     def _download_error(self, exc: Exception, request: Request) -> Exception:
         if isinstance(exc, tuple(cls for cls, _ in _FAILURE_REASONS)):

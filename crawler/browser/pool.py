@@ -32,7 +32,7 @@ from twisted.python.threadpool import ThreadPool
 
 from crawler.browser.politeness import NavigationGate
 from crawler.browser.session import BrowserSession
-from crawler.exceptions import BrowserPoolClosedError, BrowserStartError
+from crawler.exceptions import BrowserNotFoundError, BrowserPoolClosedError, BrowserStartError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -126,7 +126,7 @@ class BrowserPool:
             self._sessions.add(session)
         try:
             session.start()
-        except BrowserStartError:
+        except (BrowserStartError, BrowserNotFoundError):
             with self._changed:
                 self._sessions.discard(session)
             session.quit()

@@ -35,7 +35,7 @@ from scrapy.http.request import NO_CALLBACK
 from scrapy.linkextractors import IGNORED_EXTENSIONS, LinkExtractor
 from scrapy.utils.url import url_has_any_extension
 
-from crawler import default_settings
+from crawler.settingscheck import check_settings, setting_choices
 
 if TYPE_CHECKING:
     from typing import Self
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-RENDER_MODES = ("never", "auto", "always")
+RENDER_MODES = setting_choices("CRAWLER_RENDER")  # never, auto, always
 _NOT_HTML = {f".{e}" for e in IGNORED_EXTENSIONS}
 _DIGITS = re.compile(r"\d+")
 _SCRIPT_TAG = re.compile(rb"<script\b", re.IGNORECASE)
@@ -132,17 +132,12 @@ class RenderModeConfig:
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> RenderModeConfig:
-        mode = settings.get("CRAWLER_RENDER", default_settings.CRAWLER_RENDER)
-        if mode not in RENDER_MODES:
-            raise ValueError(f"CRAWLER_RENDER must be one of {RENDER_MODES}, not {mode!r}")
+        """Raises :class:`~crawler.exceptions.ConfigError` for a bad ``CRAWLER_RENDER*``."""
+        check_settings(settings, "CRAWLER_RENDER")
         return cls(
-            mode=mode,
-            sample_size=settings.getint(
-                "CRAWLER_RENDER_SAMPLE_SIZE", default_settings.CRAWLER_RENDER_SAMPLE_SIZE
-            ),
-            resample_every=settings.getint(
-                "CRAWLER_RENDER_RESAMPLE_EVERY", default_settings.CRAWLER_RENDER_RESAMPLE_EVERY
-            ),
+            mode=settings.get("CRAWLER_RENDER"),
+            sample_size=settings.getint("CRAWLER_RENDER_SAMPLE_SIZE"),
+            resample_every=settings.getint("CRAWLER_RENDER_RESAMPLE_EVERY"),
         )
 
 
@@ -160,7 +155,7 @@ class RenderModeMiddleware:
         config = RenderModeConfig.from_settings(crawler.settings)
         if config.mode == "never":
             raise NotConfigured  # the default: silent (only meta["browser"] requests render)
-        if not crawler.settings.getbool("SELENIUM_ENABLED", True):
+        if not crawler.settings.getbool("SELENIUM_ENABLED"):
             raise NotConfigured(f"CRAWLER_RENDER={config.mode} but SELENIUM_ENABLED is False")
         return cls(crawler, config)
 

@@ -37,6 +37,7 @@ from crawler.browser.request import BrowserOptions, Click, Fill, ScrollToBottom
 from crawler.exceptions import (
     BrowserCrashedError,
     BrowserError,
+    BrowserNotFoundError,
     BrowserPageError,
     BrowserPageLoadTimeoutError,
     BrowserStartError,
@@ -147,12 +148,16 @@ class BrowserSession:
         return self._handle.driver
 
     def start(self) -> BrowserSession:
+        """Start the browser.  Raises :class:`BrowserNotFoundError` when there is no
+        browser to start, :class:`BrowserStartError` when it would not start."""
         try:
             self._handle = create_driver(self.config)
+        except BrowserNotFoundError:
+            raise
         except Exception as e:
+            where = self.config.remote_url or self.config.browser_executable or "from PATH"
             raise BrowserStartError(
-                f"could not start {self.config.browser} "
-                f"({self.config.remote_url or self.config.browser_executable}): "
+                f"could not start {self.config.browser} ({where}): "
                 f"{type(e).__name__}: {_first_line(e)}"
             ) from e
         self._blocked = ()

@@ -9,6 +9,7 @@ from typing import Any
 
 from scrapy.exceptions import UsageError
 
+from crawler.browser.rendermode import RENDER_MODES
 from crawler.commands.login import (
     add_cookies_option,
     add_login_options,
@@ -16,12 +17,16 @@ from crawler.commands.login import (
     forget_prompted_password,
     login_settings,
 )
-from crawler.commands.options import add_scrapy_options, scrapy_overrides
+from crawler.commands.options import (
+    add_scrapy_options,
+    check_output_directory,
+    scrapy_overrides,
+)
 from crawler.exceptions import StoreError
-from crawler.extract.exceptions import SpecError
 from crawler.extract.loader import load_spec_sources
+from crawler.forms.policy import FORM_MODES
 from crawler.pipelines.store import unwritten_summary
-from crawler.runner import project_settings, run_spider
+from crawler.runner import check_spider_settings, project_settings, run_spider
 from crawler.storage.sql import SqlStore, check_store_url, display_url
 from crawler.summary import run_summary
 
@@ -61,14 +66,14 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument(
         "--render",
-        choices=("never", "auto", "always"),
+        choices=RENDER_MODES,
         default=None,
         help="render pages in a browser: never, auto (when a page needs it) "
         "or always (default: never)",
     )
     p.add_argument(
         "--forms",
-        choices=("none", "get", "all"),
+        choices=FORM_MODES,
         default=None,
         help="submit forms found on pages: none, get (GET forms, the default) or all "
         "(GET and POST); login and logout forms never",
@@ -138,10 +143,7 @@ def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
     if args.store is not None:  # a bare path is refused with the URL to write
         overrides["CRAWLER_STORE_URL"] = check_store_url(args.store)
     if args.extract:
-        try:  # a bad spec file is a usage error, before anything is crawled
-            load_spec_sources(args.extract)
-        except SpecError as e:
-            raise UsageError(str(e)) from None
+        load_spec_sources(args.extract)  # a bad spec file: a SpecError before anything is crawled
         overrides["CRAWLER_EXTRACT_SPECS"] = args.extract
     feeds = {}
     outputs = [(o, "crawler.items.PageRecord") for o in args.output]
@@ -150,11 +152,10 @@ def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
         path = Path(output)
         fmt = FEED_FORMATS.get(path.suffix.lower())
         if fmt is None:
-            raise SystemExit(
-                f"error: cannot tell the format of {output}: use one of {', '.join(FEED_FORMATS)}"
+            raise UsageError(
+                f"cannot tell the format of {output}: use one of {', '.join(FEED_FORMATS)}"
             )
-        if not path.resolve().parent.is_dir():
-            raise SystemExit(f"error: the directory of {output} does not exist")
+        check_output_directory(output)
         feeds[str(path)] = {
             "format": fmt,
             "overwrite": True,
@@ -177,6 +178,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     settings = project_settings(settings_from_args(args))
+    check_spider_settings("site", settings)  # before the store is opened (and created)
     check_login_settings(settings)
     store_url = settings.get("CRAWLER_STORE_URL")
     try:  # fail before crawling anything, with the store named

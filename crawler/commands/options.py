@@ -1,10 +1,13 @@
-"""Options every crawling command shares: ``-s NAME=VALUE`` and ``--log-level``."""
+"""Options every crawling command shares: ``-s NAME=VALUE``, ``--log-level``, output files."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from scrapy.exceptions import UsageError
+from w3lib.url import file_uri_to_path
 
 if TYPE_CHECKING:
     import argparse
@@ -36,3 +39,29 @@ def scrapy_overrides(args: argparse.Namespace) -> dict[str, Any]:
             raise UsageError(f"-s takes NAME=VALUE, not {item!r}")
         overrides[name] = value
     return overrides
+
+
+def check_output_directory(output: str) -> None:
+    """Raise :class:`UsageError` when the local file ``output`` (a path or a
+    ``file:`` URI, as ``-o`` takes) would go into a directory that does not exist.
+
+    Scrapy would create the directory; a typo in it is far more likely than a
+    wish for a new one.  Remote feeds (``s3://``...), ``stdout:`` and ``-`` pass,
+    and so do directories below a ``%(name)s`` placeholder, which Scrapy fills in.
+    """
+    scheme = urlsplit(output).scheme
+    if output == "-" or scheme == "stdout":
+        return
+    if scheme == "file":
+        path = Path(file_uri_to_path(output))
+    elif len(scheme) > 1:  # s3://, ftp://...; one letter is a Windows drive
+        return
+    else:
+        path = Path(output)
+    directory = Path()
+    for part in path.parent.parts:
+        if "%(" in part:
+            break
+        directory /= part
+    if not directory.is_dir():
+        raise UsageError(f"cannot write {output}: the directory {directory} does not exist")

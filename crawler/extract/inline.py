@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from scrapy.exceptions import UsageError
-
 from crawler.extract.exceptions import SpecError
 from crawler.extract.loader import load_specs, spec_from_dict
 from crawler.extract.selectors import parse_selector
@@ -65,14 +63,12 @@ def spec_sources(
     name: str = DEFAULT_NAME,
 ) -> list[str | dict[str, Any]]:
     """What to add to ``CRAWLER_EXTRACT_SPECS``: the spec files (each loaded once, to
-    check it) and the inline spec, if any; bad input is a :class:`UsageError`."""
+    check it) and the inline spec, if any; bad input is a
+    :class:`~crawler.extract.exceptions.SpecError` (a ``ConfigError``)."""
     sources: list[str | dict[str, Any]] = []
-    try:
-        for path in spec_files:
-            load_specs(path)
-            sources.append(str(path))
-        if fields or item:
-            sources.append(inline_spec(fields, item, name))
-    except SpecError as e:
-        raise UsageError(str(e)) from None
+    for path in spec_files:
+        load_specs(path)
+        sources.append(str(path))
+    if fields or item:
+        sources.append(inline_spec(fields, item, name))
     return sources

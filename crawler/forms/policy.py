@@ -17,21 +17,22 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from crawler import default_settings
 from crawler.exceptions import FormConfigError
 from crawler.forms.classify import FormKind, classify
 from crawler.login.logout import looks_like_logout
+from crawler.settingscheck import check_settings, setting_choices
 
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
 
     from crawler.forms.discovery import HtmlForm
 
-FORM_MODES = ("none", "get", "all")
+FORM_MODES = setting_choices("CRAWLER_FORMS")  # none, get, all
+_SETTINGS = ("CRAWLER_FORM", "CRAWLER_SUBMIT_FORMS", "CRAWLER_LOGOUT_PATTERN")
 
 
 def parse_form_values(value: Any, name: str = "CRAWLER_FORM_VALUES") -> dict[str, str]:
@@ -63,17 +64,17 @@ def parse_form_values(value: Any, name: str = "CRAWLER_FORM_VALUES") -> dict[str
 
 @dataclass(frozen=True)
 class FormPolicy:
-    mode: str = default_settings.CRAWLER_FORMS
-    values: dict[str, str] = field(default_factory=dict)
-    submit_pattern: re.Pattern[str] | None = None
-    logout_pattern: str | None = default_settings.CRAWLER_LOGOUT_PATTERN
+    mode: str
+    values: dict[str, str]
+    submit_pattern: re.Pattern[str] | None
+    logout_pattern: str | None  # None: nothing is a logout
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> FormPolicy:
-        mode = settings.get("CRAWLER_FORMS", default_settings.CRAWLER_FORMS)
-        if mode not in FORM_MODES:
-            raise FormConfigError(f"CRAWLER_FORMS must be one of {FORM_MODES}, not {mode!r}")
-        submit = settings.get("CRAWLER_SUBMIT_FORMS", default_settings.CRAWLER_SUBMIT_FORMS)
+        """Raises :class:`FormConfigError` for a bad ``CRAWLER_FORM*`` setting or pattern."""
+        check_settings(settings, _SETTINGS, error=FormConfigError)
+        mode = settings.get("CRAWLER_FORMS")
+        submit = settings.get("CRAWLER_SUBMIT_FORMS")
         pattern = None
         if submit:
             try:
@@ -82,7 +83,7 @@ class FormPolicy:
                 raise FormConfigError(
                     f"CRAWLER_SUBMIT_FORMS is not a valid regular expression ({e}): {submit!r}"
                 ) from None
-        logout = settings.get("CRAWLER_LOGOUT_PATTERN", default_settings.CRAWLER_LOGOUT_PATTERN)
+        logout = settings.get("CRAWLER_LOGOUT_PATTERN")
         if logout:
             try:
                 re.compile(logout)
@@ -92,9 +93,7 @@ class FormPolicy:
                 ) from None
         return cls(
             mode=mode,
-            values=parse_form_values(
-                settings.get("CRAWLER_FORM_VALUES", default_settings.CRAWLER_FORM_VALUES)
-            ),
+            values=parse_form_values(settings.get("CRAWLER_FORM_VALUES")),
             submit_pattern=pattern,
             logout_pattern=logout or None,
         )

@@ -64,7 +64,7 @@ class FormSubmitter:
         return cls(
             FormPolicy.from_settings(settings),
             depth_limit=settings.getint("DEPTH_LIMIT"),
-            browser=settings.getbool("SELENIUM_ENABLED", True),
+            browser=settings.getbool("SELENIUM_ENABLED"),
             crawler=crawler,
         )
 

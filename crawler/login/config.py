@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from crawler import default_settings
 from crawler.exceptions import LoginConfigError
+from crawler.settingscheck import check_settings, setting_choices
 
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
 
-LOGIN_MODES = ("http", "browser", "auto")
+LOGIN_MODES = setting_choices("CRAWLER_LOGIN_WITH")  # http, browser, auto
 # The environment variable ``crawler crawl`` puts a password typed at its prompt in.
 PROMPT_ENV = "CRAWLER_PROMPTED_PASSWORD"
 
@@ -70,14 +70,14 @@ class LoginConfig:
     url: str
     username: str
     password: str = field(repr=False)
-    login_with: str = "auto"  # http | browser | auto
+    login_with: str  # http | browser | auto
+    max_relogins: int  # re-logins in a row that bring no page back, then no more
+    timeout: float  # seconds a browser login may take to settle
     success_selector: str | None = None  # CSS present after a successful login
     failure_text: str | None = None  # text present after a failed login
     username_field: str | None = None  # name of the username input; None: detected
     password_field: str | None = None  # name of the password input; None: detected
     submit_selector: str | None = None  # browser: CSS/XPath of the control to click
-    max_relogins: int = 3
-    timeout: float = 15.0  # seconds a browser login may take to settle
 
     def __post_init__(self) -> None:
         check_login_url(self.url)
@@ -96,10 +96,11 @@ class LoginConfig:
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> LoginConfig:
-        """Raises :class:`LoginConfigError` when ``CRAWLER_LOGIN_URL`` is unset or invalid."""
+        """Raises :class:`LoginConfigError` when ``CRAWLER_LOGIN_URL`` is unset, or a
+        ``CRAWLER_LOGIN_*`` setting is invalid, or the password cannot be read."""
 
         def text(name: str) -> str | None:
-            value = settings.get(name, getattr(default_settings, name, None))
+            value = settings.get(name)
             return str(value) if value not in (None, "") else None
 
         if settings.get("CRAWLER_LOGIN_PASSWORD") is not None:
@@ -115,32 +116,19 @@ class LoginConfig:
         username = text("CRAWLER_LOGIN_USERNAME")
         if username is None:
             raise LoginConfigError(f"CRAWLER_LOGIN_URL={url} needs CRAWLER_LOGIN_USERNAME")
-        login_with = (text("CRAWLER_LOGIN_WITH") or "auto").lower()
-        if login_with not in LOGIN_MODES:
-            raise LoginConfigError(
-                f"CRAWLER_LOGIN_WITH must be one of {', '.join(LOGIN_MODES)}, not {login_with!r}"
-            )
-        try:
-            max_relogins = settings.getint(
-                "CRAWLER_LOGIN_MAX_RELOGINS", default_settings.CRAWLER_LOGIN_MAX_RELOGINS
-            )
-            timeout = settings.getfloat(
-                "CRAWLER_LOGIN_TIMEOUT", default_settings.CRAWLER_LOGIN_TIMEOUT
-            )
-        except ValueError as e:
-            raise LoginConfigError(f"a CRAWLER_LOGIN_* number is invalid: {e}") from None
+        check_settings(settings, "CRAWLER_LOGIN_", error=LoginConfigError)
         return cls(
             url=url,
             username=username,
             password=read_password(
                 text("CRAWLER_LOGIN_PASSWORD_ENV"), text("CRAWLER_LOGIN_PASSWORD_FILE")
             ),
-            login_with=login_with,
+            login_with=settings.get("CRAWLER_LOGIN_WITH"),
             success_selector=text("CRAWLER_LOGIN_SUCCESS_SELECTOR"),
             failure_text=text("CRAWLER_LOGIN_FAILURE_TEXT"),
             username_field=text("CRAWLER_LOGIN_USERNAME_FIELD"),
             password_field=text("CRAWLER_LOGIN_PASSWORD_FIELD"),
             submit_selector=text("CRAWLER_LOGIN_SUBMIT_SELECTOR"),
-            max_relogins=max_relogins,
-            timeout=timeout,
+            max_relogins=settings.getint("CRAWLER_LOGIN_MAX_RELOGINS"),
+            timeout=settings.getfloat("CRAWLER_LOGIN_TIMEOUT"),
         )

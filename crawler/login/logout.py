@@ -23,8 +23,6 @@ from urllib.parse import unquote, urlsplit
 
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 
-from crawler import default_settings
-
 if TYPE_CHECKING:
     from typing import Self
 
@@ -39,10 +37,9 @@ def _compiled(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, re.IGNORECASE)
 
 
-def looks_like_logout(
-    url: str, text: str = "", pattern: str = default_settings.CRAWLER_LOGOUT_PATTERN
-) -> bool:
-    """Whether a link (its URL path and query, and its text) or a form action logs out."""
+def looks_like_logout(url: str, text: str, pattern: str) -> bool:
+    """Whether a link (its URL path and query, and its ``text``) or a form action logs
+    out, by ``pattern`` (``CRAWLER_LOGOUT_PATTERN``, matched case-insensitively)."""
     parts = urlsplit(url)
     target = unquote(f"{parts.path}?{parts.query}").replace("-", " ").replace("_", " ")
     regex = _compiled(pattern)
@@ -59,7 +56,7 @@ class LogoutGuardMiddleware:
         settings = crawler.settings
         if not (settings.get("CRAWLER_LOGIN_URL") or settings.get("CRAWLER_COOKIES_FILE")):
             raise NotConfigured  # no session to lose; off without a message (no warning)
-        pattern = settings.get("CRAWLER_LOGOUT_PATTERN", default_settings.CRAWLER_LOGOUT_PATTERN)
+        pattern = settings.get("CRAWLER_LOGOUT_PATTERN")
         if not pattern:
             raise NotConfigured("CRAWLER_LOGOUT_PATTERN is empty: logouts are not recognised")
         return cls(crawler, pattern)
@@ -68,7 +65,7 @@ class LogoutGuardMiddleware:
         meta = request.meta
         if meta.get("login_request") or meta.get("allow_logout"):
             return
-        if looks_like_logout(request.url, pattern=self.pattern):
+        if looks_like_logout(request.url, "", self.pattern):
             self.crawler.stats.inc_value("login/logout_blocked")
             logger.debug("Not requesting %s: it looks like a logout", request.url)
             raise IgnoreRequest(f"{request.url} looks like a logout; the crawl holds a session")

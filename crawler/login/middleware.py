@@ -96,7 +96,7 @@ class LoginMiddleware:
         settings = crawler.settings
         if not settings.get("CRAWLER_LOGIN_URL"):
             raise NotConfigured  # no login: off without a message, so no warning in every crawl
-        if not settings.getbool("COOKIES_ENABLED", True):
+        if not settings.getbool("COOKIES_ENABLED"):
             raise LoginConfigError(
                 "CRAWLER_LOGIN_URL needs cookies to keep the session: set COOKIES_ENABLED=True"
             )

@@ -21,8 +21,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import requests
-from scrapy.settings import Settings
 
+from crawler.addon import framework_settings
 from crawler.browser.config import BrowserConfig
 from crawler.browser.request import BrowserOptions
 from crawler.browser.session import BrowserSession, RenderSpec
@@ -76,6 +76,7 @@ def login_session(
         username_field=username_field,
         password_field=password_field,
         submit_selector=submit_selector,
+        max_relogins=0,  # one login, no crawl to log in again for
         timeout=timeout,
     )
     http = session if session is not None else requests.Session()
@@ -128,7 +129,7 @@ def _login_http(config: LoginConfig, http: requests.Session) -> None:
 def _login_browser(
     config: LoginConfig, http: requests.Session, browser_settings: Mapping[str, Any]
 ) -> None:
-    browser = BrowserSession(BrowserConfig.from_settings(Settings(dict(browser_settings))))
+    browser = BrowserSession(BrowserConfig.from_settings(framework_settings(browser_settings)))
     options = BrowserOptions(actions=login_actions(config), wait_timeout=config.timeout)
     user_agent = http.headers.get("User-Agent")
     try:

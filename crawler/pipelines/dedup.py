@@ -34,7 +34,7 @@ class DedupPipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        if not crawler.settings.getbool("CRAWLER_DEDUP_ENABLED", True):
+        if not crawler.settings.getbool("CRAWLER_DEDUP_ENABLED"):
             raise NotConfigured("dedup is disabled (CRAWLER_DEDUP_ENABLED=False)")
         return cls(crawler)
 

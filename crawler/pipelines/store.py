@@ -18,10 +18,10 @@ from scrapy.settings import overridden_settings
 from scrapy.utils.asyncio import is_asyncio_available
 from scrapy.utils.defer import deferred_from_coro
 
-from crawler import default_settings
 from crawler.exceptions import InvalidItem, StoreError
 from crawler.items import PageRecord
 from crawler.redaction import redact_mapping
+from crawler.settingscheck import check_settings
 from crawler.storage.rows import item_row
 from crawler.storage.schema import PAGE_COLUMNS
 from crawler.storage.sql import SqlStore, display_url
@@ -52,15 +52,12 @@ class StoreConfig:
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> StoreConfig:
-        batch_size = settings.getint(
-            "CRAWLER_STORE_BATCH_SIZE", default_settings.CRAWLER_STORE_BATCH_SIZE
-        )
-        if batch_size < 1:
-            raise ValueError(f"CRAWLER_STORE_BATCH_SIZE must be at least 1, not {batch_size}")
+        """Raises :class:`~crawler.exceptions.ConfigError` for a bad ``CRAWLER_STORE_*``."""
+        check_settings(settings, "CRAWLER_STORE_")
         fallback = settings.get("CRAWLER_STORE_FALLBACK_PATH")
         return cls(
-            url=settings.get("CRAWLER_STORE_URL", default_settings.CRAWLER_STORE_URL),
-            batch_size=batch_size,
+            url=settings.get("CRAWLER_STORE_URL"),
+            batch_size=settings.getint("CRAWLER_STORE_BATCH_SIZE"),
             fallback_path=Path(fallback) if fallback else None,
         )
 
@@ -107,7 +104,7 @@ class StorePipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        if not crawler.settings.getbool("CRAWLER_STORE_ENABLED", True):
+        if not crawler.settings.getbool("CRAWLER_STORE_ENABLED"):
             raise NotConfigured("the store is disabled (CRAWLER_STORE_ENABLED=False)")
         pipeline = cls(crawler, StoreConfig.from_settings(crawler.settings))
         crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)

@@ -45,7 +45,7 @@ class ValidatePipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        if not crawler.settings.getbool("CRAWLER_VALIDATE_ENABLED", True):
+        if not crawler.settings.getbool("CRAWLER_VALIDATE_ENABLED"):
             raise NotConfigured("validation is disabled (CRAWLER_VALIDATE_ENABLED=False)")
         return cls(crawler)
 

@@ -28,11 +28,11 @@ from typing import TYPE_CHECKING, Any
 from scrapy.exceptions import NotConfigured
 from scrapy.http import HtmlResponse
 
-from crawler import default_settings
-from crawler.extract.engines import ENGINE_NAMES, get_engine
+from crawler.extract.engines import get_engine
 from crawler.extract.exceptions import ExtractError
 from crawler.extract.loader import load_spec_sources
 from crawler.extract.spec import matching_specs
+from crawler.settingscheck import check_settings
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable
@@ -57,13 +57,11 @@ class ExtractConfig:
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> ExtractConfig:
         """Load every spec now, so a bad spec file fails the crawl before it starts
-        (:class:`~crawler.extract.exceptions.SpecError` naming the file and field)."""
-        engine = settings.get("CRAWLER_EXTRACT_ENGINE", default_settings.CRAWLER_EXTRACT_ENGINE)
-        if engine not in ENGINE_NAMES:
-            raise ValueError(
-                f"CRAWLER_EXTRACT_ENGINE must be one of {', '.join(ENGINE_NAMES)}, not {engine!r}"
-            )
+        (:class:`~crawler.extract.exceptions.SpecError` naming the file and field);
+        a bad ``CRAWLER_EXTRACT_*`` value is a :class:`~crawler.exceptions.ConfigError`."""
+        check_settings(settings, "CRAWLER_EXTRACT_")
         sources = settings.getlist("CRAWLER_EXTRACT_SPECS")
+        engine = settings.get("CRAWLER_EXTRACT_ENGINE")
         return cls(specs=tuple(load_spec_sources(sources)), engine=engine)
 
 

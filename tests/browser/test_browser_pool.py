@@ -13,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from scrapy.settings import Settings
 
+from crawler.addon import framework_settings
 from crawler.browser.config import BrowserConfig
 from crawler.browser.pool import BrowserPool
 from crawler.browser.request import BrowserOptions
@@ -50,7 +50,7 @@ class DirectReactor:
 def test_sessions_are_reused_recycled_and_closed(site: TinySite, browser_root: str) -> None:
     events: list[str] = []
     config = BrowserConfig.from_settings(
-        Settings(browser_settings(browser_root, SELENIUM_MAX_PAGES_PER_SESSION=2))
+        framework_settings(browser_settings(browser_root, SELENIUM_MAX_PAGES_PER_SESSION=2))
     )
     pool = BrowserPool(config, DirectReactor(), on_event=events.append)
     spec = RenderSpec(url=site.url("/js/plain"), options=BrowserOptions())
@@ -84,7 +84,9 @@ def test_browsers_launch_one_at_a_time(
 
     monkeypatch.setattr(BrowserSession, "start", timed_start)
     config = BrowserConfig.from_settings(
-        Settings(browser_settings(browser_root, SELENIUM_POOL_SIZE=3, SELENIUM_CONCURRENT_STARTS=1))
+        framework_settings(
+            browser_settings(browser_root, SELENIUM_POOL_SIZE=3, SELENIUM_CONCURRENT_STARTS=1)
+        )
     )
     pool = BrowserPool(config, DirectReactor())
     # Each render keeps its session busy 1.5 s, so at least two workers launch a

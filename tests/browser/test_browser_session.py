@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from typing import TYPE_CHECKING
 
 import pytest
 from scrapy.exceptions import DownloadFailedError, DownloadTimeoutError
-from scrapy.settings import Settings
 from selenium.common.exceptions import InvalidSessionIdException, WebDriverException
 from urllib3.exceptions import MaxRetryError
 
+from crawler.addon import framework_settings
 from crawler.browser.config import BrowserConfig
 from crawler.browser.request import BrowserOptions
 from crawler.browser.session import BrowserSession, RenderSpec, is_fatal, locator
 from crawler.exceptions import (
     BrowserCrashedError,
+    BrowserNotFoundError,
     BrowserPageLoadTimeoutError,
     BrowserWaitTimeoutError,
 )
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
 
 @pytest.fixture
 def session(browser_root: str) -> Iterator[BrowserSession]:
-    config = BrowserConfig.from_settings(Settings(browser_settings(browser_root)))
+    config = BrowserConfig.from_settings(framework_settings(browser_settings(browser_root)))
     session = BrowserSession(config, 1).start()
     yield session
     session.quit()
@@ -151,7 +153,7 @@ def test_firefox_renders(site: TinySite, browser_root: str) -> None:
     settings = browser_settings(
         browser_root, SELENIUM_BROWSER="firefox", SELENIUM_BROWSER_ARGUMENTS=[]
     )
-    session = BrowserSession(BrowserConfig.from_settings(Settings(settings)), 1).start()
+    session = BrowserSession(BrowserConfig.from_settings(framework_settings(settings)), 1).start()
     try:
         result = session.render(spec(site.url("/js/links"), wait_for="a.scripted"))
         assert result.html.count('class="scripted"') == 3
@@ -159,3 +161,13 @@ def test_firefox_renders(site: TinySite, browser_root: str) -> None:
     finally:
         session.quit()
     assert processes_under(browser_root) == []
+
+
+def test_no_browser_on_path_is_one_clear_error_and_starts_nothing(
+    browser_root: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = BrowserConfig.from_settings(framework_settings(browser_settings(browser_root)))
+    monkeypatch.setenv("PATH", browser_root)  # a directory without any browser in it
+    with pytest.raises(BrowserNotFoundError, match="SELENIUM_BROWSER_EXECUTABLE_PATH"):
+        BrowserSession(config, 1).start()
+    assert os.listdir(browser_root) == []

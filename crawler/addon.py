@@ -1,0 +1,61 @@
+"""The framework as a Scrapy add-on, for projects that do not use ``crawler.settings``.
+
+.. code-block:: python
+
+    # settings.py of a Scrapy project
+    ADDONS = {"crawler.addon.CrawlerAddon": 0}
+    DOWNLOADER_MIDDLEWARES = {"crawler.browser.middleware.SeleniumMiddleware": 950}
+
+The add-on sets every default of :mod:`crawler.default_settings` at Scrapy's
+``"addon"`` priority (so the project's, a spider's and the command line's
+values win) and enables :class:`crawler.settingscheck.SettingsCheck` first in
+``EXTENSIONS``.  It enables no other component: the project chooses those.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING, Any
+
+from scrapy.settings import Settings
+
+from crawler import default_settings
+from crawler.settingscheck import SettingsCheck
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from scrapy.settings import BaseSettings
+
+#: ``EXTENSIONS`` order of the settings check: before every other extension.
+SETTINGS_CHECK_ORDER = -1000
+
+
+def set_defaults(settings: BaseSettings, priority: int | str = "addon") -> None:
+    """Every setting of :mod:`crawler.default_settings` at ``priority`` (a setting
+    already set at a higher priority keeps its value)."""
+    for name, value in vars(default_settings).items():
+        if name.isupper():
+            settings.set(name, copy.deepcopy(value), priority=priority)
+
+
+class CrawlerAddon:
+    @classmethod
+    def update_pre_crawler_settings(cls, settings: BaseSettings) -> None:
+        # Before any crawler exists, so spiders see the defaults in from_crawler.
+        set_defaults(settings)
+
+    def update_settings(self, settings: BaseSettings) -> None:
+        # Again for an add-on enabled in a spider's custom_settings.
+        set_defaults(settings)
+        settings.set_in_component_priority_dict("EXTENSIONS", SettingsCheck, SETTINGS_CHECK_ORDER)
+
+
+def framework_settings(values: Mapping[str, Any] | None = None) -> Settings:
+    """Scrapy's defaults, the framework's, then ``values`` (at ``"project"``
+    priority): the settings of components built outside a crawl."""
+    settings = Settings()
+    set_defaults(settings)
+    if values:
+        settings.update(dict(values))
+    return settings

@@ -1,0 +1,116 @@
+"""``scrapy crawl`` in this project: Scrapy's command, with one-line errors and exit codes.
+
+``COMMANDS_MODULE = "crawler.scrapycommands"`` (``crawler.settings``) makes it
+replace the built-in one.  Differences:
+
+* a setting value its setting does not take (``-s``, or the spider's
+  ``custom_settings``; :func:`crawler.settingscheck.check_settings`), an unknown
+  spider name, or ``-o``/``-O`` into a directory that does not exist: one line
+  ``error: ...`` and exit code 2, before Scrapy logs anything;
+* a :class:`~crawler.exceptions.ConfigError` or Scrapy ``UsageError`` raised
+  while the spider or the crawl is created (``scrapy crawl site`` without
+  ``-a start_url``): the same line and exit code, no traceback;
+* otherwise the exit code follows the crawl's finish reason, by the rule of
+  ``crawler crawl`` (:func:`crawler.runner.exit_code_for`): 0 when it did what
+  it was asked, 130 when interrupted, 1 else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from scrapy.commands.crawl import Command as ScrapyCrawlCommand
+from scrapy.exceptions import UsageError
+from scrapy.spiderloader import get_spider_loader
+from scrapy.utils.conf import arglist_to_dict
+from twisted.internet.defer import Deferred
+
+from crawler.commands.options import check_output_directory
+from crawler.exceptions import ConfigError
+from crawler.runner import exit_code_for
+from crawler.settingscheck import check_settings, set_settings
+
+if TYPE_CHECKING:
+    import argparse
+
+    from twisted.python.failure import Failure
+
+logger = logging.getLogger(__name__)
+
+EXIT_USAGE = 2
+USER_ERRORS = (ConfigError, UsageError)
+
+
+def _fail(message: object) -> NoReturn:
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(EXIT_USAGE)
+
+
+def _errors_of(crawl: Deferred[Any] | asyncio.Task[Any]) -> list[BaseException]:
+    """The exception a crawl ends with, once it ends (taken, so nothing logs it again)."""
+    errors: list[BaseException] = []
+    if isinstance(crawl, Deferred):
+
+        def failed(failure: Failure) -> None:
+            errors.append(failure.value)
+
+        crawl.addErrback(failed)
+    else:
+
+        def done(task: asyncio.Task[Any]) -> None:
+            if not task.cancelled() and task.exception() is not None:
+                errors.append(task.exception())  # type: ignore[arg-type]
+
+        crawl.add_done_callback(done)
+    return errors
+
+
+class Command(ScrapyCrawlCommand):
+    def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
+        assert self.settings is not None
+        try:  # Scrapy says "Invalid -s value" without naming the setting
+            set_settings(self.settings, arglist_to_dict(opts.set), priority="cmdline")
+        except ConfigError as e:
+            _fail(e)
+        except ValueError:
+            pass  # not NAME=VALUE: Scrapy's own message says so
+        super().process_options(args, opts)
+        if len(args) != 1:
+            return  # run() explains, as Scrapy does
+        try:
+            spidercls = get_spider_loader(self.settings).load(args[0])
+        except KeyError:
+            _fail(f"no spider named {args[0]!r} in this project (`scrapy list` shows them)")
+        try:
+            check_settings(self.settings, spidercls=spidercls)
+            if opts.output or opts.overwrite_output:  # FEEDS is then theirs, parsed by Scrapy
+                for uri in self.settings.getdict("FEEDS"):
+                    check_output_directory(uri)
+        except USER_ERRORS as e:
+            _fail(e)
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        if len(args) != 1:
+            super().run(args, opts)
+            return
+        assert self.crawler_process is not None
+        crawler = self._create_crawler(args[0])
+        errors = _errors_of(self.crawler_process.crawl(crawler, **opts.spargs))
+        self.crawler_process.start()
+        if errors:
+            self.exitcode = self._report(errors[0])
+        elif self.crawler_process.bootstrap_failed:
+            self.exitcode = 1
+        else:
+            self.exitcode = exit_code_for(crawler.stats.get_value("finish_reason"))
+
+    @staticmethod
+    def _report(error: BaseException) -> int:
+        if isinstance(error, USER_ERRORS) and str(error):
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_USAGE
+        logger.error("The crawl could not start: %r", error, exc_info=error)
+        return 1

@@ -1,0 +1,109 @@
+"""``crawler crawl`` as a user runs it: bad settings are one line and exit code 2, a
+misspelt name is a warning, and a crawl that renders nothing needs no browser."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.crawltools import CrawlResult, crawl, read_store, subprocess_env
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from fixtures.tinysite.server import TinySite
+
+UNREACHABLE = "http://127.0.0.1:9/"  # never fetched: the check comes first
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("error:")]
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("SELENIUM_POOL_SIZE=abc", "SELENIUM_POOL_SIZE must be a whole number >= 1, not 'abc'"),
+        ("ROBOTSTXT_OBEY=nope", "ROBOTSTXT_OBEY must be True or False, not 'nope'"),
+        (
+            "CRAWLER_RENDER=sometimes",
+            "CRAWLER_RENDER must be one of never, auto, always, not 'sometimes'",
+        ),
+        ("DOWNLOAD_DELAY=fast", "DOWNLOAD_DELAY must be a number >= 0, not 'fast'"),
+        ("CONCURRENT_REQUESTS=-1", "CONCURRENT_REQUESTS must be a whole number >= 1, not '-1'"),
+        ("FEEDS={bad", "FEEDS must be a dict (or its JSON), not '{bad'"),
+    ],
+)
+def test_a_bad_setting_is_one_line_and_exit_code_2(
+    tmp_path: Path, setting: str, message: str
+) -> None:
+    result = crawl(UNREACHABLE, tmp_path, "-s", setting)
+    assert result.returncode == 2, result.stderr
+    assert error_lines(result.stderr) == [f"error: {message}"]
+    assert "Traceback" not in result.stderr
+    assert not result.db.exists()  # nothing was opened, let alone crawled
+
+
+def test_an_output_into_a_missing_directory_is_a_usage_error(tmp_path: Path) -> None:
+    result = crawl(UNREACHABLE, tmp_path, "-o", "missing_dir/pages.jsonl")
+    assert result.returncode == 2
+    assert error_lines(result.stderr) == [
+        "error: cannot write missing_dir/pages.jsonl: the directory missing_dir does not exist"
+    ]
+    assert not (tmp_path / "missing_dir").exists()
+
+
+def test_a_misspelt_setting_is_a_warning_with_the_right_name(
+    tinysite: TinySite, tmp_path: Path
+) -> None:
+    result = crawl(tinysite.url("/"), tmp_path, "--max-pages", "1", "-s", "SELENIUM_POOLSIZE=2")
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "SELENIUM_POOLSIZE" in line]
+    assert len(warnings) == 1
+    assert "WARNING: Unknown setting SELENIUM_POOLSIZE (set on the command line)" in warnings[0]
+    assert warnings[0].endswith("did you mean SELENIUM_POOL_SIZE?")
+    assert error_lines(result.stderr) == []
+
+
+def crawl_without_browsers(start_url: str, tmp_path: Path, *options: str) -> CrawlResult:
+    """``crawler crawl`` with a PATH that holds no browser (nor anything else)."""
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    db = tmp_path / "crawl.db"
+    store = f"sqlite:///{db}"
+    proc = subprocess.run(
+        [sys.executable, "-m", "crawler.cli", "crawl", start_url, "--store", store, *options],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**subprocess_env(), "PATH": str(empty)},
+    )
+    pages, runs = read_store(db)
+    return CrawlResult(proc.returncode, proc.stdout, proc.stderr, db, pages, runs)
+
+
+def test_a_crawl_that_renders_nothing_needs_no_browser(tinysite: TinySite, tmp_path: Path) -> None:
+    result = crawl_without_browsers(tinysite.url("/"), tmp_path, "--render", "never")
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert {"/", "/page1.html", "/page2.html"} <= result.html_paths()
+
+
+def test_a_render_without_a_browser_is_one_clear_error_and_the_crawl_ends(
+    tinysite: TinySite, tmp_path: Path
+) -> None:
+    result = crawl_without_browsers(tinysite.url("/"), tmp_path, "--render", "always")
+    assert result.returncode == 0, result.stderr  # the crawl itself went as asked
+    assert "Traceback" not in result.stderr
+    told = [line for line in result.stderr.splitlines() if "Cannot render pages" in line]
+    assert len(told) == 1
+    for fix in ("SELENIUM_BROWSER_EXECUTABLE_PATH", "SELENIUM_REMOTE_URL", "--render never"):
+        assert fix in told[0]
+    assert result.stats["selenium/render_failures/browser_not_found"] >= 1
+    [start] = [p for p in result.pages if p["url"] == tinysite.url("/")]
+    assert start["status"] is None and "BrowserNotFoundError" in start["error"]
