@@ -8,6 +8,9 @@ component, the enabling flag first in each group.
 
 from __future__ import annotations
 
+# Crawls that must yield items (crawler.extensions.minitems)
+CRAWLER_MIN_ITEMS = 0  # fewer items scraped: finish reason no_items / too_few_items; 0: off
+
 # Login and session cookies (crawler.login)
 CRAWLER_LOGIN_URL = None  # the login page; None: no login
 CRAWLER_COOKIES_FILE = None  # Netscape cookies.txt loaded into the cookie jar at start
