@@ -2,8 +2,9 @@
 
 Run with ``python -m bench.bench_auth``.  An in-process tinysite serves the
 payments app; ``crawler crawl`` runs as a subprocess (as a user runs it) on
-``/pay/area/?pages=300`` logged in as alice, in two modes that take turns in
-each round so they see the same machine state:
+``/pay/area/?pages=300`` logged in as alice (it must find the 309 pages of
+``fixtures.tinysite.payments.protected_targets(300)``), in two modes that
+take turns in each round so they see the same machine state:
 
 * ``all-browser``: ``--login-with browser --render always``: the login and
   every page in Chromium;

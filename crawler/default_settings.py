@@ -23,6 +23,9 @@ if typing.TYPE_CHECKING:  # the annotations are read by crawler.settingscheck, n
 
     from crawler.settingscheck import Ge, Gt
 
+# Crawls that must yield items (crawler.extensions.minitems)
+CRAWLER_MIN_ITEMS: Annotated[int, Ge(0)] = 0  # fewer items: finish reason no_items; 0: off
+
 # Login and session cookies (crawler.login)
 CRAWLER_LOGIN_URL: str | None = None  # the login page; None: no login
 CRAWLER_COOKIES_FILE: str | None = None  # Netscape cookies.txt loaded into the jar at start

@@ -53,8 +53,10 @@ SPIDER_MIDDLEWARES = {
 }
 
 # Loads CRAWLER_COOKIES_FILE (Netscape cookies.txt) into the cookie jar; off without it.
+# MinItems ends a crawl with fewer than CRAWLER_MIN_ITEMS items as no_items; off at 0.
 EXTENSIONS = {
     "crawler.login.cookies.CookiesFile": 0,
+    "crawler.extensions.minitems.MinItems": 0,
 }
 
 ITEM_PIPELINES = {

@@ -6,14 +6,15 @@ import subprocess
 import sys
 
 from crawler.cli import main as crawler_main
-from crawler.login.session import login_session
+from crawler.exceptions import LoginError
 from crawler.storage.sql import SqlStore
 from crawler.summary import pages_table
+from examples import mscrape
 from fixtures.tinysite import payments
-from spiders.payments import parse_bs4, parse_lxml, payments_table, total
+from spiders.payments import parse_bs4, parse_lxml
 
 STORE_URL = "sqlite:///crawl.db"
-DEMO_USER = "alice"
+DEMO_USER = mscrape.BOOK_USERNAME  # the book's brandon, with the book's password
 
 
 def start_fixture() -> tuple[subprocess.Popen[str], str]:
@@ -32,28 +33,26 @@ def start_fixture() -> tuple[subprocess.Popen[str], str]:
 
 
 def print_payments(base_url: str) -> None:
-    """The book's second example: log in to the bank, total the payments with lxml and bs4.
+    """The book's second example (``mscrape.py -s``): log in as brandon, total his payments.
 
     The login runs in the browser (it would work for a script-only login too) and
-    hands its cookies to a plain ``requests`` session, which fetches the page.
+    hands its cookies to a plain ``requests`` session, which fetches the index;
+    lxml and BeautifulSoup both read it.
     """
-    user = DEMO_USER
-    print(f"\nLogging in to the payments app as {user} (in the browser, then plain HTTP)...\n")
-    with login_session(
-        base_url + payments.LOGIN_PATH,
-        user,
-        payments.USERS[user],  # the fixture's own demo account
-        via="browser",
-        browser_settings={"SELENIUM_ALLOWED_HOSTS": ["127.0.0.1"]},
-    ) as http:
-        page = http.get(base_url + payments.INDEX_PATH, timeout=30)
-    page.raise_for_status()
-    by_lxml, by_bs4 = parse_lxml(page.content), parse_bs4(page.content)
-    print(payments_table(by_lxml))
-    agree = "the same" if by_lxml == by_bs4 else "DIFFERENT"
+    app = base_url + payments.INDEX_PATH
     print(
-        f"BeautifulSoup and lxml read {agree} {len(by_bs4)} payments: "
-        f"total {total(by_bs4).total:+d} and {total(by_lxml).total:+d}"
+        f"\nThe book's mscrape.py: logging in to {app} as {DEMO_USER} "
+        "(in the browser, then plain HTTP)...\n"
+    )
+    page = mscrape.download_page(app, DEMO_USER, mscrape.BOOK_PASSWORD, via="browser")
+    by_lxml, by_bs4 = parse_lxml(page.content), parse_bs4(page.content)
+    for line in mscrape.report(by_bs4):
+        print(line)
+    agree = "the same" if by_lxml == by_bs4 else "DIFFERENT"
+    made = sum(p.amount for p in by_lxml if p.direction == "to")
+    print(
+        f"\nBeautifulSoup and lxml read {agree} {len(by_bs4)} payments "
+        f"(payments made: {made} by lxml)"
     )
 
 
@@ -87,7 +86,11 @@ def main() -> int:
             print(pages_table(store, run_id, base_url))
         finally:
             store.close()
-        print_payments(base_url)
+        try:
+            print_payments(base_url)
+        except (LoginError, mscrape.ScrapeError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
         return 0
     finally:
         server.terminate()

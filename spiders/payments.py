@@ -1,6 +1,6 @@
 """The ``payments`` spider: log in to the payments app and list the user's payments and total.
 
-``scrapy crawl payments -a login_url=URL -a username=alice -a password_env=VAR
+``scrapy crawl payments -a login_url=URL -a username=NAME -a password_env=VAR
 [-a password_file=FILE] [-a fetch=http|browser] [-a parser=lxml|bs4]
 [-a index_url=URL]`` yields one :class:`PaymentItem` per
 payment and one :class:`PaymentsTotal`.
@@ -13,9 +13,14 @@ and is only left to fetch the index and parse it.  ``fetch`` chooses how both
 happen: ``http`` logs in with a form post and downloads the index; ``browser``
 logs in by typing into the page and renders the index in Chromium.
 
-The page itself is read by :func:`parse_lxml` or :func:`parse_bs4`, which
-depend on the HTML only (so they are tested from saved pages); the spider
-just fetches and routes.
+The page is the index of the payments app of *Foundations of Python Network
+Programming* (ch. 11), read by :func:`parse_lxml` or :func:`parse_bs4` (the
+two libraries of the book's ``mscrape.py``), which depend on the HTML only
+(so they are tested from saved pages) and give the same items; the spider
+just fetches and routes.  A page with no payments on it (the login page, a
+wrong ``index_url``) is an error that says what the page was, and the crawl
+ends with the finish reason ``no_items`` (``CRAWLER_MIN_ITEMS`` is 1 here),
+never as an empty feed that looks fine.
 """
 
 from __future__ import annotations
@@ -26,22 +31,32 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
 import lxml.html
-from bs4 import BeautifulSoup
+from bs4 import BeautifulSoup, NavigableString
 from scrapy import Request, Spider
-from scrapy.exceptions import UsageError
+from scrapy.http import TextResponse
 
+from crawler.exceptions import ConfigError
+from crawler.login.check import same_page
+from crawler.login.form import has_password_field
 from crawler.summary import table
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterable, Iterator
     from typing import Self
 
+    from bs4 import Tag
     from scrapy.crawler import Crawler
     from scrapy.http import Response
 
 PARSERS = ("lxml", "bs4")
 DIRECTIONS = ("to", "from")
-_OWN_TEXT = re.compile(r"^(\d+)\s+(to|from)\s+(\S+)$")
+# What the <li> says before the counterparty's <b>: "$125 to".
+_LEAD = re.compile(r"^\$(\d+) (to|from)$")
+_ITEMS_XPATH = " | ".join(
+    f"//li[contains(concat(' ', normalize-space(@class), ' '), ' {d} ')]" for d in DIRECTIONS
+)
+_ITEMS_CSS = ", ".join(f"li.{d}" for d in DIRECTIONS)
+SHAPE = '<li class="to|from">$AMOUNT to|from <b>NAME</b> for: <i>MEMO</i></li>'
 
 
 @dataclass(frozen=True)
@@ -49,7 +64,7 @@ class PaymentItem:
     """One payment as the logged-in user's index shows it."""
 
     direction: str  # "to": the user paid; "from": the user was paid
-    amount: int
+    amount: int  # whole dollars
     counterparty: str
     memo: str
 
@@ -67,50 +82,69 @@ class PaymentsTotal:
 
 
 class PaymentsPageError(ValueError):
-    """The page has no payments list, or an item of it is not in the expected shape."""
+    """An item of the page's payments list is not in the book's shape."""
 
 
 def _squash(text: str) -> str:
     return " ".join(text.split())
 
 
-def _item(direction: str, own_text: str, memo: str) -> PaymentItem:
-    match = _OWN_TEXT.match(_squash(own_text))
-    if direction not in DIRECTIONS or match is None or match[2] != direction:
+def _item(classes: Iterable[str], lead: str, counterparty: str | None, memo: str) -> PaymentItem:
+    """A payment from the parts of its ``<li>``: class, text before ``<b>``, ``<b>``, ``<i>``."""
+    directions = [c for c in classes if c in DIRECTIONS]
+    match = _LEAD.match(_squash(lead))
+    if len(directions) != 1 or match is None or match[2] != directions[0] or not counterparty:
         raise PaymentsPageError(
-            f"a payment item is not '<li class=\"to|from\">AMOUNT to|from NAME <i>MEMO</i>': "
-            f"class {direction!r}, text {own_text.strip()[:60]!r}"
+            f"a payment item is not '{SHAPE}': class {' '.join(classes)!r}, "
+            f"text before <b> {_squash(lead)[:60]!r}, <b> {counterparty!r}"
         )
-    return PaymentItem(direction, int(match[1]), match[3], _squash(memo))
+    return PaymentItem(directions[0], int(match[1]), _squash(counterparty), _squash(memo))
 
 
 def parse_lxml(html: str | bytes) -> list[PaymentItem]:
-    doc = lxml.html.fromstring(html)
-    lists = doc.xpath("//ul[contains(concat(' ', normalize-space(@class), ' '), ' payments ')]")
-    if not lists:
-        raise PaymentsPageError('the page has no <ul class="payments">')
-    return [
-        _item(
-            li.get("class", "").strip(),
-            " ".join(li.xpath("text()")),
-            li.xpath("string(i)"),
+    """The payments of a page, in page order: every ``li.to`` and ``li.from``; ``[]`` if none.
+
+    Raises :class:`PaymentsPageError` when such an item is not in the shape of :data:`SHAPE`.
+    """
+    doc = lxml.html.document_fromstring(html)
+    items = []
+    for li in doc.xpath(_ITEMS_XPATH):
+        names = li.xpath("b[1]")
+        memos = li.xpath("i[1]")
+        items.append(
+            _item(
+                (li.get("class") or "").split(),
+                "".join(li.xpath("b[1]/preceding-sibling::text()")),
+                names[0].text_content() if names else None,
+                memos[0].text_content() if memos else "",
+            )
         )
-        for li in lists[0].xpath("li")
-    ]
+    return items
+
+
+def _lead_bs4(li: Tag) -> str:
+    """The ``<li>``'s own text before its first ``<b>`` (comments left out, as lxml does)."""
+    parts = []
+    for child in li.children:
+        if getattr(child, "name", None) == "b":
+            return "".join(parts)
+        if type(child) is NavigableString:
+            parts.append(str(child))
+    return ""
 
 
 def parse_bs4(html: str | bytes) -> list[PaymentItem]:
+    """:func:`parse_lxml` with BeautifulSoup: the same items, the same errors."""
     soup = BeautifulSoup(html, "lxml")
-    payments = soup.select_one("ul.payments")
-    if payments is None:
-        raise PaymentsPageError('the page has no <ul class="payments">')
     items = []
-    for li in payments.find_all("li", recursive=False):
-        memo = li.find("i")
+    for li in soup.select(_ITEMS_CSS):
+        name = li.find("b", recursive=False)
+        memo = li.find("i", recursive=False)
         items.append(
             _item(
-                " ".join(li.get("class") or []),
-                " ".join(li.find_all(string=True, recursive=False)),
+                li.get("class") or [],
+                _lead_bs4(li),
+                name.get_text() if name is not None else None,
                 memo.get_text() if memo is not None else "",
             )
         )
@@ -146,7 +180,10 @@ FETCH_MODES = ("http", "browser")
 
 class PaymentsSpider(Spider):
     name = "payments"
-    custom_settings = {"CRAWLER_STORE_ENABLED": False}  # items, not pages: feeds take them
+    custom_settings = {
+        "CRAWLER_STORE_ENABLED": False,  # items, not pages: feeds take them
+        "CRAWLER_MIN_ITEMS": 1,  # no payments: finish reason no_items, exit code 1
+    }
 
     def __init__(
         self,
@@ -161,16 +198,16 @@ class PaymentsSpider(Spider):
     ) -> None:
         super().__init__(**kwargs)
         if not login_url or not username:
-            raise UsageError("the payments spider needs -a login_url=URL -a username=NAME")
+            raise ConfigError("the payments spider needs -a login_url=URL -a username=NAME")
         if not password_env and not password_file:
-            raise UsageError(
+            raise ConfigError(
                 "the payments spider needs -a password_env=VAR (an environment variable "
                 "holding the password) or -a password_file=FILE"
             )
         if fetch not in FETCH_MODES:
-            raise UsageError(f"fetch must be one of {', '.join(FETCH_MODES)}, not {fetch!r}")
+            raise ConfigError(f"fetch must be one of {', '.join(FETCH_MODES)}, not {fetch!r}")
         if parser not in PARSERS:
-            raise UsageError(f"parser must be one of {', '.join(PARSERS)}, not {parser!r}")
+            raise ConfigError(f"parser must be one of {', '.join(PARSERS)}, not {parser!r}")
         self.login_url = login_url
         self.username = username
         self.password_env = password_env
@@ -213,13 +250,39 @@ class PaymentsSpider(Spider):
         )
 
     def parse(self, response: Response) -> Iterator[PaymentItem | PaymentsTotal]:
-        payments = get_parser(self.parser)(response.text)
+        how = "rendered" if response.meta.get("rendered") else "HTTP"
+        if not isinstance(response, TextResponse):
+            kind = response.headers.get("Content-Type", b"").decode("latin-1") or "no content type"
+            self.logger.error(
+                "No payments on %s (%s): the page is not HTML (%s)", response.url, how, kind
+            )
+            return
+        try:
+            payments = get_parser(self.parser)(response.text)
+        except PaymentsPageError as e:
+            self.logger.error(
+                "The payments on %s are not in the expected shape: %s", response.url, e
+            )
+            return
+        if not payments:
+            self.logger.error(
+                "No payments on %s (%s): %s", response.url, how, self.describe(response)
+            )
+            return
         self.logger.info(
-            "%d payments on %s (%s, %s)",
-            len(payments),
-            response.url,
-            "rendered" if response.meta.get("rendered") else "HTTP",
-            self.parser,
+            "%d payments on %s (%s, %s)", len(payments), response.url, how, self.parser
         )
         yield from payments
         yield total(payments)
+
+    def describe(self, response: TextResponse) -> str:
+        """What a page without payments is, and what probably went wrong."""
+        title = _squash(response.xpath("string(//title)").get() or "")
+        title = title or _squash(response.xpath("string(//h1)").get() or "")
+        page = f"the page is {title!r}" if title else "the page has no title"
+        if same_page(response.url, self.login_url) or has_password_field(response.text):
+            return f"{page} and asks for a password -- the login did not work?"
+        return (
+            f"{page} and has no {_ITEMS_CSS} item -- is index_url "
+            "the payments index of the logged-in user?"
+        )

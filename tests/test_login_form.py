@@ -33,10 +33,12 @@ def config(**overrides: object) -> LoginConfig:
 
 
 def test_the_fixture_login_form_carries_its_csrf_token_and_next(tinysite: TinySite) -> None:
-    page = requests.get(tinysite.url(payments.login_url_for("/pay/area/")), timeout=10)
+    page = requests.get(
+        tinysite.url(payments.CSRF_LOGIN_PATH), params={"next": "/pay/area/"}, timeout=10
+    )
     form = find_login_form(page.text, page.url)
     assert form is not None
-    assert (form.action, form.method) == (tinysite.url(payments.LOGIN_PATH), "POST")
+    assert (form.action, form.method) == (tinysite.url(payments.CSRF_LOGIN_PATH), "POST")
     assert (form.username_field, form.password_field) == ("username", "password")
     [token] = lxml.html.fromstring(page.text).xpath("//input[@name='csrf_token']/@value")
     assert form.submission("alice", "pw") == [
@@ -45,6 +47,17 @@ def test_the_fixture_login_form_carries_its_csrf_token_and_next(tinysite: TinySi
         ("username", "alice"),
         ("password", "pw"),
     ]
+
+
+def test_the_books_login_form_posts_back_to_its_own_url(tinysite: TinySite) -> None:
+    # login.html: no action, an <input> without a type for the user
+    page = requests.get(tinysite.url(payments.login_url_for("/pay/area/")), timeout=10)
+    form = find_login_form(page.text, page.url)
+    assert form is not None
+    assert (form.action, form.method) == (page.url, "POST")
+    assert page.url.endswith("/pay/login?next=%2Fpay%2Farea%2F")
+    assert (form.username_field, form.password_field) == ("username", "password")
+    assert form.submission("brandon", "pw") == [("username", "brandon"), ("password", "pw")]
 
 
 def test_the_script_only_login_has_no_form_to_submit(tinysite: TinySite) -> None:

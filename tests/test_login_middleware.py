@@ -47,7 +47,13 @@ def assert_reached_every_protected_page(crawl: LoginCrawl, pages: int | None = N
 def http_crawl(tinysite: TinySite, tmp_path_factory: pytest.TempPathFactory) -> LoginCrawl:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(PASSWORD_ENV, USERS["alice"])
-        return login_crawl(tinysite, tmp_path_factory.mktemp("http"), "--login-with", "http")
+        return login_crawl(
+            tinysite,
+            tmp_path_factory.mktemp("http"),
+            "--login-with",
+            "http",
+            login=payments.CSRF_LOGIN_PATH,  # the form with a CSRF token and a pre-session
+        )
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +74,9 @@ def test_http_login_reaches_every_protected_page(http_crawl: LoginCrawl) -> None
     stats = http_crawl.result.stats
     assert (stats["login/logins"], stats.get("login/relogins", 0)) == (1, 0)
     # One GET of the form, one POST of it with the CSRF token; nothing rendered.
-    assert http_crawl.seen_paths("POST") == [payments.LOGIN_PATH]
+    assert http_crawl.seen_paths("POST") == [payments.CSRF_LOGIN_PATH]
+    [post] = [r for r in http_crawl.seen if r.method == "POST"]
+    assert payments.PRESESSION_COOKIE in post.cookies
     assert "selenium/renders" not in stats
     assert not any(page["rendered"] for page in http_crawl.result.pages)
 
@@ -134,12 +142,19 @@ def test_the_script_only_login_fails_clearly_over_http(
     assert crawl.result.stats["login/failures"] == 1
 
 
+@pytest.mark.parametrize(
+    ("login", "said"),
+    [
+        (payments.LOGIN_PATH, "still on the login page after submitting it"),
+        (payments.CSRF_LOGIN_PATH, payments.LOGIN_ERROR_TEXT),  # the page's message, quoted
+    ],
+)
 def test_a_wrong_password_is_a_clear_error(
-    tinysite: TinySite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tinysite: TinySite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, login: str, said: str
 ) -> None:
     monkeypatch.setenv(PASSWORD_ENV, "not-alices-password")
-    crawl = login_crawl(tinysite, tmp_path, "--login-with", "http")
-    assert_clear_login_failure(crawl, payments.LOGIN_ERROR_TEXT)
+    crawl = login_crawl(tinysite, tmp_path, "--login-with", "http", login=login)
+    assert_clear_login_failure(crawl, said)
     assert "not-alices-password" not in crawl.result.stderr + crawl.result.stdout
 
 

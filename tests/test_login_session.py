@@ -25,9 +25,14 @@ def assert_logged_in_as(session: requests.Session, site: TinySite, user: str) ->
 
 
 def test_by_http_the_form_is_posted_with_its_csrf_token(tinysite: TinySite) -> None:
-    with login_session(tinysite.url(payments.LOGIN_PATH), "carol", USERS["carol"]) as session:
+    with login_session(tinysite.url(payments.CSRF_LOGIN_PATH), "carol", USERS["carol"]) as session:
         assert_logged_in_as(session, tinysite, "carol")
         assert payments.SESSION_COOKIE in session.cookies
+
+
+def test_by_http_the_books_form_is_posted(tinysite: TinySite) -> None:
+    with login_session(tinysite.url(payments.LOGIN_PATH), "brandon", "atigdng") as session:
+        assert_logged_in_as(session, tinysite, "brandon")
 
 
 def test_by_browser_the_cookies_are_handed_to_requests(tinysite: TinySite) -> None:
@@ -36,7 +41,7 @@ def test_by_browser_the_cookies_are_handed_to_requests(tinysite: TinySite) -> No
         "bob",
         USERS["bob"],
         via="browser",
-        success_selector="ul.payments",
+        success_selector="li.to, li.from",
         browser_settings=BROWSER,
     ) as session:
         assert_logged_in_as(session, tinysite, "bob")
@@ -51,14 +56,23 @@ def test_by_http_the_script_only_login_is_a_clear_error(tinysite: TinySite) -> N
 
 
 @pytest.mark.parametrize("via", ["http", "browser"])
+@pytest.mark.parametrize(
+    ("path", "said"),
+    [
+        # the book's form shows itself again, the project's also says why (quoted)
+        (payments.LOGIN_PATH, "still on the login page after submitting it"),
+        (payments.CSRF_LOGIN_PATH, f"(the page says: {payments.LOGIN_ERROR_TEXT})"),
+    ],
+)
 def test_a_wrong_password_raises_login_error_without_the_password(
-    tinysite: TinySite, via: str
+    tinysite: TinySite, via: str, path: str, said: str
 ) -> None:
-    url = tinysite.url(payments.LOGIN_PATH)
+    url = tinysite.url(path)
     with pytest.raises(LoginError) as raised:
         login_session(url, "alice", "wrong-password-xyz", via=via, browser_settings=BROWSER)
     message = str(raised.value)
-    assert url in message and payments.LOGIN_ERROR_TEXT in message
+    assert message.startswith(f"login at {url} failed: ")
+    assert said in message
     assert "wrong-password-xyz" not in message
 
 

@@ -267,12 +267,17 @@ def test_demo_prints_the_summary(tmp_path: Path) -> None:
         classic.SEARCH_URL,
     }
     assert (tmp_path / "crawl.db").exists()
-    # the book's second example: the payments, read alike by lxml and BeautifulSoup
-    expected = payments.EXPECTED_TOTALS[DEMO_USER]
+    # the book's second example (mscrape.py -s): brandon's payments made and their total,
+    # read alike by lxml and BeautifulSoup
+    made = [p for p in payments.EXPECTED_PAYMENTS[DEMO_USER] if p.direction == "to"]
+    rows = [f"{p.amount:>12} {p.memo}" for p in made]
+    total = f"{payments.payments_made(DEMO_USER):>12} Total payments made"
+    assert total == "         325 Total payments made"
+    rule = f"{'-' * 8:>12} {'-' * 30}"
+    assert "\n".join([*rows, rule, total]) in proc.stdout
     count = len(payments.EXPECTED_PAYMENTS[DEMO_USER])
-    assert f"Total of {count} payments: {expected:+d}" in proc.stdout
-    assert f"read the same {count} payments: total {expected:+d} and {expected:+d}" in proc.stdout
-    assert "lunch" in proc.stdout
+    assert f"BeautifulSoup and lxml read the same {count} payments" in proc.stdout
+    assert f"(payments made: {payments.payments_made(DEMO_USER)} by lxml)" in proc.stdout
     assert payments.USERS[DEMO_USER] not in proc.stdout + proc.stderr
 
 

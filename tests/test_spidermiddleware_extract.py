@@ -21,9 +21,10 @@ if TYPE_CHECKING:
 
 SPECS = Path(__file__).parent / "specs"
 PAYMENTS_PAGE = b"""<html><head><title>Payments of alice</title></head><body>
-<ul class="payments">
-<li class="to">20 to bob <i>lunch</i></li>
-<li class="from">15 from carol <i>concert tickets</i></li>
+<p>Your Payments</p>
+<ul>
+  <li class="to">$20 to <b>bob</b> for: <i>lunch</i></li>
+  <li class="from">$15 from <b>carol</b> for: <i>concert tickets</i></li>
 </ul></body></html>"""
 TITLE_SPEC = {"name": "title", "fields": {"title": "css:title"}}
 
