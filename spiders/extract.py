@@ -27,6 +27,11 @@ It tells what went wrong, in stats (read by ``crawler extract``) and warnings:
   from which no item with a value came (no spec matched, the item selector
   matched nothing, or every field was empty); ``extract/pages_with_items``
   the others.  Items count whether the pipelines kept or dropped them.
+
+A run from which no page gave an item with a value (every URL failed, led to
+a login page, or matched nothing) ends with the finish reason ``no_items``
+and one error line, so ``scrapy crawl extract`` and ``crawler extract`` exit
+with code 1 rather than 0 with an empty feed.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from itemadapter import ItemAdapter
 from scrapy import Request, Spider, signals
+from scrapy.exceptions import CloseSpider
 from scrapy.http import HtmlResponse
 from scrapy.settings import SETTINGS_PRIORITIES
 
@@ -125,6 +131,7 @@ class ExtractSpider(Spider):
         self.login_pages: list[tuple[str, str]] = []  # (URL asked for, login page URL)
         self._pages: set[str] = set()  # HTML pages to extract from, by URL
         self._with_items: set[str] = set()  # pages an item with a value came from
+        self._reported_nothing = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -146,6 +153,7 @@ class ExtractSpider(Spider):
         # Kept or dropped by the pipelines, an item shows its page gave something.
         for signal in (signals.item_scraped, signals.item_dropped, signals.item_error):
             crawler.signals.connect(spider.item_seen, signal=signal)
+        crawler.signals.connect(spider.idle, signal=signals.spider_idle)
         return spider
 
     @property
@@ -192,6 +200,22 @@ class ExtractSpider(Spider):
     def item_seen(self, item: Any, response: Response | None = None) -> None:
         if response is not None and has_value(item):
             self._with_items.add(response.url)
+
+    def idle(self) -> None:
+        """Nothing left to fetch: a run that extracted nothing at all ends as ``no_items``."""
+        if self._pages & self._with_items:
+            return
+        if not self._reported_nothing:  # idle again after another handler kept it open
+            self._reported_nothing = True
+            self.logger.error(
+                "Nothing extracted from %d URL(s): %d gave no page, %d led to a login page, "
+                "%d page(s) gave no item (see the warnings above)",
+                len(self.urls),
+                self.crawler.stats.get_value("extract/urls_failed", 0),
+                len(self.login_pages),
+                len(self._pages),
+            )
+        raise CloseSpider("no_items")
 
     def closed(self, reason: str) -> None:
         stats = self.crawler.stats

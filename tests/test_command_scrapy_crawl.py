@@ -125,3 +125,24 @@ def test_the_exit_code_follows_the_finish_reason(tinysite: TinySite, tmp_path: P
     )
     assert "'finish_reason': 'store_error'" in result.stderr
     assert result.returncode == 1
+
+
+def test_an_extraction_that_extracts_nothing_exits_1_not_0(
+    tinysite: TinySite, tmp_path: Path
+) -> None:
+    feed = tmp_path / "items.jsonl"
+    result = run_scrapy(
+        "crawl",
+        "extract",
+        "-a",
+        f"url={tinysite.url('/')}",
+        "-a",
+        "field.price=css:.no-such-class::text",
+        "-O",
+        str(feed),
+    )
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "'finish_reason': 'no_items'" in result.stderr
+    assert "Nothing extracted from 1 URL(s)" in result.stderr
+    # the page's row is there, with nothing in it
+    assert feed.read_text(encoding="utf-8").endswith('"price": null}\n')

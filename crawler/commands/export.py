@@ -35,7 +35,7 @@ from scrapy.exceptions import UsageError
 from scrapy.utils.conf import feed_complete_default_values_from_settings
 from scrapy.utils.misc import load_object
 
-from crawler import default_settings
+from crawler.commands.options import check_output_directory
 from crawler.items import PageRecord
 from crawler.runner import project_settings
 from crawler.storage.sql import SqlStore, display_url
@@ -76,9 +76,9 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--store",
         metavar="URL",
-        default=default_settings.CRAWLER_STORE_URL,
+        default=None,
         help="the store URL to read: sqlite:///PATH or postgresql://... "
-        "(default: sqlite:///crawl.db)",
+        "(default: the project's CRAWLER_STORE_URL, sqlite:///crawl.db)",
     )
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     p.set_defaults(run=run)
@@ -167,16 +167,17 @@ def run(args: argparse.Namespace) -> int:
     fmt = output_format(args.format, args.output)
     if args.spec is not None and args.what == "pages":
         raise UsageError("--spec picks items or rejects; pages have no spec")
-    if args.output and not Path(args.output).resolve().parent.is_dir():
-        raise UsageError(f"the directory of {args.output} does not exist")
-    store = SqlStore.open(args.store, create=False)
+    if args.output:
+        check_output_directory(args.output)
+    settings = project_settings()
+    store_url = args.store or settings.get("CRAWLER_STORE_URL")
+    store = SqlStore.open(store_url, create=False)
     try:
         if store.run(args.run_id) is None:
-            raise UsageError(f"there is no run {args.run_id} in {display_url(args.store)}")
+            raise UsageError(f"there is no run {args.run_id} in {display_url(store_url)}")
         found = rows(store, args.what, args.run_id, args.spec)
     finally:
         store.close()
-    settings = project_settings()
     if args.output:
         with open(args.output, "wb") as f:
             write(found, fmt, f, settings)

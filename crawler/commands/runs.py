@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from crawler import default_settings
+from crawler.runner import project_settings
 from crawler.storage.sql import SqlStore
 from crawler.summary import table
 
@@ -20,9 +20,9 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--store",
         metavar="URL",
-        default=default_settings.CRAWLER_STORE_URL,
+        default=None,
         help="the store URL to read: sqlite:///PATH or postgresql://... "
-        "(default: sqlite:///crawl.db)",
+        "(default: the project's CRAWLER_STORE_URL, sqlite:///crawl.db)",
     )
     p.add_argument("-n", "--limit", type=int, default=20, help="how many runs (default 20)")
     p.set_defaults(run=run)
@@ -37,7 +37,7 @@ def _items_written(run: dict[str, Any]) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    store = SqlStore.open(args.store, create=False)
+    store = SqlStore.open(args.store or project_settings().get("CRAWLER_STORE_URL"), create=False)
     try:
         rows = [
             (
