@@ -30,7 +30,7 @@ from crawler.commands.login import (
     forget_prompted_password,
     login_settings,
 )
-from crawler.commands.options import add_scrapy_options, scrapy_overrides
+from crawler.commands.options import add_scrapy_options, check_output_directory, scrapy_overrides
 from crawler.extract.engines import ENGINE_NAMES
 from crawler.extract.inline import DEFAULT_NAME, spec_sources
 from crawler.extract.loader import load_spec_sources
@@ -129,8 +129,7 @@ def _output_settings(output: str | None) -> dict[str, Any]:
             f"cannot tell the format of {output}: use a file ending in "
             f"{', '.join(FEED_FORMATS)}, or a store URL (sqlite:///PATH, postgresql://...)"
         )
-    if not path.resolve().parent.is_dir():
-        raise UsageError(f"the directory of {output} does not exist")
+    check_output_directory(output)
     return {"FEEDS": {str(path): {"format": fmt, "overwrite": True, "item_classes": [ITEM_CLASS]}}}
 
 
