@@ -35,7 +35,7 @@ from scrapy.exceptions import UsageError
 from scrapy.utils.conf import feed_complete_default_values_from_settings
 from scrapy.utils.misc import load_object
 
-from crawler.commands.options import check_output_directory
+from crawler.commands.options import add_store_option, check_output_directory, store_url
 from crawler.items import PageRecord
 from crawler.runner import project_settings
 from crawler.storage.sql import SqlStore, display_url
@@ -73,13 +73,7 @@ def add_parser(subparsers: Any) -> None:
         help="items (default: those this run wrote last), pages or rejects",
     )
     p.add_argument("--spec", metavar="NAME", help="only the items (or rejects) of spec NAME")
-    p.add_argument(
-        "--store",
-        metavar="URL",
-        default=None,
-        help="the store URL to read: sqlite:///PATH or postgresql://... "
-        "(default: the project's CRAWLER_STORE_URL, sqlite:///crawl.db)",
-    )
+    add_store_option(p)
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     p.set_defaults(run=run)
 
@@ -170,11 +164,11 @@ def run(args: argparse.Namespace) -> int:
     if args.output:
         check_output_directory(args.output)
     settings = project_settings()
-    store_url = args.store or settings.get("CRAWLER_STORE_URL")
-    store = SqlStore.open(store_url, create=False)
+    url = store_url(args, settings)
+    store = SqlStore.open(url, create=False)
     try:
         if store.run(args.run_id) is None:
-            raise UsageError(f"there is no run {args.run_id} in {display_url(store_url)}")
+            raise UsageError(f"there is no run {args.run_id} in {display_url(url)}")
         found = rows(store, args.what, args.run_id, args.spec)
     finally:
         store.close()

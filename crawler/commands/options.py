@@ -12,6 +12,8 @@ from w3lib.url import file_uri_to_path
 if TYPE_CHECKING:
     import argparse
 
+    from scrapy.settings import BaseSettings
+
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -65,3 +67,19 @@ def check_output_directory(output: str) -> None:
         directory /= part
     if not directory.is_dir():
         raise UsageError(f"cannot write {output}: the directory {directory} does not exist")
+
+
+def add_store_option(parser: argparse.ArgumentParser) -> None:
+    """``--store URL`` of the commands that read a store (``runs``, ``export``)."""
+    parser.add_argument(
+        "--store",
+        metavar="URL",
+        default=None,
+        help="the store URL to read: sqlite:///PATH or postgresql://... "
+        "(default: the project's CRAWLER_STORE_URL, sqlite:///crawl.db)",
+    )
+
+
+def store_url(args: argparse.Namespace, settings: BaseSettings) -> str:
+    """``--store``, else the ``CRAWLER_STORE_URL`` of ``settings``."""
+    return str(args.store or settings.get("CRAWLER_STORE_URL"))

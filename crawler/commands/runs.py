@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from crawler.commands.options import add_store_option, store_url
 from crawler.runner import project_settings
 from crawler.storage.sql import SqlStore
 from crawler.summary import table
@@ -17,13 +18,7 @@ if TYPE_CHECKING:
 
 def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser("runs", help="list the latest runs in a store")
-    p.add_argument(
-        "--store",
-        metavar="URL",
-        default=None,
-        help="the store URL to read: sqlite:///PATH or postgresql://... "
-        "(default: the project's CRAWLER_STORE_URL, sqlite:///crawl.db)",
-    )
+    add_store_option(p)
     p.add_argument("-n", "--limit", type=int, default=20, help="how many runs (default 20)")
     p.set_defaults(run=run)
 
@@ -37,7 +32,7 @@ def _items_written(run: dict[str, Any]) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    store = SqlStore.open(args.store or project_settings().get("CRAWLER_STORE_URL"), create=False)
+    store = SqlStore.open(store_url(args, project_settings()), create=False)
     try:
         rows = [
             (
