@@ -6,12 +6,20 @@ engines take turns within each round so they see the same machine state.
 The time per page is the best round's mean.  Two baselines give the floor on
 the generated catalogue page: lxml parsing alone, and hand-written lxml +
 XPath code that produces the same items (checked) without a spec.
+
+``--against REV`` adds the html.parser engine as it was at git revision REV
+(its ``crawler/extract/soup.py`` loaded beside today's), to measure a change
+to the soup building side by side in one run.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import re
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -21,6 +29,7 @@ from urllib.parse import urljoin
 
 from lxml import etree
 
+from crawler.extract.bs4_engine import Bs4Engine, SoupPage
 from crawler.extract.engines import ENGINE_NAMES, get_engine
 from crawler.extract.loader import load_spec, spec_from_dict
 from crawler.extract.lxml_engine import parse_html
@@ -123,11 +132,45 @@ def _baseline_runner(
     return run
 
 
+class SoupAtRevision(Bs4Engine):
+    """The html.parser engine with the soup building of another revision."""
+
+    def __init__(self, revision: str) -> None:
+        super().__init__("html.parser")
+        source = subprocess.run(
+            ["git", "show", f"{revision}:crawler/extract/soup.py"],
+            capture_output=True,
+            check=True,
+            text=True,
+        ).stdout
+        with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+            f.write(source)
+        spec = importlib.util.spec_from_file_location(f"soup_at_{revision}", f.name)
+        assert spec is not None and spec.loader is not None
+        self.module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = self.module
+        spec.loader.exec_module(self.module)
+        self.name = f"bs4-html.parser@{revision}"
+
+    def _make_page(self, url: str, text: str) -> SoupPage:
+        return SoupPage(url, text, self.module.parse_soup(text, self.parser))
+
+
+def _reads(engine: Engine, job: Job) -> bool:
+    try:
+        engine.extract(*job)
+    except Exception:
+        return False
+    return True
+
+
 def measure(
-    workloads: dict[str, list[Job]], repeat: int, rounds: int
+    workloads: dict[str, list[Job]], repeat: int, rounds: int, extra: Engine | None = None
 ) -> dict[str, dict[str, float]]:
-    """Best-round milliseconds per page, by workload and engine."""
-    engines = {name: get_engine(name) for name in ENGINE_NAMES}
+    """Best-round milliseconds per page, by workload and engine (and ``extra``)."""
+    engines: dict[str, Engine] = {name: get_engine(name) for name in ENGINE_NAMES}
+    if extra is not None:
+        engines[extra.name] = extra
     results: dict[str, dict[str, float]] = {}
     for workload, jobs in workloads.items():
         runners = {name: _engine_runner(e, jobs, repeat) for name, e in engines.items()}
@@ -159,23 +202,31 @@ def golden_jobs() -> list[Job]:
 
 
 def print_table(results: dict[str, dict[str, float]], sizes: dict[str, str]) -> None:
-    header = f"{'workload':<40} {'engine':<18} {'ms/page':>9} {'vs lxml':>8}"
+    header = f"{'workload':<40} {'engine':<26} {'ms/page':>9} {'vs lxml':>8}"
     print(header)
     print("-" * len(header))
     for workload, timings in results.items():
         base = timings["lxml"]
         for name, ms in timings.items():
             label = f"{workload} ({sizes[workload]})" if name == "lxml" else ""
-            print(f"{label:<40} {name:<18} {ms:>9.3f} {ms / base:>7.2f}x")
+            print(f"{label:<40} {name:<26} {ms:>9.3f} {ms / base:>7.2f}x")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=20, help="passes over the pages per round")
     parser.add_argument("--rounds", type=int, default=5, help="rounds; the best one counts")
+    parser.add_argument(
+        "--against",
+        metavar="REV",
+        help="also time the html.parser engine with crawler/extract/soup.py of git revision REV",
+    )
     args = parser.parse_args(argv)
     catalogue = catalogue_page()
     golden = golden_jobs()
+    old = SoupAtRevision(args.against) if args.against else None
+    if old is not None:  # only the pages the old revision can read, for every engine alike
+        golden = [job for job in golden if _reads(old, job)]
     workloads = {
         "catalogue page, 16 items": [
             (spec_from_dict(CATALOGUE_SPEC), catalogue, "http://127.0.0.1:8000/catalogue/", None)
@@ -187,7 +238,7 @@ def main(argv: list[str] | None = None) -> None:
         "golden corpus": f"{len(golden)} pages, "
         f"{sum(len(j[1]) for j in golden) / len(golden) / 1024:.1f} KB avg",
     }
-    results = measure(workloads, args.repeat, args.rounds)
+    results = measure(workloads, args.repeat, args.rounds, old)
     print_table(results, sizes)
 
 
