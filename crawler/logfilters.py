@@ -23,28 +23,39 @@ NETWORK_ERRORS: tuple[type[BaseException], ...] = tuple(
         "twisted.internet.error.TimeoutError",
     )
 )
-# Scrapy components that log expected network failures with a traceback.
-NOISY_LOGGERS = ("scrapy.downloadermiddlewares.robotstxt", "scrapy.core.scraper")
+# Scrapy components that log expected failures with a traceback, and those failures:
+# the network's, and a feed file that cannot be written (a full disk, a lost mount).
+NOISY_LOGGERS: dict[str, tuple[type[BaseException], ...]] = {
+    "scrapy.downloadermiddlewares.robotstxt": NETWORK_ERRORS,
+    "scrapy.core.scraper": NETWORK_ERRORS,
+    "scrapy.extensions.feedexport": (OSError,),
+}
 
 
-class NetworkErrorTracebackFilter(logging.Filter):
-    """Keep the message of an expected network error, drop its traceback."""
+class ExpectedErrorTracebackFilter(logging.Filter):
+    """Keep the message of an expected error, with the error's own words; drop its traceback."""
+
+    def __init__(self, expected: tuple[type[BaseException], ...]) -> None:
+        super().__init__()
+        self.expected = expected
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and isinstance(record.exc_info[1], NETWORK_ERRORS):
+        if record.exc_info and isinstance(record.exc_info[1], self.expected):
+            error = record.exc_info[1]
+            record.msg, record.args = f"{record.getMessage()}: {error}", ()
             record.exc_info = None
             record.exc_text = None
         return True
 
 
 def quiet_network_tracebacks(log_level: str) -> None:
-    """Install the filter unless the user asked for DEBUG logging."""
+    """Install the filters unless the user asked for DEBUG logging."""
     if logging.getLevelName(log_level) <= logging.DEBUG:
         return
-    for name in NOISY_LOGGERS:
+    for name, expected in NOISY_LOGGERS.items():
         logger = logging.getLogger(name)
-        if not any(isinstance(f, NetworkErrorTracebackFilter) for f in logger.filters):
-            logger.addFilter(NetworkErrorTracebackFilter())
+        if not any(isinstance(f, ExpectedErrorTracebackFilter) for f in logger.filters):
+            logger.addFilter(ExpectedErrorTracebackFilter(expected))
 
 
 # Loggers whose messages can hold settings values, e.g. a store URL with a password.

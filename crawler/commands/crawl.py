@@ -19,7 +19,8 @@ from crawler.commands.login import (
 )
 from crawler.commands.options import (
     add_scrapy_options,
-    check_output_directory,
+    check_output_file,
+    failed_feeds,
     scrapy_overrides,
 )
 from crawler.exceptions import StoreError
@@ -155,7 +156,7 @@ def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
             raise UsageError(
                 f"cannot tell the format of {output}: use one of {', '.join(FEED_FORMATS)}"
             )
-        check_output_directory(output)
+        check_output_file(output)
         feeds[str(path)] = {
             "format": fmt,
             "overwrite": True,
@@ -210,4 +211,8 @@ def _run(args: argparse.Namespace) -> int:
             print(f"\nStored in {display_url(store_url)}")
         finally:
             store.close()
+    feeds = failed_feeds(outcome.stats)
+    if feeds:
+        print(f"error: {feeds} output file(s) could not be written (see the log)", file=sys.stderr)
+        return outcome.exit_code or 1
     return outcome.exit_code

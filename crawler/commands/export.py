@@ -35,7 +35,7 @@ from scrapy.exceptions import UsageError
 from scrapy.utils.conf import feed_complete_default_values_from_settings
 from scrapy.utils.misc import load_object
 
-from crawler.commands.options import add_store_option, check_output_directory, store_url
+from crawler.commands.options import add_store_option, check_output_file, store_url
 from crawler.items import PageRecord
 from crawler.runner import project_settings
 from crawler.storage.sql import SqlStore, display_url
@@ -162,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
     if args.spec is not None and args.what == "pages":
         raise UsageError("--spec picks items or rejects; pages have no spec")
     if args.output:
-        check_output_directory(args.output)
+        check_output_file(args.output)
     settings = project_settings()
     url = store_url(args, settings)
     store = SqlStore.open(url, create=False)

@@ -30,7 +30,12 @@ from crawler.commands.login import (
     forget_prompted_password,
     login_settings,
 )
-from crawler.commands.options import add_scrapy_options, check_output_directory, scrapy_overrides
+from crawler.commands.options import (
+    add_scrapy_options,
+    check_output_file,
+    failed_feeds,
+    scrapy_overrides,
+)
 from crawler.extract.engines import ENGINE_NAMES
 from crawler.extract.inline import DEFAULT_NAME, spec_sources
 from crawler.extract.loader import load_spec_sources
@@ -129,7 +134,7 @@ def _output_settings(output: str | None) -> dict[str, Any]:
             f"cannot tell the format of {output}: use a file ending in "
             f"{', '.join(FEED_FORMATS)}, or a store URL (sqlite:///PATH, postgresql://...)"
         )
-    check_output_directory(output)
+    check_output_file(output)
     return {"FEEDS": {str(path): {"format": fmt, "overwrite": True, "item_classes": [ITEM_CLASS]}}}
 
 
@@ -233,17 +238,24 @@ def report(
         lines.append(
             f"{rows} item(s) stored in {display_url(output)} (run {stats.get('store/run_id')})"
         )
+    elif failed_feeds(stats):
+        lines.append(f"error: {output or 'standard output'} could not be written (see the log)")
     elif output and not to_store:
         lines.append(f"{rows} row(s) written to {output}")
     return lines
 
 
 def failed(outcome: CrawlOutcome) -> bool:
-    """Whether the extraction failed a user: a URL gave no page or a login page, or
-    nothing was extracted at all."""
+    """Whether the extraction failed a user: a URL gave no page or a login page,
+    nothing was extracted at all, or the output could not be written."""
     stats = outcome.stats
     nothing = stats.get("extract/no_items") and not stats.get("extract/pages_with_items")
-    return bool(stats.get("extract/urls_failed") or stats.get("extract/login_pages") or nothing)
+    return bool(
+        stats.get("extract/urls_failed")
+        or stats.get("extract/login_pages")
+        or nothing
+        or failed_feeds(stats)
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import UsageError
 
-from crawler.commands.options import add_scrapy_options, check_output_directory, scrapy_overrides
+from crawler.commands.options import add_scrapy_options, check_output_file, scrapy_overrides
 from crawler.login.config import LOGIN_MODES, PROMPT_ENV, LoginConfig
 from crawler.login.cookies import load_cookies_txt
 from crawler.runner import project_settings, run_spider
@@ -160,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
     overrides: dict[str, Any] = {"CRAWLER_STORE_ENABLED": False, **scrapy_overrides(args)}
     save = Path(args.save_cookies) if args.save_cookies else None
     if save is not None:
-        check_output_directory(args.save_cookies)
+        check_output_file(args.save_cookies)
     try:
         overrides.update(login_settings(args, args.login_url))
         settings = project_settings(overrides)

@@ -28,7 +28,7 @@ from scrapy.spiderloader import get_spider_loader
 from scrapy.utils.conf import arglist_to_dict
 from twisted.internet.defer import Deferred
 
-from crawler.commands.options import check_output_directory
+from crawler.commands.options import check_output_file
 from crawler.exceptions import ConfigError
 from crawler.runner import exit_code_for
 from crawler.settingscheck import check_settings, set_settings
@@ -88,7 +88,7 @@ class Command(ScrapyCrawlCommand):
             check_settings(self.settings, spidercls=spidercls)
             if opts.output or opts.overwrite_output:  # FEEDS is then theirs, parsed by Scrapy
                 for uri in self.settings.getdict("FEEDS"):
-                    check_output_directory(uri)
+                    check_output_file(uri)
         except USER_ERRORS as e:
             _fail(e)
 
