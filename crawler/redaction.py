@@ -23,13 +23,27 @@ from typing import Any
 
 REDACTED = "***"
 SECRET_NAME = re.compile(r"pass(word|wd)?|secret|token|cookie|credential|auth|api_?key", re.I)
-# the password of a URL such as postgresql://user:password@host/db
-URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/\s:@]*:)[^/\s@]+@", re.I)
+# The password of a URL such as postgresql://user:password@host/db, up to the
+# last "@" of the authority (a password may hold an unescaped "@").
+URL_PASSWORD = re.compile(r"""(\b[a-z][a-z0-9+.-]*://[^/\s:@'"]*:)[^/\s'"]*@""", re.I)
+# A query parameter (?password=..., &api_key=...): masked when its name looks secret.
+QUERY_PARAMETER = re.compile(r"""([?&])([^=&#\s'"]+)=([^&#\s'"]*)""")
 
 
 def redact_text(text: str) -> str:
-    """``text`` with the passwords of the URLs in it masked."""
-    return URL_PASSWORD.sub(rf"\g<1>{REDACTED}@", text)
+    """``text`` with the passwords of the URLs in it masked: the userinfo password
+    (``postgresql://u:***@h/db``) and query parameters with a secret-looking name
+    (``?password=***``, ``&api_key=***``)."""
+    text = URL_PASSWORD.sub(rf"\g<1>{REDACTED}@", text)
+    if "=" in text:
+        text = QUERY_PARAMETER.sub(_masked_parameter, text)
+    return text
+
+
+def _masked_parameter(match: re.Match[str]) -> str:
+    if SECRET_NAME.search(match.group(2)):
+        return f"{match.group(1)}{match.group(2)}={REDACTED}"
+    return match.group(0)
 
 
 def redact_mapping(values: dict[str, Any]) -> dict[str, Any]:

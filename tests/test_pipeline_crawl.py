@@ -151,18 +151,20 @@ def test_export_writes_items_and_rejects_as_csv_and_jsonl(
     assert "there is no run 9" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("database", ["sqlite", "postgresql", "postgresql?password="])
 def test_the_same_crawl_twice_updates_each_item_once(
     tinysite: TinySite, tmp_path: Path, request: pytest.FixtureRequest, database: str
 ) -> None:
     if database == "sqlite":
         store_url = f"sqlite:///{tmp_path / 'twice.db'}"
-    else:
+    elif database == "postgresql":
         # The test server trusts every local connection: the password is only checked
         # for never reaching the log or the run's recorded settings.
         store_url = request.getfixturevalue("postgres_url").replace(
             "postgres@", f"postgres:{STORE_PASSWORD}@"
         )
+    else:  # libpq also takes it as a query parameter
+        store_url = request.getfixturevalue("postgres_url") + f"?password={STORE_PASSWORD}"
     start = tinysite.url("/catalog/?size=20")
     for _ in range(2):
         proc = run_crawler(

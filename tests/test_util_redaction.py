@@ -17,6 +17,17 @@ from crawler.redaction import redact_mapping, redact_text
         ("sqlite:///crawl.db", "sqlite:///crawl.db"),
         ("http://x/a?b=c@d", "http://x/a?b=c@d"),
         ("mailto:bob@example.org", "mailto:bob@example.org"),
+        # an unescaped "@" in the password: masked up to the host
+        ("postgresql://u:S3cret@PW@127.0.0.1:1/db", "postgresql://u:***@127.0.0.1:1/db"),
+        # libpq takes the password as a query parameter too
+        ("postgresql://u@h:5/db?password=S3cretPW", "postgresql://u@h:5/db?password=***"),
+        (
+            "postgresql://u@h/db?sslmode=require&password=S3cret&application_name=x",
+            "postgresql://u@h/db?sslmode=require&password=***&application_name=x",
+        ),
+        ("https://api.example/v1?api_key=K3y&page=2", "https://api.example/v1?api_key=***&page=2"),
+        ("https://shop.example/?q=passport&sort=asc", "https://shop.example/?q=passport&sort=asc"),
+        ("'postgresql://u:pw@h/db', 'x@y'", "'postgresql://u:***@h/db', 'x@y'"),
     ],
 )
 def test_url_passwords_are_masked(text: str, expected: str) -> None:

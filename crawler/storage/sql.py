@@ -28,6 +28,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from crawler.exceptions import StoreError, StoreNotFoundError, StoreUrlError
+from crawler.redaction import redact_text
 from crawler.storage.schema import items, metadata, pages, rejects, runs
 
 if TYPE_CHECKING:
@@ -55,13 +56,15 @@ def engine_url(url: str) -> str:
 
 
 def display_url(url: str) -> str:
-    """The store URL as it may be shown to a user: password masked, even in a URL
-    SQLAlchemy cannot parse (everything before the last ``@`` but the scheme)."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except (ArgumentError, ValueError):
-        head, at, host = url.rpartition("@")
-        return f"{head.partition(':')[0]}:***@{host}" if at else url
+    """The store URL as it may be shown to a user: as written, with its password
+    masked (:func:`crawler.redaction.redact_text`: ``user:***@``, ``?password=***``);
+    in a malformed one (``postgresql:/u:pw@h/db``), all between the scheme and the
+    last ``@``."""
+    shown = redact_text(url)
+    head, at, host = shown.rpartition("@")
+    if at and "://" not in url:
+        return f"{head.partition(':')[0]}:***@{host}"
+    return shown
 
 
 def looks_like_store(text: str) -> bool:
