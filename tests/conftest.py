@@ -7,10 +7,27 @@ from typing import TYPE_CHECKING
 import pytest
 
 from fixtures.tinysite.server import TinySite
+from tests.crawltools import REPO_ROOT
 from tests.pgserver import PostgresServer
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+
+def _user_files() -> dict[str, float]:
+    """What a crawl run from the repository root would write there: the default
+    store and fallback files, with their modification times."""
+    found = [*REPO_ROOT.glob("crawl.db*"), *REPO_ROOT.glob("unwritten-*.jsonl")]
+    return {path.name: path.stat().st_mtime for path in found}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _repository_root_left_alone() -> Iterator[None]:
+    """No test writes the user's own ``crawl.db`` (or fallback files) in the
+    repository root: every test crawl names a store in its temp dir."""
+    before = _user_files()
+    yield
+    assert _user_files() == before, "a test wrote crawl.db or unwritten-*.jsonl in the repo root"
 
 
 @pytest.fixture(scope="session")

@@ -138,6 +138,7 @@ def test_an_extraction_that_extracts_nothing_exits_1_not_0(
         f"url={tinysite.url('/')}",
         "-a",
         "field.price=css:.no-such-class::text",
+        *store(tmp_path),
         "-O",
         str(feed),
     )
