@@ -123,8 +123,12 @@ def test_pages_export_as_the_page_feed(catalog: Path, fmt: str) -> None:
 def test_export_of_one_spec(catalog: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert export(catalog, "--spec", "product") == 0
     assert len(capsys.readouterr().out.splitlines()) == 8
-    assert export(catalog, "--spec", "nothing-of-that-name") == 0
-    assert capsys.readouterr().out == ""
+    assert export(catalog, "--spec", "nothing-of-that-name") == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        "error: run 1 has no items or rejects of spec 'nothing-of-that-name' (its specs: product)\n"
+    )
 
 
 def test_csv_columns_are_every_rows_fields() -> None:
@@ -166,6 +170,11 @@ def test_a_missing_store_is_an_error_and_is_not_created(
     assert main([command, *run]) == 2  # the default store, crawl.db, is not there either
     assert "error: store sqlite:///crawl.db does not exist" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+    (tmp_path / "stores").mkdir()
+    assert main([command, *run, "--store", "sqlite:///stores"]) == 2
+    assert capsys.readouterr().err.startswith(
+        "error: store sqlite:///stores is a directory, not a SQLite file"
+    )
 
 
 @pytest.mark.parametrize(

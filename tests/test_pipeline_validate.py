@@ -70,5 +70,6 @@ def test_invalid_items_are_dropped_with_a_reason_and_counted_per_kind() -> None:
 
 
 def test_disabled() -> None:
-    with pytest.raises(NotConfigured, match="CRAWLER_VALIDATE_ENABLED"):
+    with pytest.raises(NotConfigured) as off:  # silent: Scrapy logs no "Disabled" warning
         make_pipeline(CRAWLER_VALIDATE_ENABLED=False)
+    assert off.value.args == ()

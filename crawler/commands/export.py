@@ -169,6 +169,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         if store.run(args.run_id) is None:
             raise UsageError(f"there is no run {args.run_id} in {display_url(url)}")
+        if args.spec is not None:
+            specs = [spec for spec, *_ in store.spec_counts(args.run_id)]
+            if args.spec not in specs:
+                known = ", ".join(specs) if specs else "none"
+                raise UsageError(
+                    f"run {args.run_id} has no items or rejects of spec {args.spec!r} "
+                    f"(its specs: {known})"
+                )
         found = rows(store, args.what, args.run_id, args.spec)
     finally:
         store.close()

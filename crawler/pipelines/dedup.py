@@ -35,7 +35,7 @@ class DedupPipeline:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         if not crawler.settings.getbool("CRAWLER_DEDUP_ENABLED"):
-            raise NotConfigured("dedup is disabled (CRAWLER_DEDUP_ENABLED=False)")
+            raise NotConfigured  # switched off on purpose: silent, as Scrapy's own
         return cls(crawler)
 
     def process_item(self, item: Any) -> Any:

@@ -105,7 +105,7 @@ class StorePipeline:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         if not crawler.settings.getbool("CRAWLER_STORE_ENABLED"):
-            raise NotConfigured("the store is disabled (CRAWLER_STORE_ENABLED=False)")
+            raise NotConfigured  # switched off on purpose (crawler login): silent
         pipeline = cls(crawler, StoreConfig.from_settings(crawler.settings))
         crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(pipeline.item_dropped, signal=signals.item_dropped)

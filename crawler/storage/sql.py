@@ -156,6 +156,11 @@ class SqlStore:
             target = make_url(engine_url(url))
             if not create and target.get_backend_name() == "sqlite":
                 path = Path(target.database or "")
+                if path.is_dir():
+                    raise StoreUrlError(
+                        f"store {shown} is a directory, not a SQLite file: "
+                        "give the URL of a store a crawl wrote to"
+                    )
                 if not path.is_file():
                     raise StoreNotFoundError(
                         f"store {shown} does not exist (there is no file {path.resolve()}): "
@@ -166,6 +171,8 @@ class SqlStore:
                 # a server that stops answering fails a write instead of hanging the crawl
                 connect_args["connect_timeout"] = CONNECT_TIMEOUT
             engine = create_engine(target, pool_pre_ping=True, connect_args=connect_args)
+        except StoreError:
+            raise
         except (ArgumentError, ImportError, ValueError) as e:
             raise StoreError(f"cannot open store {shown}: {e}") from e
         if engine.dialect.name not in _UPSERT_DIALECTS:
