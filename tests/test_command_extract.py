@@ -210,12 +210,13 @@ def test_rendered_pages_have_what_scripts_added(tinysite: TinySite, tmp_path: Pa
     assert json.loads(plain.stdout)["later"] == []
 
 
-def test_progress_bar_on_a_terminal(tinysite: TinySite, tmp_path: Path) -> None:
-    urls = [tinysite.url(f"/catalog/item/{n}.html") for n in range(12)]
+def extract_on_a_terminal(tmp_path: Path, *arguments: str) -> tuple[int, bytes, bytes]:
+    """``crawler extract ARGUMENTS`` with stderr on a pseudo-terminal:
+    ``(exit code, stdout, what the terminal showed)``."""
     controller, terminal = pty.openpty()
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "crawler.cli", "extract", *urls, "--field", "t=css:h1"],
+            [sys.executable, "-m", "crawler.cli", "extract", *arguments],
             cwd=tmp_path,
             stdout=subprocess.PIPE,
             stderr=terminal,
@@ -239,10 +240,44 @@ def test_progress_bar_on_a_terminal(tinysite: TinySite, tmp_path: Path) -> None:
         stdout, _ = proc.communicate(timeout=30)
     finally:
         os.close(controller)
-    assert proc.returncode == 0
+    return proc.returncode, stdout, shown
+
+
+def test_progress_bar_on_a_terminal(tinysite: TinySite, tmp_path: Path) -> None:
+    urls = [tinysite.url(f"/catalog/item/{n}.html") for n in range(12)]
+    code, stdout, shown = extract_on_a_terminal(tmp_path, *urls, "--field", "t=css:h1")
+    assert code == 0
     assert len(stdout.splitlines()) == 12
     assert b"\r[" in shown
     assert shown.rstrip().endswith(b"12/12")
+
+
+def test_the_progress_bar_keeps_the_project_extensions(
+    tinysite: TinySite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the bar on, the cookies file is still loaded (by the project's CookiesFile
+    extension, which an EXTENSIONS override would have dropped)."""
+    monkeypatch.setenv(PASSWORD_ENV, USERS["alice"])
+    cookies = tmp_path / "alice.cookies.txt"
+    login = run_crawler(
+        "login",
+        tinysite.url(LOGIN_PATH),
+        "--username",
+        "alice",
+        "--password-env",
+        PASSWORD_ENV,
+        "--save-cookies",
+        str(cookies),
+        cwd=tmp_path,
+    )
+    assert login.returncode == 0, login.stderr
+    urls = [tinysite.url(f"{INDEX_PATH}?copy={n}") for n in range(10)]
+    code, stdout, shown = extract_on_a_terminal(
+        tmp_path, *urls, *PAYMENTS, "--cookies", str(cookies)
+    )
+    assert code == 0, shown.decode(errors="replace")[-2000:]
+    assert {json.loads(line)["url"] for line in stdout.splitlines()} == set(urls)
+    assert shown.rstrip().endswith(b"10/10")
 
 
 def test_scrapy_crawl_extract_works_from_the_project(tinysite: TinySite, tmp_path: Path) -> None:

@@ -40,6 +40,7 @@ from crawler.extract.engines import ENGINE_NAMES
 from crawler.extract.inline import DEFAULT_NAME, spec_sources
 from crawler.extract.loader import load_spec_sources
 from crawler.pipelines.store import unwritten_summary
+from crawler.progress import ProgressBar
 from crawler.runner import project_settings, run_spider
 from crawler.storage.sql import SqlStore, check_store_url, display_url, looks_like_store
 from crawler.utils.url import check_url, read_url_file
@@ -138,14 +139,12 @@ def _output_settings(output: str | None) -> dict[str, Any]:
     return {"FEEDS": {str(path): {"format": fmt, "overwrite": True, "item_classes": [ITEM_CLASS]}}}
 
 
-def settings_from_args(args: argparse.Namespace, url_count: int) -> dict[str, Any]:
+def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
     overrides: dict[str, Any] = {
         "CRAWLER_EXTRACT_ENGINE": args.engine,
     }
     if args.ignore_robots:
         overrides["ROBOTSTXT_OBEY"] = False
-    if sys.stderr.isatty() and url_count >= PROGRESS_MIN_URLS:
-        overrides["EXTENSIONS"] = {"crawler.progress.ProgressBar": 0}
     overrides.update(_output_settings(args.output))
     if args.cookies:
         overrides["CRAWLER_COOKIES_FILE"] = args.cookies
@@ -281,12 +280,16 @@ def _run(args: argparse.Namespace) -> int:
             "(with --item SELECTOR for one row per match)"
         )
     sources = spec_sources(args.spec, args.item, args.field, args.name)  # bad specs fail here
-    overrides = settings_from_args(args, len(urls))
+    overrides = settings_from_args(args)
     to_store = args.output is not None and looks_like_store(args.output)
     if to_store:
         SqlStore.open(args.output).close()  # a StoreError now, naming the store
     settings = project_settings(overrides)
     check_login_settings(settings)
+    if sys.stderr.isatty() and len(urls) >= PROGRESS_MIN_URLS:
+        # Added to the project's extensions (the cookies file, MinItems...), not
+        # in their place, as an EXTENSIONS override would be.
+        settings.set_in_component_priority_dict("EXTENSIONS", ProgressBar, 0)
     if not to_store:
         # Files and stdout get every row found, one per page or per --item match: no
         # store, no dedup (a store keeps one row per key anyway).  Taken out of the
