@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from crawler.cli import main
 from tests.crawltools import CrawlResult, crawl, read_store, run_crawler, subprocess_env
 from tests.settingcases import COMPONENT_CASES, VALIDATOR_CASES
 
@@ -138,3 +139,20 @@ def test_a_render_without_a_browser_is_one_clear_error_and_the_crawl_ends(
     assert result.stats["selenium/render_failures/browser_not_found"] >= 1
     [start] = [p for p in result.pages if p["url"] == tinysite.url("/")]
     assert start["status"] is None and "BrowserNotFoundError" in start["error"]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--username", "alice"], "--username only makes sense with --login LOGIN_URL"),
+        (
+            ["--username", "alice", "--password-env", "VAR"],
+            "--username, --password-env only make sense with --login LOGIN_URL",
+        ),
+    ],
+)
+def test_login_options_without_login_say_so_in_good_grammar(
+    options: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["crawl", UNREACHABLE, *options]) == 2
+    assert capsys.readouterr().err == f"error: {message}\n"
