@@ -535,9 +535,7 @@ def check_components(settings: BaseSettings) -> None:
     for name in COMPONENT_DICTS:
         if _given(settings, name):
             for path, order in _entries(settings, name):
-                if order is not None and (
-                    not isinstance(order, numbers.Real) or isinstance(order, bool)
-                ):
+                if order is not None and not isinstance(order, numbers.Real):  # Scrapy's rule
                     raise ConfigError(
                         f"{name}: the order of {_shown(path)} must be a number (or None to "
                         f"turn it off), not {order!r}"
@@ -639,8 +637,9 @@ def _check_feeds(settings: BaseSettings) -> None:
         where = f"FEEDS[{str(uri)!r}]"
         fmt = options.get("format") or Path(str(uri)).suffix.removeprefix(".")
         if fmt not in exporters:
+            problem = f"no exporter for the format {fmt!r}" if fmt else "no format"
             raise ConfigError(
-                f"{where}: no exporter for the format {fmt!r}: set 'format' to one of "
+                f"{where}: {problem}: set 'format' to one of "
                 f"{', '.join(sorted(exporters))} (FEED_EXPORTERS)"
             )
         scheme = urlparse(str(uri)).scheme

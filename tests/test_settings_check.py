@@ -400,6 +400,18 @@ def given(**values: Any) -> Settings:
         ),
         (
             "FEEDS",
+            '{"stdout:": {}}',
+            "FEEDS['stdout:']: no format: set 'format' to one of csv, jl, json, jsonl, "
+            "jsonlines, marshal, pickle, xml (FEED_EXPORTERS)",
+        ),
+        (
+            "FEEDS",
+            '{"sftp://x/y.jsonl": {}}',
+            "FEEDS['sftp://x/y.jsonl']: no storage for 'sftp:' URIs: use a path or one of "
+            "file:, ftp:, ftps:, gs:, s3:, stdout: (FEED_STORAGES)",
+        ),
+        (
+            "FEEDS",
             '{"out.jsonl": {"item_classes": ["crawler.items.NoSuchItem"]}}',
             "FEEDS['out.jsonl']['item_classes'][0]: cannot import crawler.items.NoSuchItem: "
             "Module 'crawler.items' doesn't define any object named 'NoSuchItem'",
