@@ -46,10 +46,14 @@ its arguments too (``check_settings(settings, spidercls=..., spider_arguments=
 which is where the project's spiders check their arguments, and its
 ``apply_arguments(settings)`` puts the settings the arguments stand for
 (``-a max_depth=2`` is ``DEPTH_LIMIT``) into the copy that is checked.  So a
-bad ``-a`` is refused before Scrapy logs a line, by the spider's own rules:
-building it twice is why a spider's ``__init__`` only parses and checks its
-arguments, and leaves everything with effects (files, connections, signals)
-to ``from_crawler`` and ``start``, as Scrapy's own spiders do.  Only a
+bad ``-a`` is refused before Scrapy logs a line, by the spider's own rules.
+Building the spider, rather than calling a separate argument-checking
+classmethod, keeps one set of rules per spider (its ``__init__``, which the
+crawl runs anyway, so the check and the crawl cannot disagree) and serves any
+spider that raises ``ConfigError`` there, the project's or a user's.  The
+price is that the spider is built twice, so a spider's ``__init__`` only
+parses and checks its arguments and leaves everything with effects (files,
+connections, signals) to ``from_crawler`` and ``start``.  Only a
 :class:`~crawler.exceptions.ConfigError` or ``UsageError`` from the spider
 counts here; anything else it raises is left for the crawl to report as it
 always does.  :func:`check_argument` checks one spider argument against the
