@@ -10,7 +10,11 @@ The annotations are the settings' types: :mod:`crawler.settingscheck` reads
 them to refuse a bad value before anything is crawled (a
 :class:`~crawler.exceptions.ConfigError` naming the setting and what it
 takes).  ``Literal[...]`` lists the allowed values, ``Ge(n)`` / ``Gt(n)``
-bound a number, ``| None`` allows ``None`` (and an empty ``-s NAME=``).
+bound a number (a float is also finite), ``Regex`` is a regular expression
+(compiled by the check), ``| None`` allows ``None`` (and an empty ``-s NAME=``).
+What a type cannot say (a host name, a spec file) the component's own
+``Config.from_settings`` checks, and the settings check runs those too
+(:data:`crawler.settingscheck.VALIDATORS`).
 Alphabetical by component, the enabling flag first in each group.
 """
 
@@ -21,7 +25,7 @@ import typing
 if typing.TYPE_CHECKING:  # the annotations are read by crawler.settingscheck, not at import
     from typing import Annotated, Any, Literal
 
-    from crawler.settingscheck import Ge, Gt
+    from crawler.settingscheck import Ge, Gt, Regex
 
 # Crawls that must yield items (crawler.extensions.minitems)
 CRAWLER_MIN_ITEMS: Annotated[int, Ge(0)] = 0  # fewer items: finish reason no_items; 0: off
@@ -47,13 +51,14 @@ CRAWLER_ALLOWED_DOMAINS: list[str] = []  # hosts followed besides the start URL'
 CRAWLER_FORMS: Literal["none", "get", "all"] = "get"
 # field name -> value, in every form with that field; also JSON or "NAME=VALUE,..." text
 CRAWLER_FORM_VALUES: dict[str, str] | list[str] | str = {}
-CRAWLER_LOGOUT_PATTERN: str = r"log ?out|sign ?out"  # links/forms never followed while logged in
+CRAWLER_LOGOUT_PATTERN: Regex = r"log ?out|sign ?out"  # links/forms never followed while logged in
 CRAWLER_RENDER: Literal["never", "auto", "always"] = "never"  # crawler.browser.rendermode
 # auto: render 1 in N pages of a type whose scripts added none
 CRAWLER_RENDER_RESAMPLE_EVERY: Annotated[int, Ge(1)] = 20
 # auto: renders per page type before trusting what they showed
 CRAWLER_RENDER_SAMPLE_SIZE: Annotated[int, Ge(1)] = 2
-CRAWLER_SUBMIT_FORMS: str | None = None  # regex on the action URL: POST forms submitted under "get"
+# a regular expression on the action URL: POST forms it matches are submitted under "get"
+CRAWLER_SUBMIT_FORMS: Regex | None = None
 
 # Item dedup within a run (crawler.pipelines.dedup)
 CRAWLER_DEDUP_ENABLED: bool = True

@@ -14,6 +14,8 @@ from crawler.logfilters import hide_url_passwords, quiet_network_tracebacks
 from crawler.settingscheck import check_settings, set_settings
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from scrapy.settings import Settings
     from twisted.python.failure import Failure
 
@@ -63,19 +65,26 @@ def project_settings(overrides: dict[str, Any] | None = None) -> Settings:
     return settings
 
 
-def check_spider_settings(spider: str, settings: Settings) -> None:
-    """:func:`~crawler.settingscheck.check_settings` on ``settings`` plus the spider's own:
-    a :class:`~crawler.exceptions.ConfigError` for a value its setting does not take."""
-    check_settings(settings, spidercls=get_spider_loader(settings).load(spider))
+def check_spider_settings(
+    spider: str, settings: Settings, arguments: Mapping[str, Any] | None = None
+) -> None:
+    """:func:`~crawler.settingscheck.check_settings` on ``settings`` plus the spider's
+    own, and with ``arguments`` the spider's arguments too (the spider is built
+    with them once, which is where it checks them): a
+    :class:`~crawler.exceptions.ConfigError` (or ``UsageError``) for a value that
+    cannot be right, before anything is crawled or logged."""
+    spidercls = get_spider_loader(settings).load(spider)
+    check_settings(settings, spidercls=spidercls, spider_arguments=arguments)
 
 
 def run_spider(spider: str, settings: Settings, **spider_arguments: Any) -> CrawlOutcome:
     """Crawl until the spider closes (Ctrl-C stops it gracefully, a second one at once).
 
-    The settings are checked first (:func:`check_spider_settings`), so a bad
-    value is a :class:`~crawler.exceptions.ConfigError` before Scrapy logs anything.
+    The settings and the spider's arguments are checked first
+    (:func:`check_spider_settings`), so a bad value or argument is a
+    :class:`~crawler.exceptions.ConfigError` before Scrapy logs anything.
     """
-    check_spider_settings(spider, settings)
+    check_spider_settings(spider, settings, spider_arguments)
     process = CrawlerProcess(settings)
     quiet_network_tracebacks(settings.get("LOG_LEVEL"))
     hide_url_passwords()

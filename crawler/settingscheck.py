@@ -3,19 +3,61 @@
 :func:`check_settings` refuses a value its setting cannot take with a
 :class:`~crawler.exceptions.ConfigError` in one line: the setting, what it
 takes, the value (``SELENIUM_POOL_SIZE must be a whole number >= 1, not
-'abc'``).  Types come from:
+'abc'``).  It checks, in this order:
 
-* the framework's settings: the annotations of :mod:`crawler.default_settings`
-  (``SELENIUM_POOL_SIZE: Annotated[int, Ge(1)] = 4``,
-  ``CRAWLER_RENDER: Literal["never", "auto", "always"]``);
-* Scrapy's settings: the type of their default in
-  ``scrapy.settings.default_settings`` (``bool``, ``int``, ``float``, ``list``,
-  ``dict``), converted with Scrapy's own getters, corrected and bounded by
-  :data:`SCRAPY_TYPES` where Scrapy reads a setting otherwise (``DOWNLOAD_DELAY``
-  defaults to ``0`` but is read as a float).
+1. **types** (:func:`check_types`):
 
-Values of other settings (strings, import paths) are the business of the
-components that read them.
+   * the framework's settings: the annotations of :mod:`crawler.default_settings`
+     (``SELENIUM_POOL_SIZE: Annotated[int, Ge(1)] = 4``,
+     ``CRAWLER_RENDER: Literal["never", "auto", "always"]``,
+     ``CRAWLER_SUBMIT_FORMS: Regex | None``: compiled here);
+   * Scrapy's settings: the type of their default in
+     ``scrapy.settings.default_settings`` (``bool``, ``int``, ``float``, ``list``,
+     ``dict``), converted with Scrapy's own getters, corrected and bounded by
+     :data:`SCRAPY_TYPES` where Scrapy reads a setting otherwise
+     (``DOWNLOAD_DELAY`` defaults to ``0`` but is read as a float) or takes only
+     some values (sizes, counts, delays and timeouts are not negative).  A float
+     is finite everywhere (``DOWNLOAD_DELAY=inf`` would stall the crawl for ever);
+
+2. **components named by import path** (:func:`check_components`), given on the
+   command line or by the spider (Scrapy's own defaults are not imported: some
+   need optional packages): the orders of :data:`COMPONENT_DICTS`
+   (``ITEM_PIPELINES``...) are numbers or ``None``; every path of those, of
+   :data:`CLASS_DICTS` (``FEED_EXPORTERS``...) and of :data:`CLASS_SETTINGS`
+   (``SCHEDULER``, ``TWISTED_REACTOR``...) imports (``load_object``) and is a
+   class of the kind the setting needs; a feed of ``FEEDS`` has a format and a
+   storage scheme that some exporter and storage take.  ``ITEM_PIPELINES:
+   cannot import nosuch.P: No module named 'nosuch'``.  The paths are imported
+   as the crawl would import them a moment later, before the reactor is
+   installed: Scrapy's rule for spider modules (which it also imports first),
+   no ``from twisted.internet import reactor`` at module level, holds for them;
+
+3. **the components' own checks** (:data:`VALIDATORS`): each framework
+   component's ``Config.from_settings`` (or the like), which raises a
+   :class:`~crawler.exceptions.ConfigError` subclass for what a type cannot say
+   (a host name, a spec file, a store URL, a login without a password).  They
+   run on the settings with the framework's defaults beneath, whether or not
+   the component is enabled, as the types are checked; none has side effects
+   (no browser lookup, no network, no password prompt).
+
+With a spider class, the spider's ``custom_settings`` are applied first; with
+its arguments too (``check_settings(settings, spidercls=..., spider_arguments=
+{...})``), the spider is built once with them (``spidercls(**arguments)``),
+which is where the project's spiders check their arguments, and its
+``apply_arguments(settings)`` puts the settings the arguments stand for
+(``-a max_depth=2`` is ``DEPTH_LIMIT``) into the copy that is checked.  So a
+bad ``-a`` is refused before Scrapy logs a line, by the spider's own rules.
+Building the spider, rather than calling a separate argument-checking
+classmethod, keeps one set of rules per spider (its ``__init__``, which the
+crawl runs anyway, so the check and the crawl cannot disagree) and serves any
+spider that raises ``ConfigError`` there, the project's or a user's.  The
+price is that the spider is built twice, so a spider's ``__init__`` only
+parses and checks its arguments and leaves everything with effects (files,
+connections, signals) to ``from_crawler`` and ``start``.  Only a
+:class:`~crawler.exceptions.ConfigError` or ``UsageError`` from the spider
+counts here; anything else it raises is left for the crawl to report as it
+always does.  :func:`check_argument` checks one spider argument against the
+type of the setting it stands for, naming the argument.
 
 :func:`unknown_settings` finds names given on the command line or in a
 spider's ``custom_settings`` that neither Scrapy, nor the framework, nor the
@@ -30,12 +72,15 @@ import difflib
 import importlib
 import importlib.util
 import logging
+import math
+import numbers
 import os
+import pkgutil
 import re
 import types
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import (
     TYPE_CHECKING,
     Annotated,
@@ -46,20 +91,21 @@ from typing import (
     get_origin,
     get_type_hints,
 )
+from urllib.parse import urlparse
 
-from scrapy.settings import SETTINGS_PRIORITIES, iter_default_settings
-from scrapy.utils.conf import build_component_list
+from scrapy.exceptions import UsageError
+from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings, iter_default_settings
+from scrapy.utils.misc import load_object
 
 from crawler import default_settings
 from crawler.exceptions import ConfigError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Iterator, Mapping
     from typing import Self
 
     from scrapy import Spider
     from scrapy.crawler import Crawler
-    from scrapy.settings import BaseSettings
 
 logger = logging.getLogger(__name__)
 
@@ -90,25 +136,104 @@ class Gt:
         return f"> {self.bound:g}"
 
 
+class Regex(str):
+    """The type of a setting that takes a regular expression (text ``re.compile``
+    takes, or a compiled pattern): ``CRAWLER_SUBMIT_FORMS: Regex | None``."""
+
+
 #: Scrapy settings whose default's type is not how Scrapy reads them, or that
-#: take only some values of their type.
+#: take only some values of their type: counts, sizes (bytes), delays and
+#: timeouts (seconds) are not negative; 0 turns most limits off.
 SCRAPY_TYPES: dict[str, Any] = {
+    "AUTOTHROTTLE_MAX_DELAY": Annotated[float, Ge(0)],
+    "AUTOTHROTTLE_START_DELAY": Annotated[float, Ge(0)],
+    "AUTOTHROTTLE_TARGET_CONCURRENCY": Annotated[float, Gt(0)],  # 0: AutoThrottle refuses it
     "CLOSESPIDER_ERRORCOUNT": Annotated[int, Ge(0)],
     "CLOSESPIDER_ITEMCOUNT": Annotated[int, Ge(0)],
     "CLOSESPIDER_PAGECOUNT": Annotated[int, Ge(0)],
+    "CLOSESPIDER_PAGECOUNT_NO_ITEM": Annotated[int, Ge(0)],
     "CLOSESPIDER_TIMEOUT": Annotated[float, Ge(0)],
+    "CLOSESPIDER_TIMEOUT_NO_ITEM": Annotated[int, Ge(0)],
     "CONCURRENT_ITEMS": Annotated[int, Ge(1)],
     "CONCURRENT_REQUESTS": Annotated[int, Ge(1)],
     "CONCURRENT_REQUESTS_PER_DOMAIN": Annotated[int, Ge(1)],
     "DEPTH_LIMIT": Annotated[int, Ge(0)],
+    "DNSCACHE_SIZE": Annotated[int, Ge(0)],  # negative: the first lookup fails
     "DNS_TIMEOUT": Annotated[float, Gt(0)],  # 60, read with getfloat
     "DOWNLOAD_DELAY": Annotated[float, Ge(0)],  # 0, read with getfloat
+    "DOWNLOAD_DELAY_JITTER": Annotated[float, Ge(0)],
+    "DOWNLOAD_MAXSIZE": Annotated[int, Ge(0)],  # negative: every response cancelled
     "DOWNLOAD_TIMEOUT": Annotated[float, Gt(0)],  # 180, read with getfloat
+    "DOWNLOAD_WARNSIZE": Annotated[int, Ge(0)],
+    "FEED_EXPORT_BATCH_ITEM_COUNT": Annotated[int, Ge(0)],
+    "HTTPCACHE_EXPIRATION_SECS": Annotated[int, Ge(0)],
     "LOG_LEVEL": Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"] | int,  # logging's
+    "LOGSTATS_INTERVAL": Annotated[float, Ge(0)],
+    "MEMUSAGE_CHECK_INTERVAL_SECONDS": Annotated[float, Gt(0)],
+    "MEMUSAGE_LIMIT_MB": Annotated[int, Ge(0)],
+    "MEMUSAGE_WARNING_MB": Annotated[int, Ge(0)],
+    "METAREFRESH_MAXDELAY": Annotated[int, Ge(0)],
+    "REACTOR_THREADPOOL_MAXSIZE": Annotated[int, Ge(1)],
     "REDIRECT_MAX_TIMES": Annotated[int, Ge(0)],
     "RETRY_TIMES": Annotated[int, Ge(0)],
+    "SCRAPER_SLOT_MAX_ACTIVE_SIZE": Annotated[int, Ge(0)],  # negative: nothing is ever scraped
     "TELNETCONSOLE_ENABLED": bool,  # 1, read with getbool
+    "URLLENGTH_LIMIT": Annotated[int, Ge(0)],
 }
+
+#: Component priority dictionaries: ``{import path or class: order}``; an
+#: order is a number (or ``None``: off).
+COMPONENT_DICTS = (
+    "ADDONS",
+    "DOWNLOADER_MIDDLEWARES",
+    "EXTENSIONS",
+    "ITEM_PIPELINES",
+    "SPIDER_CONTRACTS",
+    "SPIDER_MIDDLEWARES",
+)
+#: Dictionaries of ``{name: import path of a class, or None (off)}``.
+CLASS_DICTS = ("DOWNLOAD_HANDLERS", "FEED_EXPORTERS", "FEED_STORAGES", "REFERRER_POLICIES")
+#: Settings that hold the import path of one class, and the class it must
+#: subclass where Scrapy requires one (``None``: any class).
+CLASS_SETTINGS: dict[str, str | None] = {
+    "ASYNCIO_EVENT_LOOP": "asyncio.AbstractEventLoop",
+    "DEFAULT_ITEM_CLASS": None,
+    "DOWNLOADER": None,
+    "DUPEFILTER_CLASS": None,
+    "HTTPCACHE_POLICY": None,
+    "HTTPCACHE_STORAGE": None,
+    "ITEM_PROCESSOR": None,
+    "LOG_FORMATTER": None,
+    "REFERRER_POLICY": None,  # or a policy's name: "no-referrer"
+    "REQUEST_FINGERPRINTER_CLASS": None,
+    "ROBOTSTXT_PARSER": None,
+    "SCHEDULER": "scrapy.core.scheduler.BaseScheduler",
+    "SCHEDULER_DISK_QUEUE": None,
+    "SCHEDULER_MEMORY_QUEUE": None,
+    "SCHEDULER_PRIORITY_QUEUE": None,
+    "SCHEDULER_START_DISK_QUEUE": None,
+    "SCHEDULER_START_MEMORY_QUEUE": None,
+    "SPIDER_LOADER_CLASS": None,
+    "STATS_CLASS": None,
+    "TWISTED_DNS_RESOLVER": None,
+    "TWISTED_REACTOR": None,  # and its module has install(), as Scrapy calls it
+}
+_ASYNCIO_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+
+#: The framework components' own checks, run by :func:`check_settings` after the
+#: types: ``"module:qualname"`` of callables that take the settings and raise a
+#: :class:`~crawler.exceptions.ConfigError` subclass.  Each must be free of side
+#: effects (no browser looked up, no network, no password prompt): the check
+#: runs before every crawl and again when the crawl starts.
+VALIDATORS: tuple[str, ...] = (
+    "crawler.browser.config:BrowserConfig.from_settings",
+    "crawler.browser.rendermode:RenderModeConfig.from_settings",
+    "crawler.forms.policy:FormPolicy.from_settings",
+    "crawler.login.config:login_config",
+    "crawler.login.cookies:check_cookies_file",
+    "crawler.spidermiddlewares.extract:ExtractConfig.from_settings",
+    "crawler.pipelines.store:StoreConfig.from_settings",
+)
 
 # How an annotation of crawler.default_settings is evaluated.
 _ANNOTATION_NAMES = {
@@ -117,15 +242,16 @@ _ANNOTATION_NAMES = {
     "Literal": Literal,
     "Ge": Ge,
     "Gt": Gt,
+    "Regex": Regex,
 }
 
+_GIVEN = SETTINGS_PRIORITIES["spider"]  # this priority and above: the spider's, the command line's
 _PRIORITY_NAMES = {
     SETTINGS_PRIORITIES["cmdline"]: "on the command line",
     SETTINGS_PRIORITIES["spider"]: "by the spider",
 }
 # Settings that name a component class, besides the component dictionaries.
 _CLASS_SETTING = re.compile(r"^(SCHEDULER|DOWNLOADER|[A-Z_]+_CLASS)$")
-_COMPONENT_DICTS = ("DOWNLOADER_MIDDLEWARES", "SPIDER_MIDDLEWARES", "EXTENSIONS", "ITEM_PIPELINES")
 # An UPPER_CASE string literal with at least one underscore: what a setting name looks like.
 _NAME_LITERAL = re.compile(r"""["']([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)["']""")
 _MAX_SCANNED_FILES = 300  # a bigger package: only the component's own module is read
@@ -219,6 +345,7 @@ def describe(hint: Any) -> str:
         int: "a whole number",
         float: "a number",
         str: "text",
+        Regex: "a regular expression",
     }.get(hint, "anything")
 
 
@@ -247,23 +374,47 @@ def _valid(settings: BaseSettings, name: str, hint: Any) -> bool:
         elif hint is int:
             settings.getint(name)
         elif hint is float:
-            settings.getfloat(name)
+            return math.isfinite(settings.getfloat(name))  # inf would stall a delay for ever
+        elif hint is Regex:
+            return _regex_error(settings.get(name)) is None
         elif hint is str:
             return isinstance(settings.get(name), str)
         elif hint is type(None):
             return settings.get(name) in (None, "")
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return False
     return True
+
+
+def _regex_error(value: Any) -> str | None:
+    """Why ``value`` is not a regular expression; None when it is one."""
+    if isinstance(value, re.Pattern):
+        return None
+    if not isinstance(value, str):
+        return "not text"
+    try:
+        re.compile(value)
+    except re.error as e:
+        return str(e)
+    return None
+
+
+def _why(value: Any, hint: Any) -> str:
+    """More about why ``value`` fails ``hint``, where there is more to say."""
+    hints = get_args(hint) if _is_union(hint) else (hint,)
+    if Regex in hints and isinstance(value, str):
+        reason = _regex_error(value)
+        if reason is not None:
+            return f" ({reason})"
+    return ""
 
 
 def _element_valid(value: Any, hint: Any) -> bool:
     if hint in (int, float):
         try:
-            hint(value)
-        except (TypeError, ValueError):
+            return math.isfinite(hint(value))
+        except (TypeError, ValueError, OverflowError):
             return False
-        return True
     if hint is str:
         return isinstance(value, str)
     if _is_union(hint):
@@ -273,24 +424,19 @@ def _element_valid(value: Any, hint: Any) -> bool:
     return True
 
 
-def check_settings(
+def check_types(
     settings: BaseSettings,
     prefix: str | tuple[str, ...] = "",
     *,
-    spidercls: type[Spider] | None = None,
     error: type[ConfigError] = ConfigError,
 ) -> None:
     """Raise ``error`` (a :class:`~crawler.exceptions.ConfigError`) for the first
     setting whose value its type does not take.
 
     ``prefix`` limits the check to the settings whose names start with it (a
-    component checks its own).  With ``spidercls``, the spider's
-    ``custom_settings`` are applied first, as the crawl will.  Settings without
-    a known type are not checked.
+    component's ``from_settings`` checks its own).  Settings without a known
+    type are not checked.
     """
-    if spidercls is not None:
-        settings = settings.copy()
-        spidercls.update_settings(settings)
     rules = _rules()
     for name in sorted(settings):
         rule = rules.get(name)
@@ -300,7 +446,72 @@ def check_settings(
         if any(value is empty or value == empty for empty in rule.empty):
             continue
         if not _valid(settings, name, rule.hint):
-            raise error(f"{name} must be {describe(rule.hint)}, not {value!r}")
+            raise error(
+                f"{name} must be {describe(rule.hint)}, not {value!r}{_why(value, rule.hint)}"
+            )
+
+
+def check_argument(argument: str, setting: str, value: Any) -> None:
+    """Raise :class:`~crawler.exceptions.ConfigError` naming the spider argument
+    ``argument`` when ``value`` is not what ``setting`` (the setting it stands
+    for) takes: ``max_depth must be a whole number >= 0, not 'deep'``.  ``None``
+    and ``""`` (not given) pass."""
+    if value is None or value == "":
+        return  # not given
+    rule = _rules()[setting]
+    if not _valid(BaseSettings({setting: value}), setting, rule.hint):
+        raise ConfigError(
+            f"{argument} must be {describe(rule.hint)}, not {value!r}{_why(value, rule.hint)}"
+        )
+
+
+def check_settings(
+    settings: BaseSettings,
+    *,
+    spidercls: type[Spider] | None = None,
+    spider_arguments: Mapping[str, Any] | None = None,
+) -> None:
+    """The whole check (see the module docstring): raise a
+    :class:`~crawler.exceptions.ConfigError` (or, from a spider, a ``UsageError``)
+    for the first value that cannot be right.
+
+    With ``spidercls``, the spider's ``custom_settings`` are applied first, as
+    the crawl will; with ``spider_arguments`` too, the spider is built with
+    them and its ``apply_arguments(settings)`` (when it has one) applied.  All
+    of that happens on a copy: ``settings`` is left as it was.
+    """
+    if spidercls is not None:
+        settings = settings.copy()
+        spidercls.update_settings(settings)
+        if spider_arguments is not None:
+            _apply_spider_arguments(spidercls, settings, spider_arguments)
+    check_types(settings)
+    check_components(settings)
+    _run_validators(settings)
+
+
+def _apply_spider_arguments(
+    spidercls: type[Spider], settings: BaseSettings, arguments: Mapping[str, Any]
+) -> None:
+    try:
+        spider = spidercls(**arguments)
+    except (ConfigError, UsageError):
+        raise
+    except Exception:  # not ours to judge: the crawl builds it again and says
+        return
+    apply_arguments = getattr(spider, "apply_arguments", None)
+    if apply_arguments is not None:
+        apply_arguments(settings)
+
+
+def _run_validators(settings: BaseSettings) -> None:
+    complete = settings.copy()
+    for name, value in vars(default_settings).items():
+        if name.isupper() and name not in complete:
+            complete.set(name, value, priority="default")
+    for path in VALIDATORS:
+        validator: Callable[[BaseSettings], object] = pkgutil.resolve_name(path)
+        validator(complete)
 
 
 def set_settings(
@@ -315,6 +526,143 @@ def set_settings(
             rule = _rules().get(name)
             allowed = describe(rule.hint) if rule is not None else "a dict (or its JSON)"
             raise ConfigError(f"{name} must be {allowed}, not {value!r}") from None
+
+
+# -- components named by import path --------------------------------------------
+
+
+def check_components(settings: BaseSettings) -> None:
+    """Raise :class:`~crawler.exceptions.ConfigError` for the first component
+    setting given on the command line or by the spider whose orders are not
+    numbers, whose import paths do not import or do not name a class of the
+    right kind, or (``FEEDS``) whose feeds no exporter or storage takes."""
+    for name in COMPONENT_DICTS:
+        if _given(settings, name):
+            for path, order in _entries(settings, name):
+                if order is not None and not isinstance(order, numbers.Real):  # Scrapy's rule
+                    raise ConfigError(
+                        f"{name}: the order of {_shown(path)} must be a number (or None to "
+                        f"turn it off), not {order!r}"
+                    )
+                if order is not None:
+                    _load_class(name, path)
+    for name in CLASS_DICTS:
+        if _given(settings, name):
+            for key, path in _entries(settings, name):
+                if path is not None:
+                    _load_class(f"{name}[{key!r}]", path)
+    for name, base in CLASS_SETTINGS.items():
+        if not _given(settings, name):
+            continue
+        value = settings.get(name)
+        if value in (None, ""):
+            continue
+        if name == "REFERRER_POLICY" and isinstance(value, str) and "." not in value:
+            continue  # a policy's name; Scrapy's referer middleware knows them
+        cls = _load_class(name, value)
+        if base is not None and not issubclass(cls, load_object(base)):
+            raise ConfigError(f"{name}: {_shown(value)} is not a subclass of {base}")
+        if name == "TWISTED_REACTOR" and isinstance(value, str) and value != _ASYNCIO_REACTOR:
+            installer = f"{value.rpartition('.')[0]}.install"
+            if not callable(_loaded_or_none(installer)):
+                raise ConfigError(
+                    f"TWISTED_REACTOR: {value} is not a reactor Scrapy can install "
+                    f"(no function {installer})"
+                )
+    if _given(settings, "FEEDS"):
+        _check_feeds(settings)
+
+
+def _given(settings: BaseSettings, name: str) -> bool:
+    return (settings.getpriority(name) or 0) >= _GIVEN
+
+
+def _entries(settings: BaseSettings, name: str) -> Iterator[tuple[Any, Any]]:
+    value = settings.get(name)
+    if isinstance(value, BaseSettings):
+        value = dict(value)
+    if not isinstance(value, dict):
+        raise ConfigError(f"{name} must be a dict (or its JSON), not {value!r}")
+    yield from value.items()
+
+
+def _shown(path: Any) -> str:
+    if isinstance(path, type):
+        return f"{path.__module__}.{path.__qualname__}"
+    return path if isinstance(path, str) else repr(path)
+
+
+def _load_class(where: str, path: Any) -> type:
+    """The class at ``path`` (or ``path`` itself if it is one), else a one-line
+    :class:`ConfigError` that starts with ``where`` (the setting, or its entry)."""
+    if isinstance(path, str) and not re.fullmatch(r"[\w.]+\.\w+", path):
+        raise ConfigError(f"{where}: {path!r} is not an import path (package.module.ClassName)")
+    if not isinstance(path, (str, type)):
+        raise ConfigError(f"{where}: {path!r} is neither a class nor an import path")
+    try:
+        obj = load_object(path)
+    except NameError as e:  # the module has no such name
+        raise ConfigError(f"{where}: cannot import {path}: {e}") from None
+    except Exception as e:  # ImportError, or whatever the module raises
+        raise ConfigError(f"{where}: cannot import {path}: {_one_line(e)}") from None
+    if not isinstance(obj, type):
+        raise ConfigError(f"{where}: {path} is {_kind(obj)}, not a class")
+    return obj
+
+
+def _loaded_or_none(path: str) -> Any:
+    try:
+        return load_object(path)
+    except Exception:
+        return None
+
+
+def _kind(obj: Any) -> str:
+    if isinstance(obj, types.ModuleType):
+        return "a module"
+    if isinstance(obj, (types.FunctionType, types.BuiltinFunctionType)):
+        return "a function"
+    return f"an instance of {type(obj).__name__}"
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return text if isinstance(error, ImportError) else f"{type(error).__name__}: {text}"
+
+
+def _check_feeds(settings: BaseSettings) -> None:
+    exporters = _names(settings, "FEED_EXPORTERS")
+    storages = _names(settings, "FEED_STORAGES")
+    for uri, options in settings.getdict("FEEDS").items():
+        if not isinstance(options, dict):
+            raise ConfigError(
+                f"FEEDS[{str(uri)!r}] must be a dict of feed options, not {options!r}"
+            )
+        where = f"FEEDS[{str(uri)!r}]"
+        fmt = options.get("format") or Path(str(uri)).suffix.removeprefix(".")
+        if fmt not in exporters:
+            problem = f"no exporter for the format {fmt!r}" if fmt else "no format"
+            raise ConfigError(
+                f"{where}: {problem}: set 'format' to one of "
+                f"{', '.join(sorted(exporters))} (FEED_EXPORTERS)"
+            )
+        scheme = urlparse(str(uri)).scheme
+        if scheme not in storages and not PureWindowsPath(str(uri)).drive:
+            raise ConfigError(
+                f"{where}: no storage for {scheme + ':'!r} URIs: use a path or one of "
+                f"{', '.join(s + ':' for s in sorted(storages) if s)} (FEED_STORAGES)"
+            )
+        for i, path in enumerate(options.get("item_classes") or ()):
+            _load_class(f"{where}['item_classes'][{i}]", path)
+        if options.get("item_filter"):
+            _load_class(f"{where}['item_filter']", options["item_filter"])
+        for i, path in enumerate(options.get("postprocessing") or ()):
+            _load_class(f"{where}['postprocessing'][{i}]", path)
+
+
+def _names(settings: BaseSettings, name: str) -> set[str]:
+    """The names of ``NAME_BASE`` and ``NAME`` that are not turned off (``None``)."""
+    return {key for key, value in settings.getwithbase(name).items() if value is not None}
 
 
 # -- unknown names -------------------------------------------------------------
@@ -347,11 +695,16 @@ def known_settings(settings: BaseSettings) -> set[str]:
 
 
 def _component_paths(settings: BaseSettings) -> set[str]:
+    """The modules of the enabled components (an order that is not ``None``,
+    whatever it is: the check of the values says what is wrong with it)."""
     paths: set[str] = set()
     components: list[Any] = []
-    for name in _COMPONENT_DICTS:
-        components += build_component_list(settings.getwithbase(name))
-    components += build_component_list(settings.getdict("ADDONS"))
+    for name in (*COMPONENT_DICTS, *(f"{n}_BASE" for n in COMPONENT_DICTS)):
+        value = settings.get(name)
+        if isinstance(value, BaseSettings):
+            value = dict(value)
+        if isinstance(value, dict):
+            components += [path for path, order in value.items() if order is not None]
     components += [settings.get(name) for name in settings if _CLASS_SETTING.match(name)]
     for component in components:
         if isinstance(component, str):

@@ -44,12 +44,12 @@ from scrapy.exceptions import CloseSpider
 from scrapy.http import HtmlResponse
 from scrapy.settings import SETTINGS_PRIORITIES
 
-from crawler.browser.rendermode import RENDER_MODES
 from crawler.exceptions import ConfigError
 from crawler.extract.inline import DEFAULT_NAME, spec_sources
 from crawler.extract.result import ExtractedItem
 from crawler.login.check import same_page
 from crawler.login.form import find_login_form
+from crawler.settingscheck import check_argument
 from crawler.utils.url import check_url, read_url_file
 
 if TYPE_CHECKING:
@@ -58,6 +58,7 @@ if TYPE_CHECKING:
 
     from scrapy.crawler import Crawler
     from scrapy.http import Response
+    from scrapy.settings import BaseSettings
     from twisted.python.failure import Failure
 
 FIELD_ARGUMENT = "field."
@@ -123,9 +124,8 @@ class ExtractSpider(Spider):
             raise ConfigError("the extract spider needs URLs: -a url=, -a urls= or -a from_file=")
         self.urls = [check_url(u) for u in found]
         self.start_url = self.urls[0]
-        if render is not None and render not in RENDER_MODES:
-            raise ConfigError(f"render must be one of {', '.join(RENDER_MODES)}, not {render!r}")
-        self.render = render
+        check_argument("render", "CRAWLER_RENDER", render)
+        self.render = render or None
         self.spec_sources = spec_sources(_split(spec, ","), item, inline, spec_name)
         self.done = 0
         self.login_pages: list[tuple[str, str]] = []  # (URL asked for, login page URL)
@@ -136,25 +136,29 @@ class ExtractSpider(Spider):
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
         spider = super().from_crawler(crawler, *args, **kwargs)
-        settings = crawler.settings
-        name = "CRAWLER_EXTRACT_SPECS"
-        configured = settings.getlist(name)
-        if not configured and not spider.spec_sources:
-            raise ConfigError(
-                "the extract spider needs a spec: -a spec=FILE, or -a field.NAME=SELECTOR"
-            )
-        # Above any priority the setting already has, or a -s value would hide ours.
-        priority = max(settings.getpriority(name) or 0, SETTINGS_PRIORITIES["spider"])
-        settings.set(name, [*configured, *spider.spec_sources], priority=priority)
-        if spider.render is None:
-            spider.render = settings.get("CRAWLER_RENDER")
-        else:  # the argument becomes the setting RenderModeMiddleware reads
-            settings.set("CRAWLER_RENDER", spider.render, priority="spider")
+        spider.apply_arguments(crawler.settings)
+        spider.render = crawler.settings.get("CRAWLER_RENDER")
         # Kept or dropped by the pipelines, an item shows its page gave something.
         for signal in (signals.item_scraped, signals.item_dropped, signals.item_error):
             crawler.signals.connect(spider.item_seen, signal=signal)
         crawler.signals.connect(spider.idle, signal=signals.spider_idle)
         return spider
+
+    def apply_arguments(self, settings: BaseSettings) -> None:
+        """Add the specs of the arguments to ``CRAWLER_EXTRACT_SPECS`` and make
+        ``render`` the ``CRAWLER_RENDER`` that ``RenderModeMiddleware`` reads; a
+        :class:`~crawler.exceptions.ConfigError` when there is no spec at all."""
+        name = "CRAWLER_EXTRACT_SPECS"
+        configured = settings.getlist(name)
+        if not configured and not self.spec_sources:
+            raise ConfigError(
+                "the extract spider needs a spec: -a spec=FILE, or -a field.NAME=SELECTOR"
+            )
+        # Above any priority the setting already has, or a -s value would hide ours.
+        priority = max(settings.getpriority(name) or 0, SETTINGS_PRIORITIES["spider"])
+        settings.set(name, [*configured, *self.spec_sources], priority=priority)
+        if self.render is not None:
+            settings.set("CRAWLER_RENDER", self.render, priority="spider")
 
     @property
     def run_arguments(self) -> dict[str, Any]:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from scrapy import Request
     from scrapy.crawler import Crawler
+    from scrapy.settings import BaseSettings
 
 
 class LoginSpider(Spider):
@@ -34,9 +35,15 @@ class LoginSpider(Spider):
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
-        if not crawler.settings.get("CRAWLER_LOGIN_URL"):
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.apply_arguments(crawler.settings)
+        return spider
+
+    def apply_arguments(self, settings: BaseSettings) -> None:
+        """No setting comes from the arguments, but the crawl needs a login to make:
+        a :class:`~crawler.exceptions.ConfigError` without ``CRAWLER_LOGIN_URL``."""
+        if not settings.get("CRAWLER_LOGIN_URL"):
             raise ConfigError("the login spider needs CRAWLER_LOGIN_URL and the login settings")
-        return super().from_crawler(crawler, *args, **kwargs)
 
     @property
     def run_arguments(self) -> dict[str, Any]:

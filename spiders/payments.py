@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from bs4 import Tag
     from scrapy.crawler import Crawler
     from scrapy.http import Response
+    from scrapy.settings import BaseSettings
 
 PARSERS = ("lxml", "bs4")
 DIRECTIONS = ("to", "from")
@@ -219,17 +220,21 @@ class PaymentsSpider(Spider):
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
         spider = super().from_crawler(crawler, *args, **kwargs)
-        # Settings are not frozen until the spider exists: the arguments configure the login.
+        spider.apply_arguments(crawler.settings)
+        return spider
+
+    def apply_arguments(self, settings: BaseSettings) -> None:
+        """The arguments configure the login (settings are not frozen until the
+        spider exists); the settings check runs the login's own check on them."""
         login = {
-            "CRAWLER_LOGIN_URL": spider.login_url,
-            "CRAWLER_LOGIN_USERNAME": spider.username,
-            "CRAWLER_LOGIN_PASSWORD_ENV": spider.password_env,
-            "CRAWLER_LOGIN_PASSWORD_FILE": spider.password_file,
-            "CRAWLER_LOGIN_WITH": spider.fetch,
+            "CRAWLER_LOGIN_URL": self.login_url,
+            "CRAWLER_LOGIN_USERNAME": self.username,
+            "CRAWLER_LOGIN_PASSWORD_ENV": self.password_env,
+            "CRAWLER_LOGIN_PASSWORD_FILE": self.password_file,
+            "CRAWLER_LOGIN_WITH": self.fetch,
         }
         for name, value in login.items():
-            crawler.settings.set(name, value, priority="spider")
-        return spider
+            settings.set(name, value, priority="spider")
 
     @property
     def run_arguments(self) -> dict[str, Any]:

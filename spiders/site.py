@@ -19,12 +19,13 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import HtmlResponse
 from scrapy.linkextractors import LinkExtractor
 
-from crawler.browser.rendermode import RENDER_MODES, link_set, raw_response
+from crawler.browser.rendermode import link_set, raw_response
 from crawler.exceptions import BrowserPageError, ConfigError
-from crawler.forms.policy import FORM_MODES, parse_form_values
+from crawler.forms.policy import parse_form_values
 from crawler.forms.submission import META_KEY as FORM_META_KEY
 from crawler.forms.submitter import FormSubmitter
 from crawler.items import FoundVia, PageRecord
+from crawler.settingscheck import check_argument
 from crawler.utils.url import FOLLOWED_SCHEMES
 
 if TYPE_CHECKING:
@@ -33,19 +34,16 @@ if TYPE_CHECKING:
 
     from scrapy.crawler import Crawler
     from scrapy.http import Response
+    from scrapy.settings import BaseSettings
     from twisted.python.failure import Failure
 
 
-def _positive_int(name: str, value: Any) -> int | None:
+def _count(name: str, setting: str, value: Any) -> int | None:
+    """The spider argument ``name`` as the whole number ``setting`` takes; None if not given."""
     if value in (None, ""):
         return None
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name} must be a whole number, not {value!r}") from None
-    if number < 0:
-        raise ConfigError(f"{name} must not be negative, not {number}")
-    return number
+    check_argument(name, setting, value)
+    return int(value)
 
 
 def _as_list(value: str | list[str] | tuple[str, ...] | None) -> list[str]:
@@ -74,17 +72,27 @@ class SiteSpider(Spider):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        # Only parsing and checking here: `scrapy crawl` and `crawler crawl` build the
+        # spider once more before the crawl to check the arguments
+        # (crawler.settingscheck.check_settings), so a bad one is an error before
+        # Scrapy logs anything.  The settings they stand for: apply_arguments.
         if not start_url:
             raise ConfigError("the site spider needs a start URL: -a start_url=https://...")
         parts = urlsplit(start_url)
         if parts.scheme not in FOLLOWED_SCHEMES or not parts.hostname:
             raise ConfigError(f"the start URL must be an http(s) URL, not {start_url!r}")
+        for name, setting, value in (
+            ("render", "CRAWLER_RENDER", render),
+            ("forms", "CRAWLER_FORMS", forms),
+            ("submit_forms", "CRAWLER_SUBMIT_FORMS", submit_forms),
+        ):
+            check_argument(name, setting, value)
         self.start_url = start_url
         self.allowed_domains = [parts.hostname, *_as_list(allow_domains)]
-        self.max_depth = _positive_int("max_depth", max_depth)
-        self.max_pages = _positive_int("max_pages", max_pages)
-        self.render = render
-        self.forms = forms
+        self.max_depth = _count("max_depth", "DEPTH_LIMIT", max_depth)
+        self.max_pages = _count("max_pages", "CLOSESPIDER_PAGECOUNT", max_pages)
+        self.render = render or None
+        self.forms = forms or None
         self.form_values = parse_form_values(form_values, "form_values") if form_values else None
         self.submit_forms = submit_forms or None
         self.form_submitter: FormSubmitter | None = None
@@ -102,32 +110,27 @@ class SiteSpider(Spider):
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
         spider = super().from_crawler(crawler, *args, **kwargs)
         settings = crawler.settings
-        spider.render = spider.render or settings.get("CRAWLER_RENDER")
-        spider.forms = spider.forms or settings.get("CRAWLER_FORMS")
-        spider._check_modes()
-        # Settings are not frozen until the spider exists, so spider arguments
-        # become the settings of the components that implement them: Scrapy's
-        # DEPTH_LIMIT and CLOSESPIDER_PAGECOUNT, our CRAWLER_RENDER and CRAWLER_FORM*.
-        settings.set("CRAWLER_RENDER", spider.render, priority="spider")
-        settings.set("CRAWLER_FORMS", spider.forms, priority="spider")
-        if spider.form_values is not None:
-            settings.set("CRAWLER_FORM_VALUES", spider.form_values, priority="spider")
-        if spider.submit_forms is not None:
-            settings.set("CRAWLER_SUBMIT_FORMS", spider.submit_forms, priority="spider")
-        if spider.max_depth is not None:
-            settings.set("DEPTH_LIMIT", spider.max_depth, priority="spider")
-        if spider.max_pages is not None:
-            settings.set("CLOSESPIDER_PAGECOUNT", spider.max_pages, priority="spider")
+        spider.apply_arguments(settings)
+        spider.render = settings.get("CRAWLER_RENDER")
+        spider.forms = settings.get("CRAWLER_FORMS")
         spider.form_submitter = FormSubmitter.from_crawler(crawler)  # FormConfigError
         return spider
 
-    def _check_modes(self) -> None:
-        if self.render not in RENDER_MODES:
-            modes = ", ".join(RENDER_MODES)
-            raise ConfigError(f"render must be one of {modes}, not {self.render!r}")
-        if self.forms not in FORM_MODES:
-            modes = ", ".join(FORM_MODES)
-            raise ConfigError(f"forms must be one of {modes}, not {self.forms!r}")
+    def apply_arguments(self, settings: BaseSettings) -> None:
+        """Make the arguments the settings of the components that implement them:
+        Scrapy's ``DEPTH_LIMIT`` and ``CLOSESPIDER_PAGECOUNT``, our ``CRAWLER_RENDER``
+        and ``CRAWLER_FORM*`` (settings are not frozen until the spider exists)."""
+        arguments = {
+            "CRAWLER_RENDER": self.render,
+            "CRAWLER_FORMS": self.forms,
+            "CRAWLER_FORM_VALUES": self.form_values,
+            "CRAWLER_SUBMIT_FORMS": self.submit_forms,
+            "DEPTH_LIMIT": self.max_depth,
+            "CLOSESPIDER_PAGECOUNT": self.max_pages,
+        }
+        for name, value in arguments.items():
+            if value is not None:
+                settings.set(name, value, priority="spider")
 
     @property
     def run_arguments(self) -> dict[str, Any]:

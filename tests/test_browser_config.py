@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -104,6 +105,31 @@ def test_a_missing_browser_names_the_fixes(monkeypatch: pytest.MonkeyPatch) -> N
         config(SELENIUM_BROWSER="firefox").local_executables()
     for fix in ("SELENIUM_BROWSER_EXECUTABLE_PATH", "SELENIUM_REMOTE_URL", "--render never"):
         assert fix in str(raised.value)
+
+
+def test_one_missing_executable_is_named_alone(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Chromium found, chromedriver not: "needs chromedriver", not "needs one of chromedriver"."""
+    chromium = tmp_path / "chromium"
+    chromium.write_text("#!/bin/sh\n")
+    chromium.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(BrowserNotFoundError) as raised:
+        config().local_executables()
+    assert str(raised.value).startswith(
+        "rendering with SELENIUM_BROWSER='chromium' needs chromedriver on PATH: install it, "
+        "set SELENIUM_DRIVER_EXECUTABLE_PATH,"
+    )
+
+
+def test_the_allowed_hosts_error_quotes_the_whole_value() -> None:
+    with pytest.raises(BrowserConfigError) as raised:
+        config(SELENIUM_ALLOWED_HOSTS='["a","b"]')
+    assert str(raised.value) == (
+        "SELENIUM_ALLOWED_HOSTS takes host names (or *.domain patterns), a list or "
+        """comma-separated, not '["a","b"]'"""
+    )
 
 
 @needs_chromium

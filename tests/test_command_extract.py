@@ -399,7 +399,9 @@ def test_expired_cookies_say_so(tinysite: TinySite, tmp_path: Path) -> None:
 
 def test_login_options_need_login(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["extract", "http://x/", *PAYMENTS, "--username", "alice"]) == 2
-    assert capsys.readouterr().err == ("error: --username only make sense with --login LOGIN_URL\n")
+    assert capsys.readouterr().err == (
+        "error: --username only makes sense with --login LOGIN_URL\n"
+    )
 
 
 @pytest.mark.parametrize(

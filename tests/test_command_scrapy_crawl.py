@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.crawltools import run_scrapy
+from tests.settingcases import COMPONENT_CASES, VALIDATOR_CASES
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -16,10 +17,6 @@ if TYPE_CHECKING:
     from fixtures.tinysite.server import TinySite
 
 UNREACHABLE = "start_url=http://127.0.0.1:9/"  # never fetched: the checks come first
-
-
-def error_lines(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if line.startswith("error:")]
 
 
 def store(tmp_path: Path) -> list[str]:
@@ -38,6 +35,16 @@ def store(tmp_path: Path) -> list[str]:
         ("DOWNLOAD_DELAY=fast", "DOWNLOAD_DELAY must be a number >= 0, not 'fast'"),
         ("CONCURRENT_REQUESTS=-1", "CONCURRENT_REQUESTS must be a whole number >= 1, not '-1'"),
         ("FEEDS={bad", "FEEDS must be a dict (or its JSON), not '{bad'"),
+        ("DOWNLOAD_DELAY=inf", "DOWNLOAD_DELAY must be a number >= 0, not 'inf'"),
+        ("DOWNLOAD_WARNSIZE=-1", "DOWNLOAD_WARNSIZE must be a whole number >= 0, not '-1'"),
+        *COMPONENT_CASES,
+        *VALIDATOR_CASES,
+        (
+            "CRAWLER_STORE_URL=crawl.db",
+            "'crawl.db' is a path, not a store URL: write sqlite:///crawl.db for a SQLite file "
+            "there (store URLs: sqlite:///RELATIVE/PATH, sqlite:////ABSOLUTE/PATH or "
+            "postgresql://USER@HOST[:PORT]/DATABASE)",
+        ),
     ],
 )
 def test_a_bad_setting_is_one_line_before_anything_is_logged(
@@ -52,20 +59,66 @@ def test_a_bad_setting_is_one_line_before_anything_is_logged(
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        ([], "error: the site spider needs a start URL: -a start_url=https://..."),
-        (["-a", "start_url=ftp://example.org/"], "error: the start URL must be an http(s) URL"),
-        (["-a", UNREACHABLE, "-a", "max_depth=deep"], "error: max_depth must be a whole number"),
-        (["-a", UNREACHABLE, "-a", "render=sometimes"], "error: render must be one of never"),
+        (["site"], "the site spider needs a start URL: -a start_url=https://..."),
+        (
+            ["site", "-a", "start_url=ftp://example.org/"],
+            "the start URL must be an http(s) URL, not 'ftp://example.org/'",
+        ),
+        (
+            ["site", "-a", UNREACHABLE, "-a", "max_depth=deep"],
+            "max_depth must be a whole number >= 0, not 'deep'",
+        ),
+        (
+            ["site", "-a", UNREACHABLE, "-a", "max_pages=-1"],
+            "max_pages must be a whole number >= 0, not '-1'",
+        ),
+        (
+            ["site", "-a", UNREACHABLE, "-a", "render=sometimes"],
+            "render must be one of never, auto, always, not 'sometimes'",
+        ),
+        (
+            ["site", "-a", UNREACHABLE, "-a", "submit_forms=("],
+            "submit_forms must be a regular expression (or empty), not '(' "
+            "(missing ), unterminated subpattern at position 0)",
+        ),
+        (
+            ["site", "-a", UNREACHABLE, "-a", "form_values=[1,2]"],
+            "form_values takes NAME=VALUE pairs (comma-separated, a list, or a mapping), "
+            "not '[1,2]'",
+        ),
+        (["extract"], "the extract spider needs URLs: -a url=, -a urls= or -a from_file="),
+        (
+            ["extract", "-a", "url=http://127.0.0.1:9/"],
+            "the extract spider needs a spec: -a spec=FILE, or -a field.NAME=SELECTOR",
+        ),
+        (
+            ["payments", "-a", "login_url=http://127.0.0.1:9/", "-a", "username=brandon"],
+            "the payments spider needs -a password_env=VAR (an environment variable holding "
+            "the password) or -a password_file=FILE",
+        ),
+        (
+            [
+                "payments",
+                "-a",
+                "login_url=http://127.0.0.1:9/",
+                "-a",
+                "username=brandon",
+                "-a",
+                "password_env=SCRAPY_CRAWL_TEST_UNSET",
+            ],
+            "the password should be in the environment variable SCRAPY_CRAWL_TEST_UNSET, "
+            "which is not set or empty",
+        ),
+        (["login"], "the login spider needs CRAWLER_LOGIN_URL and the login settings"),
     ],
 )
-def test_a_bad_spider_argument_is_one_line_and_exit_code_2(
+def test_a_bad_spider_argument_is_one_line_before_anything_is_logged(
     tmp_path: Path, arguments: list[str], message: str
 ) -> None:
-    result = run_scrapy("crawl", "site", *arguments, *store(tmp_path))
+    result = run_scrapy("crawl", *arguments, *store(tmp_path))
     assert result.returncode == 2, result.stderr
-    [line] = error_lines(result.stderr)
-    assert line.startswith(message)
-    assert "Traceback" not in result.stderr
+    assert result.stderr == f"error: {message}\n"  # no banner, no traceback
+    assert not (tmp_path / "crawl.db").exists()
 
 
 def test_an_output_into_a_missing_directory_is_one_line(tmp_path: Path) -> None:

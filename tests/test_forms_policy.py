@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from scrapy.http import HtmlResponse
 
@@ -53,14 +55,24 @@ def test_settings_are_read() -> None:
     ("settings", "message"),
     [
         ({"CRAWLER_FORMS": "some"}, "CRAWLER_FORMS must be one of"),
-        ({"CRAWLER_SUBMIT_FORMS": "(unclosed"}, "CRAWLER_SUBMIT_FORMS is not a valid regular"),
-        ({"CRAWLER_LOGOUT_PATTERN": "[z-a]"}, "CRAWLER_LOGOUT_PATTERN is not a valid regular"),
-        ({"CRAWLER_FORM_VALUES": "q"}, "NAME=VALUE pairs, not 'q'"),
+        (
+            {"CRAWLER_SUBMIT_FORMS": "(unclosed"},
+            "CRAWLER_SUBMIT_FORMS must be a regular expression (or empty), not '(unclosed' "
+            "(missing ), unterminated subpattern",
+        ),
+        (
+            {"CRAWLER_LOGOUT_PATTERN": "[z-a]"},
+            "CRAWLER_LOGOUT_PATTERN must be a regular expression, not '[z-a]' (bad character",
+        ),
+        (
+            {"CRAWLER_FORM_VALUES": "q"},
+            "NAME=VALUE pairs (comma-separated, a list, or a mapping), not 'q'",
+        ),
         ({"CRAWLER_FORM_VALUES": "{bad json"}, "CRAWLER_FORM_VALUES is not valid JSON"),
     ],
 )
 def test_invalid_settings_say_which(settings: dict[str, object], message: str) -> None:
-    with pytest.raises(FormConfigError, match=message.replace("(", r"\(")):
+    with pytest.raises(FormConfigError, match=re.escape(message)):
         policy(**settings)
 
 
@@ -81,9 +93,16 @@ def test_parse_form_values(value: object, expected: dict[str, str]) -> None:
     assert parse_form_values(value) == expected
 
 
-def test_parse_form_values_names_the_argument() -> None:
-    with pytest.raises(FormConfigError, match="form_values takes NAME=VALUE pairs, not '=x'"):
+def test_parse_form_values_names_the_argument_and_quotes_the_whole_value() -> None:
+    with pytest.raises(FormConfigError) as raised:
         parse_form_values("q=1,=x", "form_values")
+    assert str(raised.value) == (
+        "form_values takes NAME=VALUE pairs (comma-separated, a list, or a mapping), not 'q=1,=x'"
+    )
+    # JSON of a list: the whole text is quoted, not the piece a comma split gives
+    with pytest.raises(FormConfigError, match=r"not '\[1,2\]'$"):
+        parse_form_values("[1,2]")
+    assert parse_form_values('["q=ships", "colour=red"]') == {"q": "ships", "colour": "red"}
 
 
 # Reasons for each kind of form under each mode; None: submitted.

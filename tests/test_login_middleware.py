@@ -173,7 +173,7 @@ def test_login_options_need_each_other(tinysite: TinySite, tmp_path: Path) -> No
 
     result = crawl(tinysite.url("/pay/"), tmp_path, "--username", "alice")
     assert result.returncode == 2
-    assert "--username only make sense with --login" in result.stderr
+    assert "--username only makes sense with --login" in result.stderr
 
 
 def expire_after_login(

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, ClassVar
+import pkgutil
+import re
+from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 from scrapy import Spider
 from scrapy.addons import AddonManager
-from scrapy.settings import Settings
+from scrapy.settings import Settings, iter_default_settings
 from scrapy.utils.test import get_crawler
 
 from crawler import default_settings
@@ -20,16 +23,20 @@ from crawler.forms.policy import FORM_MODES
 from crawler.login.config import LOGIN_MODES
 from crawler.runner import exit_code_for
 from crawler.settingscheck import (
+    CLASS_SETTINGS,
+    VALIDATORS,
     SettingsCheck,
+    check_argument,
+    check_components,
     check_settings,
+    check_types,
     known_settings,
     set_settings,
     setting_choices,
     unknown_settings,
 )
 
-if TYPE_CHECKING:
-    from pathlib import Path
+SPECS = Path(__file__).parent / "specs"
 
 
 def check(**values: Any) -> None:
@@ -69,6 +76,48 @@ def check(**values: Any) -> None:
             "CRAWLER_EXTRACT_SPECS must be a list (or comma-separated text), not 5",
         ),
         ("TELNETCONSOLE_ENABLED", "on", "TELNETCONSOLE_ENABLED must be True or False, not 'on'"),
+        # non-finite floats: inf would make a delay or a timeout endless
+        ("DOWNLOAD_DELAY", "inf", "DOWNLOAD_DELAY must be a number >= 0, not 'inf'"),
+        ("CLOSESPIDER_TIMEOUT", "inf", "CLOSESPIDER_TIMEOUT must be a number >= 0, not 'inf'"),
+        ("SELENIUM_SETTLE", "inf", "SELENIUM_SETTLE must be a number >= 0, not 'inf'"),
+        (
+            "AUTOTHROTTLE_START_DELAY",
+            "nan",
+            "AUTOTHROTTLE_START_DELAY must be a number >= 0, not 'nan'",
+        ),
+        # bounds of Scrapy's sizes, counts and delays
+        ("DOWNLOAD_MAXSIZE", "-1", "DOWNLOAD_MAXSIZE must be a whole number >= 0, not '-1'"),
+        ("DOWNLOAD_WARNSIZE", "-1", "DOWNLOAD_WARNSIZE must be a whole number >= 0, not '-1'"),
+        (
+            "AUTOTHROTTLE_TARGET_CONCURRENCY",
+            "0",
+            "AUTOTHROTTLE_TARGET_CONCURRENCY must be a number > 0, not '0'",
+        ),
+        (
+            "AUTOTHROTTLE_START_DELAY",
+            "-1",
+            "AUTOTHROTTLE_START_DELAY must be a number >= 0, not '-1'",
+        ),
+        ("AUTOTHROTTLE_MAX_DELAY", "-5", "AUTOTHROTTLE_MAX_DELAY must be a number >= 0, not '-5'"),
+        ("DNSCACHE_SIZE", "-1", "DNSCACHE_SIZE must be a whole number >= 0, not '-1'"),
+        (
+            "SCRAPER_SLOT_MAX_ACTIVE_SIZE",
+            "-1",
+            "SCRAPER_SLOT_MAX_ACTIVE_SIZE must be a whole number >= 0, not '-1'",
+        ),
+        # regular expressions, compiled by the check
+        (
+            "CRAWLER_SUBMIT_FORMS",
+            "[",
+            "CRAWLER_SUBMIT_FORMS must be a regular expression (or empty), not '[' "
+            "(unterminated character set at position 0)",
+        ),
+        (
+            "CRAWLER_LOGOUT_PATTERN",
+            "(",
+            "CRAWLER_LOGOUT_PATTERN must be a regular expression, not '(' "
+            "(missing ), unterminated subpattern at position 0)",
+        ),
         (
             "LOG_LEVEL",
             "info",
@@ -103,7 +152,15 @@ def test_a_bad_value_is_one_line_with_the_setting_and_what_it_takes(
         ("FEEDS", '{"out.jsonl": {"format": "jsonlines"}}'),
         ("CRAWLER_FORM_VALUES", "q=ships,colour=red"),  # text the component parses
         ("CRAWLER_FORM_VALUES", {"q": "ships"}),
-        ("CRAWLER_EXTRACT_SPECS", ["a.yaml", {"name": "inline"}]),
+        (
+            "CRAWLER_EXTRACT_SPECS",
+            [str(SPECS / "payments.yaml"), {"name": "inline", "fields": {"t": "css:h1"}}],
+        ),
+        ("CRAWLER_SUBMIT_FORMS", r"/cart/\d+"),  # a Regex
+        ("CRAWLER_SUBMIT_FORMS", re.compile("/cart/")),
+        ("CRAWLER_LOGOUT_PATTERN", ""),  # recognises no logout
+        ("AUTOTHROTTLE_TARGET_CONCURRENCY", "0.5"),
+        ("DOWNLOAD_MAXSIZE", "0"),  # 0: no limit
         ("CLOSESPIDER_PAGECOUNT", None),  # Scrapy settings may be None
         ("SOME_SETTING_OF_ANOTHER_COMPONENT", object()),  # not ours to judge
     ],
@@ -119,11 +176,11 @@ def test_the_defaults_and_the_project_settings_pass() -> None:
     check_settings(project)
 
 
-def test_a_prefix_limits_the_check_and_the_error_type_is_chosen() -> None:
+def test_a_prefix_limits_the_type_check_and_the_error_type_is_chosen() -> None:
     settings = framework_settings({"ROBOTSTXT_OBEY": "nope", "SELENIUM_POOL_SIZE": "x"})
-    check_settings(settings, "CRAWLER_")
+    check_types(settings, "CRAWLER_")
     with pytest.raises(BrowserConfigError, match="SELENIUM_POOL_SIZE"):
-        check_settings(settings, "SELENIUM_", error=BrowserConfigError)
+        check_types(settings, "SELENIUM_", error=BrowserConfigError)
 
 
 def test_the_spiders_own_settings_are_checked_too() -> None:
@@ -252,3 +309,284 @@ def test_the_extension_stops_a_bad_crawl_and_warns_about_unknown_names(
 )
 def test_the_exit_code_follows_the_finish_reason(reason: str | None, code: int) -> None:
     assert exit_code_for(reason) == code
+
+
+# -- components named by import path ---------------------------------------------
+
+
+def given(**values: Any) -> Settings:
+    """The framework's settings with ``values`` given on the command line."""
+    settings = framework_settings()
+    set_settings(settings, values, priority="cmdline")
+    return settings
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        (
+            "ITEM_PIPELINES",
+            '{"nosuch.P": 1}',
+            "ITEM_PIPELINES: cannot import nosuch.P: No module named 'nosuch'",
+        ),
+        (
+            "DOWNLOADER_MIDDLEWARES",
+            '{"crawler.nosuch.Mw": 100}',
+            "DOWNLOADER_MIDDLEWARES: cannot import crawler.nosuch.Mw: "
+            "No module named 'crawler.nosuch'",
+        ),
+        (
+            "SPIDER_MIDDLEWARES",
+            '{"crawler.downloader.NoSuchMiddleware": 100}',
+            "SPIDER_MIDDLEWARES: cannot import crawler.downloader.NoSuchMiddleware: "
+            "Module 'crawler.downloader' doesn't define any object named 'NoSuchMiddleware'",
+        ),
+        ("EXTENSIONS", '{"os.path": 1}', "EXTENSIONS: os.path is a module, not a class"),
+        (
+            "EXTENSIONS",
+            '{"crawler.settingscheck.check_settings": 1}',
+            "EXTENSIONS: crawler.settingscheck.check_settings is a function, not a class",
+        ),
+        (
+            "SPIDER_MIDDLEWARES",
+            '{"x.y": "high"}',
+            "SPIDER_MIDDLEWARES: the order of x.y must be a number (or None to turn it off), "
+            "not 'high'",
+        ),
+        (
+            "ITEM_PIPELINES",
+            '{"x": "a"}',
+            "ITEM_PIPELINES: the order of x must be a number (or None to turn it off), not 'a'",
+        ),
+        ("SCHEDULER", "no.such.S", "SCHEDULER: cannot import no.such.S: No module named 'no'"),
+        (
+            "SCHEDULER",
+            "crawler.downloader.SlotReservingDownloader",
+            "SCHEDULER: crawler.downloader.SlotReservingDownloader is not a subclass of "
+            "scrapy.core.scheduler.BaseScheduler",
+        ),
+        (
+            "DUPEFILTER_CLASS",
+            "nosuch",
+            "DUPEFILTER_CLASS: 'nosuch' is not an import path (package.module.ClassName)",
+        ),
+        (
+            "TWISTED_REACTOR",
+            "nosuch.r",
+            "TWISTED_REACTOR: cannot import nosuch.r: No module named 'nosuch'",
+        ),
+        (
+            "TWISTED_REACTOR",
+            "crawler.downloader.SlotReservingDownloader",
+            "TWISTED_REACTOR: crawler.downloader.SlotReservingDownloader is not a reactor "
+            "Scrapy can install (no function crawler.downloader.install)",
+        ),
+        (
+            "ASYNCIO_EVENT_LOOP",
+            "crawler.downloader.SlotReservingDownloader",
+            "ASYNCIO_EVENT_LOOP: crawler.downloader.SlotReservingDownloader is not a "
+            "subclass of asyncio.AbstractEventLoop",
+        ),
+        (
+            "FEED_EXPORTERS",
+            '{"jsonl": "no.such.Exporter"}',
+            "FEED_EXPORTERS['jsonl']: cannot import no.such.Exporter: No module named 'no'",
+        ),
+        (
+            "FEEDS",
+            '{"out.xyz": {}}',
+            "FEEDS['out.xyz']: no exporter for the format 'xyz': set 'format' to one of "
+            "csv, jl, json, jsonl, jsonlines, marshal, pickle, xml (FEED_EXPORTERS)",
+        ),
+        (
+            "FEEDS",
+            '{"stdout:": {}}',
+            "FEEDS['stdout:']: no format: set 'format' to one of csv, jl, json, jsonl, "
+            "jsonlines, marshal, pickle, xml (FEED_EXPORTERS)",
+        ),
+        (
+            "FEEDS",
+            '{"sftp://x/y.jsonl": {}}',
+            "FEEDS['sftp://x/y.jsonl']: no storage for 'sftp:' URIs: use a path or one of "
+            "file:, ftp:, ftps:, gs:, s3:, stdout: (FEED_STORAGES)",
+        ),
+        (
+            "FEEDS",
+            '{"out.jsonl": {"item_classes": ["crawler.items.NoSuchItem"]}}',
+            "FEEDS['out.jsonl']['item_classes'][0]: cannot import crawler.items.NoSuchItem: "
+            "Module 'crawler.items' doesn't define any object named 'NoSuchItem'",
+        ),
+    ],
+)
+def test_a_component_that_cannot_load_is_one_line_naming_the_setting_and_the_entry(
+    name: str, value: str, message: str
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        check_settings(given(**{name: value}))
+    assert str(raised.value) == message
+
+
+def test_components_that_load_pass_whatever_their_form() -> None:
+    check_settings(
+        given(
+            ITEM_PIPELINES={
+                "crawler.pipelines.validate.ValidatePipeline": 300.5,
+                "no.such.Pipeline": None,  # off: never loaded, as Scrapy does
+                SettingsCheck: 10,  # a class, as a spider's custom_settings may hold
+            },
+            FEED_EXPORTERS={"jsonl": None},  # turned off
+            FEEDS={"stdout:": {"format": "jsonlines"}, "out.csv": {}},
+            REFERRER_POLICY="no-referrer",  # a policy's name, not a path
+            TWISTED_REACTOR="twisted.internet.epollreactor.EPollReactor",
+            SCHEDULER="scrapy.core.scheduler.Scheduler",
+        )
+    )
+
+
+def test_only_what_the_command_line_or_the_spider_gives_is_imported() -> None:
+    settings = framework_settings()
+    # a project's (or Scrapy's own default) components are loaded by the crawl itself
+    settings.set("ITEM_PIPELINES", {"nosuch.P": 1}, priority="project")
+    settings.set("SCHEDULER", "no.such.S", priority="project")
+    check_components(settings)
+    settings.set("ITEM_PIPELINES", {"nosuch.P": 1}, priority="spider")
+    with pytest.raises(ConfigError, match=r"^ITEM_PIPELINES: cannot import nosuch\.P"):
+        check_components(settings)
+
+
+def test_every_class_setting_of_scrapy_is_in_the_table() -> None:
+    """A Scrapy upgrade that adds a setting naming a class is noticed here."""
+    paths = {
+        name
+        for name, value in iter_default_settings()
+        if isinstance(value, str) and re.fullmatch(r"[a-z_][\w.]*\.[A-Z]\w+", value)
+    }
+    assert paths - {"DNS_RESOLVER"} <= set(CLASS_SETTINGS)  # DNS_RESOLVER: deprecated
+
+
+def test_a_bad_order_does_not_crash_the_unknown_names_check() -> None:
+    settings = given(ITEM_PIPELINES='{"x": "a"}', SELENIUM_POOLSIZE="2")
+    [warning] = unknown_settings(settings)
+    assert warning.endswith("did you mean SELENIUM_POOL_SIZE?")
+
+
+# -- the components' own checks ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (
+            {"CRAWLER_FORM_VALUES": "notadict"},
+            "CRAWLER_FORM_VALUES takes NAME=VALUE pairs (comma-separated, a list, or a "
+            "mapping), not 'notadict'",
+        ),
+        (
+            {"SELENIUM_ALLOWED_HOSTS": '["a","b"]'},
+            "SELENIUM_ALLOWED_HOSTS takes host names (or *.domain patterns), a list or "
+            """comma-separated, not '["a","b"]'""",
+        ),
+        (
+            {"SELENIUM_BLOCK_RESOURCES": "image,fonts"},
+            "SELENIUM_BLOCK_RESOURCES: unknown resource type 'fonts' in 'image,fonts'; use one "
+            "of font, image, media, stylesheet or a URL pattern such as '*.pdf' or "
+            "'*://ads.example.com/*'",
+        ),
+        (
+            {"CRAWLER_EXTRACT_SPECS": "/no/such.yaml"},
+            "CRAWLER_EXTRACT_SPECS: /no/such.yaml: cannot read spec file: No such file or "
+            "directory",
+        ),
+        (
+            {"CRAWLER_STORE_URL": "crawl.db"},
+            "'crawl.db' is a path, not a store URL: write sqlite:///crawl.db for a SQLite file "
+            "there (store URLs: sqlite:///RELATIVE/PATH, sqlite:////ABSOLUTE/PATH or "
+            "postgresql://USER@HOST[:PORT]/DATABASE)",
+        ),
+        (
+            {"CRAWLER_LOGIN_URL": "http://x/login", "CRAWLER_LOGIN_USERNAME": "alice"},
+            "a login needs a password: name an environment variable that holds it "
+            "(CRAWLER_LOGIN_PASSWORD_ENV, --password-env VAR) or a file "
+            "(CRAWLER_LOGIN_PASSWORD_FILE, --password-file FILE)",
+        ),
+        (
+            {"CRAWLER_COOKIES_FILE": "/no/such/cookies.txt"},
+            "the cookies file /no/such/cookies.txt does not exist",
+        ),
+    ],
+)
+def test_the_components_own_checks_run_before_the_crawl(
+    values: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        check_settings(given(**values))
+    assert str(raised.value) == message
+
+
+def test_the_validators_are_the_components_and_have_no_side_effects(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for path in VALIDATORS:
+        assert callable(pkgutil.resolve_name(path)), path
+    # No browser or driver looked up (PATH holds neither), no password asked for
+    # (the password is read from its variable; stdin is not touched).
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("SETTINGS_CHECK_PASSWORD", "s3cret")
+    monkeypatch.setattr("sys.stdin", None)
+    check_settings(
+        given(
+            CRAWLER_RENDER="always",
+            SELENIUM_BROWSER_EXECUTABLE_PATH="/no/such/chromium",
+            CRAWLER_LOGIN_URL="http://127.0.0.1:9/login",
+            CRAWLER_LOGIN_USERNAME="alice",
+            CRAWLER_LOGIN_PASSWORD_ENV="SETTINGS_CHECK_PASSWORD",
+        )
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_validators_see_the_framework_defaults_beneath_bare_settings() -> None:
+    check_settings(Settings({"CRAWLER_MIN_ITEMS": 1}))  # no SELENIUM_* at all: defaults
+
+
+# -- spider arguments ---------------------------------------------------------------
+
+
+def test_a_spider_argument_is_checked_against_the_setting_it_stands_for() -> None:
+    with pytest.raises(ConfigError) as raised:
+        check_argument("max_depth", "DEPTH_LIMIT", "deep")
+    assert str(raised.value) == "max_depth must be a whole number >= 0, not 'deep'"
+    check_argument("max_depth", "DEPTH_LIMIT", "3")
+    check_argument("render", "CRAWLER_RENDER", None)  # not given
+
+
+class Arguments(Spider):
+    """A spider whose ``forms`` argument is ``CRAWLER_FORMS`` (unchecked by it)."""
+
+    name = "arguments"
+
+    def __init__(self, forms: str | None = None, fail: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if fail == "config":
+            raise ConfigError("fail must not be config")
+        if fail == "bug":
+            raise RuntimeError("a bug of the spider's, not a configuration error")
+        self.forms = forms
+
+    def apply_arguments(self, settings: Settings) -> None:
+        if self.forms is not None:
+            settings.set("CRAWLER_FORMS", self.forms, priority="spider")
+
+
+def test_the_spider_is_built_with_its_arguments_and_its_settings_checked() -> None:
+    settings = framework_settings()
+    check_settings(settings, spidercls=Arguments, spider_arguments={"forms": "all"})
+    with pytest.raises(ConfigError, match=r"^fail must not be config$"):
+        check_settings(settings, spidercls=Arguments, spider_arguments={"fail": "config"})
+    with pytest.raises(ConfigError, match=r"^CRAWLER_FORMS must be one of none, get, all"):
+        check_settings(settings, spidercls=Arguments, spider_arguments={"forms": "some"})
+    assert settings["CRAWLER_FORMS"] == "get"  # a copy was checked
+    # Not a configuration error: left for the crawl to report, as it always has.
+    check_settings(settings, spidercls=Arguments, spider_arguments={"fail": "bug"})
+    # Without arguments the spider is not built.
+    check_settings(settings, spidercls=Arguments)

@@ -312,7 +312,10 @@ def test_allow_domain_extends_the_followed_hosts() -> None:
         ({}, "needs a start URL"),
         ({"start_url": "mailto:x@y"}, "must be an http"),
         ({"start_url": "http://x/", "max_depth": "deep"}, "max_depth must be a whole number"),
-        ({"start_url": "http://x/", "max_pages": "-1"}, "must not be negative"),
+        ({"start_url": "http://x/", "max_pages": "-1"}, "max_pages must be a whole number >= 0"),
+        ({"start_url": "http://x/", "render": "sometimes"}, "render must be one of never"),
+        ({"start_url": "http://x/", "forms": "some"}, "forms must be one of none, get, all"),
+        ({"start_url": "http://x/", "submit_forms": "("}, "submit_forms must be a regular"),
     ],
 )
 def test_bad_spider_arguments_are_config_errors(arguments: dict[str, str], message: str) -> None:

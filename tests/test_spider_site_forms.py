@@ -226,7 +226,7 @@ def test_scrapy_crawl_takes_the_form_arguments(tinysite: TinySite, tmp_path: Pat
     ("options", "message"),
     [
         (("--form-value", "q"), "takes NAME=VALUE"),
-        (("--submit-forms", "(feedback"), "CRAWLER_SUBMIT_FORMS is not a valid regular expression"),
+        (("--submit-forms", "(feedback"), "submit_forms must be a regular expression"),
         (("--forms", "some"), "invalid choice"),
     ],
 )

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from crawler.exceptions import BrowserConfigError, BrowserNotFoundError
-from crawler.settingscheck import check_settings
+from crawler.settingscheck import check_types
 
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
@@ -43,16 +43,21 @@ def blocked_url_patterns(block: tuple[str, ...] | list[str]) -> list[str]:
     return patterns
 
 
-def validate_block_resources(block: object, where: str) -> tuple[str, ...]:
+def validate_block_resources(block: object, where: str, given: object = None) -> tuple[str, ...]:
+    """``block`` (resource types and URL patterns) as a tuple, or a
+    :class:`BrowserConfigError` naming ``where`` and quoting ``given`` (the value
+    as the user wrote it, when ``block`` is a list made of it)."""
+    shown = block if given is None else given
     if isinstance(block, str):
         block = [block]
     if not isinstance(block, (list, tuple)) or not all(isinstance(b, str) for b in block):
-        raise BrowserConfigError(f"{where} must be a list of strings, got {block!r}")
+        raise BrowserConfigError(f"{where} must be a list of strings, got {shown!r}")
     for item in block:
         if item not in RESOURCE_EXTENSIONS and "*" not in item and "." not in item:
             known = ", ".join(sorted(RESOURCE_EXTENSIONS))
+            in_value = f" in {shown!r}" if shown != [item] and shown != item else ""
             raise BrowserConfigError(
-                f"{where}: unknown resource type {item!r}; use one of {known} "
+                f"{where}: unknown resource type {item!r}{in_value}; use one of {known} "
                 "or a URL pattern such as '*.pdf' or '*://ads.example.com/*'"
             )
     return tuple(block)
@@ -107,7 +112,7 @@ class BrowserConfig:
         Raises :class:`BrowserConfigError` for a value its setting does not take
         or settings that conflict.
         """
-        check_settings(settings, "SELENIUM_", error=BrowserConfigError)
+        check_types(settings, "SELENIUM_", error=BrowserConfigError)
         remote_url = settings.get("SELENIUM_REMOTE_URL") or None
         browser_executable = settings.get("SELENIUM_BROWSER_EXECUTABLE_PATH") or None
         driver_executable = settings.get("SELENIUM_DRIVER_EXECUTABLE_PATH") or None
@@ -137,12 +142,11 @@ class BrowserConfig:
                 "SELENIUM_BROWSER_ARGUMENTS contains --headless: use SELENIUM_HEADLESS instead"
             )
         allowed_hosts = [h.strip() for h in settings.getlist("SELENIUM_ALLOWED_HOSTS") if h.strip()]
-        for host in allowed_hosts:
-            if not _HOST_PATTERN.fullmatch(host):
-                raise BrowserConfigError(
-                    f"SELENIUM_ALLOWED_HOSTS must hold host names (or *.domain patterns), "
-                    f"got {host!r}"
-                )
+        if not all(_HOST_PATTERN.fullmatch(host) for host in allowed_hosts):
+            raise BrowserConfigError(
+                "SELENIUM_ALLOWED_HOSTS takes host names (or *.domain patterns), a list or "
+                f"comma-separated, not {settings.get('SELENIUM_ALLOWED_HOSTS')!r}"
+            )
         temp_dir = settings.get("SELENIUM_TEMP_DIR") or None
         return cls(
             enabled=settings.getbool("SELENIUM_ENABLED"),
@@ -160,7 +164,9 @@ class BrowserConfig:
             headless=headless,
             arguments=tuple(str(a) for a in arguments),
             block_resources=validate_block_resources(
-                settings.getlist("SELENIUM_BLOCK_RESOURCES"), "SELENIUM_BLOCK_RESOURCES"
+                settings.getlist("SELENIUM_BLOCK_RESOURCES"),
+                "SELENIUM_BLOCK_RESOURCES",
+                given=settings.get("SELENIUM_BLOCK_RESOURCES"),
             ),
             window_size=cls._window_size(settings.get("SELENIUM_WINDOW_SIZE")),
             politeness=settings.getbool("SELENIUM_POLITENESS_ENABLED"),
@@ -193,9 +199,10 @@ class BrowserConfig:
             return path
         found = _find(names)
         if found is None:
+            needed = names[0] if len(names) == 1 else f"one of {', '.join(names)}"
             raise BrowserNotFoundError(
-                f"rendering with SELENIUM_BROWSER={self.browser!r} needs one of "
-                f"{', '.join(names)} on PATH: install it, set {setting}, set "
+                f"rendering with SELENIUM_BROWSER={self.browser!r} needs {needed} "
+                f"on PATH: install it, set {setting}, set "
                 "SELENIUM_REMOTE_URL, or do not render (--render never, SELENIUM_ENABLED=False)"
             )
         return found

@@ -35,7 +35,7 @@ from scrapy.http.request import NO_CALLBACK
 from scrapy.linkextractors import IGNORED_EXTENSIONS, LinkExtractor
 from scrapy.utils.url import url_has_any_extension
 
-from crawler.settingscheck import check_settings, setting_choices
+from crawler.settingscheck import check_types, setting_choices
 
 if TYPE_CHECKING:
     from typing import Self
@@ -133,7 +133,7 @@ class RenderModeConfig:
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> RenderModeConfig:
         """Raises :class:`~crawler.exceptions.ConfigError` for a bad ``CRAWLER_RENDER*``."""
-        check_settings(settings, "CRAWLER_RENDER")
+        check_types(settings, "CRAWLER_RENDER")
         return cls(
             mode=settings.get("CRAWLER_RENDER"),
             sample_size=settings.getint("CRAWLER_RENDER_SAMPLE_SIZE"),

@@ -94,7 +94,8 @@ def login_settings(args: argparse.Namespace, login_url: str | None) -> dict[str,
         given = [name for name in _DEPENDENT_OPTIONS if getattr(args, name, None)]
         if given:
             options = ", ".join("--" + name.replace("_", "-") for name in given)
-            raise UsageError(f"{options} only make sense with --login LOGIN_URL")
+            verb = "makes" if len(given) == 1 else "make"
+            raise UsageError(f"{options} only {verb} sense with --login LOGIN_URL")
         return {}
     if not args.username:
         raise UsageError("logging in needs --username USER")

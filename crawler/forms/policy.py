@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from crawler.exceptions import FormConfigError
 from crawler.forms.classify import FormKind, classify
 from crawler.login.logout import looks_like_logout
-from crawler.settingscheck import check_settings, setting_choices
+from crawler.settingscheck import check_types, setting_choices
 
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
@@ -36,28 +36,37 @@ _SETTINGS = ("CRAWLER_FORM", "CRAWLER_SUBMIT_FORMS", "CRAWLER_LOGOUT_PATTERN")
 
 
 def parse_form_values(value: Any, name: str = "CRAWLER_FORM_VALUES") -> dict[str, str]:
-    """``{"q": "ships"}``, its JSON, ``"q=ships,colour=red"`` or ``["q=ships", ...]``."""
+    """``{"q": "ships"}``, its JSON, ``"q=ships,colour=red"``, ``["q=ships", ...]`` or
+    that list's JSON.
+
+    Raises :class:`FormConfigError` naming ``name`` (the setting, or the spider
+    argument) and quoting the whole value as given.
+    """
     if value is None or value == "":
         return {}
+    given = value
+    if isinstance(value, str) and value.strip().startswith(("{", "[")):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as e:
+            raise FormConfigError(f"{name} is not valid JSON ({e}): {given!r}") from None
     if isinstance(value, dict):
         return {str(k): "" if v is None else str(v) for k, v in value.items()}
     if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("{"):
-            try:
-                return parse_form_values(json.loads(text), name)
-            except json.JSONDecodeError as e:
-                raise FormConfigError(f"{name} is not valid JSON: {e}") from None
-        items: list[str] = text.split(",")
+        items: list[Any] = value.split(",")
     elif isinstance(value, (list, tuple)):
-        items = [str(v) for v in value]
+        items = list(value)
     else:
-        raise FormConfigError(f"{name} must be a mapping or NAME=VALUE pairs, not {value!r}")
+        raise FormConfigError(f"{name} must be a mapping or NAME=VALUE pairs, not {given!r}")
     values: dict[str, str] = {}
     for item in items:
-        field_name, sep, field_value = item.partition("=")
+        text = item if isinstance(item, str) else ""
+        field_name, sep, field_value = text.partition("=")
         if not sep or not field_name.strip():
-            raise FormConfigError(f"{name} takes NAME=VALUE pairs, not {item!r}")
+            raise FormConfigError(
+                f"{name} takes NAME=VALUE pairs (comma-separated, a list, or a mapping), "
+                f"not {given!r}"
+            )
         values[field_name.strip()] = field_value
     return values
 
@@ -72,29 +81,14 @@ class FormPolicy:
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> FormPolicy:
         """Raises :class:`FormConfigError` for a bad ``CRAWLER_FORM*`` setting or pattern."""
-        check_settings(settings, _SETTINGS, error=FormConfigError)
+        check_types(settings, _SETTINGS, error=FormConfigError)
         mode = settings.get("CRAWLER_FORMS")
-        submit = settings.get("CRAWLER_SUBMIT_FORMS")
-        pattern = None
-        if submit:
-            try:
-                pattern = re.compile(submit)
-            except re.error as e:
-                raise FormConfigError(
-                    f"CRAWLER_SUBMIT_FORMS is not a valid regular expression ({e}): {submit!r}"
-                ) from None
+        submit = settings.get("CRAWLER_SUBMIT_FORMS")  # both patterns: Regex, compiled by the check
         logout = settings.get("CRAWLER_LOGOUT_PATTERN")
-        if logout:
-            try:
-                re.compile(logout)
-            except re.error as e:
-                raise FormConfigError(
-                    f"CRAWLER_LOGOUT_PATTERN is not a valid regular expression ({e}): {logout!r}"
-                ) from None
         return cls(
             mode=mode,
             values=parse_form_values(settings.get("CRAWLER_FORM_VALUES")),
-            submit_pattern=pattern,
+            submit_pattern=re.compile(submit) if submit else None,
             logout_pattern=logout or None,
         )
 

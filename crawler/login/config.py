@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from crawler.exceptions import LoginConfigError
-from crawler.settingscheck import check_settings, setting_choices
+from crawler.settingscheck import check_types, setting_choices
 
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
@@ -116,7 +116,7 @@ class LoginConfig:
         username = text("CRAWLER_LOGIN_USERNAME")
         if username is None:
             raise LoginConfigError(f"CRAWLER_LOGIN_URL={url} needs CRAWLER_LOGIN_USERNAME")
-        check_settings(settings, "CRAWLER_LOGIN_", error=LoginConfigError)
+        check_types(settings, "CRAWLER_LOGIN_", error=LoginConfigError)
         return cls(
             url=url,
             username=username,
@@ -132,3 +132,22 @@ class LoginConfig:
             max_relogins=settings.getint("CRAWLER_LOGIN_MAX_RELOGINS"),
             timeout=settings.getfloat("CRAWLER_LOGIN_TIMEOUT"),
         )
+
+
+def login_config(settings: BaseSettings) -> LoginConfig | None:
+    """The login the settings ask for, checked: ``None`` without ``CRAWLER_LOGIN_URL``
+    (no login; the ``CRAWLER_LOGIN_*`` values are still type-checked).
+
+    What :class:`~crawler.login.middleware.LoginMiddleware` builds, and what the
+    settings check runs before a crawl (:data:`crawler.settingscheck.VALIDATORS`):
+    it reads the password from its variable or file, and prompts for nothing.
+    Raises :class:`LoginConfigError`.
+    """
+    if not settings.get("CRAWLER_LOGIN_URL"):
+        check_types(settings, "CRAWLER_LOGIN_", error=LoginConfigError)
+        return None
+    if not settings.getbool("COOKIES_ENABLED"):
+        raise LoginConfigError(
+            "CRAWLER_LOGIN_URL needs cookies to keep the session: set COOKIES_ENABLED=True"
+        )
+    return LoginConfig.from_settings(settings)

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from typing import Self
 
     from scrapy.crawler import Crawler
+    from scrapy.settings import BaseSettings
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +102,15 @@ def save_cookies_txt(cookies: Iterable[Cookie], path: str | Path) -> int:
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(COOKIES_TXT_HEADER + "".join(line + "\n" for line in lines))
     return len(lines)
+
+
+def check_cookies_file(settings: BaseSettings) -> None:
+    """Read ``CRAWLER_COOKIES_FILE`` (when set) as :class:`CookiesFile` will: a
+    :class:`~crawler.exceptions.LoginConfigError` if it is missing or not a
+    cookies.txt file.  One of the settings check's validators."""
+    path = settings.get("CRAWLER_COOKIES_FILE")
+    if path:
+        load_cookies_txt(path)
 
 
 class CookiesFile:

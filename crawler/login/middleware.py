@@ -53,10 +53,10 @@ from twisted.internet.defer import Deferred
 
 from crawler import redaction
 from crawler.browser.request import BrowserRequest
-from crawler.exceptions import LoginConfigError, LoginError
+from crawler.exceptions import LoginError
 from crawler.login.browser import login_actions
 from crawler.login.check import login_problem, same_page, scrub
-from crawler.login.config import PROMPT_ENV, LoginConfig
+from crawler.login.config import PROMPT_ENV, LoginConfig, login_config
 from crawler.login.cookies import crawl_cookie_jar
 from crawler.login.form import find_login_form
 
@@ -94,13 +94,9 @@ class LoginMiddleware:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         settings = crawler.settings
-        if not settings.get("CRAWLER_LOGIN_URL"):
+        config = login_config(settings)
+        if config is None:
             raise NotConfigured  # no login: off without a message, so no warning in every crawl
-        if not settings.getbool("COOKIES_ENABLED"):
-            raise LoginConfigError(
-                "CRAWLER_LOGIN_URL needs cookies to keep the session: set COOKIES_ENABLED=True"
-            )
-        config = LoginConfig.from_settings(settings)
         if settings.get("CRAWLER_LOGIN_PASSWORD_ENV") == PROMPT_ENV:
             # Typed at crawler crawl's prompt: no browser or other child process inherits it.
             os.environ.pop(PROMPT_ENV, None)

@@ -21,10 +21,10 @@ from scrapy.utils.defer import deferred_from_coro
 from crawler.exceptions import InvalidItem, StoreError
 from crawler.items import PageRecord
 from crawler.redaction import redact_mapping
-from crawler.settingscheck import check_settings
+from crawler.settingscheck import check_types
 from crawler.storage.rows import item_row
 from crawler.storage.schema import PAGE_COLUMNS
-from crawler.storage.sql import SqlStore, display_url
+from crawler.storage.sql import SqlStore, check_store_url, display_url
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -52,11 +52,13 @@ class StoreConfig:
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> StoreConfig:
-        """Raises :class:`~crawler.exceptions.ConfigError` for a bad ``CRAWLER_STORE_*``."""
-        check_settings(settings, "CRAWLER_STORE_")
+        """Raises :class:`~crawler.exceptions.ConfigError` for a bad ``CRAWLER_STORE_*``
+        (:class:`~crawler.exceptions.StoreUrlError` for a URL that cannot be a store's;
+        whether the store opens is found out when the crawl opens it)."""
+        check_types(settings, "CRAWLER_STORE_")
         fallback = settings.get("CRAWLER_STORE_FALLBACK_PATH")
         return cls(
-            url=settings.get("CRAWLER_STORE_URL"),
+            url=check_store_url(settings.get("CRAWLER_STORE_URL")),
             batch_size=settings.getint("CRAWLER_STORE_BATCH_SIZE"),
             fallback_path=Path(fallback) if fallback else None,
         )

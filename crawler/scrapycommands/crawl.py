@@ -4,12 +4,15 @@
 replace the built-in one.  Differences:
 
 * a setting value its setting does not take (``-s``, or the spider's
-  ``custom_settings``; :func:`crawler.settingscheck.check_settings`), an unknown
-  spider name, or ``-o``/``-O`` into a directory that does not exist: one line
-  ``error: ...`` and exit code 2, before Scrapy logs anything;
+  ``custom_settings``; :func:`crawler.settingscheck.check_settings`: types,
+  components named by import path, the components' own checks), a missing or
+  bad spider argument (``scrapy crawl site`` without ``-a start_url``; the
+  check builds the spider once with its arguments), an unknown spider name, or
+  ``-o``/``-O`` into a directory that does not exist: one line ``error: ...``
+  and exit code 2, before Scrapy logs anything (``process_options`` runs before
+  the ``CrawlerProcess``, which logs the banner, exists);
 * a :class:`~crawler.exceptions.ConfigError` or Scrapy ``UsageError`` raised
-  while the spider or the crawl is created (``scrapy crawl site`` without
-  ``-a start_url``): the same line and exit code, no traceback;
+  later, while the crawl is created: the same line and exit code, no traceback;
 * otherwise the exit code follows the crawl's finish reason, by the rule of
   ``crawler crawl`` (:func:`crawler.runner.exit_code_for`): 0 when it did what
   it was asked, 130 when interrupted, 1 else.
@@ -84,8 +87,8 @@ class Command(ScrapyCrawlCommand):
             spidercls = get_spider_loader(self.settings).load(args[0])
         except KeyError:
             _fail(f"no spider named {args[0]!r} in this project (`scrapy list` shows them)")
-        try:
-            check_settings(self.settings, spidercls=spidercls)
+        try:  # the spider is built once with its arguments, which it checks
+            check_settings(self.settings, spidercls=spidercls, spider_arguments=opts.spargs)
             if opts.output or opts.overwrite_output:  # FEEDS is then theirs, parsed by Scrapy
                 for uri in self.settings.getdict("FEEDS"):
                     check_output_file(uri)

@@ -29,10 +29,10 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import HtmlResponse
 
 from crawler.extract.engines import get_engine
-from crawler.extract.exceptions import ExtractError
+from crawler.extract.exceptions import ExtractError, SpecError
 from crawler.extract.loader import load_spec_sources
 from crawler.extract.spec import matching_specs
-from crawler.settingscheck import check_settings
+from crawler.settingscheck import check_types
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable
@@ -57,12 +57,17 @@ class ExtractConfig:
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> ExtractConfig:
         """Load every spec now, so a bad spec file fails the crawl before it starts
-        (:class:`~crawler.extract.exceptions.SpecError` naming the file and field);
+        (:class:`~crawler.extract.exceptions.SpecError` naming the setting, the file
+        and the field);
         a bad ``CRAWLER_EXTRACT_*`` value is a :class:`~crawler.exceptions.ConfigError`."""
-        check_settings(settings, "CRAWLER_EXTRACT_")
+        check_types(settings, "CRAWLER_EXTRACT_")
         sources = settings.getlist("CRAWLER_EXTRACT_SPECS")
         engine = settings.get("CRAWLER_EXTRACT_ENGINE")
-        return cls(specs=tuple(load_spec_sources(sources)), engine=engine)
+        try:
+            specs = load_spec_sources(sources)
+        except SpecError as e:
+            raise SpecError(f"CRAWLER_EXTRACT_SPECS: {e}") from None
+        return cls(specs=tuple(specs), engine=engine)
 
 
 class ExtractMiddleware:
