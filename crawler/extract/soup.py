@@ -23,6 +23,7 @@ libxml2 does: text, attribute values and the text of ``<title>`` and
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -80,9 +81,8 @@ END_PRIORITY: dict[str, int] = {
     "tfoot": 180, "table": 190, "head": 200, "body": 200, "html": 220,
 }  # fmt: skip
 DEFAULT_END_PRIORITY = 100
+_ASCII_WHITESPACE = " \t\n\r\x0b\x0c"  # what bytes.strip() strips
 HEAD_ELEMENTS = frozenset({"base", "link", "meta", "script", "style", "title"})
-_EMPTY_COMMENT = re.compile(r"<!---?>")
-_NEVER = re.compile(r"(?!)")
 
 # Attribute values stay strings ("a b", not ["a", "b"]); with html.parser
 # the first of duplicate attributes wins, as in libxml2.
@@ -116,22 +116,131 @@ class _LibxmlShapedSoup(BeautifulSoup):
 
 
 class _AsWrittenParser(BeautifulSoupHTMLParser):
-    """bs4's html.parser events, with character references decoded by the standard.
+    """bs4's html.parser events, read by the HTML standard's tokenizer where html.parser is not.
 
-    It is fed markup whose every ``&`` is escaped as ``&amp;`` (see
-    :class:`StandardReferencesTreeBuilder`): where html.parser decodes (text
-    outside raw text elements, attribute values) it gives back the text as
-    written; where it does not (raw text, comments, attribute names),
-    ``&amp;`` is turned back into ``&`` here.
+    **Character references.**  It is fed markup whose every ``&`` is escaped
+    as ``&amp;`` (see :class:`StandardReferencesTreeBuilder`): where
+    html.parser decodes (text outside raw text elements, attribute values) it
+    gives back the text as written; where it does not (raw text, comments,
+    attribute names), ``&amp;`` is turned back into ``&`` here.
+
+    **Markup other than start tags** (WHATWG HTML 13.2.5, the states named
+    below), which html.parser reads by older rules (and differently from one
+    Python release to the next):
+
+    - comments: ``<!-->`` and ``<!--->`` are empty; a comment ends at the
+      first ``-->`` or ``--!>``; ``--`` and ``<!--`` inside are text; one
+      that is not closed runs to the end (comment states, 13.2.5.43-52);
+    - ``<!`` not followed by ``--`` or ``DOCTYPE``, ``</`` followed by
+      neither a letter nor ``>``, and ``<?``, are bogus comments ending at
+      the first ``>`` or the end (13.2.5.41-42, 13.2.5.6-7); so is
+      ``<![CDATA[``, as outside SVG and MathML (libxml2 reads it so there
+      too);
+    - an end tag ends at its ``>``, past quoted attribute values
+      (``</p x=">">``); one cut by the end of the input is dropped;
+    - a start tag cut by the end of the input is dropped with the rest
+      (13.2.5.32-40, eof-in-tag);
+    - raw text (``<script>``...) ends at ``</name`` followed by whitespace,
+      ``/`` or ``>``, whatever follows up to the end tag's ``>``; in
+      ``<script>``, ``<!--`` opens the escaped states, where a nested
+      ``<script>`` must be closed before ``</script>`` ends the element
+      (13.2.5.4-5, 13.2.5.15-31).
+
+    The whole document is in ``rawdata`` (bs4 feeds it in one call), so
+    reaching the end of ``rawdata`` is the end of the input: these methods
+    never return -1, and html.parser's own end-of-input handling never runs.
     """
 
     CDATA_CONTENT_ELEMENTS = tuple(RAW_TEXT_ELEMENTS | ESCAPABLE_RAW_TEXT_ELEMENTS)
     RCDATA_CONTENT_ELEMENTS = ()  # Python 3.14's own RCDATA would decode with the wrong rules
 
     def set_cdata_mode(self, elem: str, *args: Any, **kwargs: Any) -> None:
-        super().set_cdata_mode(elem, *args, **kwargs)
-        if self.cdata_elem == "plaintext":
-            self.interesting = _NEVER  # no end tag: its text runs to the end
+        self.cdata_elem = elem.lower()  # parse_starttag reads the raw text itself
+
+    def parse_starttag(self, i: int) -> int:
+        end: int = super().parse_starttag(i)
+        if end < 0:
+            return len(self.rawdata)  # the input ends inside the tag: dropped
+        if self.cdata_elem is not None:
+            end = self._parse_raw_text(end)
+        return end
+
+    def _parse_raw_text(self, start: int) -> int:
+        """The text of the raw text element just opened, and its end tag."""
+        rawdata, name = self.rawdata, self.cdata_elem
+        assert name is not None
+        if name == "script":
+            close = _script_end(rawdata, start)
+        elif name == "plaintext":
+            close = -1
+        else:
+            match = _raw_text_end(name).search(rawdata, start)
+            close = match.start() if match else -1
+        if close < 0:
+            self.handle_data(rawdata[start:])  # runs to the end
+            self.cdata_elem = None
+            return len(rawdata)
+        if close > start:
+            self.handle_data(rawdata[start:close])
+        self.cdata_elem = None
+        tag_end = _TAG_REST.match(rawdata, close + 2 + len(name))
+        if tag_end is None:
+            return len(rawdata)  # the input ends inside the end tag
+        self.handle_endtag(name)
+        return tag_end.end()
+
+    def parse_endtag(self, i: int) -> int:
+        rawdata = self.rawdata
+        name = _END_TAG_NAME.match(rawdata, i + 2)
+        if name is None:
+            if rawdata.startswith("</>", i):
+                return i + 3  # nothing
+            if i + 2 == len(rawdata):
+                self.handle_data("</")
+                return i + 2
+            return self.parse_bogus_comment(i)
+        tag_end = _TAG_REST.match(rawdata, name.end())
+        if tag_end is None:
+            return len(rawdata)  # the input ends inside the tag: dropped
+        self.handle_endtag(name.group().lower())
+        return tag_end.end()
+
+    def parse_comment(self, i: int, report: Any = True) -> int:
+        rawdata = self.rawdata
+        start = i + 4
+        abrupt = _ABRUPT_COMMENT_END.match(rawdata, start)
+        if abrupt:
+            self.handle_comment("")
+            return abrupt.end()
+        end = _COMMENT_END.search(rawdata, start)
+        if end is None:
+            self.handle_comment(_DASHES_AT_END.sub("", rawdata[start:]))
+            return len(rawdata)
+        self.handle_comment(rawdata[start : end.start()])
+        return end.end()
+
+    def parse_html_declaration(self, i: int) -> int:
+        rawdata = self.rawdata
+        if rawdata.startswith("<!--", i):
+            return self.parse_comment(i)
+        if rawdata[i + 2 : i + 9].lower() == "doctype":
+            end = rawdata.find(">", i + 9)
+            end = len(rawdata) if end < 0 else end
+            self.handle_decl(rawdata[i + 2 : end])
+            return end + 1
+        return self.parse_bogus_comment(i)
+
+    def parse_bogus_comment(self, i: int, report: Any = True) -> int:
+        """``<!x>``, ``</ x>``, and ``<?x>`` (from ``?``): a comment up to ``>``."""
+        rawdata = self.rawdata
+        start = i + 1 if rawdata.startswith("<?", i) else i + 2
+        end = rawdata.find(">", start)
+        end = len(rawdata) if end < 0 else end
+        self.handle_comment(rawdata[start:end])
+        return end + 1
+
+    def parse_pi(self, i: int) -> int:
+        return self.parse_bogus_comment(i)
 
     def handle_starttag(
         self,
@@ -156,24 +265,63 @@ class _AsWrittenParser(BeautifulSoupHTMLParser):
         self.soup.handle_data(data)  # what bs4's handle_data does
 
     def handle_comment(self, data: str) -> None:
-        super().handle_comment(_as_written(data))
+        # Not through bs4's handle_comment, which makes "" or "  " one space.
+        self.soup.endData()
+        self.soup.object_was_parsed(Comment(_as_written(data)))
 
     def handle_decl(self, decl: str) -> None:
         super().handle_decl(_as_written(decl))
 
-    def unknown_decl(self, data: str) -> None:
-        super().unknown_decl(_as_written(data))
 
-    def handle_pi(self, data: str) -> None:
-        super().handle_pi(_as_written(data))
+# The HTML standard's tokenizer, where html.parser reads otherwise (see above).
+_COMMENT_END = re.compile(r"--!?>")
+_ABRUPT_COMMENT_END = re.compile(r"-?>")  # right after "<!--"
+_DASHES_AT_END = re.compile(r"(?:--!?|-)\Z")  # of a comment the input ends in
+_END_TAG_NAME = re.compile(r"[a-zA-Z][^\t\n\f\r />]*")
+# What follows a tag's name up to its ">": attributes, whose quoted values
+# may hold ">".  No match: the input ends inside the tag.
+_TAG_REST = re.compile(
+    r"""(?>
+        [\t\n\f\r /]+
+      | [^\t\n\f\r />][^\t\n\f\r />=]*+
+        (?>[\t\n\f\r ]*+=[\t\n\f\r ]*+(?>"[^"]*+"?|'[^']*+'?|[^\t\n\f\r >]*+))?
+    )*+>""",
+    re.VERBOSE,
+)
+_SCRIPT_DATA = re.compile(r"<!--|</script(?=[\t\n\f\r />])", re.IGNORECASE)
+_SCRIPT_ESCAPED = re.compile(r"-->|<(/?)script(?=[\t\n\f\r />])", re.IGNORECASE)
 
-    def close(self) -> None:
-        super().close()
-        if self.cdata_elem is not None and self.rawdata:
-            # An unclosed <script>, <title>...: libxml2 keeps its text to the
-            # end; html.parser would drop it.
-            self.handle_data(self.rawdata)
-            self.rawdata = ""
+
+@functools.cache
+def _raw_text_end(name: str) -> re.Pattern[str]:
+    return re.compile(rf"</{name}(?=[\t\n\f\r />])", re.IGNORECASE)
+
+
+def _script_end(rawdata: str, pos: int) -> int:
+    """Where ``</script`` ends the script whose text starts at ``pos``; -1: none does."""
+    while True:
+        found = _SCRIPT_DATA.search(rawdata, pos)
+        if found is None:
+            return -1
+        if found.group() != "<!--":
+            return found.start()
+        # Escaped: "-->" leaves (the dashes of "<!--" count: "<!-->"); a
+        # nested <script> is double escaped until its </script>.
+        pos = found.start() + 2
+        double = False
+        while True:
+            found = _SCRIPT_ESCAPED.search(rawdata, pos)
+            if found is None:
+                return -1
+            pos = found.end()
+            if found.group() == "-->":
+                break
+            if found.group(1):  # </script
+                if not double:
+                    return found.start()
+                double = False
+            else:
+                double = True
 
 
 def _as_written(text: str) -> str:
@@ -198,23 +346,15 @@ class StandardReferencesTreeBuilder(HTMLParserTreeBuilder):
 
 def parse_soup(text: str, parser: str) -> BeautifulSoup:
     """Parse ``text`` with bs4 on ``parser`` ("lxml" or "html.parser")."""
+    text = text.strip(_ASCII_WHITESPACE)  # as the lxml engine's parse_html does
     if parser == "html.parser":
         soup: BeautifulSoup = _LibxmlShapedSoup(
-            _fix_markup(text), builder=StandardReferencesTreeBuilder, **HTML_PARSER_OPTIONS
+            text, builder=StandardReferencesTreeBuilder, **HTML_PARSER_OPTIONS
         )
     else:
         soup = BeautifulSoup(text, parser, **SOUP_OPTIONS)
     _shape_document(soup)
     return soup
-
-
-def _fix_markup(text: str) -> str:
-    """What html.parser reads differently before any tag is built."""
-    text = _EMPTY_COMMENT.sub("<!---->", text)
-    last_open = text.rfind("<!--")
-    if last_open >= 0 and text.find("-->", last_open + 4) < 0:
-        text += "-->"
-    return text
 
 
 def _is_blank(node: Any) -> bool:
@@ -226,7 +366,14 @@ def _shape_document(soup: BeautifulSoup) -> None:
     html = next((c for c in soup.contents if isinstance(c, Tag) and c.name == "html"), None)
     if html is None:
         html = soup.new_tag("html")
-        movable = [c for c in soup.contents if not isinstance(c, Doctype | Comment)]
+        # Leading comments (and the doctype) stay before <html>, as in libxml2.
+        nodes = list(soup.contents)
+        index = 0
+        while index < len(nodes) and (
+            isinstance(nodes[index], Doctype | Comment) or _is_blank(nodes[index])
+        ):
+            index += 1
+        movable = nodes[index:]
         first = next((c for c in soup.contents if c in movable), None)
         if first is not None:
             first.insert_before(html)
