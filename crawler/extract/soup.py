@@ -258,13 +258,15 @@ class _AsWrittenParser(BeautifulSoupHTMLParser):
 
     **Character references.**  It is fed markup whose every ``&`` is escaped
     as ``&amp;`` (see :class:`StandardReferencesTreeBuilder`): where
-    html.parser decodes (text outside raw text elements, attribute values) it
-    gives back the text as written; where it does not (raw text, comments,
-    attribute names), ``&amp;`` is turned back into ``&`` here.
+    html.parser decodes (text between tags) it gives back the text as
+    written; in what is read here (tags, attributes, raw text, comments)
+    ``&amp;`` is turned back into ``&``.  Then :mod:`crawler.extract.charrefs`
+    decodes text, attribute values and escapable raw text by the standard.
 
-    **Markup other than start tags** (WHATWG HTML 13.2.5, the states named
-    below), which html.parser reads by older rules (and differently from one
-    Python release to the next):
+    **The markup** is read by the HTML standard's tokenizer (WHATWG HTML
+    13.2.5, the states named below), where html.parser reads by older rules
+    (and differently from one Python release to the next); only its loop
+    over the text (``goahead``) is kept:
 
     - comments: ``<!-->`` and ``<!--->`` are empty; a comment ends at the
       first ``-->`` or ``--!>``; ``--`` and ``<!--`` inside are text; one
@@ -274,10 +276,11 @@ class _AsWrittenParser(BeautifulSoupHTMLParser):
       the first ``>`` or the end (13.2.5.41-42, 13.2.5.6-7); so is
       ``<![CDATA[``, as outside SVG and MathML (libxml2 reads it so there
       too);
-    - an end tag ends at its ``>``, past quoted attribute values
-      (``</p x=">">``); one cut by the end of the input is dropped;
-    - a start tag cut by the end of the input is dropped with the rest
-      (13.2.5.32-40, eof-in-tag);
+    - start tags and their attributes (13.2.5.8, 13.2.5.32-40): ``a==b`` is
+      ``=b``, a quote right after ``=`` opens a value that may hold ``>``,
+      only ASCII whitespace separates; end tags end at their ``>``, past
+      quoted attribute values (``</p x=">">``); a tag cut by the end of the
+      input is dropped (eof-in-tag), after what its name does to the tree;
     - raw text (``<script>``...) ends at ``</name`` followed by whitespace,
       ``/`` or ``>``, whatever follows up to the end tag's ``>``; in
       ``<script>``, ``<!--`` opens the escaped states, where a nested
