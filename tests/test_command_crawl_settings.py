@@ -77,6 +77,7 @@ def test_a_bad_spider_argument_is_one_line_before_scrapy_logs(tmp_path: Path) ->
     result = crawl(UNREACHABLE, tmp_path, "--max-pages", "-1")
     assert result.returncode == 2
     assert result.stderr == "error: max_pages must be a whole number >= 0, not -1\n"
+    assert not result.db.exists()  # refused before the store was opened (and created)
 
 
 def test_an_output_into_a_missing_directory_is_a_usage_error(tmp_path: Path) -> None:

@@ -179,14 +179,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     settings = project_settings(settings_from_args(args))
-    check_spider_settings("site", settings)  # before the store is opened (and created)
-    check_login_settings(settings)
-    store_url = settings.get("CRAWLER_STORE_URL")
-    try:  # fail before crawling anything, with the store named
-        SqlStore.open(store_url).close()
-    except StoreError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
     spider_arguments: dict[str, Any] = {"start_url": args.start_url}
     if args.allow_domain:
         spider_arguments["allow_domains"] = args.allow_domain
@@ -195,6 +187,15 @@ def _run(args: argparse.Namespace) -> int:
             spider_arguments[name] = getattr(args, name)
     if args.form_values:
         spider_arguments["form_values"] = args.form_values
+    # the settings and the spider's arguments, before the store is opened (and created)
+    check_spider_settings("site", settings, spider_arguments)
+    check_login_settings(settings)
+    store_url = settings.get("CRAWLER_STORE_URL")
+    try:  # fail before crawling anything, with the store named
+        SqlStore.open(store_url).close()
+    except StoreError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     outcome = run_spider("site", settings, **spider_arguments)
     if outcome.finish_reason == "login_failed":
         print(f"error: {outcome.stats.get('login/error')}", file=sys.stderr)
