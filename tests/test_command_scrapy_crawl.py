@@ -4,6 +4,7 @@ crawl's finish reason."""
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 import pytest
@@ -165,19 +166,55 @@ def test_a_misspelt_setting_is_a_warning_and_a_clean_crawl_exits_0(
     assert output.read_text(encoding="utf-8").count("\n") == 1
 
 
-def test_the_exit_code_follows_the_finish_reason(tinysite: TinySite, tmp_path: Path) -> None:
+def test_a_store_that_cannot_be_opened_is_one_line_as_in_crawler_crawl(tmp_path: Path) -> None:
+    result = run_scrapy(
+        "crawl",
+        "site",
+        "-a",
+        UNREACHABLE,
+        "-s",
+        "CRAWLER_STORE_URL=sqlite:////nonexistent-dir/crawl.db",
+    )
+    assert result.returncode == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith("error: cannot open store sqlite:////nonexistent-dir/crawl.db")
+
+
+def test_a_spider_that_turns_the_store_off_needs_none(tmp_path: Path) -> None:
+    """The login spider's custom_settings switch the store off: its URL is not opened."""
+    result = run_scrapy(
+        "crawl",
+        "login",
+        "-s",
+        "CRAWLER_STORE_URL=sqlite:////nonexistent-dir/crawl.db",
+        "-s",
+        f"CRAWLER_LOGIN_URL={UNREACHABLE.partition('=')[2]}login",
+        "-s",
+        "CRAWLER_LOGIN_USERNAME=u",
+        "-s",
+        "CRAWLER_LOGIN_PASSWORD_ENV=NO_SUCH_VARIABLE_SET",
+    )
+    assert "cannot open store" not in result.stderr
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_feed_that_fails_while_written_fails_the_crawl(
+    tinysite: TinySite, tmp_path: Path
+) -> None:
+    (tmp_path / "full.jsonl").symlink_to("/dev/full")  # no space left on device
     result = run_scrapy(
         "crawl",
         "site",
         "-a",
         f"start_url={tinysite.url('/')}",
-        "-s",
-        "CRAWLER_STORE_URL=sqlite:////nonexistent-dir/crawl.db",
-        "-s",
-        f"CRAWLER_STORE_FALLBACK_PATH={tmp_path / 'unwritten.jsonl'}",
+        "-a",
+        "max_pages=2",
+        *store(tmp_path),
+        "-o",
+        str(tmp_path / "full.jsonl"),
     )
-    assert "'finish_reason': 'store_error'" in result.stderr
-    assert result.returncode == 1
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "error: 1 output file(s) could not be written (see the log)" in result.stderr
 
 
 def test_an_extraction_that_extracts_nothing_exits_1_not_0(

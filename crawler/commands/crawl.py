@@ -26,7 +26,7 @@ from crawler.commands.options import (
 from crawler.exceptions import StoreError
 from crawler.extract.loader import load_spec_sources
 from crawler.forms.policy import FORM_MODES
-from crawler.pipelines.store import unwritten_summary
+from crawler.pipelines.store import check_store_opens, unwritten_summary
 from crawler.runner import check_spider_settings, project_settings, run_spider
 from crawler.storage.sql import SqlStore, check_store_url, display_url
 from crawler.summary import run_summary
@@ -192,7 +192,7 @@ def _run(args: argparse.Namespace) -> int:
     check_login_settings(settings)
     store_url = settings.get("CRAWLER_STORE_URL")
     try:  # fail before crawling anything, with the store named
-        SqlStore.open(store_url).close()
+        check_store_opens(settings)
     except StoreError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -16,7 +16,9 @@ from scrapy import signals
 from scrapy.exceptions import CloseSpider, NotConfigured
 from scrapy.settings import overridden_settings
 from scrapy.utils.asyncio import is_asyncio_available
+from scrapy.utils.conf import build_component_list
 from scrapy.utils.defer import deferred_from_coro
+from scrapy.utils.misc import load_object
 
 from crawler.exceptions import InvalidItem, StoreError
 from crawler.items import PageRecord
@@ -62,6 +64,21 @@ class StoreConfig:
             batch_size=settings.getint("CRAWLER_STORE_BATCH_SIZE"),
             fallback_path=Path(fallback) if fallback else None,
         )
+
+
+def check_store_opens(settings: BaseSettings) -> None:
+    """Open and close the store a crawl with these settings would write to, so a
+    store that cannot be opened (a missing directory, a server that refuses) is
+    a :class:`~crawler.exceptions.StoreError` before anything is crawled, not a
+    crawl that stops at once.  Nothing is checked when the store pipeline is off
+    (``CRAWLER_STORE_ENABLED``, or not in ``ITEM_PIPELINES``).  Creates the
+    SQLite file and the tables, as the crawl would."""
+    if not settings.getbool("CRAWLER_STORE_ENABLED"):
+        return
+    enabled = build_component_list(settings.getwithbase("ITEM_PIPELINES"))
+    if not any(load_object(path) is StorePipeline for path in enabled):
+        return
+    SqlStore.open(settings.get("CRAWLER_STORE_URL")).close()
 
 
 def unwritten_summary(stats: dict[str, Any]) -> str | None:

@@ -7,15 +7,17 @@ replace the built-in one.  Differences:
   ``custom_settings``; :func:`crawler.settingscheck.check_settings`: types,
   components named by import path, the components' own checks), a missing or
   bad spider argument (``scrapy crawl site`` without ``-a start_url``; the
-  check builds the spider once with its arguments), an unknown spider name, or
-  ``-o``/``-O`` into a directory that does not exist: one line ``error: ...``
+  check builds the spider once with its arguments), an unknown spider name,
+  ``-o``/``-O`` to a file that cannot be written, or a store that cannot be
+  opened (when the spider keeps the store on): one line ``error: ...``
   and exit code 2, before Scrapy logs anything (``process_options`` runs before
   the ``CrawlerProcess``, which logs the banner, exists);
 * a :class:`~crawler.exceptions.ConfigError` or Scrapy ``UsageError`` raised
   later, while the crawl is created: the same line and exit code, no traceback;
 * otherwise the exit code follows the crawl's finish reason, by the rule of
   ``crawler crawl`` (:func:`crawler.runner.exit_code_for`): 0 when it did what
-  it was asked, 130 when interrupted, 1 else.
+  it was asked, 130 when interrupted, 1 else; and 1 when a feed could not be
+  written while the crawl ran (a full disk).
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ from scrapy.spiderloader import get_spider_loader
 from scrapy.utils.conf import arglist_to_dict
 from twisted.internet.defer import Deferred
 
-from crawler.commands.options import check_output_file
-from crawler.exceptions import ConfigError
+from crawler.commands.options import check_output_file, failed_feeds
+from crawler.exceptions import ConfigError, StoreError
+from crawler.pipelines.store import check_store_opens
 from crawler.runner import exit_code_for
 from crawler.settingscheck import check_settings, set_settings
 
@@ -92,7 +95,10 @@ class Command(ScrapyCrawlCommand):
             if opts.output or opts.overwrite_output:  # FEEDS is then theirs, parsed by Scrapy
                 for uri in self.settings.getdict("FEEDS"):
                     check_output_file(uri)
-        except USER_ERRORS as e:
+            crawl_settings = self.settings.copy()
+            spidercls.update_settings(crawl_settings)  # its custom_settings may turn it off
+            check_store_opens(crawl_settings)
+        except (*USER_ERRORS, StoreError) as e:
             _fail(e)
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
@@ -109,6 +115,13 @@ class Command(ScrapyCrawlCommand):
             self.exitcode = 1
         else:
             self.exitcode = exit_code_for(crawler.stats.get_value("finish_reason"))
+            feeds = failed_feeds(crawler.stats.get_stats())
+            if feeds:
+                print(
+                    f"error: {feeds} output file(s) could not be written (see the log)",
+                    file=sys.stderr,
+                )
+                self.exitcode = self.exitcode or 1
 
     @staticmethod
     def _report(error: BaseException) -> int:
