@@ -54,6 +54,16 @@ def _as_list(value: str | list[str] | tuple[str, ...] | None) -> list[str]:
     return list(value)
 
 
+def _domains(value: str | list[str] | tuple[str, ...] | None) -> list[str]:
+    """Host names to follow besides the start URL's; a URL or a host with a port is a
+    :class:`ConfigError` (Scrapy's offsite filter would ignore it with a warning)."""
+    domains = _as_list(value)
+    for domain in domains:
+        if not domain or any(c in domain for c in "/:@?# \t"):
+            raise ConfigError(f"allow_domains takes host names such as example.org, not {domain!r}")
+    return [domain.lower().rstrip(".") for domain in domains]
+
+
 class SiteSpider(Spider):
     name = "site"
     # 404s and 500s are pages to record, not errors for HttpErrorMiddleware to drop.
@@ -88,7 +98,7 @@ class SiteSpider(Spider):
         ):
             check_argument(name, setting, value)
         self.start_url = start_url
-        self.allowed_domains = [parts.hostname, *_as_list(allow_domains)]
+        self.allowed_domains = [parts.hostname, *_domains(allow_domains)]
         self.max_depth = _count("max_depth", "DEPTH_LIMIT", max_depth)
         self.max_pages = _count("max_pages", "CLOSESPIDER_PAGECOUNT", max_pages)
         self.render = render or None

@@ -87,6 +87,10 @@ def test_a_bad_setting_is_one_line_before_anything_is_logged(
             "form_values takes NAME=VALUE pairs (comma-separated, a list, or a mapping), "
             "not '[1,2]'",
         ),
+        (
+            ["site", "-a", UNREACHABLE, "-a", "allow_domains=example.org,https://x.test/"],
+            "allow_domains takes host names such as example.org, not 'https://x.test/'",
+        ),
         (["extract"], "the extract spider needs URLs: -a url=, -a urls= or -a from_file="),
         (
             ["extract", "-a", "url=http://127.0.0.1:9/"],
