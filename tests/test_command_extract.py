@@ -210,6 +210,27 @@ def test_rendered_pages_have_what_scripts_added(tinysite: TinySite, tmp_path: Pa
     assert json.loads(plain.stdout)["later"] == []
 
 
+def alice_cookies(tinysite: TinySite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """alice's session, saved by ``crawler login --save-cookies`` (the password
+    is then taken out of the environment again)."""
+    monkeypatch.setenv(PASSWORD_ENV, USERS["alice"])
+    cookies = tmp_path / "alice.cookies.txt"
+    login = run_crawler(
+        "login",
+        tinysite.url(LOGIN_PATH),
+        "--username",
+        "alice",
+        "--password-env",
+        PASSWORD_ENV,
+        "--save-cookies",
+        str(cookies),
+        cwd=tmp_path,
+    )
+    assert login.returncode == 0, login.stderr
+    monkeypatch.delenv(PASSWORD_ENV)
+    return cookies
+
+
 def extract_on_a_terminal(tmp_path: Path, *arguments: str) -> tuple[int, bytes, bytes]:
     """``crawler extract ARGUMENTS`` with stderr on a pseudo-terminal:
     ``(exit code, stdout, what the terminal showed)``."""
@@ -257,20 +278,7 @@ def test_the_progress_bar_keeps_the_project_extensions(
 ) -> None:
     """With the bar on, the cookies file is still loaded (by the project's CookiesFile
     extension, which an EXTENSIONS override would have dropped)."""
-    monkeypatch.setenv(PASSWORD_ENV, USERS["alice"])
-    cookies = tmp_path / "alice.cookies.txt"
-    login = run_crawler(
-        "login",
-        tinysite.url(LOGIN_PATH),
-        "--username",
-        "alice",
-        "--password-env",
-        PASSWORD_ENV,
-        "--save-cookies",
-        str(cookies),
-        cwd=tmp_path,
-    )
-    assert login.returncode == 0, login.stderr
+    cookies = alice_cookies(tinysite, tmp_path, monkeypatch)
     urls = [tinysite.url(f"{INDEX_PATH}?copy={n}") for n in range(10)]
     code, stdout, shown = extract_on_a_terminal(
         tmp_path, *urls, *PAYMENTS, "--cookies", str(cookies)
@@ -361,21 +369,7 @@ def test_extract_logs_in_with_the_login_options(
 def test_extract_with_the_cookies_of_crawler_login(
     tinysite: TinySite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(PASSWORD_ENV, USERS["alice"])
-    cookies = tmp_path / "alice.cookies.txt"
-    login = run_crawler(
-        "login",
-        tinysite.url(LOGIN_PATH),
-        "--username",
-        "alice",
-        "--password-env",
-        PASSWORD_ENV,
-        "--save-cookies",
-        str(cookies),
-        cwd=tmp_path,
-    )
-    assert login.returncode == 0, login.stderr
-    monkeypatch.delenv(PASSWORD_ENV)
+    cookies = alice_cookies(tinysite, tmp_path, monkeypatch)
     proc = run_crawler(
         "extract", tinysite.url(INDEX_PATH), *PAYMENTS, "--cookies", str(cookies), cwd=tmp_path
     )
