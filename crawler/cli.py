@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import NoReturn
 
 from scrapy.exceptions import UsageError
 
@@ -13,12 +14,23 @@ from crawler.exceptions import ConfigError, StoreError
 COMMANDS = (crawl, extract, login, runs, export)
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """An :class:`argparse.ArgumentParser` whose usage errors are one line, as
+    every other error of the command line: ``error: <prog>: <message> (see
+    <prog> --help)`` on standard error, exit code 2 (argparse's own code)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="crawler",
         description="Crawl sites with Scrapy, render JavaScript with Selenium, store results.",
     )
-    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    subparsers = parser.add_subparsers(
+        title="commands", metavar="COMMAND", required=True, parser_class=ArgumentParser
+    )
     for command in COMMANDS:
         command.add_parser(subparsers)
     return parser

@@ -5,21 +5,30 @@ Reading never creates a store: a missing one is an error (exit code 2).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import argparse
+from typing import Any
 
 from crawler.commands.options import add_store_option, store_url
 from crawler.runner import project_settings
 from crawler.storage.sql import SqlStore
 from crawler.summary import table
 
-if TYPE_CHECKING:
-    import argparse
+
+def _positive(text: str) -> int:
+    """``--limit``'s value: a whole number of runs, at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"takes a whole number of runs, at least 1, not {text!r}")
+    return value
 
 
 def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser("runs", help="list the latest runs in a store")
     add_store_option(p)
-    p.add_argument("-n", "--limit", type=int, default=20, help="how many runs (default 20)")
+    p.add_argument("-n", "--limit", type=_positive, default=20, help="how many runs (default 20)")
     p.set_defaults(run=run)
 
 
