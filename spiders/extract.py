@@ -213,7 +213,8 @@ class ExtractSpider(Spider):
             self._reported_nothing = True
             self.logger.error(
                 "Nothing extracted from %d URL(s): %d gave no page, %d led to a login page, "
-                "%d page(s) gave no item (see the warnings above)",
+                "%d page(s) gave no item with a value (no selector of the spec matched "
+                "anything on them)",
                 len(self.urls),
                 self.crawler.stats.get_value("extract/urls_failed", 0),
                 len(self.login_pages),
