@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 import pytest
@@ -229,3 +230,30 @@ def test_spec_from_dict_shorthand() -> None:
         "title", "css:title", "text", False
     )  # fmt: skip
     assert spec.matches("anything")
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        (
+            "s.yaml",
+            "name: x\nfields:\n  a: [unclosed\n  b: x\n",
+            r"not valid YAML: expected ',' or '\]', but got ':' \(while parsing a flow "
+            r"sequence\) at line 4, column 4$",
+        ),
+        (
+            "s.yml",
+            "a: b\n\tc: d\n",
+            r"not valid YAML: found character '\\t' .* at line 2, column 1",
+        ),
+        ("s.yaml", 'a: "\xff"\n', "not valid YAML: .*invalid start byte"),
+        ("s.toml", 'name = "x"\n[fields\n', "not valid TOML: Expected ']' .*line 2, column 8"),
+    ],
+)
+def test_parser_errors_are_one_line(tmp_path: Path, name: str, text: str, message: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(text.encode("latin-1"))
+    with pytest.raises(SpecError) as info:
+        load_spec(path)
+    assert "\n" not in str(info.value)
+    assert re.search(message, str(info.value).removeprefix(f"{path}: ")), str(info.value)

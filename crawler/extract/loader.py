@@ -132,5 +132,20 @@ def _read(path: Path) -> Any:
         if suffix == ".toml":
             return tomllib.loads(raw.decode("utf-8"))
     except (yaml.YAMLError, tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise SpecError(f"{path}: not valid {suffix[1:].upper()}: {e}") from e
+        kind = "TOML" if suffix == ".toml" else "YAML"
+        raise SpecError(f"{path}: not valid {kind}: {_one_line(e)}") from e
     raise SpecError(f"{path}: spec files must end in .yaml, .yml or .toml")
+
+
+def _one_line(error: Exception) -> str:
+    """A parser's error in one line: PyYAML's multi-line message (with a copy of the
+    offending line and a caret) becomes its problem and where it is."""
+    if isinstance(error, yaml.MarkedYAMLError) and error.problem:
+        where = error.problem_mark or error.context_mark
+        message = f"{error.problem}"
+        if error.context:
+            message = f"{message} ({error.context})"
+        if where is not None:
+            message = f"{message} at line {where.line + 1}, column {where.column + 1}"
+        return message
+    return " ".join(str(error).split())
