@@ -45,7 +45,24 @@ if TYPE_CHECKING:
     from crawler.extract.selectors import Selector
 
 PARSERS = ("lxml", "html.parser")
+# Characters HTML text may hold but XML may not (XML 1.0, production [2] Char).
+# The XPath copy holds each as a stand-in from the end of plane 16 (private use,
+# valid XML), and strings that XPath returns get the original back, so XPath on
+# the soup sees what CSS and the lxml engine see.
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_STAND_IN = {c: 0x10FF00 + (c & 0xFF) for c in (*range(0x20), 0xFFFE, 0xFFFF)}
+_TO_XML = str.maketrans({c: s for c, s in _STAND_IN.items() if c not in (0x09, 0x0A, 0x0D)})
+_FROM_XML = str.maketrans({s: c for c, s in _STAND_IN.items() if c not in (0x09, 0x0A, 0x0D)})
+
+
+def _to_xml(text: str) -> str:
+    return text.translate(_TO_XML) if _XML_INVALID.search(text) else text
+
+
+def _from_xml(text: str) -> str:
+    return text.translate(_FROM_XML) if max(text, default="\0") >= "\U0010ff00" else text
+
+
 _BAD_NAME_CHARS = re.compile(r"[^\w.-]")
 
 
@@ -88,7 +105,7 @@ class _Mirror:
                     last = etree.Comment(_safe_comment(str(child)))
                     element.append(last)
                 elif _is_text(child):
-                    text = _XML_INVALID.sub("", str(child))
+                    text = _to_xml(str(child))
                     if last is None:
                         element.text = (element.text or "") + text
                     else:
@@ -101,7 +118,7 @@ class _Mirror:
         element = etree.Element(name) if parent is None else etree.SubElement(parent, name)
         for key, value in tag.attrs.items():
             try:
-                element.set(key, _XML_INVALID.sub("", attribute_value(key, value or "")))
+                element.set(key, _to_xml(attribute_value(key, value or "")))
             except ValueError:
                 continue  # a name XML cannot hold (`"`, `1a`): invisible to XPath
         self.element_of[id(tag)] = element
@@ -110,7 +127,7 @@ class _Mirror:
 
 
 def _safe_comment(text: str) -> str:
-    text = _XML_INVALID.sub("", text).replace("--", "- -")
+    text = _to_xml(text).replace("--", "- -")
     return text + " " if text.endswith("-") else text
 
 
@@ -170,7 +187,9 @@ class Bs4Engine(Engine[Tag, _Compiled]):
         for node in result:
             if isinstance(node, etree._Element):
                 tag = mirror.tag_of.get(node)
-                out.append(tag if tag is not None else str(node.text or ""))
+                out.append(tag if tag is not None else _from_xml(str(node.text or "")))
+            elif isinstance(node, str):
+                out.append(_from_xml(node))
             else:
                 out.append(node)
         return out
