@@ -59,6 +59,15 @@ counts here; anything else it raises is left for the crawl to report as it
 always does.  :func:`check_argument` checks one spider argument against the
 type of the setting it stands for, naming the argument.
 
+4. **what the crawl would die on or silently skip** later:
+   ``CONCURRENT_REQUESTS_PER_IP`` with a priority queue that refuses it
+   (:func:`check_priority_queue`); feeds whose storage cannot be built, whose
+   encoding Python does not know or whose URI names a ``%(parameter)s`` that
+   neither Scrapy nor the spider has (:func:`check_feeds`); a ``LOG_FILE`` or
+   ``JOBDIR`` that cannot be written (:func:`check_files`, which leaves no
+   file behind).  An argument the spider's ``__init__`` does not take is a
+   warning (:func:`unknown_arguments`), an argument without a name an error.
+
 :func:`unknown_settings` finds names given on the command line or in a
 spider's ``custom_settings`` that neither Scrapy, nor the framework, nor the
 project's settings module, nor an enabled component knows, with the closest
