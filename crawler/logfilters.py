@@ -48,9 +48,11 @@ class ExpectedErrorTracebackFilter(logging.Filter):
         return True
 
 
-def quiet_network_tracebacks(log_level: str) -> None:
-    """Install the filters unless the user asked for DEBUG logging."""
-    if logging.getLevelName(log_level) <= logging.DEBUG:
+def quiet_network_tracebacks(log_level: str | int) -> None:
+    """Install the filters unless the user asked for DEBUG logging (``log_level``:
+    a level name or an int, as ``LOG_LEVEL`` takes)."""
+    level = logging.getLevelNamesMapping().get(log_level, log_level)
+    if isinstance(level, int) and level <= logging.DEBUG:
         return
     for name, expected in NOISY_LOGGERS.items():
         logger = logging.getLogger(name)

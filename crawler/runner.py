@@ -10,13 +10,15 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.spiderloader import get_spider_loader
 from scrapy.utils.project import get_project_settings
 
+from crawler.exceptions import ConfigError
 from crawler.logfilters import hide_url_passwords, quiet_network_tracebacks
 from crawler.settingscheck import check_settings, set_settings
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from scrapy.settings import Settings
+    from scrapy import Spider
+    from scrapy.settings import BaseSettings, Settings
     from twisted.python.failure import Failure
 
 # finish reasons that mean "the crawl did what it was asked"
@@ -65,6 +67,26 @@ def project_settings(overrides: dict[str, Any] | None = None) -> Settings:
     return settings
 
 
+def load_spider_class(spider: str, settings: BaseSettings) -> type[Spider]:
+    """The spider class named ``spider`` in ``SPIDER_MODULES``.
+
+    The ``crawler`` commands run the ready-made spiders (``site``, ``extract``,
+    ``login``) by name.  A project with its own settings module
+    (``SCRAPY_SETTINGS_MODULE``) may not list their package: a
+    :class:`~crawler.exceptions.ConfigError` names the spider, the modules
+    searched and what to add."""
+    try:
+        return get_spider_loader(settings).load(spider)
+    except KeyError:
+        modules = settings.getlist("SPIDER_MODULES")
+        searched = ", ".join(modules) if modules else "it is empty"
+        raise ConfigError(
+            f"no spider named {spider!r} in SPIDER_MODULES ({searched}): add 'spiders' "
+            f"(the framework's ready-made spiders) to SPIDER_MODULES, or a spider named "
+            f"{spider!r} to one of its modules"
+        ) from None
+
+
 def check_spider_settings(
     spider: str, settings: Settings, arguments: Mapping[str, Any] | None = None
 ) -> None:
@@ -73,7 +95,7 @@ def check_spider_settings(
     with them once, which is where it checks them): a
     :class:`~crawler.exceptions.ConfigError` (or ``UsageError``) for a value that
     cannot be right, before anything is crawled or logged."""
-    spidercls = get_spider_loader(settings).load(spider)
+    spidercls = load_spider_class(spider, settings)
     check_settings(settings, spidercls=spidercls, spider_arguments=arguments)
 
 

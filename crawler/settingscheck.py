@@ -59,6 +59,15 @@ counts here; anything else it raises is left for the crawl to report as it
 always does.  :func:`check_argument` checks one spider argument against the
 type of the setting it stands for, naming the argument.
 
+4. **what the crawl would die on or silently skip** later:
+   ``CONCURRENT_REQUESTS_PER_IP`` with a priority queue that refuses it
+   (:func:`check_priority_queue`); feeds whose storage cannot be built, whose
+   encoding Python does not know or whose URI names a ``%(parameter)s`` that
+   neither Scrapy nor the spider has (:func:`check_feeds`); a ``LOG_FILE`` or
+   ``JOBDIR`` that cannot be written (:func:`check_files`, which leaves no
+   file behind).  An argument the spider's ``__init__`` does not take is a
+   warning (:func:`unknown_arguments`), an argument without a name an error.
+
 :func:`unknown_settings` finds names given on the command line or in a
 spider's ``custom_settings`` that neither Scrapy, nor the framework, nor the
 project's settings module, nor an enabled component knows, with the closest
@@ -68,16 +77,20 @@ known name; :class:`SettingsCheck` (an extension the add-on enables first in
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import importlib
 import importlib.util
+import inspect
 import logging
 import math
 import numbers
 import os
 import pkgutil
 import re
+import tempfile
 import types
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path, PureWindowsPath
@@ -93,19 +106,23 @@ from typing import (
 )
 from urllib.parse import urlparse
 
-from scrapy.exceptions import UsageError
+from scrapy import Spider
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured, UsageError
+from scrapy.extensions.feedexport import apply_uri_params
 from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings, iter_default_settings
-from scrapy.utils.misc import load_object
+from scrapy.settings import default_settings as scrapy_default_settings
+from scrapy.utils.conf import feed_complete_default_values_from_settings
+from scrapy.utils.misc import build_from_crawler, load_object
 
 from crawler import default_settings
+from crawler.commands.options import check_output_file
 from crawler.exceptions import ConfigError
+from crawler.redaction import redact_text
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
     from typing import Self
-
-    from scrapy import Spider
-    from scrapy.crawler import Crawler
 
 logger = logging.getLogger(__name__)
 
@@ -141,6 +158,16 @@ class Regex(str):
     takes, or a compiled pattern): ``CRAWLER_SUBMIT_FORMS: Regex | None``."""
 
 
+class LogLevel(str):
+    """The type of ``LOG_LEVEL``: what :meth:`logging.Handler.setLevel` takes, to
+    which Scrapy hands the value as it is: a level name (``"INFO"``) or an int.
+    Text of digits (``-s LOG_LEVEL=10``) is neither."""
+
+
+#: The level names :data:`LogLevel` lists (logging also takes FATAL and WARN).
+LOG_LEVEL_NAMES = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG", "NOTSET")
+
+
 #: Scrapy settings whose default's type is not how Scrapy reads them, or that
 #: take only some values of their type: counts, sizes (bytes), delays and
 #: timeouts (seconds) are not negative; 0 turns most limits off.
@@ -157,6 +184,7 @@ SCRAPY_TYPES: dict[str, Any] = {
     "CONCURRENT_ITEMS": Annotated[int, Ge(1)],
     "CONCURRENT_REQUESTS": Annotated[int, Ge(1)],
     "CONCURRENT_REQUESTS_PER_DOMAIN": Annotated[int, Ge(1)],
+    "CONCURRENT_REQUESTS_PER_IP": Annotated[int, Ge(0)],  # deprecated, still read; 0: off
     "DEPTH_LIMIT": Annotated[int, Ge(0)],
     "DNSCACHE_SIZE": Annotated[int, Ge(0)],  # negative: the first lookup fails
     "DNS_TIMEOUT": Annotated[float, Gt(0)],  # 60, read with getfloat
@@ -167,7 +195,7 @@ SCRAPY_TYPES: dict[str, Any] = {
     "DOWNLOAD_WARNSIZE": Annotated[int, Ge(0)],
     "FEED_EXPORT_BATCH_ITEM_COUNT": Annotated[int, Ge(0)],
     "HTTPCACHE_EXPIRATION_SECS": Annotated[int, Ge(0)],
-    "LOG_LEVEL": Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"] | int,  # logging's
+    "LOG_LEVEL": LogLevel,  # handed to logging as it is
     "LOGSTATS_INTERVAL": Annotated[float, Ge(0)],
     "MEMUSAGE_CHECK_INTERVAL_SECONDS": Annotated[float, Gt(0)],
     "MEMUSAGE_LIMIT_MB": Annotated[int, Ge(0)],
@@ -198,6 +226,7 @@ CLASS_DICTS = ("DOWNLOAD_HANDLERS", "FEED_EXPORTERS", "FEED_STORAGES", "REFERRER
 CLASS_SETTINGS: dict[str, str | None] = {
     "ASYNCIO_EVENT_LOOP": "asyncio.AbstractEventLoop",
     "DEFAULT_ITEM_CLASS": None,
+    "DNS_RESOLVER": None,  # deprecated name of TWISTED_DNS_RESOLVER, still read
     "DOWNLOADER": None,
     "DUPEFILTER_CLASS": None,
     "HTTPCACHE_POLICY": None,
@@ -243,6 +272,7 @@ _ANNOTATION_NAMES = {
     "Ge": Ge,
     "Gt": Gt,
     "Regex": Regex,
+    "LogLevel": LogLevel,
 }
 
 _GIVEN = SETTINGS_PRIORITIES["spider"]  # this priority and above: the spider's, the command line's
@@ -284,9 +314,27 @@ def _scrapy_hint(default: Any) -> Any:
 
 
 @lru_cache(maxsize=1)
+def scrapy_defaults() -> dict[str, Any]:
+    """Scrapy's settings and their defaults: :func:`~scrapy.settings.iter_default_settings`
+    plus the deprecated ones its defaults module still answers for through a
+    module ``__getattr__`` (``CONCURRENT_REQUESTS_PER_IP``, which Scrapy's
+    downloader and priority queues read), which ``dir()`` does not list."""
+    defaults = dict(iter_default_settings())
+    source = Path(scrapy_default_settings.__file__ or "").read_text(encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the deprecation warning of the lookup
+        for name in set(_NAME_LITERAL.findall(source)) - defaults.keys():
+            try:
+                defaults[name] = getattr(scrapy_default_settings, name)
+            except AttributeError:
+                continue  # a literal that is not a setting of the module
+    return defaults
+
+
+@lru_cache(maxsize=1)
 def _rules() -> dict[str, _Rule]:
     rules: dict[str, _Rule] = {}
-    for name, default in iter_default_settings():
+    for name, default in scrapy_defaults().items():
         hint = SCRAPY_TYPES.get(name, _scrapy_hint(default))
         if hint is not None:
             # Scrapy's settings may be None where their readers allow it.
@@ -346,6 +394,8 @@ def describe(hint: Any) -> str:
         float: "a number",
         str: "text",
         Regex: "a regular expression",
+        LogLevel: f"one of {', '.join(LOG_LEVEL_NAMES)} (a number only as an int, "
+        "in a settings file)",
     }.get(hint, "anything")
 
 
@@ -377,6 +427,11 @@ def _valid(settings: BaseSettings, name: str, hint: Any) -> bool:
             return math.isfinite(settings.getfloat(name))  # inf would stall a delay for ever
         elif hint is Regex:
             return _regex_error(settings.get(name)) is None
+        elif hint is LogLevel:
+            value = settings.get(name)
+            if isinstance(value, str):
+                return value in logging.getLevelNamesMapping()
+            return isinstance(value, int) and not isinstance(value, bool)
         elif hint is str:
             return isinstance(settings.get(name), str)
         elif hint is type(None):
@@ -470,6 +525,7 @@ def check_settings(
     *,
     spidercls: type[Spider] | None = None,
     spider_arguments: Mapping[str, Any] | None = None,
+    crawler: Crawler | None = None,
 ) -> None:
     """The whole check (see the module docstring): raise a
     :class:`~crawler.exceptions.ConfigError` (or, from a spider, a ``UsageError``)
@@ -477,31 +533,109 @@ def check_settings(
 
     With ``spidercls``, the spider's ``custom_settings`` are applied first, as
     the crawl will; with ``spider_arguments`` too, the spider is built with
-    them and its ``apply_arguments(settings)`` (when it has one) applied.  All
-    of that happens on a copy: ``settings`` is left as it was.
+    them and its ``apply_arguments(settings)`` (when it has one) applied, and
+    an argument its ``__init__`` does not take is warned about
+    (:func:`unknown_arguments`).  All of that happens on a copy: ``settings``
+    is left as it was.  ``crawler`` (the extension's): a crawler whose
+    settings these are, its spider already built; feed storages are built
+    with it, feed URI parameters checked against its spider.
     """
-    if spidercls is not None:
+    spider: Spider | None = None
+    if crawler is not None:
+        spider = crawler.spider
+        spidercls = spidercls or crawler.spidercls
+    elif spidercls is not None:
         settings = settings.copy()
         spidercls.update_settings(settings)
         if spider_arguments is not None:
-            _apply_spider_arguments(spidercls, settings, spider_arguments)
+            spider = _apply_spider_arguments(spidercls, settings, spider_arguments)
     check_types(settings)
     check_components(settings)
     _run_validators(settings)
+    check_priority_queue(settings)
+    if _given(settings, "FEEDS"):
+        check_feeds(
+            settings,
+            spider_attributes=_spider_attributes(spidercls, spider, spider_arguments),
+            crawler=crawler,
+        )
+    check_files(settings)
 
 
 def _apply_spider_arguments(
     spidercls: type[Spider], settings: BaseSettings, arguments: Mapping[str, Any]
-) -> None:
+) -> Spider | None:
+    """The spider built with ``arguments`` (None when it fails other than with a
+    configuration error), its ``apply_arguments`` applied, unknown arguments warned about."""
+    if "" in arguments:
+        raise ConfigError(
+            f"a spider argument has no name (-a ={arguments['']}): write -a NAME=VALUE"
+        )
     try:
         spider = spidercls(**arguments)
     except (ConfigError, UsageError):
         raise
     except Exception:  # not ours to judge: the crawl builds it again and says
-        return
+        spider = None
+    for warning in unknown_arguments(spidercls, arguments, spider):
+        logger.warning("%s", warning)
+    if spider is None:
+        return None
     apply_arguments = getattr(spider, "apply_arguments", None)
     if apply_arguments is not None:
         apply_arguments(settings)
+    return spider
+
+
+def unknown_arguments(
+    spidercls: type[Spider], arguments: Mapping[str, Any], spider: Spider | None = None
+) -> list[str]:
+    """One warning line per argument (``-a NAME=VALUE``) the spider does not take:
+    its ``__init__`` names its parameters and this is none of them, nor did the
+    ``__init__`` take it out of ``**kwargs`` (``spider``, built with
+    ``arguments``, holds it as the plain attribute Scrapy's ``Spider.__init__``
+    makes of any other argument).  A spider that keeps ``Spider.__init__``
+    declares no arguments and reads them as attributes: nothing to warn about.
+    The closest parameter name is suggested."""
+    init = spidercls.__init__
+    if init is Spider.__init__:
+        return []
+    parameters = [
+        p.name
+        for p in inspect.signature(init).parameters.values()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in ("self", "name")
+    ]
+    attributes = vars(spider) if spider is not None else None
+    missing = object()
+    warnings_: list[str] = []
+    for argument, value in arguments.items():
+        if argument in parameters or argument == "name":
+            continue
+        if attributes is not None and attributes.get(argument, missing) is not value:
+            continue  # taken out of **kwargs by the spider's __init__
+        message = (
+            f"Unknown spider argument {argument} (-a) for the {spidercls.name} spider: its "
+            "__init__ does not take it, it only becomes an attribute"
+        )
+        close = difflib.get_close_matches(argument, parameters, n=1, cutoff=0.6)
+        if close:
+            message += f"; did you mean {close[0]}?"
+        warnings_.append(message)
+    return warnings_
+
+
+def _spider_attributes(
+    spidercls: type[Spider] | None, spider: Spider | None, arguments: Mapping[str, Any] | None
+) -> set[str] | None:
+    """The attributes the crawl's spider will have (what feed URI parameters may
+    name), as far as they can be known; None: not known."""
+    if spider is not None:
+        names = set(dir(spider))
+    elif spidercls is not None:
+        names = set(dir(spidercls)) | set(arguments or ())
+    else:
+        return None
+    return names | {"crawler", "settings"}  # set when the crawler builds it
 
 
 def _run_validators(settings: BaseSettings) -> None:
@@ -554,7 +688,7 @@ def check_components(settings: BaseSettings) -> None:
     for name, base in CLASS_SETTINGS.items():
         if not _given(settings, name):
             continue
-        value = settings.get(name)
+        value = settings[name]  # not .get(): no deprecation warning for DNS_RESOLVER
         if value in (None, ""):
             continue
         if name == "REFERRER_POLICY" and isinstance(value, str) and "." not in value:
@@ -569,8 +703,29 @@ def check_components(settings: BaseSettings) -> None:
                     f"TWISTED_REACTOR: {value} is not a reactor Scrapy can install "
                     f"(no function {installer})"
                 )
-    if _given(settings, "FEEDS"):
-        _check_feeds(settings)
+
+
+def check_priority_queue(settings: BaseSettings) -> None:
+    """Raise :class:`~crawler.exceptions.ConfigError` when ``CONCURRENT_REQUESTS_PER_IP``
+    is on with a priority queue that refuses it (Scrapy's default,
+    ``DownloaderAwarePriorityQueue``, raises ``ValueError`` when the crawl starts)."""
+    value = settings["CONCURRENT_REQUESTS_PER_IP"]  # not .get(): no deprecation warning
+    try:
+        per_ip = int(value or 0)
+    except (TypeError, ValueError):
+        return  # the type check says what is wrong with it
+    if per_ip == 0:
+        return
+    queue = settings["SCHEDULER_PRIORITY_QUEUE"]
+    cls = _loaded_or_none(queue) if isinstance(queue, str) else queue
+    aware = load_object("scrapy.pqueues.DownloaderAwarePriorityQueue")
+    if isinstance(cls, type) and issubclass(cls, aware):
+        raise ConfigError(
+            f"CONCURRENT_REQUESTS_PER_IP={value} does not work with "
+            f"SCHEDULER_PRIORITY_QUEUE={_shown(queue)}, which does not support it: set "
+            "SCHEDULER_PRIORITY_QUEUE=scrapy.pqueues.ScrapyPriorityQueue, or "
+            "CONCURRENT_REQUESTS_PER_IP=0 (CONCURRENT_REQUESTS_PER_DOMAIN limits each site)"
+        )
 
 
 def _given(settings: BaseSettings, name: str) -> bool:
@@ -630,24 +785,48 @@ def _one_line(error: BaseException) -> str:
     return text if isinstance(error, ImportError) else f"{type(error).__name__}: {text}"
 
 
-def _check_feeds(settings: BaseSettings) -> None:
+#: The parameters Scrapy itself fills in a feed URI (besides the spider's attributes).
+FEED_URI_PARAMETERS = ("time", "batch_time", "batch_id")
+
+
+def check_feeds(
+    settings: BaseSettings,
+    *,
+    spider_attributes: set[str] | None = None,
+    crawler: Crawler | None = None,
+) -> None:
+    """Raise :class:`~crawler.exceptions.ConfigError` for the first feed of ``FEEDS``
+    Scrapy's feed exporter would refuse or break on, where it would log an
+    error (or a traceback) and write nothing while the crawl ends as if all went
+    well: no exporter for its format; a storage scheme no ``FEED_STORAGES``
+    entry takes, or whose storage cannot be built (``NotConfigured``: ``s3:``
+    without boto3; built as the exporter builds it, with ``crawler`` or a
+    crawler of these settings that is never started; no server is contacted);
+    an encoding Python does not know; a ``%(name)s`` parameter of the URI that
+    is neither Scrapy's (:data:`FEED_URI_PARAMETERS`) nor in
+    ``spider_attributes`` (not checked when that is None or ``FEED_URI_PARAMS``
+    adds parameters); ``batch_item_count`` without ``%(batch_id)d`` or
+    ``%(batch_time)s`` in the URI; item classes, filters and postprocessing
+    plugins that do not import.  URIs are shown with any password masked.
+    """
     exporters = _names(settings, "FEED_EXPORTERS")
-    storages = _names(settings, "FEED_STORAGES")
-    for uri, options in settings.getdict("FEEDS").items():
+    storages = {
+        key: path for key, path in settings.getwithbase("FEED_STORAGES").items() if path is not None
+    }
+    for key, options in settings.getdict("FEEDS").items():
+        uri = str(key.absolute()) if isinstance(key, Path) else str(key)  # as Scrapy does
+        where = f"FEEDS[{redact_text(uri)!r}]"
         if not isinstance(options, dict):
-            raise ConfigError(
-                f"FEEDS[{str(uri)!r}] must be a dict of feed options, not {options!r}"
-            )
-        where = f"FEEDS[{str(uri)!r}]"
-        fmt = options.get("format") or Path(str(uri)).suffix.removeprefix(".")
+            raise ConfigError(f"{where} must be a dict of feed options, not {options!r}")
+        fmt = options.get("format") or Path(uri).suffix.removeprefix(".")
         if fmt not in exporters:
             problem = f"no exporter for the format {fmt!r}" if fmt else "no format"
             raise ConfigError(
                 f"{where}: {problem}: set 'format' to one of "
                 f"{', '.join(sorted(exporters))} (FEED_EXPORTERS)"
             )
-        scheme = urlparse(str(uri)).scheme
-        if scheme not in storages and not PureWindowsPath(str(uri)).drive:
+        scheme = urlparse(uri).scheme
+        if scheme not in storages and not PureWindowsPath(uri).drive:
             raise ConfigError(
                 f"{where}: no storage for {scheme + ':'!r} URIs: use a path or one of "
                 f"{', '.join(s + ':' for s in sorted(storages) if s)} (FEED_STORAGES)"
@@ -658,6 +837,124 @@ def _check_feeds(settings: BaseSettings) -> None:
             _load_class(f"{where}['item_filter']", options["item_filter"])
         for i, path in enumerate(options.get("postprocessing") or ()):
             _load_class(f"{where}['postprocessing'][{i}]", path)
+        complete = feed_complete_default_values_from_settings(options, settings, uri)
+        encoding_name = f"{where}['encoding']" if "encoding" in options else "FEED_EXPORT_ENCODING"
+        _check_encoding(encoding_name, complete["encoding"])
+        _check_uri_parameters(where, uri, complete, spider_attributes)
+        storage = _load_class(
+            f"FEED_STORAGES[{scheme or 'file'!r}]", storages.get(scheme, storages.get("file"))
+        )
+        _check_storage(where, uri, storage, complete, crawler or _unstarted_crawler(settings))
+
+
+def _check_encoding(name: str, encoding: Any) -> None:
+    if encoding is None:
+        return  # the exporter's own default
+    try:
+        codecs.lookup(encoding)
+    except (LookupError, TypeError):
+        raise ConfigError(
+            f"{name}: unknown encoding {encoding!r}: use one Python knows, such as utf-8 or latin-1"
+        ) from None
+
+
+def _check_uri_parameters(
+    where: str, uri: str, options: dict[str, Any], spider_attributes: set[str] | None
+) -> None:
+    used: list[str] = []
+
+    class Recorder(dict[str, Any]):
+        def __missing__(self, name: str) -> int:
+            used.append(name)
+            return 0  # formats as %s, %d and the like
+
+    try:  # Scrapy's own substitution, so the same placeholders are found
+        apply_uri_params(uri, Recorder())
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{where}: the URI's %(name)s parameters are malformed: {e}") from None
+    batches = options.get("batch_item_count")
+    if batches and not {"batch_id", "batch_time"} & set(used):
+        raise ConfigError(
+            f"{where}: a batch_item_count (FEED_EXPORT_BATCH_ITEM_COUNT) needs %(batch_id)d "
+            "or %(batch_time)s in the URI, to name each batch's file"
+        )
+    if spider_attributes is None or options.get("uri_params"):
+        return  # unknown, or FEED_URI_PARAMS may add any parameter
+    for name in used:
+        if name not in FEED_URI_PARAMETERS and name not in spider_attributes:
+            raise ConfigError(
+                f"{where}: unknown parameter %({name})s in the URI: use "
+                f"{', '.join(FEED_URI_PARAMETERS)} or an attribute of the spider "
+                "(name, or a spider argument)"
+            )
+
+
+def _unstarted_crawler(settings: BaseSettings) -> Crawler:
+    """A crawler of ``settings`` that is never started: what Scrapy builds feed
+    storages with (their ``from_crawler`` reads its settings)."""
+    return Crawler(Spider, settings)
+
+
+def _check_storage(
+    where: str, uri: str, storage: type, options: dict[str, Any], crawler: Crawler
+) -> None:
+    """Build the feed's storage as Scrapy's ``FeedExporter._storage_supported``
+    does; a storage that refuses (``NotConfigured``) or fails is one line."""
+    try:
+        build_from_crawler(storage, crawler, uri, feed_options=options)
+    except NotConfigured as e:
+        reason = str(e) or f"{_shown(storage)} is not configured"
+        missing = re.search(r"missing (\S+) library", reason)
+        fix = f"; install {missing.group(1)}" if missing else ""
+        raise ConfigError(f"{where}: the feed cannot be stored there: {reason}{fix}") from None
+    except Exception as e:  # the crawl would fail on it the same way
+        raise ConfigError(
+            f"{where}: the feed cannot be stored there: {redact_text(_one_line(e))}"
+        ) from None
+
+
+# -- files the crawl writes ---------------------------------------------------------
+
+
+def check_files(settings: BaseSettings) -> None:
+    """Raise :class:`~crawler.exceptions.ConfigError` when the crawl could not
+    write a file its settings name: ``LOG_FILE`` (the rules of ``-o`` files,
+    :func:`crawler.commands.options.check_output_file`: a missing directory, a
+    directory, no permission; and ``LOG_ENCODING``, which opens it) and
+    ``JOBDIR`` (a directory that cannot be created or written).  Nothing is
+    left behind: a probe file or directory made here is removed again."""
+    log_file = settings["LOG_FILE"]
+    if log_file:
+        try:
+            check_output_file(str(log_file))
+        except UsageError as e:
+            raise ConfigError(f"LOG_FILE: {e}") from None
+        _check_encoding("LOG_ENCODING", settings["LOG_ENCODING"])
+    jobdir = settings["JOBDIR"]
+    if jobdir:
+        _check_jobdir(str(jobdir))
+
+
+def _check_jobdir(jobdir: str) -> None:
+    path = Path(jobdir)
+    missing = [p for p in (path, *path.parents) if not os.path.lexists(p)]
+    created: list[Path] = []
+    try:
+        for directory in reversed(missing):  # Scrapy makes it with its parents
+            directory.mkdir()
+            created.append(directory)
+        if not path.is_dir():
+            raise ConfigError(f"JOBDIR: {jobdir} is not a directory: give a directory")
+        with tempfile.TemporaryFile(dir=path):  # Scrapy writes its state files in it
+            pass
+    except OSError as e:
+        raise ConfigError(
+            f"JOBDIR: cannot create or write the job directory {jobdir}: "
+            f"{e.strerror or e}: give a directory you may write"
+        ) from None
+    finally:
+        for directory in reversed(created):
+            directory.rmdir()
 
 
 def _names(settings: BaseSettings, name: str) -> set[str]:
@@ -684,7 +981,7 @@ def known_settings(settings: BaseSettings) -> set[str]:
     package (``REDIS_URL`` once a scrapy-redis scheduler is enabled), read, not
     imported; Scrapy's own components are known through its defaults.
     """
-    known = {name for name, _ in iter_default_settings()}
+    known = set(scrapy_defaults())
     known |= {name for name in vars(default_settings) if name.isupper()}
     module = os.environ.get("SCRAPY_SETTINGS_MODULE")
     if module:
@@ -799,7 +1096,7 @@ class SettingsCheck:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        check_settings(crawler.settings)
+        check_settings(crawler.settings, crawler=crawler)
         for warning in unknown_settings(crawler.settings):
             logger.warning("%s", warning, extra={"crawler": crawler})
         return cls()

@@ -74,3 +74,43 @@ VALIDATOR_CASES = [
         "CRAWLER_EXTRACT_SPECS: /no/such.yaml: cannot read spec file: No such file or directory",
     ),
 ]
+#: Values Scrapy would take and then die on (a traceback, exit code 1) or ignore.
+CHECK_CASES = [
+    (
+        "LOG_LEVEL=10",
+        "LOG_LEVEL must be one of CRITICAL, ERROR, WARNING, INFO, DEBUG, NOTSET (a number only "
+        "as an int, in a settings file), not '10'",
+    ),
+    (
+        "LOG_FILE=/nonexistent/dir/x.log",
+        "LOG_FILE: cannot write /nonexistent/dir/x.log: the directory /nonexistent/dir does "
+        "not exist",
+    ),
+    (
+        "JOBDIR=/proc/nope",
+        "JOBDIR: cannot create or write the job directory /proc/nope: No such file or "
+        "directory: give a directory you may write",
+    ),
+    ("DNS_RESOLVER=nosuch.R", "DNS_RESOLVER: cannot import nosuch.R: No module named 'nosuch'"),
+    (
+        "CONCURRENT_REQUESTS_PER_IP=1",
+        "CONCURRENT_REQUESTS_PER_IP=1 does not work with SCHEDULER_PRIORITY_QUEUE="
+        "scrapy.pqueues.DownloaderAwarePriorityQueue, which does not support it: set "
+        "SCHEDULER_PRIORITY_QUEUE=scrapy.pqueues.ScrapyPriorityQueue, or "
+        "CONCURRENT_REQUESTS_PER_IP=0 (CONCURRENT_REQUESTS_PER_DOMAIN limits each site)",
+    ),
+    (
+        "CONCURRENT_REQUESTS_PER_IP=-2",
+        "CONCURRENT_REQUESTS_PER_IP must be a whole number >= 0, not '-2'",
+    ),
+    (
+        'FEEDS={"%(bad)s.jsonl": {}}',
+        "FEEDS['%(bad)s.jsonl']: unknown parameter %(bad)s in the URI: use time, batch_time, "
+        "batch_id or an attribute of the spider (name, or a spider argument)",
+    ),
+    (
+        'FEEDS={"out.jsonl": {"encoding": "nosuchenc"}}',
+        "FEEDS['out.jsonl']['encoding']: unknown encoding 'nosuchenc': use one Python knows, "
+        "such as utf-8 or latin-1",
+    ),
+]

@@ -11,7 +11,7 @@ import pytest
 
 from crawler.cli import main
 from tests.crawltools import CrawlResult, crawl, read_store, run_crawler, subprocess_env
-from tests.settingcases import COMPONENT_CASES, VALIDATOR_CASES
+from tests.settingcases import CHECK_CASES, COMPONENT_CASES, VALIDATOR_CASES
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -46,6 +46,7 @@ def error_lines(stderr: str) -> list[str]:
         ),
         *COMPONENT_CASES,
         *VALIDATOR_CASES,
+        *CHECK_CASES,
     ],
 )
 def test_a_bad_setting_is_one_line_and_exit_code_2(

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.crawltools import run_scrapy
-from tests.settingcases import COMPONENT_CASES, VALIDATOR_CASES
+from tests.settingcases import CHECK_CASES, COMPONENT_CASES, VALIDATOR_CASES
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -40,6 +40,7 @@ def store(tmp_path: Path) -> list[str]:
         ("DOWNLOAD_WARNSIZE=-1", "DOWNLOAD_WARNSIZE must be a whole number >= 0, not '-1'"),
         *COMPONENT_CASES,
         *VALIDATOR_CASES,
+        *CHECK_CASES,
         (
             "CRAWLER_STORE_URL=crawl.db",
             "'crawl.db' is a path, not a store URL: write sqlite:///crawl.db for a SQLite file "
@@ -115,6 +116,10 @@ def test_a_bad_setting_is_one_line_before_anything_is_logged(
             "which is not set or empty",
         ),
         (["login"], "the login spider needs CRAWLER_LOGIN_URL and the login settings"),
+        (
+            ["site", "-a", UNREACHABLE, "-a", "=x"],
+            "a spider argument has no name (-a =x): write -a NAME=VALUE",
+        ),
     ],
 )
 def test_a_bad_spider_argument_is_one_line_before_anything_is_logged(

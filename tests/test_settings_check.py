@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import pkgutil
 import re
@@ -11,6 +12,7 @@ from typing import Any, ClassVar
 import pytest
 from scrapy import Spider
 from scrapy.addons import AddonManager
+from scrapy.exceptions import NotConfigured
 from scrapy.settings import Settings, iter_default_settings
 from scrapy.utils.test import get_crawler
 
@@ -33,6 +35,7 @@ from crawler.settingscheck import (
     known_settings,
     set_settings,
     setting_choices,
+    unknown_arguments,
     unknown_settings,
 )
 
@@ -121,8 +124,23 @@ def check(**values: Any) -> None:
         (
             "LOG_LEVEL",
             "info",
-            "LOG_LEVEL must be one of CRITICAL, ERROR, WARNING, INFO, DEBUG or a whole number, "
-            "not 'info'",
+            "LOG_LEVEL must be one of CRITICAL, ERROR, WARNING, INFO, DEBUG, NOTSET (a number "
+            "only as an int, in a settings file), not 'info'",
+        ),
+        # text of digits (-s LOG_LEVEL=10) is not a level for logging, which Scrapy hands it to
+        *(
+            (
+                "LOG_LEVEL",
+                digits,
+                "LOG_LEVEL must be one of CRITICAL, ERROR, WARNING, INFO, DEBUG, NOTSET (a "
+                f"number only as an int, in a settings file), not {digits!r}",
+            )
+            for digits in ("10", "20", "-5", "99")
+        ),
+        (
+            "CONCURRENT_REQUESTS_PER_IP",
+            "-1",
+            "CONCURRENT_REQUESTS_PER_IP must be a whole number >= 0, not '-1'",
         ),
     ],
 )
@@ -145,7 +163,10 @@ def test_a_bad_value_is_one_line_with_the_setting_and_what_it_takes(
         ("TELNETCONSOLE_ENABLED", "True"),  # default 1, a boolean
         ("CRAWLER_RENDER", "auto"),
         ("LOG_LEVEL", "WARNING"),
+        ("LOG_LEVEL", "NOTSET"),
+        ("LOG_LEVEL", "WARN"),  # logging knows it
         ("LOG_LEVEL", 20),
+        ("LOG_LEVEL", 5),  # any int: a custom level
         ("SELENIUM_CONCURRENT_STARTS", ""),  # -s NAME= : back to None
         ("SELENIUM_REMOTE_URL", None),
         ("RETRY_HTTP_CODES", "500,503"),
@@ -461,7 +482,8 @@ def test_every_class_setting_of_scrapy_is_in_the_table() -> None:
         for name, value in iter_default_settings()
         if isinstance(value, str) and re.fullmatch(r"[a-z_][\w.]*\.[A-Z]\w+", value)
     }
-    assert paths - {"DNS_RESOLVER"} <= set(CLASS_SETTINGS)  # DNS_RESOLVER: deprecated
+    assert paths <= set(CLASS_SETTINGS)
+    assert "DNS_RESOLVER" in CLASS_SETTINGS  # deprecated, but still read
 
 
 def test_a_bad_order_does_not_crash_the_unknown_names_check() -> None:
@@ -590,3 +612,177 @@ def test_the_spider_is_built_with_its_arguments_and_its_settings_checked() -> No
     check_settings(settings, spidercls=Arguments, spider_arguments={"fail": "bug"})
     # Without arguments the spider is not built.
     check_settings(settings, spidercls=Arguments)
+
+
+def test_an_empty_argument_name_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"^a spider argument has no name \(-a =x\)"):
+        check_settings(framework_settings(), spidercls=Arguments, spider_arguments={"": "x"})
+
+
+def test_an_argument_the_spiders_init_does_not_take_is_warned_about(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Fields(Spider):
+        """Takes ``field.NAME`` arguments out of ``**kwargs``, as the extract spider does."""
+
+        name = "fields"
+
+        def __init__(self, max_depth: str | None = None, **kwargs: Any) -> None:
+            self.fields = {k: kwargs.pop(k) for k in list(kwargs) if k.startswith("field.")}
+            super().__init__(**kwargs)
+
+    arguments = {"max_depth": "1", "field.t": "css:h1", "max_deph": "1", "nosucharg": "1"}
+    with caplog.at_level(logging.WARNING, logger="crawler.settingscheck"):
+        check_settings(framework_settings(), spidercls=Fields, spider_arguments=arguments)
+    messages = [r.getMessage() for r in caplog.records if r.name == "crawler.settingscheck"]
+    assert messages == [
+        "Unknown spider argument max_deph (-a) for the fields spider: its __init__ does not "
+        "take it, it only becomes an attribute; did you mean max_depth?",
+        "Unknown spider argument nosucharg (-a) for the fields spider: its __init__ does not "
+        "take it, it only becomes an attribute",
+    ]
+    # A spider that keeps Spider.__init__ reads its arguments as attributes: no warning.
+    assert unknown_arguments(Spider, {"category": "x"}) == []
+
+
+# -- what the crawl writes: log file, job directory --------------------------------
+
+
+def test_a_log_file_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
+    missing = tmp_path / "no" / "x.log"
+    with pytest.raises(ConfigError) as raised:
+        check_settings(given(LOG_FILE=str(missing)))
+    assert str(raised.value) == (
+        f"LOG_FILE: cannot write {missing}: the directory {missing.parent} does not exist"
+    )
+    with pytest.raises(ConfigError, match=r"^LOG_FILE: cannot write .*: it is a directory$"):
+        check_settings(given(LOG_FILE=str(tmp_path)))
+    with pytest.raises(ConfigError, match=r"^LOG_ENCODING: unknown encoding 'nosuchenc'"):
+        check_settings(given(LOG_FILE=str(tmp_path / "x.log"), LOG_ENCODING="nosuchenc"))
+    check_settings(given(LOG_FILE=str(tmp_path / "x.log")))
+    assert list(tmp_path.iterdir()) == []  # the probe left nothing
+
+
+def test_a_job_directory_is_made_as_scrapy_would_and_nothing_is_left(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as raised:
+        check_settings(given(JOBDIR="/proc/nope"))
+    assert str(raised.value) == (
+        "JOBDIR: cannot create or write the job directory /proc/nope: No such file or "
+        "directory: give a directory you may write"
+    )
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ConfigError, match=r"^JOBDIR: cannot create or write .*/file/job"):
+        check_settings(given(JOBDIR=str(tmp_path / "file" / "job")))
+    check_settings(given(JOBDIR=str(tmp_path / "a" / "b")))  # Scrapy makes the parents
+    assert [p.name for p in tmp_path.iterdir()] == ["file"]  # and the check leaves nothing
+
+
+# -- deprecated Scrapy settings that Scrapy still reads ---------------------------------
+
+
+def test_the_deprecated_dns_resolver_is_imported_like_its_new_name() -> None:
+    with pytest.raises(ConfigError) as raised:
+        check_settings(given(DNS_RESOLVER="nosuch.R"))
+    assert str(raised.value) == "DNS_RESOLVER: cannot import nosuch.R: No module named 'nosuch'"
+    check_settings(given(DNS_RESOLVER="scrapy.resolver.CachingThreadedResolver"))
+
+
+def test_settings_scrapy_reads_but_no_longer_lists_are_known() -> None:
+    # served by a module __getattr__ of Scrapy's defaults, not listed by dir()
+    assert "CONCURRENT_REQUESTS_PER_IP" not in dict(iter_default_settings())
+    settings = given(CONCURRENT_REQUESTS_PER_IP="0")
+    assert "CONCURRENT_REQUESTS_PER_IP" in known_settings(settings)
+    assert unknown_settings(settings) == []
+
+
+def test_a_per_ip_limit_needs_a_priority_queue_that_takes_it() -> None:
+    with pytest.raises(ConfigError) as raised:
+        check_settings(given(CONCURRENT_REQUESTS_PER_IP="1"))
+    assert str(raised.value) == (
+        "CONCURRENT_REQUESTS_PER_IP=1 does not work with SCHEDULER_PRIORITY_QUEUE="
+        "scrapy.pqueues.DownloaderAwarePriorityQueue, which does not support it: set "
+        "SCHEDULER_PRIORITY_QUEUE=scrapy.pqueues.ScrapyPriorityQueue, or "
+        "CONCURRENT_REQUESTS_PER_IP=0 (CONCURRENT_REQUESTS_PER_DOMAIN limits each site)"
+    )
+    check_settings(
+        given(
+            CONCURRENT_REQUESTS_PER_IP="1",
+            SCHEDULER_PRIORITY_QUEUE="scrapy.pqueues.ScrapyPriorityQueue",
+        )
+    )
+
+
+# -- feeds -----------------------------------------------------------------------------
+
+
+class Disabled:
+    """A feed storage that cannot work here, as Scrapy's s3 storage without boto3."""
+
+    def __init__(self, uri: str, *, feed_options: dict[str, Any] | None = None) -> None:
+        raise NotConfigured("missing nosuchlib library")
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (
+            {"FEEDS": {"out/%(bad)s.jsonl": {}}},
+            "FEEDS['out/%(bad)s.jsonl']: unknown parameter %(bad)s in the URI: use time, "
+            "batch_time, batch_id or an attribute of the spider (name, or a spider argument)",
+        ),
+        (
+            {"FEEDS": {"out.jsonl": {}}, "FEED_EXPORT_ENCODING": "nosuchenc"},
+            "FEED_EXPORT_ENCODING: unknown encoding 'nosuchenc': use one Python knows, such as "
+            "utf-8 or latin-1",
+        ),
+        (
+            {"FEEDS": {"out.jsonl": {"encoding": "nosuchenc"}}},
+            "FEEDS['out.jsonl']['encoding']: unknown encoding 'nosuchenc': use one Python "
+            "knows, such as utf-8 or latin-1",
+        ),
+        (
+            {"FEEDS": {"out.jsonl": {"batch_item_count": 10}}},
+            "FEEDS['out.jsonl']: a batch_item_count (FEED_EXPORT_BATCH_ITEM_COUNT) needs "
+            "%(batch_id)d or %(batch_time)s in the URI, to name each batch's file",
+        ),
+        (
+            {
+                "FEEDS": {"nope://user:s3cret@host/x.jsonl": {}},
+                "FEED_STORAGES": {"nope": f"{__name__}.Disabled"},
+            },
+            "FEEDS['nope://user:***@host/x.jsonl']: the feed cannot be stored there: missing "
+            "nosuchlib library; install nosuchlib",
+        ),
+    ],
+)
+def test_a_feed_scrapy_would_not_write_is_one_line(values: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        check_settings(given(**values), spidercls=Arguments, spider_arguments={})
+    assert str(raised.value) == message
+
+
+def test_s3_without_boto3_is_refused_with_what_to_install() -> None:
+    if importlib.util.find_spec("boto3") is not None:  # not a dependency of the project
+        pytest.skip("boto3 is installed here")
+    with pytest.raises(ConfigError) as raised:
+        check_settings(given(FEEDS={"s3://key:s3cret@bucket/x.jsonl": {}}))
+    assert str(raised.value) == (
+        "FEEDS['s3://key:***@bucket/x.jsonl']: the feed cannot be stored there: missing boto3 "
+        "library; install boto3"
+    )
+
+
+def test_feed_uri_parameters_may_name_scrapys_and_the_spiders_attributes() -> None:
+    feeds = {"out/%(name)s-%(forms)s-%(time)s-%(batch_id)05d.jsonl": {"batch_item_count": 5}}
+    check_settings(given(FEEDS=feeds), spidercls=Arguments, spider_arguments={"forms": "all"})
+    # an argument the spider does not declare still becomes an attribute
+    feeds = {"out/%(category)s.jsonl": {}}
+    check_settings(given(FEEDS=feeds), spidercls=Arguments, spider_arguments={"category": "x"})
+    with pytest.raises(ConfigError, match=r"unknown parameter %\(category\)s"):
+        check_settings(given(FEEDS=feeds), spidercls=Arguments, spider_arguments={})
+    # a FEED_URI_PARAMS function may add any parameter
+    check_settings(
+        given(FEEDS=feeds, FEED_URI_PARAMS="os.path.join"),
+        spidercls=Arguments,
+        spider_arguments={},
+    )
