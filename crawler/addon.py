@@ -8,8 +8,11 @@
 
 The add-on sets every default of :mod:`crawler.default_settings` at Scrapy's
 ``"addon"`` priority (so the project's, a spider's and the command line's
-values win) and enables :class:`crawler.settingscheck.SettingsCheck` first in
-``EXTENSIONS``.  It enables no other component: the project chooses those.
+values win) and enables two extensions first in ``EXTENSIONS``:
+:class:`crawler.extensions.logmasking.LogMasking` (secrets out of the log,
+before Scrapy logs the overridden settings), then
+:class:`crawler.settingscheck.SettingsCheck`.  It enables no other component:
+the project chooses those.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy.settings import Settings
 
 from crawler import default_settings
+from crawler.extensions.logmasking import LogMasking
 from crawler.settingscheck import SettingsCheck
 
 if TYPE_CHECKING:
@@ -27,6 +31,9 @@ if TYPE_CHECKING:
 
     from scrapy.settings import BaseSettings
 
+#: ``EXTENSIONS`` order of the log masking: first, so the secrets of the settings
+#: are known before anything (the settings check included) logs.
+LOG_MASKING_ORDER = -1001
 #: ``EXTENSIONS`` order of the settings check: before every other extension.
 SETTINGS_CHECK_ORDER = -1000
 
@@ -48,6 +55,7 @@ class CrawlerAddon:
     def update_settings(self, settings: BaseSettings) -> None:
         # Again for an add-on enabled in a spider's custom_settings.
         set_defaults(settings)
+        settings.set_in_component_priority_dict("EXTENSIONS", LogMasking, LOG_MASKING_ORDER)
         settings.set_in_component_priority_dict("EXTENSIONS", SettingsCheck, SETTINGS_CHECK_ORDER)
 
 
