@@ -9,9 +9,9 @@
 The add-on sets every default of :mod:`crawler.default_settings` at Scrapy's
 ``"addon"`` priority (so the project's, a spider's and the command line's
 values win) and enables two extensions first in ``EXTENSIONS``:
+:class:`crawler.settingscheck.SettingsCheck`, then
 :class:`crawler.extensions.logmasking.LogMasking` (secrets out of the log,
-before Scrapy logs the overridden settings), then
-:class:`crawler.settingscheck.SettingsCheck`.  It enables no other component:
+before Scrapy logs the overridden settings).  It enables no other component:
 the project chooses those.
 """
 
@@ -31,11 +31,12 @@ if TYPE_CHECKING:
 
     from scrapy.settings import BaseSettings
 
-#: ``EXTENSIONS`` order of the log masking: first, so the secrets of the settings
-#: are known before anything (the settings check included) logs.
-LOG_MASKING_ORDER = -1001
 #: ``EXTENSIONS`` order of the settings check: before every other extension.
 SETTINGS_CHECK_ORDER = -1000
+#: ``EXTENSIONS`` order of the log masking: next, so the secrets of the settings
+#: are known before the other extensions are built and Scrapy logs the settings
+#: (the settings check logs setting names only).
+LOG_MASKING_ORDER = -999
 
 
 def set_defaults(settings: BaseSettings, priority: int | str = "addon") -> None:
@@ -55,8 +56,8 @@ class CrawlerAddon:
     def update_settings(self, settings: BaseSettings) -> None:
         # Again for an add-on enabled in a spider's custom_settings.
         set_defaults(settings)
-        settings.set_in_component_priority_dict("EXTENSIONS", LogMasking, LOG_MASKING_ORDER)
         settings.set_in_component_priority_dict("EXTENSIONS", SettingsCheck, SETTINGS_CHECK_ORDER)
+        settings.set_in_component_priority_dict("EXTENSIONS", LogMasking, LOG_MASKING_ORDER)
 
 
 def framework_settings(values: Mapping[str, Any] | None = None) -> Settings:

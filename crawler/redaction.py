@@ -14,8 +14,8 @@ Two layers, one rule (a secret becomes ``***``):
   the cookies of a cookies file) and the values of any ``Cookie:`` or
   ``Set-Cookie:`` header line.  Every crawl of the framework installs it
   (:class:`crawler.extensions.logmasking.LogMasking`, which the add-on enables
-  first).  Belt and braces: the framework never logs a secret on purpose, but
-  other components can (Scrapy's "Overridden settings" and feed export
+  before the other extensions).  Belt and braces: the framework never logs
+  a secret on purpose, but other components can (Scrapy's "Overridden settings" and feed export
   errors, ``COOKIES_DEBUG``, a third-party middleware that logs request
   headers, Selenium's wire trace at DEBUG).
 """

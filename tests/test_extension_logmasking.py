@@ -181,7 +181,7 @@ def test_records_without_secrets_are_left_alone(text: str) -> None:
     assert record.msg is text and record.args is None
 
 
-def test_the_addon_enables_log_masking_before_the_settings_check() -> None:
+def test_the_addon_enables_log_masking_before_the_other_extensions() -> None:
     from scrapy import Spider
     from scrapy.utils.test import get_crawler
 
@@ -192,4 +192,4 @@ def test_the_addon_enables_log_masking_before_the_settings_check() -> None:
     crawler = get_crawler(Spider, {"ADDONS": {CrawlerAddon: 0}})
     crawler._apply_settings()
     kinds = [type(e) for e in crawler.extensions.middlewares]
-    assert kinds[:2] == [LogMasking, SettingsCheck]
+    assert kinds[:2] == [SettingsCheck, LogMasking]

@@ -1,9 +1,10 @@
 """Secrets out of every crawl's log: URL passwords, and the values of secret settings.
 
-:class:`LogMasking` is enabled by the add-on (:class:`crawler.addon.CrawlerAddon`)
-first in ``EXTENSIONS``, so every crawl of the framework has it (``crawler
+:class:`LogMasking` is enabled by the add-on
+(:class:`crawler.addon.CrawlerAddon`) right after the settings check, before
+every other extension, so every crawl of the framework has it (``crawler
 crawl``, ``crawler extract``, ``scrapy crawl``, a project that enables the
-add-on).  Built with the other extensions, before Scrapy logs "Overridden
+add-on). Built with the other extensions, before Scrapy logs "Overridden
 settings", it
 
 * registers with :data:`crawler.redaction.MASKER` the string values of the
