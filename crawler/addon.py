@@ -8,8 +8,11 @@
 
 The add-on sets every default of :mod:`crawler.default_settings` at Scrapy's
 ``"addon"`` priority (so the project's, a spider's and the command line's
-values win) and enables :class:`crawler.settingscheck.SettingsCheck` first in
-``EXTENSIONS``.  It enables no other component: the project chooses those.
+values win) and enables two extensions first in ``EXTENSIONS``:
+:class:`crawler.settingscheck.SettingsCheck`, then
+:class:`crawler.extensions.logmasking.LogMasking` (secrets out of the log,
+before Scrapy logs the overridden settings).  It enables no other component:
+the project chooses those.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy.settings import Settings
 
 from crawler import default_settings
+from crawler.extensions.logmasking import LogMasking
 from crawler.settingscheck import SettingsCheck
 
 if TYPE_CHECKING:
@@ -29,6 +33,10 @@ if TYPE_CHECKING:
 
 #: ``EXTENSIONS`` order of the settings check: before every other extension.
 SETTINGS_CHECK_ORDER = -1000
+#: ``EXTENSIONS`` order of the log masking: next, so the secrets of the settings
+#: are known before the other extensions are built and Scrapy logs the settings
+#: (the settings check logs setting names only).
+LOG_MASKING_ORDER = -999
 
 
 def set_defaults(settings: BaseSettings, priority: int | str = "addon") -> None:
@@ -49,6 +57,7 @@ class CrawlerAddon:
         # Again for an add-on enabled in a spider's custom_settings.
         set_defaults(settings)
         settings.set_in_component_priority_dict("EXTENSIONS", SettingsCheck, SETTINGS_CHECK_ORDER)
+        settings.set_in_component_priority_dict("EXTENSIONS", LogMasking, LOG_MASKING_ORDER)
 
 
 def framework_settings(values: Mapping[str, Any] | None = None) -> Settings:

@@ -1,12 +1,13 @@
-"""Log filters for crawls run by the ``crawler`` command."""
+"""Log filters for crawls run by the ``crawler`` command.
+
+(Secrets are masked in every crawl's log by :mod:`crawler.redaction`.)
+"""
 
 from __future__ import annotations
 
 import logging
 
 from scrapy.utils.misc import load_object
-
-from crawler.redaction import redact_text
 
 # Network failures a crawl expects: the message says what happened, so a
 # traceback only buries it.
@@ -58,26 +59,3 @@ def quiet_network_tracebacks(log_level: str | int) -> None:
         logger = logging.getLogger(name)
         if not any(isinstance(f, ExpectedErrorTracebackFilter) for f in logger.filters):
             logger.addFilter(ExpectedErrorTracebackFilter(expected))
-
-
-# Loggers whose messages can hold settings values, e.g. a store URL with a password.
-SETTINGS_LOGGERS = ("scrapy.crawler",)
-
-
-class UrlPasswordFilter(logging.Filter):
-    """Mask the passwords of URLs in a record's message (``postgresql://u:***@h/db``)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        clean = redact_text(message)
-        if clean != message:
-            record.msg, record.args = clean, ()
-        return True
-
-
-def hide_url_passwords() -> None:
-    """Install the filter where Scrapy logs the overridden settings."""
-    for name in SETTINGS_LOGGERS:
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, UrlPasswordFilter) for f in logger.filters):
-            logger.addFilter(UrlPasswordFilter())

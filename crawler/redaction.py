@@ -6,23 +6,36 @@ Two layers, one rule (a secret becomes ``***``):
   :func:`redact_mapping` masks the values of secret-looking names and the
   passwords of URLs, :func:`redact_text` the passwords of URLs in a text;
 * what a run *logs*: :data:`MASKER`, a logging filter installed on the root
-  logger's handlers (:func:`install`), masks the secrets it was told about
-  (the login password, the cookies a login set, the cookies of a cookies
-  file) and the values of any ``Cookie:`` or ``Set-Cookie:`` header line.
-  Belt and braces: the login code never logs a secret on purpose, but other
-  components can (``COOKIES_DEBUG``, a third-party middleware that logs
-  request headers, Selenium's wire trace at DEBUG).
+  logger's handlers and on the loggers that print settings (:func:`install`),
+  masks in every record (message and traceback) the passwords of URLs
+  (``ftp://u:***@host/``, ``?token=***``) and, once it was told about secrets,
+  those secrets (the string values of settings with a secret-looking name,
+  :func:`secret_setting_values`; the login password, the cookies a login set,
+  the cookies of a cookies file) and the values of any ``Cookie:`` or
+  ``Set-Cookie:`` header line.  Every crawl of the framework installs it
+  (:class:`crawler.extensions.logmasking.LogMasking`, which the add-on enables
+  before the other extensions).  Belt and braces: the framework never logs
+  a secret on purpose, but other components can (Scrapy's "Overridden settings" and feed export
+  errors, ``COOKIES_DEBUG``, a third-party middleware that logs request
+  headers, Selenium's wire trace at DEBUG).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 REDACTED = "***"
 SECRET_NAME = re.compile(r"pass(word|wd)?|secret|token|cookie|credential|auth|api_?key", re.I)
+# Names that look secret but say what a secret is *about* (COOKIES_ENABLED,
+# HTTPAUTH_DOMAIN, CRAWLER_LOGIN_PASSWORD_FIELD, ..._PASSWORD_ENV/_FILE): their
+# values are not masked in logs (a domain or the word "password" would be
+# masked everywhere).
+NOT_SECRET_NAME = re.compile(r"_(debug|domain|enabled|encoding|env|field|file|mode)$", re.I)
 # The password of a URL such as postgresql://user:password@host/db, up to the
 # last "@" of the authority (a password may hold an unescaped "@").
 URL_PASSWORD = re.compile(r"""(\b[a-z][a-z0-9+.-]*://[^/\s:@'"]*:)[^/\s'"]*@""", re.I)
@@ -33,9 +46,11 @@ QUERY_PARAMETER = re.compile(r"""([?&])([^=&#\s'"]+)=([^&#\s'"]*)""")
 def redact_text(text: str) -> str:
     """``text`` with the passwords of the URLs in it masked: the userinfo password
     (``postgresql://u:***@h/db``) and query parameters with a secret-looking name
-    (``?password=***``, ``&api_key=***``)."""
-    text = URL_PASSWORD.sub(rf"\g<1>{REDACTED}@", text)
-    if "=" in text:
+    (``?password=***``, ``&api_key=***``).  A text without ``://`` and ``@``, or
+    without ``=`` and ``?`` or ``&``, costs no regular expression."""
+    if "@" in text and "://" in text:
+        text = URL_PASSWORD.sub(rf"\g<1>{REDACTED}@", text)
+    if "=" in text and ("?" in text or "&" in text):
         text = QUERY_PARAMETER.sub(_masked_parameter, text)
     return text
 
@@ -65,6 +80,55 @@ def _redact(value: Any) -> Any:
     return value
 
 
+def secret_setting_values(values: Mapping[str, Any]) -> set[str]:
+    """The values to mask in logs among ``values`` (settings, or any mapping):
+    those of secret-looking names (:data:`SECRET_NAME`, not
+    :data:`NOT_SECRET_NAME`), as text, found in nested dicts and lists too,
+    and in dict or list settings given as JSON text (``-s 'OPTS={"token": ...}'``).
+    Booleans and ``None`` are no secrets."""
+    found: set[str] = set()
+    for name, value in values.items():
+        name = str(name)
+        if SECRET_NAME.search(name) and not NOT_SECRET_NAME.search(name):
+            found.update(_leaves(value))
+        else:
+            for nested in _containers(value):
+                found.update(secret_setting_values(nested))
+    return found
+
+
+def _leaves(value: Any) -> list[str]:
+    """Every string (or number) in ``value``, however nested."""
+    value = _parsed(value)
+    if isinstance(value, Mapping):
+        return [leaf for v in value.values() for leaf in _leaves(v)]
+    if isinstance(value, list | tuple | set | frozenset):
+        return [leaf for v in value for leaf in _leaves(v)]
+    if value is None or isinstance(value, bool):
+        return []
+    return [str(value)]
+
+
+def _containers(value: Any) -> list[Mapping[str, Any]]:
+    """The mappings in ``value`` (itself, or in a list), to look for secret names in."""
+    value = _parsed(value)
+    if isinstance(value, Mapping):
+        return [value]
+    if isinstance(value, list | tuple):
+        return [m for v in value for m in _containers(v)]
+    return []
+
+
+def _parsed(value: Any) -> Any:
+    """A dict or list setting given as JSON text, parsed; anything else as it is."""
+    if isinstance(value, str) and value[:1] in ("{", "["):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
 # Shorter values ("1", "en") are too common to mask without mangling the log.
 MIN_SECRET_LENGTH = 6
 # WebDriver wire traces: every command and answer, cookie values and typed text included.
@@ -86,7 +150,14 @@ def _mask_header_value(match: re.Match[str]) -> str:
 
 
 class SecretMasker(logging.Filter):
-    """Replaces registered secrets, and cookie header values, in log records."""
+    """Masks URL passwords in log records; once told about secrets (:meth:`add`),
+    those secrets and cookie header values too.
+
+    On a handler it sees every record the handler writes; on a logger, the
+    records logged there (not those of its children).  A record that holds no
+    ``://``, no ``=``, no ``ookie`` and no registered secret costs no regular
+    expression.
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -96,6 +167,7 @@ class SecretMasker(logging.Filter):
 
     @property
     def active(self) -> bool:
+        """Whether secrets were registered (URL passwords are masked anyway)."""
         return self._pattern is not None
 
     def add(self, *values: str | None) -> None:
@@ -115,16 +187,15 @@ class SecretMasker(logging.Filter):
             self._pattern = None
 
     def mask(self, text: str) -> str:
-        pattern = self._pattern
+        pattern, secrets = self._pattern, self._secrets
         if pattern is not None:
-            text = pattern.sub(REDACTED, text)
-        if "ookie" in text:
-            text = _HEADER_LINE.sub(_mask_header_value, text)
-        return text
+            if any(secret in text for secret in secrets):
+                text = pattern.sub(REDACTED, text)
+            if "ookie" in text:
+                text = _HEADER_LINE.sub(_mask_header_value, text)
+        return redact_text(text)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self.active:
-            return True
         try:
             message = record.getMessage()
         except Exception:  # a broken record: let the handler report it as usual
@@ -144,17 +215,36 @@ class SecretMasker(logging.Filter):
 #: The one masker of this process; :func:`install` puts it on the root handlers.
 MASKER = SecretMasker()
 
+#: Loggers that log settings values (Scrapy's "Overridden settings") or feed URIs:
+#: filtered themselves too, for records logged before a root handler exists.
+LOGGERS = ("scrapy.crawler", "scrapy.extensions.feedexport")
+
+
+def install_filters(masker: SecretMasker = MASKER) -> None:
+    """Put ``masker`` on every handler of the root logger and on :data:`LOGGERS`.
+
+    Scrapy replaces its root handler when a crawl starts (after building the
+    extensions, before opening the spider): call it again then.  Calling it
+    again is harmless.
+    """
+    for handler in logging.root.handlers:
+        if masker not in handler.filters:
+            handler.addFilter(masker)
+    for name in LOGGERS:
+        logger = logging.getLogger(name)
+        if masker not in logger.filters:
+            logger.addFilter(masker)
+
 
 def install(masker: SecretMasker = MASKER) -> None:
-    """Filter every handler of the root logger, and silence WebDriver wire traces.
+    """:func:`install_filters`, and silence WebDriver wire traces (which hold
+    what is typed into a login form).
 
     Call it once the crawl's log handler exists (from a component's
     ``from_crawler``, which Scrapy runs after installing it); calling it again
     is harmless.
     """
-    for handler in logging.root.handlers:
-        if masker not in handler.filters:
-            handler.addFilter(masker)
+    install_filters(masker)
     for name in WIRE_LOGGERS:
         logger = logging.getLogger(name)
         if logger.getEffectiveLevel() < logging.INFO:

@@ -11,7 +11,8 @@ from scrapy.spiderloader import get_spider_loader
 from scrapy.utils.project import get_project_settings
 
 from crawler.exceptions import ConfigError
-from crawler.logfilters import hide_url_passwords, quiet_network_tracebacks
+from crawler.logfilters import quiet_network_tracebacks
+from crawler.redaction import install_filters
 from crawler.settingscheck import check_settings, set_settings
 
 if TYPE_CHECKING:
@@ -109,7 +110,7 @@ def run_spider(spider: str, settings: Settings, **spider_arguments: Any) -> Craw
     check_spider_settings(spider, settings, spider_arguments)
     process = CrawlerProcess(settings)
     quiet_network_tracebacks(settings.get("LOG_LEVEL"))
-    hide_url_passwords()
+    install_filters()  # URL passwords masked from the first record on
     crawler = process.create_crawler(spider)
     failures: list[Failure] = []
     process.crawl(crawler, **spider_arguments).addErrback(failures.append)

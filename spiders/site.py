@@ -26,7 +26,7 @@ from crawler.forms.submission import META_KEY as FORM_META_KEY
 from crawler.forms.submitter import FormSubmitter
 from crawler.items import FoundVia, PageRecord
 from crawler.settingscheck import check_argument
-from crawler.utils.url import FOLLOWED_SCHEMES
+from crawler.utils.url import FOLLOWED_SCHEMES, check_url
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -88,9 +88,7 @@ class SiteSpider(Spider):
         # Scrapy logs anything.  The settings they stand for: apply_arguments.
         if not start_url:
             raise ConfigError("the site spider needs a start URL: -a start_url=https://...")
-        parts = urlsplit(start_url)
-        if parts.scheme not in FOLLOWED_SCHEMES or not parts.hostname:
-            raise ConfigError(f"the start URL must be an http(s) URL, not {start_url!r}")
+        parts = urlsplit(check_url(start_url, "start URL"))
         for name, setting, value in (
             ("render", "CRAWLER_RENDER", render),
             ("forms", "CRAWLER_FORMS", forms),

@@ -164,7 +164,7 @@ def test_spec_file_into_a_store_with_rejects(tinysite: TinySite, tmp_path: Path)
         (["--field", "t=css:h1"], "give at least one URL"),
         (["ftp://x/", "--field", "t=css:h1"], "not an http(s) URL: 'ftp://x/'"),
         (["--from-file", "nowhere.txt", "--field", "t=css:h1"], "cannot read URLs from"),
-        (["http://x/", "--field", "t=css:h1", "-o", "out.xml"], "cannot tell the format"),
+        (["http://x/", "--field", "t=css:h1", "-o", "out.txt"], "cannot tell the format"),
         (["http://x/", "--field", "t=css:h1", "-o", "nodir/out.csv"], "does not exist"),
         (["http://x/", "--field", "t=css:h1", "-o", "sqlite:///nodir/x.db"], "cannot open"),
     ],

@@ -3,7 +3,11 @@ file that fails while it is written (a full disk) fails the command, not just it
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -11,11 +15,10 @@ import pytest
 from tests.crawltools import crawl, run_crawler, run_scrapy
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from fixtures.tinysite.server import TinySite
 
 UNREACHABLE = "http://127.0.0.1:9/"  # never fetched: the check comes first
+SPECS = Path(__file__).parent / "specs"
 
 
 def unwritable(tmp_path: Path, kind: str) -> tuple[str, str]:
@@ -90,3 +93,169 @@ def test_a_full_disk_fails_crawl_and_extract_with_one_error(
     assert "error: full.jsonl could not be written (see the log)" in extract.stderr
     assert "row(s) written" not in extract.stderr
     assert "Traceback" not in extract.stderr
+
+
+# -- outputs that are URIs, and outputs that meet --------------------------------
+
+FTP_FEED = "ftp://fu:hunter2ftp@127.0.0.1:1/x.jsonl"  # nothing listens: the upload fails
+
+
+def store(tmp_path: Path) -> list[str]:
+    """A store in the temp dir: should a check let the crawl start, no crawl.db in the repo."""
+    return ["-s", f"CRAWLER_STORE_URL=sqlite:///{tmp_path / 'crawl.db'}"]
+
+
+@pytest.mark.parametrize("option", ["-o", "--output-items"])
+def test_a_feed_uri_goes_to_scrapy_as_it_is(
+    tinysite: TinySite, tmp_path: Path, option: str
+) -> None:
+    result = crawl(
+        tinysite.url("/catalog/?size=1"),
+        tmp_path,
+        "--max-pages",
+        "2",
+        "--extract",
+        str(SPECS / "catalog.yaml"),
+        option,
+        FTP_FEED,
+    )
+    # Scrapy's FTP storage tried ftp://fu:...@127.0.0.1:1/x.jsonl (not a path "ftp:/fu:...")
+    assert result.returncode == 1, result.stderr[-2000:]
+    stored = (
+        r"ERROR: Error storing jsonlines feed \(\d items\) in: ftp://fu:\*\*\*@127.0.0.1:1/x.jsonl"
+    )
+    assert re.search(stored, result.stderr), result.stderr[-2000:]
+    assert error_lines(result.stderr) == [
+        "error: 1 output file(s) could not be written (see the log)"
+    ]
+    assert "hunter2ftp" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
+
+    extract = run_crawler(
+        "extract", tinysite.url("/"), "--field", "t=css:title", "-o", FTP_FEED, cwd=tmp_path
+    )
+    assert extract.returncode == 1, extract.stderr[-2000:]
+    assert error_lines(extract.stderr) == [
+        "error: ftp://fu:***@127.0.0.1:1/x.jsonl could not be written (see the log)"
+    ]
+    assert "hunter2ftp" not in extract.stderr + extract.stdout
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["-o", "same.jsonl", "--output-items", "same.jsonl"], "-o same.jsonl and --output-items"),
+        (["-o", "x.jsonl", "-o", "./x.jsonl"], "-o x.jsonl and -o ./x.jsonl"),
+        (["-o", "x.jsonl", "-o", "x.jsonl"], "-o x.jsonl and -o x.jsonl"),
+        (
+            ["-o", "a.jsonl", "-s", 'FEEDS={"sub/../a.jsonl": {"format": "jsonl"}}'],
+            "-o a.jsonl and -s FEEDS sub/../a.jsonl",
+        ),
+    ],
+)
+def test_two_outputs_to_one_file_are_one_line(
+    tmp_path: Path, options: list[str], message: str
+) -> None:
+    (tmp_path / "sub").mkdir()
+    result = crawl(UNREACHABLE, tmp_path, *options)
+    assert result.returncode == 2, result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"error: {message}")
+    assert line.endswith(
+        "write the same file, and one would overwrite the other: give each output its own file"
+    )
+    assert not result.db.exists()
+
+
+def test_extract_and_scrapy_crawl_refuse_two_outputs_to_one_file(tmp_path: Path) -> None:
+    extract = run_crawler(
+        "extract",
+        UNREACHABLE,
+        "--field",
+        "t=css:title",
+        "-o",
+        "e.jsonl",
+        "-s",
+        f'FEEDS={{"{tmp_path}/e.jsonl": {{"format": "jsonl"}}}}',
+        cwd=tmp_path,
+    )
+    out = str(tmp_path / "a.jsonl")
+    scrapy = run_scrapy(
+        "crawl",
+        "site",
+        "-a",
+        f"start_url={UNREACHABLE}",
+        *store(tmp_path),
+        "-o",
+        out,
+        "-o",
+        f"{out}:jsonl",
+    )
+    for result in (extract, scrapy):
+        assert result.returncode == 2, result.stderr
+        [line] = result.stderr.splitlines()
+        assert "write the same file" in line
+
+
+def test_output_files_and_s_feeds_are_all_written(tinysite: TinySite, tmp_path: Path) -> None:
+    feeds = '{"b.jsonl": {"format": "jsonl"}}'
+    result = crawl(
+        tinysite.url("/"), tmp_path, "--max-pages", "3", "-o", "a.jsonl", "-s", f"FEEDS={feeds}"
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    urls = {
+        name: [json.loads(line)["url"] for line in (tmp_path / f"{name}.jsonl").open()]
+        for name in "ab"
+    }
+    assert len(urls["a"]) == len(result.pages) > 1
+    assert sorted(urls["a"]) == sorted(urls["b"])
+
+    extract = run_crawler(
+        "extract",
+        tinysite.url("/"),
+        "--field",
+        "t=css:title",
+        "-o",
+        "c.csv",
+        "-s",
+        'FEEDS={"d.jsonl": {"format": "jsonl"}}',
+        cwd=tmp_path,
+    )
+    assert extract.returncode == 0, extract.stderr[-2000:]
+    assert (tmp_path / "c.csv").read_text().splitlines()[0] == "url,t"
+    assert json.loads((tmp_path / "d.jsonl").read_text())["t"] == "Tinysite home"
+
+
+def test_scrapy_crawl_output_to_a_directory_is_one_line(tmp_path: Path) -> None:
+    """Not Scrapy's usage text and "Unrecognized output format ''": a directory
+    has no suffix, and Scrapy reads -o before the project's command checks it."""
+    result = run_scrapy(
+        "crawl", "site", "-a", f"start_url={UNREACHABLE}", *store(tmp_path), "-o", str(tmp_path)
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == f"error: cannot write {tmp_path}: it is a directory\n"
+
+
+def test_xml_outputs_are_written_as_crawler_export_writes_them(
+    tinysite: TinySite, tmp_path: Path
+) -> None:
+    result = crawl(
+        tinysite.url("/catalog/?size=1"),
+        tmp_path,
+        "--extract",
+        str(SPECS / "catalog.yaml"),
+        "--output-items",
+        "items.xml",
+        "-o",
+        "pages.xml",
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    pages = ET.parse(tmp_path / "pages.xml").getroot()
+    assert {page.findtext("url") for page in pages} >= {tinysite.url("/catalog/?size=1")}
+    exported = run_crawler(
+        "export", "1", "--store", f"sqlite:///{result.db}", "-o", "export.xml", cwd=tmp_path
+    )
+    assert exported.returncode == 0, exported.stderr
+    feed = (tmp_path / "items.xml").read_bytes()
+    assert b"<sku>TS-0000000</sku>" in feed
+    assert (tmp_path / "export.xml").read_bytes() == feed

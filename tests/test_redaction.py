@@ -4,8 +4,7 @@ import logging
 
 import pytest
 
-from crawler.logfilters import UrlPasswordFilter
-from crawler.redaction import redact_mapping, redact_text
+from crawler.redaction import SecretMasker, redact_mapping, redact_text
 
 
 @pytest.mark.parametrize(
@@ -59,7 +58,7 @@ def test_log_records_lose_url_passwords() -> None:
         ({"settings": "{'CRAWLER_STORE_URL': 'postgresql://u:pw@h/db'}"},),
         None,
     )
-    assert UrlPasswordFilter().filter(record)
+    assert SecretMasker().filter(record)
     assert (
         record.getMessage()
         == "Overridden settings:\n{'CRAWLER_STORE_URL': 'postgresql://u:***@h/db'}"

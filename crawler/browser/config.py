@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from crawler.exceptions import BrowserConfigError, BrowserNotFoundError
+from crawler.redaction import redact_text
 from crawler.settingscheck import check_types
 
 if TYPE_CHECKING:
@@ -119,7 +120,7 @@ class BrowserConfig:
         if remote_url is not None:
             if urlsplit(remote_url).scheme not in ("http", "https"):
                 raise BrowserConfigError(
-                    f"SELENIUM_REMOTE_URL must be an http(s) URL, got {remote_url!r}"
+                    f"SELENIUM_REMOTE_URL must be an http(s) URL, got {redact_text(remote_url)!r}"
                 )
             if browser_executable or driver_executable:
                 raise BrowserConfigError(

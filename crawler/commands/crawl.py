@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
-
-from scrapy.exceptions import UsageError
 
 from crawler.browser.rendermode import RENDER_MODES
 from crawler.commands.login import (
@@ -18,9 +15,12 @@ from crawler.commands.login import (
     login_settings,
 )
 from crawler.commands.options import (
+    FEED_SUFFIXES,
     add_scrapy_options,
-    check_output_file,
+    check_distinct_outputs,
     failed_feeds,
+    merge_feeds,
+    output_feed,
     scrapy_overrides,
 )
 from crawler.exceptions import StoreError
@@ -31,7 +31,8 @@ from crawler.runner import check_spider_settings, project_settings, run_spider
 from crawler.storage.sql import SqlStore, check_store_url, display_url
 from crawler.summary import run_summary
 
-FEED_FORMATS = {".jsonl": "jsonlines", ".jl": "jsonlines", ".json": "json", ".csv": "csv"}
+FEED_SUFFIX_LIST = ", ".join(FEED_SUFFIXES)
+ITEM_CLASS = "crawler.extract.result.ExtractedItem"
 
 
 def add_parser(subparsers: Any) -> None:
@@ -107,7 +108,8 @@ def add_parser(subparsers: Any) -> None:
         action="append",
         default=[],
         metavar="FILE",
-        help="also write page records to FILE (.jsonl, .json or .csv)",
+        help=f"also write page records to FILE ({FEED_SUFFIX_LIST}; a path, or a URI "
+        "Scrapy's feeds take: s3://, ftp://, file:...; repeatable)",
     )
     p.add_argument(
         "--extract",
@@ -122,7 +124,8 @@ def add_parser(subparsers: Any) -> None:
         action="append",
         default=[],
         metavar="FILE",
-        help="also write extracted items to FILE (.jsonl, .json or .csv; repeatable)",
+        help=f"also write extracted items to FILE ({FEED_SUFFIX_LIST}; a path or a URI, as "
+        "-o; repeatable)",
     )
     add_scrapy_options(p)
     add_login_options(p, with_login_url=True)
@@ -146,24 +149,16 @@ def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
     if args.extract:
         load_spec_sources(args.extract)  # a bad spec file: a SpecError before anything is crawled
         overrides["CRAWLER_EXTRACT_SPECS"] = args.extract
-    feeds = {}
-    outputs = [(o, "crawler.items.PageRecord") for o in args.output]
-    outputs += [(o, "crawler.extract.result.ExtractedItem") for o in args.output_items]
-    for output, item_class in outputs:
-        path = Path(output)
-        fmt = FEED_FORMATS.get(path.suffix.lower())
-        if fmt is None:
-            raise UsageError(
-                f"cannot tell the format of {output}: use one of {', '.join(FEED_FORMATS)}"
-            )
-        check_output_file(output)
-        feeds[str(path)] = {
-            "format": fmt,
-            "overwrite": True,
-            "item_classes": [item_class],
-        }
-    if feeds:
-        overrides["FEEDS"] = feeds
+    outputs = [("-o", o, "crawler.items.PageRecord") for o in args.output]
+    outputs += [("--output-items", o, ITEM_CLASS) for o in args.output_items]
+    check_distinct_outputs((option, output) for option, output, _ in outputs)
+    feeds: dict[str, Any] = {}
+    options: dict[str, str] = {}
+    for option, output, item_class in outputs:
+        uri, feed = output_feed(output, item_class)
+        feeds[uri], options[uri] = feed, option
+    if feeds:  # with the feeds of -s FEEDS=..., if any
+        overrides["FEEDS"] = merge_feeds(feeds, overrides.get("FEEDS"), options)
     if args.cookies:
         overrides["CRAWLER_COOKIES_FILE"] = args.cookies
     overrides.update(login_settings(args, args.login))

@@ -35,7 +35,13 @@ from scrapy.exceptions import UsageError
 from scrapy.utils.conf import feed_complete_default_values_from_settings
 from scrapy.utils.misc import load_object
 
-from crawler.commands.options import add_store_option, check_output_file, store_url
+from crawler.commands.options import (
+    FEED_FORMATS,
+    FEED_SUFFIXES,
+    add_store_option,
+    check_output_file,
+    store_url,
+)
 from crawler.items import PageRecord
 from crawler.runner import project_settings
 from crawler.storage.sql import SqlStore, display_url
@@ -46,9 +52,10 @@ if TYPE_CHECKING:
     from scrapy.exporters import BaseItemExporter
     from scrapy.settings import BaseSettings
 
-# --format -> the FEED_EXPORTERS name Scrapy's feeds use
-FORMATS = {"json": "json", "jsonl": "jsonlines", "csv": "csv", "xml": "xml"}
-SUFFIXES = {".json": "json", ".jsonl": "jsonl", ".jl": "jsonl", ".csv": "csv", ".xml": "xml"}
+# --format -> the FEED_EXPORTERS name Scrapy's feeds use; a file's suffix -> --format
+# (the formats of every command that writes files)
+FORMATS = FEED_FORMATS
+SUFFIXES = FEED_SUFFIXES
 WHAT = ("items", "pages", "rejects")
 
 

@@ -1,10 +1,14 @@
 """``crawler extract URL ...``: items from a few pages, now, as JSON lines, a file or a store.
 
-``-o`` takes a feed file (``.jsonl``, ``.json``, ``.csv``: every row, through
-Scrapy's feed exports) or a store URL (``sqlite:///PATH``, ``postgresql://...``:
-items upserted, rejects and a run row, as a crawl stores them).  A bare path
-ending in ``.db``, ``.sqlite`` or ``.sqlite3`` is refused with the store URL
-to write (:func:`crawler.storage.sql.check_store_url`).
+``-o`` takes a feed file (``.jsonl``, ``.json``, ``.csv``, ``.xml``: every row,
+through Scrapy's feed exports; a path, or a URI of Scrapy's feed storages such
+as ``ftp://`` or ``s3://``, passed on as it is) or a store URL
+(``sqlite:///PATH``, ``postgresql://...``: items upserted, rejects and a run
+row, as a crawl stores them).  A bare path ending in ``.db``, ``.sqlite`` or
+``.sqlite3`` is refused with the store URL to write
+(:func:`crawler.storage.sql.check_store_url`).  With ``-o FILE``, feeds given
+with ``-s FEEDS=...`` are written too (without ``-o`` they replace standard
+output); two outputs to one file are an error.
 
 Logging in works as for ``crawler crawl`` (``--login``, ``--cookies``: the
 login middleware).  The run fails (exit code 1) when a URL gives no page,
@@ -18,11 +22,12 @@ import argparse
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from scrapy.exceptions import UsageError
+from scrapy.settings import default_settings as scrapy_default_settings
 
 from crawler.browser.rendermode import RENDER_MODES
-from crawler.commands.crawl import FEED_FORMATS
 from crawler.commands.login import (
     add_cookies_option,
     add_login_options,
@@ -31,9 +36,12 @@ from crawler.commands.login import (
     login_settings,
 )
 from crawler.commands.options import (
+    FEED_SUFFIXES,
     add_scrapy_options,
-    check_output_file,
     failed_feeds,
+    has_scheme,
+    merge_feeds,
+    output_feed,
     scrapy_overrides,
 )
 from crawler.extract.engines import ENGINE_NAMES
@@ -41,6 +49,7 @@ from crawler.extract.inline import DEFAULT_NAME, spec_sources
 from crawler.extract.loader import load_spec_sources
 from crawler.pipelines.store import unwritten_summary
 from crawler.progress import ProgressBar
+from crawler.redaction import redact_text
 from crawler.runner import project_settings, run_spider
 from crawler.storage.sql import SqlStore, check_store_url, display_url, looks_like_store
 from crawler.utils.url import check_url, read_url_file
@@ -49,6 +58,8 @@ if TYPE_CHECKING:
     from crawler.runner import CrawlOutcome
 
 ITEM_CLASS = "crawler.extract.result.ExtractedItem"
+# URIs -o takes as feeds, though they look like store URLs ("://"): Scrapy's storages.
+FEED_STORAGE_SCHEMES = tuple(s for s in scrapy_default_settings.FEED_STORAGES_BASE if s)
 PROGRESS_MIN_URLS = 10  # fewer URLs than this: no progress bar
 NOT_FOR_FILES = ("crawler.pipelines.dedup.DedupPipeline", "crawler.pipelines.store.StorePipeline")
 
@@ -107,8 +118,9 @@ def add_parser(subparsers: Any) -> None:
         "-o",
         "--output",
         metavar="FILE|STORE",
-        help="write to a feed FILE (.jsonl, .json or .csv) or to a store URL "
-        "(sqlite:///PATH, postgresql://...) instead of stdout",
+        help=f"write to a feed FILE ({', '.join(FEED_SUFFIXES)}; a path, or a URI Scrapy's "
+        "feeds take: s3://, ftp://, file:...) or to a store URL (sqlite:///PATH, "
+        "postgresql://...) instead of stdout",
     )
     p.add_argument(
         "--ignore-robots", action="store_true", help="do not obey robots.txt (obeyed by default)"
@@ -123,20 +135,27 @@ def add_parser(subparsers: Any) -> None:
     p.set_defaults(run=run)
 
 
+def is_store(output: str | None) -> bool:
+    """Whether the ``-o`` value ``output`` is a store (``sqlite:///...``, a path
+    ending in ``.db``...), not a feed (a path, or a URI of Scrapy's feed
+    storages: ``ftp://``, ``s3://``, ``file:``...)."""
+    if output is None or not looks_like_store(output):
+        return False
+    return urlsplit(output).scheme not in FEED_STORAGE_SCHEMES
+
+
 def _output_settings(output: str | None) -> dict[str, Any]:
     if output is None:
         return {"FEEDS": {"stdout:": {"format": "jsonlines", "item_classes": [ITEM_CLASS]}}}
-    if looks_like_store(output):
+    if is_store(output):
         return {"CRAWLER_STORE_URL": check_store_url(output)}
-    path = Path(output)
-    fmt = FEED_FORMATS.get(path.suffix.lower())
-    if fmt is None:
+    if not has_scheme(output) and Path(output).suffix.lower() not in FEED_SUFFIXES:
         raise UsageError(
             f"cannot tell the format of {output}: use a file ending in "
-            f"{', '.join(FEED_FORMATS)}, or a store URL (sqlite:///PATH, postgresql://...)"
+            f"{', '.join(FEED_SUFFIXES)}, or a store URL (sqlite:///PATH, postgresql://...)"
         )
-    check_output_file(output)
-    return {"FEEDS": {str(path): {"format": fmt, "overwrite": True, "item_classes": [ITEM_CLASS]}}}
+    uri, feed = output_feed(output, ITEM_CLASS)
+    return {"FEEDS": {uri: feed}}
 
 
 def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -149,7 +168,12 @@ def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
     if args.cookies:
         overrides["CRAWLER_COOKIES_FILE"] = args.cookies
     overrides.update(login_settings(args, args.login))
-    overrides.update(scrapy_overrides(args))  # -s last: it wins
+    given = scrapy_overrides(args)
+    if args.output is not None and not is_store(args.output) and "FEEDS" in given:
+        # -o FILE and -s FEEDS=...: both written (without -o, -s FEEDS replaces stdout)
+        options = dict.fromkeys(overrides["FEEDS"], "-o")
+        given["FEEDS"] = merge_feeds(overrides["FEEDS"], given["FEEDS"], options)
+    overrides.update(given)  # -s last: it wins
     return overrides
 
 
@@ -227,7 +251,7 @@ def report(
             lines.append(f"warning: {empty} page(s) matched a spec but gave no item")
     prefix = "validate/dropped/"
     dropped = {k.removeprefix(prefix): n for k, n in stats.items() if k.startswith(prefix)}
-    to_store = output is not None and looks_like_store(output)
+    to_store = is_store(output)
     if dropped:
         where = "kept in the store's rejects table" if to_store else "left out"
         kinds = ", ".join(f"{kind}: {n}" for kind, n in sorted(dropped.items()))
@@ -238,9 +262,10 @@ def report(
             f"{rows} item(s) stored in {display_url(output)} (run {stats.get('store/run_id')})"
         )
     elif failed_feeds(stats):
-        lines.append(f"error: {output or 'standard output'} could not be written (see the log)")
+        shown = redact_text(output) if output else "standard output"
+        lines.append(f"error: {shown} could not be written (see the log)")
     elif output and not to_store:
-        lines.append(f"{rows} row(s) written to {output}")
+        lines.append(f"{rows} row(s) written to {redact_text(output)}")
     return lines
 
 
@@ -281,7 +306,7 @@ def _run(args: argparse.Namespace) -> int:
         )
     sources = spec_sources(args.spec, args.item, args.field, args.name)  # bad specs fail here
     overrides = settings_from_args(args)
-    to_store = args.output is not None and looks_like_store(args.output)
+    to_store = is_store(args.output)
     if to_store:
         SqlStore.open(args.output).close()  # a StoreError now, naming the store
     settings = project_settings(overrides)

@@ -11,10 +11,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from crawler.exceptions import LoginConfigError
 from crawler.settingscheck import check_types, setting_choices
+from crawler.utils.url import check_url
 
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
@@ -57,10 +57,9 @@ def read_password(env_name: str | None, file_path: str | None) -> str:
 
 
 def check_login_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise LoginConfigError(f"the login URL must be an http(s) URL, not {url!r}")
-    return url
+    """``url`` itself if it is an http(s) URL without a user name or password in it
+    (:func:`crawler.utils.url.check_url`), else a :class:`LoginConfigError`."""
+    return check_url(url, "login URL", error=LoginConfigError)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ replace the built-in one.  Differences:
   components named by import path, the components' own checks), a missing or
   bad spider argument (``scrapy crawl site`` without ``-a start_url``; the
   check builds the spider once with its arguments), an unknown spider name,
-  ``-o``/``-O`` to a file that cannot be written, or a store that cannot be
+  ``-o``/``-O`` to a file that cannot be written (a directory: checked before
+  Scrapy reads ``-o``), two outputs (``-o`` or ``FEEDS``) to one file, or a store that cannot be
   opened (when the spider keeps the store on): one line ``error: ...``
   and exit code 2, before Scrapy logs anything (``process_options`` runs before
   the ``CrawlerProcess``, which logs the banner, exists);
@@ -33,7 +34,7 @@ from scrapy.spiderloader import get_spider_loader
 from scrapy.utils.conf import arglist_to_dict
 from twisted.internet.defer import Deferred
 
-from crawler.commands.options import check_output_file, failed_feeds
+from crawler.commands.options import check_distinct_outputs, check_output_file, failed_feeds
 from crawler.exceptions import ConfigError, StoreError
 from crawler.pipelines.store import check_store_opens
 from crawler.runner import exit_code_for
@@ -74,6 +75,15 @@ def _errors_of(crawl: Deferred[Any] | asyncio.Task[Any]) -> list[BaseException]:
     return errors
 
 
+def _feed_uri(element: str, formats: set[str]) -> str:
+    """The URI of an ``-o`` value, as Scrapy reads it: ``URI:FORMAT`` when what
+    follows the last colon is a format, else the whole value (``-`` is stdout)."""
+    uri, sep, fmt = element.rpartition(":")
+    if sep and fmt in formats:
+        return "stdout:" if uri == "-" else uri
+    return element
+
+
 class Command(ScrapyCrawlCommand):
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None
@@ -83,6 +93,10 @@ class Command(ScrapyCrawlCommand):
             _fail(e)
         except ValueError:
             pass  # not NAME=VALUE: Scrapy's own message says so
+        try:  # before Scrapy parses -o, which has no word for a directory
+            self._check_outputs(opts)
+        except USER_ERRORS as e:
+            _fail(e)
         super().process_options(args, opts)
         if len(args) != 1:
             return  # run() explains, as Scrapy does
@@ -100,6 +114,23 @@ class Command(ScrapyCrawlCommand):
             check_store_opens(crawl_settings)
         except (*USER_ERRORS, StoreError) as e:
             _fail(e)
+
+    def _check_outputs(self, opts: argparse.Namespace) -> None:
+        """Every local file of ``-o``/``-O`` can be written (:func:`check_output_file`),
+        and no two outputs (``FEEDS`` included) write one file."""
+        assert self.settings is not None
+        option = "-O" if opts.overwrite_output else "-o"
+        elements = opts.overwrite_output or opts.output or []
+        formats = {k for k, v in self.settings.getwithbase("FEED_EXPORTERS").items() if v}
+        uris = [_feed_uri(element, formats) for element in elements]
+        for uri in uris:
+            check_output_file(uri)
+        check_distinct_outputs(
+            [
+                *((option, uri) for uri in uris),
+                *(("FEEDS", u) for u in self.settings.getdict("FEEDS")),
+            ]
+        )
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:
