@@ -10,6 +10,7 @@ from scrapy.exceptions import UsageError
 
 from crawler.commands import crawl, export, extract, login, runs
 from crawler.exceptions import ConfigError, StoreError
+from crawler.redaction import redact_text
 
 COMMANDS = (crawl, extract, login, runs, export)
 
@@ -41,7 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.run(args))
     except (UsageError, ConfigError, StoreError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        # A message may quote a value the user gave (a feed URI, a store URL):
+        # its passwords are masked here, whatever raised it.
+        print(f"error: {redact_text(str(e))}", file=sys.stderr)
         return 2
 
 

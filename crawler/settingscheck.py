@@ -116,9 +116,9 @@ from scrapy.utils.conf import feed_complete_default_values_from_settings
 from scrapy.utils.misc import build_from_crawler, load_object
 
 from crawler import default_settings
-from crawler.commands.options import check_output_file
 from crawler.exceptions import ConfigError
 from crawler.redaction import redact_text
+from crawler.utils.files import check_output_file
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
@@ -919,7 +919,7 @@ def _check_storage(
 def check_files(settings: BaseSettings) -> None:
     """Raise :class:`~crawler.exceptions.ConfigError` when the crawl could not
     write a file its settings name: ``LOG_FILE`` (the rules of ``-o`` files,
-    :func:`crawler.commands.options.check_output_file`: a missing directory, a
+    :func:`crawler.utils.files.check_output_file`: a missing directory, a
     directory, no permission; and ``LOG_ENCODING``, which opens it) and
     ``JOBDIR`` (a directory that cannot be created or written).  Nothing is
     left behind: a probe file or directory made here is removed again."""

@@ -72,3 +72,28 @@ def test_the_login_url(
     else:
         result = run_crawler("login", login_url, *options, cwd=tmp_path)
     assert_refused(result.returncode, result.stderr, "login URL", shown)
+
+
+FEEDS_WITH_PASSWORD = [
+    '["ftp://fu:hunter2ftp@127.0.0.1:1/x.jsonl"]',  # not a dict: the value is quoted
+    '{"gopher://fu:hunter2ftp@127.0.0.1:1/x.jsonl": {"format": "jsonl"}}',  # no storage
+    '{"ftp://fu:hunter2ftp@127.0.0.1:1/x.jsonl": {"format": "nosuch"}}',  # no exporter
+]
+
+
+@pytest.mark.parametrize("feeds", FEEDS_WITH_PASSWORD)
+@pytest.mark.parametrize("command", ["crawler", "scrapy"])
+def test_a_configuration_error_quoting_a_password_masks_it(
+    command: str, feeds: str, tinysite: TinySite, tmp_path: Path
+) -> None:
+    if command == "crawler":
+        result = crawl(tinysite.url("/"), tmp_path, "-s", f"FEEDS={feeds}")
+    else:
+        result = run_scrapy(
+            "crawl", "site", "-a", f"start_url={tinysite.url('/')}", "-s", f"FEEDS={feeds}"
+        )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error: FEEDS"), result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "hunter2ftp" not in result.stderr
+    assert "fu:***@127.0.0.1" in result.stderr

@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import UsageError
 
-from crawler.commands.options import add_scrapy_options, check_output_file, scrapy_overrides
+from crawler.commands.options import add_scrapy_options, scrapy_overrides
 from crawler.login.config import LOGIN_MODES, PROMPT_ENV, LoginConfig
 from crawler.login.cookies import load_cookies_txt
 from crawler.runner import project_settings, run_spider
+from crawler.utils.files import check_output_file
 
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings

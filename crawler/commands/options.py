@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -14,6 +13,7 @@ from w3lib.url import file_uri_to_path
 from crawler.exceptions import ConfigError
 from crawler.redaction import redact_text
 from crawler.settingscheck import set_settings
+from crawler.utils.files import check_output_file
 
 if TYPE_CHECKING:
     import argparse
@@ -54,54 +54,6 @@ def scrapy_overrides(args: argparse.Namespace) -> dict[str, Any]:
             raise UsageError(f"-s takes NAME=VALUE, not {item!r}")
         overrides[name] = value
     return overrides
-
-
-def check_output_file(output: str) -> None:
-    """Raise :class:`UsageError` when the local file ``output`` (a path or a
-    ``file:`` URI, as ``-o`` takes) cannot be written: its directory does not
-    exist or is not writable, or ``output`` is a directory, a dangling link or
-    a file we may not write.
-
-    Scrapy would create a missing directory; a typo in it is far more likely
-    than a wish for a new one.  A feed that cannot be opened would otherwise be
-    a traceback in the log of a crawl that ends as if all went well.  Remote
-    feeds (``s3://``...), ``stdout:`` and ``-`` pass, and so do paths below a
-    ``%(name)s`` placeholder, which Scrapy fills in.
-    """
-    scheme = urlsplit(output).scheme
-    if output == "-" or scheme == "stdout":
-        return
-    if scheme == "file":
-        path = Path(file_uri_to_path(output))
-    elif len(scheme) > 1:  # s3://, ftp://...; one letter is a Windows drive
-        return
-    else:
-        path = Path(output)
-    directory = Path()
-    for part in path.parent.parts:
-        if "%(" in part:
-            return _check_directory(output, directory)
-        directory /= part
-    _check_directory(output, directory)
-    if "%(" in path.name:
-        return
-    if path.is_dir():
-        raise UsageError(f"cannot write {output}: it is a directory")
-    if path.is_symlink() and not path.exists():
-        target = os.readlink(path)
-        raise UsageError(f"cannot write {output}: it links to {target}, which is not there")
-    existed = path.exists()
-    try:  # what permissions say is not the whole story (root, read-only mounts, /sys)
-        os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666))
-    except OSError as e:
-        raise UsageError(f"cannot write {output}: {e.strerror}") from None
-    if not existed:
-        path.unlink(missing_ok=True)
-
-
-def _check_directory(output: str, directory: Path) -> None:
-    if not directory.is_dir():
-        raise UsageError(f"cannot write {output}: the directory {directory} does not exist")
 
 
 def has_scheme(output: str) -> bool:

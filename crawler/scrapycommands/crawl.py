@@ -34,11 +34,13 @@ from scrapy.spiderloader import get_spider_loader
 from scrapy.utils.conf import arglist_to_dict
 from twisted.internet.defer import Deferred
 
-from crawler.commands.options import check_distinct_outputs, check_output_file, failed_feeds
+from crawler.commands.options import check_distinct_outputs, failed_feeds
 from crawler.exceptions import ConfigError, StoreError
 from crawler.pipelines.store import check_store_opens
+from crawler.redaction import redact_text
 from crawler.runner import exit_code_for
 from crawler.settingscheck import check_settings, set_settings
+from crawler.utils.files import check_output_file
 
 if TYPE_CHECKING:
     import argparse
@@ -52,7 +54,7 @@ USER_ERRORS = (ConfigError, UsageError)
 
 
 def _fail(message: object) -> NoReturn:
-    print(f"error: {message}", file=sys.stderr)
+    print(f"error: {redact_text(str(message))}", file=sys.stderr)
     raise SystemExit(EXIT_USAGE)
 
 
@@ -157,7 +159,7 @@ class Command(ScrapyCrawlCommand):
     @staticmethod
     def _report(error: BaseException) -> int:
         if isinstance(error, USER_ERRORS) and str(error):
-            print(f"error: {error}", file=sys.stderr)
+            print(f"error: {redact_text(str(error))}", file=sys.stderr)
             return EXIT_USAGE
         logger.error("The crawl could not start: %r", error, exc_info=error)
         return 1
