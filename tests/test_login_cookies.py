@@ -177,7 +177,10 @@ def test_there_is_no_password_option(tinysite: TinySite, tmp_path: Path) -> None
         cwd=tmp_path,
     )
     assert proc.returncode == 2
-    assert "error: ambiguous option: --password could match --password-env" in proc.stderr
+    assert (
+        "error: crawler login: ambiguous option: --password could match --password-env"
+        in proc.stderr
+    )
 
 
 def test_the_password_is_asked_for_on_a_terminal(tinysite: TinySite, tmp_path: Path) -> None:
