@@ -53,7 +53,9 @@ class CrawlResult:
         return json.loads(self.runs[-1]["stats"]) if self.runs and self.runs[-1]["stats"] else {}
 
 
-def run_crawler(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_crawler(
+    *args: str, cwd: Path, timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "crawler.cli", *args],
         cwd=cwd,
@@ -61,7 +63,7 @@ def run_crawler(*args: str, cwd: Path, timeout: float = 120) -> subprocess.Compl
         text=True,
         timeout=timeout,
         check=False,
-        env=subprocess_env(),
+        env=subprocess_env() if env is None else env,
     )
 
 
@@ -106,3 +108,12 @@ def run_scrapy(*args: str, timeout: float = 120, **kwargs: Any) -> subprocess.Co
         check=False,
         **kwargs,
     )
+
+
+def scrapy_crawl_site(
+    start_url: str, *args: str, store: Path | None = None, **kwargs: Any
+) -> subprocess.CompletedProcess[str]:
+    """``scrapy crawl site -a start_url=START_URL ARGS``, with ``-s CRAWLER_STORE_URL``
+    for the SQLite file ``store`` when given (see :func:`run_scrapy`)."""
+    store_args = ("-s", f"CRAWLER_STORE_URL=sqlite:///{store}") if store is not None else ()
+    return run_scrapy("crawl", "site", "-a", f"start_url={start_url}", *store_args, *args, **kwargs)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.crawltools import run_scrapy
+from tests.crawltools import run_scrapy, scrapy_crawl_site
 from tests.settingcases import CHECK_CASES, COMPONENT_CASES, VALIDATOR_CASES
 
 if TYPE_CHECKING:
@@ -155,18 +155,15 @@ def test_a_misspelt_setting_is_a_warning_and_a_clean_crawl_exits_0(
     tinysite: TinySite, tmp_path: Path
 ) -> None:
     output = tmp_path / "pages.jsonl"
-    result = run_scrapy(
-        "crawl",
-        "site",
-        "-a",
-        f"start_url={tinysite.url('/')}",
+    result = scrapy_crawl_site(
+        tinysite.url("/"),
         "-a",
         "max_pages=1",
-        *store(tmp_path),
         "-s",
         "SELENIUM_POOLSIZE=2",
         "-O",
         str(output),
+        store=tmp_path / "crawl.db",
     )
     assert result.returncode == 0, result.stderr  # finish reason closespider_pagecount
     warnings = [line for line in result.stderr.splitlines() if "SELENIUM_POOLSIZE" in line]
@@ -211,16 +208,13 @@ def test_a_feed_that_fails_while_written_fails_the_crawl(
     tinysite: TinySite, tmp_path: Path
 ) -> None:
     (tmp_path / "full.jsonl").symlink_to("/dev/full")  # no space left on device
-    result = run_scrapy(
-        "crawl",
-        "site",
-        "-a",
-        f"start_url={tinysite.url('/')}",
+    result = scrapy_crawl_site(
+        tinysite.url("/"),
         "-a",
         "max_pages=2",
-        *store(tmp_path),
         "-o",
         str(tmp_path / "full.jsonl"),
+        store=tmp_path / "crawl.db",
     )
     assert result.returncode == 1, result.stderr[-2000:]
     assert "error: 1 output file(s) could not be written (see the log)" in result.stderr

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import subprocess
-import sys
 from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.crawltools import crawl, run_crawler, run_scrapy, subprocess_env
+from tests.crawltools import crawl, run_crawler, run_scrapy, scrapy_crawl_site, subprocess_env
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -41,17 +39,13 @@ def test_an_unknown_feed_uri_parameter_is_one_line_in_every_command(tmp_path: Pa
 
 
 def test_a_feed_named_by_a_spider_argument_is_written(tinysite: TinySite, tmp_path: Path) -> None:
-    result = run_scrapy(
-        "crawl",
-        "site",
-        "-a",
-        f"start_url={tinysite.url('/')}",
+    result = scrapy_crawl_site(
+        tinysite.url("/"),
         "-a",
         "max_pages=1",
-        "-s",
-        f"CRAWLER_STORE_URL=sqlite:///{tmp_path / 'crawl.db'}",
         "-o",
         str(tmp_path / "%(name)s-%(max_pages)s.jsonl"),
+        store=tmp_path / "crawl.db",
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "site-1.jsonl").read_text(encoding="utf-8").count("\n") == 1
@@ -61,15 +55,11 @@ def test_a_feed_named_by_a_spider_argument_is_written(tinysite: TinySite, tmp_pa
 def test_a_feed_storage_that_cannot_work_is_one_line_with_the_password_masked(
     tmp_path: Path,
 ) -> None:
-    result = run_scrapy(
-        "crawl",
-        "site",
-        "-a",
-        f"start_url={UNREACHABLE}",
-        "-s",
-        f"CRAWLER_STORE_URL=sqlite:///{tmp_path / 'crawl.db'}",
+    result = scrapy_crawl_site(
+        UNREACHABLE,
         "-o",
         "s3://key:s3cret@bucket/pages.jsonl",
+        store=tmp_path / "crawl.db",
     )
     assert result.returncode == 2
     assert result.stderr == (
@@ -98,17 +88,13 @@ def test_a_per_ip_limit_with_a_queue_that_takes_it_crawls(
 def test_an_argument_the_spider_does_not_take_is_a_warning(
     tinysite: TinySite, tmp_path: Path
 ) -> None:
-    result = run_scrapy(
-        "crawl",
-        "site",
-        "-a",
-        f"start_url={tinysite.url('/')}",
+    result = scrapy_crawl_site(
+        tinysite.url("/"),
         "-a",
         "max_pages=1",
         "-a",
         "max_deph=1",
-        "-s",
-        f"CRAWLER_STORE_URL=sqlite:///{tmp_path / 'crawl.db'}",
+        store=tmp_path / "crawl.db",
     )
     assert result.returncode == 0, result.stderr  # still accepted: it becomes an attribute
     [warning] = [line for line in result.stderr.splitlines() if "max_deph" in line]
@@ -135,23 +121,13 @@ def other_project(tmp_path: Path, spider_modules: list[str]) -> dict[str, str]:
     }
 
 
-def run_in(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "crawler.cli", *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 def test_another_project_without_the_ready_made_spiders_is_told_what_to_add(
     tinysite: TinySite, tmp_path: Path
 ) -> None:
     env = other_project(tmp_path, ["myproj.spiders"])
-    result = run_in(tmp_path, env, "crawl", UNREACHABLE, "--store", "sqlite:///crawl.db")
+    result = run_crawler(
+        "crawl", UNREACHABLE, "--store", "sqlite:///crawl.db", cwd=tmp_path, env=env
+    )
     assert result.returncode == 2
     assert result.stderr == (
         "error: no spider named 'site' in SPIDER_MODULES (myproj.spiders): add 'spiders' "
@@ -161,7 +137,7 @@ def test_another_project_without_the_ready_made_spiders_is_told_what_to_add(
     assert not (tmp_path / "crawl.db").exists()
     env = other_project(tmp_path, ["myproj.spiders", "spiders"])  # what the error says
     url = tinysite.url("/")
-    result = run_in(
-        tmp_path, env, "crawl", url, "--store", "sqlite:///crawl.db", "--max-pages", "1"
+    result = run_crawler(
+        "crawl", url, "--store", "sqlite:///crawl.db", "--max-pages", "1", cwd=tmp_path, env=env
     )
     assert result.returncode == 0, result.stderr

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.crawltools import crawl, run_crawler, run_scrapy
+from tests.crawltools import crawl, run_crawler, run_scrapy, scrapy_crawl_site
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -49,13 +49,9 @@ def test_crawler_extract(tinysite: TinySite, tmp_path: Path) -> None:
 
 def test_scrapy_crawl_site(tinysite: TinySite, tmp_path: Path) -> None:
     url, shown = with_userinfo(tinysite)
-    result = run_scrapy(
-        "crawl",
-        "site",
-        "-a",
-        f"start_url={url}",
-        "-s",
-        f"CRAWLER_STORE_URL=sqlite:///{tmp_path / 'crawl.db'}",
+    result = scrapy_crawl_site(
+        url,
+        store=tmp_path / "crawl.db",
     )
     assert_refused(result.returncode, result.stderr, "start URL", shown)
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from crawler.redaction import REDACTED, SecretMasker, secret_setting_values
-from tests.crawltools import REPO_ROOT, crawl, run_scrapy, subprocess_env
+from tests.crawltools import REPO_ROOT, crawl, scrapy_crawl_site, subprocess_env
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -59,18 +59,14 @@ def test_crawler_crawl_logs_no_feed_password_nor_secret_settings(
 def test_scrapy_crawl_logs_no_feed_password_nor_secret_settings(
     tinysite: TinySite, tmp_path: Path
 ) -> None:
-    result = run_scrapy(
-        "crawl",
-        "site",
-        "-a",
-        f"start_url={tinysite.url('/')}",
+    result = scrapy_crawl_site(
+        tinysite.url("/"),
         "-a",
         "max_pages=2",
-        "-s",
-        f"CRAWLER_STORE_URL=sqlite:///{tmp_path / 'crawl.db'}",
         "-o",
         FTP_FEED,
         *settings_options(),
+        store=tmp_path / "crawl.db",
     )
     assert result.returncode == 1, result.stderr[-2000:]
     assert_masked(result.stdout + result.stderr)
