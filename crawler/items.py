@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 
 class FoundVia(StrEnum):
-    """How the crawl reached a URL."""
+    """How the crawl reached a URL (``pages.found_via``, ``links.found_via``)."""
 
     START = "start"
-    LINK = "link"
+    LINK = "link"  # an <a>/<area> href in the HTML as served (light DOM, shadow roots)
     FORM = "form"
-    SCRIPT = "script"  # a link that only the rendered DOM had
+    SCRIPT = "script"  # a link that only the rendered (live) DOM had
     REDIRECT = "redirect"
+    FRAME = "frame"  # the document of a <frame> or <iframe>
+    REL = "rel"  # a <link rel=alternate|next|prev|...> element
+    HEADER = "header"  # a Link, Refresh or Content-Location response header
+    SITEMAP = "sitemap"  # a robots.txt Sitemap: line or a sitemap.xml entry
+    XHR = "xhr"  # a URL the page's scripts requested (XHR/fetch) while it loaded
+    EVENT = "event"  # reached by firing a click/hover/change handler
+    TIMER = "timer"  # written into the page by a timer (setTimeout/setInterval)
+    SCROLL = "scroll"  # loaded as the page was scrolled (infinite scroll)
 
 
 @dataclass
@@ -31,3 +39,28 @@ class PageRecord:
     rendered: bool
     fetched_at: str  # ISO 8601, UTC
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class Link:
+    """One URL a page led to: where it points, how it was found, and a hint.
+
+    ``text`` is the anchor text, the header or ``rel`` name, or what was fired
+    (``"click button#next"``); ``None`` when there is nothing to say.
+    """
+
+    url: str
+    found_via: str
+    text: str | None = None
+
+
+@dataclass
+class PageLinks:
+    """Every URL discovered on one page (``source``), fetched or not: the ``links`` table.
+
+    One item per page rather than per link keeps the item pipeline's cost per
+    page flat.  Duplicates (same URL and ``found_via``) are dropped by the spider.
+    """
+
+    source: str  # the page's final URL
+    links: list[Link] = field(default_factory=list)

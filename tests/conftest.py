@@ -38,6 +38,13 @@ def tinysite() -> Iterator[TinySite]:
 
 
 @pytest.fixture(scope="session")
+def tinysite_gzip() -> Iterator[TinySite]:
+    """The same site, every body gzip-encoded for clients that accept it (session-wide)."""
+    with TinySite(gzip=True) as site:
+        yield site
+
+
+@pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """A real PostgreSQL server in a temp dir on a free loopback port, for the session."""
     server = PostgresServer().start()

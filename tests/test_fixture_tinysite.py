@@ -572,3 +572,20 @@ def test_module_prints_its_url_first_and_stops_cleanly(stop_signal: signal.Signa
             proc.communicate()
     assert proc.returncode == 0, stderr
     assert "Traceback" not in stderr
+
+
+def test_gzip_site_serves_the_same_pages_compressed(tinysite_gzip, tinysite) -> None:
+    import gzip
+    import urllib.request
+
+    request = urllib.request.Request(
+        tinysite_gzip.url("/page1.html"), headers={"Accept-Encoding": "gzip"}
+    )
+    with urllib.request.urlopen(request) as response:
+        assert response.headers["Content-Encoding"] == "gzip"
+        body = gzip.decompress(response.read())
+    with urllib.request.urlopen(tinysite.url("/page1.html")) as plain:
+        assert plain.headers["Content-Encoding"] is None
+        assert plain.read() == body
+    with urllib.request.urlopen(tinysite_gzip.url("/page1.html")) as identity:
+        assert identity.headers["Content-Encoding"] is None  # not asked for: not sent
