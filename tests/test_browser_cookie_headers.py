@@ -6,7 +6,7 @@ from scrapy import Request
 from scrapy.http import Headers, HtmlResponse
 from scrapy.http.cookies import CookieJar
 
-from crawler.browser.middleware import expire_cookie_headers
+from crawler.browser.cookies import expire_cookie_headers
 
 
 def _respond(jar: CookieJar, url: str, set_cookies: list[str]) -> None:

@@ -10,9 +10,7 @@ reactor thread: renders run in the pool's worker threads.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -22,10 +20,16 @@ from scrapy.http import Headers, HtmlResponse
 from scrapy.utils.defer import maybe_deferred_to_future
 
 from crawler.browser.config import BrowserConfig
+from crawler.browser.cookies import (
+    domain_matches,
+    expire_cookie_headers,
+    parse_cookie_header,
+    set_cookie_header,
+)
 from crawler.browser.politeness import RenderThrottle
 from crawler.browser.pool import BrowserPool
 from crawler.browser.request import browser_options
-from crawler.browser.session import RenderSpec
+from crawler.browser.result import RenderSpec
 from crawler.exceptions import (
     BrowserCrashedError,
     BrowserError,
@@ -43,7 +47,7 @@ if TYPE_CHECKING:
     from scrapy import Request
     from scrapy.crawler import Crawler
 
-    from crawler.browser.session import RenderResult
+    from crawler.browser.result import RenderResult
 
 logger = logging.getLogger(__name__)
 
@@ -57,78 +61,6 @@ _FAILURE_REASONS: tuple[tuple[type[Exception], str], ...] = (
     (BrowserPageError, "page_error"),
     (BrowserError, "error"),
 )
-
-
-def parse_cookie_header(value: bytes | str | None) -> tuple[tuple[str, str], ...]:
-    """``b"a=1; b=2"`` -> ``(("a", "1"), ("b", "2"))``."""
-    if not value:
-        return ()
-    text = value.decode("latin-1") if isinstance(value, bytes) else value
-    pairs = []
-    for part in text.split(";"):
-        name, sep, val = part.strip().partition("=")
-        if sep and name:
-            pairs.append((name, val))
-    return tuple(pairs)
-
-
-def domain_matches(host: str, cookie_domain: str) -> bool:
-    if cookie_domain.startswith("."):
-        bare = cookie_domain[1:]
-        return host == bare or host.endswith(cookie_domain)
-    return host == cookie_domain
-
-
-def set_cookie_header(cookie: dict[str, Any]) -> str:
-    """A ``Set-Cookie`` value for a WebDriver cookie dict (host-only unless ``.domain``)."""
-    parts = [f"{cookie['name']}={cookie['value']}"]
-    domain = cookie.get("domain") or ""
-    if domain.startswith("."):
-        parts.append(f"Domain={domain}")
-    parts.append(f"Path={cookie.get('path') or '/'}")
-    if cookie.get("expiry"):
-        parts.append(f"Expires={formatdate(float(cookie['expiry']), usegmt=True)}")
-    if cookie.get("secure"):
-        parts.append("Secure")
-    if cookie.get("httpOnly"):
-        parts.append("HttpOnly")
-    if cookie.get("sameSite"):
-        parts.append(f"SameSite={cookie['sameSite']}")
-    return "; ".join(parts)
-
-
-def expire_cookie_headers(name: str, url: str) -> list[str]:
-    """``Set-Cookie`` values that delete cookie ``name`` from a jar, wherever it is filed.
-
-    The request's ``Cookie`` header does not say under which domain and path the
-    jar holds a cookie, only that they match ``url``: so expire it host-only and
-    for every parent domain, at every path prefix of ``url``.  An expired
-    ``Set-Cookie`` for a cookie that is not there is a no-op.
-    """
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    domains = [""]
-    if not _is_ip(host):
-        labels = host.split(".")
-        domains += [".".join(labels[i:]) for i in range(len(labels) - 1)]
-    segments = [s for s in (parts.path or "/").split("/") if s]
-    paths = ["/"]
-    for i in range(1, len(segments) + 1):
-        prefix = "/" + "/".join(segments[:i])
-        paths += [prefix, prefix + "/"]
-    headers = []
-    for domain in domains:
-        scope = f"; Domain={domain}" if domain else ""
-        headers += [f"{name}=; Max-Age=0; Path={path}{scope}" for path in paths]
-    return headers
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 class SeleniumMiddleware:

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
     from crawler.browser.config import BrowserConfig
     from crawler.browser.politeness import Ticket
-    from crawler.browser.session import RenderResult, RenderSpec
+    from crawler.browser.result import RenderResult, RenderSpec
 
 logger = logging.getLogger(__name__)
 
