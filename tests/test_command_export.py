@@ -216,3 +216,23 @@ def test_export_cannot_guess_a_format(catalog: Path, capsys: pytest.CaptureFixtu
     assert export(catalog, "-o", str(catalog.parent / "out.txt")) == 2
     assert "cannot tell the format of" in capsys.readouterr().err
     assert not (catalog.parent / "out.txt").exists()
+
+
+def test_export_to_a_file_uri_writes_the_file(catalog: Path) -> None:
+    out = catalog.parent / "uri-export.jsonl"
+    assert export(catalog, "--what", "pages", "-o", out.as_uri()) == 0
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 9  # 8 products and the list
+
+
+@pytest.mark.parametrize(
+    "uri",
+    ["ftp://user:s3cr3t@127.0.0.1:9/x.jsonl", "s3://bucket/x.csv", "sftp://u:s3cr3t@h/x.json"],
+)
+def test_export_to_a_remote_uri_is_a_one_line_error_without_the_password(
+    catalog: Path, uri: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert export(catalog, "-o", uri) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: crawler export writes a local file or stdout, not ")
+    assert len(err.splitlines()) == 1
+    assert "s3cr3t" not in err

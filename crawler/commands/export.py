@@ -30,19 +30,23 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
+from urllib.parse import urlsplit
 
 from scrapy.exceptions import UsageError
 from scrapy.utils.conf import feed_complete_default_values_from_settings
 from scrapy.utils.misc import load_object
+from w3lib.url import file_uri_to_path
 
 from crawler.commands.options import (
     FEED_FORMATS,
     FEED_SUFFIXES,
     add_store_option,
     check_output_file,
+    has_scheme,
     store_url,
 )
 from crawler.items import PageRecord
+from crawler.redaction import redact_text
 from crawler.runner import project_settings
 from crawler.storage.sql import SqlStore, display_url
 
@@ -164,7 +168,25 @@ def output_format(fmt: str | None, output: str | None) -> str:
     return SUFFIXES[suffix]
 
 
+def local_output(output: str | None) -> str | None:
+    """The local path ``-o`` names: a path, or a ``file:`` URI made a path.
+
+    Raises :class:`UsageError` (password masked) for any other URI: ``crawler
+    export`` writes a local file or stdout; feed URIs (``ftp://``, ``s3://``)
+    are for ``crawler crawl -o``, through Scrapy's feed storages.
+    """
+    if output is None or not has_scheme(output):
+        return output
+    if urlsplit(output).scheme.lower() == "file":
+        return file_uri_to_path(output)
+    raise UsageError(
+        f"crawler export writes a local file or stdout, not {redact_text(output)}; "
+        "write a file and copy it, or deliver with crawler crawl -o URI"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
+    args.output = local_output(args.output)
     fmt = output_format(args.format, args.output)
     if args.spec is not None and args.what == "pages":
         raise UsageError("--spec picks items or rejects; pages have no spec")
