@@ -551,6 +551,7 @@ def check_settings(
             spider = _apply_spider_arguments(spidercls, settings, spider_arguments)
     check_types(settings)
     check_components(settings)
+    check_scrapy_rules(settings)
     _run_validators(settings)
     check_priority_queue(settings)
     if _given(settings, "FEEDS"):
@@ -660,6 +661,41 @@ def set_settings(
             rule = _rules().get(name)
             allowed = describe(rule.hint) if rule is not None else "a dict (or its JSON)"
             raise ConfigError(f"{name} must be {allowed}, not {value!r}") from None
+
+
+# -- rules of Scrapy's own components that a type cannot say ---------------------
+
+# scrapy.core.downloader.tls: the DOWNLOADER_CLIENT_TLS_METHOD names Scrapy maps.
+TLS_METHODS = ("TLS", "TLSv1.0", "TLSv1.1", "TLSv1.2")
+
+
+def check_scrapy_rules(settings: BaseSettings) -> None:
+    """Raise :class:`~crawler.exceptions.ConfigError` for Scrapy settings that
+    Scrapy itself would refuse only when the crawl starts (with a traceback) or
+    silently turn into failed downloads:
+
+    * ``HTTPAUTH_USER``/``HTTPAUTH_PASS`` without ``HTTPAUTH_DOMAIN``
+      (``HttpAuthMiddleware.from_crawler`` raises ``ValueError``);
+    * a ``DOWNLOADER_CLIENT_TLS_METHOD`` Scrapy has no method for (every HTTPS
+      download would fail with ``KeyError``);
+    * a ``DOWNLOADER_CLIENTCONTEXTFACTORY`` that does not import.
+    """
+    credentials = settings.get("HTTPAUTH_USER") or settings.get("HTTPAUTH_PASS")
+    domain_given = (settings.getpriority("HTTPAUTH_DOMAIN") or 0) > SETTINGS_PRIORITIES["default"]
+    if credentials and not domain_given:
+        raise ConfigError(
+            "HTTPAUTH_USER/HTTPAUTH_PASS need HTTPAUTH_DOMAIN: the host the credentials "
+            "are sent to (e.g. example.org), or None to send them to every host"
+        )
+    method = settings.get("DOWNLOADER_CLIENT_TLS_METHOD")
+    if method not in TLS_METHODS:
+        raise ConfigError(
+            f"DOWNLOADER_CLIENT_TLS_METHOD must be one of {', '.join(TLS_METHODS)}, "
+            f"not {method!r} (DOWNLOAD_TLS_MIN_VERSION/MAX_VERSION are the current way)"
+        )
+    factory = settings.get("DOWNLOADER_CLIENTCONTEXTFACTORY")
+    if factory not in (None, "", "SENTINEL"):
+        _load_class("DOWNLOADER_CLIENTCONTEXTFACTORY", factory)
 
 
 # -- components named by import path --------------------------------------------

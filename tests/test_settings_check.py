@@ -786,3 +786,44 @@ def test_feed_uri_parameters_may_name_scrapys_and_the_spiders_attributes() -> No
         spidercls=Arguments,
         spider_arguments={},
     )
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        (
+            {"HTTPAUTH_USER": "me", "HTTPAUTH_PASS": "s3cr3t"},
+            "HTTPAUTH_USER/HTTPAUTH_PASS need HTTPAUTH_DOMAIN: the host the credentials are "
+            "sent to (e.g. example.org), or None to send them to every host",
+        ),
+        (
+            {"DOWNLOADER_CLIENT_TLS_METHOD": "TLSv9"},
+            "DOWNLOADER_CLIENT_TLS_METHOD must be one of TLS, TLSv1.0, TLSv1.1, TLSv1.2, not "
+            "'TLSv9' (DOWNLOAD_TLS_MIN_VERSION/MAX_VERSION are the current way)",
+        ),
+    ],
+)
+def test_what_scrapy_refuses_only_at_crawl_time_is_refused_first(
+    given: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        check(**given)
+    assert str(raised.value) == message
+    assert "s3cr3t" not in str(raised.value)
+
+
+def test_a_context_factory_that_does_not_import_is_refused() -> None:
+    with pytest.raises(ConfigError, match="DOWNLOADER_CLIENTCONTEXTFACTORY"):
+        check(DOWNLOADER_CLIENTCONTEXTFACTORY="no.such.Factory")
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        {"HTTPAUTH_USER": "me", "HTTPAUTH_PASS": "pw", "HTTPAUTH_DOMAIN": "example.org"},
+        {"HTTPAUTH_USER": "me", "HTTPAUTH_PASS": "pw", "HTTPAUTH_DOMAIN": None},
+        {"DOWNLOADER_CLIENT_TLS_METHOD": "TLSv1.2"},
+    ],
+)
+def test_scrapys_own_rules_pass_good_values(given: dict[str, Any]) -> None:
+    check(**given)
