@@ -63,6 +63,14 @@ CRAWLER_SUBMIT_FORMS: Regex | None = None
 # Item dedup within a run (crawler.pipelines.dedup)
 CRAWLER_DEDUP_ENABLED: bool = True
 
+# Exploring rendered pages: events and scrolling (crawler.browser.explore)
+CRAWLER_EXPLORE: Literal["none", "safe"] = "safe"  # safe: fire what is not dangerous; renders only
+CRAWLER_DANGER_PATTERN: Regex | None = None  # more actions exploration never fires (crawler.safety)
+CRAWLER_EXPLORE_MAX_EVENTS: Annotated[int, Ge(0)] = 20  # events fired per page
+CRAWLER_EXPLORE_MAX_EVENTS_PER_TYPE: Annotated[int, Ge(0)] = 200  # per page type (URL pattern)
+CRAWLER_EXPLORE_MAX_SCROLLS: Annotated[int, Ge(0)] = 20  # scroll steps per page; 0: no scrolling
+CRAWLER_EXPLORE_TIME_BUDGET: Annotated[float, Gt(0)] = 10  # seconds (wall) of events per page
+
 # Extraction during a crawl (crawler.spidermiddlewares.extract)
 # crawler.extract.engines.ENGINE_NAMES (a test keeps the two equal)
 CRAWLER_EXTRACT_ENGINE: Literal["lxml", "bs4", "bs4-html.parser"] = "lxml"
@@ -96,5 +104,7 @@ SELENIUM_SETTLE: Annotated[float, Ge(0)] = 0.05  # seconds with no request in fl
 SELENIUM_SETTLE_TIMEOUT: Annotated[float, Ge(0)] = 3  # seconds; a busy page is read then
 SELENIUM_SHUTDOWN_TIMEOUT: Annotated[float, Ge(0)] = 10  # seconds renders get at close
 SELENIUM_TEMP_DIR: str | None = None  # parent of per-session HOME/TMPDIR/profile; None: system
+# seconds of page time whose timers fire at once, not in real time; 0: real time only
+SELENIUM_TIMER_BUDGET: Annotated[float, Ge(0)] = 10
 SELENIUM_WAIT_TIMEOUT: Annotated[float, Ge(0)] = 10  # seconds, default for wait_for
 SELENIUM_WINDOW_SIZE: str = "1366,900"  # width,height in CSS pixels

@@ -2,10 +2,14 @@
 
 ``scrapy crawl site -a start_url=URL [-a allow_domains=a.com,b.org]
 [-a max_depth=N] [-a max_pages=N] [-a render=never|auto|always]
-[-a forms=none|get|all] [-a form_values=q=ships,colour=red] [-a submit_forms=REGEX]``;
+[-a forms=none|get|all] [-a form_values=q=ships,colour=red] [-a submit_forms=REGEX]
+[-a explore=none|safe]``;
 ``crawler crawl`` runs it with options.  Forms are discovered on every HTML
 page and submitted as ``crawler.forms`` decides (``CRAWLER_FORMS`` and friends);
-links that log out are never followed.
+links that log out are never followed.  Rendered pages are explored as
+``crawler.browser.explore`` decides (``CRAWLER_EXPLORE``): what their timers,
+scrolling and events revealed comes in ``response.meta["browser_discovered"]``
+and is followed with its ``found_via`` (``timer``, ``scroll``, ``event``).
 """
 
 from __future__ import annotations
@@ -79,6 +83,7 @@ class SiteSpider(Spider):
         forms: str | None = None,
         form_values: str | list[str] | dict[str, str] | None = None,
         submit_forms: str | None = None,
+        explore: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -93,6 +98,7 @@ class SiteSpider(Spider):
             ("render", "CRAWLER_RENDER", render),
             ("forms", "CRAWLER_FORMS", forms),
             ("submit_forms", "CRAWLER_SUBMIT_FORMS", submit_forms),
+            ("explore", "CRAWLER_EXPLORE", explore),
         ):
             check_argument(name, setting, value)
         self.start_url = start_url
@@ -103,6 +109,7 @@ class SiteSpider(Spider):
         self.forms = forms or None
         self.form_values = parse_form_values(form_values, "form_values") if form_values else None
         self.submit_forms = submit_forms or None
+        self.explore = explore or None
         self.form_submitter: FormSubmitter | None = None
         self.link_extractor = LinkExtractor(
             deny_extensions=[],  # PDFs and images are recorded too, just not parsed
@@ -121,6 +128,7 @@ class SiteSpider(Spider):
         spider.apply_arguments(settings)
         spider.render = settings.get("CRAWLER_RENDER")
         spider.forms = settings.get("CRAWLER_FORMS")
+        spider.explore = settings.get("CRAWLER_EXPLORE")
         spider.form_submitter = FormSubmitter.from_crawler(crawler)  # FormConfigError
         return spider
 
@@ -133,6 +141,7 @@ class SiteSpider(Spider):
             "CRAWLER_FORMS": self.forms,
             "CRAWLER_FORM_VALUES": self.form_values,
             "CRAWLER_SUBMIT_FORMS": self.submit_forms,
+            "CRAWLER_EXPLORE": self.explore,
             "DEPTH_LIMIT": self.max_depth,
             "CLOSESPIDER_PAGECOUNT": self.max_pages,
         }
@@ -152,6 +161,7 @@ class SiteSpider(Spider):
             "forms": self.forms,
             "form_values": self.form_values,
             "submit_forms": self.submit_forms,
+            "explore": self.explore,
         }
 
     async def start(self) -> AsyncIterator[Request]:
@@ -176,10 +186,20 @@ class SiteSpider(Spider):
             return
         if response.status >= 400:
             return  # an error page's links are the site's navigation, already known
+        # Rendered pages: what timers, scrolling and events revealed (crawler.browser.explore),
+        # followed with how it was found; the DOM's own links below skip those URLs.
+        discovered = {link.url: link for link in response.meta.get("browser_discovered") or ()}
+        forms = self.form_submitter
+        for found in discovered.values():
+            if forms is not None and forms.policy.is_logout(found.url):
+                self.crawler.stats.inc_value("crawler/links/skipped_logout")
+                continue
+            yield self._request(found.url, FoundVia(found.found_via))
         raw = raw_response(response) if response.meta.get("rendered") else None
         raw_links = link_set(raw, self.raw_link_extractor) if raw is not None else None
-        forms = self.form_submitter
         for link in self.link_extractor.extract_links(response):
+            if link.url in discovered:
+                continue
             if forms is not None and forms.policy.is_logout(link.url, link.text):
                 self.crawler.stats.inc_value("crawler/links/skipped_logout")
                 continue

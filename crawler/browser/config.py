@@ -91,6 +91,7 @@ class BrowserConfig:
     wait_timeout: float
     settle: float
     settle_timeout: float
+    timer_budget: float  # seconds of page time whose timers fire at once; 0: real time
     headless: bool
     arguments: tuple[str, ...]
     block_resources: tuple[str, ...]
@@ -162,6 +163,7 @@ class BrowserConfig:
             wait_timeout=settings.getfloat("SELENIUM_WAIT_TIMEOUT"),
             settle=settings.getfloat("SELENIUM_SETTLE"),
             settle_timeout=settings.getfloat("SELENIUM_SETTLE_TIMEOUT"),
+            timer_budget=settings.getfloat("SELENIUM_TIMER_BUDGET"),
             headless=headless,
             arguments=tuple(str(a) for a in arguments),
             block_resources=validate_block_resources(

@@ -26,6 +26,7 @@ from crawler.browser.cookies import (
     parse_cookie_header,
     set_cookie_header,
 )
+from crawler.browser.explore import Exploration
 from crawler.browser.politeness import RenderThrottle
 from crawler.browser.pool import BrowserPool
 from crawler.browser.request import browser_options
@@ -74,6 +75,8 @@ class SeleniumMiddleware:
         self.stats = crawler.stats
         self.pool = BrowserPool(config, reactor, on_event=self._count, stopping=self._stopping)
         self.throttle = RenderThrottle(crawler, max_renders=config.pool_size)
+        # Events and scrolling of rendered pages (CRAWLER_EXPLORE); None: off.
+        self.exploration = Exploration.from_settings(crawler.settings)
         self._told_no_browser = False
 
     @classmethod
@@ -114,6 +117,7 @@ class SeleniumMiddleware:
             options=options,
             cookies=parse_cookie_header(request.headers.get("Cookie")),
             user_agent=user_agent.decode("latin-1") if user_agent else self.config.user_agent,
+            explore=self.exploration,
         )
         if self.pool.closing:
             raise BrowserPoolClosedError(f"browser pool closed; not rendering {request.url}")
@@ -132,6 +136,9 @@ class SeleniumMiddleware:
         finally:
             self.throttle.release(ticket)
         self._count("renders")
+        for key, count in result.counters.items():  # explore/fired, ...
+            if self.stats is not None:
+                self.stats.inc_value(key, count)
         if result.settled is False:
             self._count("settle_timeouts")
         response = self._response(request, result)
@@ -182,6 +189,7 @@ class SeleniumMiddleware:
             for value in expire_cookie_headers(name, request.url):
                 headers.appendlist("Set-Cookie", value)
         request.meta["rendered"] = True
+        request.meta["browser_discovered"] = result.discovered
         request.meta["browser_script_result"] = result.script_result
         request.meta["browser_status_known"] = result.status_known
         request.meta["browser_render_time"] = result.elapsed

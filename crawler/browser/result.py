@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from crawler.browser.explore import Exploration
     from crawler.browser.request import BrowserOptions
     from crawler.items import Link
 
@@ -20,6 +21,7 @@ class RenderSpec:
     options: BrowserOptions
     cookies: tuple[tuple[str, str], ...] = ()  # the request's Cookie header, parsed
     user_agent: str | None = None
+    explore: Exploration | None = None  # events and scrolling (CRAWLER_EXPLORE); None: off
 
 
 @dataclass(frozen=True)
@@ -63,3 +65,4 @@ class RenderResult:
     discovered: list[Link] = field(default_factory=list)
     dialogs: list[Dialog] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    counters: dict[str, int] = field(default_factory=dict)  # stats keys -> counts (explore/...)

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
+from collections import Counter
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from selenium.common.exceptions import (
@@ -27,7 +28,7 @@ from selenium.common.exceptions import (
 )
 from selenium.webdriver.support.ui import WebDriverWait
 
-from crawler.browser import actions
+from crawler.browser import actions, explore
 from crawler.browser.actions import first_line, locator
 from crawler.browser.config import blocked_url_patterns
 from crawler.browser.cookies import (
@@ -37,6 +38,7 @@ from crawler.browser.cookies import (
 )
 from crawler.browser.devtools import NetworkQuiet, PerformanceLog, document_status_js
 from crawler.browser.driver import create_driver
+from crawler.browser.pagehooks import PageHooks
 from crawler.browser.result import RenderResult, RenderSpec
 from crawler.exceptions import (
     BrowserCrashedError,
@@ -48,11 +50,14 @@ from crawler.exceptions import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from selenium.webdriver.remote.webdriver import WebDriver
 
     from crawler.browser.config import BrowserConfig
     from crawler.browser.driver import DriverHandle
     from crawler.browser.politeness import Navigation
+    from crawler.items import Link
 
 __all__ = ["BrowserSession", "RenderResult", "RenderSpec", "is_fatal", "locator"]
 
@@ -98,6 +103,7 @@ class BrowserSession:
         self._user_agent: str | None = config.user_agent
         self._blocked: tuple[str, ...] = ()
         self._log: PerformanceLog | None = None  # DevTools events of the current render
+        self._hooks = PageHooks()  # crawler.browser.pagehooks: timers, listeners, navigations
 
     @property
     def handle(self) -> DriverHandle | None:
@@ -123,6 +129,7 @@ class BrowserSession:
                 f"{type(e).__name__}: {first_line(e)}"
             ) from e
         self._blocked = ()
+        self._hooks = PageHooks()
         if self._handle.cdp and self.config.block_resources:
             self._set_blocked(self.config.block_resources)
         return self
@@ -196,6 +203,8 @@ class BrowserSession:
         )
         driver.set_page_load_timeout(page_load_timeout)
         driver.set_script_timeout(page_load_timeout)
+        if cdp:  # before the page's scripts run (crawler.browser.pagehooks)
+            self._hooks.ensure(driver, self.config.timer_budget > 0 or spec.explore is not None)
         if navigation is None:
             driver.get(spec.url)
         else:
@@ -222,6 +231,12 @@ class BrowserSession:
                 raise BrowserPageError(
                     f"the script of the request failed on {spec.url}: {first_line(e)}"
                 ) from e
+        # -- time and scrolling, on this load (crawler.browser.explore) --
+        discovered: list[Link] = []
+        counters: Counter[str] = Counter()
+        if self._hooks.installed:
+            step = self._timers_and_scroll
+            discovered += self._explore_step(spec, counters, step, spec, counters)
         screenshot = driver.get_screenshot_as_png() if options.screenshot else None
 
         final_url = driver.current_url
@@ -238,6 +253,18 @@ class BrowserSession:
         same_site = cdp or urlsplit(final_url).netloc == urlsplit(spec.url).netloc
         deleted = sorted(held - {c["name"] for c in now}) if same_site else []
         content_type = next((v for k, v in headers if k.lower() == "content-type"), None)
+        # -- events, last: they may load the page again; html stays the DOM read above --
+        if self._hooks.installed and spec.explore is not None and spec.explore.config.max_events:
+            discovered += self._explore_step(
+                spec,
+                counters,
+                explore.event_links,
+                driver,
+                final_url,
+                spec.explore,
+                lambda: self._reload(final_url, spec),
+                counters,
+            )
         return RenderResult(
             url=final_url,
             html=html,
@@ -251,7 +278,44 @@ class BrowserSession:
             script_result=script_result,
             screenshot=screenshot,
             raw_html=raw_html,
+            discovered=discovered,
+            counters=dict(counters),
         )
+
+    def _timers_and_scroll(self, spec: RenderSpec, counters: Counter[str]) -> list[Link]:
+        """Timers due within ``SELENIUM_TIMER_BUDGET`` fire now (``timer`` links); then,
+        when exploring, the page is scrolled while it grows (``scroll`` links)."""
+        driver = self.driver
+        links = explore.timer_links(
+            driver, self.config.timer_budget, self.config.settle_timeout, counters
+        )
+        if spec.explore is not None:
+            links += explore.scroll_links(
+                driver, spec.explore.config.max_scrolls, self.config.settle_timeout, counters
+            )
+        return links
+
+    def _reload(self, url: str, spec: RenderSpec) -> None:
+        """A fresh copy of the page for the next event: loaded, settled, timers advanced."""
+        self.driver.get(url)
+        settle = self.config.settle if spec.options.settle is None else spec.options.settle
+        if self._log is not None and settle > 0:
+            self._settle(self._log, settle)
+        explore.advance_timers(self.driver, self.config.timer_budget, self.config.settle_timeout)
+
+    def _explore_step(
+        self, spec: RenderSpec, counters: Counter[str], step: Callable[..., list[Link]], *args: Any
+    ) -> list[Link]:
+        """Run one exploration step; a failure that is not the browser's death is
+        counted (``explore/errors``) and the render goes on with what it has."""
+        try:
+            return step(*args)
+        except WebDriverException as e:
+            if is_fatal(e):
+                raise
+            counters["explore/errors"] += 1
+            logger.debug("Exploring %s failed: %s", spec.url, first_line(e))
+            return []
 
     def _prepare_cdp(self, spec: RenderSpec) -> None:
         driver = self.driver

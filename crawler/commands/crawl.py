@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+from crawler.browser.explore import EXPLORE_MODES
 from crawler.browser.rendermode import RENDER_MODES
 from crawler.commands.login import (
     add_cookies_option,
@@ -72,6 +73,14 @@ def add_parser(subparsers: Any) -> None:
         default=None,
         help="render pages in a browser: never, auto (when a page needs it) "
         "or always (default: never)",
+    )
+    p.add_argument(
+        "--explore",
+        choices=EXPLORE_MODES,
+        default=None,
+        help="on rendered pages, fire what a user could click, hover or change and scroll "
+        "while the page grows, never anything that looks like logout, delete, purchase or "
+        "unsubscribe: none or safe (default: safe)",
     )
     p.add_argument(
         "--forms",
@@ -177,7 +186,7 @@ def _run(args: argparse.Namespace) -> int:
     spider_arguments: dict[str, Any] = {"start_url": args.start_url}
     if args.allow_domain:
         spider_arguments["allow_domains"] = args.allow_domain
-    for name in ("max_pages", "max_depth", "render", "forms", "submit_forms"):
+    for name in ("max_pages", "max_depth", "render", "forms", "submit_forms", "explore"):
         if getattr(args, name) is not None:
             spider_arguments[name] = getattr(args, name)
     if args.form_values:

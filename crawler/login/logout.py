@@ -7,7 +7,8 @@ so a crawl never ends its own session.
 :class:`LogoutGuardMiddleware` is on when the crawl logs in
 (``CRAWLER_LOGIN_URL``) or starts from saved cookies (``CRAWLER_COOKIES_FILE``):
 then a request whose URL looks like a logout (``CRAWLER_LOGOUT_PATTERN``,
-default ``log ?out|sign ?out`` in the path and query) is dropped with
+default :data:`crawler.safety.LOGOUT_WORDS`, ``log ?out|sign ?out``, in the
+path and query) is dropped with
 ``IgnoreRequest``, whichever spider or component made it, and counted in
 ``login/logout_blocked``.  The login's own requests (meta ``login_request``)
 and requests with meta ``allow_logout`` pass.
@@ -16,12 +17,11 @@ and requests with meta ``allow_logout`` pass.
 from __future__ import annotations
 
 import logging
-import re
-from functools import lru_cache
 from typing import TYPE_CHECKING
-from urllib.parse import unquote, urlsplit
 
 from scrapy.exceptions import IgnoreRequest, NotConfigured
+
+from crawler.safety import matches
 
 if TYPE_CHECKING:
     from typing import Self
@@ -32,18 +32,13 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-@lru_cache(maxsize=16)
-def _compiled(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern, re.IGNORECASE)
-
-
 def looks_like_logout(url: str, text: str, pattern: str) -> bool:
     """Whether a link (its URL path and query, and its ``text``) or a form action logs
-    out, by ``pattern`` (``CRAWLER_LOGOUT_PATTERN``, matched case-insensitively)."""
-    parts = urlsplit(url)
-    target = unquote(f"{parts.path}?{parts.query}").replace("-", " ").replace("_", " ")
-    regex = _compiled(pattern)
-    return bool(regex.search(target) or (text and regex.search(text)))
+    out, by ``pattern`` (``CRAWLER_LOGOUT_PATTERN``, matched case-insensitively).
+
+    The matcher is :func:`crawler.safety.matches`, the one exploration uses with
+    the wider danger pattern (which always includes this one)."""
+    return matches(pattern, (url,), (text,))
 
 
 class LogoutGuardMiddleware:
