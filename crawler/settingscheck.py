@@ -256,6 +256,7 @@ _ASYNCIO_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 #: runs before every crawl and again when the crawl starts.
 VALIDATORS: tuple[str, ...] = (
     "crawler.browser.config:BrowserConfig.from_settings",
+    "crawler.browser.explore:ExploreConfig.from_settings",
     "crawler.browser.rendermode:RenderModeConfig.from_settings",
     "crawler.forms.policy:FormPolicy.from_settings",
     "crawler.login.config:login_config",
