@@ -14,6 +14,12 @@
    when the first and the last render and the last plain page are done.
 4. What waiting for the network to go quiet after load costs (``SELENIUM_SETTLE``
    at its default vs 0): ``--pages`` pages at 300 ms, pool of 4.
+5. What exploring costs (``crawler.browser.explore``), in one run: pages/s
+   rendering the same URLs with exploration and timers off
+   (``CRAWLER_EXPLORE=none``, ``SELENIUM_TIMER_BUDGET=0``), timers only, and
+   both on (the defaults), pool of 4; on the ``/explore/`` fixture pages (events,
+   timers up to 5 s, a 10-page infinite scroll) and on catalogue pages (nothing
+   to explore: the fixed cost).
 """
 
 from __future__ import annotations
@@ -136,6 +142,47 @@ def settle_cost(site: TinySite, pages: int, work: Path, rounds: int = 2) -> list
     return lines
 
 
+EXPLORE_CONFIGS = {
+    "off (none, timers 0)": ('CRAWLER_EXPLORE="none"', "SELENIUM_TIMER_BUDGET=0"),
+    "timers only": ('CRAWLER_EXPLORE="none"', "SELENIUM_TIMER_BUDGET=10"),
+    "on (the defaults)": ('CRAWLER_EXPLORE="safe"', "SELENIUM_TIMER_BUDGET=10"),
+}
+EXPLORE_PAGES = [
+    "/explore/handlers",
+    "/explore/select",
+    "/explore/timers",
+    "/explore/scroll",
+    "/explore/danger",
+    "/explore/same",
+    *(f"/explore/quotes?page={n}" for n in range(1, 11)),
+]
+
+
+def explore_cost(site: TinySite, pages: int, work: Path) -> list[str]:
+    sets = {
+        "explore fixture": [site.url(p) for p in EXPLORE_PAGES] * max(1, pages // 16),
+        "catalogue": [site.url(catalog.item_path(n) + f"?size={pages}") for n in range(pages)],
+    }
+    lines = [
+        "Exploration cost, pool of 4 (pages/s, browser start-up included):",
+        f"{'pages':16} {'config':22} {'pages':>6} {'seconds':>8} {'pages/s':>8}",
+    ]
+    for name, urls in sets.items():
+        urls_file = work / f"explore-{name.split()[0]}.txt"
+        urls_file.write_text("\n".join(urls))
+        for config, assignments in EXPLORE_CONFIGS.items():
+            options = ["--pool", "4"]
+            for assignment in assignments:
+                options += ["-s", assignment]
+            result = render_run(urls_file, *options)
+            rate = result["pages"] / result["seconds"]
+            lines.append(
+                f"{name:16} {config:22} {int(result['pages']):>6} {result['seconds']:>8.1f}"
+                f" {rate:>8.2f}"
+            )
+    return lines
+
+
 def render_modes(site: TinySite, size: int, work: Path) -> list[str]:
     start = site.url(f"{catalog.INDEX_PATH}?size={size}&js=10")
     lines = [
@@ -184,7 +231,9 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=120)
     parser.add_argument("--site-size", type=int, default=500)
     parser.add_argument(
-        "--only", choices=("pool", "modes", "launch", "settle"), help="run one part"
+        "--only",
+        choices=("pool", "modes", "launch", "settle", "explore"),
+        help="run one part",
     )
     args = parser.parse_args()
     with TinySite() as site, tempfile.TemporaryDirectory() as tmp:
@@ -199,7 +248,10 @@ def main() -> None:
             print("\n".join(launches(site, work)), flush=True)
             print()
         if args.only in (None, "settle"):
-            print("\n".join(settle_cost(site, args.pages, work)))
+            print("\n".join(settle_cost(site, args.pages, work)), flush=True)
+            print()
+        if args.only in (None, "explore"):
+            print("\n".join(explore_cost(site, args.pages, work)))
 
 
 if __name__ == "__main__":
