@@ -235,8 +235,10 @@ class BrowserSession:
         discovered: list[Link] = []
         counters: Counter[str] = Counter()
         if self._hooks.installed:
+            # settle 0 asks for the DOM as it is: nothing waits for requests then
+            wait = self.config.settle_timeout if settle > 0 else 0.0
             step = self._timers_and_scroll
-            discovered += self._explore_step(spec, counters, step, spec, counters)
+            discovered += self._explore_step(spec, counters, step, spec, counters, wait)
         screenshot = driver.get_screenshot_as_png() if options.screenshot else None
 
         final_url = driver.current_url
@@ -282,17 +284,15 @@ class BrowserSession:
             counters=dict(counters),
         )
 
-    def _timers_and_scroll(self, spec: RenderSpec, counters: Counter[str]) -> list[Link]:
+    def _timers_and_scroll(
+        self, spec: RenderSpec, counters: Counter[str], wait: float
+    ) -> list[Link]:
         """Timers due within ``SELENIUM_TIMER_BUDGET`` fire now (``timer`` links); then,
         when exploring, the page is scrolled while it grows (``scroll`` links)."""
         driver = self.driver
-        links = explore.timer_links(
-            driver, self.config.timer_budget, self.config.settle_timeout, counters
-        )
+        links = explore.timer_links(driver, self.config.timer_budget, wait, counters)
         if spec.explore is not None:
-            links += explore.scroll_links(
-                driver, spec.explore.config.max_scrolls, self.config.settle_timeout, counters
-            )
+            links += explore.scroll_links(driver, spec.explore.config.max_scrolls, wait, counters)
         return links
 
     def _reload(self, url: str, spec: RenderSpec) -> None:
@@ -301,7 +301,8 @@ class BrowserSession:
         settle = self.config.settle if spec.options.settle is None else spec.options.settle
         if self._log is not None and settle > 0:
             self._settle(self._log, settle)
-        explore.advance_timers(self.driver, self.config.timer_budget, self.config.settle_timeout)
+        wait = self.config.settle_timeout if settle > 0 else 0.0
+        explore.advance_timers(self.driver, self.config.timer_budget, wait)
 
     def _explore_step(
         self, spec: RenderSpec, counters: Counter[str], step: Callable[..., list[Link]], *args: Any
