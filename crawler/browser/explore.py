@@ -84,11 +84,14 @@ SCROLL_WAIT_MS = 600  # real ms a scroll step waits for the page to react
 # The live DOM's link URLs (a private snapshot, for diffs).
 LINKS_JS = "return Array.from(document.querySelectorAll('a[href],area[href]'), a => a.href);"
 
+# arguments: limit (page ms), most fires, whether to return the links before advancing
 ADVANCE_JS = """
 const done = arguments[arguments.length - 1];
 const H = window.__crawlerHooks;
 if (!H) { done(null); return; }
-H.advance(arguments[0], arguments[1]).then(done, () => done(null));
+const links = arguments[2] ?
+  Array.from(document.querySelectorAll('a[href],area[href]'), (a) => a.href) : null;
+H.advance(arguments[0], arguments[1]).then((r) => done({...r, links}), () => done(null));
 """
 
 PENDING_JS = "const H = window.__crawlerHooks; return H ? H.pending : 0;"
@@ -368,17 +371,25 @@ def wait_requests(driver: WebDriver, timeout: float) -> bool:
         time.sleep(0.03)
 
 
-def advance_timers(driver: WebDriver, budget: float, wait_timeout: float) -> int:
+def advance_timers(
+    driver: WebDriver, budget: float, wait_timeout: float, before: list[str] | None = None
+) -> int:
     """Fire the page's timers due within ``budget`` seconds of page time (from the
     navigation's start), waiting for the requests they start; how many fired.
+    With a ``before`` list, the page's link URLs before any timer fired are put in it
+    (read in the same script call: a page without timers costs one call).
 
     0 without the hooks (no DevTools, or switched off)."""
     limit = budget * 1000
     fired = 0
     for _ in range(100):  # rounds: timers, then the requests they started, then timers...
-        answer = driver.execute_async_script(ADVANCE_JS, limit, MAX_TIMER_FIRES - fired)
+        answer = driver.execute_async_script(
+            ADVANCE_JS, limit, MAX_TIMER_FIRES - fired, before is not None and not fired
+        )
         if not isinstance(answer, dict):
             return fired
+        if before is not None and isinstance(answer.get("links"), list):
+            before[:] = [u for u in answer["links"] if isinstance(u, str)]
         fired += int(answer.get("fired") or 0)
         if answer.get("waiting"):
             if not wait_requests(driver, wait_timeout):
@@ -394,12 +405,12 @@ def timer_links(
     driver: WebDriver, budget: float, wait_timeout: float, counters: Counter[str]
 ) -> list[Link]:
     """Advance the page's timers (:func:`advance_timers`); the links they wrote → ``timer``."""
-    before = set(live_link_urls(driver))
-    fired = advance_timers(driver, budget, wait_timeout)
+    before: list[str] = []
+    fired = advance_timers(driver, budget, wait_timeout, before)
     if not fired:
         return []
     counters["explore/timers_fired"] += fired
-    links = _new_links(before, live_link_urls(driver), FoundVia.TIMER, "timer")
+    links = _new_links(set(before), live_link_urls(driver), FoundVia.TIMER, "timer")
     counters["explore/timer_links"] += len(links)
     return links
 
@@ -491,6 +502,8 @@ def event_links(
     deadline = time.monotonic() + config.time_budget
     candidates = driver.execute_script(SCAN_JS)
     events = plan_events(candidates if isinstance(candidates, list) else [], config, counters)
+    if not events:
+        return []
     known = {*live_link_urls(driver), page_url.split("#", 1)[0]}
     found: dict[str, Link] = {}
     dirty = False
