@@ -57,6 +57,8 @@ CRAWLER_RENDER: Literal["never", "auto", "always"] = "never"  # crawler.browser.
 CRAWLER_RENDER_RESAMPLE_EVERY: Annotated[int, Ge(1)] = 20
 # auto: renders per page type before trusting what they showed
 CRAWLER_RENDER_SAMPLE_SIZE: Annotated[int, Ge(1)] = 2
+# at the start page: robots.txt Sitemap: lines and /sitemap.xml of the start host
+CRAWLER_SITEMAPS: bool = True
 # a regular expression on the action URL: POST forms it matches are submitted under "get"
 CRAWLER_SUBMIT_FORMS: Regex | None = None
 

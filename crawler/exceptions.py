@@ -104,6 +104,14 @@ class DuplicateItem(DropItem):
         super().__init__(message, log_level=log_level)
 
 
+class LinksRecorded(DropItem):
+    """A :class:`~crawler.items.PageLinks` item at the end of the pipelines: it is
+    the store's ``links`` table, not an item for feeds or item counts."""
+
+    def __init__(self, message: str, log_level: str = "DEBUG") -> None:
+        super().__init__(message, log_level=log_level)
+
+
 class LoginConfigError(ConfigError):
     """A ``CRAWLER_LOGIN_*`` or cookies-file setting is missing, invalid or unreadable."""
 

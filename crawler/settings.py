@@ -63,4 +63,5 @@ ITEM_PIPELINES = {
     "crawler.pipelines.validate.ValidatePipeline": 300,
     "crawler.pipelines.dedup.DedupPipeline": 400,
     "crawler.pipelines.store.StorePipeline": 800,
+    "crawler.pipelines.links.PageLinksPipeline": 900,  # after the store: never in feeds
 }

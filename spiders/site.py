@@ -10,30 +10,43 @@ links that log out are never followed.  Rendered pages are explored as
 ``crawler.browser.explore`` decides (``CRAWLER_EXPLORE``): what their timers,
 scrolling and events revealed comes in ``response.meta["browser_discovered"]``
 and is followed with its ``found_via`` (``timer``, ``scroll``, ``event``).
+
+Links come from :mod:`crawler.discovery` in every render mode (anchors,
+frames, ``<link rel>``, ``Link``/``Refresh``/``Content-Location`` headers);
+with ``CRAWLER_SITEMAPS`` the start host's ``robots.txt`` ``Sitemap:`` lines
+and ``/sitemap.xml`` add the pages they list (``found_via`` ``sitemap``).
+Every URL a page led to, followed or not, is one
+:class:`~crawler.items.PageLinks` item per page (the store's ``links`` table).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urldefrag, urlsplit
+from urllib.parse import urlsplit
 
 from scrapy import Request, Spider
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import HtmlResponse
-from scrapy.linkextractors import LinkExtractor
 
-from crawler.browser.rendermode import link_set, raw_response
+from crawler.browser.rendermode import raw_response
+from crawler.discovery.page import PageDiscovery
+from crawler.discovery.sitemaps import (
+    SITEMAP_INDEX,
+    InvalidSitemap,
+    SitemapReader,
+    robots_sitemaps,
+)
 from crawler.exceptions import BrowserPageError, ConfigError
 from crawler.forms.policy import parse_form_values
 from crawler.forms.submission import META_KEY as FORM_META_KEY
 from crawler.forms.submitter import FormSubmitter
-from crawler.items import FoundVia, PageRecord
+from crawler.items import FoundVia, Link, PageLinks, PageRecord
 from crawler.settingscheck import check_argument
-from crawler.utils.url import FOLLOWED_SCHEMES, check_url
+from crawler.utils.url import check_url
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
+    from collections.abc import AsyncIterator, Callable, Iterable, Iterator
     from typing import Self
 
     from scrapy.crawler import Crawler
@@ -111,15 +124,10 @@ class SiteSpider(Spider):
         self.submit_forms = submit_forms or None
         self.explore = explore or None
         self.form_submitter: FormSubmitter | None = None
-        self.link_extractor = LinkExtractor(
-            deny_extensions=[],  # PDFs and images are recorded too, just not parsed
-            process_value=self._screen_link,
-            unique=True,
-        )
-        # For the raw HTML of a rendered page: the same links, not counted twice.
-        self.raw_link_extractor = LinkExtractor(
-            deny_extensions=[], process_value=_drop_fragment, unique=True
-        )
+        self.discovery = PageDiscovery()
+        self.sitemaps = True  # CRAWLER_SITEMAPS
+        self.sitemap_reader = SitemapReader()
+        self._sitemaps_requested = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -130,6 +138,9 @@ class SiteSpider(Spider):
         spider.forms = settings.get("CRAWLER_FORMS")
         spider.explore = settings.get("CRAWLER_EXPLORE")
         spider.form_submitter = FormSubmitter.from_crawler(crawler)  # FormConfigError
+        spider.discovery = PageDiscovery(spider._count)
+        spider.sitemaps = settings.getbool("CRAWLER_SITEMAPS")
+        spider.sitemap_reader = SitemapReader.from_settings(settings)
         return spider
 
     def apply_arguments(self, settings: BaseSettings) -> None:
@@ -172,7 +183,9 @@ class SiteSpider(Spider):
             url, callback=self.parse, errback=self.on_error, meta={"found_via": found_via}
         )
 
-    def parse(self, response: Response, error: str | None = None) -> Iterator[PageRecord | Request]:
+    def parse(
+        self, response: Response, error: str | None = None
+    ) -> Iterator[PageRecord | PageLinks | Request]:
         yield from self._redirect_hops(response)
         submission = response.meta.get(FORM_META_KEY)
         if submission is not None and submission.in_browser and response.url == submission.page_url:
@@ -181,33 +194,21 @@ class SiteSpider(Spider):
             self.crawler.stats.inc_value("forms/results_in_place")
         else:
             yield self._record(response, error)
-        if not _is_html(response):
+        if response.meta.get("found_via") == FoundVia.START:
+            yield from self._sitemap_requests()
+        html = _is_html(response)
+        if not html:
             self.crawler.stats.inc_value("crawler/pages/not_parsed")
-            return
         if response.status >= 400:
             return  # an error page's links are the site's navigation, already known
-        # Rendered pages: what timers, scrolling and events revealed (crawler.browser.explore),
-        # followed with how it was found; the DOM's own links below skip those URLs.
-        discovered = {link.url: link for link in response.meta.get("browser_discovered") or ()}
+        # Rendered pages: what timers, scrolling and events revealed (crawler.browser.explore)
+        # comes first, so a URL they found is requested with that found_via.
+        browser = list(response.meta.get("browser_discovered") or ())
+        served = raw_response(response) if html and response.meta.get("rendered") else None
+        links = browser + self.discovery.links(response, html=html, served=served)
+        yield from self._follow(response, links)
         forms = self.form_submitter
-        for found in discovered.values():
-            if forms is not None and forms.policy.is_logout(found.url):
-                self.crawler.stats.inc_value("crawler/links/skipped_logout")
-                continue
-            yield self._request(found.url, FoundVia(found.found_via))
-        raw = raw_response(response) if response.meta.get("rendered") else None
-        raw_links = link_set(raw, self.raw_link_extractor) if raw is not None else None
-        for link in self.link_extractor.extract_links(response):
-            if link.url in discovered:
-                continue
-            if forms is not None and forms.policy.is_logout(link.url, link.text):
-                self.crawler.stats.inc_value("crawler/links/skipped_logout")
-                continue
-            if raw_links is not None and link.url not in raw_links:
-                yield self._request(link.url, FoundVia.SCRIPT)
-            else:
-                yield self._request(link.url, FoundVia.LINK)
-        if forms is not None:
+        if html and forms is not None:
             yield from forms.requests(
                 response,
                 callback=self.parse,
@@ -215,7 +216,128 @@ class SiteSpider(Spider):
                 meta={"found_via": FoundVia.FORM},
             )
 
-    def on_error(self, failure: Failure) -> Iterator[PageRecord | Request]:
+    def _count(self, stat: str) -> None:
+        self.crawler.stats.inc_value(stat)
+
+    def _follow(
+        self,
+        response: Response,
+        links: Iterable[Link],
+        request: Callable[[str, FoundVia], Request] | None = None,
+    ) -> Iterator[PageLinks | Request]:
+        """Where a page's discovered links become requests and its ``PageLinks`` item.
+
+        Every link is recorded once per (URL, ``found_via``); each URL is requested
+        once, with the ``found_via`` it was first found with, unless it is the page
+        itself (``crawler/links/self``) or logs out (``crawler/links/skipped_logout``).
+        Offsite, robots.txt-disallowed, too deep and already seen URLs are
+        requested and dropped by Scrapy's middlewares and duplicate filter, which
+        count them (``offsite/filtered``, ``robotstxt/forbidden``,
+        ``dupefilter/filtered``...); they stay in the ``links`` table.
+        ``request`` builds the requests (default: pages, parsed by :meth:`parse`).
+        """
+        make_request = request or self._request
+        stats = self.crawler.stats
+        forms = self.form_submitter
+        recorded: dict[tuple[str, str], Link] = {}
+        requested: set[str] = {response.url}
+        for link in links:
+            key = (link.url, str(link.found_via))
+            if key in recorded:
+                continue
+            recorded[key] = link
+            if link.url in requested:
+                if link.url == response.url:
+                    stats.inc_value("crawler/links/self")
+                continue
+            if forms is not None and forms.policy.is_logout(link.url, link.text or ""):
+                stats.inc_value("crawler/links/skipped_logout")
+                continue
+            requested.add(link.url)
+            stats.inc_value(f"crawler/links/found_via/{link.found_via}")
+            yield make_request(link.url, FoundVia(link.found_via))
+        if recorded:
+            yield PageLinks(source=response.url, links=list(recorded.values()))
+
+    def _sitemap_requests(self) -> Iterator[Request]:
+        """Once per crawl, with the start page: the start host's ``robots.txt`` (for
+        its ``Sitemap:`` lines; robots.txt rules are Scrapy's middleware's business)
+        and ``/sitemap.xml``.  Neither is a page record."""
+        if not self.sitemaps or self._sitemaps_requested:
+            return
+        self._sitemaps_requested = True
+        parts = urlsplit(self.start_url)
+        root = f"{parts.scheme}://{parts.netloc}"
+        robots = {
+            "browser": False,
+            "dont_obey_robotstxt": True,
+            "depth_reset": True,
+            "sitemap_file": "robots",
+        }
+        yield Request(
+            f"{root}/robots.txt",
+            callback=self.parse_sitemap,
+            errback=self.on_sitemap_error,
+            meta=robots,
+            dont_filter=True,  # the robots.txt middleware's own fetch is not this one
+        )
+        yield self._sitemap_request(f"{root}/sitemap.xml", FoundVia.SITEMAP)
+
+    def _sitemap_request(self, url: str, found_via: FoundVia) -> Request:
+        return Request(
+            url,
+            callback=self.parse_sitemap,
+            errback=self.on_sitemap_error,
+            # depth 0 (Scrapy's depth_reset): what a sitemap lists is at depth 1
+            meta={
+                "browser": False,
+                "depth_reset": True,
+                "sitemap_file": "sitemap",
+                "found_via": found_via,
+            },
+        )
+
+    def parse_sitemap(self, response: Response) -> Iterator[PageLinks | Request]:
+        """A ``robots.txt``, sitemap or sitemap index: the sitemaps or pages it lists,
+        with ``found_via`` ``sitemap``.  Counted in ``crawler/sitemaps/*``, not
+        recorded as a page.  A sitemap file is no hop (each is at depth 0): what
+        it lists is at depth 1, whatever the chain of files that led there."""
+        stats = self.crawler.stats
+        robots = response.meta.get("sitemap_file") == "robots"
+        stats.inc_value("crawler/sitemaps/robots_txt" if robots else "crawler/sitemaps/files")
+        if response.status != 200:
+            stats.inc_value(f"crawler/sitemaps/status/{response.status}")
+            return
+        if robots:
+            urls, kind = robots_sitemaps(response), SITEMAP_INDEX
+        else:
+            try:
+                sitemap = self.sitemap_reader.read(response)
+            except InvalidSitemap as e:
+                stats.inc_value("crawler/sitemaps/invalid")
+                self.logger.warning("Ignoring %s: not a sitemap (%s)", response.url, e)
+                return
+            urls, kind = sitemap.urls, sitemap.kind
+        text = "robots.txt" if robots else kind
+        links = [Link(url, FoundVia.SITEMAP, text) for url in urls]
+        if kind == SITEMAP_INDEX:
+            stats.inc_value("crawler/sitemaps/listed_sitemaps", len(links))
+            yield from self._follow(response, links, request=self._sitemap_request)
+        else:
+            stats.inc_value("crawler/sitemaps/listed_pages", len(links))
+            yield from self._follow(response, links)
+
+    def on_sitemap_error(self, failure: Failure) -> None:
+        """A robots.txt or sitemap without a response: counted, not a page record."""
+        error = failure.value
+        if failure.check(IgnoreRequest):
+            self.crawler.stats.inc_value("crawler/sitemaps/ignored")
+            return
+        self.crawler.stats.inc_value(f"crawler/sitemaps/errors/{type(error).__name__}")
+        request: Request = failure.request  # type: ignore[attr-defined]
+        self.logger.warning("Could not fetch %s: %s", request.url, error)
+
+    def on_error(self, failure: Failure) -> Iterator[PageRecord | PageLinks | Request]:
         """A request that got no response: record it with the error, do not lose it."""
         request: Request = failure.request  # type: ignore[attr-defined]
         error = failure.value
@@ -312,18 +434,6 @@ class SiteSpider(Spider):
                 rendered=False,
                 fetched_at=_now(),
             )
-
-    def _screen_link(self, url: str) -> str | None:
-        """Drop fragments; count and drop links of other schemes (``mailto:``...)."""
-        scheme = url.split(":", 1)[0].lower() if ":" in url else ""
-        if scheme and scheme not in FOLLOWED_SCHEMES:
-            self.crawler.stats.inc_value(f"crawler/links/skipped_scheme/{scheme[:20]}")
-            return None
-        return _drop_fragment(url)
-
-
-def _drop_fragment(url: str) -> str:
-    return urldefrag(url).url
 
 
 def _is_html(response: Response) -> bool:

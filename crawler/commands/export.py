@@ -1,4 +1,8 @@
-"""``crawler export RUN``: a run's items, pages or rejects, written by Scrapy's item exporters.
+"""``crawler export RUN``: a run's items, pages, rejects or links, through Scrapy's exporters.
+
+``--what links`` lists every URL the run's pages led to (``source``, ``url``,
+``found_via``, ``text``, ``fetched``), fetched or not; ``--url URL`` keeps the
+rows leading to URL: where it came from.
 
 The rows and the writing are those of the feed a crawl writes with
 ``--output-items`` / ``--output`` (or ``scrapy crawl -O``): the exporter class
@@ -60,13 +64,13 @@ if TYPE_CHECKING:
 # (the formats of every command that writes files)
 FORMATS = FEED_FORMATS
 SUFFIXES = FEED_SUFFIXES
-WHAT = ("items", "pages", "rejects")
+WHAT = ("items", "pages", "rejects", "links")
 
 
 def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "export",
-        help="export a run's items, pages or rejects (JSON, JSON lines, CSV, XML)",
+        help="export a run's items, pages, rejects or links (JSON, JSON lines, CSV, XML)",
         description="Write what run RUN stored, through Scrapy's item exporters: the same "
         "rows, columns and encoding as the feed a crawl writes with --output-items.",
     )
@@ -81,7 +85,13 @@ def add_parser(subparsers: Any) -> None:
         "--what",
         choices=WHAT,
         default="items",
-        help="items (default: those this run wrote last), pages or rejects",
+        help="items (default: those this run wrote last), pages, rejects or links "
+        "(every URL a page led to, fetched or not)",
+    )
+    p.add_argument(
+        "--url",
+        metavar="URL",
+        help="with --what links: only the links to URL (where did it come from?)",
     )
     p.add_argument("--spec", metavar="NAME", help="only the items (or rejects) of spec NAME")
     add_store_option(p)
@@ -102,13 +112,17 @@ def item_row(spec: str, url: str | None, data: dict[str, Any]) -> dict[str, Any]
     return {"url": url, **data}
 
 
-def rows(store: SqlStore, what: str, run_id: int, spec: str | None = None) -> list[Any]:
+def rows(
+    store: SqlStore, what: str, run_id: int, spec: str | None = None, url: str | None = None
+) -> list[Any]:
     """What ``--what`` asks for: feed rows (dicts), or :class:`PageRecord` s for pages."""
     if what == "pages":
         return [
             PageRecord(**{k: v for k, v in row.items() if k != "run_id"})
             for row in store.pages(run_id)
         ]
+    if what == "links":
+        return store.links(run_id, url)
     if what == "rejects":
         return [
             {"spec": r["spec"], "url": r["url"], "reason": r["reason"], **r["data"]}
@@ -188,8 +202,10 @@ def local_output(output: str | None) -> str | None:
 def run(args: argparse.Namespace) -> int:
     args.output = local_output(args.output)
     fmt = output_format(args.format, args.output)
-    if args.spec is not None and args.what == "pages":
-        raise UsageError("--spec picks items or rejects; pages have no spec")
+    if args.spec is not None and args.what in ("pages", "links"):
+        raise UsageError(f"--spec picks items or rejects; {args.what} have no spec")
+    if args.url is not None and args.what != "links":
+        raise UsageError("--url picks links (--what links)")
     if args.output:
         check_output_file(args.output)
     settings = project_settings()
@@ -206,7 +222,7 @@ def run(args: argparse.Namespace) -> int:
                     f"run {args.run_id} has no items or rejects of spec {args.spec!r} "
                     f"(its specs: {known})"
                 )
-        found = rows(store, args.what, args.run_id, args.spec)
+        found = rows(store, args.what, args.run_id, args.spec, args.url)
     finally:
         store.close()
     if args.output:

@@ -7,7 +7,7 @@ an item with a known identity and the same data is dropped with
 :class:`~crawler.exceptions.DuplicateItem` (``dedup/duplicates``; not a
 reject); one whose data changed passes (``dedup/changed``) and the store
 updates the row.  Across runs the store's upsert on (spec, key) does the same.
-Page records are never deduplicated here.
+Page records and page links are never deduplicated here.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy.exceptions import NotConfigured
 
 from crawler.exceptions import DuplicateItem
-from crawler.items import PageRecord
+from crawler.items import PageLinks, PageRecord
 from crawler.storage.rows import data_digest, item_row
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ class DedupPipeline:
         return cls(crawler)
 
     def process_item(self, item: Any) -> Any:
-        if isinstance(item, PageRecord):
+        if isinstance(item, (PageRecord, PageLinks)):
             return item
         row = item_row(item)
         identity = (row.spec, row.key)

@@ -1,4 +1,4 @@
-"""Store every page record, item and reject of a crawl in a SQL store, in batches."""
+"""Store every page record, item, reject and page link of a crawl in a SQL store, in batches."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.misc import load_object
 
 from crawler.exceptions import InvalidItem, StoreError
-from crawler.items import PageRecord
+from crawler.items import PageLinks, PageRecord
 from crawler.redaction import redact_mapping
 from crawler.settingscheck import check_types
 from crawler.storage.rows import item_row
@@ -43,7 +43,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 STORE_ERROR_REASON = "store_error"
-TABLES = ("items", "pages", "rejects")
+TABLES = ("items", "pages", "rejects", "links")
+MAX_LINK_URL_LENGTH = 1200  # characters: source and URL share PostgreSQL's index row limit
+MAX_LINK_TEXT_LENGTH = 200  # characters of anchor text kept
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,11 @@ def unwritten_summary(stats: dict[str, Any]) -> str | None:
     path = stats.get("store/fallback_path")
     if not path:
         return None
-    counts = ", ".join(f"{stats.get(f'store/unwritten/{t}', 0)} {t}" for t in TABLES)
+    counts = ", ".join(
+        f"{stats.get(f'store/unwritten/{t}', 0)} {t}"
+        for t in TABLES
+        if t != "links" or stats.get("store/unwritten/links")
+    )
     return f"not written to the store: {counts}; they are in {path}"
 
 
@@ -94,6 +100,11 @@ class StorePipeline:
     """Writes page records, items and rejects to the store; one ``runs`` row per crawl.
 
     * :class:`~crawler.items.PageRecord` -> ``pages``;
+    * :class:`~crawler.items.PageLinks` -> ``links``, one row per link (a link
+      already stored for the run is kept; a source or URL longer than
+      :data:`MAX_LINK_URL_LENGTH` characters is skipped, counted in
+      ``store/links_too_long``); the item goes on, for
+      :class:`~crawler.pipelines.links.PageLinksPipeline` to end;
     * every other item (an extracted item, or any dataclass, dict or
       ``scrapy.Item`` a spider yields) -> ``items``, upserted on spec + key
       (see :mod:`crawler.storage.rows`), so a re-run updates rather than duplicates;
@@ -155,6 +166,8 @@ class StorePipeline:
         if isinstance(item, PageRecord):
             adapter = ItemAdapter(item)
             self._buffer["pages"].append({name: adapter.get(name) for name in PAGE_COLUMNS})
+        elif isinstance(item, PageLinks):
+            self._buffer["links"].extend(self._link_rows(item))
         else:
             self._buffer["items"].append(item_row(item).as_dict())
         await self._flush()
@@ -225,6 +238,7 @@ class StorePipeline:
                         batch["pages"],
                         batch["items"],
                         batch["rejects"],
+                        batch["links"],
                     )
                 except StoreError as e:
                     self._fail(e)
@@ -235,6 +249,23 @@ class StorePipeline:
                             self.crawler.stats.inc_value(f"store/{table}_written", len(rows))
                     return
             self._write_fallback(batch)
+
+    def _link_rows(self, item: PageLinks) -> list[dict[str, Any]]:
+        rows = []
+        for link in item.links:
+            if max(len(item.source), len(link.url)) > MAX_LINK_URL_LENGTH:
+                self.crawler.stats.inc_value("store/links_too_long")
+                continue
+            text = " ".join(link.text.split())[:MAX_LINK_TEXT_LENGTH] if link.text else None
+            rows.append(
+                {
+                    "source": item.source,
+                    "url": link.url,
+                    "found_via": str(link.found_via),
+                    "text": text or None,
+                }
+            )
+        return rows
 
     def _fail(self, error: StoreError) -> None:
         if self.failed is not None:
@@ -282,10 +313,11 @@ class StorePipeline:
             return
         self.crawler.stats.set_value("store/fallback_path", str(self._fallback_path()))
         logger.error(
-            "%d items, %d pages and %d rejects were not written to %s; they are in %s",
+            "%d items, %d pages, %d rejects and %d links were not written to %s; they are in %s",
             self._unwritten["items"],
             self._unwritten["pages"],
             self._unwritten["rejects"],
+            self._unwritten["links"],
             display_url(self.config.url),
             self._fallback_path(),
         )

@@ -8,6 +8,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -71,4 +72,19 @@ rejects = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
+# Every URL a page led to, fetched or not (crawler.items.PageLinks): "where did
+# this URL come from?".  ``source`` is the page's final URL (or a robots.txt or
+# sitemap file's), ``text`` the anchor text, rel, header or sitemap kind.
+links = Table(
+    "links",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id"), primary_key=True),
+    Column("source", Text, primary_key=True),
+    Column("url", Text, primary_key=True),
+    Column("found_via", String(20), primary_key=True),
+    Column("text", Text),
+    Index("links_by_url", "run_id", "url"),
+)
+
 PAGE_COLUMNS = tuple(c.name for c in pages.columns if c.name != "run_id")
+LINK_COLUMNS = tuple(c.name for c in links.columns if c.name != "run_id")

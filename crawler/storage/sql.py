@@ -29,7 +29,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from crawler.exceptions import StoreError, StoreNotFoundError, StoreUrlError
 from crawler.redaction import redact_text
-from crawler.storage.schema import items, metadata, pages, rejects, runs
+from crawler.storage.schema import items, links, metadata, pages, rejects, runs
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -132,7 +132,7 @@ def _sqlite_read_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 class SqlStore:
-    """Runs, pages, items and rejects in a SQL database; upserts, batched by the caller."""
+    """Runs, pages, items, rejects and links in a SQL database; upserts, batched by the caller."""
 
     def __init__(self, engine: Engine, url: str) -> None:
         self.engine = engine
@@ -239,15 +239,18 @@ class SqlStore:
         page_rows: Sequence[dict[str, Any]] = (),
         item_rows: Sequence[dict[str, Any]] = (),
         reject_rows: Sequence[dict[str, Any]] = (),
+        link_rows: Sequence[dict[str, Any]] = (),
     ) -> None:
-        """Pages, items and rejects of a run in one transaction: all are written or none.
+        """Pages, items, rejects and links of a run in one transaction: all are written or none.
 
         Items are upserted on (spec, key): a later run updates ``data``, ``url``,
         ``run_id`` and ``updated_at`` and keeps ``first_run_id``.  Rows with the
         same spec and key in one batch are collapsed first (the last wins):
-        PostgreSQL refuses to update one row twice in a statement.
+        PostgreSQL refuses to update one row twice in a statement.  A link
+        (``source``, ``url``, ``found_via``, ``text``) already stored for the
+        run is left as it is.
         """
-        parts = {"pages": page_rows, "items": item_rows, "rejects": reject_rows}
+        parts = {"pages": page_rows, "items": item_rows, "rejects": reject_rows, "links": link_rows}
         what = " and ".join(name for name, rows in parts.items() if rows)
         if not what:
             return
@@ -268,6 +271,12 @@ class SqlStore:
             if reject_rows:
                 values = [{**row, "run_id": run_id, "created_at": now} for row in reject_rows]
                 conn.execute(insert(rejects), values)
+            if link_rows:
+                unique = {(r["source"], r["url"], r["found_via"]): r for r in link_rows}
+                stmt = self._insert(links).on_conflict_do_nothing(
+                    index_elements=["run_id", "source", "url", "found_via"]
+                )
+                conn.execute(stmt, [{**row, "run_id": run_id} for row in unique.values()])
 
     def finish_run(self, run_id: int, reason: str, stats: dict[str, Any]) -> None:
         with self._writing("finish the run in") as conn:
@@ -344,6 +353,26 @@ class SqlStore:
         query = select(rejects).where(rejects.c.run_id == run_id).order_by(rejects.c.id)
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
+
+    def links(self, run_id: int, url: str | None = None) -> list[dict[str, Any]]:
+        """The links of a run (``source``, ``url``, ``found_via``, ``text``, and
+        ``fetched``: whether the run has a page row for ``url``), by URL then
+        source; only those leading to ``url`` when given: where it came from."""
+        fetched = (
+            select(pages.c.url)
+            .where(pages.c.run_id == links.c.run_id, pages.c.url == links.c.url)
+            .exists()
+        )
+        query = (
+            select(links.c.source, links.c.url, links.c.found_via, links.c.text)
+            .add_columns(fetched.label("fetched"))
+            .where(links.c.run_id == run_id)
+            .order_by(links.c.url, links.c.source, links.c.found_via)
+        )
+        if url is not None:
+            query = query.where(links.c.url == url)
+        with self.engine.connect() as conn:
+            return [{**r, "fetched": bool(r["fetched"])} for r in conn.execute(query).mappings()]
 
     def spec_counts(self, run_id: int) -> list[tuple[str, int, int]]:
         """``(spec, items, rejects)`` of a run: the items it last wrote, its rejects."""

@@ -1,0 +1,71 @@
+"""Links in an HTML document as served: anchors, frames and navigational ``<link>``s.
+
+:meth:`HtmlDiscovery.links` returns :class:`~crawler.items.Link` s, in document
+order per kind, each URL once per kind:
+
+* ``<a href>`` and ``<area href>`` -> ``link`` (the anchor text as ``text``),
+  read by Scrapy's ``LinkExtractor`` as a ``CrawlSpider`` would, every file
+  extension included (PDFs and images are recorded too).  lxml parses a
+  ``<template>``'s content as ordinary children, so the links of a declarative
+  shadow root (``<template shadowrootmode="open">``) are found here as well;
+* ``<frame src>`` and ``<iframe src>`` -> ``frame``;
+* ``<link rel=... href>`` whose ``rel`` is navigational
+  (:mod:`crawler.discovery.rels`) -> ``rel``, the link type as ``text``.
+
+URLs are resolved against the document's ``<base href>`` and screened by a
+:class:`~crawler.discovery.screen.UrlScreen` (no fragment, http(s) only).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from urllib.parse import urljoin
+
+from scrapy.linkextractors import LinkExtractor
+from scrapy.utils.response import get_base_url
+from w3lib.html import strip_html5_whitespace
+from w3lib.url import safe_url_string
+
+from crawler.discovery.rels import navigational_rel
+from crawler.items import FoundVia, Link
+
+if TYPE_CHECKING:
+    from scrapy.http import HtmlResponse
+
+    from crawler.discovery.screen import UrlScreen
+
+
+class HtmlDiscovery:
+    def __init__(self, screen: UrlScreen) -> None:
+        self.screen = screen
+        self.anchors = LinkExtractor(deny_extensions=[], process_value=screen, unique=True)
+        self.frames = LinkExtractor(
+            tags=("frame", "iframe"),
+            attrs=("src",),
+            deny_extensions=[],
+            process_value=screen,
+            unique=True,
+        )
+
+    def links(self, response: HtmlResponse) -> list[Link]:
+        found = [
+            Link(link.url, FoundVia.LINK, link.text or None)
+            for link in self.anchors.extract_links(response)
+        ]
+        found += [Link(link.url, FoundVia.FRAME) for link in self.frames.extract_links(response)]
+        found += self.rel_links(response)
+        return found
+
+    def rel_links(self, response: HtmlResponse) -> list[Link]:
+        """``<link>`` elements with a navigational ``rel``, once per URL."""
+        base = get_base_url(response)
+        found: dict[str, Link] = {}
+        for element in response.xpath("//link[@href and @rel]"):
+            rel = navigational_rel(element.attrib.get("rel"))
+            if rel is None:
+                continue
+            href = strip_html5_whitespace(element.attrib["href"])
+            url = self.screen(safe_url_string(urljoin(base, href), response.encoding))
+            if url and url not in found:
+                found[url] = Link(url, FoundVia.REL, rel)
+        return list(found.values())
