@@ -236,3 +236,21 @@ def test_export_to_a_remote_uri_is_a_one_line_error_without_the_password(
     assert err.startswith("error: crawler export writes a local file or stdout, not ")
     assert len(err.splitlines()) == 1
     assert "s3cr3t" not in err
+
+
+def test_links_options_that_do_not_fit_are_usage_errors(
+    catalog: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert export(catalog, "--url", "http://x/") == 2
+    assert capsys.readouterr().err == "error: --url picks links (--what links)\n"
+    assert export(catalog, "--what", "links", "--spec", "product") == 2
+    assert capsys.readouterr().err == "error: --spec picks items or rejects; links have no spec\n"
+
+
+def test_the_catalog_crawl_stored_its_links(
+    catalog: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert export(catalog, "--what", "links") == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert rows and {r["found_via"] for r in rows} <= {"link", "sitemap", "rel", "header"}
+    assert all(set(r) == {"source", "url", "found_via", "text", "fetched"} for r in rows)

@@ -15,9 +15,10 @@ from scrapy.utils.test import get_crawler
 from sqlalchemy import event
 
 from crawler.addon import CrawlerAddon
-from crawler.exceptions import DuplicateItem, InvalidItem
+from crawler.exceptions import DuplicateItem, InvalidItem, LinksRecorded
 from crawler.extract.result import ExtractedItem
-from crawler.items import PageRecord
+from crawler.items import Link, PageLinks, PageRecord
+from crawler.pipelines.links import PageLinksPipeline
 from crawler.pipelines.store import StorePipeline, unwritten_summary
 
 if TYPE_CHECKING:
@@ -251,3 +252,33 @@ def test_rows_of_a_failed_store_go_to_the_fallback_file(tmp_path: Path) -> None:
         f"they are in {tmp_path / 'fallback.jsonl'}"
     )
     assert rows(tmp_path, "select finish_reason from runs") == [("store_error",)]
+
+
+def test_page_links_become_link_rows_once_each(tmp_path: Path) -> None:
+    pipeline = make_pipeline(tmp_path, CRAWLER_STORE_BATCH_SIZE=3)
+    source = "http://127.0.0.1/p0"
+    long_url = "http://127.0.0.1/" + "x" * 2000
+    links = [
+        Link("http://127.0.0.1/p1", "link", "  One\n  page "),
+        Link("http://127.0.0.1/p1", "link", "again"),  # same row: the first is kept
+        Link("http://127.0.0.1/p1", "frame"),
+        Link("http://127.0.0.1/s.xml", "sitemap", "t" * 500),
+        Link(long_url, "link"),  # too long for PostgreSQL's index: skipped, counted
+    ]
+    drive(pipeline, [record(0), PageLinks(source, links), PageLinks(source, links[:1])])
+    assert rows(tmp_path, "select source, url, found_via, text from links order by url, 3") == [
+        (source, "http://127.0.0.1/p1", "frame", None),
+        (source, "http://127.0.0.1/p1", "link", "One page"),
+        (source, "http://127.0.0.1/s.xml", "sitemap", "t" * 200),
+    ]
+    stats = pipeline.crawler.stats.get_stats()
+    assert stats["store/links_too_long"] == 1
+    assert stats["store/links_written"] == 5  # rows sent; duplicates ignored by the store
+
+
+def test_page_links_end_after_the_store() -> None:
+    pipeline = PageLinksPipeline()
+    with pytest.raises(LinksRecorded, match="1 links of http://x/"):
+        pipeline.process_item(PageLinks("http://x/", [Link("http://x/y", "link")]))
+    page = record(1)
+    assert pipeline.process_item(page) is page

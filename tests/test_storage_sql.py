@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import sqlite3
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -292,3 +292,37 @@ def test_an_unreachable_server_is_one_line_with_the_password_masked() -> None:
     assert message.startswith("cannot open store postgresql://u:***@127.0.0.1:1/db: ")
     assert "\n" not in message
     assert "hunter2" not in message
+
+
+def link(source: str, url: str, found_via: str = "link", text: str | None = None) -> dict[str, Any]:
+    return {"source": source, "url": url, "found_via": found_via, "text": text}
+
+
+def test_links_are_kept_once_and_say_where_a_url_came_from(store: SqlStore) -> None:
+    run1 = store.start_run("site", "http://x/", {})
+    run2 = store.start_run("site", "http://x/", {})
+    store.write_batch(
+        run1,
+        page_rows=[page("http://x/"), page("http://x/a")],
+        link_rows=[
+            link("http://x/", "http://x/a", text="A"),
+            link("http://x/", "http://x/a", text="A again"),  # in one batch: the first
+            link("http://x/", "http://x/a", "frame"),
+            link("http://x/s.xml", "http://x/b", "sitemap", "urlset"),
+        ],
+    )
+    # a later batch of the same run: the row already there is kept
+    store.write_batch(run1, link_rows=[link("http://x/", "http://x/a", text="later")])
+    store.write_batch(run2, link_rows=[link("http://x/", "http://x/a", text="run 2")])
+    assert store.links(run1) == [
+        {"source": "http://x/", "url": "http://x/a", "found_via": "frame", "text": None,
+         "fetched": True},
+        {"source": "http://x/", "url": "http://x/a", "found_via": "link", "text": "A",
+         "fetched": True},
+        {"source": "http://x/s.xml", "url": "http://x/b", "found_via": "sitemap",
+         "text": "urlset", "fetched": False},
+    ]  # fmt: skip
+    [where] = store.links(run1, url="http://x/b")
+    assert (where["source"], where["fetched"]) == ("http://x/s.xml", False)
+    assert [r["text"] for r in store.links(run2, url="http://x/a")] == ["run 2"]
+    assert store.links(run1, url="http://x/nowhere") == []

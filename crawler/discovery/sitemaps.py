@@ -84,8 +84,9 @@ class SitemapReader:
 
     def _body(self, response: Response) -> bytes:
         if gzip_magic_number(response):
-            max_size = response.meta.get("download_maxsize", self.max_size)
-            warn_size = response.meta.get("download_warnsize", self.warn_size)
+            meta = response.request.meta if response.request is not None else {}
+            max_size = meta.get("download_maxsize", self.max_size)
+            warn_size = meta.get("download_warnsize", self.warn_size)
             try:
                 body = gunzip(response.body, max_size=max_size)
             except ValueError:  # scrapy.utils._compression's size error

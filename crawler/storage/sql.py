@@ -248,7 +248,7 @@ class SqlStore:
         same spec and key in one batch are collapsed first (the last wins):
         PostgreSQL refuses to update one row twice in a statement.  A link
         (``source``, ``url``, ``found_via``, ``text``) already stored for the
-        run is left as it is.
+        run is left as it is (the first one written wins, within a batch too).
         """
         parts = {"pages": page_rows, "items": item_rows, "rejects": reject_rows, "links": link_rows}
         what = " and ".join(name for name, rows in parts.items() if rows)
@@ -272,7 +272,9 @@ class SqlStore:
                 values = [{**row, "run_id": run_id, "created_at": now} for row in reject_rows]
                 conn.execute(insert(rejects), values)
             if link_rows:
-                unique = {(r["source"], r["url"], r["found_via"]): r for r in link_rows}
+                unique: dict[tuple[str, str, str], dict[str, Any]] = {}
+                for row in link_rows:  # the first of a batch, as the first of a run
+                    unique.setdefault((row["source"], row["url"], row["found_via"]), row)
                 stmt = self._insert(links).on_conflict_do_nothing(
                     index_elements=["run_id", "source", "url", "found_via"]
                 )
