@@ -35,37 +35,41 @@ if TYPE_CHECKING:
     from crawler.discovery.screen import UrlScreen
 
 
+_ELEMENTS = "//frame[@src] | //iframe[@src] | //link[@href and @rel]"
+
+
 class HtmlDiscovery:
     def __init__(self, screen: UrlScreen) -> None:
         self.screen = screen
         self.anchors = LinkExtractor(deny_extensions=[], process_value=screen, unique=True)
-        self.frames = LinkExtractor(
-            tags=("frame", "iframe"),
-            attrs=("src",),
-            deny_extensions=[],
-            process_value=screen,
-            unique=True,
-        )
 
     def links(self, response: HtmlResponse) -> list[Link]:
         found = [
             Link(link.url, FoundVia.LINK, link.text or None)
             for link in self.anchors.extract_links(response)
         ]
-        found += [Link(link.url, FoundVia.FRAME) for link in self.frames.extract_links(response)]
-        found += self.rel_links(response)
-        return found
+        return found + self.element_links(response)
 
-    def rel_links(self, response: HtmlResponse) -> list[Link]:
-        """``<link>`` elements with a navigational ``rel``, once per URL."""
-        base = get_base_url(response)
-        found: dict[str, Link] = {}
-        for element in response.xpath("//link[@href and @rel]"):
-            rel = navigational_rel(element.attrib.get("rel"))
-            if rel is None:
-                continue
-            href = strip_html5_whitespace(element.attrib["href"])
+    def element_links(self, response: HtmlResponse) -> list[Link]:
+        """Frames and ``<link>`` elements with a navigational ``rel``, once per URL
+        and kind (one XPath query: a second LinkExtractor pass costs as much as
+        the first)."""
+        base: str | None = None
+        found: dict[tuple[str, str], Link] = {}
+        for element in response.xpath(_ELEMENTS):
+            attributes = element.attrib
+            if "src" in attributes:
+                kind, value, text = FoundVia.FRAME, attributes["src"], None
+            else:
+                text = navigational_rel(attributes.get("rel"))
+                if text is None:
+                    continue
+                kind, value = FoundVia.REL, attributes["href"]
+            if base is None:
+                base = get_base_url(response)
+            href = strip_html5_whitespace(value)
             url = self.screen(safe_url_string(urljoin(base, href), response.encoding))
-            if url and url not in found:
-                found[url] = Link(url, FoundVia.REL, rel)
-        return list(found.values())
+            if url and (url, kind) not in found:
+                found[url, kind] = Link(url, kind, text)
+        frames = [link for link in found.values() if link.found_via == FoundVia.FRAME]
+        return frames + [link for link in found.values() if link.found_via == FoundVia.REL]
