@@ -52,7 +52,7 @@ def sqlite_store(tmp_path: Path) -> Iterator[SqlStore]:
 def test_open_creates_tables_in_wal_mode(sqlite_store: SqlStore, tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / "crawl.db")
     tables = {r[0] for r in conn.execute("select name from sqlite_master where type='table'")}
-    assert {"runs", "pages", "items", "rejects"} <= tables
+    assert {"runs", "pages", "items", "rejects", "links"} <= tables
     assert conn.execute("pragma journal_mode").fetchone()[0] == "wal"
 
 
