@@ -292,3 +292,20 @@ def test_an_unreachable_server_is_one_line_with_the_password_masked() -> None:
     assert message.startswith("cannot open store postgresql://u:***@127.0.0.1:1/db: ")
     assert "\n" not in message
     assert "hunter2" not in message
+
+
+def test_a_store_of_an_older_version_gains_the_new_columns(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    s = SqlStore.open(f"sqlite:///{db}")
+    s.close()
+    conn = sqlite3.connect(db)
+    conn.execute("alter table pages drop column notes")  # as written before pages.notes
+    conn.commit()
+    conn.close()
+    s = SqlStore.open(f"sqlite:///{db}")
+    try:
+        run = s.start_run("site", "http://x/", {})
+        s.write_pages(run, [page("http://x/", notes="alert 'hi' accepted")])
+        assert s.pages(run)[0]["notes"] == "alert 'hi' accepted"
+    finally:
+        s.close()

@@ -151,9 +151,10 @@ class NetworkQuiet:
     def __call__(self, driver: Any) -> bool:
         return self.remaining() <= 0
 
-    def remaining(self) -> float:
-        """Seconds of quiet still needed (reads the log); ``quiet`` while busy."""
-        events = self._log.events()
+    def remaining(self, read: bool = True) -> float:
+        """Seconds of quiet still needed; ``quiet`` while busy.  ``read=False``
+        judges by the events already read (no round trip to the driver)."""
+        events = self._log.events() if read else self._log.seen()
         for message in events[self._seen :]:
             method = message.get("method")
             request_id = message.get("params", {}).get("requestId")

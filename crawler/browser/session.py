@@ -248,7 +248,8 @@ class BrowserSession:
             finally:
                 navigation.end(log.document_sent_time() if log is not None else None)
         if log is not None:
-            outcome = self._check_document(spec, log, stopped, notes)
+            # navigation.end() has just read the log; without it, read it now.
+            outcome = self._check_document(spec, log, stopped, notes, read=navigation is None)
             if outcome.not_rendered is not None:
                 return self._not_rendered(spec, outcome, notes)
 
@@ -340,8 +341,10 @@ class BrowserSession:
         """
         condition = NetworkQuiet(log, quiet)
         deadline = time.monotonic() + self.config.settle_timeout
+        read = False  # the events up to now were just read: start from them
         while True:
-            remaining = condition.remaining()
+            remaining = condition.remaining(read)
+            read = True
             if remaining <= 0:
                 return True
             left = deadline - time.monotonic()
@@ -409,10 +412,15 @@ class BrowserSession:
         return BrowserNetError(message, net_error)
 
     def _check_document(
-        self, spec: RenderSpec, log: PerformanceLog, stopped: bool, notes: list[str]
+        self,
+        spec: RenderSpec,
+        log: PerformanceLog,
+        stopped: bool,
+        notes: list[str],
+        read: bool = True,
     ) -> DocumentOutcome:
         """Judge the main document from the events so far; raise what makes it a failure."""
-        outcome = document_outcome(log.events(), self._main_window)
+        outcome = document_outcome(log.events() if read else log.seen(), self._main_window)
         if stopped and outcome.seen and outcome.response is None and outcome.failed is None:
             # The server never sent the document: the browser still shows the last page.
             raise BrowserPageLoadTimeoutError(
