@@ -464,7 +464,8 @@ class BrowserSession:
     def _read_page(self) -> tuple[str, str, object]:
         """``(url, DOM serialised as WebDriver's page_source does, dialogs)`` in one call."""
         url, html, dialogs = self.driver.execute_script(
-            f"return [document.URL, new XMLSerializer().serializeToString(document), {DIALOGS_JS}];"
+            "const root = document.documentElement;"
+            f"return [document.URL, root ? root.outerHTML : '', {DIALOGS_JS}];"
         )
         return str(url), str(html), dialogs
 
