@@ -51,7 +51,7 @@ from crawler.browser.document import (
     net_error_from_message,
 )
 from crawler.browser.driver import create_driver
-from crawler.browser.result import RenderResult, RenderSpec
+from crawler.browser.result import Dialog, RenderResult, RenderSpec
 from crawler.exceptions import (
     BrowserCrashedError,
     BrowserError,
@@ -272,7 +272,7 @@ class BrowserSession:
                 ) from e
         screenshot = driver.get_screenshot_as_png() if options.screenshot else None
 
-        dialogs = []
+        dialogs: list[Dialog] = []
         if log is not None:
             final_url, html, seen = self._read_page()
             events = log.events()
