@@ -58,7 +58,11 @@ class BrowserTimeoutError(DownloadTimeoutError):
 
 
 class BrowserPageLoadTimeoutError(BrowserTimeoutError):
-    """The page did not finish loading within the page-load timeout; the session was replaced."""
+    """The main document did not arrive within the page-load timeout.
+
+    A page whose document arrived but whose load event never fired is not an
+    error: loading is stopped and the DOM read as it is (a note says so).
+    """
 
 
 class BrowserWaitTimeoutError(BrowserTimeoutError):
@@ -67,6 +71,30 @@ class BrowserWaitTimeoutError(BrowserTimeoutError):
 
 class BrowserPageError(IgnoreRequest):
     """The page loaded but an action or script of the request failed (not retried)."""
+
+
+class BrowserNetError(BrowserError):
+    """The browser could not load the main document: a network error such as
+    ``net::ERR_CONNECTION_REFUSED`` (``net_error``; retried, as Scrapy retries
+    refused connections and failed DNS lookups)."""
+
+    def __init__(self, message: str, net_error: str) -> None:
+        super().__init__(message)
+        self.net_error = net_error
+
+
+class BrowserPermanentNetError(BrowserPageError):
+    """A network error that the same request would only meet again (a redirect
+    loop, a body that does not decode): recorded with ``net_error``, not retried."""
+
+    def __init__(self, message: str, net_error: str) -> None:
+        super().__init__(message)
+        self.net_error = net_error
+
+
+class BrowserResponseTooLargeError(DownloadCancelledError):
+    """The rendered main document is larger than ``DOWNLOAD_MAXSIZE`` (or the
+    request's ``download_maxsize``): loading was stopped (not retried)."""
 
 
 class BrowserPoolClosedError(DownloadCancelledError):

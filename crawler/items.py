@@ -39,6 +39,8 @@ class PageRecord:
     rendered: bool
     fetched_at: str  # ISO 8601, UTC
     error: str | None = None
+    # How a render went, "; "-separated (dialogs answered, a load stopped, windows closed)
+    notes: str | None = None
 
 
 @dataclass(frozen=True)

@@ -414,6 +414,7 @@ class SiteSpider(Spider):
             rendered=rendered,
             fetched_at=_now(),
             error=error,
+            notes="; ".join(meta.get("browser_notes") or ()) or None,
         )
 
     def _redirect_hops(self, response: Response) -> Iterator[PageRecord]:

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 # Offline: the browser resolves nothing but the fixture's host.
 BROWSER_OPTIONS = ("-s", "SELENIUM_ALLOWED_HOSTS=127.0.0.1", "-s", "SELENIUM_POOL_SIZE=2")
 CLASSIC_WITH_SCRIPTS = classic.GET_ONLY_PATHS | classic.SCRIPT_LINKS
+# A page with a script whose document the server sends after 2 s: over HTTP it
+# arrives, in a browser with a 1 s page-load timeout it never does.
+STUCK_DOCUMENT = "/js/stuck?ms=6000&delay=2000"
 
 
 def browser_processes(under: Path) -> list[str]:
@@ -124,7 +127,7 @@ def test_auto_keeps_the_html_of_a_page_whose_render_fails(
     tinysite: TinySite, tmp_path: Path
 ) -> None:
     result = crawl(
-        tinysite.url("/js/stuck?ms=6000"),
+        tinysite.url(STUCK_DOCUMENT),
         tmp_path,
         "--render",
         "auto",
@@ -135,7 +138,7 @@ def test_auto_keeps_the_html_of_a_page_whose_render_fails(
         *BROWSER_OPTIONS,
     )
     assert result.returncode == 0, result.stderr
-    stuck = result.by_path()["/js/stuck?ms=6000"]
+    stuck = result.by_path()[STUCK_DOCUMENT]
     assert (stuck["status"], stuck["rendered"]) == (200, 0)
     assert "render failed" in stuck["error"]
     assert "/js/plain?n=9" in result.by_path()  # the HTML's own link is still followed

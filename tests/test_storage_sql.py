@@ -326,3 +326,20 @@ def test_links_are_kept_once_and_say_where_a_url_came_from(store: SqlStore) -> N
     assert (where["source"], where["fetched"]) == ("http://x/s.xml", False)
     assert [r["text"] for r in store.links(run2, url="http://x/a")] == ["run 2"]
     assert store.links(run1, url="http://x/nowhere") == []
+
+
+def test_a_store_of_an_older_version_gains_the_new_columns(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    s = SqlStore.open(f"sqlite:///{db}")
+    s.close()
+    conn = sqlite3.connect(db)
+    conn.execute("alter table pages drop column notes")  # as written before pages.notes
+    conn.commit()
+    conn.close()
+    s = SqlStore.open(f"sqlite:///{db}")
+    try:
+        run = s.start_run("site", "http://x/", {})
+        s.write_pages(run, [page("http://x/", notes="alert 'hi' accepted")])
+        assert s.pages(run)[0]["notes"] == "alert 'hi' accepted"
+    finally:
+        s.close()

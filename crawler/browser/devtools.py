@@ -26,25 +26,37 @@ _DROPPED_HEADERS = {"content-encoding", "content-length", "transfer-encoding", "
 class PerformanceLog:
     """The DevTools events of the current render, read from the performance log once.
 
-    ``reset()`` before a navigation drops the events of earlier pages;
-    ``events()`` returns every event of this render so far (dicts with
-    ``method`` and ``params``), oldest first.
+    ``reset()`` before a navigation starts a new render: events logged before
+    it (the late requests of earlier pages) are dropped when next read, without
+    a round trip to the driver now.  ``events()`` returns every event of this
+    render so far (dicts with ``method`` and ``params``, plus ``wall``: the
+    wall-clock time in seconds the driver logged it), oldest first.
     """
 
     def __init__(self, driver: WebDriver) -> None:
         self._driver = driver
         self._events: list[dict[str, Any]] = []
+        self._since = 0.0  # ms since the epoch, as the log's timestamps
 
     def reset(self) -> None:
-        self._driver.get_log("performance")
+        self._since = time.time() * 1000
         self._events = []
 
     def events(self) -> list[dict[str, Any]]:
         for entry in self._driver.get_log("performance"):
             try:
-                self._events.append(json.loads(entry["message"])["message"])
-            except (KeyError, TypeError, ValueError):
+                stamp = float(entry.get("timestamp") or 0)
+                if stamp < self._since:
+                    continue
+                message = json.loads(entry["message"])["message"]
+                message["wall"] = stamp / 1000
+            except (KeyError, TypeError, ValueError, AttributeError):
                 continue
+            self._events.append(message)
+        return self._events
+
+    def seen(self) -> list[dict[str, Any]]:
+        """The events already read (no round trip)."""
         return self._events
 
     def document_sent_time(self) -> float | None:
@@ -63,23 +75,26 @@ class PerformanceLog:
         return None
 
     def document_response(
-        self, final_url: str
+        self, final_url: str, frame_id: str | None = None, read: bool = True
     ) -> tuple[int, list[tuple[str, str]], bool, str | None]:
         """``(status, headers, known, request_id)`` of the main frame's last document.
 
-        ``known`` is False (and the status 200) when the log holds no response
-        for it.  Headers of the wire encoding are dropped: the body we return is
-        the DOM, not those bytes.
+        ``frame_id`` is the main frame's id (Chromium uses the window handle);
+        None asks the browser (``Page.getFrameTree``).  ``read=False`` judges by
+        the events already read.  ``known`` is False (and the status 200) when
+        the log holds no response for it.  Headers of the wire encoding are
+        dropped: the body we return is the DOM, not those bytes.
         """
-        try:
-            tree = self._driver.execute_cdp_cmd("Page.getFrameTree", {})
-            frame_id = tree["frameTree"]["frame"]["id"]
-        except (WebDriverException, KeyError, TypeError):
-            frame_id = None
+        if frame_id is None:
+            try:
+                tree = self._driver.execute_cdp_cmd("Page.getFrameTree", {})
+                frame_id = tree["frameTree"]["frame"]["id"]
+            except (WebDriverException, KeyError, TypeError):
+                frame_id = None
         wanted = urldefrag(final_url)[0]
         found: dict[str, Any] | None = None
         request_id: str | None = None
-        for message in self.events():
+        for message in self.events() if read else self._events:
             if message.get("method") != "Network.responseReceived":
                 continue
             params = message.get("params", {})
@@ -118,32 +133,46 @@ class PerformanceLog:
 
 
 class NetworkQuiet:
-    """A ``WebDriverWait`` condition: no request in flight for ``quiet`` seconds."""
+    """A ``WebDriverWait`` condition: no request in flight for ``quiet`` seconds.
+
+    The quiet time counts from when the log says the last request ended (its
+    event's wall time), not from when a poll first noticed it: a page whose
+    requests ended before ``driver.get`` returned has been quiet that long
+    already.  :meth:`remaining` says how long to wait before asking again.
+    """
 
     def __init__(self, log: PerformanceLog, quiet: float) -> None:
         self._log = log
         self._quiet = quiet
-        self._quiet_since: float | None = None
+        self._quiet_since: float | None = None  # wall-clock seconds
         self._in_flight: set[str] = set()
         self._seen = 0  # events of the render already counted
 
     def __call__(self, driver: Any) -> bool:
-        events = self._log.events()
+        return self.remaining() <= 0
+
+    def remaining(self, read: bool = True) -> float:
+        """Seconds of quiet still needed; ``quiet`` while busy.  ``read=False``
+        judges by the events already read (no round trip to the driver)."""
+        events = self._log.events() if read else self._log.seen()
         for message in events[self._seen :]:
             method = message.get("method")
             request_id = message.get("params", {}).get("requestId")
             if method == "Network.requestWillBeSent":
                 self._in_flight.add(request_id)
+                self._quiet_since = None
             elif method in ("Network.loadingFinished", "Network.loadingFailed"):
                 self._in_flight.discard(request_id)
+                if not self._in_flight:
+                    self._quiet_since = float(message.get("wall") or time.time())
         self._seen = len(events)
-        now = time.monotonic()
         if self._in_flight:
             self._quiet_since = None
-            return False
+            return self._quiet
+        now = time.time()
         if self._quiet_since is None:
             self._quiet_since = now
-        return now - self._quiet_since >= self._quiet
+        return self._quiet - (now - self._quiet_since)
 
 
 def document_status_js(driver: WebDriver) -> tuple[int, list[tuple[str, str]], bool]:

@@ -24,6 +24,8 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service as ChromeService
 from selenium.webdriver.firefox.service import Service as FirefoxService
 
+from crawler.browser.dialogs import PROMPT_BEHAVIOR
+
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
 
@@ -231,10 +233,15 @@ def chromium_options(
         options.add_argument(f"--user-agent={config.user_agent}")
     for argument in chromium_arguments(config):
         options.add_argument(argument)
+    # Dialogs a page script could not answer are answered by the driver, per
+    # type (crawler.browser.dialogs), instead of failing the next command.
+    options.set_capability("unhandledPromptBehavior", PROMPT_BEHAVIOR)
     if not config.is_remote:
+        # Network events (the main document, requests in flight) and Page events
+        # (downloads, dialogs, windows opened) of each render.
         options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
         options.add_experimental_option(
-            "perfLoggingPrefs", {"enableNetwork": True, "enablePage": False}
+            "perfLoggingPrefs", {"enableNetwork": True, "enablePage": True}
         )
     return options
 

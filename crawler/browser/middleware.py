@@ -34,10 +34,13 @@ from crawler.browser.result import RenderSpec
 from crawler.exceptions import (
     BrowserCrashedError,
     BrowserError,
+    BrowserNetError,
     BrowserNotFoundError,
     BrowserPageError,
     BrowserPageLoadTimeoutError,
+    BrowserPermanentNetError,
     BrowserPoolClosedError,
+    BrowserResponseTooLargeError,
     BrowserStartError,
     BrowserWaitTimeoutError,
 )
@@ -58,6 +61,9 @@ _FAILURE_REASONS: tuple[tuple[type[Exception], str], ...] = (
     (BrowserStartError, "start_failed"),
     (BrowserCrashedError, "crashed"),
     (BrowserPageLoadTimeoutError, "page_load_timeout"),
+    (BrowserNetError, "net_error"),
+    (BrowserPermanentNetError, "net_error"),
+    (BrowserResponseTooLargeError, "too_large"),
     (BrowserWaitTimeoutError, "wait_timeout"),
     (BrowserPageError, "page_error"),
     (BrowserError, "error"),
@@ -78,6 +84,9 @@ class SeleniumMiddleware:
         # Events and scrolling of rendered pages (CRAWLER_EXPLORE); None: off.
         self.exploration = Exploration.from_settings(crawler.settings)
         self._told_no_browser = False
+        # Scrapy's response size limits apply to the rendered main document too.
+        self.maxsize = crawler.settings.getint("DOWNLOAD_MAXSIZE")
+        self.warnsize = crawler.settings.getint("DOWNLOAD_WARNSIZE")
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -101,7 +110,7 @@ class SeleniumMiddleware:
         if self.stats is not None:
             self.stats.inc_value(f"selenium/{name}")
 
-    async def process_request(self, request: Request) -> HtmlResponse | None:
+    async def process_request(self, request: Request) -> HtmlResponse | Request | None:
         options = browser_options(request)
         if options is None:
             return None
@@ -118,6 +127,8 @@ class SeleniumMiddleware:
             cookies=parse_cookie_header(request.headers.get("Cookie")),
             user_agent=user_agent.decode("latin-1") if user_agent else self.config.user_agent,
             explore=self.exploration,
+            maxsize=int(request.meta.get("download_maxsize", self.maxsize) or 0),
+            warnsize=int(request.meta.get("download_warnsize", self.warnsize) or 0),
         )
         if self.pool.closing:
             raise BrowserPoolClosedError(f"browser pool closed; not rendering {request.url}")
@@ -129,22 +140,53 @@ class SeleniumMiddleware:
         except Exception as e:
             error = self._download_error(e, request)
             self._count(f"render_failures/{self._reason(error)}")
+            net_error = getattr(error, "net_error", None)
+            if net_error:
+                self._count(f"net_errors/{net_error.removeprefix('net::')}")
             self._log_failure(request, error)
             if error is e:
                 raise
             raise error from e
         finally:
             self.throttle.release(ticket)
+        if result.not_rendered is not None:
+            return self._not_rendered(request, result)
         self._count("renders")
         for key, count in result.counters.items():  # explore/fired, ...
             if self.stats is not None:
                 self.stats.inc_value(key, count)
         if result.settled is False:
             self._count("settle_timeouts")
+        self._record_render_events(request, result)
         response = self._response(request, result)
         if ticket is not None:
             self._feed_autothrottle(request, response)
         return response
+
+    def _not_rendered(self, request: Request, result: RenderResult) -> Request:
+        """The browser did not show the document (a download, a PDF, JSON...): the
+        request goes back to Scrapy's HTTP download, to be recorded as itself."""
+        self._count(f"not_rendered/{result.not_rendered}")
+        logger.debug(
+            "Not rendering %s (%s, %s): fetching it over HTTP",
+            request.url,
+            result.not_rendered,
+            result.content_type or "no document",
+            extra={"spider": self.crawler.spider},
+        )
+        return request.replace(meta={**request.meta, "browser": False}, dont_filter=True)
+
+    def _record_render_events(self, request: Request, result: RenderResult) -> None:
+        """Stats for what the render met (dialogs, a stopped load, windows), and its
+        notes on the request for the page record (``meta["browser_notes"]``)."""
+        for dialog in result.dialogs:
+            self._count(f"dialogs/{dialog.type}")
+        if result.load_stopped:
+            self._count("page_loads_stopped")
+        if result.windows_closed and self.stats is not None:
+            self.stats.inc_value("selenium/windows_closed", result.windows_closed)
+        if result.notes:
+            request.meta["browser_notes"] = list(result.notes)
 
     def _log_failure(self, request: Request, error: Exception) -> None:
         extra = {"spider": self.crawler.spider}

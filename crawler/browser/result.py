@@ -22,6 +22,10 @@ class RenderSpec:
     cookies: tuple[tuple[str, str], ...] = ()  # the request's Cookie header, parsed
     user_agent: str | None = None
     explore: Exploration | None = None  # events and scrolling (CRAWLER_EXPLORE); None: off
+    # Bytes of the main document (as sent, before decoding); 0: no limit.
+    # DOWNLOAD_MAXSIZE / meta "download_maxsize", DOWNLOAD_WARNSIZE / "download_warnsize".
+    maxsize: int = 0
+    warnsize: int = 0
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,12 @@ class RenderResult:
     a :class:`~crawler.items.Link` with its ``found_via``.  ``notes`` are
     short human-readable remarks about how the render went (e.g. the page load
     was stopped after the timeout and the DOM read as it was).
+
+    ``not_rendered`` says why the browser did not show the document (``"download"``:
+    Chrome turned the navigation into a download; ``"non_html"``: a PDF, image,
+    JSON... document): then ``html`` is empty and the request must be fetched
+    over HTTP to be recorded as itself.  ``windows_closed`` counts the windows
+    and tabs the page opened, closed after the render.
     """
 
     url: str  # the browser's final URL
@@ -66,3 +76,6 @@ class RenderResult:
     dialogs: list[Dialog] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     counters: dict[str, int] = field(default_factory=dict)  # stats keys -> counts (explore/...)
+    not_rendered: str | None = None
+    windows_closed: int = 0
+    load_stopped: bool = False  # the load event never came: loading stopped, DOM read as it was

@@ -24,9 +24,9 @@ from urllib.parse import urlsplit
 from selenium.common.exceptions import (
     JavascriptException,
     TimeoutException,
+    UnexpectedAlertPresentException,
     WebDriverException,
 )
-from selenium.webdriver.support.ui import WebDriverWait
 
 from crawler.browser import actions, explore
 from crawler.browser.actions import first_line, locator
@@ -37,15 +37,32 @@ from crawler.browser.cookies import (
     load_request_cookies_webdriver,
 )
 from crawler.browser.devtools import NetworkQuiet, PerformanceLog, document_status_js
+from crawler.browser.dialogs import (
+    DIALOG_SCRIPT,
+    DIALOGS_JS,
+    dialog,
+    dialog_note,
+    dialogs_from_events,
+    dialogs_from_script,
+)
+from crawler.browser.document import (
+    PERMANENT_NET_ERRORS,
+    DocumentOutcome,
+    document_outcome,
+    net_error_from_message,
+)
 from crawler.browser.driver import create_driver
 from crawler.browser.pagehooks import PageHooks
-from crawler.browser.result import RenderResult, RenderSpec
+from crawler.browser.result import Dialog, RenderResult, RenderSpec
 from crawler.exceptions import (
     BrowserCrashedError,
     BrowserError,
+    BrowserNetError,
     BrowserNotFoundError,
     BrowserPageError,
     BrowserPageLoadTimeoutError,
+    BrowserPermanentNetError,
+    BrowserResponseTooLargeError,
     BrowserStartError,
 )
 
@@ -104,6 +121,8 @@ class BrowserSession:
         self._blocked: tuple[str, ...] = ()
         self._log: PerformanceLog | None = None  # DevTools events of the current render
         self._hooks = PageHooks()  # crawler.browser.pagehooks: timers, listeners, navigations
+        self._main_window: str | None = None  # Chromium: also the main frame's id
+        self._timeouts: float | None = None  # page-load and script timeouts set, seconds
 
     @property
     def handle(self) -> DriverHandle | None:
@@ -130,9 +149,27 @@ class BrowserSession:
             ) from e
         self._blocked = ()
         self._hooks = PageHooks()
+        self._timeouts = None
+        try:
+            self._main_window = self._handle.driver.current_window_handle
+            if self._handle.cdp:
+                self._prepare_browser()
+        except Exception as e:
+            self.quit()
+            raise BrowserStartError(
+                f"could not prepare {self.config.browser}: {type(e).__name__}: {first_line(e)}"
+            ) from e
         if self._handle.cdp and self.config.block_resources:
             self._set_blocked(self.config.block_resources)
         return self
+
+    def _prepare_browser(self) -> None:
+        """Once per session: dialogs answered in every document, downloads refused."""
+        driver = self.driver
+        driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": DIALOG_SCRIPT})
+        # A navigation that becomes a download writes nothing to disk; the
+        # middleware fetches it over HTTP instead.
+        driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "deny"})
 
     def quit(self) -> None:
         """Quit the browser; kill what survives; remove temp dirs.  Never raises."""
@@ -149,7 +186,13 @@ class BrowserSession:
         started = time.monotonic()
         self.pages += 1
         try:
-            result = self._render(spec, navigation)
+            try:
+                result = self._render(spec, navigation)
+            finally:
+                closed = self._close_other_windows()
+            result.windows_closed = closed
+            if closed:
+                result.notes.append(f"closed {closed} window(s) the page opened")
         except BrowserError:
             raise
         except TimeoutException as e:
@@ -201,18 +244,23 @@ class BrowserSession:
             if injected
             else set()
         )
-        driver.set_page_load_timeout(page_load_timeout)
-        driver.set_script_timeout(page_load_timeout)
+        self._set_timeouts(page_load_timeout)
         if cdp:  # before the page's scripts run (crawler.browser.pagehooks)
             self._hooks.ensure(driver, self.config.timer_budget > 0 or spec.explore is not None)
+        notes: list[str] = []
         if navigation is None:
-            driver.get(spec.url)
+            stopped = self._navigate(spec, page_load_timeout, notes)
         else:
             navigation.begin()
             try:
-                driver.get(spec.url)
+                stopped = self._navigate(spec, page_load_timeout, notes)
             finally:
                 navigation.end(log.document_sent_time() if log is not None else None)
+        if log is not None:
+            # navigation.end() has just read the log; without it, read it now.
+            outcome = self._check_document(spec, log, stopped, notes, read=navigation is None)
+            if outcome.not_rendered is not None:
+                return self._not_rendered(spec, outcome, notes)
 
         settle = self.config.settle if options.settle is None else options.settle
         settled = self._settle(log, settle) if log is not None and settle > 0 else None
@@ -241,11 +289,20 @@ class BrowserSession:
             discovered += self._explore_step(spec, counters, step, spec, counters, wait)
         screenshot = driver.get_screenshot_as_png() if options.screenshot else None
 
-        final_url = driver.current_url
-        html = driver.page_source
+        dialogs: list[Dialog] = []
+        if log is not None:
+            final_url, html, seen = self._read_page()
+            events = log.events()
+            dialogs = dialogs_from_script(seen) + dialogs_from_events(events)
+            notes += [dialog_note(d) for d in dialogs]
+        else:
+            final_url = driver.current_url
+            html = driver.page_source
         raw_html = None
         if log is not None:
-            status, headers, known, request_id = log.document_response(final_url)
+            status, headers, known, request_id = log.document_response(
+                final_url, self._main_window, read=False
+            )
             raw_html = log.response_body(request_id)
         else:
             status, headers, known = document_status_js(driver)
@@ -282,6 +339,9 @@ class BrowserSession:
             raw_html=raw_html,
             discovered=discovered,
             counters=dict(counters),
+            dialogs=dialogs,
+            notes=notes,
+            load_stopped=stopped,
         )
 
     def _timers_and_scroll(
@@ -344,10 +404,159 @@ class BrowserSession:
         False when the network is still busy after ``SELENIUM_SETTLE_TIMEOUT``
         (long polling, streams): the DOM is read as it is then.
         """
+        condition = NetworkQuiet(log, quiet)
+        deadline = time.monotonic() + self.config.settle_timeout
+        read = False  # the events up to now were just read: start from them
+        while True:
+            remaining = condition.remaining(read)
+            read = True
+            if remaining <= 0:
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            # Busy: ask again soon; quiet: sleep just until the quiet time is over.
+            time.sleep(min(remaining if remaining < quiet else 0.05, left))
+
+    # -- robust renders: navigation, the main document, windows ---------------
+
+    def _set_timeouts(self, seconds: float) -> None:
+        if seconds != self._timeouts:
+            self.driver.set_page_load_timeout(seconds)
+            self.driver.set_script_timeout(seconds)
+            self._timeouts = seconds
+
+    def _navigate(self, spec: RenderSpec, timeout: float, notes: list[str]) -> bool:
+        """``driver.get``; a page whose load event does not come in ``timeout`` is
+        stopped (True, and a note in ``notes``), a real dialog is left to the
+        driver's policy.
+
+        Raises :class:`BrowserNetError` / :class:`BrowserPermanentNetError` when
+        the driver reports a network error, :class:`BrowserPageLoadTimeoutError`
+        (session broken) when loading cannot be stopped or there is no DevTools.
+        """
+        driver = self.driver
         try:
-            WebDriverWait(self.driver, self.config.settle_timeout, poll_frequency=0.05).until(
-                NetworkQuiet(log, quiet)
+            driver.get(spec.url)
+        except UnexpectedAlertPresentException as e:
+            # A dialog the page script could not catch; the driver answered it.
+            text = getattr(e, "alert_text", None) or ""
+            notes.append(dialog_note(dialog("dialog", text, True)))
+        except TimeoutException as e:
+            if self._log is None:
+                self.broken = True
+                raise BrowserPageLoadTimeoutError(
+                    f"page load of {spec.url} took longer than {timeout:g} s; "
+                    "the browser session was replaced"
+                ) from e
+            try:
+                driver.execute_cdp_cmd("Page.stopLoading", {})
+            except Exception as stop_error:
+                self.broken = True
+                raise BrowserPageLoadTimeoutError(
+                    f"page load of {spec.url} took longer than {timeout:g} s and could not "
+                    f"be stopped ({first_line(stop_error)}); the browser session was replaced"
+                ) from e
+            notes.append(
+                f"the page did not finish loading in {timeout:g} s: loading was stopped "
+                "and the DOM read as it was"
             )
-        except TimeoutException:
-            return False
-        return True
+            return True
+        except WebDriverException as e:
+            net_error = net_error_from_message(e.msg or str(e))
+            if net_error is None or is_fatal(e):
+                raise
+            raise self._net_error(spec, net_error) from e
+        return False
+
+    @staticmethod
+    def _net_error(spec: RenderSpec, net_error: str) -> BrowserError | BrowserPageError:
+        message = f"the browser could not load {spec.url}: {net_error}"
+        if net_error in PERMANENT_NET_ERRORS:
+            return BrowserPermanentNetError(message + " (not retried)", net_error)
+        return BrowserNetError(message, net_error)
+
+    def _check_document(
+        self,
+        spec: RenderSpec,
+        log: PerformanceLog,
+        stopped: bool,
+        notes: list[str],
+        read: bool = True,
+    ) -> DocumentOutcome:
+        """Judge the main document from the events so far; raise what makes it a failure."""
+        outcome = document_outcome(log.events() if read else log.seen(), self._main_window)
+        if stopped and outcome.seen and outcome.response is None and outcome.failed is None:
+            # The server never sent the document: the browser still shows the last page.
+            raise BrowserPageLoadTimeoutError(
+                f"page load of {spec.url} took longer than {self._page_load_timeout(spec):g} s: "
+                "the server did not send the document"
+            )
+        if outcome.failed is not None:
+            raise self._net_error(spec, outcome.failed)
+        size = max(outcome.size, outcome.expected_size)
+        if spec.maxsize and size > spec.maxsize:
+            self.driver.execute_cdp_cmd("Page.stopLoading", {})
+            raise BrowserResponseTooLargeError(
+                f"the document of {spec.url} is {size} bytes, larger than the download "
+                f"max size ({spec.maxsize}); loading was stopped"
+            )
+        if spec.warnsize and size > spec.warnsize:
+            note = (
+                f"the document is {size} bytes, larger than the download warn size "
+                f"({spec.warnsize})"
+            )
+            logger.warning("Rendering %s: %s", spec.url, note)
+            notes.append(note)
+        return outcome
+
+    def _not_rendered(
+        self, spec: RenderSpec, outcome: DocumentOutcome, notes: list[str]
+    ) -> RenderResult:
+        """The browser did not show the document: say why; the caller fetches it over HTTP."""
+        reason = outcome.not_rendered
+        response = outcome.response or {}
+        return RenderResult(
+            url=str(response.get("url") or spec.url),
+            html="",
+            status=int(response.get("status") or 200),
+            status_known=bool(response),
+            content_type=outcome.mime_type,
+            notes=[*notes, f"not rendered ({reason}): fetched over HTTP"],
+            not_rendered=reason,
+        )
+
+    def _read_page(self) -> tuple[str, str, object]:
+        """``(url, DOM serialised as WebDriver's page_source does, dialogs)`` in one call."""
+        url, html, dialogs = self.driver.execute_script(
+            "const root = document.documentElement;"
+            f"return [document.URL, root ? root.outerHTML : '', {DIALOGS_JS}];"
+        )
+        return str(url), str(html), dialogs
+
+    def _close_other_windows(self) -> int:
+        """Close the windows and tabs the page opened; back to the main window.
+
+        With DevTools only when the render's events show a ``Page.windowOpen``.
+        """
+        if self._handle is None or self._main_window is None:
+            return 0
+        log = self._log
+        if log is not None and not any(m.get("method") == "Page.windowOpen" for m in log.seen()):
+            return 0
+        driver = self._handle.driver
+        closed = 0
+        try:
+            handles = driver.window_handles
+            for handle in handles:
+                if handle != self._main_window:
+                    driver.switch_to.window(handle)
+                    driver.close()
+                    closed += 1
+            if closed:
+                driver.switch_to.window(self._main_window)
+        except WebDriverException as e:
+            if is_fatal(e):
+                self.broken = True
+            logger.debug("closing the windows a page opened failed: %s", first_line(e))
+        return closed

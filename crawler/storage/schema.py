@@ -46,6 +46,7 @@ pages = Table(
     Column("rendered", Boolean, nullable=False),
     Column("fetched_at", String(40), nullable=False),
     Column("error", Text),
+    Column("notes", Text),  # how a render went (PageRecord.notes)
 )
 
 items = Table(
