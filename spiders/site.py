@@ -360,7 +360,7 @@ class SiteSpider(Spider):
         error = failure.value
         fallback = self._render_fallback(request, failure)
         if fallback is not None:
-            yield from fallback
+            yield fallback
             return
         ignored = failure.check(IgnoreRequest) and not failure.check(BrowserPageError)
         submission = request.meta.get(FORM_META_KEY)
@@ -394,7 +394,7 @@ class SiteSpider(Spider):
             error=f"{type(error).__name__}: {error}",
         )
 
-    def _render_fallback(self, request: Request, failure: Failure) -> Iterator[Request] | None:
+    def _render_fallback(self, request: Request, failure: Failure) -> Request | None:
         """A render that ``CRAWLER_RENDER`` chose failed for good: keep the page and its
         links, as HTML.  The page is requested again with ``meta["browser"] = False`` and
         the render's error in its plan; the render-mode middleware answers it from the
@@ -415,7 +415,7 @@ class SiteSpider(Spider):
         failed = replace(plan, failure=f"{type(error).__name__}: {error}")
         meta = {**request.meta, "browser": False, RENDER_PLAN_KEY: failed}
         meta.pop("retry_times", None)  # the HTTP fetch has retries of its own
-        return iter([request.replace(meta=meta, dont_filter=True)])
+        return request.replace(meta=meta, dont_filter=True)
 
     def _record(self, response: Response, error: str | None = None) -> PageRecord:
         meta = response.meta

@@ -30,7 +30,7 @@ the public way to ask for a render.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from scrapy.http import HtmlResponse
 
@@ -72,7 +72,7 @@ class RenderPlan:
     and recorded with that note.
     """
 
-    decision: str
+    decision: Literal["always", "auto", "auto_known"]
     raw_body: bytes | None = None
     raw_encoding: str | None = None
     raw_headers: tuple[tuple[bytes, bytes], ...] = ()
