@@ -39,11 +39,14 @@ DOWNLOADER = "crawler.downloader.SlotReservingDownloader"
 # CRAWLER_LOGIN_URL) sits between redirect and cookies: requests wait for it
 # before the jar's Cookie header is set, and it sees redirects to the login
 # page before they are followed.  The logout guard (off without a login or a
-# cookies file) drops logout URLs before they wait for anything.
+# cookies file) drops logout URLs before they wait for anything.  The render
+# mode (CRAWLER_RENDER) sits below HttpCompression (590) and Redirect (600), so
+# its decisions see the decoded body of the final response (the way out runs
+# from high to low), and still marks requests before the browser (950).
 DOWNLOADER_MIDDLEWARES = {
+    "crawler.browser.rendermode.RenderModeMiddleware": 585,
     "crawler.login.logout.LogoutGuardMiddleware": 640,
     "crawler.login.middleware.LoginMiddleware": 650,
-    "crawler.browser.rendermode.RenderModeMiddleware": 940,
     "crawler.browser.middleware.SeleniumMiddleware": 950,
 }
 

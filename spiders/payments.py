@@ -35,6 +35,7 @@ from bs4 import BeautifulSoup, NavigableString
 from scrapy import Request, Spider
 from scrapy.http import TextResponse
 
+from crawler.browser.rendered import is_rendered
 from crawler.exceptions import ConfigError
 from crawler.login.check import same_page
 from crawler.login.form import has_password_field
@@ -255,7 +256,7 @@ class PaymentsSpider(Spider):
         )
 
     def parse(self, response: Response) -> Iterator[PaymentItem | PaymentsTotal]:
-        how = "rendered" if response.meta.get("rendered") else "HTTP"
+        how = "rendered" if is_rendered(response) else "HTTP"
         if not isinstance(response, TextResponse):
             kind = response.headers.get("Content-Type", b"").decode("latin-1") or "no content type"
             self.logger.error(

@@ -8,8 +8,9 @@
 page and submitted as ``crawler.forms`` decides (``CRAWLER_FORMS`` and friends);
 links that log out are never followed.  Rendered pages are explored as
 ``crawler.browser.explore`` decides (``CRAWLER_EXPLORE``): what their timers,
-scrolling and events revealed comes in ``response.meta["browser_discovered"]``
-and is followed with its ``found_via`` (``timer``, ``scroll``, ``event``).
+scrolling and events revealed comes in ``response.render.discovered`` (a
+:class:`~crawler.browser.rendered.RenderedResponse`) and is followed with its
+``found_via`` (``timer``, ``scroll``, ``event``).
 
 Links come from :mod:`crawler.discovery` in every render mode (anchors,
 frames, ``<link rel>``, ``Link``/``Refresh``/``Content-Location`` headers);
@@ -21,6 +22,7 @@ Every URL a page led to, followed or not, is one
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -29,7 +31,13 @@ from scrapy import Request, Spider
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import HtmlResponse
 
-from crawler.browser.rendermode import raw_response
+from crawler.browser.rendered import META_KEY as RENDER_PLAN_KEY
+from crawler.browser.rendered import (
+    RenderedResponse,
+    is_rendered,
+    raw_response,
+    render_plan,
+)
 from crawler.discovery.page import PageDiscovery
 from crawler.discovery.sitemaps import (
     SITEMAP_INDEX,
@@ -37,7 +45,13 @@ from crawler.discovery.sitemaps import (
     SitemapReader,
     robots_sitemaps,
 )
-from crawler.exceptions import BrowserPageError, ConfigError
+from crawler.exceptions import (
+    BrowserError,
+    BrowserNotFoundError,
+    BrowserPageError,
+    BrowserTimeoutError,
+    ConfigError,
+)
 from crawler.forms.policy import parse_form_values
 from crawler.forms.submission import META_KEY as FORM_META_KEY
 from crawler.forms.submitter import FormSubmitter
@@ -186,6 +200,9 @@ class SiteSpider(Spider):
     def parse(
         self, response: Response, error: str | None = None
     ) -> Iterator[PageRecord | PageLinks | Request]:
+        plan = render_plan(response.request)
+        if error is None and plan is not None and plan.failure is not None:
+            error = f"render failed: {plan.failure}"  # the HTTP fallback of a failed render
         yield from self._redirect_hops(response)
         submission = response.meta.get(FORM_META_KEY)
         if submission is not None and submission.in_browser and response.url == submission.page_url:
@@ -203,8 +220,8 @@ class SiteSpider(Spider):
             return  # an error page's links are the site's navigation, already known
         # Rendered pages: what timers, scrolling and events revealed (crawler.browser.explore)
         # comes first, so a URL they found is requested with that found_via.
-        browser = list(response.meta.get("browser_discovered") or ())
-        served = raw_response(response) if html and response.meta.get("rendered") else None
+        browser = list(response.render.discovered) if isinstance(response, RenderedResponse) else []
+        served = raw_response(response) if html else None
         links = browser + self.discovery.links(response, html=html, served=served)
         yield from self._follow(response, links)
         forms = self.form_submitter
@@ -341,18 +358,9 @@ class SiteSpider(Spider):
         """A request that got no response: record it with the error, do not lose it."""
         request: Request = failure.request  # type: ignore[attr-defined]
         error = failure.value
-        if request.meta.get("raw_body") is not None and request.meta.get("browser"):
-            # --render auto: the page came over HTTP but its render failed for good;
-            # keep what the HTML had rather than losing the page and its links.
-            self.crawler.stats.inc_value("crawler/render_fallbacks")
-            self.logger.warning("Rendering %s failed (%s); using its HTML", request.url, error)
-            page = HtmlResponse(
-                url=request.url,
-                body=request.meta["raw_body"],
-                encoding=request.meta.get("raw_encoding"),
-                request=request,
-            )
-            yield from self.parse(page, error=f"render failed: {type(error).__name__}: {error}")
+        fallback = self._render_fallback(request, failure)
+        if fallback is not None:
+            yield fallback
             return
         ignored = failure.check(IgnoreRequest) and not failure.check(BrowserPageError)
         submission = request.meta.get(FORM_META_KEY)
@@ -386,10 +394,33 @@ class SiteSpider(Spider):
             error=f"{type(error).__name__}: {error}",
         )
 
+    def _render_fallback(self, request: Request, failure: Failure) -> Request | None:
+        """A render that ``CRAWLER_RENDER`` chose failed for good: keep the page and its
+        links, as HTML.  The page is requested again with ``meta["browser"] = False`` and
+        the render's error in its plan; the render-mode middleware answers it from the
+        HTML it already fetched (``auto``), or it is downloaded over HTTP (``always``, a
+        type rendered before download).  ``None``: not such a failure (a spider's own
+        render, the crawl shutting down, an HTTP error, the fallback itself failing)."""
+        plan = render_plan(request)
+        error = failure.value
+        if (
+            plan is None
+            or plan.failure is not None
+            or not request.meta.get("browser")
+            or not isinstance(error, _RENDER_FAILURES)
+        ):
+            return None
+        self.crawler.stats.inc_value("crawler/render_fallbacks")
+        self.logger.warning("Rendering %s failed (%s); using its HTML", request.url, error)
+        failed = replace(plan, failure=f"{type(error).__name__}: {error}")
+        meta = {**request.meta, "browser": False, RENDER_PLAN_KEY: failed}
+        meta.pop("retry_times", None)  # the HTTP fetch has retries of its own
+        return request.replace(meta=meta, dont_filter=True)
+
     def _record(self, response: Response, error: str | None = None) -> PageRecord:
         meta = response.meta
         redirected_from = meta.get("redirect_urls")
-        rendered = bool(meta.get("rendered", False))
+        rendered = is_rendered(response)
         # A form clicked in the browser was requested as its page's URL: the
         # record is the page it led to.
         submission = meta.get(FORM_META_KEY)
@@ -398,8 +429,10 @@ class SiteSpider(Spider):
         if _is_html(response):
             title = " ".join((response.xpath("//title//text()").get() or "").split()) or None
         content_type = _header(response.headers, b"Content-Type")
-        if rendered:
-            content_type = meta.get("document_content_type") or content_type
+        notes = None
+        if isinstance(response, RenderedResponse):
+            content_type = response.document_content_type or content_type
+            notes = "; ".join(response.render.notes) or None
         return PageRecord(
             url=response.url if redirected_from or clicked else response.request.url,
             final_url=response.url,
@@ -414,7 +447,7 @@ class SiteSpider(Spider):
             rendered=rendered,
             fetched_at=_now(),
             error=error,
-            notes="; ".join(meta.get("browser_notes") or ()) or None,
+            notes=notes,
         )
 
     def _redirect_hops(self, response: Response) -> Iterator[PageRecord]:
@@ -437,12 +470,17 @@ class SiteSpider(Spider):
             )
 
 
+# Renders that failed for good in the browser (after retries): the page itself
+# may be fine over HTTP.  Not BrowserPoolClosedError: the crawl is stopping.
+_RENDER_FAILURES = (BrowserError, BrowserTimeoutError, BrowserPageError, BrowserNotFoundError)
+
+
 def _is_html(response: Response) -> bool:
     """HTML to parse: a rendered page only if the server sent HTML (not a PDF viewer)."""
     if not isinstance(response, HtmlResponse):
         return False
-    if response.meta.get("rendered"):
-        served = response.meta.get("document_content_type") or "text/html"
+    if isinstance(response, RenderedResponse):
+        served = response.document_content_type or "text/html"
         return served.split(";")[0].strip().lower() in ("text/html", "application/xhtml+xml")
     return True
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy import FormRequest, Request, Spider
 from scrapy.crawler import CrawlerProcess
 
+from crawler.browser.rendered import is_rendered
 from crawler.runner import project_settings
 from fixtures.tinysite.payments import INDEX_PATH, LOGIN_PATH, USERS
 
@@ -55,7 +56,7 @@ class PaymentsSpider(Spider):
         yield Request(self.base_url + INDEX_PATH, meta=meta, callback=self.payments)
 
     def payments(self, response: Response) -> None:
-        self.crawler.stats.set_value("payments_test/rendered", bool(response.meta.get("rendered")))
+        self.crawler.stats.set_value("payments_test/rendered", is_rendered(response))
 
 
 def main(base_url: str, db: str, mode: str) -> int:

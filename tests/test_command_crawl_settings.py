@@ -139,8 +139,11 @@ def test_a_render_without_a_browser_is_one_clear_error_and_the_crawl_ends(
     for fix in ("SELENIUM_BROWSER_EXECUTABLE_PATH", "SELENIUM_REMOTE_URL", "--render never"):
         assert fix in told[0]
     assert result.stats["selenium/render_failures/browser_not_found"] >= 1
+    # Each page falls back to its HTML, with the render's error noted.
     [start] = [p for p in result.pages if p["url"] == tinysite.url("/")]
-    assert start["status"] is None and "BrowserNotFoundError" in start["error"]
+    assert (start["status"], start["rendered"]) == (200, 0)
+    assert start["error"].startswith("render failed: BrowserNotFoundError")
+    assert {"/", "/page1.html", "/page2.html"} <= result.html_paths()
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,9 @@ from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 
 from crawler.addon import CrawlerAddon
+from crawler.browser.rendered import RenderedResponse
 from crawler.browser.request import BrowserRequest
+from crawler.browser.result import RenderResult
 from crawler.forms.submission import META_KEY
 from crawler.forms.submitter import FormSubmitter
 
@@ -40,9 +42,16 @@ class Submitter:
         self, body: str, path: str = "/", depth: int = 0, rendered: bool = False
     ) -> list[Request]:
         url = SITE + path
-        request = Request(url, meta={"depth": depth, "rendered": rendered})
-        html = f"<html><body>{body}</body></html>".encode()
-        response = HtmlResponse(url, body=html, encoding="utf-8", request=request)
+        request = Request(url, meta={"depth": depth})
+        html = f"<html><body>{body}</body></html>"
+        response_class = HtmlResponse
+        extra: dict[str, Any] = {}
+        if rendered:
+            response_class = RenderedResponse
+            extra = {"render": RenderResult(url=url, html=html)}
+        response = response_class(
+            url, body=html.encode(), encoding="utf-8", request=request, **extra
+        )
         return list(self.submitter.requests(response, meta={"found_via": "form"}))
 
     def stats(self, prefix: str = "forms/") -> dict[str, int]:

@@ -12,6 +12,8 @@ from scrapy.http import HtmlResponse, TextResponse
 from scrapy.utils.test import get_crawler
 
 from crawler.addon import CrawlerAddon
+from crawler.browser.rendered import RenderedResponse
+from crawler.browser.result import RenderResult
 from crawler.extract.exceptions import SpecError
 from crawler.extract.result import ExtractedItem
 from crawler.spidermiddlewares.extract import ExtractMiddleware
@@ -37,9 +39,18 @@ def make_middleware(**settings: object) -> ExtractMiddleware:
 
 
 def response(
-    url: str, body: bytes = PAYMENTS_PAGE, status: int = 200, meta: dict[str, Any] | None = None
+    url: str,
+    body: bytes = PAYMENTS_PAGE,
+    status: int = 200,
+    meta: dict[str, Any] | None = None,
+    rendered: bool = False,
 ) -> HtmlResponse:
     request = Request(url, meta=meta or {})
+    if rendered:
+        render = RenderResult(url=url, html=body.decode("utf-8"))
+        return RenderedResponse(
+            url, body=body, status=status, request=request, encoding="utf-8", render=render
+        )
     return HtmlResponse(url, body=body, status=status, request=request, encoding="utf-8")
 
 
@@ -84,7 +95,7 @@ def test_items_follow_the_spider_output_on_matching_pages() -> None:
 def test_rendered_responses_are_extracted_alike() -> None:
     middleware = make_middleware(CRAWLER_EXTRACT_SPECS=[str(SPECS / "payments.yaml")])
     plain = output(middleware, response("http://127.0.0.1/pay/"), [])
-    rendered = output(middleware, response("http://127.0.0.1/pay/", meta={"rendered": True}), [])
+    rendered = output(middleware, response("http://127.0.0.1/pay/", rendered=True), [])
     assert [i.data for i in rendered] == [i.data for i in plain]
     assert len(plain) == 2
     assert middleware.crawler.stats.get_value("extract/pages_rendered") == 1

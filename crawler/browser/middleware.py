@@ -5,7 +5,9 @@ Enable it after Scrapy's CookiesMiddleware (700), e.g. at 950, so that the
 ``Set-Cookie`` headers of the rendered response (the cookies the page created
 or changed) go back into the jar on the way out.  Requests without
 ``meta["browser"]`` are not touched.  No WebDriver call ever happens on the
-reactor thread: renders run in the pool's worker threads.
+reactor thread: renders run in the pool's worker threads.  A render's answer
+is a :class:`~crawler.browser.rendered.RenderedResponse` (flag ``"rendered"``)
+carrying the :class:`~crawler.browser.result.RenderResult`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from urllib.parse import urlsplit
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
-from scrapy.http import Headers, HtmlResponse
+from scrapy.http import Headers
 from scrapy.utils.defer import maybe_deferred_to_future
 
 from crawler.browser.config import BrowserConfig
@@ -29,6 +31,7 @@ from crawler.browser.cookies import (
 from crawler.browser.explore import Exploration
 from crawler.browser.politeness import RenderThrottle
 from crawler.browser.pool import BrowserPool
+from crawler.browser.rendered import RenderedResponse, render_plan
 from crawler.browser.request import browser_options
 from crawler.browser.result import RenderSpec
 from crawler.exceptions import (
@@ -110,7 +113,7 @@ class SeleniumMiddleware:
         if self.stats is not None:
             self.stats.inc_value(f"selenium/{name}")
 
-    async def process_request(self, request: Request) -> HtmlResponse | Request | None:
+    async def process_request(self, request: Request) -> RenderedResponse | Request | None:
         options = browser_options(request)
         if options is None:
             return None
@@ -177,16 +180,14 @@ class SeleniumMiddleware:
         return request.replace(meta={**request.meta, "browser": False}, dont_filter=True)
 
     def _record_render_events(self, request: Request, result: RenderResult) -> None:
-        """Stats for what the render met (dialogs, a stopped load, windows), and its
-        notes on the request for the page record (``meta["browser_notes"]``)."""
+        """Stats for what the render met (dialogs, a stopped load, windows); its notes
+        reach the page record through ``RenderedResponse.render.notes``."""
         for dialog in result.dialogs:
             self._count(f"dialogs/{dialog.type}")
         if result.load_stopped:
             self._count("page_loads_stopped")
         if result.windows_closed and self.stats is not None:
             self.stats.inc_value("selenium/windows_closed", result.windows_closed)
-        if result.notes:
-            request.meta["browser_notes"] = list(result.notes)
 
     def _log_failure(self, request: Request, error: Exception) -> None:
         extra = {"spider": self.crawler.spider}
@@ -212,14 +213,12 @@ class SeleniumMiddleware:
                 return reason
         return "error"
 
-    def _response(self, request: Request, result: RenderResult) -> HtmlResponse:
+    def _response(self, request: Request, result: RenderResult) -> RenderedResponse:
         headers = Headers()
         for name, value in result.headers:
             headers.appendlist(name, value)
         # The body is the DOM, serialised as UTF-8 HTML, whatever the server sent.
         document_type = headers.get("Content-Type")
-        if document_type:
-            request.meta["document_content_type"] = document_type.decode("latin-1")
         headers["Content-Type"] = "text/html; charset=utf-8"
         host = urlsplit(request.url).hostname or ""
         for cookie in result.cookies:
@@ -230,28 +229,29 @@ class SeleniumMiddleware:
             # The page (its script or its server) deleted a cookie of the jar.
             for value in expire_cookie_headers(name, request.url):
                 headers.appendlist("Set-Cookie", value)
-        request.meta["rendered"] = True
-        request.meta["browser_discovered"] = result.discovered
-        request.meta["browser_script_result"] = result.script_result
-        request.meta["browser_status_known"] = result.status_known
-        request.meta["browser_render_time"] = result.elapsed
         request.meta["download_latency"] = result.elapsed
-        if result.screenshot is not None:
-            request.meta["browser_screenshot"] = result.screenshot
-        if result.raw_html is not None and "raw_body" not in request.meta:
-            request.meta["raw_body"] = result.raw_html.encode("utf-8")
-            request.meta["raw_encoding"] = "utf-8"
-        return HtmlResponse(
+        plan = render_plan(request)
+        if plan is not None and plan.raw_body is not None:
+            raw, raw_encoding = plan.raw_body, plan.raw_encoding  # the HTTP fetch's body
+        elif result.raw_html is not None:
+            raw, raw_encoding = result.raw_html.encode("utf-8"), "utf-8"
+        else:
+            raw, raw_encoding = None, None
+        return RenderedResponse(
             url=result.url,
             status=result.status,
             headers=headers,
             body=result.html.encode("utf-8"),
             encoding="utf-8",
             request=request,
-            flags=["rendered"],
+            render=result,
+            raw=raw,
+            raw_encoding=raw_encoding,
+            document_content_type=result.content_type
+            or (document_type.decode("latin-1") if document_type else None),
         )
 
-    def _feed_autothrottle(self, request: Request, response: HtmlResponse) -> None:
+    def _feed_autothrottle(self, request: Request, response: RenderedResponse) -> None:
         """AutoThrottle learns from ``response_downloaded``; renders skip the downloader."""
         self.crawler.signals.send_catch_log(
             signal=signals.response_downloaded,

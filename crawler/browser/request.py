@@ -5,14 +5,18 @@ request: ``True`` (render with the defaults), a dict of :class:`BrowserOptions`
 fields, or a :class:`BrowserOptions`.  Requests without the key are downloaded
 by Scrapy over plain HTTP, untouched.
 
-Meta keys set on the rendered response (``response.meta``):
+The answer is a :class:`~crawler.browser.rendered.RenderedResponse`
+(``"rendered"`` in ``response.flags``; test with
+:func:`~crawler.browser.rendered.is_rendered`) whose ``render`` is the
+:class:`~crawler.browser.result.RenderResult`:
 
-* ``rendered``: ``True``
-* ``browser_script_result``: the return value of ``script`` (``None`` without one)
-* ``browser_screenshot``: PNG bytes when ``screenshot=True``
-* ``browser_status_known``: ``False`` when the browser could not report the main
-  document's status (then ``response.status`` is 200) or headers
-* ``browser_render_time``: seconds spent in the browser (navigation to result)
+* ``response.render.script_result``: the return value of ``script`` (``None`` without one)
+* ``response.render.screenshot``: PNG bytes when ``screenshot=True``
+* ``response.render.status_known``: ``False`` when the browser could not report
+  the main document's status (then ``response.status`` is 200) or headers
+* ``response.render.elapsed``: seconds spent in the browser (navigation to result)
+* ``response.raw`` / ``raw_encoding``: the page as the server sent it, or ``None``
+* ``response.document_content_type``: the main document's ``Content-Type`` as served
 """
 
 from __future__ import annotations

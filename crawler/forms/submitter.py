@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from crawler.browser.rendered import is_rendered
 from crawler.forms.discovery import discover_forms
 from crawler.forms.policy import FormPolicy
 from crawler.forms.submission import browser_blocker, browser_request, http_request
@@ -74,7 +75,7 @@ class FormSubmitter:
 
     def requests(self, response: TextResponse, **request_kwargs: Any) -> Iterator[Request]:
         """Requests submitting the forms of ``response`` that the policy allows."""
-        in_browser = self.browser and bool(response.meta.get("rendered"))
+        in_browser = self.browser and is_rendered(response)
         deeper = response.meta.get("depth", 0) + 1
         values = self.policy.values
         for form in discover_forms(response):

@@ -52,6 +52,7 @@ from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet.defer import Deferred
 
 from crawler import redaction
+from crawler.browser.rendered import is_rendered
 from crawler.browser.request import BrowserRequest
 from crawler.exceptions import LoginError
 from crawler.login.browser import login_actions
@@ -172,8 +173,7 @@ class LoginMiddleware:
         self.stats.inc_value("login/expired_responses")
         retry = request.replace(dont_filter=True)
         retry.meta["login_retries"] = retries + 1
-        for key in ("rendered", "login_generation"):
-            retry.meta.pop(key, None)
+        retry.meta.pop("login_generation", None)
         retry.headers.pop(b"Cookie", None)
         return retry
 
@@ -291,7 +291,7 @@ class LoginMiddleware:
             dont_filter=True,
         )
         result = await self._download(request)
-        if not result.meta.get("rendered"):
+        if not is_rendered(result):
             raise LoginError(
                 self.config.url,
                 "the login page was not rendered: the browser is disabled "

@@ -7,7 +7,7 @@ after the spider's own output, which then goes through the item pipelines
 (:mod:`crawler.pipelines`: validate -> dedup -> store).
 
 Every HTML response with a status below 400 is a candidate, fetched over HTTP
-or rendered by the browser middleware (``response.meta["rendered"]``) alike.
+or rendered by the browser middleware (``response.flags`` has ``"rendered"``) alike.
 The specs whose ``url`` pattern matches the response URL are applied to one
 parse of the page.  A spec that fails on a page is logged and counted
 (``extract/errors/<spec>``); the crawl goes on.
@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy.exceptions import NotConfigured
 from scrapy.http import HtmlResponse
 
+from crawler.browser.rendered import is_rendered
 from crawler.extract.engines import get_engine
 from crawler.extract.exceptions import ExtractError, SpecError
 from crawler.extract.loader import load_spec_sources
@@ -103,7 +104,7 @@ class ExtractMiddleware:
             stats.inc_value("extract/pages_unmatched")
             return []
         stats.inc_value("extract/pages")
-        if response.meta.get("rendered"):
+        if is_rendered(response):
             stats.inc_value("extract/pages_rendered")
         # Scrapy's decoded text: the engines decode the same way, and it is cached.
         page = self.engine.parse(response.text, response.url)

@@ -18,6 +18,7 @@ from scrapy import Request, Spider
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
+from crawler.browser.rendered import RenderedResponse
 from crawler.browser.request import BrowserRequest, Click, Fill, ScrollToBottom
 
 if TYPE_CHECKING:
@@ -74,7 +75,8 @@ class RunnerSpider(Spider):
 
     def parse_item(self, response: Response) -> Iterator[Request]:
         meta = response.meta
-        screenshot = meta.get("browser_screenshot")
+        render = response.render if isinstance(response, RenderedResponse) else None
+        screenshot = render.screenshot if render is not None else None
         self.results.append(
             {
                 "id": meta["id"],
@@ -84,15 +86,15 @@ class RunnerSpider(Spider):
                     k.decode(): [v.decode() for v in vs] for k, vs in response.headers.items()
                 },
                 "flags": response.flags,
-                "rendered": meta.get("rendered", False),
-                "status_known": meta.get("browser_status_known"),
-                "script_result": meta.get("browser_script_result"),
+                "rendered": render is not None,
+                "status_known": render.status_known if render is not None else None,
+                "script_result": render.script_result if render is not None else None,
                 "screenshot_png": bool(screenshot) and screenshot[:8] == b"\x89PNG\r\n\x1a\n",
                 "body": response.text[:20000],
                 "sent": meta["sent"],
                 "done": time.time(),
                 "retries": meta.get("retry_times", 0),
-                "render_time": meta.get("browser_render_time"),
+                "render_time": render.elapsed if render is not None else None,
             }
         )
         for item in meta["then"]:
