@@ -58,6 +58,9 @@ SPIDER_MIDDLEWARES = {
 # Loads CRAWLER_COOKIES_FILE (Netscape cookies.txt) into the cookie jar; off without it.
 # MinItems ends a crawl with fewer than CRAWLER_MIN_ITEMS items as no_items; off at 0.
 EXTENSIONS = {
+    # --max-pages counts pages, not robots.txt and sitemap downloads.
+    "scrapy.extensions.closespider.CloseSpider": None,
+    "crawler.extensions.closespider.PageCountCloseSpider": 0,
     "crawler.login.cookies.CookiesFile": 0,
     "crawler.extensions.minitems.MinItems": 0,
 }

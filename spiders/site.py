@@ -52,6 +52,7 @@ from crawler.exceptions import (
     BrowserTimeoutError,
     ConfigError,
 )
+from crawler.extensions.closespider import NOT_A_PAGE
 from crawler.forms.policy import parse_form_values
 from crawler.forms.submission import META_KEY as FORM_META_KEY
 from crawler.forms.submitter import FormSubmitter
@@ -286,6 +287,7 @@ class SiteSpider(Spider):
         parts = urlsplit(self.start_url)
         root = f"{parts.scheme}://{parts.netloc}"
         robots = {
+            NOT_A_PAGE: True,
             "browser": False,
             "dont_obey_robotstxt": True,
             "depth_reset": True,
@@ -307,6 +309,7 @@ class SiteSpider(Spider):
             errback=self.on_sitemap_error,
             # depth 0 (Scrapy's depth_reset): what a sitemap lists is at depth 1
             meta={
+                NOT_A_PAGE: True,
                 "browser": False,
                 "depth_reset": True,
                 "sitemap_file": "sitemap",

@@ -193,3 +193,13 @@ def test_sitemaps_can_be_turned_off(tmp_path: Path) -> None:
     assert not sitemap_pages & set(result.by_path())
     assert discovery.ROOT_SITEMAP_PATH not in seen
     assert not [p for p in seen if urlsplit(p).path.endswith((".xml", ".gz"))]
+
+
+def test_max_pages_counts_pages_not_robots_txt_and_sitemaps(tmp_path: Path) -> None:
+    """Four sitemap files and two robots.txt downloads are no pages: --max-pages 3
+    still records three pages (Scrapy's own count would have stopped at the files)."""
+    with TinySite(apps=discovery.discovery_apps()) as site:
+        result = crawl(site.url(discovery.INDEX_PATH), tmp_path, "--max-pages", "3")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.runs[-1]["finish_reason"] == "closespider_pagecount"
+    assert len([p for p in result.pages if p["status"] == 200]) >= 3
