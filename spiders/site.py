@@ -47,8 +47,11 @@ from crawler.discovery.sitemaps import (
 )
 from crawler.exceptions import (
     BrowserError,
+    BrowserNetError,
     BrowserNotFoundError,
     BrowserPageError,
+    BrowserPermanentNetError,
+    BrowserResponseTooLargeError,
     BrowserTimeoutError,
     ConfigError,
 )
@@ -411,6 +414,10 @@ class SiteSpider(Spider):
             or plan.failure is not None
             or not request.meta.get("browser")
             or not isinstance(error, _RENDER_FAILURES)
+            # The document itself could not be had (a redirect loop, a refused
+            # connection, too large): over HTTP it would fail the same way, unless
+            # the HTTP fetch already holds it (auto).
+            or (isinstance(error, _DOCUMENT_FAILURES) and plan.raw_body is None)
         ):
             return None
         self.crawler.stats.inc_value("crawler/render_fallbacks")
@@ -476,6 +483,7 @@ class SiteSpider(Spider):
 # Renders that failed for good in the browser (after retries): the page itself
 # may be fine over HTTP.  Not BrowserPoolClosedError: the crawl is stopping.
 _RENDER_FAILURES = (BrowserError, BrowserTimeoutError, BrowserPageError, BrowserNotFoundError)
+_DOCUMENT_FAILURES = (BrowserNetError, BrowserPermanentNetError, BrowserResponseTooLargeError)
 
 
 def _is_html(response: Response) -> bool:
