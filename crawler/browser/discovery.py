@@ -31,7 +31,7 @@ need a fingerprint that keeps the fragment (``meta["hash_route"]``, see
 
 from __future__ import annotations
 
-import logging
+import json
 from functools import cache
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any
@@ -46,8 +46,6 @@ if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
 
     from crawler.browser.devtools import PerformanceLog
-
-logger = logging.getLogger(__name__)
 
 #: DevTools resource types whose requests are a page's data requests.
 _DATA_TYPES = ("XHR", "Fetch")
@@ -67,26 +65,31 @@ def is_hash_route(url: str) -> bool:
 def page_url(url: str) -> str | None:
     """``url`` as the crawl keeps it: an http(s) URL without its fragment, except a
     hash route's; None for other schemes (``data:``, ``blob:``, ``javascript:``...)."""
-    if urlsplit(url).scheme.lower() not in FOLLOWED_SCHEMES:
+    if url.partition(":")[0].lower() not in FOLLOWED_SCHEMES:
         return None
-    return url if is_hash_route(url) else urldefrag(url).url
+    page, hash_sign, fragment = url.partition("#")  # the fragment: after the first '#'
+    return url if not hash_sign or fragment.startswith(("!", "/")) else page
 
 
 def live_links(driver: WebDriver, notes: list[str] | None = None) -> list[Link]:
     """Links and frame documents of the live page, in document order, one per URL and kind.
 
-    One ``execute_script`` round trip.  A page whose script breaks the walk
-    (or a document that is not a DOM, such as a PDF viewer) gives ``[]`` and,
-    with ``notes``, a note saying so; a dead browser raises as any WebDriver
-    call does.
+    One ``execute_script`` round trip.  A page whose own script broke what the
+    walk uses (``document.createTreeWalker``, ``JSON.stringify``) gives ``[]``
+    and, with ``notes``, a note saying so; a dead browser raises as any
+    WebDriver call does.
     """
     try:
-        found: Any = driver.execute_script(live_links_script())
+        found: Any = json.loads(driver.execute_script(live_links_script()))
     except JavascriptException as e:
         if notes is not None:
             notes.append(f"live links not read: {(e.msg or str(e)).splitlines()[0][:200]}")
         return []
+    except (TypeError, ValueError):  # a page that replaced JSON.stringify
+        found = None
     if not isinstance(found, dict):
+        if notes is not None:
+            notes.append("live links not read: the walk returned no JSON")
         return []
     if found.get("truncated") and notes is not None:
         notes.append("live links: only the first 20000 read")

