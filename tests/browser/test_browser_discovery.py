@@ -18,7 +18,7 @@ from crawler.browser.discovery import (
     page_url,
     requested_urls,
 )
-from crawler.browser.request import BrowserOptions
+from crawler.browser.request import BrowserOptions, Click
 from crawler.browser.session import BrowserSession, RenderSpec
 from crawler.fingerprint import HashRouteFingerprinter
 from crawler.items import Link
@@ -185,6 +185,22 @@ def test_a_navigation_by_script_is_found_an_http_redirect_is_not(
     redirected = render(session, live_site.url("/js/redirect-http"))
     assert redirected.url == live_site.url("/js/landing")
     assert redirected.discovered == []
+
+
+@needs_chromium
+def test_where_the_requests_own_click_went_is_the_response_not_a_discovery(
+    session: BrowserSession, live_site: TinySite
+) -> None:
+    spec = RenderSpec(
+        url=live_site.url("/live/"),
+        options=BrowserOptions(actions=(Click("a[href='/live/shadow']", wait_for="#host"),)),
+    )
+    result = session.render(spec)
+    assert result.url == live_site.url("/live/shadow")
+    assert relative(live_site, result.discovered) == [
+        ("script", "/live/target/shadow"),
+        ("script", "/live/target/shadow-nested"),
+    ]
 
 
 @needs_chromium
