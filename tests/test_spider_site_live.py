@@ -72,7 +72,7 @@ def test_render_always_reaches_every_live_target(
     # The page's own POST went out once, from the browser; the crawl never sent it.
     posts = [r.target for r in site.requests_seen if r.method == "POST"][posts_before:]
     assert posts == ["/live/api/log"]
-    assert result.stats["selenium/discovery/skipped_method/POST"] == 1
+    assert result.stats["discovery/skipped_method/POST"] == 1
     assert "/live/target/closed" not in {r.target for r in site.requests_seen}
     assert "Traceback" not in result.stderr
     assert browser_processes(browser_dir) == []
