@@ -9,6 +9,8 @@ import pytest
 from scrapy.http import HtmlResponse, Request
 from scrapy.utils.test import get_crawler
 
+from crawler.browser.rendered import RenderedResponse
+from crawler.browser.result import RenderResult
 from crawler.items import Link
 from fixtures.tinysite.livedom import EXPECTED_FOUND_VIA
 from spiders.site import SiteSpider
@@ -25,7 +27,7 @@ RENDER_ONLY = {
     path
     for path, found_via in EXPECTED_FOUND_VIA.items()
     if found_via in ("script", "xhr") and "frame" not in path and "#" not in path
-}
+} | {"/live/target/navigated"}
 
 
 def crawl_live(site: TinySite, workdir: Path, mode: str, browser_dir: Path) -> CrawlResult:
@@ -65,6 +67,9 @@ def test_render_always_reaches_every_live_target(
     result = crawl_live(site, tmp_path, "always", browser_dir)
     assert result.returncode == 0, result.stderr
     assert found_via(site, result) == EXPECTED_FOUND_VIA
+    # A script moved /live/navigate: its render's final URL, in the links table as script.
+    navigate = next(p for p in result.pages if p["url"].endswith("/live/navigate"))
+    assert navigate["final_url"] == site.url("/live/target/navigated")
     assert all(page["status"] == 200 for page in result.pages)
     rendered = {page["url"].replace(site.base_url, "") for page in result.pages if page["rendered"]}
     data = {path for path, via in EXPECTED_FOUND_VIA.items() if via == "xhr"}
@@ -90,9 +95,16 @@ def test_over_http_only_the_declarative_shadow_link_is_reached(
 
 
 def rendered_response(url: str, raw: str, dom: str, discovered: list[Link]) -> HtmlResponse:
-    request = Request(url, meta={"rendered": True, "raw_body": raw.encode()})
-    request.meta["browser_discovered"] = discovered
-    return HtmlResponse(url, body=dom.encode(), encoding="utf-8", request=request)
+    render = RenderResult(url=url, html=dom, discovered=discovered)
+    return RenderedResponse(
+        url,
+        body=dom.encode(),
+        encoding="utf-8",
+        request=Request(url),
+        render=render,
+        raw=raw.encode(),
+        raw_encoding="utf-8",
+    )
 
 
 def test_links_of_a_rendered_page_raw_html_first_then_discovered() -> None:
@@ -112,7 +124,6 @@ def test_links_of_a_rendered_page_raw_html_first_then_discovered() -> None:
     requests = [r for r in spider.parse(response) if isinstance(r, Request)]
     assert [(r.url, r.meta["found_via"]) for r in requests] == [
         ("http://a.test/one", "link"),
-        ("http://a.test/app", "link"),  # '#!/about' without its fragment: the page itself
         ("http://a.test/gone", "link"),  # in the HTML as served, removed by a script
         ("http://a.test/frame", "frame"),
         ("http://a.test/app#!/about", "script"),
