@@ -30,6 +30,8 @@ LOG_LEVEL = "INFO"
 # Scrapy's filter, except that a redirect to a page already crawled is still
 # followed, so the redirecting URLs are recorded.
 DUPEFILTER_CLASS = "crawler.dupefilter.RedirectRecordingDupeFilter"
+# Scrapy's fingerprint, with the fragment for hash-route requests (app#!/about).
+REQUEST_FINGERPRINTER_CLASS = "crawler.fingerprint.HashRouteFingerprinter"
 # Keeps CONCURRENT_REQUESTS_PER_DOMAIN under the asyncio reactor (see the module).
 DOWNLOADER = "crawler.downloader.SlotReservingDownloader"
 

@@ -31,6 +31,7 @@ from scrapy import Request, Spider
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import HtmlResponse
 
+from crawler.browser.discovery import is_hash_route
 from crawler.browser.rendered import META_KEY as RENDER_PLAN_KEY
 from crawler.browser.rendered import (
     RenderedResponse,
@@ -56,6 +57,7 @@ from crawler.exceptions import (
     ConfigError,
 )
 from crawler.extensions.closespider import NOT_A_PAGE
+from crawler.fingerprint import HASH_ROUTE_META_KEY
 from crawler.forms.policy import parse_form_values
 from crawler.forms.submission import META_KEY as FORM_META_KEY
 from crawler.forms.submitter import FormSubmitter
@@ -196,10 +198,15 @@ class SiteSpider(Spider):
     async def start(self) -> AsyncIterator[Request]:
         yield self._request(self.start_url, FoundVia.START)
 
-    def _request(self, url: str, found_via: FoundVia) -> Request:
-        return Request(
-            url, callback=self.parse, errback=self.on_error, meta={"found_via": found_via}
-        )
+    def _request(self, url: str, found_via: str) -> Request:
+        meta: dict[str, Any] = {"found_via": found_via}
+        if found_via == FoundVia.XHR:
+            meta["browser"] = False  # data the page loaded: its bytes are the same over HTTP
+        elif is_hash_route(url):
+            # A route of a hash-routed app: only a render shows it, and its
+            # fingerprint keeps the fragment (crawler.fingerprint).
+            meta.update({"browser": True, HASH_ROUTE_META_KEY: True})
+        return Request(url, callback=self.parse, errback=self.on_error, meta=meta)
 
     def parse(
         self, response: Response, error: str | None = None
@@ -222,11 +229,14 @@ class SiteSpider(Spider):
             self.crawler.stats.inc_value("crawler/pages/not_parsed")
         if response.status >= 400:
             return  # an error page's links are the site's navigation, already known
-        # Rendered pages: what timers, scrolling and events revealed (crawler.browser.explore)
-        # comes first, so a URL they found is requested with that found_via.
         browser = list(response.render.discovered) if isinstance(response, RenderedResponse) else []
         served = raw_response(response) if html else None
-        links = browser + self.discovery.links(response, html=html, served=served)
+        page = self.discovery.links(response, html=html, served=served)
+        # The HTML as served first (link), then what the browser found (timers,
+        # scrolling, events; the live DOM, its shadow roots and frames, the page's
+        # requests: crawler.browser.discovery), then the rest of the page's links.
+        served_links = [link for link in page if link.found_via == FoundVia.LINK] if browser else []
+        links = served_links + browser + page
         yield from self._follow(response, links)
         forms = self.form_submitter
         if html and forms is not None:

@@ -91,7 +91,10 @@ def classic_always(
 def test_render_always_forms_get_records_every_classic_page(classic_always: CrawlResult) -> None:
     result = classic_always
     assert result.returncode == 0, result.stderr
-    assert result.html_paths() == CLASSIC_WITH_SEARCH | classic.SCRIPT_LINKS
+    # /further.html: the home page's script fetches it (XHR) and writes it in.
+    assert result.html_paths() == CLASSIC_WITH_SEARCH | classic.SCRIPT_LINKS | {
+        classic.FURTHER_PATH
+    }
     found_via = {path: page["found_via"] for path, page in result.by_path().items()}
     assert found_via == {
         "/": "start",
@@ -102,6 +105,7 @@ def test_render_always_forms_get_records_every_classic_page(classic_always: Craw
         "/page4.html": "link",
         "/page5.html": "script",
         "/page6.html": "script",
+        classic.FURTHER_PATH: "xhr",
     }
     search = result.by_path()[classic.SEARCH_URL]
     assert (search["rendered"], search["depth"]) == (1, 1)

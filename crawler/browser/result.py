@@ -45,9 +45,11 @@ class RenderResult:
     ``html`` is the live document serialised after the render (UTF-8 text);
     ``raw_html`` the main document as the server sent it (Chromium only,
     ``None`` when the browser no longer holds it).  ``discovered`` lists the
-    URLs the render found beyond the serialised DOM's ``<a href>`` (frames,
-    requests the page made, what events, timers and scrolling revealed), each
-    a :class:`~crawler.items.Link` with its ``found_via``.  ``notes`` are
+    URLs the render found in the live page (links of the DOM, its open shadow
+    roots and same-origin frames, frame documents: ``script``/``frame``), the
+    requests the page made (``xhr``, ``frame``, ``script`` navigations; see
+    :mod:`crawler.browser.discovery`) and what events, timers and scrolling
+    revealed, each a :class:`~crawler.items.Link` with its ``found_via``.  ``notes`` are
     short human-readable remarks about how the render went (e.g. the page load
     was stopped after the timeout and the DOM read as it was).
 

@@ -45,6 +45,7 @@ from crawler.browser.dialogs import (
     dialogs_from_events,
     dialogs_from_script,
 )
+from crawler.browser.discovery import fresh_navigation, live_links, requested_urls
 from crawler.browser.document import (
     PERMANENT_NET_ERRORS,
     DocumentOutcome,
@@ -248,6 +249,7 @@ class BrowserSession:
         if cdp:  # before the page's scripts run (crawler.browser.pagehooks)
             self._hooks.ensure(driver, self.config.timer_budget > 0 or spec.explore is not None)
         notes: list[str] = []
+        fresh_navigation(driver, spec.url)  # a hash route starts on a fresh load
         if navigation is None:
             stopped = self._navigate(spec, page_load_timeout, notes)
         else:
@@ -298,6 +300,11 @@ class BrowserSession:
         else:
             final_url = driver.current_url
             html = driver.page_source
+        # What the page leads to, from the live DOM and the requests it made
+        # (crawler.browser.discovery); after what timers and scrolling revealed.
+        discovered += live_links(driver, notes)
+        if log is not None:
+            discovered += requested_urls(log, counters, navigations=not options.actions)
         raw_html = None
         if log is not None:
             status, headers, known, request_id = log.document_response(
