@@ -109,7 +109,9 @@ HOOKS_JS = r"""
       for (const t of timers.values()) if (next === null || t.due < next.due) next = t;
       if (next === null || next.due > limit || fired >= maxFires) return finish(false);
       const now = pageNow();
-      if (next.due > now) offset += next.due - now;
+      // a whole millisecond past the due time: Date.now() floors, and a real
+      // timer never fires before its delay has passed on either clock
+      if (next.due > now) offset += Math.ceil(next.due - now) + 1;
       nClearTimeout(next.native);
       fired += 1;
       try { fire(next.id); } catch (e) { nSetTimeout(() => { throw e; }, 0); }

@@ -166,7 +166,9 @@ def test_download_delay_spaces_render_starts(
     gaps = [b - a for a, b in itertools.pairwise(times)]
     print(f"\narrival gaps with DOWNLOAD_DELAY=0.7: {[round(g, 2) for g in gaps]}")
     assert len(times) == 4
-    assert min(gaps) >= 0.6
+    # Spaced by the delay (0 without it); arrivals at the server jitter by the time
+    # each browser takes to send its request, tens of ms on a loaded machine.
+    assert min(gaps) >= 0.55
 
 
 def test_per_domain_concurrency_caps_renders(
