@@ -39,6 +39,9 @@ from fixtures.tinysite import catalog
 from fixtures.tinysite.server import TinySite
 
 SERVER_MS = 300
+# Plain renders, as the blocking middleware does them: no events, no scrolling, no
+# timer fast-forward (part 5 measures those).
+PLAIN = ("-s", 'CRAWLER_EXPLORE="none"', "-s", "SELENIUM_TIMER_BUDGET=0")
 
 
 def render_run(urls_file: Path, *options: str) -> dict[str, float]:
@@ -61,10 +64,10 @@ def pool_scaling(site: TinySite, pages: int, work: Path) -> list[str]:
     base_rate = baseline["pages"] / baseline["seconds"]
     rows.append(("blocking (scrapy-selenium style)", baseline, base_rate))
     for pool in (1, 2, 4):
-        result = render_run(urls_file, "--pool", str(pool))
+        result = render_run(urls_file, "--pool", str(pool), *PLAIN)
         rows.append((f"pool of {pool}", result, result["pages"] / result["seconds"]))
     # Like for like: the blocking middleware reads the DOM right at the load event.
-    result = render_run(urls_file, "--pool", "4", "-s", "SELENIUM_SETTLE=0")
+    result = render_run(urls_file, "--pool", "4", "-s", "SELENIUM_SETTLE=0", *PLAIN)
     rows.append(("pool of 4, SELENIUM_SETTLE=0", result, result["pages"] / result["seconds"]))
     base_steady = baseline["steady_rate"]
     lines = [
