@@ -128,3 +128,29 @@ def test_paths_are_unique_per_way_of_reaching_them() -> None:
     everything = [p for g in groups for p in g]
     assert len(everything) == len(set(everything))
     assert all(urlsplit(p).path.startswith(explore.PREFIX) for p in everything)
+
+
+def test_auto_renders_what_only_events_lead_on_from(
+    tinysite: TinySite, tmp_path: Path, browser_dir: Path
+) -> None:
+    """``--render auto``: a click-driven pager adds no ``<a>`` to its page, and a page
+    whose handlers are all inline (``<select onchange>``) has no ``<script>``; both
+    are rendered all the same, so what their events reach is crawled."""
+    result = crawl(
+        tinysite.url(explore.INDEX),
+        tmp_path,
+        "--render",
+        "auto",
+        "-s",
+        f"SELENIUM_TEMP_DIR={browser_dir}",
+        *BROWSER_OPTIONS,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    reached = found_via(result)
+    assert {p: reached.get(p) for p in explore.QUOTES_PATHS - {"/explore/quotes?page=1"}} == {
+        p: "event" for p in explore.QUOTES_PATHS - {"/explore/quotes?page=1"}
+    }
+    assert {p: reached.get(p) for p in explore.SELECT_TARGETS} == dict.fromkeys(
+        explore.SELECT_TARGETS, "event"
+    )

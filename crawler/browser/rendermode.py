@@ -55,6 +55,7 @@ from scrapy.utils.url import url_has_any_extension
 
 from crawler.browser.rendered import (
     META_KEY,
+    RenderedResponse,
     RenderPlan,
     is_rendered,
     kept_headers,
@@ -83,7 +84,13 @@ logger = logging.getLogger(__name__)
 RENDER_MODES = setting_choices("CRAWLER_RENDER")  # never, auto, always
 _NOT_HTML = {f".{e}" for e in IGNORED_EXTENSIONS}
 _DIGITS = re.compile(r"\d+")
-_SCRIPT_TAG = re.compile(rb"<script\b", re.IGNORECASE)
+# A <script> element, or an inline event handler attribute in a tag (a page with
+# <select onchange=...> or <button onclick=...> has scripts without a <script>).
+_SCRIPT_TAG = re.compile(
+    rb"<script\b|<[a-z][^>]*\son(?:click|dblclick|change|input|submit|mouse\w+|pointer\w+"
+    rb"|key\w+|load|scroll|focus|blur)\s*=",
+    re.IGNORECASE,
+)
 
 
 def url_pattern(url: str) -> str:
@@ -304,10 +311,13 @@ class RenderModeMiddleware:
         raw = raw_response(response)
         if plan is None or plan.decision == "always" or raw is None:
             return
-        if not isinstance(response, HtmlResponse):  # for the type checker: it is rendered
+        if not isinstance(response, RenderedResponse):  # for the type checker: it is
             return
         stats = self.crawler.stats
-        added_links = link_set(response, self.links) - link_set(raw, self.links)
+        # What the render added: links of the rendered DOM, and what the live page,
+        # its timers, scrolling and events led to, that the served HTML lacks.
+        discovered = {urldefrag(link.url).url for link in response.render.discovered}
+        added_links = (link_set(response, self.links) | discovered) - link_set(raw, self.links)
         added_fields = self.fields.added(raw, response) if self.fields is not None else set()
         if added_links:
             stats.inc_value("render/auto/pages_with_script_links")
