@@ -80,6 +80,13 @@ def _count(name: str, setting: str, value: Any) -> int | None:
     if value in (None, ""):
         return None
     check_argument(name, setting, value)
+    if int(value) == 0:
+        # Scrapy reads 0 as "no limit": a user asking for 0 pages or hops wants the
+        # opposite, and on a site with a trap would get a crawl that never ends.
+        raise ConfigError(
+            f"{name} must be 1 or more, not 0 (0 would mean no limit to {setting}); "
+            "leave it out for no limit"
+        )
     return int(value)
 
 
@@ -222,6 +229,10 @@ class SiteSpider(Spider):
             self.crawler.stats.inc_value("forms/results_in_place")
         else:
             yield self._record(response, error)
+            if submission is not None and submission.in_browser:
+                # Where a form clicked in the browser led is known only now.
+                link = Link(response.url, FoundVia.FORM, submission.method)
+                yield PageLinks(source=submission.page_url, links=[link])
         if response.meta.get("found_via") == FoundVia.START:
             yield from self._sitemap_requests()
         html = _is_html(response)
@@ -240,12 +251,21 @@ class SiteSpider(Spider):
         yield from self._follow(response, links)
         forms = self.form_submitter
         if html and forms is not None:
-            yield from forms.requests(
+            # The URLs forms lead to are discoveries too (links table, text: the
+            # method); a form clicked in the browser is requested as its page's URL.
+            submitted: list[Link] = []
+            for request in forms.requests(
                 response,
                 callback=self.parse,
                 errback=self.on_error,
                 meta={"found_via": FoundVia.FORM},
-            )
+            ):
+                submission = request.meta.get(FORM_META_KEY)
+                if submission is None or not submission.in_browser:
+                    submitted.append(Link(request.url, FoundVia.FORM, request.method))
+                yield request
+            if submitted:
+                yield PageLinks(source=response.url, links=submitted)
 
     def _count(self, stat: str) -> None:
         self.crawler.stats.inc_value(stat)
@@ -272,11 +292,17 @@ class SiteSpider(Spider):
         forms = self.form_submitter
         recorded: dict[tuple[str, str], Link] = {}
         requested: set[str] = {response.url}
+        urls: set[str] = set()
         for link in links:
             key = (link.url, str(link.found_via))
             if key in recorded:
                 continue
+            if link.found_via == FoundVia.SCRIPT and link.url in urls:
+                # ``script`` is "only the live page has it": a URL the served HTML,
+                # a timer or scrolling already gave is not a discovery of its own.
+                continue
             recorded[key] = link
+            urls.add(link.url)
             if link.url in requested:
                 if link.url == response.url:
                     stats.inc_value("crawler/links/self")
