@@ -75,6 +75,11 @@ def test_a_bad_setting_is_one_line_before_anything_is_logged(
             "max_pages must be a whole number >= 0, not '-1'",
         ),
         (
+            ["site", "-a", UNREACHABLE, "-a", "max_depth=0"],
+            "max_depth must be 1 or more, not 0 (0 would mean no limit to DEPTH_LIMIT); "
+            "leave it out for no limit",
+        ),
+        (
             ["site", "-a", UNREACHABLE, "-a", "render=sometimes"],
             "render must be one of never, auto, always, not 'sometimes'",
         ),

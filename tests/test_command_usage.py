@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from crawler.cli import main
+from tests.crawltools import run_crawler
 
 
 @pytest.mark.parametrize(
@@ -48,3 +51,12 @@ def test_help_is_still_the_full_usage(capsys: pytest.CaptureFixture[str]) -> Non
         main(["crawl", "--help"])
     assert exit_.value.code == 0
     assert capsys.readouterr().out.startswith("usage: crawler crawl")
+
+
+def test_max_pages_0_is_refused_not_read_as_no_limit(tmp_path: Path) -> None:
+    result = run_crawler("crawl", "http://127.0.0.1:9/", "--max-pages", "0", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr == (
+        "error: max_pages must be 1 or more, not 0 (0 would mean no limit to "
+        "CLOSESPIDER_PAGECOUNT); leave it out for no limit\n"
+    )

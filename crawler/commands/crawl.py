@@ -59,7 +59,8 @@ def add_parser(subparsers: Any) -> None:
         "--max-pages",
         type=int,
         metavar="N",
-        help="stop after N responses (Scrapy's CLOSESPIDER_PAGECOUNT)",
+        help="stop after N pages (Scrapy's CLOSESPIDER_PAGECOUNT; robots.txt and sitemaps do "
+        "not count; responses in flight still land)",
     )
     p.add_argument(
         "--max-depth",
