@@ -23,6 +23,10 @@ TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False
 
 DOWNLOAD_TIMEOUT = 30  # seconds
+# Scrapy's 1 GiB default lets one page (or a gzip bomb: the limit holds for the
+# decompressed body too) take gigabytes of memory; renders honour these as well.
+DOWNLOAD_MAXSIZE = 32 * 1024 * 1024  # bytes
+DOWNLOAD_WARNSIZE = 8 * 1024 * 1024  # bytes
 RETRY_TIMES = 2
 FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = "INFO"

@@ -404,7 +404,11 @@ class SiteSpider(Spider):
         if fallback is not None:
             yield fallback
             return
-        ignored = failure.check(IgnoreRequest) and not failure.check(BrowserPageError)
+        ignored = (
+            failure.check(IgnoreRequest)
+            and not failure.check(BrowserPageError)
+            and not _too_large(error)
+        )
         submission = request.meta.get(FORM_META_KEY)
         if submission is not None:
             if not ignored:
@@ -539,3 +543,10 @@ def _header(headers: Any, name: bytes) -> str | None:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _too_large(error: BaseException) -> bool:
+    """An ``IgnoreRequest`` of Scrapy's ``HttpCompressionMiddleware``: the body grew past
+    ``DOWNLOAD_MAXSIZE`` while decompressed (a gzip bomb).  Not a decision about the
+    URL, as robots.txt or offsite are: the page is recorded with the error."""
+    return type(error.__cause__).__name__ == "_DecompressionMaxSizeExceeded"

@@ -130,3 +130,17 @@ def test_windows_are_closed_and_sizes_limited(
     assert result.stats["selenium/render_failures/too_large"] == 1
     assert browser_processes(browsers) == []
     assert "Traceback" not in result.stderr
+
+
+def test_a_gzip_bomb_is_recorded_as_too_large_and_the_crawl_goes_on(
+    tinysite: TinySite, tmp_path: Path
+) -> None:
+    """48 MiB of HTML in ~50 KB of gzip, over plain HTTP: the default
+    DOWNLOAD_MAXSIZE (32 MiB) stops the decompression; the page is recorded with
+    the error rather than dropped, and the crawl ends normally."""
+    result = crawl(tinysite.url(hostile.GZIP_BOMB_PATH), tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    [page] = result.pages
+    assert page["status"] is None
+    assert "exceeded DOWNLOAD_MAXSIZE (33554432 B) during decompression" in page["error"]
+    assert "Traceback" not in result.stderr
