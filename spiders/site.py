@@ -404,10 +404,12 @@ class SiteSpider(Spider):
         if fallback is not None:
             yield fallback
             return
+        loop = _redirect_loop(request, error)
         ignored = (
             failure.check(IgnoreRequest)
             and not failure.check(BrowserPageError)
             and not _too_large(error)
+            and loop is None
         )
         submission = request.meta.get(FORM_META_KEY)
         if submission is not None:
@@ -424,6 +426,23 @@ class SiteSpider(Spider):
                 return  # its URL is the form's page, which has its own record
         if ignored:
             return  # robots.txt, offsite: decided on purpose and counted by Scrapy
+        if loop is not None:
+            self.crawler.stats.inc_value("crawler/page_errors/redirect_loop")
+            self.logger.warning("No page at %s: %s", loop[0], loop[1])
+            yield PageRecord(
+                url=loop[0],
+                final_url=request.url,
+                status=None,
+                content_type=None,
+                title=None,
+                depth=request.meta.get("depth", 0),
+                found_via=request.meta.get("found_via", FoundVia.LINK),
+                referer=_header(request.headers, b"Referer"),
+                fetched_at=_now(),
+                rendered=False,
+                error=loop[1],
+            )
+            return
         self.crawler.stats.inc_value(f"crawler/page_errors/{type(error).__name__}")
         self.logger.warning("No response from %s: %s", request.url, error)
         yield PageRecord(
@@ -550,3 +569,19 @@ def _too_large(error: BaseException) -> bool:
     ``DOWNLOAD_MAXSIZE`` while decompressed (a gzip bomb).  Not a decision about the
     URL, as robots.txt or offsite are: the page is recorded with the error."""
     return type(error.__cause__).__name__ == "_DecompressionMaxSizeExceeded"
+
+
+def _redirect_loop(request: Request, error: BaseException) -> tuple[str, str] | None:
+    """``(first URL, error text)`` when Scrapy's redirect middlewares (HTTP 3xx and
+    ``<meta http-equiv=refresh>``) gave up on a chain at ``REDIRECT_MAX_TIMES``:
+    a redirect loop, recorded under the URL that started it, rather than dropped
+    as a deliberate ``IgnoreRequest`` (robots.txt, offsite) is."""
+    if not isinstance(error, IgnoreRequest) or str(error) != "max redirections reached":
+        return None
+    hops = request.meta.get("redirect_urls") or []
+    first = hops[0] if hops else request.url
+    distinct = len({*hops, request.url})
+    return first, (
+        f"redirect loop: max redirections reached after {len(hops)} redirects "
+        f"through {distinct} URLs (REDIRECT_MAX_TIMES)"
+    )

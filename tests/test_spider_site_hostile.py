@@ -144,3 +144,19 @@ def test_a_gzip_bomb_is_recorded_as_too_large_and_the_crawl_goes_on(
     assert page["status"] is None
     assert "exceeded DOWNLOAD_MAXSIZE (33554432 B) during decompression" in page["error"]
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("path", [hostile.LOOP_PATH, hostile.REFRESH_LOOP_PATH])
+def test_a_redirect_loop_over_http_is_recorded_with_the_reason(
+    tinysite: TinySite, tmp_path: Path, path: str
+) -> None:
+    """A 302 loop and a <meta http-equiv=refresh> loop: Scrapy's redirect middlewares
+    give up at REDIRECT_MAX_TIMES; the page that starts the loop is recorded."""
+    result = crawl(tinysite.url(path), tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    [page] = result.pages
+    assert page["url"] == tinysite.url(path)
+    assert page["status"] is None
+    assert page["error"].startswith("redirect loop: max redirections reached after 20 redirects")
+    assert "through 2 URLs" in page["error"]
+    assert result.stats["crawler/page_errors/redirect_loop"] == 1
