@@ -51,6 +51,14 @@ CRAWLER_ALLOWED_DOMAINS: list[str] = []  # hosts followed besides the start URL'
 CRAWLER_FORMS: Literal["none", "get", "all"] = "get"
 # field name -> value, in every form with that field; also JSON or "NAME=VALUE,..." text
 CRAWLER_FORM_VALUES: dict[str, str] | list[str] | str = {}
+# extra submissions per form (crawler.forms.variants): each other submit button, each
+# other option of each select and radio group, one changed at a time; 0: defaults only
+CRAWLER_FORM_VARIANTS: Annotated[int, Ge(0)] = 8
+# a form whose results were N times no new page is not submitted again (crawler.forms.memory)
+CRAWLER_FORM_MAX_REPEATS: Annotated[int, Ge(1)] = 3
+# hidden fields (by name) whose values never make a form new, besides the built-in
+# CSRF/token/nonce/__VIEWSTATE names (crawler.forms.memory)
+CRAWLER_FORM_VOLATILE_PATTERN: Regex | None = None
 CRAWLER_LOGOUT_PATTERN: Regex = r"log ?out|sign ?out"  # links/forms never followed while logged in
 CRAWLER_RENDER: Literal["never", "auto", "always"] = "never"  # crawler.browser.rendermode
 # auto: render 1 in N pages of a type whose scripts added none

@@ -12,7 +12,8 @@ from scrapy import FormRequest
 from scrapy.http import HtmlResponse
 
 from crawler.forms.classify import FormKind, classify
-from crawler.forms.discovery import HtmlForm, discover_forms
+from crawler.forms.discovery import discover_forms
+from crawler.forms.model import HtmlForm
 from fixtures.tinysite import forms as forms_area
 
 if TYPE_CHECKING:

@@ -11,7 +11,8 @@ from crawler import default_settings
 from crawler.addon import framework_settings
 from crawler.exceptions import FormConfigError
 from crawler.forms.classify import FormKind
-from crawler.forms.discovery import HtmlForm, discover_forms
+from crawler.forms.discovery import discover_forms
+from crawler.forms.model import HtmlForm
 from crawler.forms.policy import FormPolicy, parse_form_values
 
 SEARCH = '<form action="/search"><input name="q"></form>'

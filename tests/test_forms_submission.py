@@ -16,7 +16,8 @@ from crawler.browser.config import BrowserConfig
 from crawler.browser.request import BrowserRequest, Click, Fill
 from crawler.browser.session import BrowserSession, RenderSpec
 from crawler.exceptions import BrowserWaitTimeoutError
-from crawler.forms.discovery import HtmlForm, discover_forms
+from crawler.forms.discovery import discover_forms
+from crawler.forms.model import HtmlForm
 from crawler.forms.submission import (
     META_KEY,
     FormSubmission,

@@ -21,9 +21,10 @@ from selenium.common.exceptions import (
 )
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.ui import WebDriverWait
 
-from crawler.browser.request import Click, Fill, ScrollToBottom
+from crawler.browser.request import Choose, Click, Fill, ScrollToBottom
 from crawler.exceptions import BrowserPageError, BrowserWaitTimeoutError
 
 if TYPE_CHECKING:
@@ -40,8 +41,23 @@ SCROLL_TO_BOTTOM = (
 )
 
 
+#: Selector prefix: the rest is a script body that returns the element (or null).
+SCRIPT = "script:"
+# Input types a browser does not take keystrokes for in a portable way (the
+# date pickers' fields follow the locale): their value is set and the input and
+# change events dispatched, as the page sees a user's choice.
+_SET_BY_SCRIPT = frozenset({"date", "month", "week", "time", "datetime-local", "color", "range"})
+_SET_VALUE = (
+    "const el = arguments[0], proto = Object.getPrototypeOf(el);"
+    "Object.getOwnPropertyDescriptor(proto, 'value').set.call(el, arguments[1]);"
+    "el.dispatchEvent(new Event('input', {bubbles: true}));"
+    "el.dispatchEvent(new Event('change', {bubbles: true}));"
+)
+
+
 def locator(selector: str) -> tuple[str, str]:
-    """``(By.XPATH, ...)`` for XPath-looking or ``xpath:`` selectors, else CSS."""
+    """``(By.XPATH, ...)`` for XPath-looking or ``xpath:`` selectors, else CSS
+    (``script:`` selectors are found by :func:`find_by_script`)."""
     if selector.startswith("xpath:"):
         return By.XPATH, selector[6:]
     if selector.startswith("css:"):
@@ -89,8 +105,49 @@ def _wait_element(
         ) from e
 
 
+_CHOOSE_HIDDEN = (
+    "const el = arguments[0], value = arguments[1];"
+    "if (el.tagName !== 'SELECT') { if (!el.checked) { el.click(); } return; }"
+    "for (const option of el.options) { option.selected = option.value === value; }"
+    "el.dispatchEvent(new Event('input', {bubbles: true}));"
+    "el.dispatchEvent(new Event('change', {bubbles: true}));"
+)
+
+
+def _condition(selector: str, clickable: bool, visible: bool = True) -> Any:
+    """The wait condition finding ``selector``'s element, visible (and enabled);
+    with ``visible=False`` any element found (``Choose`` on styled controls)."""
+    if not visible:
+        find_css_or_xpath = locator(selector) if not selector.startswith(SCRIPT) else None
+        body = selector[len(SCRIPT) :]
+
+        def present(driver: WebDriver) -> Any:
+            if find_css_or_xpath is not None:
+                elements = driver.find_elements(*find_css_or_xpath)
+                return elements[0] if elements else False
+            return driver.execute_script(body) or False
+
+        return present
+    if not selector.startswith(SCRIPT):
+        find = locator(selector)
+        return (
+            ec.element_to_be_clickable(find)
+            if clickable
+            else ec.visibility_of_element_located(find)
+        )
+    body = selector[len(SCRIPT) :]
+
+    def found(driver: WebDriver) -> Any:
+        element = driver.execute_script(body)
+        if element is None or not element.is_displayed():
+            return False
+        return element if not clickable or element.is_enabled() else False
+
+    return found
+
+
 def perform(
-    driver: WebDriver, action: Click | Fill | ScrollToBottom, timeout: float, url: str
+    driver: WebDriver, action: Click | Fill | Choose | ScrollToBottom, timeout: float, url: str
 ) -> None:
     """Do one action of a request, then wait for its ``wait_for``.
 
@@ -100,11 +157,7 @@ def perform(
     try:
         if isinstance(action, Click):
             element = _wait_element(
-                driver,
-                ec.element_to_be_clickable(locator(action.selector)),
-                action.selector,
-                timeout,
-                url,
+                driver, _condition(action.selector, True), action.selector, timeout, url
             )
             try:
                 element.click()
@@ -112,17 +165,34 @@ def perform(
                 driver.execute_script("arguments[0].click();", element)
         elif isinstance(action, Fill):
             element = _wait_element(
+                driver, _condition(action.selector, False), action.selector, timeout, url
+            )
+            if (element.get_attribute("type") or "").lower() in _SET_BY_SCRIPT:
+                driver.execute_script(_SET_VALUE, element, action.value)
+            else:
+                element.clear()
+                element.send_keys(action.value)
+        elif isinstance(action, Choose):
+            element = _wait_element(
                 driver,
-                ec.visibility_of_element_located(locator(action.selector)),
+                _condition(action.selector, True, visible=False),
                 action.selector,
                 timeout,
                 url,
             )
-            element.clear()
-            element.send_keys(action.value)
+            if not element.is_displayed():  # a styled control: its label is what shows
+                driver.execute_script(_CHOOSE_HIDDEN, element, action.value)
+            elif element.tag_name.lower() == "select":
+                select = Select(element)
+                if select.is_multiple:
+                    select.deselect_all()
+                select.select_by_value(action.value)
+            elif not element.is_selected():
+                element.click()
         else:
             driver.execute_script(SCROLL_TO_BOTTOM)
     except (
+        NotImplementedError,  # Select.deselect_all on a single select
         NoSuchElementException,
         ElementNotInteractableException,
         StaleElementReferenceException,

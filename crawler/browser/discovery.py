@@ -71,6 +71,38 @@ def page_url(url: str) -> str | None:
     return url if not hash_sign or fragment.startswith(("!", "/")) else page
 
 
+@cache
+def live_page_script() -> str:
+    """The links walk and the forms read (``js/live_forms.js``) as one script: one
+    round trip; a forms read that fails gives ``null`` forms, not a failed walk."""
+    forms = files("crawler.browser").joinpath("js/live_forms.js").read_text(encoding="utf-8")
+    return (
+        f"const __links = (function () {{\n{live_links_script()}\n}})();\n"
+        f"let __forms = null;\ntry {{ __forms = (function () {{\n{forms}\n}})(); }}"
+        " catch (e) { __forms = null; }\n"
+        'return \'{"page":\' + __links + \',"forms":\' + (__forms || "null") + "}";'
+    )
+
+
+def live_page(
+    driver: WebDriver, notes: list[str] | None = None
+) -> tuple[list[Link], dict[str, Any] | None]:
+    """:func:`live_links` and the live read of the page's forms (the JSON object of
+    ``js/live_forms.js``, ``None`` when it could not be read), in one round trip."""
+    try:
+        found: Any = json.loads(driver.execute_script(live_page_script()))
+    except JavascriptException as e:
+        if notes is not None:
+            notes.append(f"live links not read: {(e.msg or str(e)).splitlines()[0][:200]}")
+        return [], None
+    except (TypeError, ValueError):  # a page that replaced JSON.stringify
+        found = None
+    if not isinstance(found, dict):
+        return _links(None, notes), None
+    forms = found.get("forms")
+    return _links(found.get("page"), notes), forms if isinstance(forms, dict) else None
+
+
 def live_links(driver: WebDriver, notes: list[str] | None = None) -> list[Link]:
     """Links and frame documents of the live page, in document order, one per URL and kind.
 
@@ -87,6 +119,10 @@ def live_links(driver: WebDriver, notes: list[str] | None = None) -> list[Link]:
         return []
     except (TypeError, ValueError):  # a page that replaced JSON.stringify
         found = None
+    return _links(found, notes)
+
+
+def _links(found: Any, notes: list[str] | None) -> list[Link]:
     if not isinstance(found, dict):
         if notes is not None:
             notes.append("live links not read: the walk returned no JSON")

@@ -62,13 +62,25 @@ class Fill:
 
 
 @dataclass(frozen=True)
+class Choose:
+    """Choose ``value`` in the element matching ``selector``: the option of a
+    ``<select>`` with that value (the only one, in a multiple select), or check
+    a radio button or checkbox (whose ``value`` it is).  Done by clicking, as a
+    user would, so the page's ``change`` handlers run."""
+
+    selector: str
+    value: str
+    wait_for: WaitCondition | None = None
+
+
+@dataclass(frozen=True)
 class ScrollToBottom:
     """Scroll to the bottom of the page, so that lazy content loads."""
 
     wait_for: WaitCondition | None = None
 
 
-Action: TypeAlias = "Click | Fill | ScrollToBottom"
+Action: TypeAlias = "Click | Fill | Choose | ScrollToBottom"
 
 
 @dataclass(frozen=True)
@@ -87,9 +99,9 @@ class BrowserOptions:
     def __post_init__(self) -> None:
         actions = tuple(self.actions)
         for action in actions:
-            if not isinstance(action, (Click, Fill, ScrollToBottom)):
+            if not isinstance(action, (Click, Fill, Choose, ScrollToBottom)):
                 raise BrowserConfigError(
-                    f"actions must be Click, Fill or ScrollToBottom, got {action!r}"
+                    f"actions must be Click, Fill, Choose or ScrollToBottom, got {action!r}"
                 )
         object.__setattr__(self, "actions", actions)
         if self.block_resources is not None:

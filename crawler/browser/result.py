@@ -75,6 +75,8 @@ class RenderResult:
     raw_html: str | None = None
     settled: bool | None = None  # the network went quiet; None: not waited for
     discovered: list[Link] = field(default_factory=list)
+    # The live document's forms (js/live_forms.js; crawler.forms.live reads them).
+    live_forms: dict[str, Any] | None = None
     dialogs: list[Dialog] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     counters: dict[str, int] = field(default_factory=dict)  # stats keys -> counts (explore/...)

@@ -45,7 +45,7 @@ from crawler.browser.dialogs import (
     dialogs_from_events,
     dialogs_from_script,
 )
-from crawler.browser.discovery import fresh_navigation, live_links, requested_urls
+from crawler.browser.discovery import fresh_navigation, live_page, requested_urls
 from crawler.browser.document import (
     PERMANENT_NET_ERRORS,
     DocumentOutcome,
@@ -302,7 +302,8 @@ class BrowserSession:
             html = driver.page_source
         # What the page leads to, from the live DOM and the requests it made
         # (crawler.browser.discovery); after what timers and scrolling revealed.
-        discovered += live_links(driver, notes)
+        links, forms = live_page(driver, notes)
+        discovered += links
         if log is not None:
             discovered += requested_urls(log, counters, navigations=not options.actions)
         raw_html = None
@@ -345,6 +346,7 @@ class BrowserSession:
             screenshot=screenshot,
             raw_html=raw_html,
             discovered=discovered,
+            live_forms=forms,
             counters=dict(counters),
             dialogs=dialogs,
             notes=notes,

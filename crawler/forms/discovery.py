@@ -1,22 +1,25 @@
-"""Finding the forms of an HTML page and what a browser would submit with them.
+"""Reading the forms of served HTML (lxml) into :class:`~crawler.forms.model.HtmlForm`.
 
-:func:`discover_forms` reads every ``<form>`` of a response (raw or rendered)
-into an :class:`HtmlForm`: its action resolved against the page URL and
-``<base>``, its method, and its *entries*, the ``(name, value)`` pairs a
-browser sends when the user clicks the first submit control without typing
-anything: hidden inputs, text defaults, checked checkboxes and radios (``on``
-when they have no value), the selected options of selects (the first enabled
-option of a single select that has none selected), textareas, and the clicked
-submit control when it has a name.  Disabled controls, controls inside a
-disabled ``<fieldset>`` and buttons that are not the submitter are left out,
-as browsers leave them out.
+:func:`discover_forms` reads every ``<form>`` of a response; the controls of
+each are its *associated* controls (HTML Standard, 4.10.17.3 Association of
+controls and forms): a control with a ``form`` attribute belongs to the
+``<form>`` whose id that is (to no form when the id names no form, even
+inside another form), any other control to its nearest ``<form>`` ancestor.
+Controls inside ``<template>`` contents or a ``<datalist>`` belong to no form.
+A control is disabled when it has ``disabled`` or is inside a disabled
+``<fieldset>``, except inside that fieldset's first ``<legend>`` (HTML
+Standard, 4.10.18.5 "actually disabled").  Values are the browser's
+sanitized values (:func:`crawler.forms.values.sanitize`).
+
+A rendered page's forms are read from its live document instead
+(:mod:`crawler.forms.live`): the browser's own form owners (a ``<form>``
+inside a ``<table>`` is foster-parented out of it and its controls are joined
+to it only by the parser, which re-parsing the serialised page cannot redo).
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections import Counter, defaultdict
 from typing import TYPE_CHECKING
 from urllib.parse import urldefrag, urljoin
 
@@ -24,89 +27,27 @@ from lxml import etree
 from scrapy.utils.response import get_base_url
 from w3lib.html import strip_html5_whitespace
 
+from crawler.forms.model import (
+    FormControl,
+    HtmlForm,
+    Option,
+    form_encoding,
+    normalize_enctype,
+    normalize_method,
+)
+from crawler.forms.values import sanitize
+
 if TYPE_CHECKING:
     from lxml.html import HtmlElement
     from scrapy.http import TextResponse
 
-#: XPath predicate (relative to an element) for a form's submit controls.  The
-#: same expression finds them here (lxml) and clicks them in the browser, so
-#: both count them the same way.
-SUBMIT_CONTROL = (
-    "(self::button[not(@type) or translate(@type, 'SUBMIT', 'submit') = 'submit']"
-    " or self::input[translate(@type, 'SUBMIT', 'submit') = 'submit'"
-    " or translate(@type, 'IMAGE', 'image') = 'image'])"
-    " and not(@disabled)"
-)
-# Compiled once: compiling an XPath costs more than running it on a small form.
-_FORMS = etree.XPath("//form")
-_SUBMIT_CONTROLS = etree.XPath(f"descendant::*[{SUBMIT_CONTROL}]")
-_IDS = etree.XPath("//@id")
-_NOT_SUBMITTED_TYPES = frozenset({"submit", "image", "reset", "button"})
 _CONTROL_TAGS = ("input", "select", "textarea", "button")
 _INPUT_TYPES = frozenset(
     {"hidden", "text", "search", "tel", "url", "email", "password", "date", "month", "week"}
     | {"time", "datetime-local", "number", "range", "color", "checkbox", "radio", "file"}
     | {"submit", "image", "reset", "button"}
 )
-#: Input types a user types into: the browser can fill them with keystrokes.
-TEXT_TYPES = frozenset({"text", "search", "email", "url", "tel", "number", "password"})
-
-
-@dataclass(frozen=True)
-class SubmitControl:
-    """The control whose click submits the form: the first enabled one."""
-
-    name: str | None
-    text: str  # what the user reads on it (a button's text, an input's value)
-    entries: tuple[tuple[str, str], ...]  # what clicking it adds to the submission
-
-
-@dataclass(frozen=True)
-class HtmlForm:
-    index: int  # among the page's forms, in document order
-    element_id: str | None  # the form's id, when no other element of the page has it
-    page_url: str
-    action: str  # absolute, without fragment
-    method: str  # GET, POST or DIALOG
-    entries: tuple[tuple[str, str], ...]  # submitted as is: defaults, submitter included
-    controls: tuple[tuple[str, str], ...]  # (name, type) of every named value control
-    submit: SubmitControl | None
-    has_password: bool
-    target: str = ""  # the browsing context the result opens in ("" or "_self": this one)
-
-    @property
-    def field_names(self) -> frozenset[str]:
-        return frozenset(name for name, _ in self.controls)
-
-    def control_type(self, name: str) -> str | None:
-        """The type of the first control called ``name`` (``select``, ``textarea``, ``text``...)."""
-        for control_name, kind in self.controls:
-            if control_name == name:
-                return kind
-        return None
-
-    def applicable(self, values: Mapping[str, str]) -> dict[str, str]:
-        """The supplied ``values`` whose names are fields of this form."""
-        names = self.field_names
-        return {name: value for name, value in values.items() if name in names}
-
-    def data(self, values: Mapping[str, str] | None = None) -> tuple[tuple[str, str], ...]:
-        """The entries with supplied values put in: one entry per supplied field name,
-        in place of that field's defaults (or appended when it had none, such as an
-        unchecked checkbox)."""
-        supplied = self.applicable(values or {})
-        if not supplied:
-            return self.entries
-        data: list[tuple[str, str]] = []
-        done: set[str] = set()
-        for name, value in self.entries:
-            if name not in supplied:
-                data.append((name, value))
-            elif name not in done:
-                data.append((name, supplied[name]))
-                done.add(name)
-        data.extend((name, value) for name, value in supplied.items() if name not in done)
-        return tuple(data)
+_BASE_TARGET = etree.XPath("(//base[@target])[1]/@target")
 
 
 def discover_forms(response: TextResponse) -> list[HtmlForm]:
@@ -114,109 +55,214 @@ def discover_forms(response: TextResponse) -> list[HtmlForm]:
     root = response.selector.root
     if not hasattr(root, "xpath"):
         return []
-    return find_forms(root, page_url=response.url, base_url=get_base_url(response))
+    return find_forms(
+        root,
+        page_url=response.url,
+        base_url=get_base_url(response),
+        encoding=getattr(response, "encoding", "utf-8"),
+    )
 
 
-def find_forms(root: HtmlElement, page_url: str, base_url: str) -> list[HtmlForm]:
-    elements = _FORMS(root)
-    ids = Counter(str(i) for i in _IDS(root)) if any(f.get("id") for f in elements) else Counter()
-    return [_read_form(form, index, page_url, base_url, ids) for index, form in enumerate(elements)]
+def find_forms(
+    root: HtmlElement, page_url: str, base_url: str, encoding: str = "utf-8"
+) -> list[HtmlForm]:
+    """The forms of a parsed document, with their associated controls."""
+    forms = list(root.iter("form"))
+    if not forms:
+        return []
+    ids: dict[str, HtmlElement] = {}
+    id_counts: Counter[str] = Counter()
+    for element in root.iter():
+        element_id = element.get("id") if isinstance(element.tag, str) else None
+        if element_id:
+            id_counts[element_id] += 1
+            ids.setdefault(element_id, element)
+    owned: dict[HtmlElement, list[HtmlElement]] = defaultdict(list)
+    for control in root.iter(*_CONTROL_TAGS):
+        owner = _form_owner(control, ids)
+        if owner is not None:
+            owned[owner].append(control)
+    base_target = _BASE_TARGET(root)
+    target = str(base_target[0]).strip() if base_target else ""
+    datalists = _datalists(root)
+    return [
+        _read_form(
+            form, index, owned[form], page_url, base_url, encoding, id_counts, target, datalists
+        )
+        for index, form in enumerate(forms)
+    ]
+
+
+def _form_owner(control: HtmlElement, ids: dict[str, HtmlElement]) -> HtmlElement | None:
+    if next(control.iterancestors("template", "datalist"), None) is not None:
+        return None  # inert template contents; datalist contents are never submitted
+    form_id = control.get("form")
+    if form_id is not None:
+        owner = ids.get(form_id)
+        return owner if owner is not None and owner.tag == "form" else None
+    return next(control.iterancestors("form"), None)
 
 
 def _read_form(
-    form: HtmlElement, index: int, page_url: str, base_url: str, ids: Counter[str]
+    form: HtmlElement,
+    index: int,
+    elements: list[HtmlElement],
+    page_url: str,
+    base_url: str,
+    page_encoding: str,
+    id_counts: Counter[str],
+    base_target: str,
+    datalists: dict[str, tuple[str, ...]],
 ) -> HtmlForm:
-    submitters = _SUBMIT_CONTROLS(form)
-    submitter = submitters[0] if submitters else None
-    entries: list[tuple[str, str]] = []
-    controls: list[tuple[str, str]] = []
-    has_password = False
-    for element in form.iter(*_CONTROL_TAGS):
-        tag = element.tag
-        kind = _control_type(element)
-        if tag == "input" and kind == "password":
-            has_password = True
-        if _disabled(element):
-            continue
-        if element is submitter:
-            entries.extend(_submitter_entries(element))
-            continue
-        name = element.get("name")
-        if not name or tag == "button" or kind in _NOT_SUBMITTED_TYPES:
-            continue
-        controls.append((name, kind))
-        entries.extend((name, value) for value in _values(element, kind))
-
-    method = (form.get("method") or "get").strip().lower()
-    action = form.get("action")
-    target = form.get("target") or ""
-    if submitter is not None:
-        method = (submitter.get("formmethod") or method).strip().lower()
-        action = submitter.get("formaction", action)
-        target = submitter.get("formtarget", target)
+    controls = tuple(
+        _control(element, i, page_url, base_url, datalists) for i, element in enumerate(elements)
+    )
     form_id = form.get("id")
-    unique_id = form_id if form_id and ids[form_id] == 1 else None
+    target = form.get("target")
     return HtmlForm(
         index=index,
-        element_id=unique_id,
+        element_id=form_id if form_id and id_counts[form_id] == 1 else None,
         page_url=page_url,
-        action=_resolve_action(action, page_url, base_url),
-        method={"post": "POST", "dialog": "DIALOG"}.get(method, "GET"),
-        entries=tuple(entries),
-        controls=tuple(controls),
-        submit=_submit_control(submitter) if submitter is not None else None,
-        has_password=has_password,
-        target=target.strip(),
+        form_action=resolve_action(form.get("action"), page_url, base_url),
+        form_method=normalize_method(form.get("method")),
+        form_enctype=normalize_enctype(form.get("enctype")),
+        form_target=(target if target is not None else base_target).strip(),
+        encoding=form_encoding(form.get("accept-charset"), page_encoding),
+        controls=controls,
+        novalidate=form.get("novalidate") is not None,
     )
 
 
-def _control_type(element: HtmlElement) -> str:
+def _datalists(root: HtmlElement) -> dict[str, tuple[str, ...]]:
+    lists: dict[str, tuple[str, ...]] = {}
+    for datalist in root.iter("datalist"):
+        list_id = datalist.get("id")
+        if list_id and list_id not in lists:
+            lists[list_id] = tuple(
+                _option_value(o) for o in datalist.iter("option") if not _option_disabled(o)
+            )
+    return lists
+
+
+def _control(
+    element: HtmlElement,
+    index: int,
+    page_url: str,
+    base_url: str,
+    datalists: dict[str, tuple[str, ...]],
+) -> FormControl:
+    tag = str(element.tag)
+    kind = control_type(element)
+    get = element.get
+    minimum, maximum, step = get("min") or "", get("max") or "", get("step") or ""
+    value = ""
+    options: tuple[Option, ...] = ()
+    text = ""
+    if tag == "select":
+        options = _options(element)
+    elif tag == "textarea":
+        value = element.text_content()
+        value = value[1:] if value.startswith("\n") else value  # the parser drops it
+    elif tag == "button":
+        value = get("value", "")
+        text = " ".join(element.text_content().split())
+    elif kind in ("checkbox", "radio"):
+        value = get("value", "on")
+    elif kind == "image":
+        text = get("alt", "")
+    elif kind == "file":
+        value = ""  # no file chosen
+    else:
+        value = sanitize(kind, get("value", ""), minimum, maximum, step)
+        if kind == "submit":
+            text = get("value", "Submit")
+        elif kind == "reset":
+            text = get("value", "Reset")
+    submitter = (tag == "button" and kind == "submit") or (
+        tag == "input" and kind in ("submit", "image")
+    )
+    formaction = get("formaction") if submitter else None
+    return FormControl(
+        index=index,
+        tag=tag,
+        type=kind,
+        name=get("name") or "",
+        value=value,
+        checked=get("checked") is not None,
+        disabled=_disabled(element),
+        options=options,
+        multiple=tag == "select" and get("multiple") is not None,
+        suggestions=datalists.get(get("list") or "", ()) if tag == "input" else (),
+        dirname=(get("dirname") or "") if tag in ("input", "textarea") else "",
+        required=get("required") is not None,
+        minimum=minimum,
+        maximum=maximum,
+        step=step,
+        element_id=get("id") or "",
+        autocomplete=get("autocomplete") or "",
+        text=" ".join(text.split()),
+        formaction=resolve_action(formaction, page_url, base_url)
+        if formaction is not None
+        else None,
+        formmethod=get("formmethod") if submitter else None,
+        formenctype=get("formenctype") if submitter else None,
+        formtarget=get("formtarget") if submitter else None,
+        formnovalidate=submitter and get("formnovalidate") is not None,
+    )
+
+
+def control_type(element: HtmlElement) -> str:
+    """An input's type state (``text`` for a missing or unknown type), a button's
+    type (``submit`` by default), ``select`` or ``textarea``."""
     if element.tag == "input":
         kind = (element.get("type") or "").strip().lower()
-        return kind if kind in _INPUT_TYPES else "text"  # no type, or one browsers do not know
+        return kind if kind in _INPUT_TYPES else "text"
     if element.tag == "button":
-        return (element.get("type") or "submit").strip().lower()
-    return str(element.tag)  # select, textarea
+        kind = (element.get("type") or "").strip().lower()
+        return kind if kind in ("submit", "reset", "button") else "submit"
+    return str(element.tag)
 
 
 def _disabled(element: HtmlElement) -> bool:
+    """HTML Standard, 4.10.18.5: ``disabled``, or inside a disabled fieldset but
+    not inside that fieldset's first legend."""
     if element.get("disabled") is not None:
         return True
-    return any(
-        a.tag == "datalist" or a.get("disabled") is not None
-        for a in element.iterancestors("fieldset", "datalist")
-    )
+    for fieldset in element.iterancestors("fieldset"):
+        if fieldset.get("disabled") is None:
+            continue
+        legend = next((child for child in fieldset if child.tag == "legend"), None)
+        if legend is None or not any(a is legend for a in element.iterancestors("legend")):
+            return True
+    return False
 
 
-def _values(element: HtmlElement, kind: str) -> list[str]:
-    if element.tag == "select":
-        return _selected(element)
-    if element.tag == "textarea":
-        text = element.text_content()
-        return [text[1:] if text.startswith("\n") else text]
-    if kind in ("checkbox", "radio"):
-        return [element.get("value", "on")] if element.get("checked") is not None else []
-    if kind == "file":
-        return [""]  # no file chosen: the name with an empty file name
-    return [element.get("value", "")]
-
-
-def _selected(select: HtmlElement) -> list[str]:
-    options = [o for o in select.iter("option") if next(o.iterancestors("datalist"), None) is None]
-    chosen = [o for o in options if o.get("selected") is not None]
+def _options(select: HtmlElement) -> tuple[Option, ...]:
+    """A select's options with the selectedness a browser gives them (HTML
+    Standard, 4.10.7 "selectedness setting algorithm")."""
+    elements = [o for o in select.iter("option")]
+    marked = [o.get("selected") is not None for o in elements]
     multiple = select.get("multiple") is not None
-    if multiple:
-        return [_option_value(o) for o in chosen if not _option_disabled(o)]
-    if chosen:
-        last = chosen[-1]  # a single select keeps the last option marked selected
-        return [] if _option_disabled(last) else [_option_value(last)]
-    size = select.get("size", "").strip()
-    if size.isdigit() and int(size) > 1:
-        return []  # a list box shows no default choice
-    for option in options:
-        if not _option_disabled(option):
-            return [_option_value(option)]
-    return []
+    if not multiple:
+        chosen = max((i for i, m in enumerate(marked) if m), default=None)
+        size = (select.get("size") or "").strip()
+        display_size = int(size) if size.isdigit() and int(size) > 0 else 1
+        if chosen is None and display_size == 1:
+            # A drop-down always shows something: the first enabled option.
+            chosen = next(
+                (i for i, o in enumerate(elements) if not _option_disabled(o)),
+                None,
+            )
+        marked = [i == chosen for i in range(len(elements))]
+    return tuple(
+        Option(
+            value=_option_value(o),
+            label=" ".join((o.get("label") or o.text_content()).split()),
+            selected=marked[i],
+            disabled=_option_disabled(o),
+        )
+        for i, o in enumerate(elements)
+    )
 
 
 def _option_disabled(option: HtmlElement) -> bool:
@@ -230,29 +276,7 @@ def _option_value(option: HtmlElement) -> str:
     return value if value is not None else " ".join(option.text_content().split())
 
 
-def _submitter_entries(element: HtmlElement) -> list[tuple[str, str]]:
-    name = element.get("name")
-    if _control_type(element) == "image":
-        prefix = f"{name}." if name else ""
-        return [(f"{prefix}x", "0"), (f"{prefix}y", "0")]
-    return [(name, element.get("value", ""))] if name else []
-
-
-def _submit_control(element: HtmlElement) -> SubmitControl:
-    if element.tag == "button":
-        text = element.text_content()
-    elif _control_type(element) == "image":
-        text = element.get("alt", "")
-    else:
-        text = element.get("value", "Submit")
-    return SubmitControl(
-        name=element.get("name") or None,
-        text=" ".join(text.split()),
-        entries=tuple(_submitter_entries(element)),
-    )
-
-
-def _resolve_action(action: str | None, page_url: str, base_url: str) -> str:
+def resolve_action(action: str | None, page_url: str, base_url: str) -> str:
     """An empty or missing action submits to the page itself (not to ``<base>``)."""
     action = strip_html5_whitespace(action or "")
     url = urljoin(base_url, action) if action else page_url

@@ -6,7 +6,17 @@
   such a field, instead of its default;
 * ``CRAWLER_SUBMIT_FORMS``: a regular expression; POST forms whose action URL
   it matches (``re.search``) are submitted under ``get`` too;
-* ``CRAWLER_LOGOUT_PATTERN``: forms and links that log out (empty: none do).
+* ``CRAWLER_LOGOUT_PATTERN``: forms and links that log out (empty: none do);
+* ``CRAWLER_FORM_VARIANTS``, ``CRAWLER_FORM_MAX_REPEATS``,
+  ``CRAWLER_FORM_VOLATILE_PATTERN``: how many variants of a form are tried
+  (:mod:`crawler.forms.variants`), when a form that leads nowhere new stops
+  being submitted and which hidden fields never make a form new
+  (:mod:`crawler.forms.memory`).
+
+Sample values are typed into empty fields only for forms the user opened up:
+``CRAWLER_FORMS=all``, or a form whose action ``CRAWLER_SUBMIT_FORMS`` matches.
+A submit button, option or form action that matches the danger pattern
+(:mod:`crawler.safety`, with ``CRAWLER_DANGER_PATTERN``) is never used.
 
 Whatever the settings say, forms with a password field (logins) and logout
 forms are never submitted by discovery, and neither are ``method="dialog"``
@@ -24,6 +34,7 @@ from urllib.parse import urlsplit
 from crawler.exceptions import FormConfigError
 from crawler.forms.classify import FormKind, classify
 from crawler.login.logout import looks_like_logout
+from crawler.safety import danger_pattern
 from crawler.settingscheck import check_types, setting_choices
 
 if TYPE_CHECKING:
@@ -32,7 +43,12 @@ if TYPE_CHECKING:
     from crawler.forms.discovery import HtmlForm
 
 FORM_MODES = setting_choices("CRAWLER_FORMS")  # none, get, all
-_SETTINGS = ("CRAWLER_FORM", "CRAWLER_SUBMIT_FORMS", "CRAWLER_LOGOUT_PATTERN")
+_SETTINGS = (
+    "CRAWLER_FORM",
+    "CRAWLER_SUBMIT_FORMS",
+    "CRAWLER_LOGOUT_PATTERN",
+    "CRAWLER_DANGER_PATTERN",
+)
 
 
 def parse_form_values(value: Any, name: str = "CRAWLER_FORM_VALUES") -> dict[str, str]:
@@ -77,6 +93,10 @@ class FormPolicy:
     values: dict[str, str]
     submit_pattern: re.Pattern[str] | None
     logout_pattern: str | None  # None: nothing is a logout
+    danger: str = ""  # crawler.safety.danger_pattern(): never clicked or chosen
+    max_variants: int = 8
+    max_repeats: int = 3
+    volatile_pattern: str | None = None
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> FormPolicy:
@@ -90,7 +110,22 @@ class FormPolicy:
             values=parse_form_values(settings.get("CRAWLER_FORM_VALUES")),
             submit_pattern=re.compile(submit) if submit else None,
             logout_pattern=logout or None,
+            danger=danger_pattern(logout or None, settings.get("CRAWLER_DANGER_PATTERN")),
+            max_variants=settings.getint("CRAWLER_FORM_VARIANTS"),
+            max_repeats=settings.getint("CRAWLER_FORM_MAX_REPEATS"),
+            volatile_pattern=settings.get("CRAWLER_FORM_VOLATILE_PATTERN") or None,
         )
+
+    def allows_method(self, method: str, action: str) -> bool:
+        """Whether a submission with this method and action may be made at all."""
+        if self.mode == "none":
+            return False
+        return method != "POST" or self.mode == "all" or self.allows_post(action)
+
+    def samples_for(self, form: HtmlForm) -> bool:
+        """Whether empty fields of ``form`` get sample values: forms the user opened
+        up (``--forms all``, or the submit pattern matches the action)."""
+        return self.mode == "all" or self.allows_post(form.action)
 
     def kind(self, form: HtmlForm) -> FormKind:
         return classify(form, self.logout_pattern)

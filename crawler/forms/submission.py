@@ -1,29 +1,30 @@
 """Requests that submit a discovered form, over HTTP or by clicking in the browser.
 
-Over HTTP (:func:`http_request`) the request carries the entries discovery
-read from the page, supplied values put in: hidden fields such as CSRF tokens
-go back as the page had them, exactly as a browser would send them.
+Over HTTP (:func:`http_request`) the request carries the entry list of the
+form model (:meth:`~crawler.forms.model.HtmlForm.entries_for`) for the
+chosen submitter, supplied values put in: hidden fields such as CSRF tokens
+go back as the page had them.  The submitter decides action, method,
+encoding type and target (``formaction``...); the body is URL-encoded (by
+Scrapy's :class:`~scrapy.FormRequest`), ``multipart/form-data`` or
+``text/plain`` (:mod:`crawler.forms.encoding`), a GET's entries replace the
+action's query (HTML Standard, 4.10.21.3).
 
 In the browser (:func:`browser_request`) the form's page is loaded again, the
-supplied values are typed into their fields (:class:`Fill`) and the submit
-control is clicked (:class:`Click`), so a form whose submission is driven by
-JavaScript (an ``onsubmit`` handler that navigates or posts by script) does
-what it does for a user.  The response is the page the browser ends on.
+supplied values are typed into their fields (:class:`Fill`) or chosen
+(:class:`Choose`: a select's option, a radio button, a checkbox) and the
+submitter is clicked (:class:`Click`), so a form whose submission is driven
+by JavaScript does what it does for a user.  The response is the page the
+browser ends on.  Controls are found in the live page by the form's id or
+position and their position among its controls
+(:func:`crawler.forms.live.control_script`), the same form owners the
+browser itself uses: a control outside its form joined with ``form=``, or
+inside a ``<table>`` that foster-parented its form, is found.
 
-Selectors.  The form is addressed by its ``id`` when no other element of the
-page has that id (stable even if scripts add forms before it), otherwise by
-its position among the page's forms, ``(//form)[N]``, which also works for the
-many forms with neither id nor name.  The submit control is the first enabled
-one in the form, found with the same XPath predicate that discovery used
-(:data:`~crawler.forms.discovery.SUBMIT_CONTROL`), so the control clicked is
-the one whose entry discovery counted.  XPath rather than CSS because CSS
-cannot address "the N-th form of the document" or quote arbitrary ids safely.
-
-Waiting.  Before the click the page is marked (a property on the document
-element and the body, which never shows in the HTML); after the click the
-render waits until the URL has changed or the marked elements are gone (a new
-document, or a script that replaced the body) and the new document has
-finished loading.
+Waiting.  Before the first action the page is marked (a property on the
+document element and the body, which never shows in the HTML); after the
+click the render waits until the URL has changed or the marked elements are
+gone (a new document, or a script that replaced the body) and the new
+document has finished loading.
 """
 
 from __future__ import annotations
@@ -32,19 +33,20 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from scrapy import FormRequest
+from scrapy import FormRequest, Request
 from selenium.common.exceptions import JavascriptException, StaleElementReferenceException
 
-from crawler.browser.request import BrowserRequest, Click, Fill
-from crawler.forms.discovery import SUBMIT_CONTROL, TEXT_TYPES
-from crawler.utils.xpath import xpath_literal
+from crawler.browser.request import BrowserRequest, Choose, Click, Fill
+from crawler.forms.encoding import multipart_body, prepared, text_plain_body
+from crawler.forms.live import control_script
+from crawler.forms.model import MULTIPART, TEXT_PLAIN, TEXT_TYPES, URLENCODED
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from selenium.webdriver.remote.webdriver import WebDriver
 
-    from crawler.forms.discovery import HtmlForm
+    from crawler.forms.model import FormControl, HtmlForm
 
 #: ``request.meta`` key of a form submission: a :class:`FormSubmission`.
 META_KEY = "form"
@@ -65,71 +67,114 @@ _LEFT_SCRIPT = (
 
 @dataclass(frozen=True)
 class FormSubmission:
-    """What a request submits: kept in ``meta["form"]`` for the callback and errback."""
+    """What a request submits: kept in ``meta["form"]`` for the callback and errback.
+
+    ``shape`` is the form's :meth:`~crawler.forms.model.HtmlForm.identity`,
+    ``entries`` what was sent (the learning of volatile fields compares them
+    with the form the result page shows), ``variant`` which submission of the
+    form this is (``default``, ``submitter: Advanced``, ``cat=books``...).
+    """
 
     page_url: str  # the page that offered the form
     action: str
     method: str
     in_browser: bool
+    enctype: str = URLENCODED
+    shape: tuple[Any, ...] | None = None
+    entries: tuple[tuple[str, str], ...] = ()
+    variant: str = "default"
 
 
 def http_request(
-    form: HtmlForm, values: Mapping[str, str], encoding: str, **kwargs: Any
-) -> FormRequest:
-    """The form submitted over HTTP with its entries (and the supplied ``values``)."""
-    # Characters the page's encoding lacks go as character references, as browsers send them.
-    data = [(_encodable(k, encoding), _encodable(v, encoding)) for k, v in form.data(values)]
-    meta = {**kwargs.pop("meta", {}), META_KEY: _submission(form, in_browser=False)}
-    if form.method == "POST":
-        request = FormRequest(
-            form.action, method="POST", formdata=data, encoding=encoding, meta=meta, **kwargs
-        )
-        # FormRequest sets it only when there is data; browsers always send it.
-        request.headers.setdefault(b"Content-Type", b"application/x-www-form-urlencoded")
-        return request
-    # A GET submission replaces the action's query with the entries, even with none.
-    url = urlunsplit(urlsplit(form.action)._replace(query="", fragment=""))
-    return FormRequest(url, method="GET", formdata=data, encoding=encoding, meta=meta, **kwargs)
+    form: HtmlForm,
+    values: Mapping[str, str],
+    submitter: FormControl | None = None,
+    variant: str = "default",
+    **kwargs: Any,
+) -> Request:
+    """The form submitted over HTTP with ``submitter`` (default: the default button)
+    clicked and the supplied ``values`` in place."""
+    submitter = submitter if submitter is not None else form.submit
+    how = form.submission(submitter)
+    entries = form.entries_for(submitter, values)
+    encoding = form.encoding
+    meta = {
+        **kwargs.pop("meta", {}),
+        META_KEY: _submission(form, how.action, how.method, how.enctype, entries, variant, False),
+    }
+    if how.method != "POST":
+        # A GET submission replaces the action's query with the entries, even with none.
+        url = urlunsplit(urlsplit(how.action)._replace(query="", fragment=""))
+        data = prepared(entries, encoding)
+        return FormRequest(url, method="GET", formdata=data, encoding=encoding, meta=meta, **kwargs)
+    if how.enctype == MULTIPART:
+        files = frozenset(c.name for c in form.controls if c.type == "file" and c.name)
+        body, content_type = multipart_body(entries, encoding, files)
+        headers = {**kwargs.pop("headers", {}), "Content-Type": content_type}
+        return Request(how.action, method="POST", body=body, headers=headers, meta=meta, **kwargs)
+    if how.enctype == TEXT_PLAIN:
+        headers = {**kwargs.pop("headers", {}), "Content-Type": TEXT_PLAIN}
+        body = text_plain_body(entries, encoding)
+        return Request(how.action, method="POST", body=body, headers=headers, meta=meta, **kwargs)
+    request = FormRequest(
+        how.action,
+        method="POST",
+        formdata=prepared(entries, encoding),
+        encoding=encoding,
+        meta=meta,
+        **kwargs,
+    )
+    # FormRequest sets it only when there is data; browsers always send it.
+    request.headers.setdefault(b"Content-Type", URLENCODED.encode())
+    return request
 
 
-def _encodable(text: str, encoding: str) -> str:
-    try:
-        return text.encode(encoding, "xmlcharrefreplace").decode(encoding)
-    except LookupError:
-        return text
-
-
-def browser_blocker(form: HtmlForm, values: Mapping[str, str]) -> str | None:
+def browser_blocker(
+    form: HtmlForm, values: Mapping[str, str], submitter: FormControl | None = None
+) -> str | None:
     """Why ``form`` cannot be submitted by clicking in the browser, or ``None``.
 
-    Clicking needs a submit control whose result replaces the page (not one
-    that opens in another window or frame); typing can only set text fields and
-    textareas (not hidden fields, selects, checkboxes or radios).
+    Clicking needs a submit button whose result replaces the page (not one that
+    opens in another window or frame); a value must be one a user can type (a
+    text field, a textarea) or choose (an option of a select, a radio button's
+    or checkbox's value), not a hidden field's.
     """
-    if form.submit is None:
+    submitter = submitter if submitter is not None else form.submit
+    if submitter is None:
         return "no_submit_control"
-    if form.target.lower() not in ("", "_self"):
+    if form.submission(submitter).target.lower() not in ("", "_self"):
         return "other_window"
-    for name in form.applicable(values):
-        if form.control_type(name) not in TEXT_TYPES | {"textarea"}:
+    for name, value in form.applicable(values).items():
+        if _value_action(form, name, value) is None:
             return "value_not_typeable"
     return None
 
 
-def browser_request(form: HtmlForm, values: Mapping[str, str], **kwargs: Any) -> BrowserRequest:
-    """The form's page, loaded again, with the values typed in and the submit clicked.
-
-    Call :func:`browser_blocker` first: it says which forms this cannot do.
-    """
-    defaults = dict(form.entries)
-    fills = [
-        Fill(field_xpath(form, name), value)
-        for name, value in form.applicable(values).items()
-        if defaults.get(name) != value  # the page already has it
-    ]
+def browser_request(
+    form: HtmlForm,
+    values: Mapping[str, str],
+    submitter: FormControl | None = None,
+    variant: str = "default",
+    **kwargs: Any,
+) -> BrowserRequest:
+    """The form's page, loaded again, with the values typed in or chosen and the
+    submitter clicked.  Call :func:`browser_blocker` first: it says which forms
+    this cannot do."""
+    submitter = submitter if submitter is not None else form.submit
+    assert submitter is not None, "browser_blocker() says no_submit_control"
+    how = form.submission(submitter)
+    entries = form.entries_for(submitter, values)
+    defaults = dict(form.entries_for(submitter))
+    actions: list[Fill | Choose | Click] = []
+    for name, value in form.applicable(values).items():
+        if defaults.get(name) == value and form.control_type(name) != "checkbox":
+            continue  # the page already has it
+        action = _value_action(form, name, value)
+        if action is not None:
+            actions.append(action)
     meta = {
         **kwargs.pop("meta", {}),
-        META_KEY: _submission(form, in_browser=True),
+        META_KEY: _submission(form, how.action, how.method, how.enctype, entries, variant, True),
         # A retry would click again: the first click may have submitted already
         # (a handler that posts by script), and a wait timeout would just repeat.
         "dont_retry": True,
@@ -137,34 +182,52 @@ def browser_request(form: HtmlForm, values: Mapping[str, str], **kwargs: Any) ->
     return BrowserRequest(
         form.page_url,
         wait_for=mark_page,
-        actions=[*fills, Click(submit_xpath(form), wait_for=page_left)],
+        actions=[*actions, Click(control_script(form, submitter), wait_for=page_left)],
         dont_filter=True,  # the page itself was crawled already
         meta=meta,
         **kwargs,
     )
 
 
-def _submission(form: HtmlForm, in_browser: bool) -> FormSubmission:
-    return FormSubmission(form.page_url, form.action, form.method, in_browser)
+def _value_action(form: HtmlForm, name: str, value: str) -> Fill | Choose | None:
+    """How a user puts ``value`` into the field ``name``: typing or choosing."""
+    for control in form.controls:
+        if control.name != name or control.disabled or control.is_button:
+            continue
+        if control.type in TEXT_TYPES or control.type == "textarea":
+            return Fill(control_script(form, control), value)
+        if control.type in {"date", "month", "week", "time", "datetime-local", "color", "range"}:
+            return Fill(control_script(form, control), value)
+        if control.type == "select":
+            return (
+                Choose(control_script(form, control), value) if value in control.choices() else None
+            )
+        if control.type in ("radio", "checkbox"):
+            if (control.value or "on") == value:
+                return Choose(control_script(form, control), value)
+            continue  # another radio of the group may have this value
+        return None  # hidden, file: not for a user to set
+    return None
 
 
-# -- selectors -------------------------------------------------------------------
-
-
-def form_xpath(form: HtmlForm) -> str:
-    if form.element_id is not None:
-        return f"//form[@id = {xpath_literal(form.element_id)}]"
-    return f"(//form)[{form.index + 1}]"
-
-
-def submit_xpath(form: HtmlForm) -> str:
-    return f"({form_xpath(form)}/descendant::*[{SUBMIT_CONTROL}])[1]"
-
-
-def field_xpath(form: HtmlForm, name: str) -> str:
-    return (
-        f"({form_xpath(form)}/descendant::*[(self::input or self::textarea)"
-        f" and @name = {xpath_literal(name)} and not(@disabled)])[1]"
+def _submission(
+    form: HtmlForm,
+    action: str,
+    method: str,
+    enctype: str,
+    entries: tuple[tuple[str, str], ...],
+    variant: str,
+    in_browser: bool,
+) -> FormSubmission:
+    return FormSubmission(
+        form.page_url,
+        action,
+        method,
+        in_browser,
+        enctype=enctype,
+        shape=form.identity(),
+        entries=entries,
+        variant=variant,
     )
 
 

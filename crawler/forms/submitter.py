@@ -1,29 +1,49 @@
-"""The forms part of a crawl: discover, decide, deduplicate, count, build requests.
+"""The forms part of a crawl: discover, decide, vary, deduplicate, count, build requests.
 
-One :class:`FormSubmitter` per crawl.  For every HTML response it finds the
-forms, counts them (``forms/found/<kind>``), asks the :class:`FormPolicy`
-whether each may be submitted, and yields a request for each that may and has
-not been submitted yet, from whatever page (``forms/submitted/<method>``);
-every other form is counted with its reason (``forms/skipped/<reason>``:
+One :class:`FormSubmitter` per crawl.  For every HTML response it reads the
+forms (a rendered page's from its live document, :mod:`crawler.forms.live`;
+others from the HTML, :mod:`crawler.forms.discovery`), counts them
+(``forms/found/<kind>``), asks the :class:`FormPolicy` whether each may be
+submitted, and yields a request for its default submission and its variants
+(:mod:`crawler.forms.variants`) that were not made yet, from whatever page
+(``forms/submitted/<method>``, ``forms/variants/submitted``).  Every
+submission not made is counted with its reason (``forms/skipped/<reason>``:
 ``login``, ``logout``, ``dialog``, ``scheme``, ``policy``, ``depth``,
-``duplicate``).  A form on a rendered page is submitted in the browser
+``duplicate``, ``dangerous``, ``variant_budget``, ``repeats``).
+
+A form on a rendered page is submitted in the browser
 (``forms/submitted_in_browser``) unless it cannot be clicked there
 (``forms/browser_fallback/<reason>``); everything else goes over HTTP.
 
-Two submissions are the same when method, action and sorted entries (with the
-supplied values) are equal.  A form result is one hop deeper than its page,
-so a page at ``DEPTH_LIMIT`` submits nothing (and does not use up the form).
+Identity and repeats are :class:`~crawler.forms.memory.FormMemory`'s: volatile
+hidden fields (tokens, ``__VIEWSTATE``, values that change between copies of
+one page: ``forms/volatile_learned``) do not make a submission new, and a form
+whose results were ``CRAWLER_FORM_MAX_REPEATS`` times a page already seen
+(``forms/results_not_new``) is not submitted again (``forms/exhausted``).
+A form result is one hop deeper than its page, so a page at ``DEPTH_LIMIT``
+submits nothing (and does not use up the form).
 """
 
 from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-from crawler.browser.rendered import is_rendered
+from lxml import etree
+
+from crawler.browser.rendered import RenderedResponse, is_rendered
 from crawler.forms.discovery import discover_forms
+from crawler.forms.live import live_forms
+from crawler.forms.memory import FormMemory, page_digest
 from crawler.forms.policy import FormPolicy
-from crawler.forms.submission import browser_blocker, browser_request, http_request
+from crawler.forms.submission import (
+    META_KEY,
+    browser_blocker,
+    browser_request,
+    http_request,
+)
+from crawler.forms.variants import samples, variants
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -34,15 +54,30 @@ if TYPE_CHECKING:
     from scrapy.http import TextResponse
     from scrapy.statscollectors import StatsCollector
 
-    from crawler.forms.discovery import HtmlForm
+    from crawler.forms.model import HtmlForm
 
 logger = logging.getLogger(__name__)
 
-SubmissionKey = tuple[str, str, tuple[tuple[str, str], ...]]
+_TEXT = etree.XPath(
+    "//body//text()[not(ancestor::script) and not(ancestor::style) and not(ancestor::template)]"
+)
+_TITLE = etree.XPath("string(//title)")
 
 
-def submission_key(form: HtmlForm, values: dict[str, str]) -> SubmissionKey:
-    return form.method, form.action, tuple(sorted(form.data(values)))
+def read_forms(response: TextResponse) -> list[HtmlForm]:
+    """The forms of a response: from the live document when it was rendered and
+    read, else from its HTML."""
+    if isinstance(response, RenderedResponse) and response.render.live_forms is not None:
+        return live_forms(response.render.live_forms, response.url)
+    return discover_forms(response)
+
+
+def response_digest(response: TextResponse) -> bytes | None:
+    """:func:`~crawler.forms.memory.page_digest` of an HTML response's title and text."""
+    root = response.selector.root
+    if not hasattr(root, "xpath"):
+        return None
+    return page_digest(str(_TITLE(root)), (str(t) for t in _TEXT(root)))
 
 
 class FormSubmitter:
@@ -57,7 +92,7 @@ class FormSubmitter:
         self.depth_limit = depth_limit
         self.browser = browser  # False: rendered pages' forms go over HTTP too
         self.crawler = crawler  # for its stats, which exist once the crawl starts
-        self._submitted: set[SubmissionKey] = set()
+        self.memory = FormMemory(policy.max_repeats, policy.volatile_pattern)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -75,43 +110,113 @@ class FormSubmitter:
 
     def requests(self, response: TextResponse, **request_kwargs: Any) -> Iterator[Request]:
         """Requests submitting the forms of ``response`` that the policy allows."""
+        forms = read_forms(response)
+        submission = response.meta.get(META_KEY)
+        if forms or submission is not None:
+            self._note_page(response, forms, submission)
         in_browser = self.browser and is_rendered(response)
         deeper = response.meta.get("depth", 0) + 1
-        values = self.policy.values
-        for form in discover_forms(response):
+        for form in forms:
             kind = self.policy.kind(form)
             self._count(f"forms/found/{kind}")
             reason = self.policy.refusal(form, kind)
-            key = submission_key(form, values)
             if reason is None and self.depth_limit and deeper > self.depth_limit:
                 reason = "depth"
-            if reason is None and key in self._submitted:
-                reason = "duplicate"
+            if reason is None and self.memory.exhausted(form):
+                reason = "repeats"
             if reason is not None:
-                self._count(f"forms/skipped/{reason}")
-                logger.debug(
-                    "Not submitting %s form %s %s on %s: %s",
-                    kind,
-                    form.method,
-                    form.action,
-                    response.url,
-                    reason,
-                )
+                self._skip(reason, form, "default", response.url)
                 continue
-            self._submitted.add(key)
-            self._count(f"forms/submitted/{form.method.lower()}")
-            blocker = browser_blocker(form, values) if in_browser else None
+            yield from self._submissions(form, in_browser, response.url, request_kwargs)
+
+    def _submissions(
+        self, form: HtmlForm, in_browser: bool, page_url: str, request_kwargs: dict[str, Any]
+    ) -> Iterator[Request]:
+        policy, memory = self.policy, self.memory
+        values = dict(policy.values)
+        if policy.samples_for(form):
+            values.update(samples(form, values))
+        shape = form.identity()
+        tried = variants(form, values, policy.danger)
+        if not tried or not tried[0].is_default:
+            self._skip("dangerous", form, "default", page_url)
+        for variant in tried:
+            how = form.submission(variant.submitter)
+            if not policy.allows_method(how.method, how.action):
+                self._skip("policy", form, variant.label, page_url)
+                continue
+            if urlsplit(how.action).scheme not in ("http", "https"):
+                self._skip("scheme", form, variant.label, page_url)
+                continue
+            entries = form.entries_for(variant.submitter, variant.values)
+            if memory.seen(form, how, entries):
+                self._skip("duplicate", form, variant.label, page_url)
+                continue
+            if not variant.is_default:
+                if memory.variants_used[shape] >= policy.max_variants:
+                    self._skip("variant_budget", form, variant.label, page_url)
+                    continue
+                memory.variants_used[shape] += 1
+                self._count("forms/variants/submitted")
+            memory.remember(form, how, entries)
+            self._count(f"forms/submitted/{how.method.lower()}")
+            kwargs = dict(request_kwargs)
+            blocker = (
+                browser_blocker(form, variant.values, variant.submitter) if in_browser else None
+            )
             if in_browser and blocker is None:
                 self._count("forms/submitted_in_browser")
-                logger.debug("Submitting form %s %s in the browser", form.method, form.action)
-                yield browser_request(form, values, **request_kwargs)
+                logger.debug(
+                    "Submitting form %s %s (%s) in the browser",
+                    how.method,
+                    how.action,
+                    variant.label,
+                )
+                yield browser_request(
+                    form, variant.values, variant.submitter, variant.label, **kwargs
+                )
                 continue
             if blocker is not None:
                 self._count(f"forms/browser_fallback/{blocker}")
-            logger.debug("Submitting form %s %s over HTTP", form.method, form.action)
-            yield http_request(form, values, response.encoding, **request_kwargs)
+            logger.debug(
+                "Submitting form %s %s (%s) over HTTP", how.method, how.action, variant.label
+            )
+            yield http_request(form, variant.values, variant.submitter, variant.label, **kwargs)
 
-    def _count(self, key: str) -> None:
+    def _note_page(self, response: TextResponse, forms: list[HtmlForm], submission: Any) -> None:
+        """Learn volatile fields from the page's forms; count a form result that
+        is no new page against its form."""
+        digest = response_digest(response)
+        if digest is None:
+            return
+        new = self.memory.page(digest)
+        if submission is not None and submission.shape is not None and not new:
+            self._count("forms/results_not_new")
+            if self.memory.fruitless(submission.shape):
+                self._count("forms/exhausted")
+                logger.info(
+                    "Form %s %s led %d times to no new page: not submitting it again",
+                    submission.method,
+                    submission.action,
+                    self.policy.max_repeats,
+                )
+        learned = self.memory.learn(digest, forms)
+        if learned:
+            self._count("forms/volatile_learned", len(learned))
+            logger.debug("Volatile form fields on %s: %s", response.url, ", ".join(learned))
+
+    def _skip(self, reason: str, form: HtmlForm, variant: str, page_url: str) -> None:
+        self._count(f"forms/skipped/{reason}")
+        logger.debug(
+            "Not submitting form %s %s (%s) on %s: %s",
+            form.method,
+            form.action,
+            variant,
+            page_url,
+            reason,
+        )
+
+    def _count(self, key: str, count: int = 1) -> None:
         stats = self.stats
         if stats is not None:
-            stats.inc_value(key)
+            stats.inc_value(key, count)

@@ -21,14 +21,11 @@ from lxml import etree
 from crawler.forms.discovery import find_forms
 
 if TYPE_CHECKING:
-    from lxml.html import HtmlElement
-
-    from crawler.forms.discovery import HtmlForm
+    from crawler.forms.model import FormControl, HtmlForm
 
 # Input types whose value the user types; the username field is one of them.
 _TEXT_TYPES = ("text", "email", "tel")
 _USERNAME_HINT = ("user", "login", "mail", "account", "ident")
-_FORMS = etree.XPath("//form")
 
 
 @dataclass(frozen=True)
@@ -91,9 +88,11 @@ def find_login_form(
         if form.method == "DIALOG":
             continue
         passwords = [
-            name
-            for name, kind in form.controls
-            if (name == password_field if password_field else kind == "password")
+            c.name
+            for c in form.controls
+            if c.name
+            and not c.is_button
+            and (c.name == password_field if password_field else c.type == "password")
         ]
         if passwords:
             candidates.append((form, passwords))
@@ -101,29 +100,31 @@ def find_login_form(
         return None
     form, passwords = next(((f, p) for f, p in candidates if len(p) == 1), candidates[0])
     password = passwords[0]
-    element = _FORMS(doc)[form.index]
     return LoginForm(
         form=form,
-        username_field=username_field or _username_field(element, form, password),
+        username_field=username_field or _username_field(form, password),
         password_field=password,
     )
 
 
-def _username_field(element: HtmlElement, form: HtmlForm, password: str) -> str | None:
+def _username_field(form: HtmlForm, password: str) -> str | None:
     """The text input that looks like a username, else the last one before the password."""
-    fields = {name for name, kind in form.controls if kind in _TEXT_TYPES}
-    texts: list[HtmlElement] = []
-    before: list[HtmlElement] = []
-    for control in element.iter("input"):
-        name = control.get("name")
-        if name == password and not before:
+    texts: list[FormControl] = []
+    before: list[FormControl] = []
+    for control in form.controls:
+        if control.name == password and not before:
             before = list(texts)
-        if name in fields and control.get("disabled") is None:
+        if (
+            control.tag == "input"
+            and control.name
+            and control.type in _TEXT_TYPES
+            and not control.disabled
+        ):
             texts.append(control)
     for control in texts:
-        hints = " ".join(control.get(a) or "" for a in ("name", "id", "autocomplete")).lower()
+        hints = f"{control.name} {control.element_id} {control.autocomplete}".lower()
         if any(hint in hints for hint in _USERNAME_HINT):
-            return str(control.get("name"))
+            return control.name
     if before:
-        return str(before[-1].get("name"))
-    return str(texts[0].get("name")) if texts else None
+        return before[-1].name
+    return texts[0].name if texts else None

@@ -1,0 +1,136 @@
+"""What a crawl remembers about forms: which submissions were made, which hidden
+fields are volatile, which forms stopped leading anywhere new.
+
+Identity.  Two submissions are the same when they go to the same place
+(action, method, encoding type) with the same entries, *volatile* fields left
+out.  A volatile field is a hidden input whose value changes between two
+copies of the same page, so it says nothing about what the form asks for:
+
+* by name (:data:`VOLATILE_NAMES`, and ``CRAWLER_FORM_VOLATILE_PATTERN``):
+  CSRF tokens, ``__VIEWSTATE``/``__EVENTVALIDATION`` (ASP.NET), nonces,
+  timestamps;
+* learned: when two pages with the same text (two copies of one page, such
+  as a search page a postback showed again) hold a form of the same shape
+  (:meth:`~crawler.forms.model.HtmlForm.identity`) whose hidden values differ,
+  those hidden fields are volatile for that shape from then on, and the
+  submissions remembered so far are compared without them.
+
+Repeats.  A form whose submission leads to a page whose text was seen before
+(the same form again, a "no results" page) was *fruitless*; after
+``CRAWLER_FORM_MAX_REPEATS`` fruitless submissions of one shape the shape is
+*exhausted* and not submitted again (``forms/exhausted``), whatever its
+values: the loops volatile fields make stop even when nothing was learned.
+
+Memory: one digest (16 bytes) per page with forms, one key per submission,
+the hidden values of one copy per page text and form shape.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter, defaultdict
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from crawler.forms.model import HtmlForm, Submission
+
+#: Hidden field names that are tokens or state, never what a form is for.
+VOLATILE_NAMES = (
+    r"csrf|xsrf|token|nonce|authenticity|captcha|timestamp|"
+    r"^__(?:viewstate|eventvalidation|eventtarget|eventargument|lastfocus|requestdigest|previouspage)"
+    r"|^_?ts$|^_$"
+)
+
+Shape = tuple[Any, ...]
+Entries = tuple[tuple[str, str], ...]
+Key = tuple[str, str, str, Entries]
+
+
+def page_digest(title: str, texts: Iterable[str]) -> bytes:
+    """A 16-byte digest of a page's title and text, whitespace collapsed."""
+    text = " ".join(" ".join(t.split()) for t in texts if t and not t.isspace())
+    return hashlib.blake2b(f"{title}\n{text}".encode(), digest_size=16).digest()
+
+
+class FormMemory:
+    """Submissions made, volatile fields learned, fruitless results counted."""
+
+    def __init__(self, max_repeats: int = 3, volatile_pattern: str | None = None) -> None:
+        self.max_repeats = max_repeats
+        pattern = VOLATILE_NAMES + (f"|{volatile_pattern}" if volatile_pattern else "")
+        self._names = re.compile(pattern, re.IGNORECASE)
+        self._learned: defaultdict[Shape, set[str]] = defaultdict(set)
+        self._made: defaultdict[Shape, list[tuple[Submission, Entries]]] = defaultdict(list)
+        self._keys: defaultdict[Shape, set[Key]] = defaultdict(set)
+        self._copies: dict[tuple[bytes, Shape], dict[str, str]] = {}
+        self._fruitless: Counter[Shape] = Counter()
+        self._pages: set[bytes] = set()
+        self.variants_used: Counter[Shape] = Counter()
+
+    # -- volatile fields ----------------------------------------------------------
+
+    def volatile(self, form: HtmlForm) -> frozenset[str]:
+        """The hidden fields of ``form`` whose values do not make a submission new."""
+        learned = self._learned.get(form.identity(), set())
+        return frozenset(
+            c.name
+            for c in form.controls
+            if c.type == "hidden" and c.name and (c.name in learned or self._names.search(c.name))
+        )
+
+    def learn(self, digest: bytes, forms: Iterable[HtmlForm]) -> list[str]:
+        """Compare the forms of a page (text ``digest``) with those of an earlier copy
+        of it; the names newly found volatile (``shape: name`` strings, for logs)."""
+        found: list[str] = []
+        for form in forms:
+            shape = form.identity()
+            hidden = {c.name: c.value for c in form.controls if c.type == "hidden" and c.name}
+            if not hidden:
+                continue
+            earlier = self._copies.setdefault((digest, shape), hidden)
+            changed = {n for n, v in hidden.items() if earlier.get(n, v) != v}
+            new = changed - self._learned[shape]
+            if new:
+                self._learned[shape] |= new
+                self._rekey(shape, form)
+                found += sorted(new)
+        return found
+
+    # -- submissions --------------------------------------------------------------
+
+    def key(self, form: HtmlForm, how: Submission, entries: Entries) -> Key:
+        volatile = self.volatile(form)
+        kept = tuple(sorted((n, v) for n, v in entries if n not in volatile))
+        return how.method, how.action, how.enctype, kept
+
+    def seen(self, form: HtmlForm, how: Submission, entries: Entries) -> bool:
+        return self.key(form, how, entries) in self._keys[form.identity()]
+
+    def remember(self, form: HtmlForm, how: Submission, entries: Entries) -> None:
+        shape = form.identity()
+        self._made[shape].append((how, entries))
+        self._keys[shape].add(self.key(form, how, entries))
+
+    def _rekey(self, shape: Shape, form: HtmlForm) -> None:
+        self._keys[shape] = {self.key(form, how, entries) for how, entries in self._made[shape]}
+
+    # -- results ------------------------------------------------------------------
+
+    def page(self, digest: bytes) -> bool:
+        """Note a page's text; whether it is new."""
+        if digest in self._pages:
+            return False
+        self._pages.add(digest)
+        return True
+
+    def fruitless(self, shape: Shape) -> bool:
+        """Count a submission of ``shape`` that led to no new page; whether the
+        shape is exhausted now (the count reached ``max_repeats``)."""
+        self._fruitless[shape] += 1
+        return self._fruitless[shape] == self.max_repeats
+
+    def exhausted(self, form: HtmlForm) -> bool:
+        return self._fruitless[form.identity()] >= self.max_repeats

@@ -1,0 +1,152 @@
+"""The submissions of one form a crawl tries: its defaults, then its variants.
+
+A search or filter form hides pages behind its other choices.  Besides the
+default submission (the default button, the page's values), a form is
+submitted (HTML Standard terms):
+
+* with each other *submit button* that goes elsewhere or sends something
+  else (``formaction``, ``formmethod``, its own name/value);
+* with each other option of each ``<select>`` (a multiple select: each option
+  alone) and each other value of each radio button group, one control changed
+  at a time from the defaults, round-robin over the controls so a long select
+  does not use up the budget of the others.
+
+At most ``CRAWLER_FORM_VARIANTS`` variants per form shape (across pages).
+Nothing dangerous is tried: a submit button, option or radio whose text,
+name, value or ``formaction`` matches the danger pattern
+(:mod:`crawler.safety`: delete, remove, purchase, unsubscribe, log out...)
+is left out.  Values the user supplied (``--form-value``) are never varied.
+
+Sample values (:func:`samples`) are typed into empty fields a user would
+fill (e-mail, number, date, URL, telephone, search, text) only when the
+policy says so: ``--forms all``, or a form ``CRAWLER_SUBMIT_FORMS`` names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import zip_longest
+from typing import TYPE_CHECKING
+
+from crawler.forms.values import SAMPLE_TYPES, sample
+from crawler.safety import matches
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from crawler.forms.model import FormControl, HtmlForm
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One submission of a form: ``submitter`` clicked, ``values`` put in."""
+
+    label: str  # "default", "submitter: Advanced", "cat=maps"
+    submitter: FormControl | None
+    values: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_default(self) -> bool:
+        return self.label == "default"
+
+
+def dangerous(control: FormControl, danger: str) -> bool:
+    """Whether clicking the submit button ``control`` is one of the things a crawl
+    never does (its text, name, value or ``formaction``)."""
+    texts = [control.text, control.name, control.value]
+    return matches(danger, urls=[control.formaction or ""], texts=texts)
+
+
+def dangerous_choice(label: str, value: str, danger: str) -> bool:
+    """Whether choosing an option (its ``label`` and ``value``) is."""
+    return matches(danger, texts=[label, value])
+
+
+def variants(form: HtmlForm, values: Mapping[str, str], danger: str) -> list[Variant]:
+    """The default submission, then every variant, in the order they are tried
+    (the caller applies the budget).  The default is left out when its
+    submitter is dangerous."""
+    result: list[Variant] = []
+    default = form.submit
+    if default is None or not dangerous(default, danger):
+        result.append(Variant("default", default, dict(values)))
+    base = form.entries_for(default, values)
+    base_how = form.submission(default)
+    for submitter in form.submitters[1:]:
+        if dangerous(submitter, danger):
+            continue
+        if (form.submission(submitter), form.entries_for(submitter, values)) == (base_how, base):
+            continue  # the same request as the default's
+        label = f"submitter: {submitter.text or submitter.name or submitter.index}"
+        result.append(Variant(label, submitter, dict(values)))
+    choices = [_alternatives(form, name, values, danger) for name in _choice_names(form, values)]
+    for round_ in zip_longest(*choices):
+        for alternative in round_:
+            if alternative is not None:
+                result.append(Variant(alternative[0], default, {**values, **alternative[1]}))
+    return result
+
+
+def samples(form: HtmlForm, values: Mapping[str, str]) -> dict[str, str]:
+    """A sample value for each empty field a user would type into (not hidden,
+    not a password, not supplied); for :data:`~crawler.forms.values.SAMPLE_TYPES`."""
+    filled: dict[str, str] = {}
+    for control in form.controls:
+        if (
+            not control.name
+            or control.disabled
+            or control.name in values
+            or control.name in filled
+            or control.value
+            or control.tag not in ("input", "textarea")
+        ):
+            continue
+        kind = "textarea" if control.tag == "textarea" else control.type
+        if kind not in SAMPLE_TYPES:
+            continue
+        if control.suggestions:
+            filled[control.name] = control.suggestions[0]  # the page's own suggestion
+            continue
+        value = sample(kind, control.minimum, control.maximum, control.step)
+        if value is not None:
+            filled[control.name] = value
+    return filled
+
+
+def _choice_names(form: HtmlForm, values: Mapping[str, str]) -> list[str]:
+    names: list[str] = []
+    for control in form.controls:
+        if (
+            control.type in ("select", "radio")
+            and control.name
+            and not control.disabled
+            and control.name not in values
+            and control.name not in names
+        ):
+            names.append(control.name)
+    return names
+
+
+def _alternatives(
+    form: HtmlForm, name: str, values: Mapping[str, str], danger: str
+) -> list[tuple[str, dict[str, str]]]:
+    """``(label, {name: value})`` for each choice of the control(s) called ``name``
+    that the default submission does not already make."""
+    current = [v for n, v in form.entries_for(form.submit, values) if n == name]
+    alternatives: list[tuple[str, dict[str, str]]] = []
+    seen: set[str] = set(current) if len(current) == 1 else set()
+    for control in form.controls:
+        if control.name != name or control.disabled:
+            continue
+        if control.type == "select":
+            options = [(o.value, o.label) for o in control.options if not o.disabled]
+        elif control.type == "radio":
+            options = [(control.value or "on", control.text or control.value)]
+        else:
+            continue
+        for value, label in options:
+            if value in seen or dangerous_choice(label, value, danger):
+                continue
+            seen.add(value)
+            alternatives.append((f"{name}={value}", {name: value}))
+    return alternatives
