@@ -158,15 +158,21 @@ def test_get_submits_get_forms_and_no_post(area_get: AreaCrawl) -> None:
     assert area_get.found_via(area.FILTER_URL) == "form"
     assert area_get.found_via(area.NO_SCRIPT_URL) == "form"  # what the JS form does without JS
     assert area.JS_RESULT_PATH not in area_get.requested()
-    assert area_get.stats["forms/submitted/get"] == 2
+    # the filter form with its defaults and with each other colour; the JS form
+    assert area_get.stats["forms/submitted/get"] == 4
+    assert area_get.stats["forms/variants/submitted"] == 2
     assert area_get.stats["forms/skipped/policy"] == 1  # the feedback POST
     assert_nothing_unsafe(area_get)
 
 
 def test_the_filter_form_repeated_on_its_results_is_submitted_once(area_get: AreaCrawl) -> None:
     filtered = [r for r in area_get.seen if urlsplit(r.target).path == area.RESULTS_PATH]
-    assert [r.target for r in filtered] == [area.FILTER_URL]
-    assert area_get.stats["forms/skipped/duplicate"] == 1
+    # each colour once: the default (green) and the two other options, one at a time;
+    # the forms on the three results pages are those same submissions again
+    assert sorted(r.target for r in filtered) == sorted(
+        f"{area.RESULTS_PATH}?colour={colour}&q={area.FILTER_TEXT}" for colour in area.FILTER_COLOURS
+    )
+    assert area_get.stats["forms/skipped/duplicate"] == 3 * 3
 
 
 def test_all_posts_the_feedback_form_once_with_its_token(area_all: AreaCrawl) -> None:
@@ -295,7 +301,8 @@ def test_the_script_driven_form_reaches_its_result_in_the_browser(
     assert area.NO_SCRIPT_PATH not in run.requested()
     assert run.posts() == [area.FEEDBACK_PATH]  # clicked in the browser, token and all
     assert run.result.by_path()[area.FEEDBACK_PATH]["status"] == 200
-    assert run.stats["forms/submitted_in_browser"] == 3
+    # the filter form (default and two colours), the JS form, the feedback form
+    assert run.stats["forms/submitted_in_browser"] == 5
     assert_nothing_unsafe(run)
 
 

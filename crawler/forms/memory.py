@@ -9,11 +9,14 @@ copies of the same page, so it says nothing about what the form asks for:
 * by name (:data:`VOLATILE_NAMES`, and ``CRAWLER_FORM_VOLATILE_PATTERN``):
   CSRF tokens, ``__VIEWSTATE``/``__EVENTVALIDATION`` (ASP.NET), nonces,
   timestamps;
-* learned: when two pages with the same text (two copies of one page, such
-  as a search page a postback showed again) hold a form of the same shape
-  (:meth:`~crawler.forms.model.HtmlForm.identity`) whose hidden values differ,
-  those hidden fields are volatile for that shape from then on, and the
-  submissions remembered so far are compared without them.
+* learned: when submitting a form gives back a copy of its page (the same
+  text) holding the same form (its shape,
+  :meth:`~crawler.forms.model.HtmlForm.identity`) with other hidden values
+  than were sent, those hidden fields are volatile for that shape from then
+  on, and the submissions remembered so far are compared without them.  Only
+  a copy of the same page teaches this: a next step of a multi-step form, or
+  the next page of a paged list, carries state of its own in its hidden
+  fields (the page text differs), and that state is kept.
 
 Repeats.  A form whose submission leads to a page whose text was seen before
 (the same form again, a "no results" page) was *fruitless*; after
@@ -21,8 +24,8 @@ Repeats.  A form whose submission leads to a page whose text was seen before
 *exhausted* and not submitted again (``forms/exhausted``), whatever its
 values: the loops volatile fields make stop even when nothing was learned.
 
-Memory: one digest (16 bytes) per page with forms, one key per submission,
-the hidden values of one copy per page text and form shape.
+Memory: one digest (16 bytes) per page with forms or reached by a form, one
+key and the entries of each submission.
 """
 
 from __future__ import annotations
@@ -65,7 +68,6 @@ class FormMemory:
         self._learned: defaultdict[Shape, set[str]] = defaultdict(set)
         self._made: defaultdict[Shape, list[tuple[Submission, Entries]]] = defaultdict(list)
         self._keys: defaultdict[Shape, set[Key]] = defaultdict(set)
-        self._copies: dict[tuple[bytes, Shape], dict[str, str]] = {}
         self._fruitless: Counter[Shape] = Counter()
         self._pages: set[bytes] = set()
         self.variants_used: Counter[Shape] = Counter()
@@ -81,17 +83,20 @@ class FormMemory:
             if c.type == "hidden" and c.name and (c.name in learned or self._names.search(c.name))
         )
 
-    def learn(self, digest: bytes, forms: Iterable[HtmlForm]) -> list[str]:
-        """Compare the forms of a page (text ``digest``) with those of an earlier copy
-        of it; the names newly found volatile (``shape: name`` strings, for logs)."""
+    def learn(self, shape: Shape, sent: Entries, forms: Iterable[HtmlForm]) -> list[str]:
+        """A submission of ``shape`` that sent ``sent`` gave back a copy of its page
+        with ``forms``: the hidden fields of the same form whose values changed are
+        volatile.  The names newly found so (for logs)."""
+        values = dict(sent)
         found: list[str] = []
         for form in forms:
-            shape = form.identity()
-            hidden = {c.name: c.value for c in form.controls if c.type == "hidden" and c.name}
-            if not hidden:
+            if form.identity() != shape:
                 continue
-            earlier = self._copies.setdefault((digest, shape), hidden)
-            changed = {n for n, v in hidden.items() if earlier.get(n, v) != v}
+            changed = {
+                c.name
+                for c in form.controls
+                if c.type == "hidden" and c.name in values and values[c.name] != c.value
+            }
             new = changed - self._learned[shape]
             if new:
                 self._learned[shape] |= new

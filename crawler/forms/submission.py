@@ -83,6 +83,7 @@ class FormSubmission:
     shape: tuple[Any, ...] | None = None
     entries: tuple[tuple[str, str], ...] = ()
     variant: str = "default"
+    page_digest: bytes | None = None  # the text of the page the form was on
 
 
 def http_request(
@@ -164,10 +165,12 @@ def browser_request(
     assert submitter is not None, "browser_blocker() says no_submit_control"
     how = form.submission(submitter)
     entries = form.entries_for(submitter, values)
-    defaults = dict(form.entries_for(submitter))
+    defaults: dict[str, list[str]] = {}
+    for name, value in form.entries_for(submitter):
+        defaults.setdefault(name, []).append(value)
     actions: list[Fill | Choose | Click] = []
     for name, value in form.applicable(values).items():
-        if defaults.get(name) == value and form.control_type(name) != "checkbox":
+        if defaults.get(name) == [value]:
             continue  # the page already has it
         action = _value_action(form, name, value)
         if action is not None:

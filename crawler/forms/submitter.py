@@ -27,6 +27,7 @@ submits nothing (and does not use up the form).
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -112,8 +113,9 @@ class FormSubmitter:
         """Requests submitting the forms of ``response`` that the policy allows."""
         forms = read_forms(response)
         submission = response.meta.get(META_KEY)
-        if forms or submission is not None:
-            self._note_page(response, forms, submission)
+        digest = response_digest(response) if forms or submission is not None else None
+        if digest is not None:
+            self._note_page(digest, forms, submission, response.url)
         in_browser = self.browser and is_rendered(response)
         deeper = response.meta.get("depth", 0) + 1
         for form in forms:
@@ -127,7 +129,10 @@ class FormSubmitter:
             if reason is not None:
                 self._skip(reason, form, "default", response.url)
                 continue
-            yield from self._submissions(form, in_browser, response.url, request_kwargs)
+            for request in self._submissions(form, in_browser, response.url, request_kwargs):
+                made = request.meta[META_KEY]
+                request.meta[META_KEY] = replace(made, page_digest=digest)
+                yield request
 
     def _submissions(
         self, form: HtmlForm, in_browser: bool, page_url: str, request_kwargs: dict[str, Any]
@@ -137,10 +142,10 @@ class FormSubmitter:
         if policy.samples_for(form):
             values.update(samples(form, values))
         shape = form.identity()
-        tried = variants(form, values, policy.danger)
-        if not tried or not tried[0].is_default:
-            self._skip("dangerous", form, "default", page_url)
-        for variant in tried:
+        for variant in variants(form, values, policy.danger):
+            if variant.dangerous:
+                self._skip("dangerous", form, variant.label, page_url)
+                continue
             how = form.submission(variant.submitter)
             if not policy.allows_method(how.method, how.action):
                 self._skip("policy", form, variant.label, page_url)
@@ -183,14 +188,13 @@ class FormSubmitter:
             )
             yield http_request(form, variant.values, variant.submitter, variant.label, **kwargs)
 
-    def _note_page(self, response: TextResponse, forms: list[HtmlForm], submission: Any) -> None:
-        """Learn volatile fields from the page's forms; count a form result that
-        is no new page against its form."""
-        digest = response_digest(response)
-        if digest is None:
-            return
+    def _note_page(self, digest: bytes, forms: list[HtmlForm], submission: Any, url: str) -> None:
+        """Count a form result that is no new page against its form; learn volatile
+        fields from a result that is a copy of the form's own page."""
         new = self.memory.page(digest)
-        if submission is not None and submission.shape is not None and not new:
+        if submission is None or submission.shape is None:
+            return
+        if not new:
             self._count("forms/results_not_new")
             if self.memory.fruitless(submission.shape):
                 self._count("forms/exhausted")
@@ -200,10 +204,11 @@ class FormSubmitter:
                     submission.action,
                     self.policy.max_repeats,
                 )
-        learned = self.memory.learn(digest, forms)
-        if learned:
-            self._count("forms/volatile_learned", len(learned))
-            logger.debug("Volatile form fields on %s: %s", response.url, ", ".join(learned))
+        if submission.page_digest == digest:
+            learned = self.memory.learn(submission.shape, submission.entries, forms)
+            if learned:
+                self._count("forms/volatile_learned", len(learned))
+                logger.debug("Volatile form fields on %s: %s", url, ", ".join(learned))
 
     def _skip(self, reason: str, form: HtmlForm, variant: str, page_url: str) -> None:
         self._count(f"forms/skipped/{reason}")

@@ -44,6 +44,7 @@ class Variant:
     label: str  # "default", "submitter: Advanced", "cat=maps"
     submitter: FormControl | None
     values: Mapping[str, str] = field(default_factory=dict)
+    dangerous: bool = False  # listed to be counted, never submitted
 
     @property
     def is_default(self) -> bool:
@@ -64,26 +65,28 @@ def dangerous_choice(label: str, value: str, danger: str) -> bool:
 
 def variants(form: HtmlForm, values: Mapping[str, str], danger: str) -> list[Variant]:
     """The default submission, then every variant, in the order they are tried
-    (the caller applies the budget).  The default is left out when its
-    submitter is dangerous."""
+    (the caller applies the budget).  Dangerous submit buttons and options are
+    in the list with ``dangerous=True``, to be counted and left alone."""
     result: list[Variant] = []
     default = form.submit
-    if default is None or not dangerous(default, danger):
-        result.append(Variant("default", default, dict(values)))
+    result.append(
+        Variant(
+            "default", default, dict(values), default is not None and dangerous(default, danger)
+        )
+    )
     base = form.entries_for(default, values)
     base_how = form.submission(default)
     for submitter in form.submitters[1:]:
-        if dangerous(submitter, danger):
-            continue
         if (form.submission(submitter), form.entries_for(submitter, values)) == (base_how, base):
             continue  # the same request as the default's
         label = f"submitter: {submitter.text or submitter.name or submitter.index}"
-        result.append(Variant(label, submitter, dict(values)))
+        result.append(Variant(label, submitter, dict(values), dangerous(submitter, danger)))
     choices = [_alternatives(form, name, values, danger) for name in _choice_names(form, values)]
     for round_ in zip_longest(*choices):
         for alternative in round_:
             if alternative is not None:
-                result.append(Variant(alternative[0], default, {**values, **alternative[1]}))
+                label, chosen, bad = alternative
+                result.append(Variant(label, default, {**values, **chosen}, bad))
     return result
 
 
@@ -129,11 +132,11 @@ def _choice_names(form: HtmlForm, values: Mapping[str, str]) -> list[str]:
 
 def _alternatives(
     form: HtmlForm, name: str, values: Mapping[str, str], danger: str
-) -> list[tuple[str, dict[str, str]]]:
-    """``(label, {name: value})`` for each choice of the control(s) called ``name``
-    that the default submission does not already make."""
+) -> list[tuple[str, dict[str, str], bool]]:
+    """``(label, {name: value}, dangerous)`` for each choice of the control(s) called
+    ``name`` that the default submission does not already make."""
     current = [v for n, v in form.entries_for(form.submit, values) if n == name]
-    alternatives: list[tuple[str, dict[str, str]]] = []
+    alternatives: list[tuple[str, dict[str, str], bool]] = []
     seen: set[str] = set(current) if len(current) == 1 else set()
     for control in form.controls:
         if control.name != name or control.disabled:
@@ -145,8 +148,9 @@ def _alternatives(
         else:
             continue
         for value, label in options:
-            if value in seen or dangerous_choice(label, value, danger):
+            if value in seen:
                 continue
             seen.add(value)
-            alternatives.append((f"{name}={value}", {name: value}))
+            bad = dangerous_choice(label, value, danger)
+            alternatives.append((f"{name}={value}", {name: value}, bad))
     return alternatives
