@@ -170,7 +170,8 @@ def test_the_filter_form_repeated_on_its_results_is_submitted_once(area_get: Are
     # each colour once: the default (green) and the two other options, one at a time;
     # the forms on the three results pages are those same submissions again
     assert sorted(r.target for r in filtered) == sorted(
-        f"{area.RESULTS_PATH}?colour={colour}&q={area.FILTER_TEXT}" for colour in area.FILTER_COLOURS
+        f"{area.RESULTS_PATH}?colour={colour}&q={area.FILTER_TEXT}"
+        for colour in area.FILTER_COLOURS
     )
     assert area_get.stats["forms/skipped/duplicate"] == 3 * 3
 
