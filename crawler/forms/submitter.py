@@ -147,6 +147,9 @@ class FormSubmitter:
                 self._skip("dangerous", form, variant.label, page_url)
                 continue
             how = form.submission(variant.submitter)
+            if how.method == "DIALOG":  # formmethod="dialog": closes a dialog, sends nothing
+                self._skip("dialog", form, variant.label, page_url)
+                continue
             if not policy.allows_method(how.method, how.action):
                 self._skip("policy", form, variant.label, page_url)
                 continue
