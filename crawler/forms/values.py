@@ -128,7 +128,7 @@ def _range_value(value: str, minimum: str, maximum: str, step: str) -> str:
     size = _number(step_text) if step_text != "any" else None
     if step_text != "any":
         size = size if size is not None and size > 0 else 1.0
-        steps = round((number - low) / size)
+        steps = math.floor((number - low) / size + 0.5)  # ties go up, not to even
         number = low + steps * size
         if number > high:
             number -= size
