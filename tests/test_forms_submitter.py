@@ -11,7 +11,7 @@ from scrapy.utils.test import get_crawler
 
 from crawler.addon import CrawlerAddon
 from crawler.browser.rendered import RenderedResponse
-from crawler.browser.request import BrowserRequest
+from crawler.browser.request import BrowserRequest, Choose
 from crawler.browser.result import RenderResult
 from crawler.forms.submission import META_KEY
 from crawler.forms.submitter import FormSubmitter
@@ -31,6 +31,11 @@ PICKER = (
 )
 
 
+HIDDEN = (
+    '<form action="/state"><input type="hidden" name="state" value="1"><button>Next</button></form>'
+)
+
+
 class Submitter:
     """A FormSubmitter built from settings the way a crawl builds it, and its stats."""
 
@@ -39,11 +44,17 @@ class Submitter:
         self.submitter = FormSubmitter.from_crawler(self.crawler)
 
     def submit(
-        self, body: str, path: str = "/", depth: int = 0, rendered: bool = False
+        self,
+        body: str,
+        path: str = "/",
+        depth: int = 0,
+        rendered: bool = False,
+        meta: dict[str, Any] | None = None,
+        title: str = "",
     ) -> list[Request]:
         url = SITE + path
-        request = Request(url, meta={"depth": depth})
-        html = f"<html><body>{body}</body></html>"
+        request = Request(url, meta={**(meta or {}), "depth": depth})
+        html = f"<html><head><title>{title}</title></head><body>{body}</body></html>"
         response_class = HtmlResponse
         extra: dict[str, Any] = {}
         if rendered:
@@ -141,7 +152,8 @@ def test_rendered_pages_submit_in_the_browser() -> None:
     ("body", "values", "reason"),
     [
         (NO_BUTTON, {}, "no_submit_control"),
-        (PICKER, {"colour": "blue"}, "value_not_typeable"),
+        (HIDDEN, {"state": "2"}, "value_not_typeable"),
+        (PICKER, {"colour": "purple"}, "value_not_typeable"),  # not one of its options
     ],
 )
 def test_forms_the_browser_cannot_click_go_over_http(
@@ -159,3 +171,133 @@ def test_without_selenium_rendered_pages_submit_over_http() -> None:
     s = Submitter(SELENIUM_ENABLED=False)
     [request] = s.submit(SEARCH, rendered=True)
     assert not isinstance(request, BrowserRequest)
+
+
+def test_a_choice_is_made_in_the_browser() -> None:
+    s = Submitter(CRAWLER_FORM_VALUES={"colour": "blue"}, CRAWLER_FORM_VARIANTS=0)
+    [request] = s.submit(PICKER, rendered=True)
+    assert isinstance(request, BrowserRequest)
+    [choose, _] = request.browser_options.actions
+    assert isinstance(choose, Choose)
+    assert choose.value == "blue"
+
+
+# -- variants -------------------------------------------------------------------------
+
+COLOURS = (
+    '<form action="/pick"><select name="colour"><option>red</option><option>blue</option>'
+    "<option>green</option><option>white</option></select><button>Pick</button></form>"
+)
+
+
+def test_variants_are_bounded_per_form_shape() -> None:
+    s = Submitter(CRAWLER_FORM_VARIANTS=2)
+    requests = s.submit(COLOURS, "/a")
+    assert [r.url for r in requests] == [
+        f"{SITE}/pick?colour=red",
+        f"{SITE}/pick?colour=blue",
+        f"{SITE}/pick?colour=green",
+    ]
+    assert [r.meta[META_KEY].variant for r in requests] == [
+        "default",
+        "colour=blue",
+        "colour=green",
+    ]
+    assert s.stats()["forms/variants/submitted"] == 2
+    assert s.stats()["forms/skipped/variant_budget"] == 1
+    # the same form on another page: what was made is a duplicate, the rest is over budget
+    assert s.submit(COLOURS, "/b") == []
+    assert s.stats()["forms/skipped/duplicate"] == 3
+    assert s.stats()["forms/skipped/variant_budget"] == 2
+
+
+def test_a_post_submitter_of_a_get_form_follows_the_policy() -> None:
+    body = (
+        '<form action="/s"><input name="q" value="x"><button>Find</button>'
+        '<button formmethod="post" formaction="/save">Save</button></form>'
+    )
+    s = Submitter()
+    [find] = s.submit(body)
+    assert (find.method, find.url) == ("GET", f"{SITE}/s?q=x")
+    assert s.stats()["forms/skipped/policy"] == 1
+    everything = Submitter(CRAWLER_FORMS="all")
+    find, save = everything.submit(body)
+    assert (save.method, save.url, save.body) == ("POST", f"{SITE}/save", b"q=x")
+    assert save.meta[META_KEY].variant == "submitter: Save"
+
+
+def test_dangerous_submitters_are_never_clicked() -> None:
+    s = Submitter()
+    assert (
+        s.submit('<form action="/items"><input name="id" value="3"><button>Delete</button></form>')
+        == []
+    )
+    assert s.stats()["forms/skipped/dangerous"] == 1
+    [go] = s.submit(
+        '<form action="/list"><input name="id" value="3"><button>Go</button>'
+        '<button name="act" value="x">Remove all</button></form>'
+    )
+    assert go.url == f"{SITE}/list?id=3"
+    assert s.stats()["forms/skipped/dangerous"] == 1  # only a default that is dangerous counts
+
+
+# -- identity: volatile fields, and forms that lead nowhere new --------------------------
+
+VIEWSTATE = (
+    '<form method="post" action="/search.aspx"><input type="hidden" name="__VIEWSTATE"'
+    ' value="{}"><input name="q" value="lamp"><input type="submit" name="go" value="Search">'
+    "</form>"
+)
+
+
+def test_a_fresh_viewstate_does_not_make_a_form_new() -> None:
+    s = Submitter(CRAWLER_FORMS="all", CRAWLER_FORM_VARIANTS=0)
+    [first] = s.submit(VIEWSTATE.format("dDwtMTA4"), "/search.aspx")
+    assert first.body == b"__VIEWSTATE=dDwtMTA4&q=lamp&go=Search"
+    assert s.submit(VIEWSTATE.format("cXk5NzEy"), "/search.aspx") == []
+    assert s.submit(VIEWSTATE.format("b2ZmMTIz"), "/other.aspx", title="Other") == []
+    assert s.stats()["forms/skipped/duplicate"] == 2
+    assert s.stats()["forms/submitted/post"] == 1
+
+
+def test_hidden_values_that_change_between_copies_of_a_page_are_learned() -> None:
+    s = Submitter(CRAWLER_FORM_VARIANTS=0)
+    [first] = s.submit(HIDDEN, "/wizard", title="Step")
+    assert first.url == f"{SITE}/state?state=1"
+    # the same page again, another state: "state" is volatile, the copy is no new form
+    assert s.submit(HIDDEN.replace('value="1"', 'value="2"'), "/wizard", title="Step") == []
+    assert s.stats()["forms/volatile_learned"] == 1
+    assert s.stats()["forms/skipped/duplicate"] == 1
+
+
+def test_hidden_state_on_different_pages_keeps_forms_apart() -> None:
+    """A multi-step form: each step's page holds the next form with the state of the
+    previous one; different pages teach nothing, so every step is submitted."""
+    s = Submitter(CRAWLER_FORM_VARIANTS=0)
+    [one] = s.submit(HIDDEN, "/wizard", title="Step 1")
+    [two] = s.submit(
+        HIDDEN.replace('value="1"', 'value="2"'), "/state", title="Step 2", meta=one.meta
+    )
+    [three] = s.submit(
+        HIDDEN.replace('value="1"', 'value="3"'), "/state", title="Step 3", meta=two.meta
+    )
+    assert [r.url for r in (one, two, three)] == [f"{SITE}/state?state={n}" for n in (1, 2, 3)]
+    assert "forms/volatile_learned" not in s.stats()
+    assert "forms/results_not_new" not in s.stats()
+
+
+def test_a_form_that_leads_to_no_new_page_is_given_up() -> None:
+    s = Submitter(CRAWLER_FORM_MAX_REPEATS=2, CRAWLER_FORM_VARIANTS=0)
+    [lamp] = s.submit(SEARCH, "/a")
+    # its result is the same page again (a search that shows its form and nothing else)
+    assert s.submit(SEARCH, "/search?q=lamp", meta=lamp.meta) == []
+    assert s.stats()["forms/results_not_new"] == 1
+    [desk] = s.submit(SEARCH.replace("lamp", "desk"), "/b")
+    assert "forms/exhausted" not in s.stats()
+    assert s.submit(SEARCH.replace("lamp", "desk"), "/search?q=desk", meta=desk.meta) == []
+    assert s.stats()["forms/results_not_new"] == 2
+    assert s.stats()["forms/exhausted"] == 1
+    assert s.stats()["forms/skipped/repeats"] == 1  # the form on that result page
+    # other values, same form: not submitted any more
+    assert s.submit(SEARCH.replace("lamp", "chair"), "/c") == []
+    assert s.stats()["forms/skipped/repeats"] == 2

@@ -191,3 +191,22 @@ def test_the_login_form_follows_the_form_discovery_rules() -> None:
         ("go.x", "0"),
         ("go.y", "0"),
     ]
+
+
+def test_the_login_form_is_read_with_its_form_owners_and_disabled_fields() -> None:
+    html = (
+        '<form id="signin" method="post" action="/session"><fieldset disabled>'
+        '<input name="legacy" value="1"></fieldset><input type="hidden" name="csrf" value="t">'
+        '<input type="password" name="pw"><button name="go" value="in">Sign in</button></form>'
+        '<input name="login" form="signin" autocomplete="username">'  # outside, joined by id
+    )
+    form = find_login_form(html, URL)
+    assert form is not None
+    assert (form.action, form.method) == ("http://site.test/session", "POST")
+    assert (form.username_field, form.password_field) == ("login", "pw")
+    assert form.submission("alice", "s3cret") == [
+        ("csrf", "t"),
+        ("pw", "s3cret"),
+        ("go", "in"),
+        ("login", "alice"),
+    ]

@@ -114,6 +114,12 @@ _CHOOSE_HIDDEN = (
 )
 
 
+_OPTION_INDEX = (
+    "const i = Array.from(arguments[0].options).findIndex((o) => o.value === arguments[1]);"
+    "return i < 0 ? null : i;"
+)
+
+
 def _condition(selector: str, clickable: bool, visible: bool = True) -> Any:
     """The wait condition finding ``selector``'s element, visible (and enabled);
     with ``visible=False`` any element found (``Choose`` on styled controls)."""
@@ -186,7 +192,12 @@ def perform(
                 select = Select(element)
                 if select.is_multiple:
                     select.deselect_all()
-                select.select_by_value(action.value)
+                # By the option's value as the page has it: Select.select_by_value
+                # matches only a value *attribute*, not an option whose text is its value.
+                index = driver.execute_script(_OPTION_INDEX, element, action.value)
+                if index is None:
+                    raise NoSuchElementException(f"no option with the value {action.value!r}")
+                select.select_by_index(index)
             elif not element.is_selected():
                 element.click()
         else:

@@ -19,7 +19,9 @@ to it only by the parser, which re-parsing the serialised page cannot redo).
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
+from dataclasses import replace
 from typing import TYPE_CHECKING
 from urllib.parse import urldefrag, urljoin
 
@@ -48,6 +50,7 @@ _INPUT_TYPES = frozenset(
     | {"submit", "image", "reset", "button"}
 )
 _BASE_TARGET = etree.XPath("(//base[@target])[1]/@target")
+_ASCII_SPACES = re.compile(r"[\t\n\f\r ]+")
 
 
 def discover_forms(response: TextResponse) -> list[HtmlForm]:
@@ -114,8 +117,8 @@ def _read_form(
     base_target: str,
     datalists: dict[str, tuple[str, ...]],
 ) -> HtmlForm:
-    controls = tuple(
-        _control(element, i, page_url, base_url, datalists) for i, element in enumerate(elements)
+    controls = _one_checked_radio(
+        [_control(element, i, page_url, base_url, datalists) for i, element in enumerate(elements)]
     )
     form_id = form.get("id")
     target = form.get("target")
@@ -130,6 +133,26 @@ def _read_form(
         encoding=form_encoding(form.get("accept-charset"), page_encoding),
         controls=controls,
         novalidate=form.get("novalidate") is not None,
+    )
+
+
+def _one_checked_radio(controls: list[FormControl]) -> tuple[FormControl, ...]:
+    """At most one checked radio button per group (same form owner, same name):
+    each ``checked`` radio the parser inserts unchecks the others of its group,
+    so the last one in tree order stays checked (HTML Standard, 4.10.5.1.18
+    Radio Button state)."""
+    last: dict[str, int] = {}
+    for position, control in enumerate(controls):
+        if control.tag == "input" and control.type == "radio" and control.name and control.checked:
+            last[control.name] = position
+    return tuple(
+        replace(control, checked=False)
+        if control.tag == "input"
+        and control.type == "radio"
+        and control.checked
+        and last.get(control.name, position) != position
+        else control
+        for position, control in enumerate(controls)
     )
 
 
@@ -272,8 +295,12 @@ def _option_disabled(option: HtmlElement) -> bool:
 
 
 def _option_value(option: HtmlElement) -> str:
+    """``value``, else the text with ASCII whitespace stripped and collapsed (HTML
+    Standard, 4.10.10 The option element: a no-break space is kept)."""
     value = option.get("value")
-    return value if value is not None else " ".join(option.text_content().split())
+    if value is not None:
+        return value
+    return _ASCII_SPACES.sub(" ", option.text_content()).strip(" ")
 
 
 def resolve_action(action: str | None, page_url: str, base_url: str) -> str:

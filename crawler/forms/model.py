@@ -326,13 +326,46 @@ def form_encoding(accept_charset: str | None, page_encoding: str) -> str:
     return page_encoding or "utf-8"
 
 
+# Python codec names whose WHATWG Encoding Standard name is not the generic
+# ISO-8859-N / windows-125N spelling (browsers read iso-8859-1, -9 and -11 labels
+# as windows-1252, -1254 and -874).
+_WHATWG_NAMES = {
+    "utf-8": "UTF-8",
+    "iso8859-1": "windows-1252",
+    "iso8859-9": "windows-1254",
+    "iso8859-11": "windows-874",
+    "cp874": "windows-874",
+    "cp866": "IBM866",
+    "mac-roman": "macintosh",
+    "koi8-r": "KOI8-R",
+    "koi8-u": "KOI8-U",
+    "shift_jis": "Shift_JIS",
+    "euc_jp": "EUC-JP",
+    "iso2022_jp": "ISO-2022-JP",
+    "euc_kr": "EUC-KR",
+    "gbk": "GBK",
+    "big5": "Big5",
+}
+_GENERIC_NAMES = (
+    (re.compile(r"iso8859-(\d+)\Z"), "ISO-8859-"),
+    (re.compile(r"cp(125\d)\Z"), "windows-"),
+)
+
+
 def _charset_name(encoding: str) -> str:
-    """The name ``_charset_`` sends: the WHATWG name for the common ones."""
+    """The name ``_charset_`` sends: the encoding's WHATWG name (Encoding
+    Standard), as browsers send it (``ISO-8859-2``, ``windows-1252``, ``UTF-8``)."""
     try:
         name = codecs.lookup(encoding).name
     except LookupError:
         return encoding
-    return {"cp1252": "windows-1252", "iso8859-1": "windows-1252", "utf-8": "UTF-8"}.get(name, name)
+    if name in _WHATWG_NAMES:
+        return _WHATWG_NAMES[name]
+    for pattern, prefix in _GENERIC_NAMES:
+        found = pattern.match(name)
+        if found:
+            return prefix + found[1]
+    return name
 
 
 def _submitter_entries(control: FormControl) -> list[tuple[str, str]]:

@@ -40,6 +40,7 @@ from crawler.browser.request import BrowserRequest, Choose, Click, Fill
 from crawler.forms.encoding import multipart_body, prepared, text_plain_body
 from crawler.forms.live import control_script
 from crawler.forms.model import MULTIPART, TEXT_PLAIN, TEXT_TYPES, URLENCODED
+from crawler.forms.values import sanitize
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
 #: ``request.meta`` key of a form submission: a :class:`FormSubmission`.
 META_KEY = "form"
 
+_SET_BY_SCRIPT = frozenset({"date", "month", "week", "time", "datetime-local", "color", "range"})
 _MARK = "__crawlerFormPage"
 _MARK_SCRIPT = (
     "var url = location.href;"
@@ -138,7 +140,8 @@ def browser_blocker(
     Clicking needs a submit button whose result replaces the page (not one that
     opens in another window or frame); a value must be one a user can type (a
     text field, a textarea) or choose (an option of a select, a radio button's
-    or checkbox's value), not a hidden field's.
+    or checkbox's value), not a hidden field's, and one the field would hold
+    as given (a date field empties "soon", a number field "ten").
     """
     submitter = submitter if submitter is not None else form.submit
     if submitter is None:
@@ -197,10 +200,13 @@ def _value_action(form: HtmlForm, name: str, value: str) -> Fill | Choose | None
     for control in form.controls:
         if control.name != name or control.disabled or control.is_button:
             continue
-        if control.type in TEXT_TYPES or control.type == "textarea":
+        if control.type == "textarea":
             return Fill(control_script(form, control), value)
-        if control.type in {"date", "month", "week", "time", "datetime-local", "color", "range"}:
-            return Fill(control_script(form, control), value)
+        if control.type in TEXT_TYPES or control.type in _SET_BY_SCRIPT:
+            # The input holds only what its sanitization keeps (a date field drops
+            # "soon"): a value it would change goes over HTTP as given.
+            held = sanitize(control.type, value, control.minimum, control.maximum, control.step)
+            return Fill(control_script(form, control), value) if held == value else None
         if control.type == "select":
             return (
                 Choose(control_script(form, control), value) if value in control.choices() else None

@@ -66,14 +66,17 @@ def sanitize(kind: str, value: str, minimum: str = "", maximum: str = "", step: 
     if kind == "month":
         return value if _MONTH.match(value) and 1 <= int(value[-2:]) <= 12 else ""
     if kind == "week":
-        return value if _WEEK.match(value) and 1 <= int(value[-2:]) <= 53 else ""
+        if not _WEEK.match(value):
+            return ""
+        year, week = int(value[:-4]), int(value[-2:])
+        return value if year > 0 and 1 <= week <= _weeks_in(year) else ""
     if kind == "time":
         return value if _TIME.match(value) and _valid_time(value) else ""
     if kind == "datetime-local":
         m = _DATETIME.match(value)
         if not m or not _valid_date(m[1]) or not _valid_time(m[2]):
             return ""
-        return f"{m[1]}T{m[2]}"  # the normalized form
+        return f"{m[1]}T{_shortest_time(m[2])}"  # the normalized form
     return value
 
 
@@ -125,7 +128,7 @@ def _range_value(value: str, minimum: str, maximum: str, step: str) -> str:
     size = _number(step_text) if step_text != "any" else None
     if step_text != "any":
         size = size if size is not None and size > 0 else 1.0
-        steps = round((number - low) / size)
+        steps = math.floor((number - low) / size + 0.5)  # ties go up, not to even
         number = low + steps * size
         if number > high:
             number -= size
@@ -139,6 +142,29 @@ def _valid_date(text: str) -> bool:
     except ValueError:
         return False
     return year > 0
+
+
+def _weeks_in(year: int) -> int:
+    """52 or 53: the ISO 8601 weeks of ``year`` (HTML Standard, 2.3.5.8 Weeks:
+    53 when the year starts on a Thursday, or on a Wednesday in a leap year)."""
+
+    def weekday_of_dec_31(y: int) -> int:  # 0 Sunday ... 6 Saturday
+        return (y + y // 4 - y // 100 + y // 400) % 7
+
+    return 53 if weekday_of_dec_31(year) == 4 or weekday_of_dec_31(year - 1) == 3 else 52
+
+
+def _shortest_time(text: str) -> str:
+    """A valid time string in its shortest form (HTML Standard, 2.3.5.4 "valid
+    normalized local date and time string"): no zero seconds, no trailing
+    zeros in the fraction."""
+    if len(text) == 5:
+        return text
+    seconds, _, fraction = text[6:].partition(".")
+    fraction = fraction.rstrip("0")
+    if fraction:
+        return f"{text[:5]}:{seconds}.{fraction}"
+    return text[:5] if seconds == "00" else f"{text[:5]}:{seconds}"
 
 
 def _valid_time(text: str) -> bool:

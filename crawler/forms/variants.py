@@ -66,14 +66,13 @@ def dangerous_choice(label: str, value: str, danger: str) -> bool:
 def variants(form: HtmlForm, values: Mapping[str, str], danger: str) -> list[Variant]:
     """The default submission, then every variant, in the order they are tried
     (the caller applies the budget).  Dangerous submit buttons and options are
-    in the list with ``dangerous=True``, to be counted and left alone."""
+    in the list with ``dangerous=True``, to be counted and left alone; when the
+    default button is dangerous, the option variants (made with that button)
+    are left out."""
     result: list[Variant] = []
     default = form.submit
-    result.append(
-        Variant(
-            "default", default, dict(values), default is not None and dangerous(default, danger)
-        )
-    )
+    safe_default = default is None or not dangerous(default, danger)
+    result.append(Variant("default", default, dict(values), not safe_default))
     base = form.entries_for(default, values)
     base_how = form.submission(default)
     for submitter in form.submitters[1:]:
@@ -81,6 +80,8 @@ def variants(form: HtmlForm, values: Mapping[str, str], danger: str) -> list[Var
             continue  # the same request as the default's
         label = f"submitter: {submitter.text or submitter.name or submitter.index}"
         result.append(Variant(label, submitter, dict(values), dangerous(submitter, danger)))
+    if not safe_default:
+        return result  # options are tried with the default button: never that one
     choices = [_alternatives(form, name, values, danger) for name in _choice_names(form, values)]
     for round_ in zip_longest(*choices):
         for alternative in round_:
