@@ -21,7 +21,12 @@ def form(body: str) -> HtmlForm:
 
 
 def labels(found: list[Variant]) -> list[str]:
-    return [v.label for v in found]
+    """The variants that are tried (dangerous ones are listed only to be counted)."""
+    return [v.label for v in found if not v.dangerous]
+
+
+def refused(found: list[Variant]) -> list[str]:
+    return [v.label for v in found if v.dangerous]
 
 
 FILTER = (
@@ -77,6 +82,8 @@ def test_other_submit_buttons() -> None:
     )
     found = variants(f, {}, DANGER)
     assert labels(found) == ["default", "submitter: Advanced", "submitter: Archive"]
+    # "Remove all" has no name and no action of its own: the default's request, not tried
+    assert refused(found) == ["submitter: Delete", "submitter: Go"]
     assert found[1].submitter is f.submitters[1]
 
 
@@ -87,7 +94,9 @@ def test_a_dangerous_default_button_is_never_clicked() -> None:
         "</form>"
     )
     # the options are varied with the default button: not with that one
-    assert labels(variants(f, {}, DANGER)) == ["submitter: View"]
+    found = variants(f, {}, DANGER)
+    assert labels(found) == ["submitter: View"]
+    assert refused(found) == ["default"]
 
 
 def test_dangerous_options_and_radios_are_skipped() -> None:
@@ -98,7 +107,9 @@ def test_dangerous_options_and_radios_are_skipped() -> None:
         '<input type="radio" name="then" value="stay" checked>'
         '<input type="radio" name="then" value="log-out"><button>Apply</button></form>'
     )
-    assert labels(variants(f, {}, DANGER)) == ["default", "action=export"]
+    found = variants(f, {}, DANGER)
+    assert labels(found) == ["default", "action=export"]
+    assert refused(found) == ["action=purge", "then=log-out", "action=unsubscribe"]
 
 
 def test_select_alternatives() -> None:

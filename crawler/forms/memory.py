@@ -95,7 +95,10 @@ class FormMemory:
             changed = {
                 c.name
                 for c in form.controls
-                if c.type == "hidden" and c.name in values and values[c.name] != c.value
+                if c.type == "hidden"
+                and c.name in values
+                and values[c.name] != c.value
+                and not self._names.search(c.name)  # volatile by its name already
             }
             new = changed - self._learned[shape]
             if new:
