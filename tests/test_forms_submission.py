@@ -229,7 +229,7 @@ def test_browser_request_types_the_changed_values_chooses_and_clicks() -> None:
         '<input type="date" name="d"><button name="go">Go</button>'
         '<button name="other" formaction="/other">Other</button></form>'
     )
-    q, _, s, _, d, _, other = form.controls
+    q, _, s, _, d, go, other = form.controls
     values = {"q": "ships", "n": "1", "s": "b", "c": "yes", "d": "2024-05-01"}
     request = browser_request(form, values, other, "submitter: Other", meta={"found_via": "form"})
     assert isinstance(request, BrowserRequest)
