@@ -303,3 +303,17 @@ def test_a_form_that_leads_to_no_new_page_is_given_up() -> None:
     # other values, same form: not submitted any more
     assert s.submit(SEARCH.replace("lamp", "chair"), "/c") == []
     assert s.stats()["forms/skipped/repeats"] == 2
+
+
+def test_a_form_whose_action_is_dangerous_is_never_submitted() -> None:
+    s = Submitter()
+    assert (
+        s.submit(
+            '<form action="/items/delete"><input name="id" value="3"><button>Go</button></form>'
+        )
+        == []
+    )
+    assert s.submit('<form action="/newsletter/unsubscribe"><button>OK</button></form>') == []
+    assert s.stats()["forms/skipped/dangerous"] == 2
+    [search] = s.submit('<form action="/orders-search"><input name="q"><button>Go</button></form>')
+    assert search.url == f"{SITE}/orders-search?q="  # "orders-search" is no order

@@ -45,6 +45,7 @@ from crawler.forms.submission import (
     http_request,
 )
 from crawler.forms.variants import samples, variants
+from crawler.safety import matches
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -147,6 +148,9 @@ class FormSubmitter:
                 self._skip("dangerous", form, variant.label, page_url)
                 continue
             how = form.submission(variant.submitter)
+            if matches(policy.danger, urls=[how.action]):  # /items/delete, /unsubscribe
+                self._skip("dangerous", form, variant.label, page_url)
+                continue
             if how.method == "DIALOG":  # formmethod="dialog": closes a dialog, sends nothing
                 self._skip("dialog", form, variant.label, page_url)
                 continue
