@@ -496,3 +496,43 @@ def test_clicking_sends_what_the_http_request_sends(
         over_http.headers.get(b"Content-Type") or b"",
         over_http.body,
     )
+
+
+@pytest.mark.parametrize(
+    ("body", "values", "blocker"),
+    [
+        ('<form><input name="q" required><button>Go</button></form>', {}, "required_empty"),
+        ('<form><input name="q" required><button>Go</button></form>', {"q": "x"}, None),
+        ('<form novalidate><input name="q" required><button>Go</button></form>', {}, None),
+        (
+            '<form><input name="q" required><button formnovalidate>Go</button></form>',
+            {},
+            None,
+        ),
+        (
+            '<form><input type="checkbox" name="ok" required><button>Go</button></form>',
+            {},
+            "required_empty",
+        ),
+        (
+            '<form><input type="radio" name="r" value="a" required>'
+            '<input type="radio" name="r" value="b" checked><button>Go</button></form>',
+            {},
+            None,
+        ),
+        (
+            '<form><select name="s" required><option value="">Pick</option>'
+            "<option>a</option></select><button>Go</button></form>",
+            {},
+            "required_empty",
+        ),
+        ('<form><input type="hidden" name="h" required><button>Go</button></form>', {}, None),
+    ],
+)
+def test_a_click_the_browser_would_refuse_goes_over_http(
+    body: str, values: dict[str, str], blocker: str | None
+) -> None:
+    """Constraint validation stops a click on a form with an empty required field:
+    no navigation would come, so the submission is made over HTTP."""
+    [form] = forms_of(body)
+    assert browser_blocker(form, values) == blocker

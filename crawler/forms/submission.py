@@ -151,7 +151,43 @@ def browser_blocker(
     for name, value in form.applicable(values).items():
         if _value_action(form, name, value) is None:
             return "value_not_typeable"
+    if not (form.novalidate or submitter.formnovalidate) and missing_required(form, values):
+        # The browser's constraint validation would refuse the click (HTML Standard,
+        # 4.10.22.3 "interactively validate the constraints"): nothing to wait for.
+        return "required_empty"
     return None
+
+
+def missing_required(form: HtmlForm, values: Mapping[str, str]) -> list[str]:
+    """The names of ``required`` fields the submission leaves empty (a text with
+    no value, an unchecked checkbox, a radio group with none checked, a select
+    whose chosen value is empty), supplied ``values`` counted."""
+    supplied = form.applicable(values)
+    missing: list[str] = []
+    checked_groups = {
+        c.name for c in form.controls if c.type == "radio" and c.checked and not c.disabled
+    }
+    for control in form.controls:
+        name = control.name
+        if not control.required or control.disabled or control.is_button or not name:
+            continue
+        if name in supplied:
+            if supplied[name] == "" and name not in missing:
+                missing.append(name)
+            continue
+        if control.type == "radio":
+            empty = name not in checked_groups
+        elif control.type == "checkbox":
+            empty = not control.checked
+        elif control.type == "select":
+            empty = all(v == "" for v in control.selected_values())
+        elif control.type == "hidden":
+            empty = False  # not validated
+        else:
+            empty = control.value == ""
+        if empty and name not in missing:
+            missing.append(name)
+    return missing
 
 
 def browser_request(
