@@ -1,14 +1,14 @@
 """Reading the forms of served HTML (lxml) into :class:`~crawler.forms.model.HtmlForm`.
 
 :func:`discover_forms` reads every ``<form>`` of a response; the controls of
-each are its *associated* controls (HTML Standard, 4.10.17.3 Association of
+each are its *associated* controls (HTML Standard, 4.10.18.3 Association of
 controls and forms): a control with a ``form`` attribute belongs to the
 ``<form>`` whose id that is (to no form when the id names no form, even
 inside another form), any other control to its nearest ``<form>`` ancestor.
 Controls inside ``<template>`` contents or a ``<datalist>`` belong to no form.
 A control is disabled when it has ``disabled`` or is inside a disabled
 ``<fieldset>``, except inside that fieldset's first ``<legend>`` (HTML
-Standard, 4.10.18.5 "actually disabled").  Values are the browser's
+Standard, 4.10.19.5 "actually disabled").  Values are the browser's
 sanitized values (:func:`crawler.forms.values.sanitize`).
 
 A rendered page's forms are read from its live document instead
@@ -247,7 +247,7 @@ def control_type(element: HtmlElement) -> str:
 
 
 def _disabled(element: HtmlElement) -> bool:
-    """HTML Standard, 4.10.18.5: ``disabled``, or inside a disabled fieldset but
+    """HTML Standard, 4.10.19.5: ``disabled``, or inside a disabled fieldset but
     not inside that fieldset's first legend."""
     if element.get("disabled") is not None:
         return True

@@ -1,6 +1,6 @@
 """Form data sets as request bodies, in the three encodings forms have.
 
-HTML Standard, 4.10.21.8 "Form submission": ``application/x-www-form-urlencoded``
+HTML Standard, 4.10.22.8 "Form submission": ``application/x-www-form-urlencoded``
 (the URL's query for GET, the body for POST), ``multipart/form-data`` and
 ``text/plain``.  In each, line breaks in names and values are sent as CRLF and
 characters the form's encoding lacks as decimal character references

@@ -10,7 +10,7 @@ What is submitted is computed from that here, once, for every use (discovery,
 submission over HTTP, submission in the browser, login):
 
 * :meth:`HtmlForm.entries_for` is the HTML Standard's *constructing the entry
-  list* (HTML Standard, 4.10.21.4): disabled controls, unchecked checkables,
+  list* (HTML Standard, 4.10.22.4): disabled controls, unchecked checkables,
   buttons other than the submitter and nameless controls are left out; a
   select gives its selected options; an image button its ``x``/``y``; a file
   input with no file an empty file; ``_charset_`` hidden inputs the
@@ -18,7 +18,7 @@ submission over HTTP, submission in the browser, login):
 * :meth:`HtmlForm.submission` is the form submission algorithm's choice of
   action, method, encoding type and target, with the submitter's
   ``formaction``/``formmethod``/``formenctype``/``formtarget`` in front of the
-  form's (HTML Standard, 4.10.21.3 Form submission algorithm).
+  form's (HTML Standard, 4.10.22.3 Form submission algorithm).
 
 Values supplied by the crawl (``--form-value``, sample values, the options
 being explored) replace what the page has: one entry per supplied name, at
@@ -51,7 +51,7 @@ MULTIPART = "multipart/form-data"
 TEXT_PLAIN = "text/plain"
 _ENCTYPES = frozenset({URLENCODED, MULTIPART, TEXT_PLAIN})
 _NEWLINES = re.compile(r"\r\n|\r|\n")
-# Controls whose dirname= adds the text's direction (HTML Standard, 4.10.18.2).
+# Controls whose dirname= adds the text's direction (HTML Standard, "the dirname attribute").
 _DIRNAME_TYPES = frozenset({"text", "search", "tel", "url", "email", "password", "hidden"}) | {
     "textarea"
 }
@@ -133,7 +133,7 @@ class FormControl:
 
 @dataclass(frozen=True)
 class Submission:
-    """Where and how a form goes with a given submitter (HTML Standard, 4.10.21.3)."""
+    """Where and how a form goes with a given submitter (HTML Standard, 4.10.22.3)."""
 
     action: str  # absolute, without fragment
     method: str  # GET, POST or DIALOG
@@ -259,7 +259,7 @@ class HtmlForm:
     def entries_for(
         self, submitter: FormControl | None = None, values: Mapping[str, str] | None = None
     ) -> tuple[tuple[str, str], ...]:
-        """The entry list (HTML Standard, 4.10.21.4) with ``submitter`` (default: the
+        """The entry list (HTML Standard, 4.10.22.4) with ``submitter`` (default: the
         default button) clicked and the supplied ``values`` (names of this form's
         fields only) in place of those fields' defaults.  A file input with no file
         gives an entry with an empty value (an empty file named ``""``)."""
@@ -308,12 +308,12 @@ def normalize_method(value: str | None) -> str:
 
 def normalize_newlines(text: str) -> str:
     """Line breaks as CRLF, as every form encoding sends them (HTML Standard,
-    4.10.21.8 "convert to a list of name-value pairs")."""
+    4.10.22.8 "convert to a list of name-value pairs")."""
     return _NEWLINES.sub("\r\n", text)
 
 
 def form_encoding(accept_charset: str | None, page_encoding: str) -> str:
-    """The encoding a form submits in (HTML Standard, 4.10.21.5 "pick an encoding
+    """The encoding a form submits in (HTML Standard, 4.10.22.5 "pick an encoding
     for the form"): the first label of ``accept-charset`` that names a known
     encoding, else the page's; UTF-16 and UTF-32 become UTF-8 (their output
     encoding)."""

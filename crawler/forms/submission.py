@@ -7,7 +7,7 @@ go back as the page had them.  The submitter decides action, method,
 encoding type and target (``formaction``...); the body is URL-encoded (by
 Scrapy's :class:`~scrapy.FormRequest`), ``multipart/form-data`` or
 ``text/plain`` (:mod:`crawler.forms.encoding`), a GET's entries replace the
-action's query (HTML Standard, 4.10.21.3).
+action's query (HTML Standard, 4.10.22.3).
 
 In the browser (:func:`browser_request`) the form's page is loaded again, the
 supplied values are typed into their fields (:class:`Fill`) or chosen
