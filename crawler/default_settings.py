@@ -56,6 +56,9 @@ CRAWLER_FORM_VALUES: dict[str, str] | list[str] | str = {}
 CRAWLER_FORM_VARIANTS: Annotated[int, Ge(0)] = 8
 # a form whose results were N times no new page is not submitted again (crawler.forms.memory)
 CRAWLER_FORM_MAX_REPEATS: Annotated[int, Ge(1)] = 3
+# a form whose result holds the same form again (pagers, refresh buttons, postbacks) is
+# followed at most this many times in a row (crawler.forms.submitter)
+CRAWLER_FORM_MAX_CHAIN: Annotated[int, Ge(1)] = 25
 # hidden fields (by name) whose values never make a form new, besides the built-in
 # CSRF/token/nonce/__VIEWSTATE names (crawler.forms.memory)
 CRAWLER_FORM_VOLATILE_PATTERN: Regex | None = None

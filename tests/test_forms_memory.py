@@ -115,3 +115,14 @@ def test_pages_and_digests() -> None:
     assert len(digest) == 16
     assert memory.page(digest)
     assert not memory.page(digest)
+
+
+def test_a_position_named_token_is_state() -> None:
+    f = form(
+        '<form method="post"><input type="hidden" name="pageToken" value="T2">'
+        '<input type="hidden" name="next_page_token" value="x">'
+        '<input type="hidden" name="continuation_token" value="y">'
+        '<input type="hidden" name="csrf_token" value="z"></form>'
+    )
+    assert FormMemory().volatile(f) == {"csrf_token"}
+    assert "pageToken" in FormMemory(volatile_pattern="^page").volatile(f)  # the user decides

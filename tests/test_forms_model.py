@@ -334,3 +334,27 @@ def test_identity_is_the_shape_without_values() -> None:
 )
 def test_form_encoding(accept_charset: str | None, page: str, encoding: str) -> None:
     assert form_encoding(accept_charset, page) == encoding
+
+
+def test_enctype_is_not_trimmed_and_accept_charset_splits_on_commas() -> None:
+    """Enumerated attributes match without trimming, as in Chromium; Chromium also
+    splits accept-charset on commas."""
+    html = (
+        b'<html><body><form method="post" enctype=" multipart/form-data"></form>'
+        b'<form accept-charset="ISO-8859-1,utf-8"></form></body></html>'
+    )
+    first, second = discover_forms(HtmlResponse("http://e.com/", body=html, encoding="utf-8"))
+    assert first.enctype == "application/x-www-form-urlencoded"
+    assert second.encoding == form_encoding("ISO-8859-1", "utf-8")
+
+
+def test_a_cancel_button_does_not_make_a_dialog_form() -> None:
+    from crawler.forms.classify import FormKind, classify
+
+    html = (
+        b'<html><body><form action="/a"><input name="e" value="1">'
+        b'<button formmethod="dialog">Cancel</button><button name="ok" value="1">OK</button>'
+        b'</form><form method="dialog"><button>Close</button></form></body></html>'
+    )
+    ok, close = discover_forms(HtmlResponse("http://e.com/", body=html, encoding="utf-8"))
+    assert (classify(ok, None), classify(close, None)) == (FormKind.GET, FormKind.DIALOG)

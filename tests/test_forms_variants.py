@@ -147,3 +147,27 @@ def test_samples_fill_empty_fields_a_user_types_into() -> None:
         "tel": "+1 555 0100",
         "text": "test",
     }
+
+
+def test_the_pages_own_dangerous_choices_are_refused() -> None:
+    """A pre-selected ``delete``, a checked ``unsubscribe``, a hidden ``action=delete``
+    or ``_method=DELETE``: the default is refused; a safe option is still tried."""
+    select = form(
+        '<form action="/d"><select name="do"><option value="delete" selected>Delete item</option>'
+        '<option value="view">View</option></select><button>Go</button></form>'
+    )
+    found = variants(select, {}, DANGER)
+    assert (labels(found), refused(found)) == (["do=view"], ["default"])
+    radio = form(
+        '<form action="/r"><input type="radio" name="l" value="unsubscribe" checked>'
+        '<input type="radio" name="l" value="stay"><button>Save</button></form>'
+    )
+    assert labels(variants(radio, {}, DANGER)) == ["l=stay"]
+    for hidden in ('name="action" value="delete"', 'name="_method" value="PUT"'):
+        f = form(f'<form action="/h"><input type="hidden" {hidden}><button>Yes</button></form>')
+        assert labels(variants(f, {}, DANGER)) == []
+    harmless = form(
+        '<form action="/h"><input type="hidden" name="note" value="delete me later">'
+        "<button>Yes</button></form>"
+    )
+    assert labels(variants(harmless, {}, DANGER)) == ["default"]  # not an action field

@@ -26,6 +26,12 @@ def classify(form: HtmlForm, logout_pattern: str | None) -> FormKind:
     text = form.submit.text if form.submit is not None else ""
     if logout_pattern and looks_like_logout(form.action, text, logout_pattern):
         return FormKind.LOGOUT
-    if form.method == "DIALOG":
+    # A dialog form: every way to submit it closes a dialog.  A "Cancel" button
+    # with formmethod=dialog in a GET form does not make the form a dialog.
+    methods = {form.submission(s).method for s in form.submitters} or {form.method}
+    if methods == {"DIALOG"}:
         return FormKind.DIALOG
-    return FormKind.POST if form.method == "POST" else FormKind.GET
+    method = form.form_method if form.form_method != "DIALOG" else form.method
+    if method == "DIALOG":
+        method = next(m for m in sorted(methods) if m != "DIALOG")
+    return FormKind.POST if method == "POST" else FormKind.GET

@@ -46,6 +46,9 @@ VOLATILE_NAMES = (
     r"^__(?:viewstate|eventvalidation|eventtarget|eventargument|lastfocus|requestdigest|previouspage)"
     r"|^_?ts$|^_$"
 )
+#: Names that carry a position in a list (``pageToken``, ``nextPageToken``,
+#: ``continuation_token``, ``cursor``): state, never volatile by name.
+POSITION_NAMES = r"page|next|cursor|continu|offset|start|after|before"
 
 Shape = tuple[Any, ...]
 Entries = tuple[tuple[str, str], ...]
@@ -63,8 +66,9 @@ class FormMemory:
 
     def __init__(self, max_repeats: int = 3, volatile_pattern: str | None = None) -> None:
         self.max_repeats = max_repeats
-        pattern = VOLATILE_NAMES + (f"|{volatile_pattern}" if volatile_pattern else "")
-        self._names = re.compile(pattern, re.IGNORECASE)
+        self._user = re.compile(volatile_pattern, re.IGNORECASE) if volatile_pattern else None
+        self._names = re.compile(VOLATILE_NAMES, re.IGNORECASE)
+        self._positions = re.compile(POSITION_NAMES, re.IGNORECASE)
         self._learned: defaultdict[Shape, set[str]] = defaultdict(set)
         self._made: defaultdict[Shape, list[tuple[Submission, Entries]]] = defaultdict(list)
         self._keys: defaultdict[Shape, set[Key]] = defaultdict(set)
@@ -80,8 +84,15 @@ class FormMemory:
         return frozenset(
             c.name
             for c in form.controls
-            if c.type == "hidden" and c.name and (c.name in learned or self._names.search(c.name))
+            if c.type == "hidden" and c.name and (c.name in learned or self._volatile_name(c.name))
         )
+
+    def _volatile_name(self, name: str) -> bool:
+        """By name: the user's pattern, or the built-in names unless the name says
+        it is a position in a list (``pageToken``)."""
+        if self._user is not None and self._user.search(name):
+            return True
+        return bool(self._names.search(name)) and not self._positions.search(name)
 
     def learn(self, shape: Shape, sent: Entries, forms: Iterable[HtmlForm]) -> list[str]:
         """A submission of ``shape`` that sent ``sent`` gave back a copy of its page
@@ -98,7 +109,7 @@ class FormMemory:
                 if c.type == "hidden"
                 and c.name in values
                 and values[c.name] != c.value
-                and not self._names.search(c.name)  # volatile by its name already
+                and not self._volatile_name(c.name)  # volatile by its name already
             }
             new = changed - self._learned[shape]
             if new:

@@ -296,8 +296,10 @@ class HtmlForm:
 
 
 def normalize_enctype(value: str | None) -> str:
-    """An ``enctype``/``formenctype`` value's state; invalid or missing: URL-encoded."""
-    value = (value or "").strip().lower()
+    """An ``enctype``/``formenctype`` value's state; invalid or missing: URL-encoded.
+    Enumerated attributes are matched without trimming (``" multipart/form-data"``
+    is invalid), as Chromium does."""
+    value = (value or "").lower()
     return value if value in _ENCTYPES else URLENCODED
 
 
@@ -316,8 +318,8 @@ def form_encoding(accept_charset: str | None, page_encoding: str) -> str:
     """The encoding a form submits in (HTML Standard, 4.10.22.5 "pick an encoding
     for the form"): the first label of ``accept-charset`` that names a known
     encoding, else the page's; UTF-16 and UTF-32 become UTF-8 (their output
-    encoding)."""
-    for label in (accept_charset or "").split():
+    encoding).  Labels are split on whitespace and, as Chromium does, on commas."""
+    for label in (accept_charset or "").replace(",", " ").split():
         try:
             name = codecs.lookup(label).name
         except LookupError:

@@ -96,6 +96,7 @@ class FormPolicy:
     danger: str = ""  # crawler.safety.danger_pattern(): never clicked or chosen
     max_variants: int = 8
     max_repeats: int = 3
+    max_chain: int = 25
     volatile_pattern: str | None = None
 
     @classmethod
@@ -113,6 +114,7 @@ class FormPolicy:
             danger=danger_pattern(logout or None, settings.get("CRAWLER_DANGER_PATTERN")),
             max_variants=settings.getint("CRAWLER_FORM_VARIANTS"),
             max_repeats=settings.getint("CRAWLER_FORM_MAX_REPEATS"),
+            max_chain=settings.getint("CRAWLER_FORM_MAX_CHAIN"),
             volatile_pattern=settings.get("CRAWLER_FORM_VOLATILE_PATTERN") or None,
         )
 

@@ -86,6 +86,7 @@ class FormSubmission:
     entries: tuple[tuple[str, str], ...] = ()
     variant: str = "default"
     page_digest: bytes | None = None  # the text of the page the form was on
+    chain: int = 0  # how many results of this form in a row held this form again
 
 
 def http_request(

@@ -43,6 +43,7 @@ from crawler.forms.submission import (
     browser_blocker,
     browser_request,
     http_request,
+    missing_required,
 )
 from crawler.forms.variants import samples, variants
 from crawler.safety import matches
@@ -118,6 +119,10 @@ class FormSubmitter:
         if digest is not None:
             self._note_page(digest, forms, submission, response.url)
         in_browser = self.browser and is_rendered(response)
+        # A page a POST led to cannot be loaded again by its URL: its forms are
+        # submitted over HTTP (clicking would need the page, and a GET of its URL
+        # is another page).
+        reloadable = submission is None or submission.method != "POST"
         deeper = response.meta.get("depth", 0) + 1
         for form in forms:
             kind = self.policy.kind(form)
@@ -127,12 +132,30 @@ class FormSubmitter:
                 reason = "depth"
             if reason is None and self.memory.exhausted(form):
                 reason = "repeats"
+            # The result of submitting this form holds it again (a pager, a refresh,
+            # a postback): one more link in a chain that must end.
+            chain = 0
+            if submission is not None and submission.shape == form.identity():
+                chain = submission.chain + 1
+            if reason is None and chain >= self.policy.max_chain:
+                reason = "chain_budget"
+                if chain == self.policy.max_chain:
+                    self._count("forms/chains_cut")
+                    logger.info(
+                        "Form %s %s gave back itself %d times in a row: not following it further",
+                        form.method,
+                        form.action,
+                        chain,
+                    )
             if reason is not None:
                 self._skip(reason, form, "default", response.url)
                 continue
-            for request in self._submissions(form, in_browser, response.url, request_kwargs):
+            if in_browser and not reloadable:
+                self._count("forms/browser_fallback/page_not_reloadable")
+            clicks = in_browser and reloadable
+            for request in self._submissions(form, clicks, response.url, request_kwargs):
                 made = request.meta[META_KEY]
-                request.meta[META_KEY] = replace(made, page_digest=digest)
+                request.meta[META_KEY] = replace(made, page_digest=digest, chain=chain)
                 yield request
 
     def _submissions(
@@ -148,6 +171,14 @@ class FormSubmitter:
                 self._skip("dangerous", form, variant.label, page_url)
                 continue
             how = form.submission(variant.submitter)
+            novalidate = form.novalidate or (
+                variant.submitter is not None and variant.submitter.formnovalidate
+            )
+            if not novalidate and missing_required(form, variant.values):
+                # A browser refuses to submit it (constraint validation) until a user
+                # types something: samples do that for forms the user opened up.
+                self._skip("required_empty", form, variant.label, page_url)
+                continue
             if matches(policy.danger, urls=[how.action]):  # /items/delete, /unsubscribe
                 self._skip("dangerous", form, variant.label, page_url)
                 continue

@@ -24,6 +24,7 @@ policy says so: ``--forms all``, or a form ``CRAWLER_SUBMIT_FORMS`` names.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from itertools import zip_longest
 from typing import TYPE_CHECKING
@@ -58,6 +59,41 @@ def dangerous(control: FormControl, danger: str) -> bool:
     return matches(danger, urls=[control.formaction or ""], texts=texts)
 
 
+#: Hidden fields that name what a submission does (``action=delete``,
+#: ``_method=DELETE``): their values are checked against the danger pattern.
+ACTION_NAMES = re.compile(
+    r"^_?(?:method|action|act|cmd|command|op|operation|do|task|verb|event|mode)$", re.IGNORECASE
+)
+#: What ``_method`` overrides a POST into, in Rails, Laravel, Symfony...
+_WRITE_METHODS = frozenset({"delete", "put", "patch"})
+
+
+def dangerous_entries(form: HtmlForm, values: Mapping[str, str], danger: str) -> str | None:
+    """The field whose value makes the submission dangerous, or ``None``: a chosen
+    option or checked radio/checkbox (its value or label), or an action-naming
+    hidden field (``action=delete``; ``_method=DELETE``/``PUT``/``PATCH``), with
+    the supplied ``values`` in place of the page's."""
+    supplied = form.applicable(values)
+    for control in form.controls:
+        name = control.name
+        if not name or control.disabled or control.is_button:
+            continue
+        if control.type == "select":
+            chosen = [supplied[name]] if name in supplied else control.selected_values()
+            if any(dangerous_choice(control.label_of(v), v, danger) for v in chosen):
+                return name
+        elif control.type in ("radio", "checkbox"):
+            value = control.value or "on"
+            on = supplied.get(name) == value if name in supplied else control.checked
+            if on and dangerous_choice("", value, danger):
+                return name
+        elif control.type == "hidden" and ACTION_NAMES.match(name):
+            value = supplied.get(name, control.value)
+            if value.strip().lower() in _WRITE_METHODS or dangerous_choice("", value, danger):
+                return name
+    return None
+
+
 def dangerous_choice(label: str, value: str, danger: str) -> bool:
     """Whether choosing an option (its ``label`` and ``value``) is."""
     return matches(danger, texts=[label, value])
@@ -72,14 +108,16 @@ def variants(form: HtmlForm, values: Mapping[str, str], danger: str) -> list[Var
     result: list[Variant] = []
     default = form.submit
     safe_default = default is None or not dangerous(default, danger)
-    result.append(Variant("default", default, dict(values), not safe_default))
+    bad_default = not safe_default or dangerous_entries(form, values, danger) is not None
+    result.append(Variant("default", default, dict(values), bad_default))
     base = form.entries_for(default, values)
     base_how = form.submission(default)
     for submitter in form.submitters[1:]:
         if (form.submission(submitter), form.entries_for(submitter, values)) == (base_how, base):
             continue  # the same request as the default's
         label = f"submitter: {submitter.text or submitter.name or submitter.index}"
-        result.append(Variant(label, submitter, dict(values), dangerous(submitter, danger)))
+        bad = dangerous(submitter, danger) or dangerous_entries(form, values, danger) is not None
+        result.append(Variant(label, submitter, dict(values), bad))
     if not safe_default:
         return result  # options are tried with the default button: never that one
     choices = [_alternatives(form, name, values, danger) for name in _choice_names(form, values)]
@@ -87,7 +125,9 @@ def variants(form: HtmlForm, values: Mapping[str, str], danger: str) -> list[Var
         for alternative in round_:
             if alternative is not None:
                 label, chosen, bad = alternative
-                result.append(Variant(label, default, {**values, **chosen}, bad))
+                merged = {**values, **chosen}
+                bad = bad or dangerous_entries(form, merged, danger) is not None
+                result.append(Variant(label, default, merged, bad))
     return result
 
 
