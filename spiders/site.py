@@ -22,10 +22,11 @@ Every URL a page led to, followed or not, is one
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import urldefrag, urlsplit
 
 from scrapy import Request, Spider
 from scrapy.exceptions import IgnoreRequest
@@ -223,7 +224,12 @@ class SiteSpider(Spider):
             error = f"render failed: {plan.failure}"  # the HTTP fallback of a failed render
         yield from self._redirect_hops(response)
         submission = response.meta.get(FORM_META_KEY)
-        if submission is not None and submission.in_browser and response.url == submission.page_url:
+        if (
+            submission is not None
+            and submission.in_browser
+            and submission.method != "POST"  # a POST to the page's own URL is a new page
+            and response.url == submission.page_url
+        ):
             # Clicked in the browser, the form changed its page in place: the
             # page keeps its own record; what the form added is crawled on.
             self.crawler.stats.inc_value("forms/results_in_place")
@@ -265,7 +271,7 @@ class SiteSpider(Spider):
                     submitted.append(Link(request.url, FoundVia.FORM, request.method))
                 yield request
             if submitted:
-                yield PageLinks(source=response.url, links=submitted)
+                yield PageLinks(source=_record_url(response), links=submitted)
 
     def _count(self, stat: str) -> None:
         self.crawler.stats.inc_value(stat)
@@ -314,7 +320,7 @@ class SiteSpider(Spider):
             stats.inc_value(f"crawler/links/found_via/{link.found_via}")
             yield make_request(link.url, FoundVia(link.found_via))
         if recorded:
-            yield PageLinks(source=response.url, links=list(recorded.values()))
+            yield PageLinks(source=_record_url(response), links=list(recorded.values()))
 
     def _sitemap_requests(self) -> Iterator[Request]:
         """Once per crawl, with the start page: the start host's ``robots.txt`` (for
@@ -490,10 +496,6 @@ class SiteSpider(Spider):
         meta = response.meta
         redirected_from = meta.get("redirect_urls")
         rendered = is_rendered(response)
-        # A form clicked in the browser was requested as its page's URL: the
-        # record is the page it led to.
-        submission = meta.get(FORM_META_KEY)
-        clicked = submission is not None and submission.in_browser
         title = None
         if _is_html(response):
             title = " ".join((response.xpath("//title//text()").get() or "").split()) or None
@@ -503,7 +505,7 @@ class SiteSpider(Spider):
             content_type = response.document_content_type or content_type
             notes = "; ".join(response.render.notes) or None
         return PageRecord(
-            url=response.url if redirected_from or clicked else response.request.url,
+            url=_record_url(response),
             final_url=response.url,
             status=response.status,
             content_type=content_type,
@@ -585,3 +587,23 @@ def _redirect_loop(request: Request, error: BaseException) -> tuple[str, str] | 
         f"redirect loop: max redirections reached after {len(hops)} redirects "
         f"through {distinct} URLs (REDIRECT_MAX_TIMES)"
     )
+
+
+def _record_url(response: Response) -> str:
+    """The URL a response is recorded (and its links sourced) under.
+
+    The URL requested, or where a redirect or a form clicked in the browser
+    led.  Many POSTs share one URL (a postback, a pager, a search's variants),
+    and the URL alone is the GET page: a page a POST form led to (not
+    redirected) is recorded under its URL with ``#post-`` and 12 hex digits of
+    what was sent, so no result replaces another or the page itself.
+    """
+    meta = response.meta
+    redirected = bool(meta.get("redirect_urls"))
+    submission = meta.get(FORM_META_KEY)
+    clicked = submission is not None and submission.in_browser
+    url = response.url if redirected or clicked else response.request.url
+    if submission is not None and submission.method == "POST" and not redirected:
+        sent = repr((submission.action, submission.enctype, submission.entries)).encode()
+        url = f"{urldefrag(url).url}#post-{hashlib.sha1(sent).hexdigest()[:12]}"
+    return url

@@ -125,3 +125,17 @@ def test_an_empty_required_field_is_not_submitted_without_samples(http_get: Edge
 def test_a_required_field_gets_a_sample_under_all(run: str, request: pytest.FixtureRequest) -> None:
     crawl: EdgeCrawl = request.getfixturevalue(run)
     assert [s.entries for s in crawl.to(fe.REQUIRED_ACTION)] == [[("q", "test")]]
+
+
+@pytest.mark.parametrize("run", ["http_all", "rendered"])
+def test_every_post_result_keeps_its_own_record(run: str, request: pytest.FixtureRequest) -> None:
+    """Nine POSTs to pager.html: nine records beside the GET page's own, none replaced."""
+    crawl: EdgeCrawl = request.getfixturevalue(run)
+    pager = [p for p in crawl.result.pages if p["url"].split("#")[0].endswith(fe.PAGER_PATH)]
+    posted = [p for p in pager if "#post-" in p["url"]]
+    [page] = [p for p in pager if "#" not in p["url"]]
+    assert (len(posted), page["found_via"], page["depth"]) == (fe.PAGER_PAGES - 1, "link", 1)
+    assert {p["final_url"] for p in posted} == {page["url"]}
+    assert sorted(p["title"] for p in posted) == sorted(
+        f"Pager {n}" for n in range(2, fe.PAGER_PAGES + 1)
+    )
