@@ -261,9 +261,11 @@ class ConfinedChromeService(ChromeService):
             return utils.is_url_connectable(self.port)
 
     def send_remote_shutdown_command(self) -> None:
-        if self.link is None or self.link.fd is None:
+        if self.link is None:
             super().send_remote_shutdown_command()
             return
+        if self.link.fd is None:
+            return  # never the same port number in our namespace: someone else's
         with self.link.entered():
             super().send_remote_shutdown_command()
 

@@ -5,7 +5,9 @@ private HOME and TMPDIR, so everything the browser writes outside its profile
 lands in one directory that :meth:`DriverHandle.close` removes, and the whole
 process group can be killed when the driver does not answer any more.
 Selenium Manager is never consulted: executables are explicit and
-``SE_OFFLINE=true`` is in the driver's environment.
+``SE_OFFLINE=true`` is in the driver's environment.  A local Chromium and its
+chromedriver also die with the crawl and are out of other users' reach
+(:mod:`crawler.browser.confine`).
 """
 
 from __future__ import annotations
