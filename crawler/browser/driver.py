@@ -5,12 +5,15 @@ private HOME and TMPDIR, so everything the browser writes outside its profile
 lands in one directory that :meth:`DriverHandle.close` removes, and the whole
 process group can be killed when the driver does not answer any more.
 Selenium Manager is never consulted: executables are explicit and
-``SE_OFFLINE=true`` is in the driver's environment.
+``SE_OFFLINE=true`` is in the driver's environment.  A local Chromium and its
+chromedriver also die with the crawl and are out of other users' reach
+(:mod:`crawler.browser.confine`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import signal
@@ -24,12 +27,22 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service as ChromeService
 from selenium.webdriver.firefox.service import Service as FirefoxService
 
+from crawler.browser.confine import (
+    ConfinedChromeService,
+    IsolatedChrome,
+    NetnsLink,
+    isolation_unavailable,
+    pdeathsig_unavailable,
+    write_wrappers,
+)
 from crawler.browser.dialogs import PROMPT_BEHAVIOR
 
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
 
     from crawler.browser.config import BrowserConfig
+
+logger = logging.getLogger(__name__)
 
 # Flags a root user in a container needs, and the ones that stop Chromium from
 # talking to Google on its own.
@@ -82,6 +95,7 @@ class DriverHandle:
     temp_dirs: list[str] = field(default_factory=list)
     driver_pid: int | None = None  # chromedriver / geckodriver (leader of its process group)
     browser_pid: int | None = None
+    netns: NetnsLink | None = None  # chromedriver's private network namespace
     closed: bool = field(default=False, init=False)
 
     def close(self) -> None:
@@ -105,6 +119,8 @@ class DriverHandle:
             # the private HOME every process of this driver has.
             victims += kill_by_home(os.path.join(self.temp_dirs[0], "home"))
         _wait_gone(victims, KILL_WAIT)
+        if self.netns is not None:
+            self.netns.close()
         for path in self.temp_dirs:
             shutil.rmtree(path, ignore_errors=True)
 
@@ -290,29 +306,49 @@ def create_driver(config: BrowserConfig) -> DriverHandle:
     try:
         env = _private_env(temp_dirs)
         chromium = config.browser == "chromium"
-        service_class = ChromeService if chromium else FirefoxService
-        service = service_class(
-            executable_path=driver_path,
-            env=env,
-            log_output=subprocess.DEVNULL,
-            popen_kw={"start_new_session": True},
-        )
+        service: ChromeService | FirefoxService
+        link: NetnsLink | None = None
+        if chromium:
+            link, driver_path, browser_path = _confinement(temp_dir, driver_path, browser_path)
+            service = ConfinedChromeService(
+                executable_path=driver_path,
+                env=env,
+                log_output=subprocess.DEVNULL,
+                popen_kw={"start_new_session": True},
+                link=link,
+            )
+        else:
+            service = FirefoxService(
+                executable_path=driver_path,
+                env=env,
+                log_output=subprocess.DEVNULL,
+                popen_kw={"start_new_session": True},
+            )
         try:
             if chromium:
                 profile = os.path.join(temp_dir, "profile")
                 options = chromium_options(config, profile, browser_path)
-                driver: WebDriver = webdriver.Chrome(service=service, options=options)
+                # DevTools over fds 3/4 instead of a loopback port.
+                options.add_argument("--remote-debugging-pipe")
+                driver: WebDriver = (
+                    webdriver.Chrome(service=service, options=options)
+                    if link is None
+                    else IsolatedChrome(options=options, service=service)  # type: ignore[arg-type]
+                )
             else:
                 options = firefox_options(config, browser_path)
                 driver = webdriver.Firefox(service=service, options=options)
         except Exception:
             _stop_service(getattr(service, "process", None))
+            if link is not None:
+                link.close()
             raise
         handle = DriverHandle(
             driver=driver,
             cdp=chromium,
             temp_dirs=temp_dirs,
             driver_pid=service.process.pid,
+            netns=link,
             browser_pid=driver.capabilities.get("goog:processID" if chromium else "moz:processID"),
         )
         if chromium:
@@ -324,6 +360,33 @@ def create_driver(config: BrowserConfig) -> DriverHandle:
         for path in temp_dirs:
             shutil.rmtree(path, ignore_errors=True)
         raise
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        logger.warning(message)
+
+
+def _confinement(temp_dir: str, driver: str, browser: str) -> tuple[NetnsLink | None, str, str]:
+    """``(link, driver, browser)``: the wrappers of :mod:`crawler.browser.confine` to run
+    instead of the executables, and chromedriver's namespace link (None: loopback)."""
+    reason = pdeathsig_unavailable()
+    if reason is not None:
+        _warn_once(f"browsers may outlive a crawl killed with SIGKILL: {reason}")
+        return None, driver, browser
+    isolation = isolation_unavailable()
+    if isolation is not None:
+        _warn_once(
+            f"chromedriver listens on a loopback port that other local users can reach: {isolation}"
+        )
+    driver_wrapper, browser_wrapper = write_wrappers(
+        temp_dir, driver, browser, isolate=isolation is None
+    )
+    return (NetnsLink() if isolation is None else None), driver_wrapper, browser_wrapper
 
 
 def _stop_service(process: subprocess.Popen[bytes] | None) -> None:

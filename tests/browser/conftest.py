@@ -30,7 +30,12 @@ needs_chromium = pytest.mark.skipif(
 
 
 def processes_under(root: str) -> list[tuple[int, str]]:
-    """Live processes whose HOME or TMPDIR is below ``root`` (the browsers of a test)."""
+    """Live processes whose HOME or TMPDIR is below ``root``, or whose command line
+    names a path below it (the browsers of a test).
+
+    Chromium's zygotes and renderers reuse their environment's memory for their
+    long command lines: they are found by their ``--user-data-dir``.
+    """
     found = []
     marks = (f"HOME={root}".encode(), f"TMPDIR={root}".encode())
     for entry in os.scandir("/proc"):
@@ -47,7 +52,7 @@ def processes_under(root: str) -> list[tuple[int, str]]:
             continue
         if state == b"Z":
             continue  # already dead, waiting to be reaped by init
-        if any(var.startswith(mark) for var in env for mark in marks):
+        if root in cmdline or any(var.startswith(mark) for var in env for mark in marks):
             found.append((int(entry.name), cmdline[:120]))
     return found
 
