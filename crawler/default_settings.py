@@ -92,7 +92,11 @@ CRAWLER_EXTRACT_SPECS: list[str | dict[str, Any]] = []  # spec files (YAML/TOML)
 # Page and item store (crawler.pipelines.store, crawler.storage)
 CRAWLER_STORE_ENABLED: bool = True
 CRAWLER_STORE_BATCH_SIZE: Annotated[int, Ge(1)] = 200  # rows per transaction
-CRAWLER_STORE_FALLBACK_PATH: str | None = None  # JSON lines file for rows a failed store refused
+# directory of the per-run JSON lines files of rows a failed store refused; None: working dir
+CRAWLER_STORE_FALLBACK_DIR: str | None = None
+# seconds a store may take to connect, run one statement or wait out another process's
+# SQLite write lock (retried with backoff); then a store error and the fallback file
+CRAWLER_STORE_TIMEOUT: Annotated[float, Gt(0)] = 30
 CRAWLER_STORE_URL: str = "sqlite:///crawl.db"
 
 # Item validation (crawler.pipelines.validate)

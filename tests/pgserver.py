@@ -6,6 +6,7 @@ import contextlib
 import glob
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -118,6 +119,33 @@ class PostgresServer:
 
     def restart(self) -> None:
         self._pg_ctl_start()
+
+    def _processes(self) -> list[int]:
+        """The postmaster's pid, then its children's (read from ``/proc``).  Each
+        backend calls ``setsid()``, so no one process group holds them all."""
+        postmaster = int((self.dir / "postmaster.pid").read_text().split()[0])
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rpartition(")")[2].split()
+            except OSError:  # the process ended
+                continue
+            if int(fields[1]) == postmaster:  # ppid, after the state
+                children.append(int(stat.parent.name))
+        return [postmaster, *children]
+
+    def freeze(self) -> None:
+        """Stop every server process (SIGSTOP), the postmaster first so it forks
+        nothing more: connections stay open and nothing answers, as with a hung
+        server.  :meth:`thaw` resumes them."""
+        for pid in self._processes():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        for pid in self._processes():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
 
     def stop(self) -> None:
         with contextlib.suppress(RuntimeError):  # already stopped: a test killed it

@@ -75,7 +75,7 @@ def test_a_logged_in_debug_crawl_writes_no_password_and_no_session_cookie(
         "--log-level",
         "DEBUG",
         "-s",
-        f"CRAWLER_STORE_FALLBACK_PATH={tmp_path / 'fallback.jsonl'}",
+        f"CRAWLER_STORE_FALLBACK_DIR={tmp_path}",
         *options,
         *BROWSER_OPTIONS,
     )

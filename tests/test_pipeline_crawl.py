@@ -204,7 +204,7 @@ def _stored_items(server: PostgresServer) -> int:
 def test_killing_postgresql_mid_crawl_stops_it_and_keeps_the_items(
     tinysite: TinySite, tmp_path: Path, postgres_server: PostgresServer, postgres_url: str
 ) -> None:
-    fallback = tmp_path / "unwritten.jsonl"
+    fallback_dir = tmp_path / "unwritten"
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -219,7 +219,7 @@ def test_killing_postgresql_mid_crawl_stops_it_and_keeps_the_items(
             "-s",
             "CRAWLER_STORE_BATCH_SIZE=5",
             "-s",
-            f"CRAWLER_STORE_FALLBACK_PATH={fallback}",
+            f"CRAWLER_STORE_FALLBACK_DIR={fallback_dir}",
             "-s",
             "CONCURRENT_REQUESTS=4",
         ],
@@ -245,11 +245,13 @@ def test_killing_postgresql_mid_crawl_stops_it_and_keeps_the_items(
 
     assert proc.returncode == 1, stderr[-3000:]
     assert re.search(rf"error: cannot write [a-z ]+ to store {re.escape(postgres_url)}: ", stderr)
-    summary = [line for line in stderr.splitlines() if line.startswith("not written to the store")]
-    assert len(summary) == 1, stderr[-3000:]
-    counts = {table: int(n) for n, table in re.findall(r"(\d+) (items|pages|rejects)", summary[0])}
+    summary = stderr.splitlines()[-1]  # the final line: rows saved in the run's file, rows lost
+    [fallback] = fallback_dir.iterdir()
+    assert summary.startswith("not written to the store: ")
+    assert summary.endswith("; 0 lost")
+    assert f" saved in {fallback} (" in summary
+    counts = {table: int(n) for n, table in re.findall(r"(\d+) (items|pages|rejects)", summary)}
     assert counts["items"] > 0
-    assert summary[0].endswith(f"they are in {fallback}")
     lines = [json.loads(line) for line in fallback.read_text().splitlines()]
     by_table = Counter(line["table"] for line in lines)
     assert by_table["items"] == counts["items"]

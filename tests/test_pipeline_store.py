@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -69,7 +70,7 @@ def make_pipeline(tmp_path: Path, **settings: object) -> StorePipeline:
         {
             "ADDONS": {CrawlerAddon: 0},
             "CRAWLER_STORE_URL": f"sqlite:///{tmp_path / 'crawl.db'}",
-            "CRAWLER_STORE_FALLBACK_PATH": str(tmp_path / "fallback.jsonl"),
+            "CRAWLER_STORE_FALLBACK_DIR": str(tmp_path / "fallback"),
             "MY_API_TOKEN": "tok-secret",
             **settings,
         },
@@ -234,7 +235,11 @@ def test_rows_of_a_failed_store_go_to_the_fallback_file(tmp_path: Path) -> None:
         ("http://127.0.0.1/p0",),
         ("http://127.0.0.1/p1",),
     ]
-    lines = [json.loads(line) for line in (tmp_path / "fallback.jsonl").read_text().splitlines()]
+    stats = pipeline.crawler.stats.get_stats()
+    [fallback] = (tmp_path / "fallback").iterdir()
+    assert re.fullmatch(r"unwritten-dummy-crawl\.db-run1-\d{8}T\d{6}Z\.jsonl", fallback.name)
+    assert stats["store/fallback_path"] == str(fallback)
+    lines = [json.loads(line) for line in fallback.read_text().splitlines()]
     by_table: dict[str, list[dict[str, Any]]] = {}
     for line in lines:
         by_table.setdefault(line.pop("table"), []).append(line)
@@ -244,12 +249,11 @@ def test_rows_of_a_failed_store_go_to_the_fallback_file(tmp_path: Path) -> None:
         ("product", '["b"]', "b"),
     ]
     assert by_table["rejects"][0]["reason"].startswith("conversion: price")
-    stats = pipeline.crawler.stats.get_stats()
     assert stats["store/rows_unwritten"] == 4
     assert "cannot write pages and items to store" in stats["store/error"]
     assert unwritten_summary(stats) == (
-        "not written to the store: 2 items, 1 pages, 1 rejects; "
-        f"they are in {tmp_path / 'fallback.jsonl'}"
+        f"not written to the store: 4 rows; 4 saved in {fallback} "
+        "(2 items, 1 pages, 1 rejects); 0 lost"
     )
     assert rows(tmp_path, "select finish_reason from runs") == [("store_error",)]
 

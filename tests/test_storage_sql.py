@@ -1,16 +1,24 @@
 from __future__ import annotations
 
+import re
 import sqlite3
+import time
 from typing import TYPE_CHECKING, Any
 
+import psycopg
 import pytest
+from sqlalchemy.engine import make_url
 
 from crawler.exceptions import ConfigError, StoreError, StoreNotFoundError, StoreUrlError
+from crawler.storage.postgres import connect_params
 from crawler.storage.sql import SqlStore, check_store_url, display_url, looks_like_store
+from tests.sqlitelock import write_lock
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
+
+    from tests.pgserver import PostgresServer
 
 
 def page(url: str, **overrides: object) -> dict[str, object]:
@@ -343,3 +351,98 @@ def test_a_store_of_an_older_version_gains_the_new_columns(tmp_path: Path) -> No
         assert s.pages(run)[0]["notes"] == "alert 'hi' accepted"
     finally:
         s.close()
+
+
+# Bounded waits: a frozen server, a lock held by another session or process.
+
+
+def test_a_frozen_postgresql_server_is_a_store_error_within_the_bound(
+    postgres_server: PostgresServer, postgres_url: str
+) -> None:
+    store = SqlStore.open(postgres_url, timeout=1)
+    run = store.start_run("site", None, {})
+    postgres_server.freeze()
+    try:
+        started = time.monotonic()
+        with pytest.raises(StoreError, match="cannot write pages to store") as info:
+            store.write_pages(run, [page("http://x/")])
+        elapsed = time.monotonic() - started
+        with pytest.raises(StoreError, match=r"cannot open store .*no answer within 2 s"):
+            SqlStore.open(postgres_url, timeout=1)
+        store.close()
+    finally:
+        postgres_server.thaw()
+    # a wait for the connection's answer (1 s + 1 s of grace), then a new connection's (2 s)
+    assert elapsed < 8, elapsed
+    assert "\n" not in str(info.value)
+
+
+def test_a_statement_waiting_for_a_lock_is_cancelled_by_the_server(postgres_url: str) -> None:
+    store = SqlStore.open(postgres_url, timeout=1)
+    run = store.start_run("site", None, {})
+    dsn = make_url(postgres_url).set(drivername="postgresql").render_as_string(False)
+    with psycopg.connect(dsn) as other:
+        other.execute("lock table pages in access exclusive mode")  # held until commit
+        started = time.monotonic()
+        with pytest.raises(StoreError, match="canceling statement due to statement timeout"):
+            store.write_pages(run, [page("http://x/")])
+        assert time.monotonic() - started < 5
+    store.write_pages(run, [page("http://x/")])  # the same store goes on once the lock is gone
+    assert len(store.pages(run)) == 1
+    store.close()
+
+
+def test_postgresql_timeouts_keep_what_the_url_says() -> None:
+    params = connect_params(0.5, {})
+    assert params["connect_timeout"] == 2  # libpq's floor
+    assert params["options"] == "-c statement_timeout=500"
+    assert params["tcp_user_timeout"] == 500
+    given = {"connect_timeout": "7", "options": "-c search_path=crawl"}
+    params = connect_params(30, given)
+    assert "connect_timeout" not in params
+    assert params["options"] == "-c search_path=crawl -c statement_timeout=30000"
+    assert "options" not in connect_params(30, {"options": "-c statement_timeout=0"})
+
+
+def test_a_sqlite_write_lock_shorter_than_the_bound_is_waited_out(tmp_path: Path) -> None:
+    db = tmp_path / "crawl.db"
+    store = SqlStore.open(f"sqlite:///{db}", timeout=10)
+    run = store.start_run("site", None, {})
+    with write_lock(db, seconds=1.5):
+        started = time.monotonic()
+        store.write_pages(run, [page("http://x/")])
+        elapsed = time.monotonic() - started
+    assert elapsed > 1  # it waited for the other process's commit
+    assert store.busy.retries >= 2
+    assert 1 < store.busy.waited < 10
+    assert len(store.pages(run)) == 1
+    store.close()
+
+
+def test_a_sqlite_write_lock_held_past_the_bound_is_a_store_error(tmp_path: Path) -> None:
+    db = tmp_path / "crawl.db"
+    store = SqlStore.open(f"sqlite:///{db}", timeout=1)
+    run = store.start_run("site", None, {})
+    with write_lock(db):  # until the block ends
+        started = time.monotonic()
+        with pytest.raises(StoreError) as info:
+            store.write_pages(run, [page("http://x/")])
+        elapsed = time.monotonic() - started
+    assert 1 <= elapsed < 3, elapsed
+    assert re.fullmatch(
+        rf"cannot write pages to store sqlite:///{re.escape(str(db))}: database is locked "
+        r"\(another process held its write lock; waited 1\.\d s, CRAWLER_STORE_TIMEOUT is 1 s\)",
+        str(info.value),
+    )
+    assert store.busy.retries >= 1
+    store.write_pages(run, [page("http://x/")])  # the lock is gone: the store works again
+    store.close()
+
+
+def test_reading_waits_for_a_sqlite_lock_at_once(tmp_path: Path) -> None:
+    db = tmp_path / "crawl.db"
+    SqlStore.open(f"sqlite:///{db}").close()
+    with write_lock(db):  # WAL: readers go on while another process writes
+        reader = SqlStore.open(f"sqlite:///{db}", create=False, timeout=1)
+        assert reader.runs() == []
+        reader.close()

@@ -207,18 +207,20 @@ def _run(args: argparse.Namespace) -> int:
     error = outcome.stats.get("store/error")
     if error:
         print(f"error: {error}", file=sys.stderr)
-        unwritten = unwritten_summary(outcome.stats)
-        if unwritten:
-            print(unwritten, file=sys.stderr)
     if outcome.run_id is not None and not error:
-        store = SqlStore.open(store_url)
+        store = SqlStore.open(store_url, timeout=settings.getfloat("CRAWLER_STORE_TIMEOUT"))
         try:
             print(run_summary(store, outcome.run_id))
             print(f"\nStored in {display_url(store_url)}")
         finally:
             store.close()
+    exit_code = outcome.exit_code
     feeds = failed_feeds(outcome.stats)
     if feeds:
         print(f"error: {feeds} output file(s) could not be written (see the log)", file=sys.stderr)
-        return outcome.exit_code or 1
-    return outcome.exit_code
+        exit_code = exit_code or 1
+    unwritten = unwritten_summary(outcome.stats)
+    if unwritten:  # the last line: rows the store did not take, saved and lost
+        print(unwritten, file=sys.stderr)
+        exit_code = exit_code or 1
+    return exit_code

@@ -228,9 +228,6 @@ def report(
         lines.append(f"error: {stats.get('login/error') or 'the login failed'}")
     if stats.get("store/error"):
         lines.append(f"error: {stats['store/error']}")
-        unwritten = unwritten_summary(stats)
-        if unwritten:
-            lines.append(unwritten)
     failed = stats.get("extract/urls_failed", 0)
     if failed:
         lines.append(f"warning: {failed} URL(s) gave no page to extract from (see above)")
@@ -266,12 +263,16 @@ def report(
         lines.append(f"error: {shown} could not be written (see the log)")
     elif output and not to_store:
         lines.append(f"{rows} row(s) written to {redact_text(output)}")
+    unwritten = unwritten_summary(stats)
+    if unwritten:  # the last line: rows the store did not take, saved and lost
+        lines.append(unwritten)
     return lines
 
 
 def failed(outcome: CrawlOutcome) -> bool:
     """Whether the extraction failed a user: a URL gave no page or a login page,
-    nothing was extracted at all, or the output could not be written."""
+    nothing was extracted at all, or the output (a file or the store) could not
+    be written."""
     stats = outcome.stats
     nothing = stats.get("extract/no_items") and not stats.get("extract/pages_with_items")
     return bool(
@@ -279,6 +280,8 @@ def failed(outcome: CrawlOutcome) -> bool:
         or stats.get("extract/login_pages")
         or nothing
         or failed_feeds(stats)
+        or stats.get("store/error")
+        or stats.get("store/rows_lost")
     )
 
 

@@ -8,6 +8,7 @@ import json
 import logging
 from collections import Counter
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ from crawler.exceptions import InvalidItem, StoreError
 from crawler.items import PageLinks, PageRecord
 from crawler.redaction import redact_mapping
 from crawler.settingscheck import check_types
+from crawler.storage.fallback import FallbackFile
 from crawler.storage.rows import item_row
 from crawler.storage.schema import PAGE_COLUMNS
 from crawler.storage.sql import SqlStore, check_store_url, display_url
@@ -52,7 +54,8 @@ MAX_LINK_TEXT_LENGTH = 200  # characters of anchor text kept
 class StoreConfig:
     url: str
     batch_size: int
-    fallback_path: Path | None
+    fallback_dir: Path | None  # None: the working directory
+    timeout: float  # seconds
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> StoreConfig:
@@ -60,11 +63,12 @@ class StoreConfig:
         (:class:`~crawler.exceptions.StoreUrlError` for a URL that cannot be a store's;
         whether the store opens is found out when the crawl opens it)."""
         check_types(settings, "CRAWLER_STORE_")
-        fallback = settings.get("CRAWLER_STORE_FALLBACK_PATH")
+        fallback = settings.get("CRAWLER_STORE_FALLBACK_DIR")
         return cls(
             url=check_store_url(settings.get("CRAWLER_STORE_URL")),
             batch_size=settings.getint("CRAWLER_STORE_BATCH_SIZE"),
-            fallback_path=Path(fallback) if fallback else None,
+            fallback_dir=Path(fallback) if fallback else None,
+            timeout=settings.getfloat("CRAWLER_STORE_TIMEOUT"),
         )
 
 
@@ -80,20 +84,40 @@ def check_store_opens(settings: BaseSettings) -> None:
     enabled = build_component_list(settings.getwithbase("ITEM_PIPELINES"))
     if not any(load_object(path) is StorePipeline for path in enabled):
         return
-    SqlStore.open(settings.get("CRAWLER_STORE_URL")).close()
+    timeout = settings.getfloat("CRAWLER_STORE_TIMEOUT")
+    SqlStore.open(settings.get("CRAWLER_STORE_URL"), timeout=timeout).close()
+
+
+def rows_lost(stats: dict[str, Any]) -> int:
+    """Rows a failed store did not take and the fallback file could not keep either."""
+    return int(stats.get("store/rows_lost", 0))
 
 
 def unwritten_summary(stats: dict[str, Any]) -> str | None:
-    """What a failed store left in the fallback file, for the command line; None if nothing."""
-    path = stats.get("store/fallback_path")
-    if not path:
+    """After a store error, one line for the command line: the rows the store did
+    not take, how many the fallback file kept (and where, by table) and how many
+    were lost (and why); ``None`` when the store had no error.
+
+    ``not written to the store: 57 rows; 57 saved in PATH (17 items, 40 pages, 0
+    rejects); 0 lost``, or ``...; 0 saved; 57 lost (cannot write the fallback
+    file PATH: ...)``.
+    """
+    saved = int(stats.get("store/rows_unwritten", 0))
+    lost = rows_lost(stats)
+    if not stats.get("store/error") and not saved and not lost:
         return None
-    counts = ", ".join(
-        f"{stats.get(f'store/unwritten/{t}', 0)} {t}"
-        for t in TABLES
-        if t != "links" or stats.get("store/unwritten/links")
-    )
-    return f"not written to the store: {counts}; they are in {path}"
+    line = f"not written to the store: {saved + lost} rows; {saved} saved"
+    if saved:
+        counts = ", ".join(
+            f"{stats.get(f'store/unwritten/{t}', 0)} {t}"
+            for t in TABLES
+            if t != "links" or stats.get("store/unwritten/links")
+        )
+        line += f" in {stats.get('store/fallback_path')} ({counts})"
+    line += f"; {lost} lost"
+    if lost:
+        line += f" ({stats.get('store/fallback_error')})"
+    return line
 
 
 class StorePipeline:
@@ -115,10 +139,14 @@ class StorePipeline:
     transaction per batch, in a worker thread (one write at a time), so a slow
     database does not stall the crawl; an item that fills the buffer waits for
     its batch, which holds back the crawl only as much as the database is behind.
-    If the store cannot be opened or written, the crawl is closed with the reason
-    ``store_error`` and every row not written goes to a JSON-lines fallback file
-    (one object per line, ``"table"`` saying where it belonged), so nothing is
-    lost silently.
+    No write waits longer than about ``CRAWLER_STORE_TIMEOUT`` seconds (see
+    :class:`~crawler.storage.sql.SqlStore`; SQLite lock waits are counted in
+    ``store/busy_retries`` and ``store/busy_wait``, seconds).  If the store
+    cannot be opened or written, the crawl is closed with the reason
+    ``store_error`` and every row not written goes to the run's own JSON-lines
+    fallback file (:mod:`crawler.storage.fallback`; its path in
+    ``store/fallback_path``), so nothing is lost silently; rows that file could
+    not take either are counted in ``store/rows_lost``.
     """
 
     def __init__(self, crawler: Crawler, config: StoreConfig) -> None:
@@ -129,6 +157,8 @@ class StorePipeline:
         self.failed: StoreError | None = None
         self._buffer: dict[str, list[dict[str, Any]]] = {table: [] for table in TABLES}
         self._unwritten: Counter[str] = Counter()
+        self._fallback: FallbackFile | None = None
+        self._opened = datetime.now(UTC)
         self._threaded = False
         self._lock: asyncio.Lock | None = None
 
@@ -148,8 +178,9 @@ class StorePipeline:
         if self._threaded:
             self._lock = asyncio.Lock()
         settings = self._run_settings()
+        self._opened = datetime.now(UTC)
         try:
-            self.store = await self._call(SqlStore.open, self.config.url)
+            self.store = await self._call(self._open_store)
             self.run_id = await self._call(
                 self.store.start_run,
                 self._spider.name,
@@ -196,18 +227,30 @@ class StorePipeline:
         if self.run_id is not None:
             if self.failed is not None:
                 reason = STORE_ERROR_REASON
+            self._count_busy()
             stats = json.loads(json.dumps(self.crawler.stats.get_stats(), default=str))
             stats["finish_reason"] = reason
             try:
                 await self._call(self.store.finish_run, self.run_id, reason, stats)
             except StoreError as e:
                 logger.error("%s", e)
+            self._count_busy()
         await self._call(self.store.close)
 
     @property
     def _spider(self) -> Spider:
         assert self.crawler.spider is not None
         return self.crawler.spider
+
+    def _open_store(self) -> SqlStore:
+        return SqlStore.open(self.config.url, timeout=self.config.timeout)
+
+    def _count_busy(self) -> None:
+        """The store's SQLite lock waits so far, in the stats."""
+        if self.store is None or not self.store.busy.retries:
+            return
+        self.crawler.stats.set_value("store/busy_retries", self.store.busy.retries)
+        self.crawler.stats.set_value("store/busy_wait", round(self.store.busy.waited, 2))
 
     async def _call(self, func: Callable[..., _T], *args: Any) -> _T:
         if self._threaded:
@@ -241,9 +284,11 @@ class StorePipeline:
                         batch["links"],
                     )
                 except StoreError as e:
+                    self._count_busy()
                     self._fail(e)
                     self._stop_crawl()
                 else:
+                    self._count_busy()
                     for table, rows in batch.items():
                         if rows:
                             self.crawler.stats.inc_value(f"store/{table}_written", len(rows))
@@ -284,24 +329,33 @@ class StorePipeline:
             return
         deferred_from_coro(engine.close_spider_async(reason=STORE_ERROR_REASON))
 
-    def _fallback_path(self) -> Path:
-        if self.config.fallback_path is not None:
-            return self.config.fallback_path
-        return Path.cwd() / f"unwritten-{self._spider.name}-run{self.run_id or 0}.jsonl"
+    def _fallback_file(self) -> FallbackFile:
+        if self._fallback is None:  # named once the run id is known, if the store gave one
+            self._fallback = FallbackFile(
+                self.config.fallback_dir or Path.cwd(),
+                self._spider.name,
+                self.config.url,
+                self.run_id,
+                self._opened,
+            )
+        return self._fallback
 
     def _write_fallback(self, batch: dict[str, list[dict[str, Any]]]) -> None:
-        path = self._fallback_path()
+        fallback = self._fallback_file()
+        created = fallback.path is not None
         total = sum(len(rows) for rows in batch.values())
         try:
-            with path.open("a", encoding="utf-8") as f:
-                for table, rows in batch.items():
-                    for row in rows:
-                        line = json.dumps({"table": table, **row}, ensure_ascii=False, default=str)
-                        f.write(line + "\n")
+            fallback.write(batch)
         except OSError as e:
-            logger.error("could not write %d unwritten rows to %s: %s", total, path, e)
+            reason = f"cannot write the fallback file {fallback.intended}: {e.strerror or e}"
+            logger.error("%d rows not written to the store are lost: %s", total, reason)
             self.crawler.stats.inc_value("store/rows_lost", total)
+            if not self.crawler.stats.get_value("store/fallback_error"):
+                self.crawler.stats.set_value("store/fallback_error", reason)
             return
+        if not created:
+            logger.error("rows the store did not take go to %s", fallback.path)
+            self.crawler.stats.set_value("store/fallback_path", str(fallback.path))
         for table, rows in batch.items():
             if rows:
                 self._unwritten[table] += len(rows)
@@ -309,17 +363,20 @@ class StorePipeline:
         self.crawler.stats.inc_value("store/rows_unwritten", total)
 
     def _report_unwritten(self) -> None:
-        if not self._unwritten:
+        lost = self.crawler.stats.get_value("store/rows_lost", 0)
+        if not self._unwritten and not lost:
             return
-        self.crawler.stats.set_value("store/fallback_path", str(self._fallback_path()))
+        where = self._fallback.path if self._fallback is not None else None
         logger.error(
-            "%d items, %d pages, %d rejects and %d links were not written to %s; they are in %s",
+            "%d items, %d pages, %d rejects and %d links were not written to %s; "
+            "they are in %s; %d rows lost",
             self._unwritten["items"],
             self._unwritten["pages"],
             self._unwritten["rejects"],
             self._unwritten["links"],
             display_url(self.config.url),
-            self._fallback_path(),
+            where or "no fallback file",
+            lost,
         )
 
     def _run_settings(self) -> dict[str, Any]:

@@ -17,7 +17,6 @@ an unknown scheme or a malformed URL is refused with the forms above.  All are
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,20 +26,25 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from crawler.default_settings import CRAWLER_STORE_TIMEOUT
 from crawler.exceptions import StoreError, StoreNotFoundError, StoreUrlError
 from crawler.redaction import redact_text
+from crawler.storage.busy import ATTEMPT_WAIT, BusyRetry, is_busy
+from crawler.storage.postgres import bound_connections, connect_params, timeout_hint
 from crawler.storage.schema import items, links, metadata, pages, rejects, runs
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Callable, Sequence
+    from typing import TypeVar
 
     from sqlalchemy.engine import Connection, Engine
     from sqlalchemy.sql.dml import Insert
 
+    _T = TypeVar("_T")
+
 _UPSERT_DIALECTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 # ``postgresql://`` alone means psycopg2 to SQLAlchemy; this project ships psycopg 3.
 _DEFAULT_DRIVERS = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg"}
-CONNECT_TIMEOUT = 10  # seconds, for PostgreSQL connections
 STORE_SCHEMES = ("sqlite", "postgresql", "postgres")
 STORE_URL_FORMS = (
     "sqlite:///RELATIVE/PATH, sqlite:////ABSOLUTE/PATH or postgresql://USER@HOST[:PORT]/DATABASE"
@@ -117,30 +121,35 @@ def _one_line(reason: object) -> str:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL: readers go on while a crawl writes.  The journal mode persists in the
+    # file, so a reading connection (create=False) changes nothing.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.close()
-
-
-def _sqlite_read_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # A store's file is in WAL mode already (it persists); reading changes nothing.
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
 
 
 class SqlStore:
-    """Runs, pages, items, rejects and links in a SQL database; upserts, batched by the caller."""
+    """Runs, pages, items, rejects and links in a SQL database; upserts, batched by the caller.
 
-    def __init__(self, engine: Engine, url: str) -> None:
+    No operation waits for the database longer than about ``timeout`` seconds
+    (``CRAWLER_STORE_TIMEOUT``): a PostgreSQL server that does not answer
+    (:mod:`crawler.storage.postgres`), or a SQLite file another process keeps
+    locked for writing (:mod:`crawler.storage.busy`: writes are retried with
+    backoff, counted in :attr:`busy`), becomes a :class:`StoreError`.
+    """
+
+    def __init__(self, engine: Engine, url: str, timeout: float = CRAWLER_STORE_TIMEOUT) -> None:
         self.engine = engine
         self.url = url
+        self.timeout = timeout
+        self.busy = BusyRetry(timeout)
         self._insert = _UPSERT_DIALECTS[engine.dialect.name]
 
     @classmethod
-    def open(cls, url: str, *, create: bool = True) -> SqlStore:
+    def open(
+        cls, url: str, *, create: bool = True, timeout: float = CRAWLER_STORE_TIMEOUT
+    ) -> SqlStore:
         """Connect to the store at ``url``; any failure is a :class:`StoreError`.
 
         ``create=True`` (crawls) creates the database file (SQLite) and the
@@ -148,7 +157,9 @@ class SqlStore:
         ``crawler export``) creates nothing: a missing SQLite file, or a
         database without the store's tables, is a :class:`StoreNotFoundError`.
         A URL that is no store URL is a :class:`StoreUrlError` (see
-        :func:`check_store_url`).
+        :func:`check_store_url`).  ``timeout`` (seconds) bounds every wait for
+        the database (see the class docstring); reading waits for a SQLite
+        writer's lock that long at once, writing retries.
         """
         check_store_url(url)
         shown = display_url(url)
@@ -166,10 +177,13 @@ class SqlStore:
                         f"store {shown} does not exist (there is no file {path.resolve()}): "
                         "give the URL of a store a crawl wrote to"
                     )
-            connect_args = {}
+            connect_args: dict[str, Any] = {}
             if target.get_backend_name() == "postgresql":
-                # a server that stops answering fails a write instead of hanging the crawl
-                connect_args["connect_timeout"] = CONNECT_TIMEOUT
+                connect_args = connect_params(timeout, target.query)
+            elif target.get_backend_name() == "sqlite":
+                # Python's sqlite3 timeout: SQLite's busy handler waits this long
+                # for a writer's lock; writes then retry (BusyRetry).
+                connect_args["timeout"] = min(ATTEMPT_WAIT, timeout) if create else timeout
             engine = create_engine(target, pool_pre_ping=True, connect_args=connect_args)
         except StoreError:
             raise
@@ -180,29 +194,30 @@ class SqlStore:
                 f"cannot open store {shown}: unsupported database {engine.dialect.name!r} "
                 f"(use {STORE_URL_FORMS})"
             )
-        if engine.dialect.name == "sqlite":
-            event.listen(engine, "connect", _sqlite_pragmas if create else _sqlite_read_pragmas)
+        if engine.dialect.name == "sqlite" and create:
+            event.listen(engine, "connect", _sqlite_pragmas)
+        elif engine.dialect.name == "postgresql":
+            bound_connections(engine, timeout)
+        store = cls(engine, url, timeout)
         try:
             if create:
-                metadata.create_all(engine)
-                _add_new_columns(engine)
+                store.busy.call(lambda: _create_schema(engine))
                 found = True
             else:
                 found = inspect(engine).has_table(runs.name)
         except SQLAlchemyError as e:
             engine.dispose()
-            reason = _one_line(getattr(e, "orig", None) or type(e).__name__)
             hint = ""
-            if engine.dialect.name == "sqlite" and create:
+            if engine.dialect.name == "sqlite" and create and not is_busy(e):
                 hint = " (check that the directory exists and is writable)"
-            raise StoreError(f"cannot open store {shown}: {reason}{hint}") from None
+            raise StoreError(f"cannot open store {shown}: {store._reason(e)}{hint}") from None
         if not found:
             engine.dispose()
             raise StoreNotFoundError(
                 f"{shown} is not a crawler store: it has no {runs.name} table "
                 "(no crawl has written to it)"
             )
-        return cls(engine, url)
+        return store
 
     def _upsert(self, table: Any, keys: Sequence[str], columns: Sequence[str]) -> Insert:
         stmt = self._insert(table)
@@ -211,7 +226,7 @@ class SqlStore:
         )
 
     def start_run(self, spider: str, start_url: str | None, settings: dict[str, Any]) -> int:
-        with self._writing("start a run in") as conn:
+        def work(conn: Connection) -> int:
             result = conn.execute(
                 insert(runs).values(
                     spider=spider,
@@ -221,6 +236,8 @@ class SqlStore:
                 )
             )
             return int(result.inserted_primary_key[0])
+
+        return self._write("start a run in", work)
 
     def write_pages(self, run_id: int, rows: Sequence[dict[str, Any]]) -> None:
         """Upsert page rows in one transaction (one row per URL per run)."""
@@ -256,7 +273,8 @@ class SqlStore:
         if not what:
             return
         now = datetime.now(UTC)
-        with self._writing(f"write {what} to") as conn:
+
+        def work(conn: Connection) -> None:
             if page_rows:
                 columns = [c for c in page_rows[0] if c != "url"]
                 stmt = self._upsert(pages, ("run_id", "url"), columns)
@@ -281,8 +299,10 @@ class SqlStore:
                 )
                 conn.execute(stmt, [{**row, "run_id": run_id} for row in unique.values()])
 
+        self._write(f"write {what} to", work)
+
     def finish_run(self, run_id: int, reason: str, stats: dict[str, Any]) -> None:
-        with self._writing("finish the run in") as conn:
+        def work(conn: Connection) -> None:
             conn.execute(
                 update(runs)
                 .where(runs.c.id == run_id)
@@ -293,19 +313,36 @@ class SqlStore:
                 )
             )
 
-    @contextmanager
-    def _writing(self, what: str) -> Iterator[Connection]:
-        """A transaction whose failures become StoreErrors naming the store.
+        self._write("finish the run in", work)
+
+    def _write(self, what: str, work: Callable[[Connection], _T]) -> _T:
+        """``work`` in one transaction, run again while SQLite reports another
+        writer's lock (:attr:`busy`); its failures become StoreErrors naming the store.
 
         Only the driver's own message is kept: SQLAlchemy's adds the statement's
         parameters, which may hold scraped data or secrets.
         """
-        try:
+
+        def transaction() -> _T:
             with self.engine.begin() as conn:
-                yield conn
+                return work(conn)
+
+        try:
+            return self.busy.call(transaction)
         except SQLAlchemyError as e:
-            reason = _one_line(getattr(e, "orig", None) or type(e).__name__)
-            raise StoreError(f"cannot {what} store {display_url(self.url)}: {reason}") from None
+            shown = display_url(self.url)
+            raise StoreError(f"cannot {what} store {shown}: {self._reason(e)}") from None
+
+    def _reason(self, error: SQLAlchemyError) -> str:
+        """The driver's message on one line; for a lock held past the bound, how long."""
+        orig = getattr(error, "orig", None)
+        reason = _one_line(orig or type(error).__name__) + timeout_hint(orig, self.timeout)
+        if is_busy(error) and self.busy.gave_up_after is not None:
+            reason += (
+                f" (another process held its write lock; waited {self.busy.gave_up_after:.1f} s, "
+                f"CRAWLER_STORE_TIMEOUT is {self.timeout:g} s)"
+            )
+        return reason
 
     # Queries, for the CLI and tests.
 
@@ -405,6 +442,11 @@ class SqlStore:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _create_schema(engine: Engine) -> None:
+    metadata.create_all(engine)
+    _add_new_columns(engine)
 
 
 def _add_new_columns(engine: Engine) -> None:
