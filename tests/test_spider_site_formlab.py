@@ -290,7 +290,7 @@ def test_all_types_valid_samples(run: str, request: pytest.FixtureRequest) -> No
 def test_rendered_forms_were_clicked_in_the_browser(rendered: LabCrawl, browser_dir: Path) -> None:
     assert rendered.stats["forms/submitted_in_browser"] >= 20
     assert "forms/browser_fallback/value_not_typeable" not in rendered.stats
-    assert processes_under(browser_dir) == []  # no browser left behind
+    assert processes_under(str(browser_dir)) == []  # no browser left behind
 
 
 def test_urls_are_what_the_standard_serialises(http_get: LabCrawl) -> None:
