@@ -88,6 +88,8 @@ def crawl_once(site: TinySite, mode: str, pages: int, pool_size: int) -> Run:
             "SELENIUM_ALLOWED_HOSTS=127.0.0.1",
             "-s",
             f"SELENIUM_POOL_SIZE={pool_size}",
+            "-s",
+            "CRAWLER_MAX_PAGES_PER_PATTERN=0",  # the area's pages are one URL pattern
         ]
         env = {**os.environ, PASSWORD_ENV: payments.USERS[USER]}
         began = time.perf_counter()

@@ -212,6 +212,8 @@ def render_modes(site: TinySite, size: int, work: Path) -> list[str]:
                 "ERROR",
                 "-s",
                 "SELENIUM_ALLOWED_HOSTS=127.0.0.1",
+                "-s",
+                "CRAWLER_MAX_PAGES_PER_PATTERN=0",  # catalogue items are one URL pattern
             ],
             capture_output=True,
             text=True,

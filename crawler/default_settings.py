@@ -30,6 +30,10 @@ if typing.TYPE_CHECKING:  # the annotations are read by crawler.settingscheck, n
 # Crawls that must yield items (crawler.extensions.minitems)
 CRAWLER_MIN_ITEMS: Annotated[int, Ge(0)] = 0  # fewer items: finish reason no_items; 0: off
 
+# robots.txt Crawl-delay, per host (crawler.downloadermiddlewares.crawldelay); needs
+# ROBOTSTXT_OBEY.  Longer delays are cut to this (counted); 0: Crawl-delay ignored
+CRAWLER_MAX_CRAWL_DELAY: Annotated[float, Ge(0)] = 30  # seconds
+
 # Login and session cookies (crawler.login)
 CRAWLER_LOGIN_URL: str | None = None  # the login page; None: no login
 CRAWLER_COOKIES_FILE: str | None = None  # Netscape cookies.txt loaded into the jar at start
@@ -72,6 +76,14 @@ CRAWLER_RENDER_SAMPLE_SIZE: Annotated[int, Ge(1)] = 2
 CRAWLER_SITEMAPS: bool = True
 # a regular expression on the action URL: POST forms it matches are submitted under "get"
 CRAWLER_SUBMIT_FORMS: Regex | None = None
+
+# Crawler traps: links a site crawl does not follow (crawler.traps); 0: the rule is off
+CRAWLER_MAX_PAGES_PER_PATTERN: Annotated[int, Ge(0)] = 200  # URLs per URL pattern per host
+CRAWLER_MAX_PATH_REPEATS: Annotated[int, Ge(0)] = 2  # a run of path segments, times in a row
+CRAWLER_MAX_URL_LENGTH: Annotated[int, Ge(0)] = 2000  # characters
+# query/path parameters removed from links besides crawler.traps.SESSION_ID_NAMES
+# (case-insensitive; a trailing * matches a prefix)
+CRAWLER_SESSION_ID_NAMES: list[str] = []
 
 # Item dedup within a run (crawler.pipelines.dedup)
 CRAWLER_DEDUP_ENABLED: bool = True

@@ -49,11 +49,14 @@ class Link:
 
     ``text`` is the anchor text, the header or ``rel`` name, or what was fired
     (``"click button#next"``); ``None`` when there is nothing to say.
+    ``refused`` is why the crawl did not follow it (``"pattern_budget: ..."``,
+    :mod:`crawler.traps`); ``None`` when it was requested.
     """
 
     url: str
     found_via: str
     text: str | None = None
+    refused: str | None = None
 
 
 @dataclass

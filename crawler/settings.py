@@ -50,9 +50,14 @@ DOWNLOADER = "crawler.downloader.SlotReservingDownloader"
 # its decisions see the decoded body of the final response (the way out runs
 # from high to low), and still marks requests before the browser (950).
 DOWNLOADER_MIDDLEWARES = {
+    # robots.txt Crawl-delay, right after RobotsTxtMiddleware (100).
+    "crawler.downloadermiddlewares.crawldelay.CrawlDelayMiddleware": 110,
     "crawler.browser.rendermode.RenderModeMiddleware": 585,
     "crawler.login.logout.LogoutGuardMiddleware": 640,
     "crawler.login.middleware.LoginMiddleware": 650,
+    # Scrapy's, keeping Domain=localhost cookies as the browser does.
+    "scrapy.downloadermiddlewares.cookies.CookiesMiddleware": None,
+    "crawler.downloadermiddlewares.cookies.BrowserCookiesMiddleware": 700,
     "crawler.browser.middleware.SeleniumMiddleware": 950,
 }
 

@@ -263,6 +263,7 @@ VALIDATORS: tuple[str, ...] = (
     "crawler.login.cookies:check_cookies_file",
     "crawler.spidermiddlewares.extract:ExtractConfig.from_settings",
     "crawler.pipelines.store:StoreConfig.from_settings",
+    "crawler.traps:TrapConfig.from_settings",
 )
 
 # How an annotation of crawler.default_settings is evaluated.

@@ -18,6 +18,9 @@ with ``CRAWLER_SITEMAPS`` the start host's ``robots.txt`` ``Sitemap:`` lines
 and ``/sitemap.xml`` add the pages they list (``found_via`` ``sitemap``).
 Every URL a page led to, followed or not, is one
 :class:`~crawler.items.PageLinks` item per page (the store's ``links`` table).
+Traps are bounded (:mod:`crawler.traps`): links lose their session ids, and
+a link that is a trap is recorded with the reason and not requested; the
+crawl is breadth-first (``custom_settings``).
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ from crawler.forms.submission import META_KEY as FORM_META_KEY
 from crawler.forms.submitter import FormSubmitter
 from crawler.items import FoundVia, Link, PageLinks, PageRecord
 from crawler.settingscheck import check_argument
+from crawler.traps import TrapGuard
 from crawler.utils.url import check_url
 
 if TYPE_CHECKING:
@@ -111,8 +115,16 @@ def _domains(value: str | list[str] | tuple[str, ...] | None) -> list[str]:
 
 class SiteSpider(Spider):
     name = "site"
-    # 404s and 500s are pages to record, not errors for HttpErrorMiddleware to drop.
-    custom_settings = {"HTTPERROR_ALLOW_ALL": True}
+    custom_settings = {
+        # 404s and 500s are pages to record, not errors for HttpErrorMiddleware to drop.
+        "HTTPERROR_ALLOW_ALL": True,
+        # Breadth-first, as Scrapy's FAQ "Does Scrapy crawl in breadth-first or
+        # depth-first order?" sets it: a trap deep down (a calendar) cannot spend
+        # a --max-pages budget before the site's other pages one hop away are reached.
+        "DEPTH_PRIORITY": 1,
+        "SCHEDULER_DISK_QUEUE": "scrapy.squeues.PickleFifoDiskQueue",
+        "SCHEDULER_MEMORY_QUEUE": "scrapy.squeues.FifoMemoryQueue",
+    }
 
     def __init__(
         self,
@@ -152,6 +164,7 @@ class SiteSpider(Spider):
         self.submit_forms = submit_forms or None
         self.explore = explore or None
         self.form_submitter: FormSubmitter | None = None
+        self.traps: TrapGuard | None = None
         self.discovery = PageDiscovery()
         self.sitemaps = True  # CRAWLER_SITEMAPS
         self.sitemap_reader = SitemapReader()
@@ -166,6 +179,7 @@ class SiteSpider(Spider):
         spider.forms = settings.get("CRAWLER_FORMS")
         spider.explore = settings.get("CRAWLER_EXPLORE")
         spider.form_submitter = FormSubmitter.from_crawler(crawler)  # FormConfigError
+        spider.traps = TrapGuard.from_crawler(crawler)  # TrapConfigError
         spider.discovery = PageDiscovery(spider._count)
         spider.sitemaps = settings.getbool("CRAWLER_SITEMAPS")
         spider.sitemap_reader = SitemapReader.from_settings(settings)
@@ -284,9 +298,11 @@ class SiteSpider(Spider):
     ) -> Iterator[PageLinks | Request]:
         """Where a page's discovered links become requests and its ``PageLinks`` item.
 
-        Every link is recorded once per (URL, ``found_via``); each URL is requested
-        once, with the ``found_via`` it was first found with, unless it is the page
-        itself (``crawler/links/self``) or logs out (``crawler/links/skipped_logout``).
+        Every link is recorded once per (URL, ``found_via``), without its session
+        ids; each URL is requested once, with the ``found_via`` it was first found
+        with, unless it is the page itself (``crawler/links/self``), logs out
+        (``crawler/links/skipped_logout``) or is a trap (:mod:`crawler.traps`:
+        recorded with the reason in ``Link.refused``, counted in ``crawler/traps/*``).
         Offsite, robots.txt-disallowed, too deep and already seen URLs are
         requested and dropped by Scrapy's middlewares and duplicate filter, which
         count them (``offsite/filtered``, ``robotstxt/forbidden``,
@@ -296,10 +312,15 @@ class SiteSpider(Spider):
         make_request = request or self._request
         stats = self.crawler.stats
         forms = self.form_submitter
+        traps = self.traps
         recorded: dict[tuple[str, str], Link] = {}
         requested: set[str] = {response.url}
         urls: set[str] = set()
         for link in links:
+            if traps is not None:
+                url = traps.clean(link.url)
+                if url != link.url:
+                    link = replace(link, url=url)
             key = (link.url, str(link.found_via))
             if key in recorded:
                 continue
@@ -315,6 +336,10 @@ class SiteSpider(Spider):
                 continue
             if forms is not None and forms.policy.is_logout(link.url, link.text or ""):
                 stats.inc_value("crawler/links/skipped_logout")
+                continue
+            refused = traps.refusal(link.url) if traps is not None else None
+            if refused is not None:
+                recorded[key] = replace(link, refused=refused)
                 continue
             requested.add(link.url)
             stats.inc_value(f"crawler/links/found_via/{link.found_via}")

@@ -253,4 +253,4 @@ def test_the_catalog_crawl_stored_its_links(
     assert export(catalog, "--what", "links") == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert rows and {r["found_via"] for r in rows} <= {"link", "sitemap", "rel", "header"}
-    assert all(set(r) == {"source", "url", "found_via", "text", "fetched"} for r in rows)
+    assert all(set(r) == {"source", "url", "found_via", "text", "refused", "fetched"} for r in rows)

@@ -119,6 +119,7 @@ def test_links_say_where_a_url_came_from(discovery_crawl: DiscoveryCrawl) -> Non
         "url": site.url(discovery.FRAME_TARGET_PATH),
         "found_via": "link",
         "text": "Inside the frame",
+        "refused": None,
         "fetched": True,
     }
     [header] = discovery_crawl.where_from(site.url(discovery.REFRESH_HEADER_PATH))
@@ -163,7 +164,7 @@ def test_export_of_all_links_as_csv(discovery_crawl: DiscoveryCrawl, tmp_path: P
     )
     assert proc.returncode == 0, proc.stderr
     lines = out.read_text().splitlines()
-    assert lines[0] == "source,url,found_via,text,fetched"
+    assert lines[0] == "source,url,found_via,text,refused,fetched"
     assert len(lines) - 1 == discovery_crawl.result.stats["store/links_written"]
 
 

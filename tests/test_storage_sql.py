@@ -302,8 +302,14 @@ def test_an_unreachable_server_is_one_line_with_the_password_masked() -> None:
     assert "hunter2" not in message
 
 
-def link(source: str, url: str, found_via: str = "link", text: str | None = None) -> dict[str, Any]:
-    return {"source": source, "url": url, "found_via": found_via, "text": text}
+def link(
+    source: str,
+    url: str,
+    found_via: str = "link",
+    text: str | None = None,
+    refused: str | None = None,
+) -> dict[str, Any]:
+    return {"source": source, "url": url, "found_via": found_via, "text": text, "refused": refused}
 
 
 def test_links_are_kept_once_and_say_where_a_url_came_from(store: SqlStore) -> None:
@@ -317,6 +323,7 @@ def test_links_are_kept_once_and_say_where_a_url_came_from(store: SqlStore) -> N
             link("http://x/", "http://x/a", text="A again"),  # in one batch: the first
             link("http://x/", "http://x/a", "frame"),
             link("http://x/s.xml", "http://x/b", "sitemap", "urlset"),
+            link("http://x/", "http://x/c", refused="pattern_budget: ..."),
         ],
     )
     # a later batch of the same run: the row already there is kept
@@ -324,11 +331,13 @@ def test_links_are_kept_once_and_say_where_a_url_came_from(store: SqlStore) -> N
     store.write_batch(run2, link_rows=[link("http://x/", "http://x/a", text="run 2")])
     assert store.links(run1) == [
         {"source": "http://x/", "url": "http://x/a", "found_via": "frame", "text": None,
-         "fetched": True},
+         "refused": None, "fetched": True},
         {"source": "http://x/", "url": "http://x/a", "found_via": "link", "text": "A",
-         "fetched": True},
+         "refused": None, "fetched": True},
         {"source": "http://x/s.xml", "url": "http://x/b", "found_via": "sitemap",
-         "text": "urlset", "fetched": False},
+         "text": "urlset", "refused": None, "fetched": False},
+        {"source": "http://x/", "url": "http://x/c", "found_via": "link", "text": None,
+         "refused": "pattern_budget: ...", "fetched": False},
     ]  # fmt: skip
     [where] = store.links(run1, url="http://x/b")
     assert (where["source"], where["fetched"]) == ("http://x/s.xml", False)
@@ -342,6 +351,7 @@ def test_a_store_of_an_older_version_gains_the_new_columns(tmp_path: Path) -> No
     s.close()
     conn = sqlite3.connect(db)
     conn.execute("alter table pages drop column notes")  # as written before pages.notes
+    conn.execute("alter table links drop column refused")  # as written before links.refused
     conn.commit()
     conn.close()
     s = SqlStore.open(f"sqlite:///{db}")
@@ -349,6 +359,8 @@ def test_a_store_of_an_older_version_gains_the_new_columns(tmp_path: Path) -> No
         run = s.start_run("site", "http://x/", {})
         s.write_pages(run, [page("http://x/", notes="alert 'hi' accepted")])
         assert s.pages(run)[0]["notes"] == "alert 'hi' accepted"
+        s.write_batch(run, link_rows=[link("http://x/", "http://x/a", refused="url_too_long")])
+        assert s.links(run)[0]["refused"] == "url_too_long"
     finally:
         s.close()
 

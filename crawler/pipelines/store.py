@@ -308,6 +308,7 @@ class StorePipeline:
                     "url": link.url,
                     "found_via": str(link.found_via),
                     "text": text or None,
+                    "refused": link.refused,
                 }
             )
         return rows

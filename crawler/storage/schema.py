@@ -75,7 +75,8 @@ rejects = Table(
 
 # Every URL a page led to, fetched or not (crawler.items.PageLinks): "where did
 # this URL come from?".  ``source`` is the page's final URL (or a robots.txt or
-# sitemap file's), ``text`` the anchor text, rel, header or sitemap kind.
+# sitemap file's), ``text`` the anchor text, rel, header or sitemap kind,
+# ``refused`` the reason a URL was not requested (a trap), NULL if it was.
 links = Table(
     "links",
     metadata,
@@ -84,6 +85,7 @@ links = Table(
     Column("url", Text, primary_key=True),
     Column("found_via", String(20), primary_key=True),
     Column("text", Text),
+    Column("refused", Text),  # why it was not followed (crawler.traps); NULL: requested
     Index("links_by_url", "run_id", "url"),
 )
 

@@ -395,16 +395,17 @@ class SqlStore:
             return [dict(r) for r in conn.execute(query).mappings()]
 
     def links(self, run_id: int, url: str | None = None) -> list[dict[str, Any]]:
-        """The links of a run (``source``, ``url``, ``found_via``, ``text``, and
-        ``fetched``: whether the run has a page row for ``url``), by URL then
-        source; only those leading to ``url`` when given: where it came from."""
+        """The links of a run (``source``, ``url``, ``found_via``, ``text``,
+        ``refused``: why it was not requested, and ``fetched``: whether the run
+        has a page row for ``url``), by URL then source; only those leading to
+        ``url`` when given: where it came from."""
         fetched = (
             select(pages.c.url)
             .where(pages.c.run_id == links.c.run_id, pages.c.url == links.c.url)
             .exists()
         )
         query = (
-            select(links.c.source, links.c.url, links.c.found_via, links.c.text)
+            select(links.c.source, links.c.url, links.c.found_via, links.c.text, links.c.refused)
             .add_columns(fetched.label("fetched"))
             .where(links.c.run_id == run_id)
             .order_by(links.c.url, links.c.source, links.c.found_via)
