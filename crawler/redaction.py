@@ -170,6 +170,11 @@ class SecretMasker(logging.Filter):
         """Whether secrets were registered (URL passwords are masked anyway)."""
         return self._pattern is not None
 
+    @property
+    def secrets(self) -> frozenset[str]:
+        """The values registered so far."""
+        return self._secrets
+
     def add(self, *values: str | None) -> None:
         """Mask these values from now on (too short or empty ones are ignored)."""
         fresh = {v for v in values if v and len(v) >= MIN_SECRET_LENGTH}

@@ -5,7 +5,8 @@ private HOME and TMPDIR, so everything the browser writes outside its profile
 lands in one directory that :meth:`DriverHandle.close` removes, and the whole
 process group can be killed when the driver does not answer any more.
 Selenium Manager is never consulted: executables are explicit and
-``SE_OFFLINE=true`` is in the driver's environment.
+``SE_OFFLINE=true`` is in the driver's environment, which is the crawl's
+without its secrets (:func:`crawler.childenv.child_environment`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from selenium.webdriver.chrome.service import Service as ChromeService
 from selenium.webdriver.firefox.service import Service as FirefoxService
 
 from crawler.browser.dialogs import PROMPT_BEHAVIOR
+from crawler.childenv import child_environment
 
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
@@ -208,7 +210,7 @@ def _private_env(temp_dirs: list[str]) -> dict[str, str]:
         temp_dirs.append(tmp)
     else:
         os.makedirs(tmp)
-    env = dict(os.environ)
+    env = child_environment()
     env.update(HOME=home, TMPDIR=tmp, SE_OFFLINE="true")
     for name in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_RUNTIME_DIR"):
         env.pop(name, None)
