@@ -28,7 +28,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from crawler.exceptions import StoreError, StoreNotFoundError, StoreUrlError
-from crawler.redaction import redact_text
+from crawler.redaction import redact_url
 from crawler.storage.schema import items, links, metadata, pages, rejects, runs
 
 if TYPE_CHECKING:
@@ -57,10 +57,10 @@ def engine_url(url: str) -> str:
 
 def display_url(url: str) -> str:
     """The store URL as it may be shown to a user: as written, with its password
-    masked (:func:`crawler.redaction.redact_text`: ``user:***@``, ``?password=***``);
+    masked (:func:`crawler.redaction.redact_url`: ``user:***@``, ``?password=***``);
     in a malformed one (``postgresql:/u:pw@h/db``), all between the scheme and the
     last ``@``."""
-    shown = redact_text(url)
+    shown = redact_url(url)
     head, at, host = shown.rpartition("@")
     if at and "://" not in url:
         return f"{head.partition(':')[0]}:***@{host}"
