@@ -49,6 +49,10 @@ CRAWLER_LOGIN_USERNAME: str | None = None
 CRAWLER_LOGIN_USERNAME_FIELD: str | None = None  # name of the username input; None: detected
 CRAWLER_LOGIN_WITH: Literal["http", "browser", "auto"] = "auto"  # auto: HTTP, then the browser
 
+# robots.txt size (crawler.downloadermiddlewares.robotstxtsize)
+# bytes of a robots.txt read, the rest ignored (RFC 9309, 2.5: at least 500 KiB); 0: off
+CRAWLER_ROBOTSTXT_MAXSIZE: Annotated[int, Ge(0)] = 500 * 1024
+
 # Site crawl (spiders.site)
 CRAWLER_ALLOWED_DOMAINS: list[str] = []  # hosts followed besides the start URL's
 # submit discovered forms: none | get (GET forms) | all (GET and POST)

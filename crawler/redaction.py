@@ -4,13 +4,17 @@ Two layers, one rule (a secret becomes ``***``):
 
 * what a run *records* (its settings and spider arguments in the store):
   :func:`redact_mapping` masks the values of secret-looking names and the
-  passwords of URLs, :func:`redact_text` the passwords of URLs in a text;
+  passwords of URLs, :func:`redact_text` the passwords of URLs in a text,
+  :func:`redact_url` that of a text that is a URL as a whole (a feed URI, a
+  store URL), found whole even if it holds what the URL should have
+  percent-encoded (a quote, a space, an ``@``);
 * what a run *logs*: :data:`MASKER`, a logging filter installed on the root
   logger's handlers and on the loggers that print settings (:func:`install`),
   masks in every record (message and traceback) the passwords of URLs
   (``ftp://u:***@host/``, ``?token=***``) and, once it was told about secrets,
   those secrets (the string values of settings with a secret-looking name,
-  :func:`secret_setting_values`; the login password, the cookies a login set,
+  :func:`secret_setting_values`; the passwords of the URLs in the settings,
+  :func:`setting_urls`; the login password, the cookies a login set,
   the cookies of a cookies file) and the values of any ``Cookie:`` or
   ``Set-Cookie:`` header line.  Every crawl of the framework installs it
   (:class:`crawler.extensions.logmasking.LogMasking`, which the add-on enables
@@ -28,6 +32,7 @@ import re
 import threading
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import unquote
 
 REDACTED = "***"
 SECRET_NAME = re.compile(r"pass(word|wd)?|secret|token|cookie|credential|auth|api_?key", re.I)
@@ -38,7 +43,10 @@ SECRET_NAME = re.compile(r"pass(word|wd)?|secret|token|cookie|credential|auth|ap
 NOT_SECRET_NAME = re.compile(r"_(debug|domain|enabled|encoding|env|field|file|mode)$", re.I)
 # The password of a URL such as postgresql://user:password@host/db, up to the
 # last "@" of the authority (a password may hold an unescaped "@").
-URL_PASSWORD = re.compile(r"""(\b[a-z][a-z0-9+.-]*://[^/\s:@'"]*:)[^/\s'"]*@""", re.I)
+# The user name may hold an "@" too (ftp://me@example.org:pw@host/).
+URL_PASSWORD = re.compile(r"""(\b[a-z][a-z0-9+.-]*://[^/\s:'"]*:)[^/\s'"]*@""", re.I)
+# A text that is a URL as a whole: a setting's value, a FEEDS key, an -o value.
+WHOLE_URL = re.compile(r"[a-z][a-z0-9+.-]*://", re.I)
 # A query parameter (?password=..., &api_key=...): masked when its name looks secret.
 QUERY_PARAMETER = re.compile(r"""([?&])([^=&#\s'"]+)=([^&#\s'"]*)""")
 
@@ -53,6 +61,35 @@ def redact_text(text: str) -> str:
     if "=" in text and ("?" in text or "&" in text):
         text = QUERY_PARAMETER.sub(_masked_parameter, text)
     return text
+
+
+def url_credentials(url: str) -> tuple[str, str] | None:
+    """``(userinfo, user)`` of ``url``, a URL as a whole, when it has a password
+    (``ftp://me:pw@host/x`` -> ``("me:pw", "me")``), else None.
+
+    The authority runs to the first ``/`` and the user information to its last
+    ``@``, as URL parsers read it, so a password that a URL should have
+    percent-encoded (a quote, a space, a ``@``) is found whole, which
+    :func:`redact_text`, reading free text, cannot do."""
+    if not WHOLE_URL.match(url):
+        return None
+    start = url.index("://") + 3
+    authority = url[start:].partition("/")[0]
+    userinfo, at, _ = authority.rpartition("@")
+    if not at or ":" not in userinfo:
+        return None
+    return userinfo, userinfo.partition(":")[0]
+
+
+def redact_url(url: str) -> str:
+    """``url``, a URL as a whole (not free text), with its password masked
+    however it is written (:func:`url_credentials`), and :func:`redact_text`."""
+    found = url_credentials(url)
+    if found is not None:
+        userinfo, user = found
+        start = url.index("://") + 3
+        url = f"{url[:start]}{user}:{REDACTED}{url[start + len(userinfo) :]}"
+    return redact_text(url)
 
 
 def _masked_parameter(match: re.Match[str]) -> str:
@@ -74,7 +111,7 @@ def _redact(value: Any) -> Any:
     if isinstance(value, dict):
         return redact_mapping(value)
     if isinstance(value, str):
-        return redact_text(value)
+        return redact_url(value) if WHOLE_URL.match(value) else redact_text(value)
     if isinstance(value, list | tuple):
         return [_redact(v) for v in value]
     return value
@@ -95,6 +132,28 @@ def secret_setting_values(values: Mapping[str, Any]) -> set[str]:
             for nested in _containers(value):
                 found.update(secret_setting_values(nested))
     return found
+
+
+def setting_urls(values: Mapping[str, Any]) -> set[str]:
+    """The URLs with a password among ``values`` (settings, or any mapping):
+    values and keys (``FEEDS`` is keyed by URI) that are URLs as a whole, found
+    in nested dicts and lists too, and in dict or list settings given as JSON text."""
+    found: set[str] = set()
+    for name, value in values.items():
+        for text in (str(name), *_strings(value)):
+            if url_credentials(text) is not None:
+                found.add(text)
+    return found
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string in ``value``, however nested, dict keys included."""
+    value = _parsed(value)
+    if isinstance(value, Mapping):
+        return [s for k, v in value.items() for s in (str(k), *_strings(v))]
+    if isinstance(value, list | tuple | set | frozenset):
+        return [s for v in value for s in _strings(v)]
+    return [value] if isinstance(value, str) else []
 
 
 def _leaves(value: Any) -> list[str]:
@@ -149,6 +208,20 @@ def _mask_header_value(match: re.Match[str]) -> str:
     return prefix + _COOKIE_PAIR.sub(lambda m: f"{m.group(1)}{m.group(2)}={REDACTED}", value)
 
 
+# Where pprint cut a long text between words: the piece's closing quote, a new
+# line, the indentation and the next piece's opening quote.
+_PPRINT_CUT = r"""(?:['"]\n *['"])?"""
+
+
+def _secret_pattern(secret: str) -> str:
+    """The expression that finds ``secret``, also cut by pprint after any space."""
+    return "".join(
+        re.escape(part) + _PPRINT_CUT if part.isspace() else re.escape(part)
+        for part in re.split(r"(\s+)", secret)
+        if part
+    )
+
+
 class SecretMasker(logging.Filter):
     """Masks URL passwords in log records; once told about secrets (:meth:`add`),
     those secrets and cookie header values too.
@@ -163,34 +236,72 @@ class SecretMasker(logging.Filter):
         super().__init__()
         self._lock = threading.Lock()
         self._secrets: frozenset[str] = frozenset()
-        self._pattern: re.Pattern[str] | None = None
+        self._replacements: dict[str, str] = {}  # text -> what it becomes instead of ***
+        self._compiled: tuple[re.Pattern[str], tuple[str, ...], dict[str, str]] | None = None
 
     @property
     def active(self) -> bool:
         """Whether secrets were registered (URL passwords are masked anyway)."""
-        return self._pattern is not None
+        return self._compiled is not None
+
+    @property
+    def secrets(self) -> frozenset[str]:
+        """The values registered so far."""
+        return self._secrets
 
     def add(self, *values: str | None) -> None:
-        """Mask these values from now on (too short or empty ones are ignored)."""
+        """Mask these values from now on (too short or empty ones are ignored).
+
+        A value with spaces is masked also where ``pprint`` (which prints
+        Scrapy's "Overridden settings") cut it between words into two quoted
+        pieces on two lines."""
         fresh = {v for v in values if v and len(v) >= MIN_SECRET_LENGTH}
         with self._lock:
             if fresh <= self._secrets:
                 return
             self._secrets = self._secrets | fresh
-            # Longest first, so a secret containing another is masked whole.
-            ordered = sorted(self._secrets, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(s) for s in ordered))
+            self._compile()
+
+    def add_url(self, *urls: str) -> None:
+        """Mask the passwords of these URLs (each a URL as a whole) from now on,
+        however they are written: ``user:password@`` becomes ``user:***@``
+        wherever it appears, and the password, raw and percent-decoded, is a
+        secret (:meth:`add`)."""
+        for url in urls:
+            found = url_credentials(url)
+            if found is None:
+                continue
+            userinfo, user = found
+            password = userinfo.partition(":")[2]
+            with self._lock:
+                self._replacements = {
+                    **self._replacements,
+                    f"{userinfo}@": f"{user}:{REDACTED}@",
+                }
+                self._compile()
+            self.add(password, unquote(password))
+
+    def _compile(self) -> None:
+        # Longest first, so a secret containing another is masked whole.
+        ordered = sorted({*self._secrets, *self._replacements}, key=len, reverse=True)
+        pattern = re.compile("|".join(_secret_pattern(s) for s in ordered))
+        # What a text must hold to be worth the expression: a secret's first word.
+        probes = tuple({(s.split() or [s])[0] for s in ordered})
+        # One tuple, replaced whole: mask() reads it without the lock.
+        self._compiled = (pattern, probes, self._replacements)
 
     def clear(self) -> None:
         with self._lock:
             self._secrets = frozenset()
-            self._pattern = None
+            self._replacements = {}
+            self._compiled = None
 
     def mask(self, text: str) -> str:
-        pattern, secrets = self._pattern, self._secrets
-        if pattern is not None:
-            if any(secret in text for secret in secrets):
-                text = pattern.sub(REDACTED, text)
+        compiled = self._compiled
+        if compiled is not None:
+            pattern, probes, replacements = compiled
+            if any(probe in text for probe in probes):
+                text = pattern.sub(lambda m: replacements.get(m.group(0), REDACTED), text)
             if "ookie" in text:
                 text = _HEADER_LINE.sub(_mask_header_value, text)
         return redact_text(text)

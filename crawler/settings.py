@@ -48,10 +48,12 @@ DOWNLOADER = "crawler.downloader.SlotReservingDownloader"
 # cookies file) drops logout URLs before they wait for anything.  The render
 # mode (CRAWLER_RENDER) sits below HttpCompression (590) and Redirect (600), so
 # its decisions see the decoded body of the final response (the way out runs
-# from high to low), and still marks requests before the browser (950).
+# from high to low), and still marks requests before the browser (950).  The
+# robots.txt size limit sits there too, to cut the decoded body.
 DOWNLOADER_MIDDLEWARES = {
     # robots.txt Crawl-delay, right after RobotsTxtMiddleware (100).
     "crawler.downloadermiddlewares.crawldelay.CrawlDelayMiddleware": 110,
+    "crawler.downloadermiddlewares.robotstxtsize.RobotsTxtSizeMiddleware": 560,
     "crawler.browser.rendermode.RenderModeMiddleware": 585,
     "crawler.login.logout.LogoutGuardMiddleware": 640,
     "crawler.login.middleware.LoginMiddleware": 650,

@@ -117,7 +117,7 @@ from scrapy.utils.misc import build_from_crawler, load_object
 
 from crawler import default_settings
 from crawler.exceptions import ConfigError
-from crawler.redaction import redact_text
+from crawler.redaction import redact_text, redact_url
 from crawler.utils.files import check_output_file
 
 if TYPE_CHECKING:
@@ -853,7 +853,7 @@ def check_feeds(
     }
     for key, options in settings.getdict("FEEDS").items():
         uri = str(key.absolute()) if isinstance(key, Path) else str(key)  # as Scrapy does
-        where = f"FEEDS[{redact_text(uri)!r}]"
+        where = f"FEEDS[{redact_url(uri)!r}]"
         if not isinstance(options, dict):
             raise ConfigError(f"{where} must be a dict of feed options, not {options!r}")
         fmt = options.get("format") or Path(uri).suffix.removeprefix(".")
@@ -947,7 +947,8 @@ def _check_storage(
         raise ConfigError(f"{where}: the feed cannot be stored there: {reason}{fix}") from None
     except Exception as e:  # the crawl would fail on it the same way
         raise ConfigError(
-            f"{where}: the feed cannot be stored there: {redact_text(_one_line(e))}"
+            f"{where}: the feed cannot be stored there: "
+            f"{redact_text(_one_line(e).replace(uri, redact_url(uri)))}"
         ) from None
 
 

@@ -117,3 +117,35 @@ def scrapy_crawl_site(
     for the SQLite file ``store`` when given (see :func:`run_scrapy`)."""
     store_args = ("-s", f"CRAWLER_STORE_URL=sqlite:///{store}") if store is not None else ()
     return run_scrapy("crawl", "site", "-a", f"start_url={start_url}", *store_args, *args, **kwargs)
+
+
+# Runs argv[2:] and writes the peak resident set size of that child (KiB,
+# ru_maxrss of the wrapper's only child) to the file argv[1].
+_PEAK_RSS_WRAPPER = """
+import resource, subprocess, sys
+code = subprocess.call(sys.argv[2:])
+with open(sys.argv[1], "w") as f:
+    f.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
+sys.exit(code)
+"""
+
+
+def crawl_measured(
+    start_url: str, tmp_path: Path, *options: str, timeout: float = 300
+) -> tuple[CrawlResult, int]:
+    """:func:`crawl`, and the crawl process's peak resident set size in KiB."""
+    db = tmp_path / "crawl.db"
+    peak_file = tmp_path / "peak-rss-kib"
+    argv = [sys.executable, "-m", "crawler.cli", "crawl", start_url, "--store", f"sqlite:///{db}"]
+    proc = subprocess.run(
+        [sys.executable, "-c", _PEAK_RSS_WRAPPER, str(peak_file), *argv, *options],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env=subprocess_env(),
+    )
+    pages, runs = read_store(db)
+    result = CrawlResult(proc.returncode, proc.stdout, proc.stderr, db, pages, runs)
+    return result, int(peak_file.read_text())

@@ -72,6 +72,48 @@ def test_scrapy_crawl_logs_no_feed_password_nor_secret_settings(
     assert_masked(result.stdout + result.stderr)
 
 
+# Passwords a URI should have percent-encoded, as users write them anyway: a
+# quote, a double quote, a space, an "@"; and a user name holding an "@".
+AWKWARD_FEEDS = {
+    "ftp://fu:quote'pw1@127.0.0.1:1/a.jsonl": "ftp://fu:***@127.0.0.1:1/a.jsonl",
+    'ftp://fu:dquote"pw2@127.0.0.1:1/b.jsonl': "ftp://fu:***@127.0.0.1:1/b.jsonl",
+    "ftp://fu:space pw3@127.0.0.1:1/c.jsonl": "ftp://fu:***@127.0.0.1:1/c.jsonl",
+    "ftp://fu:at@pw4@127.0.0.1:1/d.jsonl": "ftp://fu:***@127.0.0.1:1/d.jsonl",
+    "ftp://me@example.org:userat-pw5@127.0.0.1:1/e.jsonl": (
+        "ftp://me@example.org:***@127.0.0.1:1/e.jsonl"
+    ),
+}
+# Long enough for pprint to cut it in two between words in "Overridden settings".
+PASSPHRASE = "correct horse battery staple and then some more words pprint cuts"
+
+
+def test_awkward_feed_passwords_and_a_cut_passphrase_are_masked(
+    tinysite: TinySite, tmp_path: Path
+) -> None:
+    feeds = json.dumps({uri: {"format": "jsonl"} for uri in AWKWARD_FEEDS})
+    result = crawl(
+        tinysite.url("/"),
+        tmp_path,
+        "--max-pages",
+        "2",
+        "-s",
+        f"FEEDS={feeds}",
+        "-s",
+        f"MAIL_PASS={PASSPHRASE}",
+    )
+    assert result.returncode == 1, result.stderr[-2000:]
+    log = result.stdout + result.stderr
+    for shown in AWKWARD_FEEDS.values():
+        assert f"in: {shown}" in log  # the error line of each feed, masked
+    # what the run recorded of its settings is masked too (FEEDS, a dict, is not recorded)
+    recorded = result.runs[-1]["settings"]
+    assert f'"MAIL_PASS": "{REDACTED}"' in recorded
+    for written in (log, recorded):
+        for piece in ("pw1", "pw2", "pw3", "pw4", "pw5", "horse", "battery", "cuts"):
+            assert piece not in written
+    assert f"'MAIL_PASS': '{REDACTED}'" in log
+
+
 PROJECT_SPIDER = """
 from scrapy import Spider
 

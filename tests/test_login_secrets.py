@@ -8,12 +8,18 @@ session cookie the server actually received during the crawl.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pytest
 
 from fixtures.tinysite import payments
 from fixtures.tinysite.payments import USERS
+from tests.crawltools import subprocess_env
 from tests.logintools import BROWSER_OPTIONS, PASSWORD_ENV, LoginCrawl, login_crawl
 
 if TYPE_CHECKING:
@@ -91,3 +97,128 @@ def test_a_logged_in_debug_crawl_writes_no_password_and_no_session_cookie(
     if mode == "http":
         # The cookie headers were logged, with their values masked.
         assert f"{payments.SESSION_COOKIE}=***" in result.stderr
+
+
+# -- the crawl's child processes ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChildProcess:
+    pid: int
+    name: str
+    environ: bytes
+    cmdline: bytes
+
+
+def _read(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def _parent(pid: str) -> int | None:
+    stat = _read(f"/proc/{pid}/stat")
+    return int(stat[stat.rindex(b")") + 2 :].split()[1]) if stat else None
+
+
+def crawl_children(root: int, marker: bytes) -> list[ChildProcess]:
+    """Every running descendant of ``root``, and every process whose environment holds
+    ``marker`` (Chromium's crash handlers leave the tree), with what ``/proc`` shows."""
+    parents = {int(e.name): _parent(e.name) for e in os.scandir("/proc") if e.name.isdigit()}
+    tree, grown = {root}, True
+    while grown:
+        found = {pid for pid, parent in parents.items() if parent in tree} - tree
+        tree |= found
+        grown = bool(found)
+    children = []
+    for pid in parents:
+        environ = _read(f"/proc/{pid}/environ")
+        if environ is None or not ((pid in tree and pid != root) or marker in environ):
+            continue
+        cmdline = _read(f"/proc/{pid}/cmdline") or b""
+        name = (_read(f"/proc/{pid}/comm") or b"").decode().strip()
+        children.append(ChildProcess(pid, name, environ, cmdline))
+    return children
+
+
+def watch_children(
+    process: subprocess.Popen[bytes], marker: bytes, timeout: float
+) -> list[ChildProcess]:
+    """What ``/proc`` showed of ``process``'s children, sampled until it exits
+    (at most ``timeout`` seconds)."""
+    seen: dict[tuple[int, bytes], ChildProcess] = {}
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and time.monotonic() < deadline:
+        for child in crawl_children(process.pid, marker):
+            seen.setdefault((child.pid, child.environ + child.cmdline), child)
+        time.sleep(0.05)
+    return list(seen.values())
+
+
+def test_no_secret_in_the_environment_or_arguments_of_the_browsers(
+    tinysite: TinySite, tmp_path: Path
+) -> None:
+    """A browser login crawl: the password the crawl read from its environment, and
+    the crawl's other secret-looking variables, are in no chromedriver's or
+    Chromium's ``/proc/PID/environ`` or ``/proc/PID/cmdline`` while it runs."""
+    password = USERS["alice"]
+    other_secrets = {"AWS_SECRET_ACCESS_KEY": "aws-secret-in-env", "PGPASSWORD": "pg-in-env"}
+    browsers = tmp_path / "browsers"
+    browsers.mkdir()
+    log = tmp_path / "stderr.txt"
+    # to a file, not a pipe: nobody reads a pipe while the crawl runs
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "crawler.cli",
+                "crawl",
+                tinysite.url(payments.INDEX_PATH),
+                "--store",
+                f"sqlite:///{tmp_path / 'crawl.db'}",
+                "--login",
+                tinysite.url(payments.LOGIN_PATH),
+                "--username",
+                "alice",
+                "--password-env",
+                PASSWORD_ENV,
+                "--login-with",
+                "browser",
+                "--render",
+                "always",
+                "-s",
+                f"SELENIUM_TEMP_DIR={browsers}",
+                *BROWSER_OPTIONS,
+            ],
+            cwd=tmp_path,
+            env={**subprocess_env(), PASSWORD_ENV: password, **other_secrets},
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    try:
+        children = watch_children(process, f"HOME={browsers}".encode(), timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+    assert process.returncode == 0, log.read_text()[-3000:]
+    names = {child.name for child in children}
+    # the samples hold the processes to search: the test cannot pass by seeing none
+    assert "chromedriver" in names, names
+    assert any(name.startswith("chrom") and name != "chromedriver" for name in names), names
+    secrets = {password, *other_secrets.values()}
+    leaks = [
+        (child.name, what, secret)
+        for child in children
+        for what, data in (("environ", child.environ), ("cmdline", child.cmdline))
+        for secret in secrets
+        if secret.encode() in data
+    ]
+    assert leaks == []
+    # nor the names of the variables that held them
+    for child in children:
+        names_in_env = {line.partition(b"=")[0] for line in child.environ.split(b"\0")}
+        assert names_in_env.isdisjoint({PASSWORD_ENV.encode(), *map(str.encode, other_secrets)})

@@ -176,6 +176,8 @@ def test_a_sqlite_write_lock_held_a_few_seconds_is_waited_out(
         "CRAWLER_STORE_BATCH_SIZE=20",
         "-s",
         "CRAWLER_STORE_TIMEOUT=15",
+        "-s",
+        "CRAWLER_MAX_PAGES_PER_PATTERN=0",  # all 300 items: one URL pattern
     )
     try:
         wait_for_pages(proc, sqlite_pages(db), 5)

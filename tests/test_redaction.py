@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from crawler.redaction import SecretMasker, redact_mapping, redact_text
+from crawler.redaction import SecretMasker, redact_mapping, redact_text, redact_url, setting_urls
 
 
 @pytest.mark.parametrize(
@@ -63,3 +63,37 @@ def test_log_records_lose_url_passwords() -> None:
         record.getMessage()
         == "Overridden settings:\n{'CRAWLER_STORE_URL': 'postgresql://u:***@h/db'}"
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("ftp://u:pw@h/x", "ftp://u:***@h/x"),
+        ("ftp://u:a b'c\"d@h/x", "ftp://u:***@h/x"),  # should be percent-encoded; is not
+        ("ftp://me@example.org:p@ss@h:21/x", "ftp://me@example.org:***@h:21/x"),
+        ("ftp://u@h/x", "ftp://u@h/x"),  # no password
+        ("http://h/a@b:c", "http://h/a@b:c"),  # an "@" in the path
+    ],
+)
+def test_whole_urls_lose_their_password_however_written(url: str, expected: str) -> None:
+    assert redact_url(url) == expected
+    assert redact_mapping({"FEEDS": {url: {}}, "URL": url}) == {
+        "FEEDS": {expected: {}},
+        "URL": expected,
+    }
+
+
+def test_setting_urls_are_the_urls_with_a_password_keys_included() -> None:
+    settings = {
+        "FEEDS": {"ftp://u:a b@h/x.jsonl": {"format": "jsonl"}, "out.csv": {}},
+        "CRAWLER_STORE_URL": "postgresql://u:pw@h/db",
+        "AS_JSON": '{"ftp://j:pw@h/": 1}',
+        "LIST": ["redis://:pw@h:6379/0", "http://h/"],
+        "PLAIN": "sqlite:///crawl.db",
+    }
+    assert setting_urls(settings) == {
+        "ftp://u:a b@h/x.jsonl",
+        "postgresql://u:pw@h/db",
+        "ftp://j:pw@h/",
+        "redis://:pw@h:6379/0",
+    }

@@ -86,3 +86,35 @@ def test_typed_values_stay_out_of_action_reprs() -> None:
     options = BrowserOptions(actions=(Fill("#password", "teapot-rabbit-1865"),))
     assert "teapot-rabbit-1865" not in repr(options)
     assert options.actions[0].value == "teapot-rabbit-1865"
+
+
+def test_registered_url_passwords_are_masked_however_written() -> None:
+    masker = SecretMasker()
+    masker.add_url(
+        "ftp://fu:space pw'q\"d@127.0.0.1:1/a.jsonl",
+        "ftp://me@example.org:userat-pw@h/x",
+        "s3://bucket/no-password.csv",  # nothing to register
+    )
+    assert masker.mask("Error storing feed in: ftp://fu:space pw'q\"d@127.0.0.1:1/a.jsonl") == (
+        f"Error storing feed in: ftp://fu:{REDACTED}@127.0.0.1:1/a.jsonl"
+    )
+    assert (
+        masker.mask("to ftp://me@example.org:userat-pw@h/x")
+        == f"to ftp://me@example.org:{REDACTED}@h/x"
+    )
+    # the password alone, long enough, raw or decoded
+    masker.add_url("ftp://u:p%40ssword1@h/")
+    assert masker.mask("login p@ssword1 refused, p%40ssword1") == (
+        f"login {REDACTED} refused, {REDACTED}"
+    )
+
+
+def test_a_secret_cut_by_pprint_between_words_is_masked_whole() -> None:
+    import pprint
+
+    secret = "correct horse battery staple and more words than a line holds"
+    masker = SecretMasker()
+    masker.add(secret)
+    printed = pprint.pformat({"MAIL_PASS": secret, "X": 1}, width=40)
+    assert "\n" in printed.split("'X'")[0]  # pprint did cut it
+    assert masker.mask(printed) == f"{{'MAIL_PASS': '{REDACTED}',\n 'X': 1}}"

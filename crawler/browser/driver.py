@@ -5,9 +5,10 @@ private HOME and TMPDIR, so everything the browser writes outside its profile
 lands in one directory that :meth:`DriverHandle.close` removes, and the whole
 process group can be killed when the driver does not answer any more.
 Selenium Manager is never consulted: executables are explicit and
-``SE_OFFLINE=true`` is in the driver's environment.  A local Chromium and its
-chromedriver also die with the crawl and are out of other users' reach
-(:mod:`crawler.browser.confine`).
+``SE_OFFLINE=true`` is in the driver's environment, which is the crawl's
+without its secrets (:func:`crawler.childenv.child_environment`).  A local
+Chromium and its chromedriver also die with the crawl and are out of other
+users' reach (:mod:`crawler.browser.confine`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from crawler.browser.confine import (
     write_wrappers,
 )
 from crawler.browser.dialogs import PROMPT_BEHAVIOR
+from crawler.childenv import child_environment
 
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
@@ -224,7 +226,7 @@ def _private_env(temp_dirs: list[str]) -> dict[str, str]:
         temp_dirs.append(tmp)
     else:
         os.makedirs(tmp)
-    env = dict(os.environ)
+    env = child_environment()
     env.update(HOME=home, TMPDIR=tmp, SE_OFFLINE="true")
     for name in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_RUNTIME_DIR"):
         env.pop(name, None)

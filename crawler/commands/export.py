@@ -50,7 +50,7 @@ from crawler.commands.options import (
     store_url,
 )
 from crawler.items import PageRecord
-from crawler.redaction import redact_text
+from crawler.redaction import redact_url
 from crawler.runner import project_settings
 from crawler.storage.sql import SqlStore, display_url
 
@@ -194,7 +194,7 @@ def local_output(output: str | None) -> str | None:
     if urlsplit(output).scheme.lower() == "file":
         return file_uri_to_path(output)
     raise UsageError(
-        f"crawler export writes a local file or stdout, not {redact_text(output)}; "
+        f"crawler export writes a local file or stdout, not {redact_url(output)}; "
         "write a file and copy it, or deliver with crawler crawl -o URI"
     )
 

@@ -49,7 +49,7 @@ from crawler.extract.inline import DEFAULT_NAME, spec_sources
 from crawler.extract.loader import load_spec_sources
 from crawler.pipelines.store import unwritten_summary
 from crawler.progress import ProgressBar
-from crawler.redaction import redact_text
+from crawler.redaction import redact_url
 from crawler.runner import project_settings, run_spider
 from crawler.storage.sql import SqlStore, check_store_url, display_url, looks_like_store
 from crawler.utils.url import check_url, read_url_file
@@ -259,10 +259,10 @@ def report(
             f"{rows} item(s) stored in {display_url(output)} (run {stats.get('store/run_id')})"
         )
     elif failed_feeds(stats):
-        shown = redact_text(output) if output else "standard output"
+        shown = redact_url(output) if output else "standard output"
         lines.append(f"error: {shown} could not be written (see the log)")
     elif output and not to_store:
-        lines.append(f"{rows} row(s) written to {redact_text(output)}")
+        lines.append(f"{rows} row(s) written to {redact_url(output)}")
     unwritten = unwritten_summary(stats)
     if unwritten:  # the last line: rows the store did not take, saved and lost
         lines.append(unwritten)

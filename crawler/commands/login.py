@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import UsageError
 
+from crawler.childenv import PROMPT_ENV
 from crawler.commands.options import add_scrapy_options, scrapy_overrides
-from crawler.login.config import LOGIN_MODES, PROMPT_ENV, LoginConfig
+from crawler.login.config import LOGIN_MODES, LoginConfig
 from crawler.login.cookies import load_cookies_txt
 from crawler.runner import project_settings, run_spider
 from crawler.utils.files import check_output_file

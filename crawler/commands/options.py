@@ -11,7 +11,7 @@ from scrapy.settings import Settings
 from w3lib.url import file_uri_to_path
 
 from crawler.exceptions import ConfigError
-from crawler.redaction import redact_text
+from crawler.redaction import redact_url
 from crawler.settingscheck import set_settings
 from crawler.utils.files import check_output_file
 
@@ -76,7 +76,7 @@ def output_feed(output: str, item_class: str) -> tuple[str, dict[str, Any]]:
     fmt = FEED_SUFFIXES.get(PurePosixPath(path).suffix.lower())
     if fmt is None:
         raise UsageError(
-            f"cannot tell the format of {redact_text(output)}: use a file ending in "
+            f"cannot tell the format of {redact_url(output)}: use a file ending in "
             f"{', '.join(FEED_SUFFIXES)}"
         )
     check_output_file(output)
@@ -106,7 +106,7 @@ def check_distinct_outputs(outputs: Iterable[tuple[str, str]]) -> None:
         if target in seen:
             first_option, first = seen[target]
             raise ConfigError(
-                f"{first_option} {redact_text(first)} and {option} {redact_text(uri)} "
+                f"{first_option} {redact_url(first)} and {option} {redact_url(uri)} "
                 "write the same file, and one would overwrite the other: give each "
                 "output its own file"
             )

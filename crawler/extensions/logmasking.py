@@ -10,7 +10,10 @@ settings", it
 * registers with :data:`crawler.redaction.MASKER` the string values of the
   settings whose names look secret (``FTP_PASSWORD``, ``AWS_SECRET_ACCESS_KEY``,
   ``MAIL_PASS``, ``HTTPAUTH_PASS``, a ``"password"`` nested in a dict setting;
-  :func:`crawler.redaction.secret_setting_values`), and
+  :func:`crawler.redaction.secret_setting_values`), and the passwords of the
+  URLs in the settings (``FEEDS`` keys, store URLs:
+  :func:`crawler.redaction.setting_urls`), found whole even where the URL
+  should have percent-encoded them (a quote, a space, an ``@``), and
 * puts the masker on the root logger's handlers and on the loggers that print
   settings and feed URIs (:func:`crawler.redaction.install_filters`), so every
   record loses the passwords of its URLs (``ftp://user:***@host/``) and those
@@ -41,6 +44,7 @@ class LogMasking:
     def from_crawler(cls, crawler: Crawler) -> Self:
         extension = cls()
         extension.masker.add(*redaction.secret_setting_values(crawler.settings))
+        extension.masker.add_url(*redaction.setting_urls(crawler.settings))
         redaction.install_filters(extension.masker)
         crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
         return extension

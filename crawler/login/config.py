@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from crawler import childenv
 from crawler.exceptions import LoginConfigError
 from crawler.settingscheck import check_types, setting_choices
 from crawler.utils.url import check_url
@@ -20,18 +21,20 @@ if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
 
 LOGIN_MODES = setting_choices("CRAWLER_LOGIN_WITH")  # http, browser, auto
-# The environment variable ``crawler crawl`` puts a password typed at its prompt in.
-PROMPT_ENV = "CRAWLER_PROMPTED_PASSWORD"
 
 
 def read_password(env_name: str | None, file_path: str | None) -> str:
-    """The password from the environment variable ``env_name`` or the file ``file_path``."""
+    """The password from the environment variable ``env_name`` or the file ``file_path``.
+
+    The variable and the password are kept out of the crawl's child processes
+    from now on (:func:`crawler.childenv.forget`)."""
     if env_name and file_path:
         raise LoginConfigError(
             "CRAWLER_LOGIN_PASSWORD_ENV and CRAWLER_LOGIN_PASSWORD_FILE are both set; keep one"
         )
     if env_name:
         value = os.environ.get(env_name)
+        childenv.forget(name=env_name, value=value)
         if not value:
             raise LoginConfigError(
                 f"the password should be in the environment variable {env_name}, "
@@ -48,6 +51,7 @@ def read_password(env_name: str | None, file_path: str | None) -> str:
         lines = text.splitlines()
         if not lines or not lines[0]:
             raise LoginConfigError(f"the password file {file_path} is empty")
+        childenv.forget(value=lines[0])
         return lines[0]
     raise LoginConfigError(
         "a login needs a password: name an environment variable that holds it "

@@ -54,10 +54,11 @@ from twisted.internet.defer import Deferred
 from crawler import redaction
 from crawler.browser.rendered import is_rendered
 from crawler.browser.request import BrowserRequest
+from crawler.childenv import PROMPT_ENV
 from crawler.exceptions import LoginError
 from crawler.login.browser import login_actions
 from crawler.login.check import login_problem, same_page, scrub
-from crawler.login.config import PROMPT_ENV, LoginConfig, login_config
+from crawler.login.config import LoginConfig, login_config
 from crawler.login.cookies import crawl_cookie_jar
 from crawler.login.form import find_login_form
 

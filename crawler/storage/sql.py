@@ -28,7 +28,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from crawler.default_settings import CRAWLER_STORE_TIMEOUT
 from crawler.exceptions import StoreError, StoreNotFoundError, StoreUrlError
-from crawler.redaction import redact_text
+from crawler.redaction import redact_url
 from crawler.storage.busy import ATTEMPT_WAIT, BusyRetry, is_busy
 from crawler.storage.postgres import bound_connections, connect_params, timeout_hint
 from crawler.storage.schema import items, links, metadata, pages, rejects, runs
@@ -61,10 +61,10 @@ def engine_url(url: str) -> str:
 
 def display_url(url: str) -> str:
     """The store URL as it may be shown to a user: as written, with its password
-    masked (:func:`crawler.redaction.redact_text`: ``user:***@``, ``?password=***``);
+    masked (:func:`crawler.redaction.redact_url`: ``user:***@``, ``?password=***``);
     in a malformed one (``postgresql:/u:pw@h/db``), all between the scheme and the
     last ``@``."""
-    shown = redact_text(url)
+    shown = redact_url(url)
     head, at, host = shown.rpartition("@")
     if at and "://" not in url:
         return f"{head.partition(':')[0]}:***@{host}"

@@ -6,7 +6,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from crawler.exceptions import ConfigError
-from crawler.redaction import REDACTED, redact_text
+from crawler.redaction import REDACTED, redact_url
 
 FOLLOWED_SCHEMES = ("http", "https")
 
@@ -43,7 +43,7 @@ def check_url(url: str, what: str | None = None, error: type[ConfigError] = Conf
 def shown_url(url: str) -> str:
     """``url`` as it may be shown: its password (``user:***@``; a user name
     alone, which may be a token: ``***@``) and secret query parameters masked."""
-    text = redact_text(url)
+    text = redact_url(url)
     netloc = urlsplit(text).netloc
     userinfo, at, _ = netloc.rpartition("@")
     if at and ":" not in userinfo:
