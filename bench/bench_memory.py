@@ -1,0 +1,133 @@
+"""Memory: peak RSS of plain HTTP site crawls of growing size, and their pages/s.
+
+``python -m bench.bench_memory [--sizes 10000 100000] [--option ARG ...]``
+
+Each size is one ``crawler crawl URL/catalog/?size=N --render never`` to a
+fresh SQLite store, in its own process, against the tinysite catalogue
+(``fixtures/tinysite/catalog.py``: N item pages of about 5 KB with 10 links
+each) served from this process.  The crawl's peak resident set size is the
+``ru_maxrss`` of a small wrapper process's only child (the crawl), read after
+it ends.  Sizes run smallest first, side by side in one table, with the
+growth per page between consecutive sizes (the slope: what each stored page
+leaves in memory).  ``--option`` passes more arguments to ``crawler crawl``
+(``--option=-s --option=NAME=VALUE``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from fixtures.tinysite import catalog
+from fixtures.tinysite.server import TinySite
+
+# Runs argv[2:] and writes the peak RSS (KiB) of that only child to the file argv[1].
+_WRAPPER = """
+import resource, subprocess, sys
+code = subprocess.call(sys.argv[2:])
+with open(sys.argv[1], "w") as f:
+    f.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
+sys.exit(code)
+"""
+TARGET_MIB = 400  # issue 10: a 100,000-page HTTP crawl
+
+
+@dataclass(frozen=True)
+class Run:
+    size: int
+    pages: int  # pages stored with status 200
+    seconds: float
+    peak_mib: float
+    exit_code: int
+
+    @property
+    def pages_per_second(self) -> float:
+        return self.pages / self.seconds if self.seconds else 0.0
+
+
+def crawl(site: TinySite, size: int, work: Path, options: list[str]) -> Run:
+    db = work / f"crawl-{size}.db"
+    peak_file = work / f"peak-{size}"
+    command = [
+        sys.executable,
+        "-m",
+        "crawler.cli",
+        "crawl",
+        site.url(f"{catalog.INDEX_PATH}?size={size}"),
+        "--render",
+        "never",
+        "-s",
+        "CRAWLER_MAX_PAGES_PER_PATTERN=0",  # catalogue items are one URL pattern
+        "--store",
+        f"sqlite:///{db}",
+        "--log-level",
+        "WARNING",
+        *options,
+    ]
+    started = time.monotonic()
+    with (work / f"crawl-{size}.log").open("w") as log:
+        code = subprocess.call(
+            [sys.executable, "-c", _WRAPPER, str(peak_file), *command],
+            cwd=work,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    seconds = time.monotonic() - started
+    with sqlite3.connect(db) as conn:
+        (pages,) = conn.execute("select count(*) from pages where status = 200").fetchone()
+    peak_mib = int(peak_file.read_text()) / 1024
+    return Run(size, pages, seconds, peak_mib, code)
+
+
+def table(runs: list[Run]) -> list[str]:
+    lines = [
+        f"{'catalogue':>10} {'pages':>8} {'seconds':>8} {'pages/s':>8} {'peak RSS':>9} "
+        f"{'KiB/page':>9} {'exit':>4}",
+        "-" * 62,
+    ]
+    previous: Run | None = None
+    for run in runs:
+        slope = (
+            f"{(run.peak_mib - previous.peak_mib) * 1024 / (run.pages - previous.pages):9.2f}"
+            if previous is not None and run.pages > previous.pages
+            else f"{'':>9}"
+        )
+        lines.append(
+            f"{run.size:>10,} {run.pages:>8,} {run.seconds:>8.0f} {run.pages_per_second:>8.0f} "
+            f"{run.peak_mib:>5.0f} MiB {slope} {run.exit_code:>4}"
+        )
+        previous = run
+    lines.append("")
+    lines.append(
+        "KiB/page: peak RSS growth per stored page from the size above. "
+        f"Target: a 100,000-page crawl under {TARGET_MIB} MiB."
+    )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.bench_memory", description=__doc__)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--option", action="append", default=[], help="a crawler crawl argument")
+    args = parser.parse_args(argv)
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="bench-memory-") as tmp, TinySite() as site:
+        for size in sorted(args.sizes):
+            run = crawl(site, size, Path(tmp), args.option)
+            print(
+                f"  {size:,}: {run.pages:,} pages in {run.seconds:.0f} s, "
+                f"peak {run.peak_mib:.0f} MiB",
+                file=sys.stderr,
+            )
+            runs.append(run)
+    print("\n".join(table(runs)))
+
+
+if __name__ == "__main__":
+    main()
