@@ -460,35 +460,11 @@ class SiteSpider(Spider):
         if loop is not None:
             self.crawler.stats.inc_value("crawler/page_errors/redirect_loop")
             self.logger.warning("No page at %s: %s", loop[0], loop[1])
-            yield PageRecord(
-                url=loop[0],
-                final_url=request.url,
-                status=None,
-                content_type=None,
-                title=None,
-                depth=request.meta.get("depth", 0),
-                found_via=request.meta.get("found_via", FoundVia.LINK),
-                referer=_header(request.headers, b"Referer"),
-                fetched_at=_now(),
-                rendered=False,
-                error=loop[1],
-            )
+            yield _no_response_record(request, loop[0], loop[1])
             return
         self.crawler.stats.inc_value(f"crawler/page_errors/{type(error).__name__}")
         self.logger.warning("No response from %s: %s", request.url, error)
-        yield PageRecord(
-            url=request.url,
-            final_url=request.url,
-            status=None,
-            content_type=None,
-            title=None,
-            depth=request.meta.get("depth", 0),
-            found_via=request.meta.get("found_via", FoundVia.LINK),
-            referer=_header(request.headers, b"Referer"),
-            fetched_at=_now(),
-            rendered=False,
-            error=f"{type(error).__name__}: {error}",
-        )
+        yield _no_response_record(request, request.url, f"{type(error).__name__}: {error}")
 
     def _render_fallback(self, request: Request, failure: Failure) -> Request | None:
         """A render that ``CRAWLER_RENDER`` chose failed for good: keep the page and its
@@ -632,3 +608,20 @@ def _record_url(response: Response) -> str:
         sent = repr((submission.action, submission.enctype, submission.entries)).encode()
         url = f"{urldefrag(url).url}#post-{hashlib.sha1(sent).hexdigest()[:12]}"
     return url
+
+
+def _no_response_record(request: Request, url: str, error: str) -> PageRecord:
+    """The record of a request that got no page: recorded under ``url`` with ``error``."""
+    return PageRecord(
+        url=url,
+        final_url=request.url,
+        status=None,
+        content_type=None,
+        title=None,
+        depth=request.meta.get("depth", 0),
+        found_via=request.meta.get("found_via", FoundVia.LINK),
+        referer=_header(request.headers, b"Referer"),
+        fetched_at=_now(),
+        rendered=False,
+        error=error,
+    )
