@@ -10,6 +10,7 @@ from scrapy.exceptions import UsageError
 
 from crawler.commands import crawl, export, extract, login, runs
 from crawler.exceptions import ConfigError, StoreError
+from crawler.runner import EXIT_INTERRUPTED
 from crawler.redaction import redact_text
 
 COMMANDS = (crawl, extract, login, runs, export)
@@ -46,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
         # its passwords are masked here, whatever raised it.
         print(f"error: {redact_text(str(e))}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C outside a crawl (which handles its own)
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -105,9 +105,14 @@ CRAWLER_EXPLORE_TIME_BUDGET: Annotated[float, Gt(0)] = 10  # seconds (wall) of e
 CRAWLER_EXTRACT_ENGINE: Literal["lxml", "bs4", "bs4-html.parser"] = "lxml"
 CRAWLER_EXTRACT_SPECS: list[str | dict[str, Any]] = []  # spec files (YAML/TOML), or mappings
 
+# Request journal of a crawl with a JOBDIR (crawler.journal, crawler.scheduler)
+CRAWLER_JOURNAL_INTERVAL: Annotated[float, Gt(0)] = 1.0  # seconds between commits, at most
+
 # Page and item store (crawler.pipelines.store, crawler.storage)
 CRAWLER_STORE_ENABLED: bool = True
 CRAWLER_STORE_BATCH_SIZE: Annotated[int, Ge(1)] = 200  # rows per transaction
+# seconds a row may wait in the batch before it is written, at most
+CRAWLER_STORE_FLUSH_INTERVAL: Annotated[float, Gt(0)] = 1.0
 # directory of the per-run JSON lines files of rows a failed store refused; None: working dir
 CRAWLER_STORE_FALLBACK_DIR: str | None = None
 # seconds a store may take to connect, run one statement or wait out another process's

@@ -1,4 +1,10 @@
-"""Scrapy's duplicate filter, letting redirects to already-crawled pages through."""
+"""Scrapy's duplicate filter, letting redirects to already-crawled pages through.
+
+With a job directory, the seen requests persist in the request journal
+(:mod:`crawler.journal`, which the scheduler fills back in on resume with
+:meth:`RedirectRecordingDupeFilter.add_seen`), not in ``requests.seen``: that
+file is written through a buffer and holds requests a kill lost from the queue.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ from typing import TYPE_CHECKING
 from scrapy.dupefilters import RFPDupeFilter
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from typing import Self
 
     from scrapy import Request
@@ -27,9 +34,14 @@ class RedirectRecordingDupeFilter(RFPDupeFilter):
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        dupefilter = super().from_crawler(crawler)
+        debug = crawler.settings.getbool("DUPEFILTER_DEBUG")
+        dupefilter = cls(None, debug, fingerprinter=crawler.request_fingerprinter)
         dupefilter.stats = crawler.stats
         return dupefilter
+
+    def add_seen(self, fingerprints: Iterable[bytes]) -> None:
+        """Count these request fingerprints (``Request`` fingerprinter's bytes) as seen."""
+        self._fingerprints.update(fingerprints)
 
     def request_seen(self, request: Request) -> bool:
         seen = super().request_seen(request)

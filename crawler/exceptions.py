@@ -167,3 +167,9 @@ class StoreNotFoundError(StoreError):
 
     Raised instead of creating an empty store: reading never creates one.
     """
+
+
+class JobDirError(ConfigError):
+    """A job directory (``JOBDIR``, ``--job-dir``) that cannot be used: its journal
+    cannot be opened, or it holds another crawl or one that finished.  The
+    message names the directory, what it holds and what to do."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -115,6 +116,8 @@ def run_spider(spider: str, settings: Settings, **spider_arguments: Any) -> Craw
     failures: list[Failure] = []
     process.crawl(crawler, **spider_arguments).addErrback(failures.append)
     process.start()
+    # Scrapy's handlers are gone with the reactor: a late Ctrl-C is a KeyboardInterrupt.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if failures:  # the spider could not start: bad arguments, a broken component
         failures[0].raiseException()
     stats = crawler.stats.get_stats()

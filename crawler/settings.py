@@ -34,6 +34,8 @@ LOG_LEVEL = "INFO"
 # Scrapy's filter, except that a redirect to a page already crawled is still
 # followed, so the redirecting URLs are recorded.
 DUPEFILTER_CLASS = "crawler.dupefilter.RedirectRecordingDupeFilter"
+# With a JOBDIR: a request journal, so a killed crawl resumes (crawler.journal).
+SCHEDULER = "crawler.scheduler.JournalScheduler"
 # Scrapy's fingerprint, with the fragment for hash-route requests (app#!/about).
 REQUEST_FINGERPRINTER_CLASS = "crawler.fingerprint.HashRouteFingerprinter"
 # Keeps CONCURRENT_REQUESTS_PER_DOMAIN under the asyncio reactor (see the module).
@@ -65,6 +67,8 @@ DOWNLOADER_MIDDLEWARES = {
 
 # Next to the spider: a page's extracted items follow the spider's own output.
 SPIDER_MIDDLEWARES = {
+    # The last to see each response's output: its page records last (crawler.journal).
+    "crawler.spidermiddlewares.journal.JournalMiddleware": 10,
     "crawler.spidermiddlewares.extract.ExtractMiddleware": 950,
 }
 

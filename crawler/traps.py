@@ -22,8 +22,9 @@ page then has endless URLs), a relative link that nests a directory in itself
 
 Each refusal is counted in ``crawler/traps/<kind>`` and its reason
 (``"<kind>: ..."``) is what the spider stores with the link (``links.refused``).
-A budget of 0 turns its rule off.  The pattern budget counts URLs followed in
-this process: a resumed crawl starts its counts again.
+A budget of 0 turns its rule off.  With a job directory the URLs each pattern
+followed are kept in the request journal, so a resumed crawl goes on with the
+budgets where they were (:mod:`crawler.journal`).
 
 What a budget cuts is also a real site's long list (a catalogue of 5,000
 ``/item/N`` pages is one pattern): the first time a pattern reaches its budget
@@ -38,9 +39,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from scrapy import signals
 from w3lib.url import canonicalize_url
 
 from crawler.exceptions import ConfigError
+from crawler.journal import RequestJournal
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -50,6 +53,8 @@ if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
 
 logger = logging.getLogger(__name__)
+
+JOURNAL_NAME = "traps/followed"  # the request journal's sets: pattern -> URLs followed
 
 #: Query and path parameter names (case-insensitive) that carry a session id;
 #: a trailing ``*`` matches names that start with the rest (IIS's
@@ -197,10 +202,20 @@ class TrapGuard:
         self._followed: dict[str, set[str]] = {}
         self._logged_kinds: set[str] = set()
         self._spent_patterns: set[str] = set()
+        self._journal: RequestJournal | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        return cls(TrapConfig.from_settings(crawler.settings), crawler)
+        guard = cls(TrapConfig.from_settings(crawler.settings), crawler)
+        crawler.signals.connect(guard.spider_opened, signal=signals.spider_opened)
+        return guard
+
+    def spider_opened(self) -> None:
+        """With a job directory: the budgets spent before a resume, and keep them."""
+        self._journal = RequestJournal.for_crawler(self.crawler)
+        if self._journal is not None and self._journal.resuming:
+            for pattern, urls in self._journal.remembered(JOURNAL_NAME).items():
+                self._followed.setdefault(pattern, set()).update(urls)
 
     def clean(self, url: str) -> str:
         """``url`` without session ids (counted in ``crawler/traps/session_id``)."""
@@ -257,6 +272,8 @@ class TrapGuard:
             return None  # already followed: the duplicate filter's business
         if len(followed) < budget:
             followed.add(key)
+            if self._journal is not None:
+                self._journal.remember(JOURNAL_NAME, pattern, key)
             return None
         if pattern not in self._spent_patterns:
             self._spent_patterns.add(pattern)

@@ -56,6 +56,7 @@ from crawler.exceptions import (
     BrowserNotFoundError,
     BrowserPageError,
     BrowserPermanentNetError,
+    BrowserPoolClosedError,
     BrowserResponseTooLargeError,
     BrowserTimeoutError,
     ConfigError,
@@ -66,6 +67,7 @@ from crawler.forms.policy import parse_form_values
 from crawler.forms.submission import META_KEY as FORM_META_KEY
 from crawler.forms.submitter import FormSubmitter
 from crawler.items import FoundVia, Link, PageLinks, PageRecord
+from crawler.journal import RequestJournal
 from crawler.settingscheck import check_argument
 from crawler.traps import TrapGuard
 from crawler.utils.url import check_url
@@ -428,9 +430,26 @@ class SiteSpider(Spider):
         self.logger.warning("Could not fetch %s: %s", request.url, error)
 
     def on_error(self, failure: Failure) -> Iterator[PageRecord | PageLinks | Request]:
-        """A request that got no response: record it with the error, do not lose it."""
+        """A request that got no response: record it with the error, do not lose it.
+
+        A render the crawl's own shutdown cancelled (the browser pool closing after
+        Ctrl-C) is no page error: not recorded, so a resumed crawl (job directory)
+        renders it.  Records are tied to their request for the request journal:
+        errback output does not pass the journal's spider middleware."""
         request: Request = failure.request  # type: ignore[attr-defined]
         error = failure.value
+        if failure.check(BrowserPoolClosedError):
+            self.crawler.stats.inc_value("crawler/interrupted")
+            return
+        journal = RequestJournal.for_crawler(self.crawler)
+        for output in self._on_error(failure, request, error):
+            if journal is not None and isinstance(output, PageRecord):
+                journal.expect(output, self.crawler.request_fingerprinter.fingerprint(request))
+            yield output
+
+    def _on_error(
+        self, failure: Failure, request: Request, error: BaseException
+    ) -> Iterator[PageRecord | PageLinks | Request]:
         fallback = self._render_fallback(request, failure)
         if fallback is not None:
             yield fallback

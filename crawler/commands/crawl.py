@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from scrapy.exceptions import UsageError
 
 from crawler.browser.explore import EXPLORE_MODES
 from crawler.browser.rendermode import RENDER_MODES
@@ -24,13 +27,17 @@ from crawler.commands.options import (
     output_feed,
     scrapy_overrides,
 )
-from crawler.exceptions import StoreError
+from crawler.exceptions import JobDirError, StoreError
 from crawler.extract.loader import load_spec_sources
 from crawler.forms.policy import FORM_MODES
+from crawler.journal import JOURNAL_FILE, RequestJournal
 from crawler.pipelines.store import check_store_opens, unwritten_summary
 from crawler.runner import check_spider_settings, project_settings, run_spider
 from crawler.storage.sql import SqlStore, check_store_url, display_url
 from crawler.summary import run_summary
+
+if TYPE_CHECKING:
+    from scrapy.settings import Settings
 
 FEED_SUFFIX_LIST = ", ".join(FEED_SUFFIXES)
 ITEM_CLASS = "crawler.extract.result.ExtractedItem"
@@ -137,6 +144,19 @@ def add_parser(subparsers: Any) -> None:
         help=f"also write extracted items to FILE ({FEED_SUFFIX_LIST}; a path or a URI, as "
         "-o; repeatable)",
     )
+    p.add_argument(
+        "--job-dir",
+        metavar="DIR",
+        default=None,
+        help="keep the crawl's state in DIR (Scrapy's JOBDIR, with a request journal) so "
+        "that it can be resumed after Ctrl-C, an error or a kill: the same command again "
+        "resumes it, writing to the same run",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="with --job-dir: resume the crawl DIR holds, and fail if it holds none",
+    )
     add_scrapy_options(p)
     add_login_options(p, with_login_url=True)
     add_cookies_option(p)
@@ -169,10 +189,28 @@ def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
         feeds[uri], options[uri] = feed, option
     if feeds:  # with the feeds of -s FEEDS=..., if any
         overrides["FEEDS"] = merge_feeds(feeds, overrides.get("FEEDS"), options)
+    if args.resume and not args.job_dir:
+        raise UsageError("--resume needs --job-dir DIR: the job directory of the crawl")
+    if args.job_dir:
+        overrides["JOBDIR"] = args.job_dir
     if args.cookies:
         overrides["CRAWLER_COOKIES_FILE"] = args.cookies
     overrides.update(login_settings(args, args.login))
     return overrides
+
+
+def _check_job_dir(settings: Settings, args: argparse.Namespace) -> None:
+    """A job directory of another crawl, of one that finished or, with --resume, of
+    none: a :class:`~crawler.exceptions.JobDirError` before anything starts."""
+    directory = Path(settings["JOBDIR"])
+    if args.resume and not (directory / JOURNAL_FILE).exists():
+        raise JobDirError(f"--resume: the job directory {directory} holds no crawl to resume")
+    journal = RequestJournal(directory)
+    journal.check("site", args.start_url)
+    if args.resume and journal.state is None:
+        raise JobDirError(f"--resume: the job directory {directory} holds no crawl to resume")
+    if journal.state is not None:
+        print(f"Resuming {journal.describe()} from {directory}", file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -195,6 +233,8 @@ def _run(args: argparse.Namespace) -> int:
     # the settings and the spider's arguments, before the store is opened (and created)
     check_spider_settings("site", settings, spider_arguments)
     check_login_settings(settings)
+    if settings.get("JOBDIR"):
+        _check_job_dir(settings, args)
     store_url = settings.get("CRAWLER_STORE_URL")
     try:  # fail before crawling anything, with the store named
         check_store_opens(settings)

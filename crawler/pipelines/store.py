@@ -20,9 +20,11 @@ from scrapy.utils.asyncio import is_asyncio_available
 from scrapy.utils.conf import build_component_list
 from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.misc import load_object
+from twisted.internet import task
 
 from crawler.exceptions import InvalidItem, StoreError
 from crawler.items import PageLinks, PageRecord
+from crawler.journal import RequestJournal
 from crawler.redaction import redact_mapping
 from crawler.settingscheck import check_types
 from crawler.storage.fallback import FallbackFile
@@ -56,6 +58,7 @@ class StoreConfig:
     batch_size: int
     fallback_dir: Path | None  # None: the working directory
     timeout: float  # seconds
+    flush_interval: float  # seconds a row may wait for its batch
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> StoreConfig:
@@ -69,6 +72,7 @@ class StoreConfig:
             batch_size=settings.getint("CRAWLER_STORE_BATCH_SIZE"),
             fallback_dir=Path(fallback) if fallback else None,
             timeout=settings.getfloat("CRAWLER_STORE_TIMEOUT"),
+            flush_interval=settings.getfloat("CRAWLER_STORE_FLUSH_INTERVAL"),
         )
 
 
@@ -135,9 +139,10 @@ class StorePipeline:
     * items dropped with :class:`~crawler.exceptions.InvalidItem` by an earlier
       pipeline (Scrapy's ``item_dropped`` signal) -> ``rejects``, with the reason.
 
-    Rows are buffered and written ``CRAWLER_STORE_BATCH_SIZE`` at a time, one
-    transaction per batch, in a worker thread (one write at a time), so a slow
-    database does not stall the crawl; an item that fills the buffer waits for
+    Rows are buffered and written ``CRAWLER_STORE_BATCH_SIZE`` at a time, and at
+    least every ``CRAWLER_STORE_FLUSH_INTERVAL`` seconds, one transaction per
+    batch, in a worker thread (one write at a time), so a slow database does
+    not stall the crawl; an item that fills the buffer waits for
     its batch, which holds back the crawl only as much as the database is behind.
     No write waits longer than about ``CRAWLER_STORE_TIMEOUT`` seconds (see
     :class:`~crawler.storage.sql.SqlStore`; SQLite lock waits are counted in
@@ -147,6 +152,13 @@ class StorePipeline:
     fallback file (:mod:`crawler.storage.fallback`; its path in
     ``store/fallback_path``), so nothing is lost silently; rows that file could
     not take either are counted in ``store/rows_lost``.
+
+    With a job directory (:mod:`crawler.journal`), the run's id is kept in the
+    journal and a resumed crawl goes on writing to the same ``runs`` row; the
+    page records a batch committed are reported to the journal (their requests
+    are done).  If the reactor stops before the spider closed (a second Ctrl-C),
+    what is buffered is written there and then and the run finished as
+    ``shutdown``.
     """
 
     def __init__(self, crawler: Crawler, config: StoreConfig) -> None:
@@ -161,6 +173,11 @@ class StorePipeline:
         self._opened = datetime.now(UTC)
         self._threaded = False
         self._lock: asyncio.Lock | None = None
+        self._journal: RequestJournal | None = None
+        self._records: list[PageRecord] = []  # the buffer's page records (for the journal)
+        self._ticker: task.LoopingCall | None = None
+        self._shutdown_trigger: Any = None
+        self._closed = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -179,24 +196,56 @@ class StorePipeline:
             self._lock = asyncio.Lock()
         settings = self._run_settings()
         self._opened = datetime.now(UTC)
+        self._journal = RequestJournal.for_crawler(self.crawler)
+        resumed = self._journal.run_id if self._journal is not None else None
         try:
             self.store = await self._call(self._open_store)
-            self.run_id = await self._call(
-                self.store.start_run,
-                self._spider.name,
-                getattr(self._spider, "start_url", None),
-                settings,
-            )
+            if resumed is None:
+                self.run_id = await self._call(
+                    self.store.start_run,
+                    self._spider.name,
+                    getattr(self._spider, "start_url", None),
+                    settings,
+                )
+            else:
+                self.run_id = await self._resume_run(self.store, resumed)
         except StoreError as e:
             self._fail(e)
             raise CloseSpider(STORE_ERROR_REASON) from None
+        if self._journal is not None and resumed is None:
+            self._journal.set_run(self.run_id, display_url(self.config.url))
         self.crawler.stats.set_value("store/run_id", self.run_id)
-        logger.info("Storing run %d in %s", self.run_id, display_url(self.config.url))
+        verb = "Storing" if resumed is None else "Resuming"
+        logger.info("%s run %d in %s", verb, self.run_id, display_url(self.config.url))
+        self._ticker = task.LoopingCall(self._tick)
+        self._ticker.start(self.config.flush_interval, now=False)
+        from twisted.internet import reactor  # the installed one
+
+        self._shutdown_trigger = reactor.addSystemEventTrigger(
+            "before", "shutdown", self._reactor_stopping
+        )
+
+    async def _resume_run(self, store: SqlStore, run_id: int) -> int:
+        assert self._journal is not None
+        shown = display_url(self.config.url)
+        if self._journal.store_url != shown:
+            raise StoreError(
+                f"the job directory {self._journal.directory} belongs to run {run_id} in "
+                f"the store {self._journal.store_url}, not {shown}: resume with that store"
+            )
+        if not await self._call(store.resume_run, run_id, self._spider.name):
+            raise StoreError(
+                f"the store {shown} has no run {run_id} of {self._spider.name} to resume "
+                f"(the job directory {self._journal.directory} wrote to it)"
+            )
+        return run_id
 
     async def process_item(self, item: Any) -> Any:
         if isinstance(item, PageRecord):
             adapter = ItemAdapter(item)
             self._buffer["pages"].append({name: adapter.get(name) for name in PAGE_COLUMNS})
+            if self._journal is not None:
+                self._records.append(item)
         elif isinstance(item, PageLinks):
             self._buffer["links"].extend(self._link_rows(item))
         else:
@@ -217,9 +266,71 @@ class StorePipeline:
         await self._flush()
 
     async def close_spider(self) -> None:
+        if self._ticker is not None and self._ticker.running:
+            self._ticker.stop()
         await self._flush(force=True)
 
+    def _tick(self) -> Any:
+        """Every ``CRAWLER_STORE_FLUSH_INTERVAL`` seconds: write what waits, unless a
+        batch is being written (its end takes the rows soon enough)."""
+        if not self._buffered() or (self._lock is not None and self._lock.locked()):
+            return None
+        return deferred_from_coro(self._flush(force=True))
+
+    def _reactor_stopping(self) -> None:
+        """The reactor stops with the spider still open (a second Ctrl-C): write the
+        rows fetched so far and finish the run, here and now (blocking: the
+        process is ending)."""
+        if self._closed or self.store is None or self.run_id is None:
+            return
+        self._closed = True
+        if self._ticker is not None and self._ticker.running:
+            self._ticker.stop()
+        batch, self._buffer = self._buffer, {table: [] for table in TABLES}
+        records, self._records = self._records, []
+        if any(batch.values()):
+            self._write_batch_now(batch, records)
+        self.crawler.stats.set_value("finish_reason", "shutdown")
+        stats = json.loads(json.dumps(self.crawler.stats.get_stats(), default=str))
+        try:
+            self.store.finish_run(self.run_id, "shutdown", stats)
+        except StoreError as e:
+            logger.error("%s", e)
+        if self.failed is not None:
+            self._report_unwritten()
+
+    def _write_batch_now(
+        self, batch: dict[str, list[dict[str, Any]]], records: list[PageRecord]
+    ) -> None:
+        assert self.store is not None and self.run_id is not None
+        if self.failed is None:
+            try:
+                self.store.write_batch(
+                    self.run_id, batch["pages"], batch["items"], batch["rejects"], batch["links"]
+                )
+            except StoreError as e:
+                self._fail(e)
+            else:
+                self._count_written(batch, records)
+                return
+        self._write_fallback(batch)
+
+    def _count_written(
+        self, batch: dict[str, list[dict[str, Any]]], records: list[PageRecord]
+    ) -> None:
+        for table, rows in batch.items():
+            if rows:
+                self.crawler.stats.inc_value(f"store/{table}_written", len(rows))
+        if self._journal is not None:
+            self._journal.stored(records)
+
     async def spider_closed(self, spider: Spider, reason: str) -> None:
+        self._closed = True
+        if self._shutdown_trigger is not None:
+            from twisted.internet import reactor  # the installed one
+
+            reactor.removeSystemEventTrigger(self._shutdown_trigger)
+            self._shutdown_trigger = None
         if self.failed is not None:
             self._report_unwritten()
         if self.store is None:
@@ -273,6 +384,7 @@ class StorePipeline:
             if not self._buffered() or (not force and self._buffered() < self.config.batch_size):
                 return
             batch, self._buffer = self._buffer, {table: [] for table in TABLES}
+            records, self._records = self._records, []
             if self.failed is None and self.store is not None and self.run_id is not None:
                 try:
                     await self._call(
@@ -289,9 +401,7 @@ class StorePipeline:
                     self._stop_crawl()
                 else:
                     self._count_busy()
-                    for table, rows in batch.items():
-                        if rows:
-                            self.crawler.stats.inc_value(f"store/{table}_written", len(rows))
+                    self._count_written(batch, records)
                     return
             self._write_fallback(batch)
 

@@ -239,6 +239,20 @@ class SqlStore:
 
         return self._write("start a run in", work)
 
+    def resume_run(self, run_id: int, spider: str) -> bool:
+        """Mark the run ``run_id`` of ``spider`` running again (a resumed crawl goes on
+        writing to it); ``False`` when the store has no such run."""
+
+        def work(conn: Connection) -> bool:
+            result = conn.execute(
+                update(runs)
+                .where(runs.c.id == run_id, runs.c.spider == spider)
+                .values(finished_at=None, finish_reason=None)
+            )
+            return bool(result.rowcount)
+
+        return self._write("resume a run in", work)
+
     def write_pages(self, run_id: int, rows: Sequence[dict[str, Any]]) -> None:
         """Upsert page rows in one transaction (one row per URL per run)."""
         self.write_batch(run_id, page_rows=rows)
