@@ -15,9 +15,11 @@ import re
 import sqlite3
 import time
 from typing import TYPE_CHECKING
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from fixtures.tinysite import traps
 from tests.crawltools import run_crawler
 from tests.resumetools import (
     finish,
@@ -211,3 +213,43 @@ def test_a_job_directory_is_refused_for_another_crawl_and_resume_needs_one(
     assert "holds run 1 of site" in other.stderr
     assert "choose another job directory" in other.stderr
     assert "Traceback" not in other.stderr
+
+
+def test_trap_budgets_and_max_pages_count_over_the_whole_run(
+    tinysite: TinySite, tmp_path: Path
+) -> None:
+    """A resume goes on with the per-pattern budgets and the --max-pages count
+    where the killed or stopped crawl left them, instead of starting them again."""
+    budget = 30
+    args = [tinysite.url(traps.INDEX_PATH), "--store", "sqlite:///crawl.db", "--job-dir", "job"]
+    args += ["--render", "never", "-s", f"CRAWLER_MAX_PAGES_PER_PATTERN={budget}"]
+    args += ["-s", "CONCURRENT_REQUESTS_PER_DOMAIN=2"]
+    db, log = tmp_path / "crawl.db", tmp_path / "crawl.log"
+    kill_when(start_crawl(args, tmp_path, log), db, 40, timeout=60)
+    code = finish(start_crawl(args, tmp_path, log))
+    assert code == 0, log.read_text()[-3000:]
+    months, days = [], []
+    for url, status in stored(db).pages.items():
+        parts = urlsplit(url)
+        if parts.path == traps.CALENDAR_PATH and status == 200:
+            query = parse_qs(parts.query)
+            (days if "day" in query else months).append(int(query["month"][0]))
+    assert sorted(months) == list(range(1, budget + 1))  # as an uninterrupted crawl
+    assert len(days) == budget
+
+    # --max-pages: the run's pages, across resumes.
+    work = tmp_path / "max"
+    work.mkdir()
+    args = [catalogue(tinysite), "--store", "sqlite:///crawl.db", "--job-dir", "job", *OPTIONS]
+    first = finish(start_crawl([*args, "--max-pages", "60"], work, log))
+    assert first == 0
+    after_first = page_count(work / "crawl.db")
+    assert 60 <= after_first <= 60 + 24  # requests in flight land
+    assert journal_meta(work / "job")["state"] == "stopped"
+    again = finish(start_crawl([*args, "--max-pages", "60"], work, log))
+    assert again == 0
+    assert page_count(work / "crawl.db") <= after_first + 24  # closed at its first page
+    more = finish(start_crawl([*args, "--max-pages", "120"], work, log))
+    assert more == 0
+    assert 120 <= page_count(work / "crawl.db") <= 120 + 24
+    assert stored(work / "crawl.db").runs == [(1, "closespider_pagecount")]

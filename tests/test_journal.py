@@ -1,0 +1,130 @@
+"""The request journal (crawler.journal) by itself: what it keeps, what it refuses."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+from scrapy import Request, Spider
+from scrapy.statscollectors import MemoryStatsCollector
+from scrapy.utils.test import get_crawler
+
+from crawler.exceptions import JobDirError
+from crawler.items import PageRecord
+from crawler.journal import JobState, RequestJournal, carry_stats
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+class Site(Spider):
+    name = "site"
+    start_url = "http://example.com/"
+
+    def parse(self, response: object) -> None:
+        pass
+
+
+def record(url: str) -> PageRecord:
+    return PageRecord(url, url, 200, "text/html", None, 0, "link", None, False, "now")
+
+
+def test_pending_requests_survive_a_reopen_in_order_and_done_ones_do_not(tmp_path: Path) -> None:
+    spider = Site()
+    journal = RequestJournal(tmp_path)
+    journal.begin(spider)
+    requests = [Request(f"http://example.com/{n}", callback=spider.parse) for n in range(5)]
+    for n, request in enumerate(requests):
+        assert journal.scheduled(bytes([n]) * 20, request, spider)
+    first = record("http://example.com/0")
+    journal.expect(first, bytes([0]) * 20)
+    journal.stored([first, record("http://example.com/9")])  # the second was never expected
+    journal.commit()
+    # Killed here: no close.  Reopened, the job is running and resumable.
+    again = RequestJournal(tmp_path)
+    assert again.state is JobState.RUNNING
+    assert again.resuming
+    assert [r.url for r in again.pending(spider)] == [r.url for r in requests[1:]]
+    assert all(r.callback == spider.parse for r in again.pending(spider))
+    assert sorted(again.seen()) == [bytes([n]) * 20 for n in range(5)]
+
+
+def test_uncommitted_work_is_not_there_after_a_kill(tmp_path: Path) -> None:
+    spider = Site()
+    journal = RequestJournal(tmp_path)
+    journal.begin(spider)
+    journal.scheduled(b"a" * 20, Request("http://example.com/a"), spider)
+    assert list(RequestJournal(tmp_path).pending(spider)) == []
+    journal.commit()
+    assert [r.url for r in RequestJournal(tmp_path).pending(spider)] == ["http://example.com/a"]
+
+
+def test_a_request_that_cannot_be_serialised_is_seen_but_counted_unrecoverable(
+    tmp_path: Path,
+) -> None:
+    spider = Site()
+    journal = RequestJournal(tmp_path)
+    journal.begin(spider)
+    request = Request("http://example.com/x", callback=lambda response: None)
+    assert not journal.scheduled(b"x" * 20, request, spider)
+    journal.commit()
+    again = RequestJournal(tmp_path)
+    assert list(again.pending(spider)) == []
+    assert again.unrecoverable() == 1
+    assert list(again.seen()) == [b"x" * 20]
+
+
+def test_component_state_and_sets_come_back(tmp_path: Path) -> None:
+    spider = Site()
+    journal = RequestJournal(tmp_path)
+    journal.begin(spider)
+    counts = {"pagecount": 3}
+    journal.register_state("closespider", lambda: counts, lambda value: None)
+    journal.remember("traps/followed", "/cal?month=N", "/cal?month=1")
+    journal.remember("traps/followed", "/cal?month=N", "/cal?month=2")
+    counts["pagecount"] = 7
+    journal.commit()
+    loaded: list[object] = []
+    again = RequestJournal(tmp_path)
+    again.register_state("closespider", lambda: {}, loaded.append)
+    assert loaded == [{"pagecount": 7}]
+    assert again.remembered("traps/followed") == {"/cal?month=N": {"/cal?month=1", "/cal?month=2"}}
+
+
+def test_a_finished_job_or_another_crawls_is_refused_with_what_it_holds(tmp_path: Path) -> None:
+    spider = Site()
+    journal = RequestJournal(tmp_path)
+    journal.begin(spider)
+    journal.set_run(7, "sqlite:///crawl.db")
+    journal.close("finished", {"item_scraped_count": 3})
+    finished = RequestJournal(tmp_path)
+    assert not finished.resuming
+    with pytest.raises(JobDirError, match=r"holds run 7 of site http://example.com/ \(finished"):
+        finished.check("site", "http://example.com/")
+    with pytest.raises(JobDirError, match="not a crawl of site http://other/"):
+        finished.check("site", "http://other/")
+
+
+def test_a_stopped_job_is_resumed_with_its_counters(tmp_path: Path) -> None:
+    spider = Site()
+    journal = RequestJournal(tmp_path)
+    journal.begin(spider)
+    journal.close("shutdown", {"item_scraped_count": 3, "store/run_id": 7, "memusage/max": 9})
+    again = RequestJournal(tmp_path)
+    assert again.resuming
+    again.begin(spider)
+    assert again.segments == 2
+    stats = MemoryStatsCollector(get_crawler())
+    stats.set_value("item_scraped_count", 2)
+    stats.set_value("memusage/max", 5)
+    stats.set_value("store/run_id", 7)
+    carry_stats(again.previous_stats, stats)
+    assert stats.get_value("item_scraped_count") == 5
+    assert stats.get_value("memusage/max") == 9
+    assert stats.get_value("store/run_id") == 7
+
+
+def test_a_job_directory_under_a_file_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(JobDirError, match=r"cannot open the job journal .*file/job"):
+        RequestJournal(tmp_path / "file" / "job")
