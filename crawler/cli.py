@@ -10,8 +10,8 @@ from scrapy.exceptions import UsageError
 
 from crawler.commands import crawl, export, extract, login, runs
 from crawler.exceptions import ConfigError, StoreError
-from crawler.runner import EXIT_INTERRUPTED
 from crawler.redaction import redact_text
+from crawler.runner import EXIT_INTERRUPTED
 
 COMMANDS = (crawl, extract, login, runs, export)
 

@@ -170,28 +170,12 @@ class RequestJournal:
 
     def describe(self) -> str:
         """``run 7 of site http://host/ (stopped: shutdown)``, for messages."""
-        reason = self._meta.get("reason")
-        state = f"{self.state}: {reason}" if reason else str(self.state)
-        return (
-            f"run {self.run_id} of {self._meta.get('spider')} "
-            f"{self._meta.get('start_url') or ''} ({state})"
-        ).replace("  ", " ")
+        return _describe(self._meta)
 
     def check(self, spider: str, start_url: str | None) -> None:
         """Refuse a job directory that belongs to another crawl or has finished: a
         :class:`~crawler.exceptions.JobDirError` saying what it holds and what to do."""
-        if self.state is None:
-            return
-        if self._meta.get("spider") != spider or self._meta.get("start_url") != start_url:
-            raise JobDirError(
-                f"the job directory {self.directory} holds {self.describe()}, not a crawl of "
-                f"{spider} {start_url or ''}: choose another job directory"
-            )
-        if self.state is JobState.FINISHED:
-            raise JobDirError(
-                f"the job directory {self.directory} holds {self.describe()}, which finished: "
-                "nothing to resume (choose another job directory for a new crawl)"
-            )
+        _check(self._meta, self.directory, spider, start_url)
 
     def begin(self, spider: Spider) -> None:
         """Mark the job running (a new one, or a resumed one after :meth:`check`)."""
@@ -360,6 +344,50 @@ class RequestJournal:
         self._db.execute(
             "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
             (key, json.dumps(self._meta.get(key), default=str)),
+        )
+
+
+def check_job_dir(directory: str | Path, spider: str, start_url: str | None) -> None:
+    """:meth:`RequestJournal.check` without creating anything: a directory with no
+    journal passes.  Raises :class:`~crawler.exceptions.JobDirError`."""
+    path = Path(directory) / JOURNAL_FILE
+    if not path.is_file():
+        return
+    try:
+        with contextlib.closing(
+            sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        ) as db:
+            meta = {k: json.loads(v) for k, v in db.execute("SELECT key, value FROM meta")}
+    except sqlite3.Error as e:
+        raise JobDirError(f"cannot read the job journal {path}: {e}") from None
+    _check(meta, Path(directory), spider, start_url)
+
+
+def _describe(meta: dict[str, Any]) -> str:
+    reason = meta.get("reason")
+    state = meta.get("state")
+    if state == JobState.RUNNING:
+        state = "not closed: killed or crashed"
+    elif reason and reason != state:
+        state = f"{state}: {reason}"
+    start_url = meta.get("start_url")
+    return f"run {meta.get('run_id')} of {meta.get('spider')}" + (
+        f" {start_url} ({state})" if start_url else f" ({state})"
+    )
+
+
+def _check(meta: dict[str, Any], directory: Path, spider: str, start_url: str | None) -> None:
+    if not meta.get("state"):
+        return
+    if meta.get("spider") != spider or meta.get("start_url") != start_url:
+        raise JobDirError(
+            f"the job directory {directory} holds {_describe(meta)}, not a crawl of "
+            f"{spider}{f' {start_url}' if start_url else ''}: choose another job directory"
+        )
+    if meta.get("state") == JobState.FINISHED:
+        raise JobDirError(
+            f"the job directory {directory} holds {_describe(meta)}, which finished: "
+            "nothing to resume (choose another job directory for a new crawl)"
         )
 
 

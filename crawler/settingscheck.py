@@ -117,6 +117,7 @@ from scrapy.utils.misc import build_from_crawler, load_object
 
 from crawler import default_settings
 from crawler.exceptions import ConfigError
+from crawler.journal import check_job_dir
 from crawler.redaction import redact_text, redact_url
 from crawler.utils.files import check_output_file
 
@@ -563,6 +564,9 @@ def check_settings(
             crawler=crawler,
         )
     check_files(settings)
+    if settings["JOBDIR"] and spider is not None:
+        # another crawl's job directory, or a finished one: before anything starts
+        check_job_dir(str(settings["JOBDIR"]), spider.name, getattr(spider, "start_url", None))
 
 
 def _apply_spider_arguments(

@@ -175,8 +175,9 @@ def test_ctrl_c_stores_what_was_fetched_and_the_resume_completes_the_run(
     interrupted = stored(db)
     assert interrupted.runs == [(1, "shutdown")]
     stats = run_stats(db)
-    # Every page record the spider made went through the pipelines and is stored.
-    assert len(interrupted.pages) == stats["item_scraped_count"]
+    # Every page record that went through the pipelines is stored (with two
+    # presses, also those the reactor stopped on their way through).
+    assert len(interrupted.pages) >= stats["item_scraped_count"] > 0
     if presses == 1:
         # ... and every response reached the spider: all responses but robots.txt
         # (fetched by the robots middleware and for its Sitemap: lines) and

@@ -30,7 +30,7 @@ from crawler.commands.options import (
 from crawler.exceptions import JobDirError, StoreError
 from crawler.extract.loader import load_spec_sources
 from crawler.forms.policy import FORM_MODES
-from crawler.journal import JOURNAL_FILE, RequestJournal
+from crawler.journal import JOURNAL_FILE, RequestJournal, check_job_dir
 from crawler.pipelines.store import check_store_opens, unwritten_summary
 from crawler.runner import check_spider_settings, project_settings, run_spider
 from crawler.storage.sql import SqlStore, check_store_url, display_url
@@ -203,14 +203,13 @@ def _check_job_dir(settings: Settings, args: argparse.Namespace) -> None:
     """A job directory of another crawl, of one that finished or, with --resume, of
     none: a :class:`~crawler.exceptions.JobDirError` before anything starts."""
     directory = Path(settings["JOBDIR"])
-    if args.resume and not (directory / JOURNAL_FILE).exists():
-        raise JobDirError(f"--resume: the job directory {directory} holds no crawl to resume")
-    journal = RequestJournal(directory)
-    journal.check("site", args.start_url)
-    if args.resume and journal.state is None:
-        raise JobDirError(f"--resume: the job directory {directory} holds no crawl to resume")
-    if journal.state is not None:
-        print(f"Resuming {journal.describe()} from {directory}", file=sys.stderr)
+    check_job_dir(directory, "site", args.start_url)  # another crawl's, or finished
+    journal = RequestJournal(directory) if (directory / JOURNAL_FILE).is_file() else None
+    if journal is None or journal.state is None:
+        if args.resume:
+            raise JobDirError(f"--resume: the job directory {directory} holds no crawl to resume")
+        return
+    print(f"Resuming {journal.describe()} from {directory}", file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -20,6 +20,7 @@ from scrapy.utils.asyncio import is_asyncio_available
 from scrapy.utils.conf import build_component_list
 from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.misc import load_object
+from scrapy.utils.reactor import is_reactor_installed
 from twisted.internet import task
 
 from crawler.exceptions import InvalidItem, StoreError
@@ -217,13 +218,14 @@ class StorePipeline:
         self.crawler.stats.set_value("store/run_id", self.run_id)
         verb = "Storing" if resumed is None else "Resuming"
         logger.info("%s run %d in %s", verb, self.run_id, display_url(self.config.url))
-        self._ticker = task.LoopingCall(self._tick)
-        self._ticker.start(self.config.flush_interval, now=False)
-        from twisted.internet import reactor  # the installed one
+        if is_reactor_installed():  # not when the pipeline is driven without a crawl
+            self._ticker = task.LoopingCall(self._tick)
+            self._ticker.start(self.config.flush_interval, now=False)
+            from twisted.internet import reactor  # the installed one
 
-        self._shutdown_trigger = reactor.addSystemEventTrigger(
-            "before", "shutdown", self._reactor_stopping
-        )
+            self._shutdown_trigger = reactor.addSystemEventTrigger(
+                "before", "shutdown", self._reactor_stopping
+            )
 
     async def _resume_run(self, store: SqlStore, run_id: int) -> int:
         assert self._journal is not None
