@@ -47,6 +47,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from scrapy import signals
 from scrapy.utils.job import job_dir
 from scrapy.utils.request import request_from_dict
 
@@ -128,6 +129,9 @@ class RequestJournal:
         self._dirty: set[str] = set()
         self._last_commit = time.monotonic()
         self.failed: str | None = None  # why journalling stopped, if it did
+        # True once a store pipeline reports the records it commits (stored());
+        # otherwise a record ends its request when it has passed the pipelines.
+        self.store_writes = False
         self.resuming = self.state is not None and self.state is not JobState.FINISHED
 
     @classmethod
@@ -137,8 +141,25 @@ class RequestJournal:
         if crawler not in _journals:
             directory = job_dir(crawler.settings)
             interval = crawler.settings.getfloat("CRAWLER_JOURNAL_INTERVAL")
-            _journals[crawler] = cls(Path(directory), interval) if directory else None
+            journal = cls(Path(directory), interval) if directory else None
+            if journal is not None:
+                crawler.signals.connect(journal._item_scraped, signal=signals.item_scraped)
+                crawler.signals.connect(journal._item_gone, signal=signals.item_dropped)
+                crawler.signals.connect(journal._item_gone, signal=signals.item_error)
+            _journals[crawler] = journal
         return _journals[crawler]  # type: ignore[return-value]
+
+    def _item_scraped(self, item: object) -> None:
+        """Without a store writing records (``CRAWLER_STORE_ENABLED`` off: feeds only),
+        a record that passed every pipeline ends its request."""
+        if not self.store_writes:
+            self.stored([item])
+
+    def _item_gone(self, item: object) -> None:
+        """A record dropped or failed in a pipeline: its request stays pending.
+        (Records the store took are ended by :meth:`stored` before this.)"""
+        if not self.store_writes or id(item) in self._expected:
+            self.forget(item)
 
     # -- what the job is ------------------------------------------------------
 

@@ -198,6 +198,8 @@ class StorePipeline:
         settings = self._run_settings()
         self._opened = datetime.now(UTC)
         self._journal = RequestJournal.for_crawler(self.crawler)
+        if self._journal is not None:
+            self._journal.store_writes = True  # records end their requests once committed
         resumed = self._journal.run_id if self._journal is not None else None
         try:
             self.store = await self._call(self._open_store)
