@@ -5,89 +5,123 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 from crawler.cli import main
-from tests.crawltools import CrawlResult, crawl, read_store, run_crawler, subprocess_env
+from tests.clibatch import Command, crawl_command, run_commands
+from tests.crawltools import CrawlResult, crawl, read_store, subprocess_env
 from tests.settingcases import CHECK_CASES, COMPONENT_CASES, VALIDATOR_CASES
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from fixtures.tinysite.server import TinySite
 
 UNREACHABLE = "http://127.0.0.1:9/"  # never fetched: the check comes first
+Refused = tuple[subprocess.CompletedProcess[str], Path]
 
 
 def error_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.startswith("error:")]
 
 
-@pytest.mark.parametrize(
-    ("setting", "message"),
-    [
-        ("SELENIUM_POOL_SIZE=abc", "SELENIUM_POOL_SIZE must be a whole number >= 1, not 'abc'"),
-        ("ROBOTSTXT_OBEY=nope", "ROBOTSTXT_OBEY must be True or False, not 'nope'"),
-        (
-            "CRAWLER_RENDER=sometimes",
-            "CRAWLER_RENDER must be one of never, auto, always, not 'sometimes'",
-        ),
-        ("DOWNLOAD_DELAY=fast", "DOWNLOAD_DELAY must be a number >= 0, not 'fast'"),
-        ("CONCURRENT_REQUESTS=-1", "CONCURRENT_REQUESTS must be a whole number >= 1, not '-1'"),
-        ("FEEDS={bad", "FEEDS must be a dict (or its JSON), not '{bad'"),
-        # values that pass a type but would break the crawl
-        ("DOWNLOAD_DELAY=inf", "DOWNLOAD_DELAY must be a number >= 0, not 'inf'"),
-        ("DOWNLOAD_MAXSIZE=-1", "DOWNLOAD_MAXSIZE must be a whole number >= 0, not '-1'"),
-        (
-            "AUTOTHROTTLE_TARGET_CONCURRENCY=0",
-            "AUTOTHROTTLE_TARGET_CONCURRENCY must be a number > 0, not '0'",
-        ),
-        *COMPONENT_CASES,
-        *VALIDATOR_CASES,
-        *CHECK_CASES,
-    ],
-)
+BAD_SETTINGS = [
+    ("SELENIUM_POOL_SIZE=abc", "SELENIUM_POOL_SIZE must be a whole number >= 1, not 'abc'"),
+    ("ROBOTSTXT_OBEY=nope", "ROBOTSTXT_OBEY must be True or False, not 'nope'"),
+    (
+        "CRAWLER_RENDER=sometimes",
+        "CRAWLER_RENDER must be one of never, auto, always, not 'sometimes'",
+    ),
+    ("DOWNLOAD_DELAY=fast", "DOWNLOAD_DELAY must be a number >= 0, not 'fast'"),
+    ("CONCURRENT_REQUESTS=-1", "CONCURRENT_REQUESTS must be a whole number >= 1, not '-1'"),
+    ("FEEDS={bad", "FEEDS must be a dict (or its JSON), not '{bad'"),
+    # values that pass a type but would break the crawl
+    ("DOWNLOAD_DELAY=inf", "DOWNLOAD_DELAY must be a number >= 0, not 'inf'"),
+    ("DOWNLOAD_MAXSIZE=-1", "DOWNLOAD_MAXSIZE must be a whole number >= 0, not '-1'"),
+    (
+        "AUTOTHROTTLE_TARGET_CONCURRENCY=0",
+        "AUTOTHROTTLE_TARGET_CONCURRENCY must be a number > 0, not '0'",
+    ),
+    *COMPONENT_CASES,
+    *VALIDATOR_CASES,
+    *CHECK_CASES,
+]
+ALIKE = [COMPONENT_CASES[0], COMPONENT_CASES[3], VALIDATOR_CASES[0], VALIDATOR_CASES[3]]
+
+
+@pytest.fixture(scope="module")
+def refused(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Refused]:
+    """Every command line of this module that its checks refuse, run in one process
+    (tests/clibatch.py): ``{key: (outcome, its working directory)}``."""
+    root = tmp_path_factory.mktemp("refused")
+    commands: dict[str, Command] = {}
+    for n, (setting, _) in enumerate(BAD_SETTINGS):
+        commands[f"setting-{n}"] = crawl_command(UNREACHABLE, workdir(root, n), "-s", setting)
+    login = workdir(root, "login")
+    password = login / "password"
+    password.write_text("secret\n")
+    for n, (setting, _) in enumerate(ALIKE):
+        for name, command in (
+            ("extract", ["extract", UNREACHABLE, "--field", "t=css:h1"]),
+            (
+                "login",
+                ["login", UNREACHABLE, "--username", "alice", "--password-file", str(password)],
+            ),
+        ):
+            commands[f"{name}-{n}"] = Command("crawler", [*command, "-s", setting], cwd=login)
+    commands["max-pages"] = crawl_command(
+        UNREACHABLE, workdir(root, "max-pages"), "--max-pages", "-1"
+    )
+    commands["missing-dir"] = crawl_command(
+        UNREACHABLE, workdir(root, "missing-dir"), "-o", "missing_dir/pages.jsonl"
+    )
+    outcomes = run_commands(commands, root)
+    return {key: (outcomes[key], commands[key].cwd) for key in commands}
+
+
+def workdir(root: Path, name: object) -> Path:
+    path = root / str(name)
+    path.mkdir()
+    return path
+
+
+@pytest.mark.parametrize(("n", "setting", "message"), [(n, *c) for n, c in enumerate(BAD_SETTINGS)])
 def test_a_bad_setting_is_one_line_and_exit_code_2(
-    tmp_path: Path, setting: str, message: str
+    refused: dict[str, Refused], n: int, setting: str, message: str
 ) -> None:
-    result = crawl(UNREACHABLE, tmp_path, "-s", setting)
+    result, cwd = refused[f"setting-{n}"]
+    assert result.args[-1] == setting
     assert result.returncode == 2, result.stderr
     assert result.stderr == f"error: {message}\n"  # nothing else: no banner, no traceback
-    assert not result.db.exists()  # nothing was opened, let alone crawled
+    assert not (cwd / "crawl.db").exists()  # nothing was opened, let alone crawled
 
 
-@pytest.mark.parametrize(
-    ("setting", "message"),
-    [COMPONENT_CASES[0], COMPONENT_CASES[3], VALIDATOR_CASES[0], VALIDATOR_CASES[3]],
-)
-def test_extract_and_login_refuse_them_alike(tmp_path: Path, setting: str, message: str) -> None:
-    password = tmp_path / "password"
-    password.write_text("secret\n")
-    for command in (
-        ["extract", UNREACHABLE, "--field", "t=css:h1"],
-        ["login", UNREACHABLE, "--username", "alice", "--password-file", str(password)],
-    ):
-        result = run_crawler(*command, "-s", setting, cwd=tmp_path)
+@pytest.mark.parametrize(("n", "setting", "message"), [(n, *c) for n, c in enumerate(ALIKE)])
+def test_extract_and_login_refuse_them_alike(
+    refused: dict[str, Refused], n: int, setting: str, message: str
+) -> None:
+    for command in ("extract", "login"):
+        result, _ = refused[f"{command}-{n}"]
+        assert result.args[-1] == setting
         assert result.returncode == 2, (command, result.stderr)
         assert result.stderr == f"error: {message}\n", command
 
 
-def test_a_bad_spider_argument_is_one_line_before_scrapy_logs(tmp_path: Path) -> None:
-    result = crawl(UNREACHABLE, tmp_path, "--max-pages", "-1")
+def test_a_bad_spider_argument_is_one_line_before_scrapy_logs(refused: dict[str, Refused]) -> None:
+    result, cwd = refused["max-pages"]
     assert result.returncode == 2
     assert result.stderr == "error: max_pages must be a whole number >= 0, not -1\n"
-    assert not result.db.exists()  # refused before the store was opened (and created)
+    assert not (cwd / "crawl.db").exists()  # refused before the store was opened (and created)
 
 
-def test_an_output_into_a_missing_directory_is_a_usage_error(tmp_path: Path) -> None:
-    result = crawl(UNREACHABLE, tmp_path, "-o", "missing_dir/pages.jsonl")
+def test_an_output_into_a_missing_directory_is_a_usage_error(refused: dict[str, Refused]) -> None:
+    result, cwd = refused["missing-dir"]
     assert result.returncode == 2
     assert error_lines(result.stderr) == [
         "error: cannot write missing_dir/pages.jsonl: the directory missing_dir does not exist"
     ]
-    assert not (tmp_path / "missing_dir").exists()
+    assert not (cwd / "missing_dir").exists()
 
 
 def test_a_misspelt_setting_is_a_warning_with_the_right_name(

@@ -6,31 +6,43 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.crawltools import crawl, run_crawler, run_scrapy
+from tests.clibatch import Command, crawl_command, run_commands
+from tests.crawltools import crawl, run_crawler
 
 if TYPE_CHECKING:
     from fixtures.tinysite.server import TinySite
 
 UNREACHABLE = "http://127.0.0.1:9/"  # never fetched: the check comes first
 SPECS = Path(__file__).parent / "specs"
+Refused = tuple[subprocess.CompletedProcess[str], Path]
 
 
-def unwritable(tmp_path: Path, kind: str) -> tuple[str, str]:
-    """An output path that cannot be written, and what the error says about it."""
+def unwritable_message(tmp_path: Path, kind: str) -> tuple[str, str]:
+    """The output path of :func:`unwritable` in ``tmp_path``, and what the error
+    says about it."""
     if kind == "directory":
-        (tmp_path / "out.jsonl").mkdir()
         return "out.jsonl", "cannot write out.jsonl: it is a directory"
     if kind == "dangling link":
-        (tmp_path / "out.jsonl").symlink_to(tmp_path / "gone" / "x.jsonl")
         return "out.jsonl", f"cannot write out.jsonl: it links to {tmp_path}/gone/x.jsonl"
     assert kind == "no permission"  # refused even to root: sysfs takes no new files
     return "/sys/out.jsonl", "cannot write /sys/out.jsonl: Permission denied"
+
+
+def unwritable(tmp_path: Path, kind: str) -> tuple[str, str]:
+    """An output path that cannot be written, made in ``tmp_path``, and what the
+    error says about it."""
+    if kind == "directory":
+        (tmp_path / "out.jsonl").mkdir()
+    elif kind == "dangling link":
+        (tmp_path / "out.jsonl").symlink_to(tmp_path / "gone" / "x.jsonl")
+    return unwritable_message(tmp_path, kind)
 
 
 KINDS = ["directory", "dangling link", "no permission"]
@@ -40,27 +52,101 @@ def error_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.startswith("error:")]
 
 
+TWO_OUTPUTS = [
+    (["-o", "same.jsonl", "--output-items", "same.jsonl"], "-o same.jsonl and --output-items"),
+    (["-o", "x.jsonl", "-o", "./x.jsonl"], "-o x.jsonl and -o ./x.jsonl"),
+    (["-o", "x.jsonl", "-o", "x.jsonl"], "-o x.jsonl and -o x.jsonl"),
+    (
+        ["-o", "a.jsonl", "-s", 'FEEDS={"sub/../a.jsonl": {"format": "jsonl"}}'],
+        "-o a.jsonl and -s FEEDS sub/../a.jsonl",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def refused(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Refused]:
+    """Every command line of this module that the checks refuse, run in one process
+    (tests/clibatch.py): ``{key: (outcome, the test's temp dir)}``; each temp dir
+    is prepared as the test's own ``tmp_path`` was."""
+    root = tmp_path_factory.mktemp("refused")
+    dirs: dict[str, Path] = {}
+    commands: dict[str, Command] = {}
+
+    def workdir(key: str) -> Path:
+        dirs[key] = root / key.replace(" ", "-")
+        dirs[key].mkdir()
+        return dirs[key]
+
+    for kind in KINDS:
+        for option in ("-o", "--output-items"):
+            tmp = workdir(f"crawl {option} {kind}")
+            output, _ = unwritable(tmp, kind)
+            commands[f"crawl {option} {kind}"] = crawl_command(UNREACHABLE, tmp, option, output)
+        tmp = workdir(f"alike {kind}")
+        output, _ = unwritable(tmp, kind)
+        extract = ["extract", UNREACHABLE, "--field", "t=css:title", "-o", output]
+        commands[f"alike {kind}"] = Command("crawler", extract, cwd=tmp)
+        site = ["crawl", "site", "-a", f"start_url={UNREACHABLE}", "-o", str(tmp / output)]
+        commands[f"alike {kind} scrapy"] = Command("scrapy", site)
+    tmp = workdir("left behind")
+    commands["left behind"] = crawl_command(
+        UNREACHABLE, tmp, "-o", "pages.jsonl", "-s", "CONCURRENT_REQUESTS=0"
+    )
+    for n, (options, _) in enumerate(TWO_OUTPUTS):
+        tmp = workdir(f"two outputs {n}")
+        (tmp / "sub").mkdir()
+        commands[f"two outputs {n}"] = crawl_command(UNREACHABLE, tmp, *options)
+    tmp = workdir("two outputs alike")
+    commands["two outputs alike"] = Command(
+        "crawler",
+        [
+            "extract",
+            UNREACHABLE,
+            "--field",
+            "t=css:title",
+            "-o",
+            "e.jsonl",
+            "-s",
+            f'FEEDS={{"{tmp}/e.jsonl": {{"format": "jsonl"}}}}',
+        ],
+        cwd=tmp,
+    )
+    out = str(tmp / "a.jsonl")
+    site = ["crawl", "site", "-a", f"start_url={UNREACHABLE}", *store(tmp)]
+    commands["two outputs alike scrapy"] = Command(
+        "scrapy", [*site, "-o", out, "-o", f"{out}:jsonl"]
+    )
+    tmp = workdir("scrapy directory")
+    commands["scrapy directory"] = Command(
+        "scrapy",
+        ["crawl", "site", "-a", f"start_url={UNREACHABLE}", *store(tmp), "-o", str(tmp)],
+    )
+    outcomes = run_commands(commands, root)
+    return {
+        key: (outcomes[key], dirs.get(key, dirs.get(key.removesuffix(" scrapy"))))
+        for key in commands
+    }
+
+
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("option", ["-o", "--output-items"])
-def test_crawl_refuses_an_output_it_cannot_write(tmp_path: Path, kind: str, option: str) -> None:
-    output, message = unwritable(tmp_path, kind)
-    result = crawl(UNREACHABLE, tmp_path, option, output)
+def test_crawl_refuses_an_output_it_cannot_write(
+    refused: dict[str, Refused], kind: str, option: str
+) -> None:
+    result, tmp_path = refused[f"crawl {option} {kind}"]
+    _, message = unwritable_message(tmp_path, kind)
     assert result.returncode == 2, result.stderr
     [line] = error_lines(result.stderr)
     assert line.startswith(f"error: {message}")
     assert "Traceback" not in result.stderr
-    assert not result.db.exists()
+    assert not (tmp_path / "crawl.db").exists()
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_extract_and_scrapy_crawl_refuse_it_too(tmp_path: Path, kind: str) -> None:
-    output, message = unwritable(tmp_path, kind)
-    extract = run_crawler(
-        "extract", UNREACHABLE, "--field", "t=css:title", "-o", output, cwd=tmp_path
-    )
-    scrapy = run_scrapy(
-        "crawl", "site", "-a", f"start_url={UNREACHABLE}", "-o", str(tmp_path / output)
-    )
+def test_extract_and_scrapy_crawl_refuse_it_too(refused: dict[str, Refused], kind: str) -> None:
+    extract, tmp_path = refused[f"alike {kind}"]
+    scrapy, _ = refused[f"alike {kind} scrapy"]
+    _, message = unwritable_message(tmp_path, kind)
     for result in (extract, scrapy):
         assert result.returncode == 2, result.stderr
         assert "Traceback" not in result.stderr
@@ -68,8 +154,8 @@ def test_extract_and_scrapy_crawl_refuse_it_too(tmp_path: Path, kind: str) -> No
         assert message.rpartition(": ")[2] in line
 
 
-def test_a_writable_output_is_not_left_behind_by_the_check(tmp_path: Path) -> None:
-    result = crawl(UNREACHABLE, tmp_path, "-o", "pages.jsonl", "-s", "CONCURRENT_REQUESTS=0")
+def test_a_writable_output_is_not_left_behind_by_the_check(refused: dict[str, Refused]) -> None:
+    result, tmp_path = refused["left behind"]
     assert result.returncode == 2  # a bad setting: refused after the output was checked
     assert not (tmp_path / "pages.jsonl").exists()
 
@@ -141,56 +227,26 @@ def test_a_feed_uri_goes_to_scrapy_as_it_is(
     assert "hunter2ftp" not in extract.stderr + extract.stdout
 
 
-@pytest.mark.parametrize(
-    ("options", "message"),
-    [
-        (["-o", "same.jsonl", "--output-items", "same.jsonl"], "-o same.jsonl and --output-items"),
-        (["-o", "x.jsonl", "-o", "./x.jsonl"], "-o x.jsonl and -o ./x.jsonl"),
-        (["-o", "x.jsonl", "-o", "x.jsonl"], "-o x.jsonl and -o x.jsonl"),
-        (
-            ["-o", "a.jsonl", "-s", 'FEEDS={"sub/../a.jsonl": {"format": "jsonl"}}'],
-            "-o a.jsonl and -s FEEDS sub/../a.jsonl",
-        ),
-    ],
-)
+@pytest.mark.parametrize(("n", "options", "message"), [(n, *c) for n, c in enumerate(TWO_OUTPUTS)])
 def test_two_outputs_to_one_file_are_one_line(
-    tmp_path: Path, options: list[str], message: str
+    refused: dict[str, Refused], n: int, options: list[str], message: str
 ) -> None:
-    (tmp_path / "sub").mkdir()
-    result = crawl(UNREACHABLE, tmp_path, *options)
+    result, tmp_path = refused[f"two outputs {n}"]
+    assert result.args[-len(options) :] == options
     assert result.returncode == 2, result.stderr
     [line] = result.stderr.splitlines()
     assert line.startswith(f"error: {message}")
     assert line.endswith(
         "write the same file, and one would overwrite the other: give each output its own file"
     )
-    assert not result.db.exists()
+    assert not (tmp_path / "crawl.db").exists()
 
 
-def test_extract_and_scrapy_crawl_refuse_two_outputs_to_one_file(tmp_path: Path) -> None:
-    extract = run_crawler(
-        "extract",
-        UNREACHABLE,
-        "--field",
-        "t=css:title",
-        "-o",
-        "e.jsonl",
-        "-s",
-        f'FEEDS={{"{tmp_path}/e.jsonl": {{"format": "jsonl"}}}}',
-        cwd=tmp_path,
-    )
-    out = str(tmp_path / "a.jsonl")
-    scrapy = run_scrapy(
-        "crawl",
-        "site",
-        "-a",
-        f"start_url={UNREACHABLE}",
-        *store(tmp_path),
-        "-o",
-        out,
-        "-o",
-        f"{out}:jsonl",
-    )
+def test_extract_and_scrapy_crawl_refuse_two_outputs_to_one_file(
+    refused: dict[str, Refused],
+) -> None:
+    extract, _ = refused["two outputs alike"]
+    scrapy, _ = refused["two outputs alike scrapy"]
     for result in (extract, scrapy):
         assert result.returncode == 2, result.stderr
         [line] = result.stderr.splitlines()
@@ -226,12 +282,10 @@ def test_output_files_and_s_feeds_are_all_written(tinysite: TinySite, tmp_path: 
     assert json.loads((tmp_path / "d.jsonl").read_text())["t"] == "Tinysite home"
 
 
-def test_scrapy_crawl_output_to_a_directory_is_one_line(tmp_path: Path) -> None:
+def test_scrapy_crawl_output_to_a_directory_is_one_line(refused: dict[str, Refused]) -> None:
     """Not Scrapy's usage text and "Unrecognized output format ''": a directory
     has no suffix, and Scrapy reads -o before the project's command checks it."""
-    result = run_scrapy(
-        "crawl", "site", "-a", f"start_url={UNREACHABLE}", *store(tmp_path), "-o", str(tmp_path)
-    )
+    result, tmp_path = refused["scrapy directory"]
     assert result.returncode == 2, result.stderr
     assert result.stderr == f"error: cannot write {tmp_path}: it is a directory\n"
 
