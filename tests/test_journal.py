@@ -99,7 +99,8 @@ def test_a_finished_job_or_another_crawls_is_refused_with_what_it_holds(tmp_path
     journal.close("finished", {"item_scraped_count": 3})
     finished = RequestJournal(tmp_path)
     assert not finished.resuming
-    with pytest.raises(JobDirError, match=r"holds run 7 of site http://example.com/ \(finished\), which finished"):
+    held = r"holds run 7 of site http://example.com/ \(finished\), which finished"
+    with pytest.raises(JobDirError, match=held):
         finished.check("site", "http://example.com/")
     with pytest.raises(JobDirError, match="not a crawl of site http://other/"):
         finished.check("site", "http://other/")
