@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -28,6 +30,23 @@ def _repository_root_left_alone() -> Iterator[None]:
     before = _user_files()
     yield
     assert _user_files() == before, "a test wrote crawl.db or unwritten-*.jsonl in the repo root"
+
+
+@pytest.fixture(autouse=True)
+def _tmp_path_searchable(request: pytest.FixtureRequest) -> None:
+    """As root, a crawl's browsers run as a uid of their own
+    (:mod:`crawler.browser.confine`) and must pass through the dirs above their
+    ``SELENIUM_TEMP_DIR``: the test's ``tmp_path`` and pytest's dirs above it
+    (made 0700) become 0711, searchable but not listable."""
+    if os.geteuid() != 0 or "tmp_path" not in request.fixturenames:
+        return
+    path: Path = request.getfixturevalue("tmp_path")
+    for directory in (path, *path.parents):
+        if directory == Path(directory.anchor) or str(directory) == "/tmp":
+            break
+        mode = directory.stat().st_mode
+        if not mode & 0o001:
+            directory.chmod((mode & 0o7777) | 0o011)
 
 
 @pytest.fixture(scope="session")
