@@ -38,9 +38,15 @@ def _tmp_path_searchable(request: pytest.FixtureRequest) -> None:
     (:mod:`crawler.browser.confine`) and must pass through the dirs above their
     ``SELENIUM_TEMP_DIR``: the test's ``tmp_path`` and pytest's dirs above it
     (made 0700) become 0711, searchable but not listable."""
-    if os.geteuid() != 0 or "tmp_path" not in request.fixturenames:
+    if "tmp_path" in request.fixturenames:
+        searchable(request.getfixturevalue("tmp_path"))
+
+
+def searchable(path: str | Path) -> None:
+    """As root: ``path`` and the dirs above it below /tmp made searchable by others."""
+    if os.geteuid() != 0:
         return
-    path: Path = request.getfixturevalue("tmp_path")
+    path = Path(path)
     for directory in (path, *path.parents):
         if directory == Path(directory.anchor) or str(directory) == "/tmp":
             break

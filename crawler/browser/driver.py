@@ -383,7 +383,7 @@ def create_driver(config: BrowserConfig) -> DriverHandle:
             driver_pid=service.process.pid,
             netns=link,
             starter=starter,
-            browser_pid=driver.capabilities.get("goog:processID" if chromium else "moz:processID"),
+            browser_pid=_browser_pid(driver, chromium, starter),
         )
         if chromium:
             driver.execute_cdp_cmd("Network.enable", {})
@@ -395,6 +395,19 @@ def create_driver(config: BrowserConfig) -> DriverHandle:
         for path in temp_dirs:
             shutil.rmtree(path, ignore_errors=True)
         raise
+
+
+def _browser_pid(
+    driver: WebDriver, chromium: bool, starter: subprocess.Popen[bytes] | None
+) -> int | None:
+    """Chromium's (Firefox's) main process: the starter's child when there is a starter
+    (chromedriver's child is then the wrapper that handed Chromium its pipes)."""
+    if starter is not None:
+        children = _children(starter.pid)
+        if len(children) == 1:
+            return children[0]
+    pid = driver.capabilities.get("goog:processID" if chromium else "moz:processID")
+    return int(pid) if pid is not None else None
 
 
 def _check_reachable(path: str, user: BrowserUser) -> None:
