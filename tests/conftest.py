@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,27 +35,54 @@ def _repository_root_left_alone() -> Iterator[None]:
     assert _user_files() == before, "a test wrote crawl.db or unwritten-*.jsonl in the repo root"
 
 
-@pytest.fixture(autouse=True)
-def _tmp_path_searchable(request: pytest.FixtureRequest) -> None:
-    """As root, a crawl's browsers run as a uid of their own
-    (:mod:`crawler.browser.confine`) and must pass through the dirs above their
-    ``SELENIUM_TEMP_DIR``: the test's ``tmp_path`` and pytest's dirs above it
-    (made 0700) become 0711, searchable but not listable."""
-    if "tmp_path" in request.fixturenames:
-        searchable(request.getfixturevalue("tmp_path"))
+class SearchableTempPathFactory:
+    """``tmp_path_factory`` for root runs: dirs searchable by others (mode 0711).
+
+    A root crawl's browsers run as a uid of their own
+    (:mod:`crawler.browser.confine`) that must pass through the dirs above their
+    ``SELENIUM_TEMP_DIR``.  pytest makes its dirs 0700 and resets its root dir
+    to 0700 at the start of every session (chmod-ing them would race with other
+    sessions), so the tests' dirs live below one of our own instead.
+    """
+
+    def __init__(self, base: Path) -> None:
+        self._base = base
+
+    def getbasetemp(self) -> Path:
+        return self._base
+
+    def mktemp(self, basename: str, numbered: bool = True) -> Path:
+        if numbered:
+            path = Path(tempfile.mkdtemp(prefix=basename, dir=self._base))
+        else:
+            path = self._base / basename
+            path.mkdir()
+        path.chmod(0o711)
+        return path
 
 
-def searchable(path: str | Path) -> None:
-    """As root: ``path`` and the dirs above it below /tmp made searchable by others."""
+@pytest.fixture(scope="session")
+def tmp_path_factory(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[pytest.TempPathFactory | SearchableTempPathFactory]:
+    """pytest's, or as root a :class:`SearchableTempPathFactory` (removed at the end)."""
     if os.geteuid() != 0:
+        yield tmp_path_factory
         return
-    path = Path(path)
-    for directory in (path, *path.parents):
-        if directory == Path(directory.anchor) or str(directory) == "/tmp":
-            break
-        mode = directory.stat().st_mode
-        if not mode & 0o001:
-            directory.chmod((mode & 0o7777) | 0o011)
+    base = Path(tempfile.mkdtemp(prefix="crawler-tests-"))
+    base.chmod(0o711)
+    yield SearchableTempPathFactory(base)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def tmp_path(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory | SearchableTempPathFactory,
+) -> Path:
+    """A fresh dir per test from :func:`tmp_path_factory` (pytest's own keeps
+    its dirs; ours are removed with the session)."""
+    return tmp_path_factory.mktemp(re.sub(r"\W", "_", request.node.name)[:30], numbered=True)
 
 
 @pytest.fixture(scope="session")

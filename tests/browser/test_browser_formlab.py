@@ -21,7 +21,6 @@ from crawler.browser.driver import create_driver
 from fixtures.tinysite import formlab as fl
 from fixtures.tinysite.server import TinySite
 from tests.browser.conftest import browser_settings, needs_chromium, processes_under
-from tests.conftest import searchable
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -90,7 +89,6 @@ def lab_site() -> Iterator[TinySite]:
 def handle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DriverHandle]:
     """One Chromium for the module; no process of it may outlive the module."""
     root = str(tmp_path_factory.mktemp("formlab-browsers"))
-    searchable(root)
     config = BrowserConfig.from_settings(framework_settings(browser_settings(root)))
     handle = create_driver(config)
     yield handle
