@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -28,6 +33,56 @@ def _repository_root_left_alone() -> Iterator[None]:
     before = _user_files()
     yield
     assert _user_files() == before, "a test wrote crawl.db or unwritten-*.jsonl in the repo root"
+
+
+class SearchableTempPathFactory:
+    """``tmp_path_factory`` for root runs: dirs searchable by others (mode 0711).
+
+    A root crawl's browsers run as a uid of their own
+    (:mod:`crawler.browser.confine`) that must pass through the dirs above their
+    ``SELENIUM_TEMP_DIR``.  pytest makes its dirs 0700 and resets its root dir
+    to 0700 at the start of every session (chmod-ing them would race with other
+    sessions), so the tests' dirs live below one of our own instead.
+    """
+
+    def __init__(self, base: Path) -> None:
+        self._base = base
+
+    def getbasetemp(self) -> Path:
+        return self._base
+
+    def mktemp(self, basename: str, numbered: bool = True) -> Path:
+        if numbered:
+            path = Path(tempfile.mkdtemp(prefix=basename, dir=self._base))
+        else:
+            path = self._base / basename
+            path.mkdir()
+        path.chmod(0o711)
+        return path
+
+
+@pytest.fixture(scope="session")
+def tmp_path_factory(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[pytest.TempPathFactory | SearchableTempPathFactory]:
+    """pytest's, or as root a :class:`SearchableTempPathFactory` (removed at the end)."""
+    if os.geteuid() != 0:
+        yield tmp_path_factory
+        return
+    base = Path(tempfile.mkdtemp(prefix="crawler-tests-"))
+    base.chmod(0o711)
+    yield SearchableTempPathFactory(base)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def tmp_path(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory | SearchableTempPathFactory,
+) -> Path:
+    """A fresh dir per test from :func:`tmp_path_factory` (pytest's own keeps
+    its dirs; ours are removed with the session)."""
+    return tmp_path_factory.mktemp(re.sub(r"\W", "_", request.node.name)[:30], numbered=True)
 
 
 @pytest.fixture(scope="session")

@@ -22,8 +22,23 @@ Linux mechanisms, each checked by ``tests/browser/test_browser_confine.py``:
   This needs root (``CAP_SYS_ADMIN``) and ``unshare``, ``nsenter`` (util-linux)
   and ``ip`` (iproute2); without them (:func:`isolation_unavailable` says
   why) chromedriver listens on loopback as usual and a warning says so.
-* **Nothing to read.**  The session's HOME, TMPDIR and profile are in a
-  directory created mode 0700 (:func:`tempfile.mkdtemp`) by the crawl's user.
+* **Not as root.**  A crawl running as root starts chromedriver and Chromium
+  as a uid of their own (:func:`browser_user`: one per crawl process, from
+  the range systemd.io/UIDS-GIDS lists as unused, 65536-524287, with no
+  passwd or group entry and no process), so a renderer exploit gets no root
+  and Chromium's own sandbox works again (measured: renderers in user, pid and
+  network namespaces with seccomp-bpf, no ``--no-sandbox``).  ``setpriv``
+  drops the uid first and arms the death signal after it (the kernel clears
+  it on a uid change).  A process of that uid cannot leave chromedriver's
+  namespace, so with isolation Chromium is started by a *starter* (a small
+  Python program, :data:`STARTER`, run as that uid in the crawl's namespace
+  from the launcher thread): the browser wrapper chromedriver runs hands it
+  its standard and DevTools-pipe descriptors over a Unix socket (``SCM_RIGHTS``)
+  and waits for Chromium's exit status; either side's death kills Chromium.
+  Not root: the browsers run as the crawl's user, as before.
+* **Nothing to read.**  The session's dir is root's (mode 0711: no listing);
+  HOME, TMPDIR and profile in it are the browser uid's, mode 0700.  Without a
+  browser uid they are the crawl user's, mode 0700 (:func:`tempfile.mkdtemp`).
 """
 
 from __future__ import annotations
@@ -31,14 +46,19 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import functools
+import grp
 import os
+import pwd
 import queue
+import random
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import threading
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import urllib3
@@ -60,6 +80,9 @@ ORPHANED_EXIT = 70
 
 _CLONE_NEWNET = 0x40000000  # <sched.h>
 _TOOLS = ("setpriv", "unshare", "nsenter", "ip")
+#: Browser uids are drawn from here: "unused" in systemd.io/UIDS-GIDS (above
+#: the 16-bit range, below the container ranges from 524288).
+BROWSER_UID_RANGE = range(65536, 524288)
 
 
 def _tool(name: str) -> str | None:
@@ -105,6 +128,156 @@ def _probe_isolation() -> str | None:
         error = probe.stderr.decode(errors="replace").strip().splitlines()
         return f"unshare --net failed: {error[-1] if error else probe.returncode}"
     return None
+
+
+@dataclass(frozen=True)
+class BrowserUser:
+    """The uid/gid a root crawl's browsers run as, and a Python that uid can run."""
+
+    uid: int
+    gid: int
+    python: str  # interpreter for the starter and browser wrapper scripts
+    sandbox: bool  # Chromium's sandbox works for this uid: no --no-sandbox
+
+    def setpriv(self) -> list[str]:
+        """``setpriv`` options that become this user with no groups and no capabilities."""
+        return [
+            f"--reuid={self.uid}",
+            f"--regid={self.gid}",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+            "--no-new-privs",
+        ]
+
+    def own(self, path: str) -> None:
+        """Give ``path`` to this user, mode 0700."""
+        os.chown(path, self.uid, self.gid)
+        os.chmod(path, 0o700)
+
+
+def _mapped(ids: range, map_file: str) -> bool:
+    """Whether every id of ``ids`` exists in this user namespace (``uid_map``/``gid_map``)."""
+    try:
+        with open(map_file) as f:
+            rows = [tuple(map(int, line.split())) for line in f]
+    except OSError:
+        return False
+    return any(start <= ids.start and ids.stop <= start + count for start, _, count in rows)
+
+
+def _uid_in_use(uid: int) -> bool:
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                if os.stat(entry.path).st_uid == uid:
+                    return True
+            except OSError:
+                continue
+    return False
+
+
+def _free_id() -> int | None:
+    """A number free as both uid and gid: no passwd/group entry, no process of it."""
+    uids, gids = BROWSER_UID_RANGE, BROWSER_UID_RANGE
+    if not (_mapped(uids, "/proc/self/uid_map") and _mapped(gids, "/proc/self/gid_map")):
+        return None  # e.g. a rootless container that maps 65536 ids only
+    rng = random.SystemRandom()
+    for _ in range(20):
+        candidate = rng.choice(BROWSER_UID_RANGE)
+        try:
+            pwd.getpwuid(candidate)
+            continue
+        except KeyError:
+            pass
+        try:
+            grp.getgrgid(candidate)
+            continue
+        except KeyError:
+            pass
+        if not _uid_in_use(candidate):
+            return candidate
+    return None
+
+
+def _pythons() -> list[str]:
+    found = [os.path.realpath(getattr(sys, "_base_executable", sys.executable))]
+    for name in ("python3",):
+        path = shutil.which(name, path="/usr/bin:/bin")
+        if path is not None:
+            found.append(path)
+    return list(dict.fromkeys(found))
+
+
+def _runs_as(user_opts: list[str], command: list[str]) -> bool:
+    """Whether ``command`` exits 0 run as the user.  Through ``sh``: ``setpriv`` itself
+    still holds root's capabilities when it execs (it keeps them for ``--inh-caps``)."""
+    setpriv = _tool("setpriv")
+    assert setpriv is not None
+    try:
+        probe = subprocess.run(
+            [setpriv, *user_opts, "--", "/bin/sh", "-c", 'exec "$@"', "probe", *command],
+            capture_output=True,
+            timeout=10,
+            check=False,
+            cwd="/",
+            env={"PATH": "/usr/bin:/bin"},
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return probe.returncode == 0
+
+
+def sandbox_command() -> list[str] | None:
+    """What Chromium's namespace sandbox needs (new user, pid and net namespaces)."""
+    unshare = _tool("unshare")
+    if unshare is None:
+        return None
+    return [unshare, "--user", "--pid", "--net", "--fork", "--", "/bin/true"]
+
+
+@functools.cache
+def _choose_user() -> tuple[BrowserUser | None, str | None]:
+    reason = pdeathsig_unavailable()
+    if reason is not None:
+        return None, reason
+    uid = _free_id()
+    if uid is None:
+        return None, f"no free uid in {BROWSER_UID_RANGE.start}-{BROWSER_UID_RANGE.stop - 1}"
+    opts = BrowserUser(uid, uid, "", False).setpriv()
+    python = next((p for p in _pythons() if _runs_as(opts, [p, "-I", "-S", "-c", ""])), None)
+    if python is None:
+        return None, f"no Python that uid {uid} can run: {', '.join(_pythons())}"
+    sandbox = sandbox_command()
+    works = sandbox is not None and _runs_as(opts, sandbox)
+    return BrowserUser(uid, uid, python, works), None
+
+
+def browser_user() -> BrowserUser | None:
+    """The user a root crawl's browsers run as (one per process), or None: not root,
+    or none could be found (:func:`browser_user_unavailable` says why)."""
+    if os.geteuid() != 0:
+        return None
+    return _choose_user()[0]
+
+
+def browser_user_unavailable() -> str | None:
+    """Why a root crawl's browsers would run as root, or None (not root, or they do not)."""
+    if os.geteuid() != 0:
+        return None
+    return _choose_user()[1]
+
+
+@functools.cache
+def own_sandbox_works() -> bool:
+    """Chromium's sandbox works for the crawl's own (not root) user: measured once."""
+    command = sandbox_command()
+    if os.geteuid() == 0 or command is None:
+        return False
+    try:
+        return subprocess.run(command, capture_output=True, timeout=10, check=False).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
 
 
 class Launcher:
@@ -195,51 +368,164 @@ class NetnsLink:
             self.fd = None
 
 
-def write_wrappers(directory: str, driver: str, browser: str, isolate: bool) -> tuple[str, str]:
+#: The starter: run as the browser user in the crawl's network namespace; starts
+#: the one Chromium of its session with the descriptors the browser wrapper sends.
+#: argv: crawl pid, listening socket fd, setpriv, check script, Chromium.
+STARTER = r"""
+import fcntl, json, os, select, signal, socket, sys
+crawl, listen_fd, setpriv, check, browser = sys.argv[1:6]
+if os.getppid() != int(crawl):
+    sys.exit(70)
+listener = socket.socket(fileno=int(listen_fd))
+conn, _ = listener.accept()
+listener.close()
+data, fds, _, _ = socket.recv_fds(conn, 1 << 20, 8)
+request = json.loads(data)
+high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in fds]
+actions = [(os.POSIX_SPAWN_DUP2, fd, target) for fd, target in zip(high, request["fds"])]
+command = [setpriv, "--pdeathsig", "KILL", "--", "/bin/sh", "-c", check, "crawler-browser",
+           str(os.getpid()), browser, *request["args"]]
+pid = os.posix_spawn(setpriv, command, request["env"], file_actions=actions, setsid=True)
+for fd in fds + high:
+    os.close(fd)
+pidfd = os.pidfd_open(pid)
+ready, _, _ = select.select([conn, pidfd], [], [])
+if pidfd not in ready:  # the wrapper died: so does Chromium
+    os.killpg(pid, signal.SIGKILL)
+_, status = os.waitpid(pid, 0)
+try:
+    conn.send(str(os.waitstatus_to_exitcode(status)).encode())
+except OSError:
+    pass
+"""
+
+#: The browser wrapper's half, run by chromedriver (browser user, chromedriver's
+#: namespace): hand stdio and the DevTools pipe (fds 3, 4) to the starter and
+#: exit with Chromium's status.  argv: the session dir, Chromium's arguments.
+HANDOFF = r"""
+import json, os, socket, sys
+directory = os.open(sys.argv[1], os.O_PATH)
+sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+sock.connect(f"/proc/self/fd/{directory}/starter.sock")
+fds = []
+for fd in range(5):
+    try:
+        os.fstat(fd)
+        fds.append(fd)
+    except OSError:
+        pass
+request = {"args": sys.argv[2:], "env": dict(os.environ), "fds": fds}
+socket.send_fds(sock, [json.dumps(request).encode()], fds)
+for fd in fds:
+    if fd > 2:
+        os.close(fd)
+answer = sock.recv(64)
+code = int(answer) if answer else 1
+sys.exit(code if code >= 0 else 128 - code)
+"""
+
+
+@dataclass
+class Wrappers:
+    """What :func:`write_wrappers` made: executables to run instead of the real ones."""
+
+    driver: str
+    browser: str
+    #: With a browser user and isolation: the starter's command and its listening
+    #: socket, to be started by the :data:`LAUNCHER` before chromedriver.
+    starter: list[str] | None = None
+    listener: socket.socket | None = None
+
+
+def _check(parent: str) -> str:
+    return f'[ "$PPID" = "{parent}" ] || exit {ORPHANED_EXIT}; exec "$@"'
+
+
+def _write(directory: str, name: str, text: str, mode: int) -> str:
+    path = os.path.join(directory, name)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)  # not narrowed by the umask
+    return path
+
+
+def _starter_socket(directory: str, user: BrowserUser) -> socket.socket:
+    """``directory/starter.sock``, listening, the browser user's (mode 0600).
+
+    Bound through ``/proc/self/fd``: a Unix socket path has at most 107 bytes.
+    """
+    fd = os.open(directory, os.O_PATH | os.O_CLOEXEC)
+    try:
+        path = f"/proc/self/fd/{fd}/starter.sock"
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        listener.bind(path)
+        os.chown(path, user.uid, user.gid)
+        os.chmod(path, 0o600)
+        listener.listen(1)
+    finally:
+        os.close(fd)
+    return listener
+
+
+def write_wrappers(
+    directory: str, driver: str, browser: str, isolate: bool, user: BrowserUser | None = None
+) -> Wrappers:
     """Write the chromedriver and Chromium wrapper scripts into ``directory``.
 
-    Returns ``(driver_wrapper, browser_wrapper)``, executables that take the
-    real program's arguments.  With ``isolate``, chromedriver gets a private
-    network namespace (loopback up) and Chromium is moved back into the crawl's.
+    The wrappers take the real program's arguments.  With ``isolate``,
+    chromedriver gets a private network namespace (loopback up) and Chromium
+    runs in the crawl's.  With ``user``, both run as that user: chromedriver
+    through ``setpriv`` (uid first, then the death signal: the kernel clears it
+    on a uid change), Chromium as chromedriver's child or, isolated, through
+    the starter (a process of that uid cannot enter the crawl's namespace).
+    Every ``setpriv --pdeathsig`` is followed by a check that the parent is
+    still the expected one (exit status :data:`ORPHANED_EXIT` otherwise).
     """
     setpriv = _tool("setpriv")
     assert setpriv is not None
-    # sh -c 'check' NAME PARENT PROGRAM ARGS...: the signal is armed (setpriv)
-    # before the check, so a parent gone by then is seen here or kills us later.
+    crawl = str(os.getpid())
+    q = shlex.quote
     check = f'[ "$PPID" = "$1" ] || exit {ORPHANED_EXIT}; shift; exec "$@"'
-    crawl = os.getpid()
+    driver_cmd = ["/bin/sh", "-c", check, "crawler-driver", crawl, driver]
+    as_user = [*user.setpriv(), "--pdeathsig", "KILL"] if user is not None else []
+    if user is not None:
+        driver_cmd = [setpriv, *as_user, "--", *driver_cmd]
+    starter = listener = None
     if isolate:
         unshare, ip, nsenter = _tool("unshare"), _tool("ip"), _tool("nsenter")
         assert unshare and ip and nsenter
-        driver_check = (
+        enter = (
             f'[ "$PPID" = "$1" ] || exit {ORPHANED_EXIT}; '
-            f'{shlex.quote(ip)} link set lo up || exit 71; shift; exec "$@"'
+            f'{q(ip)} link set lo up || exit 71; shift; exec "$@"'
         )
-        driver_cmd = (
-            f"{shlex.quote(setpriv)} --pdeathsig KILL -- {shlex.quote(unshare)} --net -- "
-            f"/bin/sh -c {shlex.quote(driver_check)} crawler-driver {crawl} {shlex.quote(driver)}"
-        )
-        browser_target = (
-            f"{shlex.quote(nsenter)} --net=/proc/{crawl}/ns/net -- {shlex.quote(browser)}"
-        )
+        driver_cmd = [
+            *(setpriv, "--pdeathsig", "KILL", "--", unshare, "--net", "--"),
+            *("/bin/sh", "-c", enter, "crawler-netns", crawl, *driver_cmd),
+        ]
+        if user is None:
+            browser_target = f"{q(nsenter)} --net=/proc/{crawl}/ns/net -- {q(browser)}"
+        else:
+            handoff = _write(directory, "handoff.py", HANDOFF, 0o644)
+            browser_target = shlex.join([user.python, "-I", "-S", handoff, directory])
+            listener = _starter_socket(directory, user)
+            starter_py = _write(directory, "starter.py", STARTER, 0o644)
+            starter = [setpriv, *as_user, "--", user.python, "-I", "-S", starter_py, crawl]
+            starter += [str(listener.fileno()), setpriv, check, browser]
     else:
-        driver_cmd = (
-            f"{shlex.quote(setpriv)} --pdeathsig KILL -- "
-            f"/bin/sh -c {shlex.quote(check)} crawler-driver {crawl} {shlex.quote(driver)}"
-        )
-        browser_target = shlex.quote(browser)
+        if user is None:
+            driver_cmd = [setpriv, "--pdeathsig", "KILL", "--", *driver_cmd]
+        browser_target = q(browser)
     browser_cmd = (
-        f"{shlex.quote(setpriv)} --pdeathsig KILL -- "
-        f'/bin/sh -c {shlex.quote(check)} crawler-browser "$PPID" {browser_target}'
+        f"{q(setpriv)} --pdeathsig KILL -- "
+        f'/bin/sh -c {q(check)} crawler-browser "$PPID" {browser_target}'
     )
-    paths = []
-    for name, command in (("driver-wrapper", driver_cmd), ("browser-wrapper", browser_cmd)):
-        path = os.path.join(directory, name)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o700)
-        with os.fdopen(fd, "w") as f:
-            f.write(f'#!/bin/sh\nexec {command} "$@"\n')
-        paths.append(path)
-    return paths[0], paths[1]
+    driver_text = f'#!/bin/sh\nexec {shlex.join(driver_cmd)} "$@"\n'
+    driver_path = _write(directory, "driver-wrapper", driver_text, 0o700)
+    browser_path = _write(
+        directory, "browser-wrapper", f'#!/bin/sh\nexec {browser_cmd} "$@"\n', 0o755
+    )
+    return Wrappers(driver_path, browser_path, starter, listener)
 
 
 class ConfinedChromeService(ChromeService):

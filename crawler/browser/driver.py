@@ -29,10 +29,16 @@ from selenium.webdriver.chrome.service import Service as ChromeService
 from selenium.webdriver.firefox.service import Service as FirefoxService
 
 from crawler.browser.confine import (
+    LAUNCHER,
+    BrowserUser,
     ConfinedChromeService,
     IsolatedChrome,
     NetnsLink,
+    Wrappers,
+    browser_user,
+    browser_user_unavailable,
     isolation_unavailable,
+    own_sandbox_works,
     pdeathsig_unavailable,
     write_wrappers,
 )
@@ -46,10 +52,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# Flags a root user in a container needs, and the ones that stop Chromium from
-# talking to Google on its own.
+#: Only where Chromium's sandbox cannot work (as root; no user namespaces).
+NO_SANDBOX = "--no-sandbox"
+# Flags a container needs, and the ones that stop Chromium from talking to
+# Google on its own.
 CHROMIUM_FLAGS = (
-    "--no-sandbox",
     "--disable-gpu",
     "--disable-dev-shm-usage",
     "--disable-background-networking",
@@ -98,6 +105,7 @@ class DriverHandle:
     driver_pid: int | None = None  # chromedriver / geckodriver (leader of its process group)
     browser_pid: int | None = None
     netns: NetnsLink | None = None  # chromedriver's private network namespace
+    starter: subprocess.Popen[bytes] | None = None  # starts Chromium (crawler.browser.confine)
     closed: bool = field(default=False, init=False)
 
     def close(self) -> None:
@@ -123,6 +131,7 @@ class DriverHandle:
         _wait_gone(victims, KILL_WAIT)
         if self.netns is not None:
             self.netns.close()
+        _stop_service(self.starter)
         for path in self.temp_dirs:
             shutil.rmtree(path, ignore_errors=True)
 
@@ -217,7 +226,8 @@ def reap(pid: int) -> None:
 _MAX_TMPDIR = 48
 
 
-def _private_env(temp_dirs: list[str]) -> dict[str, str]:
+def _private_env(temp_dirs: list[str], user: BrowserUser | None = None) -> dict[str, str]:
+    """The driver's environment; HOME, TMPDIR (and the profile dir) made, ``user``'s."""
     home = os.path.join(temp_dirs[0], "home")
     os.makedirs(home)
     tmp = os.path.join(temp_dirs[0], "tmp")
@@ -226,6 +236,12 @@ def _private_env(temp_dirs: list[str]) -> dict[str, str]:
         temp_dirs.append(tmp)
     else:
         os.makedirs(tmp)
+    profile = os.path.join(temp_dirs[0], "profile")
+    os.makedirs(profile, mode=0o700)
+    if user is not None:
+        os.chmod(temp_dirs[0], 0o711)  # root's: the user may pass, not list or write
+        for path in (home, tmp, profile):
+            user.own(path)
     env = child_environment()
     env.update(HOME=home, TMPDIR=tmp, SE_OFFLINE="true")
     for name in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_RUNTIME_DIR"):
@@ -234,13 +250,19 @@ def _private_env(temp_dirs: list[str]) -> dict[str, str]:
 
 
 def chromium_options(
-    config: BrowserConfig, profile_dir: str | None, binary: str | None = None
+    config: BrowserConfig,
+    profile_dir: str | None,
+    binary: str | None = None,
+    sandbox: bool = False,
 ) -> webdriver.ChromeOptions:
+    """Chromium's options; ``sandbox``: Chromium's sandbox works (no ``--no-sandbox``)."""
     options = webdriver.ChromeOptions()
     if binary is not None:
         options.binary_location = binary
     if config.headless:
         options.add_argument("--headless=new")
+    if not sandbox:
+        options.add_argument(NO_SANDBOX)
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
     if profile_dir is not None:
@@ -302,16 +324,25 @@ def create_driver(config: BrowserConfig) -> DriverHandle:
         return DriverHandle(driver=driver, cdp=False)
 
     browser_path, driver_path = config.local_executables()
+    user = browser_user() if config.browser == "chromium" else None
+    if user is not None:
+        _check_reachable(config.temp_dir or tempfile.gettempdir(), user)
     temp_dir = tempfile.mkdtemp(prefix="crawler-browser-", dir=config.temp_dir)
     temp_dirs = [temp_dir]
     handle: DriverHandle | None = None
+    starter: subprocess.Popen[bytes] | None = None
     try:
-        env = _private_env(temp_dirs)
         chromium = config.browser == "chromium"
+        env = _private_env(temp_dirs, user)
         service: ChromeService | FirefoxService
         link: NetnsLink | None = None
+        sandbox = False
         if chromium:
-            link, driver_path, browser_path = _confinement(temp_dir, driver_path, browser_path)
+            link, wrappers = _confinement(temp_dir, driver_path, browser_path, user)
+            sandbox = user.sandbox if user is not None else own_sandbox_works()
+            if wrappers is not None:
+                driver_path, browser_path = wrappers.driver, wrappers.browser
+                starter = _start_starter(wrappers, env)
             service = ConfinedChromeService(
                 executable_path=driver_path,
                 env=env,
@@ -329,7 +360,7 @@ def create_driver(config: BrowserConfig) -> DriverHandle:
         try:
             if chromium:
                 profile = os.path.join(temp_dir, "profile")
-                options = chromium_options(config, profile, browser_path)
+                options = chromium_options(config, profile, browser_path, sandbox)
                 # DevTools over fds 3/4 instead of a loopback port.
                 options.add_argument("--remote-debugging-pipe")
                 driver: WebDriver = (
@@ -351,7 +382,8 @@ def create_driver(config: BrowserConfig) -> DriverHandle:
             temp_dirs=temp_dirs,
             driver_pid=service.process.pid,
             netns=link,
-            browser_pid=driver.capabilities.get("goog:processID" if chromium else "moz:processID"),
+            starter=starter,
+            browser_pid=_browser_pid(driver, chromium, starter),
         )
         if chromium:
             driver.execute_cdp_cmd("Network.enable", {})
@@ -359,9 +391,45 @@ def create_driver(config: BrowserConfig) -> DriverHandle:
     except BaseException:
         if handle is not None:
             handle.close()
+        _stop_service(starter)
         for path in temp_dirs:
             shutil.rmtree(path, ignore_errors=True)
         raise
+
+
+def _browser_pid(
+    driver: WebDriver, chromium: bool, starter: subprocess.Popen[bytes] | None
+) -> int | None:
+    """Chromium's (Firefox's) main process: the starter's child when there is a starter
+    (chromedriver's child is then the wrapper that handed Chromium its pipes)."""
+    if starter is not None:
+        children = _children(starter.pid)
+        if len(children) == 1:
+            return children[0]
+    pid = driver.capabilities.get("goog:processID" if chromium else "moz:processID")
+    return int(pid) if pid is not None else None
+
+
+def _check_reachable(path: str, user: BrowserUser) -> None:
+    """Raise :class:`PermissionError` when ``user`` cannot pass through ``path``'s dirs."""
+    directory = os.path.abspath(path)
+    while True:
+        st = os.stat(directory)
+        if st.st_uid == user.uid:
+            bit = 0o100
+        elif st.st_gid == user.gid:
+            bit = 0o010
+        else:
+            bit = 0o001
+        if not st.st_mode & bit:
+            raise PermissionError(
+                f"the browsers run as uid {user.uid} and cannot pass through {directory} "
+                f"(mode {st.st_mode & 0o7777:o}) to reach the temp dir {path}: set "
+                "SELENIUM_TEMP_DIR to a dir whose parents are searchable by others (o+x)"
+            )
+        if directory == os.path.dirname(directory):
+            return
+        directory = os.path.dirname(directory)
 
 
 _warned: set[str] = set()
@@ -373,28 +441,55 @@ def _warn_once(message: str) -> None:
         logger.warning(message)
 
 
-def _confinement(temp_dir: str, driver: str, browser: str) -> tuple[NetnsLink | None, str, str]:
-    """``(link, driver, browser)``: the wrappers of :mod:`crawler.browser.confine` to run
-    instead of the executables, and chromedriver's namespace link (None: loopback)."""
+def _confinement(
+    temp_dir: str, driver: str, browser: str, user: BrowserUser | None
+) -> tuple[NetnsLink | None, Wrappers | None]:
+    """``(link, wrappers)``: the wrappers of :mod:`crawler.browser.confine` to run instead
+    of the executables (None: the executables as they are), and chromedriver's
+    namespace link (None: loopback)."""
     reason = pdeathsig_unavailable()
     if reason is not None:
         _warn_once(f"browsers may outlive a crawl killed with SIGKILL: {reason}")
-        return None, driver, browser
+        return None, None
     isolation = isolation_unavailable()
     if isolation is not None:
         _warn_once(
             f"chromedriver listens on a loopback port that other local users can reach: {isolation}"
         )
-    driver_wrapper, browser_wrapper = write_wrappers(
-        temp_dir, driver, browser, isolate=isolation is None
-    )
-    return (NetnsLink() if isolation is None else None), driver_wrapper, browser_wrapper
+    unprivileged = browser_user_unavailable()
+    if unprivileged is not None:
+        _warn_once(f"browsers run as root: {unprivileged}")
+    wrappers = write_wrappers(temp_dir, driver, browser, isolate=isolation is None, user=user)
+    return (NetnsLink() if isolation is None else None), wrappers
+
+
+def _start_starter(wrappers: Wrappers, env: dict[str, str]) -> subprocess.Popen[bytes] | None:
+    """Start the Chromium starter from the launcher thread (so it dies with the crawl)."""
+    if wrappers.starter is None or wrappers.listener is None:
+        return None
+    command, listener = wrappers.starter, wrappers.listener
+    try:
+        return LAUNCHER.run(  # type: ignore[no-any-return]
+            lambda: subprocess.Popen(
+                command,
+                env=env,
+                cwd="/",
+                pass_fds=(listener.fileno(),),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        )
+    finally:
+        listener.close()
 
 
 def _stop_service(process: subprocess.Popen[bytes] | None) -> None:
-    if process is None:
+    if process is None or process.returncode is not None:
         return
     kill_tree(process.pid)
     with contextlib.suppress(OSError):
         os.killpg(process.pid, signal.SIGKILL)
-    reap(process.pid)
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        process.wait(KILL_WAIT)

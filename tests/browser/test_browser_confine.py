@@ -19,7 +19,7 @@ import pytest
 
 from crawler.addon import framework_settings
 from crawler.browser.config import BrowserConfig
-from crawler.browser.confine import isolation_unavailable
+from crawler.browser.confine import browser_user, isolation_unavailable
 from crawler.browser.session import BrowserSession
 from tests.browser.conftest import (
     browser_settings,
@@ -96,6 +96,13 @@ def test_sigkill_of_a_rendering_crawl_leaves_no_browser(
         )
         time.sleep(0.5)
         assert crawl.poll() is None, "the crawl ended before it was killed"
+        if kind == "crawler" and target == "process" and os.geteuid() == 0:
+            # chromedriver and every Chromium process: the crawl's browser uid, not root
+            browsers = [pid for pid, _ in processes_under(browser_root) if pid != crawl.pid]
+            uids = {pid: process_uids(pid) for pid in browsers}
+            assert len(uids) >= 8, uids
+            assert len({ids for ids in uids.values() if ids is not None}) == 1, uids
+            assert all(ids is None or 0 not in ids for ids in uids.values()), uids
         if target == "group":
             os.killpg(crawl.pid, signal.SIGKILL)
         else:
@@ -109,6 +116,32 @@ def test_sigkill_of_a_rendering_crawl_leaves_no_browser(
         if crawl.poll() is None:
             os.killpg(crawl.pid, signal.SIGKILL)
             crawl.wait()
+
+
+def process_uids(pid: int) -> tuple[int, ...] | None:
+    """Real, effective, saved and filesystem uids of ``pid`` (None: gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("Uid:"):
+                    return tuple(int(uid) for uid in line.split()[1:])
+    except OSError:
+        pass
+    return None
+
+
+def capabilities(pid: int) -> dict[str, int]:
+    with open(f"/proc/{pid}/status") as f:
+        return {
+            line.split(":")[0]: int(line.split()[1], 16) for line in f if line.startswith("Cap")
+        }
+
+
+def in_our_user_namespace(pid: int) -> bool:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/user") == os.readlink("/proc/self/ns/user")
+    except OSError:
+        return False
 
 
 # -- confinement ---------------------------------------------------------------
@@ -251,3 +284,48 @@ except Exception as e:
     assert "profile private" in output
     assert "refused" in output, output
     assert find_process(browser_root, is_browser_main) == browsers
+
+
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0, reason="not root: the browsers run as the crawl's own user"
+)
+
+
+@needs_root
+def test_browsers_run_as_their_own_user(session: BrowserSession, browser_root: str) -> None:
+    user = browser_user()
+    assert user is not None
+    session.driver.get("about:blank")
+    processes = processes_under(browser_root)
+    assert find_process(browser_root, is_chromedriver)
+    assert len(find_process(browser_root, is_browser_main)) == 1
+    for pid, cmd in processes:
+        assert process_uids(pid) in ((user.uid,) * 4, None), cmd
+        if in_our_user_namespace(pid):  # sandboxed zygotes hold caps in a userns of their own
+            caps = capabilities(pid)
+            assert caps["CapEff"] == caps["CapPrm"] == caps["CapAmb"] == 0, cmd
+    assert session.handle is not None
+    profile = os.stat(os.path.join(session.handle.temp_dirs[0], "profile"))
+    assert (profile.st_uid, profile.st_mode & 0o777) == (user.uid, 0o700)
+    # Chromium's own sandbox is back: no --no-sandbox where it works for the user
+    browser = find_process(browser_root, is_browser_main)[0]
+    with open(f"/proc/{browser}/cmdline", "rb") as f:
+        assert (b"--no-sandbox" in f.read().split(b"\0")) is not user.sandbox
+
+
+@needs_root
+def test_the_browser_user_cannot_read_root_files(session: BrowserSession, tmp_path: Path) -> None:
+    user = browser_user()
+    assert user is not None
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root only 4b1d")
+    secret.chmod(0o600)
+    # a real process of the browser uid (tmp_path is searchable: only the mode stops it)
+    as_user = ["setpriv", *user.setpriv(), "--", "/bin/sh", "-c", 'exec cat "$0"', str(secret)]
+    result = subprocess.run(as_user, capture_output=True, timeout=10, check=False)
+    assert result.returncode != 0
+    assert b"Permission denied" in result.stderr
+    assert b"4b1d" not in result.stdout
+    # and the browser asked for it
+    session.driver.get(secret.as_uri())
+    assert "4b1d" not in session.driver.page_source
