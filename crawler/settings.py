@@ -28,6 +28,14 @@ DOWNLOAD_TIMEOUT = 30  # seconds
 DOWNLOAD_MAXSIZE = 32 * 1024 * 1024  # bytes
 DOWNLOAD_WARNSIZE = 8 * 1024 * 1024  # bytes
 RETRY_TIMES = 2
+# Responses waiting for the spider and the pipelines.  Scrapy allows 5 MB of
+# their bodies (about 1,000 pages of 5 KB) and starts CONCURRENT_ITEMS tasks for
+# each one (100, about 1 KB each): when the store falls behind, each waiting
+# page holds about 170 KB, 100 MiB in all.  1 MB of bodies and 16 tasks a page
+# keep that under 20 MiB, and the crawl spends less CPU a page (bench/RESULTS.md,
+# memory).
+CONCURRENT_ITEMS = 16  # items (and requests) of one response handled at once
+SCRAPER_SLOT_MAX_ACTIVE_SIZE = 1_000_000  # bytes of response bodies being handled
 FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = "INFO"
 

@@ -171,6 +171,11 @@ class SiteSpider(Spider):
         self.sitemaps = True  # CRAWLER_SITEMAPS
         self.sitemap_reader = SitemapReader()
         self._sitemaps_requested = False
+        # One bound method for every request: each ``self.parse`` read makes a new
+        # 64-byte object, and a breadth-first frontier holds a page's requests for
+        # long (bench/RESULTS.md, memory).
+        self._callback = self.parse
+        self._errback = self.on_error
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -230,7 +235,7 @@ class SiteSpider(Spider):
             # A route of a hash-routed app: only a render shows it, and its
             # fingerprint keeps the fragment (crawler.fingerprint).
             meta.update({"browser": True, HASH_ROUTE_META_KEY: True})
-        return Request(url, callback=self.parse, errback=self.on_error, meta=meta)
+        return Request(url, callback=self._callback, errback=self._errback, meta=meta)
 
     def parse(
         self, response: Response, error: str | None = None
@@ -278,8 +283,8 @@ class SiteSpider(Spider):
             submitted: list[Link] = []
             for request in forms.requests(
                 response,
-                callback=self.parse,
-                errback=self.on_error,
+                callback=self._callback,
+                errback=self._errback,
                 meta={"found_via": FoundVia.FORM},
             ):
                 submission = request.meta.get(FORM_META_KEY)

@@ -324,3 +324,29 @@ def test_bad_spider_arguments_are_config_errors(arguments: dict[str, str], messa
 
     with pytest.raises(ConfigError, match=message):
         SiteSpider(**arguments)
+
+
+def test_requests_of_a_page_share_one_bound_callback() -> None:
+    """A breadth-first frontier holds tens of thousands of requests: they share the
+    spider's bound ``parse`` and ``on_error`` rather than a new method object each
+    (bench/RESULTS.md, memory)."""
+    from scrapy import Request
+    from scrapy.http import HtmlResponse
+    from scrapy.utils.test import get_crawler
+
+    from spiders.site import SiteSpider
+
+    crawler = get_crawler(SiteSpider)
+    spider = SiteSpider.from_crawler(crawler, start_url="http://127.0.0.1/")
+    crawler.spider = spider
+    crawler.stats.open_spider()
+    body = b"<html><body><a href='/a'>a</a> <a href='/b'>b</a></body></html>"
+    page = HtmlResponse(
+        "http://127.0.0.1/", body=body, encoding="utf-8", request=Request("http://127.0.0.1/")
+    )
+    requests = [r for r in spider.parse(page) if isinstance(r, Request)]
+    assert [r.url for r in requests] == ["http://127.0.0.1/a", "http://127.0.0.1/b"]
+    assert requests[0].callback is requests[1].callback
+    assert requests[0].errback is requests[1].errback
+    assert requests[0].callback == spider.parse
+    assert requests[0].errback == spider.on_error
