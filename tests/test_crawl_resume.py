@@ -133,13 +133,13 @@ def test_rows_reach_the_store_within_a_second_whatever_the_batch_size(
 ) -> None:
     """With batches of 100,000 rows, rows are still written every second: a kill
     loses none of them and the resume completes the run."""
-    size, delay = 400, 20
+    size, delay = 400, 100
     args = [catalogue(tinysite, delay, size), "--store", "sqlite:///crawl.db", "--job-dir", "job"]
     args += [*OPTIONS, "-s", "CRAWLER_STORE_BATCH_SIZE=100000"]
     db, log = tmp_path / "crawl.db", tmp_path / "crawl.log"
     crawl = start_crawl(args, tmp_path, log)
     pages = kill_when(crawl, db, 40, timeout=30)
-    # 401 pages at 20 ms over 8 connections take 1 s or more: killed mid-crawl
+    # 401 pages at 0.1 s over 8 connections take 5 s or more: killed mid-crawl
     assert crawl.returncode == -9, log.read_text()[-3000:]
     assert 40 <= pages < size + 1
     code = finish(start_crawl(args, tmp_path, log))
