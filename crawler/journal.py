@@ -37,8 +37,10 @@ committed; a power cut may lose the last commit, never corrupting the file.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
+import os
 import pickle
 import sqlite3
 import time
@@ -64,6 +66,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 JOURNAL_FILE = "journal.sqlite3"
+LOCK_FILE = "journal.lock"  # flock()ed by the crawl using the job directory
 PICKLE_PROTOCOL = 4  # as scrapy.squeues
 
 _SCHEMA = """
@@ -91,6 +94,7 @@ class JobState(StrEnum):
     FINISHED = "finished"  # nothing left to crawl: a resume is refused
 
 
+_held: set[Path] = set()  # job directories this process holds the lock of
 _journals: weakref.WeakKeyDictionary[Crawler, RequestJournal | None] = weakref.WeakKeyDictionary()
 
 
@@ -109,6 +113,8 @@ class RequestJournal:
         self.path = directory / JOURNAL_FILE
         try:
             directory.mkdir(parents=True, exist_ok=True)
+            self._lock = _lock(directory)  # JobDirError while another crawl holds it
+            _held.add(directory.resolve())
             self._db = sqlite3.connect(self.path, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
@@ -331,17 +337,33 @@ class RequestJournal:
             self._give_up(e)
 
     def close(self, reason: str, stats: dict[str, Any]) -> None:
-        """Commit, record how the crawl ended and close the file."""
-        state = JobState.FINISHED if reason == "finished" else JobState.STOPPED
+        """Commit and record how the crawl ended.  The job is ``finished`` only once
+        the store has finished its run too (:meth:`mark_finished`; at once when no
+        store writes records): a kill in between leaves it ``stopped``, resumable."""
+        finished = reason == "finished" and not self.store_writes
         self.commit()
-        self._set_meta(state=state, reason=reason, stats=stats)
+        self._set_meta(
+            state=JobState.FINISHED if finished else JobState.STOPPED, reason=reason, stats=stats
+        )
         self._meta.pop("segment_stats", None)
         try:
             self._db.execute("DELETE FROM meta WHERE key = 'segment_stats'")
             self._commit_meta()
-            self._db.close()
         except sqlite3.Error as e:
             self._give_up(e)
+
+    def mark_finished(self) -> None:
+        """The store finished the run of a crawl that closed as ``finished``."""
+        self._set_meta(state=JobState.FINISHED)
+        self._commit_meta()
+
+    def abandon(self) -> None:
+        """Close the file and give up the job directory's lock, writing nothing
+        (what a killed process does)."""
+        with contextlib.suppress(sqlite3.Error):
+            self._db.close()
+        os.close(self._lock)
+        _held.discard(self.directory.resolve())
 
     def _give_up(self, error: sqlite3.Error) -> None:
         self.failed = f"cannot write the job journal {self.path}: {error}"
@@ -368,20 +390,64 @@ class RequestJournal:
         )
 
 
-def check_job_dir(directory: str | Path, spider: str, start_url: str | None) -> None:
-    """:meth:`RequestJournal.check` without creating anything: a directory with no
-    journal passes.  Raises :class:`~crawler.exceptions.JobDirError`."""
+def job_meta(directory: str | Path) -> dict[str, Any]:
+    """What the job directory's journal says of its crawl, read-only: ``{}`` for a
+    directory with no journal, or one killed before it wrote anything.  Raises
+    :class:`~crawler.exceptions.JobDirError` for a journal that cannot be read."""
     path = Path(directory) / JOURNAL_FILE
-    if not path.is_file():
-        return
+    if not path.is_file() or not path.stat().st_size:
+        return {}
     try:
         with contextlib.closing(
             sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         ) as db:
-            meta = {k: json.loads(v) for k, v in db.execute("SELECT key, value FROM meta")}
-    except sqlite3.Error as e:
-        raise JobDirError(f"cannot read the job journal {path}: {e}") from None
+            if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone():
+                return {}
+            return {k: json.loads(v) for k, v in db.execute("SELECT key, value FROM meta")}
+    except (sqlite3.Error, ValueError) as e:
+        raise JobDirError(
+            f"cannot read the job journal {path}: {e}: remove the job directory to start again"
+        ) from None
+
+
+def check_job_dir(
+    directory: str | Path, spider: str, start_url: str | None, store_url: str | None = None
+) -> dict[str, Any]:
+    """:meth:`RequestJournal.check` without creating anything, and that no other
+    crawl is using the directory; with ``store_url`` (as :func:`crawler.storage.sql.
+    display_url` shows it, absolute), that a resume would write to the run's own
+    store.  Returns :func:`job_meta`.  Raises :class:`~crawler.exceptions.JobDirError`."""
+    meta = job_meta(directory)
+    if Path(directory).is_dir() and Path(directory).resolve() not in _held:
+        os.close(_lock(Path(directory)))
     _check(meta, Path(directory), spider, start_url)
+    if store_url is not None and meta.get("store_url") and meta["store_url"] != store_url:
+        raise JobDirError(
+            f"the job directory {directory} holds {_describe(meta)}, stored in "
+            f"{meta['store_url']}, not {store_url}: resume with --store {meta['store_url']}"
+        )
+    return meta
+
+
+def _lock(directory: Path) -> int:
+    """An exclusive ``flock`` on the directory's lock file (released when the process
+    ends, killed or not); the open descriptor.  Raises
+    :class:`~crawler.exceptions.JobDirError` when another process holds it."""
+    fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise JobDirError(
+            f"the job directory {directory} is in use by another crawl: wait for it to "
+            "end, or stop it (a killed crawl leaves the directory free)"
+        ) from None
+    return fd
+
+
+def describe_job(meta: dict[str, Any]) -> str:
+    """:func:`job_meta` in words: ``run 7 of site http://host/ (stopped: shutdown)``."""
+    return _describe(meta)
 
 
 def _describe(meta: dict[str, Any]) -> str:

@@ -48,6 +48,7 @@ class JournalScheduler(Scheduler):
     _loop: task.LoopingCall | None = None
     _trigger: object = None
     _closed = False
+    _was = ""
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -61,6 +62,7 @@ class JournalScheduler(Scheduler):
         journal = self.journal
         if journal is None:
             return super().open(spider)
+        self._was = journal.describe()  # how the job was left, for the log
         journal.begin(spider)  # JobDirError for another crawl's or a finished job dir
         if journal.resuming and self.dqdir:
             # Scrapy's queue state is written at close only: after a kill it is
@@ -146,7 +148,7 @@ class JournalScheduler(Scheduler):
             self.stats.set_value("journal/unrecoverable", lost)
         logger.info(
             "Resuming %s from %s: %d requests scheduled again%s",
-            journal.describe(),
+            self._was,
             journal.directory,
             count,
             f", {lost} could not be (not serialisable)" if lost else "",

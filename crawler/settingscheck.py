@@ -565,8 +565,22 @@ def check_settings(
         )
     check_files(settings)
     if settings["JOBDIR"] and spider is not None:
-        # another crawl's job directory, or a finished one: before anything starts
-        check_job_dir(str(settings["JOBDIR"]), spider.name, getattr(spider, "start_url", None))
+        # another crawl's job directory, a finished one, one in use, another store's
+        check_job_dir(
+            str(settings["JOBDIR"]),
+            spider.name,
+            getattr(spider, "start_url", None),
+            _shown_store(settings),
+        )
+
+
+def _shown_store(settings: BaseSettings) -> str | None:
+    """The store a crawl with these settings writes runs to, as the journal keeps it."""
+    if not settings.getbool("CRAWLER_STORE_ENABLED") or not settings.get("CRAWLER_STORE_URL"):
+        return None
+    from crawler.storage.sql import absolute_url, display_url
+
+    return display_url(absolute_url(str(settings["CRAWLER_STORE_URL"])))
 
 
 def _apply_spider_arguments(

@@ -214,6 +214,28 @@ def test_a_job_directory_is_refused_for_another_crawl_and_resume_needs_one(
     assert "holds run 1 of site" in other.stderr
     assert "choose another job directory" in other.stderr
     assert "Traceback" not in other.stderr
+    # The store is named by its absolute path: the same command from another
+    # directory (its own crawl.db) would write another store's run 1.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    moved = [args[0], "--job-dir", str(tmp_path / "job"), *OPTIONS]
+    refused = run_crawler("crawl", *moved, cwd=elsewhere)
+    assert refused.returncode == 2, refused.stderr[-2000:]
+    assert f"resume with --store sqlite:///{tmp_path / 'crawl.db'}" in refused.stderr
+    assert not (elsewhere / "crawl.db").exists()
+    # Two crawls on one job directory at once: the second is refused, the first
+    # is left alone and finishes.
+    first = start_crawl([*args, *OPTIONS], tmp_path, tmp_path / "log")
+    time.sleep(0.2)
+    deadline = time.monotonic() + 30
+    while page_count(tmp_path / "crawl.db") < 8 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    second = run_crawler("crawl", *args, *OPTIONS, cwd=tmp_path)
+    assert second.returncode == 2, second.stderr[-2000:]
+    assert "is in use by another crawl" in second.stderr
+    assert finish(first) == 0
+    assert stored(tmp_path / "crawl.db").runs == [(1, "finished")]
+    assert len(stored(tmp_path / "crawl.db").pages) == SIZE + 1
 
 
 def test_trap_budgets_and_max_pages_count_over_the_whole_run(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import TYPE_CHECKING
 
 import pytest
@@ -11,7 +13,8 @@ from scrapy.utils.test import get_crawler
 
 from crawler.exceptions import JobDirError
 from crawler.items import PageRecord
-from crawler.journal import JobState, RequestJournal, carry_stats
+from crawler.journal import JobState, RequestJournal, carry_stats, check_job_dir, job_meta
+from tests.crawltools import subprocess_env
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -40,7 +43,7 @@ def test_pending_requests_survive_a_reopen_in_order_and_done_ones_do_not(tmp_pat
     journal.expect(first, bytes([0]) * 20)
     journal.stored([first, record("http://example.com/9")])  # the second was never expected
     journal.commit()
-    # Killed here: no close.  Reopened, the job is running and resumable.
+    journal.abandon()  # killed here: no close
     again = RequestJournal(tmp_path)
     assert again.state is JobState.RUNNING
     assert again.resuming
@@ -54,8 +57,9 @@ def test_uncommitted_work_is_not_there_after_a_kill(tmp_path: Path) -> None:
     journal = RequestJournal(tmp_path)
     journal.begin(spider)
     journal.scheduled(b"a" * 20, Request("http://example.com/a"), spider)
-    assert list(RequestJournal(tmp_path).pending(spider)) == []
+    assert job_meta(tmp_path)["state"] == "running"
     journal.commit()
+    journal.abandon()
     assert [r.url for r in RequestJournal(tmp_path).pending(spider)] == ["http://example.com/a"]
 
 
@@ -68,6 +72,7 @@ def test_a_request_that_cannot_be_serialised_is_seen_but_counted_unrecoverable(
     request = Request("http://example.com/x", callback=lambda response: None)
     assert not journal.scheduled(b"x" * 20, request, spider)
     journal.commit()
+    journal.abandon()
     again = RequestJournal(tmp_path)
     assert list(again.pending(spider)) == []
     assert again.unrecoverable() == 1
@@ -84,6 +89,7 @@ def test_component_state_and_sets_come_back(tmp_path: Path) -> None:
     journal.remember("traps/followed", "/cal?month=N", "/cal?month=2")
     counts["pagecount"] = 7
     journal.commit()
+    journal.abandon()
     loaded: list[object] = []
     again = RequestJournal(tmp_path)
     again.register_state("closespider", lambda: {}, loaded.append)
@@ -97,6 +103,7 @@ def test_a_finished_job_or_another_crawls_is_refused_with_what_it_holds(tmp_path
     journal.begin(spider)
     journal.set_run(7, "sqlite:///crawl.db")
     journal.close("finished", {"item_scraped_count": 3})
+    journal.abandon()
     finished = RequestJournal(tmp_path)
     assert not finished.resuming
     held = r"holds run 7 of site http://example.com/ \(finished\), which finished"
@@ -111,6 +118,7 @@ def test_a_stopped_job_is_resumed_with_its_counters(tmp_path: Path) -> None:
     journal = RequestJournal(tmp_path)
     journal.begin(spider)
     journal.close("shutdown", {"item_scraped_count": 3, "store/run_id": 7, "memusage/max": 9})
+    journal.abandon()
     again = RequestJournal(tmp_path)
     assert again.resuming
     again.begin(spider)
@@ -129,3 +137,61 @@ def test_a_job_directory_under_a_file_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
     with pytest.raises(JobDirError, match=r"cannot open the job journal .*file/job"):
         RequestJournal(tmp_path / "file" / "job")
+
+
+def test_a_job_directory_in_use_is_refused_until_its_crawl_dies(tmp_path: Path) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(tmp_path)], stdout=subprocess.PIPE, env=subprocess_env()
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == b"holding\n"
+        with pytest.raises(JobDirError, match="is in use by another crawl"):
+            check_job_dir(tmp_path, "site", "http://example.com/")
+        with pytest.raises(JobDirError, match="is in use by another crawl"):
+            RequestJournal(tmp_path)
+    finally:
+        holder.kill()  # SIGKILL: the lock goes with the process
+        holder.wait()
+    assert check_job_dir(tmp_path, "site", "http://example.com/")["state"] == "running"
+
+
+HOLD = """
+import sys, time
+from pathlib import Path
+from scrapy import Spider
+from crawler.journal import RequestJournal
+
+class Site(Spider):
+    name = "site"
+    start_url = "http://example.com/"
+
+RequestJournal(Path(sys.argv[1])).begin(Site())
+print("holding", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_finished_crawl_whose_store_has_not_finished_the_run_stays_resumable(
+    tmp_path: Path,
+) -> None:
+    """Killed between the scheduler's close and the store's last write: resumable."""
+    spider = Site()
+    journal = RequestJournal(tmp_path)
+    journal.begin(spider)
+    journal.store_writes = True
+    journal.close("finished", {})
+    assert job_meta(tmp_path)["state"] == "stopped"
+    journal.mark_finished()
+    assert job_meta(tmp_path)["state"] == "finished"
+
+
+def test_an_empty_or_foreign_store_url_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    spider = Site()
+    (tmp_path / "journal.sqlite3").write_bytes(b"")  # killed before the first write
+    assert job_meta(tmp_path) == {}
+    journal = RequestJournal(tmp_path)
+    journal.begin(spider)
+    journal.set_run(1, "sqlite:////a/crawl.db")
+    journal.abandon()
+    with pytest.raises(JobDirError, match=r"stored in sqlite:////a/crawl.db, not sqlite:////b"):
+        check_job_dir(tmp_path, "site", "http://example.com/", "sqlite:////b/crawl.db")

@@ -164,6 +164,18 @@ def test_rejects_are_kept_with_their_reason(store: SqlStore) -> None:
     assert store.runs()[0]["rejects"] == 1
 
 
+def test_a_reject_written_again_is_stored_once_per_run(store: SqlStore) -> None:
+    """A page fetched again after a resume gives the same rejects: kept once."""
+    row = {"spec": "p", "url": "http://x/1", "reason": "missing: price", "data": {"n": 1}}
+    run = store.start_run("site", None, {})
+    store.write_rejects(run, [row, dict(row)])
+    store.write_rejects(run, [row, {**row, "data": {"n": 2}}])
+    assert sorted(r["data"]["n"] for r in store.rejects(run)) == [1, 2]
+    other = store.start_run("site", None, {})
+    store.write_rejects(other, [row])  # another run keeps its own
+    assert len(store.rejects(other)) == 1
+
+
 def test_unreachable_postgresql_is_a_store_error() -> None:
     import socket
 

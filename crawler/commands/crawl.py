@@ -30,10 +30,10 @@ from crawler.commands.options import (
 from crawler.exceptions import JobDirError, StoreError
 from crawler.extract.loader import load_spec_sources
 from crawler.forms.policy import FORM_MODES
-from crawler.journal import JOURNAL_FILE, RequestJournal, check_job_dir
+from crawler.journal import check_job_dir, describe_job
 from crawler.pipelines.store import check_store_opens, unwritten_summary
 from crawler.runner import check_spider_settings, project_settings, run_spider
-from crawler.storage.sql import SqlStore, check_store_url, display_url
+from crawler.storage.sql import SqlStore, absolute_url, check_store_url, display_url
 from crawler.summary import run_summary
 
 if TYPE_CHECKING:
@@ -200,16 +200,22 @@ def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _check_job_dir(settings: Settings, args: argparse.Namespace) -> None:
-    """A job directory of another crawl, of one that finished or, with --resume, of
-    none: a :class:`~crawler.exceptions.JobDirError` before anything starts."""
+    """A job directory of another crawl, of one that finished, in use, of another
+    store or, with --resume, of none: a :class:`~crawler.exceptions.JobDirError`
+    before anything starts.  A resume appends to the ``-o`` files rather than
+    overwriting what the crawl wrote before."""
     directory = Path(settings["JOBDIR"])
-    check_job_dir(directory, "site", args.start_url)  # another crawl's, or finished
-    journal = RequestJournal(directory) if (directory / JOURNAL_FILE).is_file() else None
-    if journal is None or journal.state is None:
+    store = display_url(absolute_url(settings["CRAWLER_STORE_URL"]))
+    meta = check_job_dir(directory, "site", args.start_url, store)
+    if not meta.get("state"):
         if args.resume:
             raise JobDirError(f"--resume: the job directory {directory} holds no crawl to resume")
         return
-    print(f"Resuming {journal.describe()} from {directory}", file=sys.stderr)
+    feeds = settings.getdict("FEEDS")
+    if feeds:
+        feeds = {uri: {**feed, "overwrite": False} for uri, feed in feeds.items()}
+        settings.set("FEEDS", feeds, priority="cmdline")
+    print(f"Resuming {describe_job(meta)} from {directory}", file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -31,7 +31,7 @@ from crawler.settingscheck import check_types
 from crawler.storage.fallback import FallbackFile
 from crawler.storage.rows import item_row
 from crawler.storage.schema import PAGE_COLUMNS
-from crawler.storage.sql import SqlStore, check_store_url, display_url
+from crawler.storage.sql import SqlStore, absolute_url, check_store_url, display_url
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -216,7 +216,7 @@ class StorePipeline:
             self._fail(e)
             raise CloseSpider(STORE_ERROR_REASON) from None
         if self._journal is not None and resumed is None:
-            self._journal.set_run(self.run_id, display_url(self.config.url))
+            self._journal.set_run(self.run_id, display_url(absolute_url(self.config.url)))
         self.crawler.stats.set_value("store/run_id", self.run_id)
         verb = "Storing" if resumed is None else "Resuming"
         logger.info("%s run %d in %s", verb, self.run_id, display_url(self.config.url))
@@ -231,16 +231,18 @@ class StorePipeline:
 
     async def _resume_run(self, store: SqlStore, run_id: int) -> int:
         assert self._journal is not None
-        shown = display_url(self.config.url)
+        shown = display_url(absolute_url(self.config.url))
         if self._journal.store_url != shown:
             raise StoreError(
                 f"the job directory {self._journal.directory} belongs to run {run_id} in "
                 f"the store {self._journal.store_url}, not {shown}: resume with that store"
             )
-        if not await self._call(store.resume_run, run_id, self._spider.name):
+        start_url = getattr(self._spider, "start_url", None)
+        if not await self._call(store.resume_run, run_id, self._spider.name, start_url):
             raise StoreError(
-                f"the store {shown} has no run {run_id} of {self._spider.name} to resume "
-                f"(the job directory {self._journal.directory} wrote to it)"
+                f"the store {shown} has no run {run_id} of {self._spider.name} "
+                f"{start_url or ''} to resume (the job directory {self._journal.directory} "
+                "wrote to it)"
             )
         return run_id
 
@@ -349,6 +351,9 @@ class StorePipeline:
                 await self._call(self.store.finish_run, self.run_id, reason, stats)
             except StoreError as e:
                 logger.error("%s", e)
+            else:
+                if self._journal is not None and reason == "finished":
+                    self._journal.mark_finished()  # job and run finished together
             self._count_busy()
         await self._call(self.store.close)
 

@@ -71,6 +71,10 @@ rejects = Table(
     Column("reason", Text, nullable=False),
     Column("data", JSON, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # sha256 of spec, URL, reason and data: a page fetched again (a resumed crawl)
+    # does not store its rejects twice.  NULL in rows of older versions.
+    Column("digest", String(64)),
+    Index("rejects_once", "run_id", "digest", unique=True),
 )
 
 # Every URL a page led to, fetched or not (crawler.items.PageLinks): "where did

@@ -17,6 +17,8 @@ an unknown scheme or a malformed URL is refused with the forms above.  All are
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -69,6 +71,19 @@ def display_url(url: str) -> str:
     if at and "://" not in url:
         return f"{head.partition(':')[0]}:***@{host}"
     return shown
+
+
+def absolute_url(url: str) -> str:
+    """The store URL with a relative SQLite path made absolute against the working
+    directory (``sqlite:///crawl.db`` -> ``sqlite:////home/me/crawl.db``); any other
+    URL as it is.  What names one store wherever the command runs."""
+    scheme, sep, rest = url.partition(":///")
+    if not sep or not scheme.startswith("sqlite") or not rest or rest.startswith(":memory:"):
+        return url
+    path, query_sep, query = rest.partition("?")
+    if Path(path).is_absolute():
+        return url
+    return f"{scheme}:///{Path(path).absolute()}{query_sep}{query}"
 
 
 def looks_like_store(text: str) -> bool:
@@ -239,14 +254,17 @@ class SqlStore:
 
         return self._write("start a run in", work)
 
-    def resume_run(self, run_id: int, spider: str) -> bool:
-        """Mark the run ``run_id`` of ``spider`` running again (a resumed crawl goes on
-        writing to it); ``False`` when the store has no such run."""
+    def resume_run(self, run_id: int, spider: str, start_url: str | None) -> bool:
+        """Mark the run ``run_id`` of ``spider`` from ``start_url`` running again (a
+        resumed crawl goes on writing to it); ``False`` when the store has no such run."""
 
         def work(conn: Connection) -> bool:
+            same_start = (
+                runs.c.start_url.is_(None) if start_url is None else runs.c.start_url == start_url
+            )
             result = conn.execute(
                 update(runs)
-                .where(runs.c.id == run_id, runs.c.spider == spider)
+                .where(runs.c.id == run_id, runs.c.spider == spider, same_start)
                 .values(finished_at=None, finish_reason=None)
             )
             return bool(result.rowcount)
@@ -302,8 +320,14 @@ class SqlStore:
                 columns = ["data", "url", "run_id", "updated_at"]
                 conn.execute(self._upsert(items, ("spec", "key"), columns), values)
             if reject_rows:
-                values = [{**row, "run_id": run_id, "created_at": now} for row in reject_rows]
-                conn.execute(insert(rejects), values)
+                values = [
+                    {**row, "run_id": run_id, "created_at": now, "digest": _reject_digest(row)}
+                    for row in reject_rows
+                ]
+                stmt = self._insert(rejects).on_conflict_do_nothing(
+                    index_elements=["run_id", "digest"]
+                )
+                conn.execute(stmt, values)
             if link_rows:
                 unique: dict[tuple[str, str, str], dict[str, Any]] = {}
                 for row in link_rows:  # the first of a batch, as the first of a run
@@ -462,6 +486,19 @@ class SqlStore:
 def _create_schema(engine: Engine) -> None:
     metadata.create_all(engine)
     _add_new_columns(engine)
+    for table in metadata.sorted_tables:  # indexes of columns added to older stores
+        for index in table.indexes:
+            index.create(engine, checkfirst=True)
+
+
+def _reject_digest(row: dict[str, Any]) -> str:
+    """What makes a reject the same reject: spec, URL, reason and data."""
+    key = json.dumps(
+        [row.get("spec"), row.get("url"), row.get("reason"), row.get("data")],
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def _add_new_columns(engine: Engine) -> None:
