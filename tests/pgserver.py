@@ -125,13 +125,17 @@ class PostgresServer:
         backend calls ``setsid()``, so no one process group holds them all."""
         postmaster = int((self.dir / "postmaster.pid").read_text().split()[0])
         children = []
-        for stat in Path("/proc").glob("[0-9]*/stat"):
+        # os.listdir, not Path.glob: glob stats each entry, and one whose process
+        # just ended raises ProcessLookupError there
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
+                continue
             try:
-                fields = stat.read_text().rpartition(")")[2].split()
+                fields = Path("/proc", name, "stat").read_text().rpartition(")")[2].split()
             except OSError:  # the process ended
                 continue
             if int(fields[1]) == postmaster:  # ppid, after the state
-                children.append(int(stat.parent.name))
+                children.append(int(name))
         return [postmaster, *children]
 
     def freeze(self) -> None:
