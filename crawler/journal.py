@@ -61,6 +61,7 @@ if TYPE_CHECKING:
 
     from scrapy import Request, Spider
     from scrapy.crawler import Crawler
+    from scrapy.settings import BaseSettings
     from scrapy.statscollectors import StatsCollector
 
 logger = logging.getLogger(__name__)
@@ -204,13 +205,16 @@ class RequestJournal:
         :class:`~crawler.exceptions.JobDirError` saying what it holds and what to do."""
         _check(self._meta, self.directory, spider, start_url)
 
-    def begin(self, spider: Spider) -> None:
-        """Mark the job running (a new one, or a resumed one after :meth:`check`)."""
+    def begin(self, spider: Spider, settings: BaseSettings) -> None:
+        """Mark the job running (a new one, or a resumed one after :meth:`check`,
+        whose arguments must be the run's: :func:`job_arguments`)."""
         start_url = getattr(spider, "start_url", None)
         self.check(spider.name, start_url)
+        arguments = job_arguments(settings, spider)
+        _check_arguments(self._meta, self.directory, arguments)
         segments = int(self._meta.get("segments", 0)) + 1
         self._set_meta(spider=spider.name, start_url=start_url, state=JobState.RUNNING)
-        self._set_meta(segments=segments, reason=None)
+        self._set_meta(segments=segments, reason=None, arguments=arguments)
         self._commit_meta()
 
     def set_run(self, run_id: int, store_url: str) -> None:
@@ -411,12 +415,17 @@ def job_meta(directory: str | Path) -> dict[str, Any]:
 
 
 def check_job_dir(
-    directory: str | Path, spider: str, start_url: str | None, store_url: str | None = None
+    directory: str | Path,
+    spider: str,
+    start_url: str | None,
+    store_url: str | None = None,
+    arguments: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """:meth:`RequestJournal.check` without creating anything, and that no other
     crawl is using the directory; with ``store_url`` (as :func:`crawler.storage.sql.
     display_url` shows it, absolute), that a resume would write to the run's own
-    store.  Returns :func:`job_meta`.  Raises :class:`~crawler.exceptions.JobDirError`."""
+    store; with ``arguments`` (:func:`job_arguments`), that they are the run's.
+    Returns :func:`job_meta`.  Raises :class:`~crawler.exceptions.JobDirError`."""
     meta = job_meta(directory)
     if Path(directory).is_dir() and Path(directory).resolve() not in _held:
         os.close(_lock(Path(directory)))
@@ -424,8 +433,10 @@ def check_job_dir(
     if store_url is not None and meta.get("store_url") and meta["store_url"] != store_url:
         raise JobDirError(
             f"the job directory {directory} holds {_describe(meta)}, stored in "
-            f"{meta['store_url']}, not {store_url}: resume with --store {meta['store_url']}"
+            f"{meta['store_url']}, not {store_url}: resume with that store "
+            f"(--store {meta['store_url']}, or CRAWLER_STORE_URL)"
         )
+    _check_arguments(meta, Path(directory), arguments)
     return meta
 
 
@@ -460,6 +471,47 @@ def _describe(meta: dict[str, Any]) -> str:
     start_url = meta.get("start_url")
     return f"run {meta.get('run_id')} of {meta.get('spider')}" + (
         f" {start_url} ({state})" if start_url else f" ({state})"
+    )
+
+
+#: Settings a resume must repeat: what the crawl follows and how (``--render``,
+#: ``--forms``, ``--form-value``, ``--submit-forms``, ``--explore``, ``--max-depth``);
+#: ``--max-pages`` may change, to crawl on past it.
+RESUME_SETTINGS = (
+    "CRAWLER_EXPLORE",
+    "CRAWLER_FORMS",
+    "CRAWLER_FORM_VALUES",
+    "CRAWLER_RENDER",
+    "CRAWLER_SUBMIT_FORMS",
+    "DEPTH_LIMIT",
+)
+
+
+def job_arguments(settings: BaseSettings, spider: Spider | None) -> dict[str, Any]:
+    """What a resume must repeat: :data:`RESUME_SETTINGS` (spider arguments applied)
+    and the spider's ``allowed_domains`` (``--allow-domain``), as JSON gives them back."""
+    arguments: dict[str, Any] = {name: settings.get(name) for name in RESUME_SETTINGS}
+    arguments["allowed_domains"] = getattr(spider, "allowed_domains", None)
+    return dict(json.loads(json.dumps(arguments, default=str)))
+
+
+def _check_arguments(
+    meta: dict[str, Any], directory: Path, arguments: dict[str, Any] | None
+) -> None:
+    """A resume with other arguments than the run's (``--max-depth``, ``--render``,
+    ``--forms``...) would end the run with another crawl's pages: refused."""
+    before = meta.get("arguments")
+    if not meta.get("state") or before is None or arguments is None or before == arguments:
+        return
+    changed = ", ".join(
+        f"{name} {arguments.get(name)!r} (the run's: {before.get(name)!r})"
+        for name in sorted(set(before) | set(arguments))
+        if before.get(name) != arguments.get(name)
+    )
+    raise JobDirError(
+        f"the job directory {directory} holds {_describe(meta)}, started with other "
+        f"arguments: {changed}; resume with the run's (only --max-pages may change), "
+        "or choose another job directory"
     )
 
 

@@ -63,7 +63,9 @@ class JournalScheduler(Scheduler):
         if journal is None:
             return super().open(spider)
         self._was = journal.describe()  # how the job was left, for the log
-        journal.begin(spider)  # JobDirError for another crawl's or a finished job dir
+        journal.begin(
+            spider, self.crawler.settings
+        )  # JobDirError for another crawl's or a finished job dir
         if journal.resuming and self.dqdir:
             # Scrapy's queue state is written at close only: after a kill it is
             # stale; the journal has every pending request.

@@ -117,7 +117,7 @@ from scrapy.utils.misc import build_from_crawler, load_object
 
 from crawler import default_settings
 from crawler.exceptions import ConfigError
-from crawler.journal import check_job_dir
+from crawler.journal import check_job_dir, job_arguments
 from crawler.redaction import redact_text, redact_url
 from crawler.utils.files import check_output_file
 
@@ -571,6 +571,7 @@ def check_settings(
             spider.name,
             getattr(spider, "start_url", None),
             _shown_store(settings),
+            job_arguments(settings, spider),
         )
 
 

@@ -9,6 +9,7 @@ still open (never "finished"), and the last resume ends the same run.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
@@ -136,6 +137,7 @@ def test_rows_reach_the_store_within_a_second_whatever_the_batch_size(
     size, delay = 400, 100
     args = [catalogue(tinysite, delay, size), "--store", "sqlite:///crawl.db", "--job-dir", "job"]
     args += [*OPTIONS, "-s", "CRAWLER_STORE_BATCH_SIZE=100000"]
+    args += ["-o", "pages.jsonl", "-o", "pages.json"]
     db, log = tmp_path / "crawl.db", tmp_path / "crawl.log"
     crawl = start_crawl(args, tmp_path, log)
     pages = kill_when(crawl, db, 40, timeout=30)
@@ -148,6 +150,14 @@ def test_rows_reach_the_store_within_a_second_whatever_the_batch_size(
     assert resumed.runs == [(1, "finished")]
     assert resumed.pages == catalogue_pages(tinysite, size, delay)
     assert resumed.page_rows == size + 1
+    # The JSON lines feed was appended to (the first part's lines are kept); the
+    # JSON one, which cannot be, was rewritten whole, said on stderr.
+    lines = [json.loads(line) for line in (tmp_path / "pages.jsonl").read_text().splitlines()]
+    urls = {line["url"] for line in lines}
+    assert urls <= set(resumed.pages)
+    assert len(urls) > size + 1 - pages  # more than the resume alone fetched
+    assert {page["url"] for page in json.loads((tmp_path / "pages.json").read_text())} <= urls
+    assert "pages.json (json) cannot be appended to" in log.read_text()
 
 
 @pytest.mark.parametrize("presses", [1, 2])
@@ -214,6 +224,10 @@ def test_a_job_directory_is_refused_for_another_crawl_and_resume_needs_one(
     assert "holds run 1 of site" in other.stderr
     assert "choose another job directory" in other.stderr
     assert "Traceback" not in other.stderr
+    # Other arguments would end the run with another crawl's pages (--max-pages may change).
+    deeper = run_crawler("crawl", *args, *OPTIONS, "--max-depth", "1", cwd=tmp_path)
+    assert deeper.returncode == 2, deeper.stderr[-2000:]
+    assert "started with other arguments: DEPTH_LIMIT 1 (the run's: 0)" in deeper.stderr
     # The store is named by its absolute path: the same command from another
     # directory (its own crawl.db) would write another store's run 1.
     elsewhere = tmp_path / "elsewhere"
@@ -221,7 +235,7 @@ def test_a_job_directory_is_refused_for_another_crawl_and_resume_needs_one(
     moved = [args[0], "--job-dir", str(tmp_path / "job"), *OPTIONS]
     refused = run_crawler("crawl", *moved, cwd=elsewhere)
     assert refused.returncode == 2, refused.stderr[-2000:]
-    assert f"resume with --store sqlite:///{tmp_path / 'crawl.db'}" in refused.stderr
+    assert f"(--store sqlite:///{tmp_path / 'crawl.db'}, or CRAWLER_STORE_URL)" in refused.stderr
     assert not (elsewhere / "crawl.db").exists()
     # Two crawls on one job directory at once: the second is refused, the first
     # is left alone and finishes.

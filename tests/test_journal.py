@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from scrapy import Request, Spider
+from scrapy.settings import Settings
 from scrapy.statscollectors import MemoryStatsCollector
 from scrapy.utils.test import get_crawler
 
@@ -35,7 +36,7 @@ def record(url: str) -> PageRecord:
 def test_pending_requests_survive_a_reopen_in_order_and_done_ones_do_not(tmp_path: Path) -> None:
     spider = Site()
     journal = RequestJournal(tmp_path)
-    journal.begin(spider)
+    journal.begin(spider, Settings())
     requests = [Request(f"http://example.com/{n}", callback=spider.parse) for n in range(5)]
     for n, request in enumerate(requests):
         assert journal.scheduled(bytes([n]) * 20, request, spider)
@@ -55,7 +56,7 @@ def test_pending_requests_survive_a_reopen_in_order_and_done_ones_do_not(tmp_pat
 def test_uncommitted_work_is_not_there_after_a_kill(tmp_path: Path) -> None:
     spider = Site()
     journal = RequestJournal(tmp_path)
-    journal.begin(spider)
+    journal.begin(spider, Settings())
     journal.scheduled(b"a" * 20, Request("http://example.com/a"), spider)
     assert job_meta(tmp_path)["state"] == "running"
     journal.commit()
@@ -68,7 +69,7 @@ def test_a_request_that_cannot_be_serialised_is_seen_but_counted_unrecoverable(
 ) -> None:
     spider = Site()
     journal = RequestJournal(tmp_path)
-    journal.begin(spider)
+    journal.begin(spider, Settings())
     request = Request("http://example.com/x", callback=lambda response: None)
     assert not journal.scheduled(b"x" * 20, request, spider)
     journal.commit()
@@ -82,7 +83,7 @@ def test_a_request_that_cannot_be_serialised_is_seen_but_counted_unrecoverable(
 def test_component_state_and_sets_come_back(tmp_path: Path) -> None:
     spider = Site()
     journal = RequestJournal(tmp_path)
-    journal.begin(spider)
+    journal.begin(spider, Settings())
     counts = {"pagecount": 3}
     journal.register_state("closespider", lambda: counts, lambda value: None)
     journal.remember("traps/followed", "/cal?month=N", "/cal?month=1")
@@ -100,7 +101,7 @@ def test_component_state_and_sets_come_back(tmp_path: Path) -> None:
 def test_a_finished_job_or_another_crawls_is_refused_with_what_it_holds(tmp_path: Path) -> None:
     spider = Site()
     journal = RequestJournal(tmp_path)
-    journal.begin(spider)
+    journal.begin(spider, Settings())
     journal.set_run(7, "sqlite:///crawl.db")
     journal.close("finished", {"item_scraped_count": 3})
     journal.abandon()
@@ -116,12 +117,12 @@ def test_a_finished_job_or_another_crawls_is_refused_with_what_it_holds(tmp_path
 def test_a_stopped_job_is_resumed_with_its_counters(tmp_path: Path) -> None:
     spider = Site()
     journal = RequestJournal(tmp_path)
-    journal.begin(spider)
+    journal.begin(spider, Settings())
     journal.close("shutdown", {"item_scraped_count": 3, "store/run_id": 7, "memusage/max": 9})
     journal.abandon()
     again = RequestJournal(tmp_path)
     assert again.resuming
-    again.begin(spider)
+    again.begin(spider, Settings())
     assert again.segments == 2
     stats = MemoryStatsCollector(get_crawler())
     stats.set_value("item_scraped_count", 2)
@@ -159,13 +160,14 @@ HOLD = """
 import sys, time
 from pathlib import Path
 from scrapy import Spider
+from scrapy.settings import Settings
 from crawler.journal import RequestJournal
 
 class Site(Spider):
     name = "site"
     start_url = "http://example.com/"
 
-RequestJournal(Path(sys.argv[1])).begin(Site())
+RequestJournal(Path(sys.argv[1])).begin(Site(), Settings())
 print("holding", flush=True)
 time.sleep(60)
 """
@@ -177,7 +179,7 @@ def test_a_finished_crawl_whose_store_has_not_finished_the_run_stays_resumable(
     """Killed between the scheduler's close and the store's last write: resumable."""
     spider = Site()
     journal = RequestJournal(tmp_path)
-    journal.begin(spider)
+    journal.begin(spider, Settings())
     journal.store_writes = True
     journal.close("finished", {})
     assert job_meta(tmp_path)["state"] == "stopped"
@@ -190,7 +192,7 @@ def test_an_empty_or_foreign_store_url_is_refused_before_anything_starts(tmp_pat
     (tmp_path / "journal.sqlite3").write_bytes(b"")  # killed before the first write
     assert job_meta(tmp_path) == {}
     journal = RequestJournal(tmp_path)
-    journal.begin(spider)
+    journal.begin(spider, Settings())
     journal.set_run(1, "sqlite:////a/crawl.db")
     journal.abandon()
     with pytest.raises(JobDirError, match=r"stored in sqlite:////a/crawl.db, not sqlite:////b"):

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from scrapy.settings import Settings
 
 FEED_SUFFIX_LIST = ", ".join(FEED_SUFFIXES)
+APPENDABLE_FEED_FORMATS = ("jsonlines",)  # a resume appends to these (Scrapy's format names)
 ITEM_CLASS = "crawler.extract.result.ExtractedItem"
 
 
@@ -211,11 +212,30 @@ def _check_job_dir(settings: Settings, args: argparse.Namespace) -> None:
         if args.resume:
             raise JobDirError(f"--resume: the job directory {directory} holds no crawl to resume")
         return
+    print(f"Resuming {describe_job(meta)} from {directory}", file=sys.stderr)
     feeds = settings.getdict("FEEDS")
     if feeds:
-        feeds = {uri: {**feed, "overwrite": False} for uri, feed in feeds.items()}
-        settings.set("FEEDS", feeds, priority="cmdline")
-    print(f"Resuming {describe_job(meta)} from {directory}", file=sys.stderr)
+        settings.set("FEEDS", _resumed_feeds(feeds), priority="cmdline")
+
+
+def _resumed_feeds(feeds: dict[str, Any]) -> dict[str, Any]:
+    """JSON lines feeds are appended to by a resume; a JSON, XML or CSV file
+    appended to would no longer parse (a second ``[``, XML declaration or header
+    row), so those are written again with this segment's records, said once."""
+    resumed = {}
+    for uri, feed in feeds.items():
+        if feed.get("format") in APPENDABLE_FEED_FORMATS:
+            feed = {**feed, "overwrite": False}
+        elif feed.get("overwrite", True):
+            print(
+                f"warning: {uri} ({feed.get('format')}) cannot be appended to and is "
+                "rewritten with the records of this part of the run only: write JSON "
+                "lines (.jsonl) for a crawl you may resume, or export the whole run "
+                "from the store (crawler export)",
+                file=sys.stderr,
+            )
+        resumed[uri] = feed
+    return resumed
 
 
 def run(args: argparse.Namespace) -> int:

@@ -76,14 +76,13 @@ def display_url(url: str) -> str:
 def absolute_url(url: str) -> str:
     """The store URL with a relative SQLite path made absolute against the working
     directory (``sqlite:///crawl.db`` -> ``sqlite:////home/me/crawl.db``); any other
-    URL as it is.  What names one store wherever the command runs."""
+    URL as it is.  What names one store wherever the command runs (``..`` and
+    symbolic links resolved)."""
     scheme, sep, rest = url.partition(":///")
     if not sep or not scheme.startswith("sqlite") or not rest or rest.startswith(":memory:"):
         return url
     path, query_sep, query = rest.partition("?")
-    if Path(path).is_absolute():
-        return url
-    return f"{scheme}:///{Path(path).absolute()}{query_sep}{query}"
+    return f"{scheme}:///{Path(path).resolve()}{query_sep}{query}"
 
 
 def looks_like_store(text: str) -> bool:
