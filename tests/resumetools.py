@@ -10,7 +10,6 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from tests.crawltools import subprocess_env
 
@@ -96,10 +95,3 @@ def finish(process: subprocess.Popen[bytes], timeout: float = 300) -> int:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         raise
-
-
-def journal_meta(job: Path) -> dict[str, Any]:
-    import json
-
-    with sqlite3.connect(job / "journal.sqlite3") as conn:
-        return {key: json.loads(value) for key, value in conn.execute("SELECT * FROM meta")}

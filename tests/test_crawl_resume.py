@@ -20,12 +20,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from crawler.journal import job_meta
 from fixtures.tinysite import traps
 from tests.crawltools import run_crawler
 from tests.resumetools import (
     finish,
     interrupt,
-    journal_meta,
     kill_when,
     page_count,
     start_crawl,
@@ -72,6 +72,15 @@ def uninterrupted(tinysite: TinySite, tmp_path_factory: pytest.TempPathFactory) 
     return result
 
 
+def assert_whole_catalogue(db: Path, site: TinySite, size: int, delay: int) -> Stored:
+    """The store holds one finished run with every page of the catalogue, once."""
+    resumed = stored(db)
+    assert resumed.runs == [(1, "finished")]
+    assert resumed.pages == catalogue_pages(site, size, delay)
+    assert resumed.page_rows == size + 1
+    return resumed
+
+
 def assert_same(resumed: Stored, uninterrupted: Stored) -> None:
     """Same pages and links (the ``delay`` a slow crawl's URLs carry aside)."""
     assert resumed.runs == [(1, "finished")]
@@ -88,8 +97,6 @@ def _undelayed(url: str) -> str:
 
 
 def run_stats(db: Path) -> dict[str, object]:
-    import json
-
     with sqlite3.connect(db) as conn:
         (stats,) = conn.execute("SELECT stats FROM runs WHERE id = 1").fetchone()
     return json.loads(stats)
@@ -109,7 +116,7 @@ def test_sigkilled_three_times_then_resumed_stores_what_an_uninterrupted_crawl_d
         with sqlite3.connect(db) as conn:
             runs = list(conn.execute("SELECT id, finish_reason, finished_at FROM runs"))
         assert runs == [(1, None, None)]  # one run, still open: never "finished"
-        assert journal_meta(tmp_path / "job")["state"] == "running"
+        assert job_meta(tmp_path / "job")["state"] == "running"
     assert killed_at == sorted(killed_at)
     assert killed_at[-1] < SIZE + 1, "the crawl finished before the last kill"
     code = finish(start_crawl(args, tmp_path, log))
@@ -121,7 +128,7 @@ def test_sigkilled_three_times_then_resumed_stores_what_an_uninterrupted_crawl_d
     stats = run_stats(db)
     assert stats["journal/segments"] == 4
     assert stats["finish_reason"] == "finished"
-    assert journal_meta(tmp_path / "job")["state"] == "finished"
+    assert job_meta(tmp_path / "job")["state"] == "finished"
     # The same command once more: nothing to resume, said before anything is fetched.
     again = run_crawler(*["crawl", *args], cwd=tmp_path)
     assert again.returncode == 2
@@ -146,10 +153,7 @@ def test_rows_reach_the_store_within_a_second_whatever_the_batch_size(
     assert 40 <= pages < size + 1
     code = finish(start_crawl(args, tmp_path, log))
     assert code == 0, log.read_text()[-3000:]
-    resumed = stored(db)
-    assert resumed.runs == [(1, "finished")]
-    assert resumed.pages == catalogue_pages(tinysite, size, delay)
-    assert resumed.page_rows == size + 1
+    resumed = assert_whole_catalogue(db, tinysite, size, delay)
     # The JSON lines feed was appended to (the first part's lines are kept); the
     # JSON one, which cannot be, was rewritten whole, said on stderr.
     lines = [json.loads(line) for line in (tmp_path / "pages.jsonl").read_text().splitlines()]
@@ -195,13 +199,10 @@ def test_ctrl_c_stores_what_was_fetched_and_the_resume_completes_the_run(
         assert len(interrupted.pages) == stats["response_received_count"] - 3
     else:
         assert "forcing unclean shutdown" in text
-    assert journal_meta(tmp_path / "job")["state"] == "stopped"
+    assert job_meta(tmp_path / "job")["state"] == "stopped"
     code = finish(start_crawl(args, tmp_path, log))
     assert code == 0, log.read_text()[-3000:]
-    resumed = stored(db)
-    assert resumed.runs == [(1, "finished")]
-    assert resumed.pages == catalogue_pages(tinysite, size, delay)
-    assert resumed.page_rows == size + 1
+    assert_whole_catalogue(db, tinysite, size, delay)
 
 
 def test_a_job_directory_is_refused_for_another_crawl_and_resume_needs_one(
@@ -282,7 +283,7 @@ def test_trap_budgets_and_max_pages_count_over_the_whole_run(
     assert first == 0
     after_first = page_count(work / "crawl.db")
     assert 60 <= after_first <= 60 + 24  # requests in flight land
-    assert journal_meta(work / "job")["state"] == "stopped"
+    assert job_meta(work / "job")["state"] == "stopped"
     again = finish(start_crawl([*args, "--max-pages", "60"], work, log))
     assert again == 0
     assert page_count(work / "crawl.db") <= after_first + 24  # closed at its first page

@@ -30,10 +30,10 @@ from crawler.commands.options import (
 from crawler.exceptions import JobDirError, StoreError
 from crawler.extract.loader import load_spec_sources
 from crawler.forms.policy import FORM_MODES
-from crawler.journal import check_job_dir, describe_job
+from crawler.journal import describe_job, job_meta
 from crawler.pipelines.store import check_store_opens, unwritten_summary
 from crawler.runner import check_spider_settings, project_settings, run_spider
-from crawler.storage.sql import SqlStore, absolute_url, check_store_url, display_url
+from crawler.storage.sql import SqlStore, check_store_url, display_url
 from crawler.summary import run_summary
 
 if TYPE_CHECKING:
@@ -201,13 +201,13 @@ def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _check_job_dir(settings: Settings, args: argparse.Namespace) -> None:
-    """A job directory of another crawl, of one that finished, in use, of another
-    store or, with --resume, of none: a :class:`~crawler.exceptions.JobDirError`
-    before anything starts.  A resume appends to the ``-o`` files rather than
-    overwriting what the crawl wrote before."""
+    """With --resume, a job directory that holds no crawl: a
+    :class:`~crawler.exceptions.JobDirError` before anything starts (one of another
+    crawl, finished, in use, of another store or with other arguments was refused
+    by the settings check, :func:`crawler.journal.check_job_dir`).  A resume
+    appends to JSON lines ``-o`` files (:func:`_resumed_feeds`)."""
     directory = Path(settings["JOBDIR"])
-    store = display_url(absolute_url(settings["CRAWLER_STORE_URL"]))
-    meta = check_job_dir(directory, "site", args.start_url, store)
+    meta = job_meta(directory)  # checked with the settings (crawler.settingscheck)
     if not meta.get("state"):
         if args.resume:
             raise JobDirError(f"--resume: the job directory {directory} holds no crawl to resume")

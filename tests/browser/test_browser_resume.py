@@ -16,8 +16,9 @@ import sqlite3
 import time
 from typing import TYPE_CHECKING
 
+from crawler.journal import job_meta
 from tests.browser.conftest import find_process, is_browser_main, processes_under
-from tests.resumetools import finish, interrupt, journal_meta, kill_when, start_crawl, stored
+from tests.resumetools import finish, interrupt, kill_when, start_crawl, stored
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -113,5 +114,5 @@ def test_rendering_crawl_killed_twice_and_interrupted_then_resumed_renders_every
     assert len(pages) == SIZE + 1  # none twice
     assert all(status == 200 and rendered and error is None for _, status, rendered, error in pages)
     assert stored(db).runs == [(1, "finished")]
-    meta = journal_meta(tmp_path / "job")
+    meta = job_meta(tmp_path / "job")
     assert (meta["state"], meta["segments"]) == ("finished", 4)
