@@ -70,6 +70,8 @@ from selenium.webdriver.common.webdriver import LocalWebDriver
 from urllib3.connection import HTTPConnection
 from urllib3.connectionpool import HTTPConnectionPool
 
+from crawler.childenv import child_environment
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
@@ -121,6 +123,7 @@ def _probe_isolation() -> str | None:
             capture_output=True,
             timeout=10,
             check=False,
+            env=child_environment(),  # a child of the crawl: no secrets
         )
     except (OSError, subprocess.SubprocessError) as e:
         return f"unshare --net failed: {e}"
@@ -275,9 +278,12 @@ def own_sandbox_works() -> bool:
     if os.geteuid() == 0 or command is None:
         return False
     try:
-        return subprocess.run(command, capture_output=True, timeout=10, check=False).returncode == 0
+        probe = subprocess.run(
+            command, capture_output=True, timeout=10, check=False, env=child_environment()
+        )
     except (OSError, subprocess.SubprocessError):
         return False
+    return probe.returncode == 0
 
 
 class Launcher:
