@@ -8,12 +8,12 @@ from typing import NoReturn
 
 from scrapy.exceptions import UsageError
 
-from crawler.commands import crawl, export, extract, login, runs
+from crawler.commands import crawl, export, extract, jobs, login, runs, scheduler
 from crawler.exceptions import ConfigError, StoreError
 from crawler.redaction import redact_text
 from crawler.runner import EXIT_INTERRUPTED
 
-COMMANDS = (crawl, extract, login, runs, export)
+COMMANDS = (crawl, extract, login, runs, export, jobs, scheduler)
 
 
 class ArgumentParser(argparse.ArgumentParser):

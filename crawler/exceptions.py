@@ -105,6 +105,11 @@ class FormConfigError(ConfigError):
     """A ``CRAWLER_FORM*`` setting (or the spider argument behind it) is invalid."""
 
 
+class SchedulerLockedError(ConfigError):
+    """Another ``crawler scheduler`` holds the lock of the job state store (it
+    runs those jobs; two would run each job twice).  The message names it."""
+
+
 class StoreError(Exception):
     """A store could not be opened or written; the message names the store."""
 

@@ -1,0 +1,87 @@
+"""The scheduler's one door to the modules it uses from other parts of the framework:
+the outcome file (:mod:`crawler.outcome`), notifications (:mod:`crawler.notify`)
+and the Scrapyd client (:mod:`crawler.scrapyd`).
+
+Every import of them is here, so the rest of :mod:`crawler.jobs` sees small,
+stable functions: :func:`read_outcome`, :func:`parse_targets`, :func:`notify_run`,
+:func:`scrapyd_available`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import TYPE_CHECKING, Any
+
+from crawler.exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def _have(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def read_outcome(path: Path) -> Any | None:
+    """The crawl's outcome file (:func:`crawler.outcome.read_outcome`): an object
+    with ``status``, ``exit_code``, ``reasons``, ``finish_reason``, ``run_id``,
+    ``store``, ``pages``, ``items``, ``errors``; None when missing or corrupt."""
+    if not _have("crawler.outcome"):
+        return None
+    from crawler.outcome import read_outcome as read
+
+    return read(path)
+
+
+def parse_targets(raw: list[Any], where: str) -> list[Any]:
+    """The job's ``notify`` entries as :mod:`crawler.notify` targets (ConfigError
+    naming ``where`` and the field when one is wrong)."""
+    if not raw:
+        return []
+    if not _have("crawler.notify.targets"):
+        raise ConfigError(f"{where}: notifications are not available in this version")
+    from crawler.notify.targets import parse_targets as parse
+
+    return list(parse(raw, where))
+
+
+def notify_run(targets: list[Any], run: dict[str, Any]) -> list[str]:
+    """Send the report of a finished (or skipped, missed) run to ``targets``
+    whose ``on`` matches its status; the failures, one message each (never raises)."""
+    if not targets:
+        return []
+    from crawler.notify.report import RunReport
+    from crawler.notify.send import notify
+
+    started, finished = run.get("started_at"), run.get("finished_at")
+    duration = (finished - started).total_seconds() if started and finished else None
+    try:
+        report = RunReport(
+            job=run["job"],
+            run_id=run["id"],
+            status=run["status"],
+            reasons=list(run.get("reasons") or []),
+            scheduled_for=run.get("scheduled_for"),
+            started_at=started,
+            finished_at=finished,
+            duration_seconds=duration,
+            pages=run.get("pages") or 0,
+            items=run.get("items") or 0,
+            errors=run.get("errors") or 0,
+            exit_code=run.get("exit_code"),
+            finish_reason=run.get("finish_reason"),
+            log_file=run.get("log_file"),
+            crawl_run_id=run.get("crawl_run_id"),
+            store=run.get("store"),
+        )
+        return list(notify(targets, report))
+    except Exception as e:  # a notification never stops the scheduler
+        return [f"cannot build the notification: {type(e).__name__}: {e}"]
+
+
+def scrapyd_available() -> bool:
+    """Whether ``target = "scrapyd"`` jobs can run (:mod:`crawler.scrapyd` is present)."""
+    return False

@@ -1,0 +1,436 @@
+"""``crawler scheduler``: the long-running process that runs a job file's jobs on time.
+
+Every :data:`TICK` seconds it renews its lock, follows its runs (exit, timeout,
+stop grace), reads the job state (so ``crawler jobs pause/resume`` from another
+shell counts within a tick), fires the jobs that are due and starts queued runs
+while fewer than ``max_concurrent_runs`` run.  The state store is the truth:
+next fire times, paused flags and history are written there before anything
+is acted on, so a scheduler killed at any point starts again where it was.
+
+Policies (per job; README, "Scheduled jobs"):
+
+* ``overlap`` - a fire while a run of the job runs or waits: ``skip`` (history
+  row ``skipped``), ``queue`` (runs after it; one waiting run at most, further
+  fires are skipped) or ``stop`` (SIGINT the running one, start when it ended);
+* ``misfire`` - fires missed while no scheduler ran: ``run_once`` (one
+  ``catch_up`` run, however many were missed) or ``skip`` (one ``missed`` row);
+* ``interrupted`` - a run in progress when the scheduler died or was stopped:
+  ``resume`` (a new run with its job dir: the crawl resumes its journal),
+  ``retry`` (a fresh run) or ``mark`` (history says interrupted, nothing more).
+  A run whose crawl outlived a killed scheduler is adopted: followed until it
+  ends, its outcome file read, as if started here.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from crawler.exceptions import SchedulerLockedError
+from crawler.jobs import parts
+from crawler.jobs.execute import (
+    RunHandle,
+    adopt_run,
+    alive,
+    finish_run,
+    owner_gone,
+    owner_id,
+    result_values,
+    send_notifications,
+    start_run,
+)
+
+if TYPE_CHECKING:
+    from apscheduler.triggers.base import BaseTrigger
+
+    from crawler.jobs.config import Job, JobsFile
+    from crawler.jobs.state import StateStore
+
+logger = logging.getLogger(__name__)
+
+TICK = 0.5  # seconds between two looks at the state, the runs and the clock
+HEARTBEAT = 2.0  # seconds between two renewals of the lock
+LOCK_STALE_AFTER = 15.0  # seconds: a lock not renewed this long is taken over
+MAX_MISSED = 100_000  # fires counted at most when catching up
+
+
+@dataclass
+class Pending:
+    """A queued history row waiting for a free slot (and for its job's previous run)."""
+
+    run_id: int
+    job: str
+    job_dir: Path | None = None
+
+
+def next_fire(trigger: BaseTrigger, previous: datetime | None, now: datetime) -> datetime | None:
+    """The trigger's next fire time after ``previous`` (after ``now`` when None), UTC."""
+    fire = trigger.get_next_fire_time(previous, now)
+    return None if fire is None else fire.astimezone(UTC)
+
+
+def fires_until(
+    trigger: BaseTrigger, due: datetime, now: datetime
+) -> tuple[int, datetime, datetime | None]:
+    """The fires from ``due`` up to ``now``: (how many, the last, the next one after ``now``)."""
+    count, last, fire = 0, due, due
+    while fire is not None and fire <= now and count < MAX_MISSED:
+        count, last = count + 1, fire
+        fire = next_fire(trigger, fire, now)
+    return count, last, fire
+
+
+class Scheduler:
+    """Runs ``jobs`` with ``store`` as its state; :meth:`run` until SIGTERM/SIGINT."""
+
+    def __init__(self, jobs: JobsFile, store: StateStore) -> None:
+        self.jobs = jobs
+        self.store = store
+        self.owner = owner_id()
+        self.triggers = {
+            name: job.schedule.trigger() for name, job in jobs.jobs.items() if job.schedule
+        }
+        self.active: dict[int, RunHandle] = {}
+        self.foreign: dict[int, dict[str, Any]] = {}  # runs of a live `crawler jobs run`
+        self.pending: list[Pending] = []
+        self.stopping = threading.Event()
+        self.hurry = False
+        self.notifier = ThreadPoolExecutor(max_workers=2, thread_name_prefix="notify")
+        self.next_beat = 0.0
+
+    # Lifecycle
+
+    def run(self) -> int:
+        """Take the lock, recover, catch up, loop until asked to stop, stop
+        gracefully; 0.  :class:`SchedulerLockedError` when another scheduler runs."""
+        holder = self.store.acquire_lock(self.owner, LOCK_STALE_AFTER, owner_gone)
+        if holder is not None:
+            raise SchedulerLockedError(
+                f"another scheduler ({holder}) runs the jobs of this state store: "
+                "stop it first, or give this one another [scheduler] store"
+            )
+        self.next_beat = time.monotonic() + HEARTBEAT
+        previous = {
+            signum: signal.signal(signum, self._on_signal)
+            for signum in (signal.SIGTERM, signal.SIGINT)
+        }
+        try:
+            logger.info(
+                "scheduler %s started: %d job(s) from %s, state in the store",
+                self.owner,
+                len(self.jobs.jobs),
+                self.jobs.path,
+            )
+            self.recover()
+            self.catch_up()
+            self.start_pending()
+            while not self.stopping.is_set():
+                self.tick()
+                self.stopping.wait(TICK)
+            self.shutdown()
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+            self.notifier.shutdown(wait=True)
+            self.store.release_lock(self.owner)
+        logger.info("scheduler stopped")
+        return 0
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        if self.stopping.is_set():
+            self.hurry = True  # a second signal: kill the runs now
+        self.stopping.set()
+
+    def shutdown(self) -> None:
+        """Stop starting runs, SIGINT every run (they end interrupted, resumable
+        from their job dirs), SIGKILL those still there after ``stop_grace``."""
+        if self.active:
+            logger.info("stopping %d run(s)", len(self.active))
+        for handle in self.active.values():
+            handle.stop("shutdown")
+        while self.active:
+            self.poll_runs()
+            time.sleep(0.1)
+
+    # Start: what the previous scheduler left
+
+    def recover(self) -> None:
+        """Runs left running or queued by a scheduler that died, and runs a
+        stopped scheduler interrupted: adopted, finished, resumed, retried or
+        marked (the ``interrupted`` policy); queued ones per ``misfire``."""
+        now = datetime.now(UTC)
+        for row in sorted(self.store.runs(limit=None, statuses=("running",)), key=_id):
+            job = self.jobs.jobs.get(row["job"])
+            if row["owner"] != self.owner and not owner_gone(row["owner"] or ""):
+                self.foreign[row["id"]] = row  # `crawler jobs run` in another shell
+                continue
+            if job is not None and alive(row["pid"], row["pid_start"]):
+                logger.info("adopting run %s of %s (pid %s)", row["id"], job.name, row["pid"])
+                self.active[row["id"]] = adopt_run(job, row)
+                continue
+            values = self._lost_values(row, job)
+            self.store.update_run(row["id"], finished_at=now, **values)
+            logger.warning("run %s of %s: %s", row["id"], row["job"], values["status"])
+            if job is not None:
+                self._notify(job, row["id"])
+        # Interrupted by a scheduler's death or stop, not yet resumed or retried:
+        # the newest of each job is followed up, the older ones no longer.
+        follow: dict[str, dict[str, Any]] = {}
+        for row in sorted(self.store.runs(limit=None, statuses=("interrupted",)), key=_id):
+            codes = {r.get("code") for r in row.get("reasons") or []}
+            if row["followed_by"] is None and codes & {"shutdown", "scheduler_died"}:
+                older = follow.get(row["job"])
+                if older is not None:
+                    self.store.update_run(older["id"], followed_by=0)
+                follow[row["job"]] = row
+        for name, row in follow.items():
+            self._follow_up(name, row)
+        self._recover_queued()
+
+    def _lost_values(self, row: dict[str, Any], job: Job | None) -> dict[str, Any]:
+        outcome_file = Path(row["run_dir"] or ".") / "outcome.json"
+        if job is not None and parts.read_outcome(outcome_file) is not None:
+            return result_values(outcome_file, None, None, job)  # it ended meanwhile
+        return {
+            "status": "interrupted",
+            "reasons": [
+                {
+                    "code": "scheduler_died",
+                    "message": "the scheduler died while the run was in progress, "
+                    "and its crawl is gone",
+                }
+            ],
+        }
+
+    def _follow_up(self, name: str, row: dict[str, Any]) -> None:
+        job = self.jobs.jobs.get(name)
+        policy = job.interrupted if job is not None else "mark"
+        if job is None or policy == "mark":
+            self.store.update_run(row["id"], followed_by=0)
+            return
+        job_dir = Path(row["job_dir"]) if policy == "resume" and row["job_dir"] else None
+        run_id = self.enqueue(job, row["scheduled_for"], policy, job_dir, resumed_from=row["id"])
+        self.store.update_run(row["id"], followed_by=run_id)
+        logger.info("run %s of %s (%s) will %s run %s", run_id, name, policy, policy, row["id"])
+
+    def _recover_queued(self) -> None:
+        """Queued rows of a scheduler that stopped before starting them: a resume
+        or retry is kept, the newest fire of a ``run_once`` job is kept; the
+        others are ``missed``."""
+        now = datetime.now(UTC)
+        kept: set[str] = {p.job for p in self.pending}
+        for row in sorted(self.store.runs(limit=None, statuses=("queued",)), key=_id, reverse=True):
+            if row["id"] in {p.run_id for p in self.pending}:
+                continue
+            job = self.jobs.jobs.get(row["job"])
+            follow_up = row["trigger"] in ("resume", "retry")
+            if job is not None and (
+                follow_up or (job.misfire == "run_once" and row["job"] not in kept)
+            ):
+                job_dir = Path(row["job_dir"]) if row["job_dir"] else None
+                self.pending.insert(0, Pending(row["id"], row["job"], job_dir))
+                kept.add(row["job"])
+                continue
+            self.store.update_run(
+                row["id"],
+                status="missed",
+                finished_at=now,
+                reasons=[
+                    {
+                        "code": "missed",
+                        "message": "queued, but the scheduler stopped before starting it",
+                    }
+                ],
+            )
+
+    def catch_up(self) -> None:
+        """Fires missed while no scheduler ran, per each job's ``misfire`` policy;
+        a new job, or one whose schedule changed, starts from now."""
+        now = datetime.now(UTC)
+        states = self.store.job_states()
+        for name, trigger in self.triggers.items():
+            job = self.jobs.jobs[name]
+            assert job.schedule is not None
+            state = states.get(name)
+            due = state["next_fire_at"] if state else None
+            if state is None or state["schedule"] != job.schedule.key() or due is None:
+                self.store.set_job_state(
+                    name, schedule=job.schedule.key(), next_fire_at=next_fire(trigger, None, now)
+                )
+                continue
+            if due > now:
+                continue
+            count, last, following = fires_until(trigger, due, now)
+            if state["paused"]:
+                self.store.set_job_state(name, next_fire_at=following)
+                continue
+            if job.misfire == "run_once":
+                logger.info("%s: %d run(s) missed; one catch-up run", name, count)
+                if not any(p.job == name for p in self.pending):
+                    self.fire(job, last, "catch_up")
+            else:
+                logger.info("%s: %d run(s) missed (misfire = skip)", name, count)
+                run_id = self.store.add_run(
+                    job=name,
+                    trigger="schedule",
+                    status="missed",
+                    scheduled_for=last,
+                    finished_at=now,
+                    owner=self.owner,
+                    reasons=[
+                        {
+                            "code": "missed",
+                            "message": f"{count} scheduled run(s) missed while no scheduler "
+                            f"ran (from {_when(due)} to {_when(last)})",
+                        }
+                    ],
+                )
+                self._notify(job, run_id)
+            self.store.set_job_state(name, next_fire_at=following, last_fire_at=last)
+
+    # The loop
+
+    def tick(self) -> None:
+        if time.monotonic() >= self.next_beat:
+            self.next_beat = time.monotonic() + HEARTBEAT
+            if not self.store.heartbeat(self.owner):
+                logger.error("another scheduler took over this state store's lock: stopping")
+                self.stopping.set()
+                return
+        self.poll_runs()
+        now = datetime.now(UTC)
+        states = self.store.job_states()
+        for name, trigger in self.triggers.items():
+            state = states.get(name)
+            if state is None or state["paused"]:
+                continue
+            due = state["next_fire_at"]
+            if due is None:  # resumed while no scheduler ran
+                self.store.set_job_state(name, next_fire_at=next_fire(trigger, None, now))
+                continue
+            if due <= now:
+                count, last, following = fires_until(trigger, due, now)
+                if count > 1:
+                    logger.warning("%s: %d fires due at once; one run", name, count)
+                self.store.set_job_state(name, next_fire_at=following, last_fire_at=last)
+                self.fire(self.jobs.jobs[name], last, "schedule")
+        self.start_pending(states)
+
+    def fire(self, job: Job, scheduled_for: datetime, trigger: str) -> None:
+        """Apply ``job.overlap`` to a fire: skip it, queue it, or stop the run."""
+        running = [h for h in self.active.values() if h.job.name == job.name]
+        running_ids = [h.run_id for h in running]
+        running_ids += [i for i, r in self.foreign.items() if r["job"] == job.name]
+        waiting = [p for p in self.pending if p.job == job.name]
+        if running_ids or waiting:
+            if job.overlap == "skip" or waiting:
+                what = (
+                    f"run {running_ids[0]} of the job was still running"
+                    if running_ids and not waiting
+                    else f"run {waiting[0].run_id} of the job was already waiting to start"
+                )
+                run_id = self.store.add_run(
+                    job=job.name,
+                    trigger=trigger,
+                    status="skipped",
+                    scheduled_for=scheduled_for,
+                    finished_at=datetime.now(UTC),
+                    owner=self.owner,
+                    reasons=[{"code": "overlap", "message": f"not started: {what}"}],
+                )
+                logger.info("%s: fire of %s skipped (%s)", job.name, _when(scheduled_for), what)
+                self._notify(job, run_id)
+                return
+            if job.overlap == "stop":
+                for handle in running:
+                    handle.stop("overlap")
+        self.enqueue(job, scheduled_for, trigger)
+
+    def enqueue(
+        self,
+        job: Job,
+        scheduled_for: datetime | None,
+        trigger: str,
+        job_dir: Path | None = None,
+        resumed_from: int | None = None,
+    ) -> int:
+        run_id = self.store.add_run(
+            job=job.name,
+            trigger=trigger,
+            status="queued",
+            scheduled_for=scheduled_for,
+            owner=self.owner,
+            job_dir=str(job_dir) if job_dir else None,
+            resumed_from=resumed_from,
+        )
+        self.pending.append(Pending(run_id, job.name, job_dir))
+        return run_id
+
+    def start_pending(self, states: dict[str, dict[str, Any]] | None = None) -> None:
+        """Start queued runs, oldest first, while there is a free slot; a run
+        waits for its job's previous run to end, and while its job is paused."""
+        if self.stopping.is_set():
+            return
+        states = states if states is not None else self.store.job_states()
+        for pending in list(self.pending):
+            if len(self.active) + len(self.foreign) >= self.jobs.scheduler.max_concurrent_runs:
+                return
+            if any(h.job.name == pending.job for h in self.active.values()):
+                continue
+            if any(r["job"] == pending.job for r in self.foreign.values()):
+                continue
+            if states.get(pending.job, {}).get("paused"):
+                continue
+            self.pending.remove(pending)
+            job = self.jobs.jobs[pending.job]
+            handle = start_run(
+                self.store,
+                self.jobs,
+                job,
+                pending.run_id,
+                job_dir=pending.job_dir,
+                owner=self.owner,
+            )
+            if handle is None:
+                self._notify(job, pending.run_id)
+            else:
+                self.active[handle.run_id] = handle
+
+    def poll_runs(self) -> None:
+        """Finish the runs that ended; stop those past their timeout; kill those
+        that did not stop within ``stop_grace``."""
+        grace = 0.0 if self.hurry else self.jobs.scheduler.stop_grace
+        for handle in list(self.active.values()):
+            code = handle.returncode()
+            if code is None:
+                if handle.stop_sent is None and handle.timed_out():
+                    handle.stop("timeout")
+                handle.kill_if_late(grace)
+                continue
+            del self.active[handle.run_id]
+            row = finish_run(self.store, handle, code, notify=False)
+            self.notifier.submit(send_notifications, self.store, handle.job, row)
+        for run_id, row in list(self.foreign.items()):
+            current = self.store.run(run_id)
+            if current is None or current["status"] != "running" or owner_gone(row["owner"] or ""):
+                del self.foreign[run_id]
+
+    def _notify(self, job: Job, run_id: int) -> None:
+        row = self.store.run(run_id)
+        if row is not None and job.notify:
+            self.notifier.submit(send_notifications, self.store, job, row)
+
+
+def _id(row: dict[str, Any]) -> int:
+    return int(row["id"])
+
+
+def _when(moment: datetime | None) -> str:
+    return "-" if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
