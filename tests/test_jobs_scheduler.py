@@ -1,0 +1,309 @@
+"""``crawler scheduler`` as a real process against the tinysite: runs on time,
+history across restarts, misfires, overlaps, pause/resume, a graceful stop,
+recovery of interrupted runs, the lock; ``crawler jobs run`` in the foreground.
+
+Schedules are every 1-2 s; tolerances allow a loaded 2-core machine.
+"""
+
+from __future__ import annotations
+
+import itertools
+import signal
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import pytest
+
+from crawler.jobs.config import load_jobs_file
+from crawler.jobs.state import StateStore
+from tests.crawltools import run_crawler
+from tests.jobstools import (
+    SchedulerProcess,
+    group_alive,
+    history,
+    kill_leftovers,
+    wait_for,
+    write_jobs,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    from fixtures.tinysite.server import TinySite
+
+LATE = 3.0  # seconds a run may start after its fire time on a loaded machine
+SLOW = "?delay=4000"  # a start page that takes 4 s: a crawl still running at the next fire
+
+
+@pytest.fixture
+def schedulers(tmp_path: Path) -> Iterator[list[SchedulerProcess]]:
+    """Scheduler processes a test starts; killed if still running, and no crawl
+    process group of theirs may be left behind."""
+    started: list[SchedulerProcess] = []
+    yield started
+    for scheduler in started:
+        try:
+            scheduler.stop(signal.SIGTERM, timeout=20)
+        finally:
+            scheduler.kill()
+    assert kill_leftovers(tmp_path / "jobs.toml") == [], "a crawl outlived the test"
+
+
+def start(schedulers: list[SchedulerProcess], jobs_file: Path) -> SchedulerProcess:
+    scheduler = SchedulerProcess(jobs_file).start()
+    schedulers.append(scheduler)
+    return scheduler
+
+
+def done(jobs_file: Path, job: str, status: str = "succeeded") -> list[dict]:
+    return [r for r in history(jobs_file, job) if r["status"] == status]
+
+
+def test_runs_on_time_pause_resume_and_history_across_a_restart(
+    tinysite: TinySite, tmp_path: Path, schedulers: list[SchedulerProcess]
+) -> None:
+    jobs_file = write_jobs(
+        tmp_path,
+        f'[jobs.tiny]\ncrawl = "{tinysite.url("/")}"\noptions = {{ max-pages = 2 }}\n'
+        'store = "sqlite:///tiny.db"\nschedule = { every = 1 }\n',
+    )
+    scheduler = start(schedulers, jobs_file)
+    assert start_fails_locked(jobs_file)  # one scheduler per state store
+    runs = wait_for(
+        lambda: len(done(jobs_file, "tiny")) >= 2 and done(jobs_file, "tiny"), 30, "2 runs"
+    )
+    for run in runs:
+        assert run["trigger"] == "schedule"
+        assert run["started_at"] - run["scheduled_for"] < timedelta(seconds=LATE)
+        assert (
+            run["exit_code"] == 0
+            and (tmp_path / "runs" / "tiny" / str(run["id"]) / "crawl.log").is_file()
+        )
+    fires = [r["scheduled_for"] for r in history(jobs_file, "tiny") if r["trigger"] == "schedule"]
+    assert all((b - a).total_seconds() % 1 == 0 for a, b in itertools.pairwise(fires))
+
+    assert (
+        run_crawler("jobs", "pause", "tiny", "--jobs-file", str(jobs_file), cwd=tmp_path).returncode
+        == 0
+    )
+    paused_at = datetime.now(UTC)
+    wait_for(
+        lambda: not [r for r in history(jobs_file) if r["status"] in ("queued", "running")],
+        15,
+        "idle",
+    )
+    before = len(history(jobs_file))
+    wait_for(lambda: datetime.now(UTC) > paused_at + timedelta(seconds=3), 10, "three fire times")
+    assert len(history(jobs_file)) == before, "a paused job ran"
+    listing = run_crawler("jobs", "list", "--jobs-file", str(jobs_file), cwd=tmp_path)
+    assert "tiny" in listing.stdout and "yes" in listing.stdout, listing.stdout
+    assert (
+        run_crawler(
+            "jobs", "resume", "tiny", "--jobs-file", str(jobs_file), cwd=tmp_path
+        ).returncode
+        == 0
+    )
+    wait_for(lambda: len(history(jobs_file)) > before, 10, "a run after resume")
+
+    assert scheduler.stop() == 0
+    kept = history(jobs_file)
+    start(schedulers, jobs_file)
+    wait_for(
+        lambda: len(done(jobs_file, "tiny")) > len([r for r in kept if r["status"] == "succeeded"]),
+        20,
+        "a run after the restart",
+    )
+    assert history(jobs_file)[: len(kept)][0]["id"] == kept[0]["id"]  # history kept
+    shown = run_crawler("jobs", "history", "tiny", "--jobs-file", str(jobs_file), cwd=tmp_path)
+    assert shown.returncode == 0 and "succeeded" in shown.stdout and "crawl.log" in shown.stdout
+
+
+def start_fails_locked(jobs_file: Path) -> bool:
+    second = run_crawler(
+        "scheduler", "--jobs-file", str(jobs_file), cwd=jobs_file.parent, timeout=60
+    )
+    return second.returncode == 2 and "another scheduler" in second.stderr
+
+
+def test_missed_runs_follow_the_misfire_policy(
+    tinysite: TinySite, tmp_path: Path, schedulers: list[SchedulerProcess]
+) -> None:
+    """Fires missed while no scheduler ran (state written as a scheduler stopped
+    12 s ago would have left it): run_once runs one catch-up, skip records them."""
+    url = tinysite.url("/")
+    jobs_file = write_jobs(
+        tmp_path,
+        f'[jobs.once]\ncrawl = "{url}"\noptions = {{ max-pages = 1 }}\nstore = "sqlite:///c.db"\n'
+        'schedule = { every = 5 }\nmisfire = "run_once"\n\n'
+        f'[jobs.skip]\ncrawl = "{url}"\noptions = {{ max-pages = 1 }}\nstore = "sqlite:///c.db"\n'
+        'schedule = { every = 5 }\nmisfire = "skip"\n',
+    )
+    jobs = load_jobs_file(jobs_file)
+    store = StateStore.open(jobs.scheduler.store)
+    due = datetime.now(UTC) - timedelta(seconds=12)  # fires at -12, -7, -2 s
+    for name, job in jobs.jobs.items():
+        assert job.schedule is not None
+        store.set_job_state(name, schedule=job.schedule.key(), next_fire_at=due)
+    store.close()
+    start(schedulers, jobs_file)
+    caught_up = wait_for(lambda: done(jobs_file, "once"), 20, "the catch-up run")
+    assert len(caught_up) == 1 and caught_up[0]["trigger"] == "catch_up"
+    assert caught_up[0]["scheduled_for"] == due + timedelta(seconds=10)
+    missed = [r for r in history(jobs_file, "skip") if r["status"] == "missed"]
+    assert len(missed) == 1, history(jobs_file, "skip")
+    assert "3 scheduled run(s) missed" in missed[0]["reasons"][0]["message"]
+    assert not [
+        r
+        for r in history(jobs_file, "skip")
+        if r["started_at"] is not None and r["started_at"] < due + timedelta(seconds=14)
+    ]
+
+
+def test_overlap_skip_queue_and_stop(
+    tinysite: TinySite, tmp_path: Path, schedulers: list[SchedulerProcess]
+) -> None:
+    url = tinysite.url(f"/{SLOW}")
+    common = (
+        f'crawl = "{url}"\noptions = {{ max-pages = 1 }}\nstore = "sqlite:///c.db"\n'
+        "schedule = { every = 1.5 }\n"
+    )
+    jobs_file = write_jobs(
+        tmp_path,
+        f'[jobs.skip]\n{common}overlap = "skip"\n\n'
+        f'[jobs.queue]\n{common}overlap = "queue"\n\n'
+        f'[jobs.stop]\n{common}overlap = "stop"\n',
+    )
+    scheduler = start(schedulers, jobs_file)
+
+    def settled() -> bool:
+        queue = history(jobs_file, "queue")
+        stop = history(jobs_file, "stop")
+        return bool(
+            [r for r in queue if r["status"] == "succeeded"]
+            and [r for r in queue if r["status"] == "running" and r["resumed_from"] is None][1:2]
+            == []
+            and len([r for r in queue if r["started_at"]]) >= 2
+            and [r for r in stop if r["status"] == "interrupted"]
+            and len([r for r in stop if r["started_at"]]) >= 2
+        )
+
+    wait_for(settled, 40, "queued and stopped runs")
+    assert scheduler.stop() == 0
+
+    skip = history(jobs_file, "skip")
+    started = [r for r in skip if r["started_at"]]
+    skipped = [r for r in skip if r["status"] == "skipped"]
+    assert skipped and all(r["reasons"][0]["code"] == "overlap" for r in skipped)
+    for a, b in itertools.pairwise(started):  # never two at once
+        assert b["started_at"] >= a["finished_at"]
+
+    queue = [r for r in history(jobs_file, "queue") if r["started_at"]]
+    assert queue[0]["status"] == "succeeded"
+    assert queue[1]["started_at"] >= queue[0]["finished_at"]  # ran after the previous one
+    assert queue[1]["scheduled_for"] < queue[0]["finished_at"]  # though fired during it
+    assert [r for r in history(jobs_file, "queue") if r["status"] == "skipped"]  # one waits at most
+
+    stop = [r for r in history(jobs_file, "stop") if r["started_at"]]
+    first = stop[0]
+    assert first["status"] == "interrupted" and "overlap" in [x["code"] for x in first["reasons"]]
+    assert first["finished_at"] - first["started_at"] < timedelta(seconds=4)  # not its 4 s page
+    assert stop[1]["started_at"] >= first["finished_at"]
+
+
+def test_sigterm_interrupts_runs_and_a_restart_resumes_them(
+    tinysite: TinySite, tmp_path: Path, schedulers: list[SchedulerProcess]
+) -> None:
+    jobs_file = write_jobs(
+        tmp_path,
+        f'[jobs.slow]\ncrawl = "{tinysite.url("/" + SLOW)}"\noptions = {{ max-pages = 1 }}\n'
+        'store = "sqlite:///c.db"\nschedule = { every = 1 }\ninterrupted = "resume"\n',
+    )
+    scheduler = start(schedulers, jobs_file)
+    running = wait_for(
+        lambda: [r for r in history(jobs_file) if r["status"] == "running"], 20, "a running crawl"
+    )[0]
+    assert group_alive(running["pgid"])
+    assert scheduler.stop(signal.SIGTERM) == 0
+    assert not group_alive(running["pgid"]), "the crawl outlived the scheduler"
+    row = history(jobs_file)[[r["id"] for r in history(jobs_file)].index(running["id"])]
+    assert row["status"] == "interrupted"
+    assert "shutdown" in [r["code"] for r in row["reasons"]]
+
+    start(schedulers, jobs_file)
+    resumed = wait_for(
+        lambda: [r for r in history(jobs_file) if r["resumed_from"] == running["id"]],
+        15,
+        "a resume",
+    )[0]
+    assert resumed["trigger"] == "resume" and resumed["job_dir"] == running["job_dir"]
+
+
+def test_a_crawl_that_outlived_a_killed_scheduler_is_adopted(
+    tinysite: TinySite, tmp_path: Path, schedulers: list[SchedulerProcess]
+) -> None:
+    jobs_file = write_jobs(
+        tmp_path,
+        f'[jobs.slow]\ncrawl = "{tinysite.url("/" + SLOW)}"\noptions = {{ max-pages = 1 }}\n'
+        'store = "sqlite:///c.db"\nschedule = { every = 60 }\n',
+    )
+    jobs = load_jobs_file(jobs_file)
+    store = StateStore.open(jobs.scheduler.store)
+    job = jobs.job("slow")
+    assert job.schedule is not None
+    store.set_job_state("slow", schedule=job.schedule.key(), next_fire_at=datetime.now(UTC))
+    store.close()
+    scheduler = start(schedulers, jobs_file)
+    running = wait_for(
+        lambda: [r for r in history(jobs_file) if r["status"] == "running"], 20, "a running crawl"
+    )[0]
+    scheduler.stop(signal.SIGKILL)
+    assert group_alive(running["pgid"])  # its own session: the crawl goes on
+    start(schedulers, jobs_file)
+    wait_for(lambda: "adopting run" in schedulers[-1].output(), 10, "adoption")
+    row = wait_for(
+        lambda: [r for r in history(jobs_file) if r["id"] == running["id"] and r["finished_at"]],
+        20,
+        "its end",
+    )[0]
+    assert row["status"] in ("succeeded", "interrupted"), row
+    assert len([r for r in history(jobs_file) if r["started_at"]]) == 1  # not run twice
+
+
+def test_jobs_run_in_the_foreground_exits_with_the_crawls_code(
+    tinysite: TinySite, tmp_path: Path
+) -> None:
+    jobs_file = write_jobs(
+        tmp_path,
+        f'[jobs.ok]\ncrawl = "{tinysite.url("/")}"\noptions = {{ max-pages = 1 }}\nstore = "sqlite:///c.db"\n\n'
+        '[jobs.broken]\ncrawl = "http://127.0.0.1:9/"\noptions = { max-pages = 1 }\n'
+        'store = "sqlite:///c.db"\nsettings = { RETRY_ENABLED = false }\n',
+    )
+    ok = run_crawler("jobs", "run", "ok", "--jobs-file", str(jobs_file), cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    assert "succeeded" in ok.stderr
+    [row] = history(jobs_file, "ok")
+    assert (row["trigger"], row["status"], row["exit_code"]) == ("manual", "succeeded", 0)
+    pytest.importorskip("crawler.outcome")  # a dead host fails only with the outcome file
+    broken = run_crawler("jobs", "run", "broken", "--jobs-file", str(jobs_file), cwd=tmp_path)
+    assert broken.returncode == 1, broken.stderr
+    [row] = history(jobs_file, "broken")
+    assert row["status"] == "failed" and row["exit_code"] == 1
+    assert "start_url_failed" in [r["code"] for r in row["reasons"]], row["reasons"]
+
+
+def test_state_store_on_postgresql(postgres_url: str) -> None:
+    store = StateStore.open(postgres_url, timeout=10)
+    try:
+        run_id = store.add_run(job="j", trigger="manual", status="queued")
+        store.update_run(run_id, status="failed", reasons=[{"code": "no_pages", "message": "m"}])
+        assert store.runs("j")[0]["reasons"] == [{"code": "no_pages", "message": "m"}]
+        store.set_job_state("j", paused=True)
+        store.set_job_state("j", next_fire_at=datetime(2030, 1, 1, tzinfo=UTC))
+        assert store.job_states()["j"]["paused"] is True
+        assert store.acquire_lock("h:1", 15, lambda _owner: False) is None
+        assert store.acquire_lock("h:2", 15, lambda _owner: False) == "h:1"
+        assert store.acquire_lock("h:2", 15, lambda owner: owner == "h:1") is None  # holder gone
+        assert store.heartbeat("h:1") is False and store.heartbeat("h:2") is True
+    finally:
+        store.close()
