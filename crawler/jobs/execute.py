@@ -288,12 +288,7 @@ def result_values(
         values["exit_code"] = code
         if code == 0:
             status = "succeeded"
-        elif code == EXIT_INTERRUPTED or (returncode is not None and returncode < -1):
-            status = "interrupted"
-            if returncode is not None and returncode < -1 and not stop_reason:
-                name = signal.Signals(-returncode).name
-                reasons.append({"code": "killed", "message": f"the crawl was killed ({name})"})
-        elif returncode == -1:  # adopted: its exit status is its dead parent's
+        elif returncode == -1:  # adopted: its exit status went to its dead parent
             status = "interrupted"
             reasons.append(
                 {
@@ -302,6 +297,14 @@ def result_values(
                     "outcome file",
                 }
             )
+        elif stop_reason or code == EXIT_INTERRUPTED or (returncode or 0) < 0:
+            status = "interrupted"  # stopped by us (or a signal), however early
+            if returncode is not None and returncode < -1 and not stop_reason:
+                try:
+                    name = signal.Signals(-returncode).name
+                except ValueError:
+                    name = f"signal {-returncode}"
+                reasons.append({"code": "killed", "message": f"the crawl was killed ({name})"})
         else:
             status = "failed"
             what = "a configuration error" if code == EXIT_USAGE else "a failure"
