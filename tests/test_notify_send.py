@@ -141,7 +141,7 @@ def test_missing_password_variable_and_unverified_certificate(
     trustme.CA().cert_pem.write_to_path(str(other_ca))
     untrusted = email(smtp_tls_server, **login(other_ca, password_env="NOTIFY_TEST_SMTP_PASSWORD"))
     (failure,) = notify(targets({"email": untrusted}), failed_report())
-    assert "cannot connect: SSLCertVerificationError" in failure
+    assert "TLS failed: SSLCertVerificationError" in failure
     assert smtp_tls_server.logins == []
     assert smtp_tls_server.mails == []
 

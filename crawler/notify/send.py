@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import smtplib
+import ssl
 import time
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -144,7 +145,9 @@ def send_email(target: EmailTarget, report: RunReport, secrets: list[str] | None
         raise NotifyError(f"SMTP error ({type(error).__name__})") from None
     except TimeoutError:
         raise NotifyError(f"timed out after {target.timeout:g} s") from None
-    except OSError as error:  # refused, unreachable, DNS, TLS (ssl.SSLError)
+    except ssl.SSLError as error:  # a certificate not trusted, no common protocol
+        raise NotifyError(f"TLS failed: {_os_error(error)}") from None
+    except OSError as error:  # refused, unreachable, DNS
         raise NotifyError(f"cannot connect: {_os_error(error)}") from None
     if refused:
         raise NotifyError(f"some recipients refused: {_refused(refused)}")
