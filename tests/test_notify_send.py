@@ -128,7 +128,7 @@ def test_wrong_password_is_a_failure_message_without_the_password(
     assert smtp_tls_server.mails == []
 
 
-def test_missing_password_variable_and_unverified_certificate(
+def test_missing_password_or_ca_and_untrusted_certificate(
     smtp_tls_server: SmtpSink, tls_ca: TestCA, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.delenv("NOTIFY_TEST_SMTP_PASSWORD", raising=False)
@@ -142,6 +142,14 @@ def test_missing_password_variable_and_unverified_certificate(
     untrusted = email(smtp_tls_server, **login(other_ca, password_env="NOTIFY_TEST_SMTP_PASSWORD"))
     (failure,) = notify(targets({"email": untrusted}), failed_report())
     assert "TLS failed: SSLCertVerificationError" in failure
+    missing = email(smtp_tls_server, **login(tmp_path / "no-ca.pem", password_file="/nonexistent"))
+    (failure,) = notify(targets({"email": missing}), failed_report())
+    assert failure.endswith("cannot read the password file /nonexistent: No such file or directory")
+    missing["password_file"] = str(other_ca)  # readable
+    (failure,) = notify(targets({"email": missing}), failed_report())
+    assert failure.endswith(
+        f"cannot load the CA file {tmp_path / 'no-ca.pem'}: No such file or directory"
+    )
     assert smtp_tls_server.logins == []
     assert smtp_tls_server.mails == []
 

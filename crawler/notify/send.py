@@ -116,8 +116,14 @@ def send_email(target: EmailTarget, report: RunReport, secrets: list[str] | None
         password = _read_secret(target.password_env, target.password_file, "password")
         secrets.append(password)
     message = email_message(target, report)
+    context = None
+    if target.ssl or target.starttls:
+        try:
+            context = target.ssl_context()
+        except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
+            reason = getattr(error, "strerror", None) or type(error).__name__
+            raise NotifyError(f"cannot load the CA file {target.cafile}: {reason}") from None
     try:
-        context = target.ssl_context() if target.ssl or target.starttls else None
         if target.ssl:
             client: smtplib.SMTP = smtplib.SMTP_SSL(
                 target.host, target.port, timeout=target.timeout, context=context
