@@ -13,6 +13,9 @@ import pytest
 
 from fixtures.tinysite.server import TinySite
 from tests.crawltools import REPO_ROOT
+
+# Fixtures of notification tests (real SMTP server, webhook receiver), for every test.
+from tests.notifytools import smtp_server, smtp_tls_server, tls_ca, webhook_receiver  # noqa: F401
 from tests.pgserver import PostgresServer
 
 if TYPE_CHECKING:
