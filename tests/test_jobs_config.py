@@ -200,3 +200,12 @@ def test_durations() -> None:
 def test_scrapyd_jobs_need_the_scrapyd_url_and_project(tmp_path: Path) -> None:
     message = refused(tmp_path, '[jobs.t]\nspider = "site"\ntarget = "scrapyd"\n')
     assert "jobs.t" in message and "scrapyd" in message
+
+
+def test_notify_entries_are_checked_with_their_path(tmp_path: Path) -> None:
+    message = refused(
+        tmp_path,
+        '[jobs.t]\ncrawl = "http://127.0.0.1:8000/"\n\n'
+        '[[jobs.t.notify]]\nwebhook = { url = "ftp://x/" }\n',
+    )
+    assert message.startswith(f"{tmp_path / 'jobs.toml'}: jobs.t.notify[0].webhook"), message

@@ -8,6 +8,7 @@ Schedules are every 1-2 s; tolerances allow a loaded 2-core machine.
 from __future__ import annotations
 
 import itertools
+import json
 import signal
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from fixtures.tinysite.server import TinySite
+    from tests.notifytools import SmtpSink, WebhookReceiver
 
 LATE = 3.0  # seconds a run may start after its fire time on a loaded machine
 SLOW = "?delay=3000"  # a start page that takes 3 s: a crawl still running at the next fire
@@ -270,24 +272,56 @@ def test_a_crawl_that_outlived_a_killed_scheduler_is_adopted(
     assert len([r for r in history(jobs_file) if r["started_at"]]) == 1  # not run twice
 
 
-def test_jobs_run_in_the_foreground_exits_with_the_crawls_code(
-    tinysite: TinySite, tmp_path: Path
+def test_jobs_run_in_the_foreground_exits_with_the_crawls_code_and_notifies(
+    tinysite: TinySite, tmp_path: Path, smtp_server: SmtpSink, webhook_receiver: WebhookReceiver
 ) -> None:
+    """A failed run sends one email and one webhook naming job, run and reason;
+    a success sends none (``on = ["failure"]``)."""
+    notify = (
+        '[[jobs.{name}.notify]]\non = ["failure"]\n'
+        f'email = {{ to = ["ops@example.org"], from = "crawler@example.org", '
+        f'smtp = "{smtp_server.url}" }}\n\n'
+        f'[[jobs.{{name}}.notify]]\nwebhook = {{ url = "{webhook_receiver.url}" }}\n\n'
+    )
     jobs_file = write_jobs(
         tmp_path,
-        f'[jobs.ok]\ncrawl = "{tinysite.url("/")}"\noptions = {{ max-pages = 1 }}\nstore = "sqlite:///c.db"\n\n'
-        '[jobs.broken]\ncrawl = "http://127.0.0.1:9/"\noptions = { max-pages = 1 }\n'
-        'store = "sqlite:///c.db"\nsettings = { RETRY_ENABLED = false }\n',
+        f'[jobs.ok]\ncrawl = "{tinysite.url("/")}"\noptions = {{ max-pages = 1 }}\n'
+        'store = "sqlite:///c.db"\n\n'
+        + notify.replace("{name}", "ok")
+        + f'[jobs.broken]\ncrawl = "{tinysite.url("/")}"\n'
+        'options = { extract = ["no-such-spec.yaml"] }\nstore = "sqlite:///c.db"\n\n'
+        + notify.replace("{name}", "broken"),
     )
     ok = run_crawler("jobs", "run", "ok", "--jobs-file", str(jobs_file), cwd=tmp_path)
     assert ok.returncode == 0, ok.stderr
     assert "succeeded" in ok.stderr
     [row] = history(jobs_file, "ok")
     assert (row["trigger"], row["status"], row["exit_code"]) == ("manual", "succeeded", 0)
-    pytest.importorskip("crawler.outcome")  # a dead host fails only with the outcome file
+    assert smtp_server.mails == [] and webhook_receiver.requests == []
+
     broken = run_crawler("jobs", "run", "broken", "--jobs-file", str(jobs_file), cwd=tmp_path)
-    assert broken.returncode == 1, broken.stderr
+    assert broken.returncode == 2, broken.stderr  # the crawl refused its configuration
     [row] = history(jobs_file, "broken")
+    assert row["status"] == "failed" and row["reasons"][0]["code"] == "config_error"
+    assert row["notify_failures"] == 0
+    [mail] = smtp_server.mails
+    [post] = webhook_receiver.requests
+    assert f"job broken run {row['id']} failed" in mail.message["Subject"]
+    body = json.loads(post.body)
+    assert (body["job"], body["run_id"], body["status"]) == ("broken", row["id"], "failed")
+    assert body["reasons"][0]["code"] == "config_error"
+
+
+def test_a_dead_host_fails(tmp_path: Path) -> None:
+    pytest.importorskip("crawler.outcome")  # a dead host fails only with the outcome file
+    jobs_file = write_jobs(
+        tmp_path,
+        '[jobs.dead]\ncrawl = "http://127.0.0.1:9/"\noptions = { max-pages = 1 }\n'
+        'store = "sqlite:///c.db"\nsettings = { RETRY_ENABLED = false }\n',
+    )
+    dead = run_crawler("jobs", "run", "dead", "--jobs-file", str(jobs_file), cwd=tmp_path)
+    assert dead.returncode == 1, dead.stderr
+    [row] = history(jobs_file, "dead")
     assert row["status"] == "failed" and row["exit_code"] == 1
     assert "start_url_failed" in [r["code"] for r in row["reasons"]], row["reasons"]
 

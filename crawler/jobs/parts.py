@@ -3,8 +3,9 @@ the outcome file (:mod:`crawler.outcome`), notifications (:mod:`crawler.notify`)
 and the Scrapyd client (:mod:`crawler.scrapyd`).
 
 Every import of them is here, so the rest of :mod:`crawler.jobs` sees small,
-stable functions: :func:`read_outcome`, :func:`parse_targets`, :func:`notify_run`,
-:func:`scrapyd_available`.
+stable functions: :func:`read_outcome`, :func:`parse_targets` (the job file's
+``notify`` entries, :func:`crawler.notify.targets.parse_targets`),
+:func:`notify_run`, :func:`scrapyd_available`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from __future__ import annotations
 import importlib.util
 from typing import TYPE_CHECKING, Any
 
-from crawler.exceptions import ConfigError
+from crawler.notify.report import RunReport
+from crawler.notify.send import notify
+from crawler.notify.targets import parse_targets
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -36,16 +39,7 @@ def read_outcome(path: Path) -> Any | None:
     return read(path)
 
 
-def parse_targets(raw: list[Any], where: str) -> list[Any]:
-    """The job's ``notify`` entries as :mod:`crawler.notify` targets (ConfigError
-    naming ``where`` and the field when one is wrong)."""
-    if not raw:
-        return []
-    if not _have("crawler.notify.targets"):
-        raise ConfigError(f"{where}: notifications are not available in this version")
-    from crawler.notify.targets import parse_targets as parse
-
-    return list(parse(raw, where))
+__all__ = ["notify_run", "parse_targets", "read_outcome", "scrapyd_available"]
 
 
 def notify_run(targets: list[Any], run: dict[str, Any]) -> list[str]:
@@ -53,9 +47,6 @@ def notify_run(targets: list[Any], run: dict[str, Any]) -> list[str]:
     whose ``on`` matches its status; the failures, one message each (never raises)."""
     if not targets:
         return []
-    from crawler.notify.report import RunReport
-    from crawler.notify.send import notify
-
     started, finished = run.get("started_at"), run.get("finished_at")
     duration = (finished - started).total_seconds() if started and finished else None
     try:
