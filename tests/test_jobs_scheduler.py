@@ -10,6 +10,8 @@ from __future__ import annotations
 import itertools
 import json
 import signal
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -17,7 +19,7 @@ import pytest
 
 from crawler.jobs.config import load_jobs_file
 from crawler.jobs.state import StateStore
-from tests.crawltools import run_crawler
+from tests.crawltools import run_crawler, subprocess_env
 from tests.jobstools import (
     SchedulerProcess,
     group_alive,
@@ -71,7 +73,13 @@ def test_runs_on_time_pause_resume_and_history_across_a_restart(
         'store = "sqlite:///tiny.db"\nschedule = { every = 1 }\n',
     )
     scheduler = start(schedulers, jobs_file)
-    assert start_fails_locked(jobs_file)  # one scheduler per state store
+    second = subprocess.Popen(  # one scheduler per state store: a second one refuses
+        [sys.executable, "-m", "crawler.cli", "scheduler", "--jobs-file", str(jobs_file)],
+        cwd=tmp_path,
+        env=subprocess_env(),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     runs = wait_for(
         lambda: len(done(jobs_file, "tiny")) >= 2 and done(jobs_file, "tiny"), 30, "2 runs"
     )
@@ -85,6 +93,8 @@ def test_runs_on_time_pause_resume_and_history_across_a_restart(
     fires = [r["scheduled_for"] for r in history(jobs_file, "tiny") if r["trigger"] == "schedule"]
     gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(fires)]
     assert gaps and all(abs(gap - round(gap)) < 0.01 for gap in gaps), gaps  # on the grid
+    _, refusal = second.communicate(timeout=60)
+    assert second.returncode == 2 and "another scheduler" in refusal, refusal
 
     assert (
         run_crawler("jobs", "pause", "tiny", "--jobs-file", str(jobs_file), cwd=tmp_path).returncode
@@ -122,13 +132,6 @@ def test_runs_on_time_pause_resume_and_history_across_a_restart(
     assert shown.returncode == 0 and "succeeded" in shown.stdout and "crawl.log" in shown.stdout
 
 
-def start_fails_locked(jobs_file: Path) -> bool:
-    second = run_crawler(
-        "scheduler", "--jobs-file", str(jobs_file), cwd=jobs_file.parent, timeout=60
-    )
-    return second.returncode == 2 and "another scheduler" in second.stderr
-
-
 def test_missed_runs_follow_the_misfire_policy(
     tinysite: TinySite, tmp_path: Path, schedulers: list[SchedulerProcess]
 ) -> None:
@@ -163,7 +166,7 @@ def test_missed_runs_follow_the_misfire_policy(
     ]
 
 
-def test_overlap_skip_queue_and_stop(
+def test_overlap_skip_queue_stop_and_timeout(
     tinysite: TinySite, tmp_path: Path, schedulers: list[SchedulerProcess]
 ) -> None:
     url = tinysite.url(f"/{SLOW}")
@@ -175,7 +178,8 @@ def test_overlap_skip_queue_and_stop(
         tmp_path,
         f'[jobs.skip]\n{common}overlap = "skip"\n\n'
         f'[jobs.queue]\n{common}overlap = "queue"\n\n'
-        f'[jobs.stop]\n{common}overlap = "stop"\n',
+        f'[jobs.stop]\n{common}overlap = "stop"\n\n'
+        f"[jobs.late]\n{common}timeout = 1\n",
     )
     scheduler = start(schedulers, jobs_file)
 
@@ -189,6 +193,7 @@ def test_overlap_skip_queue_and_stop(
             and len([r for r in queue if r["started_at"]]) >= 2
             and [r for r in stop if r["status"] == "interrupted"]
             and len([r for r in stop if r["started_at"]]) >= 2
+            and [r for r in history(jobs_file, "late") if r["finished_at"] and r["started_at"]]
         )
 
     wait_for(settled, 40, "queued and stopped runs")
@@ -211,6 +216,9 @@ def test_overlap_skip_queue_and_stop(
     first = stop[0]
     assert first["status"] == "interrupted" and "overlap" in [x["code"] for x in first["reasons"]]
     assert stop[1]["started_at"] >= first["finished_at"]
+
+    late = next(r for r in history(jobs_file, "late") if r["started_at"])
+    assert late["status"] == "failed" and "timeout" in [x["code"] for x in late["reasons"]]
 
 
 def test_sigterm_interrupts_runs_and_a_restart_resumes_them(

@@ -25,6 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from scrapy.utils.conf import closest_scrapy_cfg
+
 from crawler.jobs import parts
 from crawler.redaction import redact_url
 
@@ -161,6 +163,11 @@ def start_run(
     outcome_file = run_dir / "outcome.json"
     job_dir = job_dir or run_dir / "job"
     argv = job.command(sys.executable, job_dir, outcome_file)
+    env = None
+    if job.spider is not None and not closest_scrapy_cfg(jobs.base_dir):
+        # No Scrapy project around the job file: the framework's settings, as
+        # `crawler` itself uses (crawler.runner.project_settings).
+        env = {"SCRAPY_SETTINGS_MODULE": "crawler.settings", **os.environ}
     now = datetime.now(UTC)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -172,6 +179,7 @@ def start_run(
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                env=env,
             )
     except OSError as e:
         store.update_run(
