@@ -209,3 +209,13 @@ def test_notify_entries_are_checked_with_their_path(tmp_path: Path) -> None:
         '[[jobs.t.notify]]\nwebhook = { url = "ftp://x/" }\n',
     )
     assert message.startswith(f"{tmp_path / 'jobs.toml'}: jobs.t.notify[0].webhook"), message
+
+
+def test_a_store_password_never_goes_on_a_command_line(tmp_path: Path) -> None:
+    message = refused(
+        tmp_path,
+        '[jobs.t]\ncrawl = "http://127.0.0.1:8000/"\n'
+        'store = "postgresql://crawler:s3cret@db.example/crawls"\n',
+    )
+    assert "jobs.t.store: a password in the store URL" in message and "PGPASSWORD" in message
+    assert "s3cret" not in message

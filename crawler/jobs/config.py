@@ -23,6 +23,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -337,6 +338,12 @@ class _JobsFileChecker:
         values["settings"] = settings
         if "store" in raw:
             values["store"] = self.store(raw["store"], f"{where}.store")
+            if urlsplit(values["store"]).password:
+                self.fail(
+                    f"{where}.store",
+                    "a password in the store URL would be on the crawl's command line: "
+                    "leave it out and give it in PGPASSWORD or ~/.pgpass (libpq reads them)",
+                )
         if "schedule" in raw:
             values["schedule"] = self.schedule(raw["schedule"], f"{where}.schedule")
         for key, allowed in (

@@ -280,7 +280,7 @@ def result_values(
     values: dict[str, Any] = {}
     if outcome is not None:
         status = outcome.status
-        reasons = [dict(r) for r in outcome.reasons]
+        reasons = [_reason(r) for r in outcome.reasons]
         values.update(
             exit_code=outcome.exit_code,
             finish_reason=outcome.finish_reason,
@@ -329,6 +329,13 @@ def result_values(
             status = "failed"
     values.update(status=status, reasons=reasons)
     return values
+
+
+def _reason(reason: Any) -> dict[str, str]:
+    """An outcome's reason (``crawler.outcome.Reason``, or a mapping) as a dict."""
+    if isinstance(reason, dict):
+        return {"code": str(reason.get("code")), "message": str(reason.get("message", ""))}
+    return {"code": str(reason.code), "message": str(reason.message)}
 
 
 def _seconds(value: float | None) -> str:

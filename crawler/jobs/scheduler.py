@@ -156,6 +156,7 @@ class Scheduler:
         for handle in self.active.values():
             handle.stop("shutdown")
         while self.active:
+            self.beat()  # a long stop_grace is no reason to lose the lock
             self.poll_runs()
             time.sleep(0.1)
 
@@ -297,13 +298,20 @@ class Scheduler:
 
     # The loop
 
+    def beat(self) -> bool:
+        """Renew the lock every :data:`HEARTBEAT` seconds; False when it was lost."""
+        if time.monotonic() < self.next_beat:
+            return True
+        self.next_beat = time.monotonic() + HEARTBEAT
+        if self.store.heartbeat(self.owner):
+            return True
+        logger.error("another scheduler took over this state store's lock: stopping")
+        self.stopping.set()
+        return False
+
     def tick(self) -> None:
-        if time.monotonic() >= self.next_beat:
-            self.next_beat = time.monotonic() + HEARTBEAT
-            if not self.store.heartbeat(self.owner):
-                logger.error("another scheduler took over this state store's lock: stopping")
-                self.stopping.set()
-                return
+        if not self.beat():
+            return
         self.poll_runs()
         now = datetime.now(UTC)
         states = self.store.job_states()
