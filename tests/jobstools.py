@@ -18,12 +18,12 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 
-def write_jobs(directory: Path, text: str) -> Path:
+def write_jobs(directory: Path, text: str, cap: int = 4) -> Path:
     """``jobs.toml`` in ``directory`` with a ``[scheduler]`` table of a state
-    store, runs dir and a short stop grace there, then ``text``."""
+    store there, ``cap`` concurrent runs and a short stop grace, then ``text``."""
     path = directory / "jobs.toml"
     path.write_text(
-        '[scheduler]\nstore = "sqlite:///state.db"\nmax_concurrent_runs = 4\n'
+        f'[scheduler]\nstore = "sqlite:///state.db"\nmax_concurrent_runs = {cap}\n'
         'stop_grace = "4s"\n\n' + text,
         encoding="utf-8",
     )

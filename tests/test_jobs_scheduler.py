@@ -180,6 +180,7 @@ def test_overlap_skip_queue_stop_and_timeout(
         f'[jobs.queue]\n{common}overlap = "queue"\n\n'
         f'[jobs.stop]\n{common}overlap = "stop"\n\n'
         f"[jobs.late]\n{common}timeout = 1\n",
+        cap=3,
     )
     scheduler = start(schedulers, jobs_file)
 
@@ -217,8 +218,17 @@ def test_overlap_skip_queue_stop_and_timeout(
     assert first["status"] == "interrupted" and "overlap" in [x["code"] for x in first["reasons"]]
     assert stop[1]["started_at"] >= first["finished_at"]
 
+    ran = [r for r in history(jobs_file) if r["started_at"]]
+    spans = [(r["job"], r["id"], r["started_at"], r["finished_at"]) for r in ran]
+    assert max(concurrent(ran, r["started_at"]) for r in ran) == 3, spans  # max_concurrent_runs
+
     late = next(r for r in history(jobs_file, "late") if r["started_at"])
     assert late["status"] == "failed" and "timeout" in [x["code"] for x in late["reasons"]]
+
+
+def concurrent(runs: list[dict], moment: datetime) -> int:
+    """How many of ``runs`` were running at ``moment``."""
+    return len([r for r in runs if r["started_at"] <= moment < r["finished_at"]])
 
 
 def test_sigterm_interrupts_runs_and_a_restart_resumes_them(
