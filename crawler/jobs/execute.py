@@ -139,6 +139,10 @@ class RunHandle:
             self.killed = True
             signal_group(self.pgid, signal.SIGKILL)
 
+    def result(self, returncode: int | None) -> dict[str, Any]:
+        """The history columns of the ended run (:func:`result_values`)."""
+        return result_values(self.outcome_file, returncode, self.stop_reason, self.job)
+
     def timed_out(self) -> bool:
         timeout = self.job.timeout
         return timeout is not None and time.monotonic() - self.started > timeout
@@ -157,7 +161,12 @@ def start_run(
     session and process group, in the job file's directory, with this
     process's environment: login passwords come from there).  ``job_dir``: the
     job dir of the run it resumes.  None when the process cannot be started
-    (the row is then failed, reason ``start_failed``)."""
+    (the row is then failed, reason ``start_failed``).  A ``target = "scrapyd"``
+    job is scheduled on Scrapyd instead (:mod:`crawler.jobs.remote`)."""
+    if job.target == "scrapyd":
+        from crawler.jobs.remote import start_remote_run  # it builds on this module
+
+        return start_remote_run(store, jobs, job, run_id, owner=owner)
     run_dir = jobs.scheduler.runs_dir / job.name / str(run_id)
     log_file = run_dir / "crawl.log"
     outcome_file = run_dir / "outcome.json"
@@ -241,7 +250,7 @@ def finish_run(
     row.  What is left of its process group (a browser the crawl could not
     close) is killed."""
     signal_group(handle.pgid, signal.SIGKILL)
-    values = result_values(handle.outcome_file, returncode, handle.stop_reason, handle.job)
+    values = handle.result(returncode)
     values["finished_at"] = datetime.now(UTC)
     store.update_run(handle.run_id, **values)
     row = store.run(handle.run_id) or {}

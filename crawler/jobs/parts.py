@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 from typing import TYPE_CHECKING, Any
 
+from crawler.exceptions import ConfigError
 from crawler.notify.report import RunReport
 from crawler.notify.send import notify
 from crawler.notify.targets import parse_targets
@@ -39,7 +40,22 @@ def read_outcome(path: Path) -> Any | None:
     return read(path)
 
 
-__all__ = ["notify_run", "parse_targets", "read_outcome", "scrapyd_available"]
+try:
+    from crawler.exceptions import ScrapydError
+except ImportError:  # until crawler.scrapyd is part of the framework
+
+    class ScrapydError(Exception):  # type: ignore[no-redef]
+        """Stands for crawler.exceptions.ScrapydError (never raised)."""
+
+
+__all__ = [
+    "ScrapydError",
+    "notify_run",
+    "parse_targets",
+    "read_outcome",
+    "scrapyd_available",
+    "scrapyd_client",
+]
 
 
 def notify_run(targets: list[Any], run: dict[str, Any]) -> list[str]:
@@ -75,4 +91,15 @@ def notify_run(targets: list[Any], run: dict[str, Any]) -> list[str]:
 
 def scrapyd_available() -> bool:
     """Whether ``target = "scrapyd"`` jobs can run (:mod:`crawler.scrapyd` is present)."""
-    return False
+    return _have("crawler.scrapyd")
+
+
+def scrapyd_client(url: str) -> Any:
+    """A :class:`crawler.scrapyd.ScrapydClient` for ``url`` (credentials from the
+    URL or ``SCRAPYD_USERNAME``/``SCRAPYD_PASSWORD``); ConfigError for a bad URL."""
+    from crawler.scrapyd import ScrapydClient
+
+    try:
+        return ScrapydClient(url)
+    except ScrapydError as e:
+        raise ConfigError(str(e)) from None

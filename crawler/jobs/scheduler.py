@@ -46,6 +46,7 @@ from crawler.jobs.execute import (
     send_notifications,
     start_run,
 )
+from crawler.jobs.remote import remote_handle
 
 if TYPE_CHECKING:
     from apscheduler.triggers.base import BaseTrigger
@@ -171,6 +172,10 @@ class Scheduler:
             job = self.jobs.jobs.get(row["job"])
             if row["owner"] != self.owner and not owner_gone(row["owner"] or ""):
                 self.foreign[row["id"]] = row  # `crawler jobs run` in another shell
+                continue
+            if job is not None and row["remote_job"]:  # on Scrapyd: followed there
+                handle = remote_handle(self.jobs, job, row["id"], row["remote_job"])
+                self.active[row["id"]] = handle
                 continue
             if job is not None and alive(row["pid"], row["pid_start"]):
                 logger.info("adopting run %s of %s (pid %s)", row["id"], job.name, row["pid"])

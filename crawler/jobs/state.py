@@ -93,6 +93,7 @@ job_runs = Table(
     Column("pgid", Integer),
     Column("pid_start", String(40)),
     Column("crawl_run_id", Integer),
+    Column("remote_job", Text),  # the Scrapyd job id of a target = "scrapyd" run
     Column("store", Text),  # the crawl's store, password masked
     Column("owner", Text),  # the scheduler (or `jobs run`) that started it: host:pid
     Column("resumed_from", Integer),  # the interrupted run this one resumes or retries
