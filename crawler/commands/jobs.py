@@ -257,7 +257,8 @@ def run_job(args: argparse.Namespace) -> int:
             send_notifications(store, job, row)
             print(f"error: {row['reasons'][0]['message']}", file=sys.stderr)
             return 1
-        print(f"run {run_id} of {job.name}: log in {handle.run_dir / 'crawl.log'}", file=sys.stderr)
+        log = (store.run(run_id) or {}).get("log_file")
+        print(f"run {run_id} of {job.name}: log in {log}", file=sys.stderr)
         previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
             code = _wait(handle, jobs.scheduler.stop_grace)

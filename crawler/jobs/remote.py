@@ -79,8 +79,9 @@ class RemoteRunHandle(RunHandle):
         except parts.ScrapydError as e:
             logger.error("run %s of %s: %s", self.run_id, self.job.name, e)
 
-    def result(self) -> dict[str, Any]:
-        """The history columns of the ended run, from the finish reason in its log."""
+    def result(self, returncode: int | None = None) -> dict[str, Any]:
+        """The history columns of the ended run, from the finish reason in its
+        log (``returncode``, always 0 here, says nothing)."""
         assert self.job.spider is not None and self.job.project is not None
         reasons: list[dict[str, str]] = []
         try:
