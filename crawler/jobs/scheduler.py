@@ -46,7 +46,7 @@ from crawler.jobs.execute import (
     send_notifications,
     start_run,
 )
-from crawler.jobs.remote import remote_handle
+from crawler.jobs.remote import RemoteRunHandle, remote_handle
 
 if TYPE_CHECKING:
     from apscheduler.triggers.base import BaseTrigger
@@ -152,6 +152,9 @@ class Scheduler:
     def shutdown(self) -> None:
         """Stop starting runs, SIGINT every run (they end interrupted, resumable
         from their job dirs), SIGKILL those still there after ``stop_grace``."""
+        for run_id, handle in list(self.active.items()):
+            if isinstance(handle, RemoteRunHandle):  # Scrapyd's: the next scheduler follows it
+                del self.active[run_id]
         if self.active:
             logger.info("stopping %d run(s)", len(self.active))
         for handle in self.active.values():
