@@ -1,0 +1,106 @@
+"""What a scheduler does at start with what the previous one left: runs whose
+crawl is gone (per ``interrupted``), queued runs (per ``misfire``).
+
+The scheduler's own recovery (:meth:`Scheduler.recover`) on a real state store,
+in this process; the rows are those a scheduler killed mid-run leaves.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import pytest
+
+from crawler.jobs.config import load_jobs_file
+from crawler.jobs.scheduler import Scheduler
+from crawler.jobs.state import StateStore
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+
+def dead_pid() -> int:
+    """The pid of a process that ended (and was reaped)."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    assert process.wait() == 0
+    return process.pid
+
+
+@pytest.fixture
+def scheduler(tmp_path: Path) -> Iterator[Scheduler]:
+    path = tmp_path / "jobs.toml"
+    path.write_text(
+        '[scheduler]\nstore = "sqlite:///state.db"\n\n'
+        + "".join(
+            f'[jobs.{policy}]\ncrawl = "http://127.0.0.1:9/"\ninterrupted = "{policy}"\n'
+            f'misfire = "{"skip" if policy == "mark" else "run_once"}"\n\n'
+            for policy in ("resume", "retry", "mark")
+        )
+    )
+    jobs = load_jobs_file(path)
+    store = StateStore.open(jobs.scheduler.store)
+    yield Scheduler(jobs, store)
+    store.close()
+
+
+def test_runs_whose_crawl_is_gone_follow_the_interrupted_policy(
+    scheduler: Scheduler, tmp_path: Path
+) -> None:
+    store = scheduler.store
+    pid, now = dead_pid(), datetime.now(UTC)
+    left = {}
+    for name in ("resume", "retry", "mark"):
+        left[name] = store.add_run(
+            job=name,
+            trigger="schedule",
+            status="running",
+            started_at=now,
+            run_dir=str(tmp_path / name),
+            job_dir=str(tmp_path / name / "job"),
+            pid=pid,
+            pgid=pid,
+            pid_start="1",
+            owner=f"{socket.gethostname()}:{pid}",  # a scheduler that died
+        )
+    scheduler.recover()
+    for run_id in left.values():
+        row = store.run(run_id)
+        assert row is not None
+        assert row["status"] == "interrupted"
+        assert [r["code"] for r in row["reasons"]] == ["scheduler_died"]
+    pending = {p.job: p for p in scheduler.pending}
+    assert set(pending) == {"resume", "retry"}  # mark: nothing more
+    assert pending["resume"].job_dir == tmp_path / "resume" / "job"  # the same job dir
+    assert pending["retry"].job_dir is None  # a fresh one
+    for name in ("resume", "retry"):
+        follow = store.run(pending[name].run_id)
+        assert follow is not None
+        assert (follow["trigger"], follow["resumed_from"]) == (name, left[name])
+        assert (store.run(left[name]) or {}).get("followed_by") == follow["id"]
+    assert (store.run(left["mark"]) or {}).get("followed_by") == 0
+
+    again = Scheduler(scheduler.jobs, store)  # followed up once, not at every start
+    again.recover()
+    assert {p.run_id for p in again.pending} == {p.run_id for p in scheduler.pending}
+
+
+def test_queued_runs_follow_the_misfire_policy(scheduler: Scheduler) -> None:
+    store = scheduler.store
+    queued = {
+        name: [store.add_run(job=name, trigger="schedule", status="queued") for _ in range(2)]
+        for name in ("resume", "mark")  # misfire run_once, skip
+    }
+    scheduler.recover()
+    assert [p.run_id for p in scheduler.pending] == [queued["resume"][1]]  # the newest, once
+    statuses = {i: (store.run(i) or {}).get("status") for ids in queued.values() for i in ids}
+    assert statuses == {
+        queued["resume"][0]: "missed",
+        queued["resume"][1]: "queued",
+        queued["mark"][0]: "missed",
+        queued["mark"][1]: "missed",
+    }
