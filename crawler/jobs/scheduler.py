@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crawler.exceptions import SchedulerLockedError
+from crawler.exceptions import SchedulerLockedError, StoreError
 from crawler.jobs import parts
 from crawler.jobs.execute import (
     RunHandle,
@@ -133,7 +133,10 @@ class Scheduler:
             self.catch_up()
             self.start_pending()
             while not self.stopping.is_set():
-                self.tick()
+                try:
+                    self.tick()
+                except StoreError as e:  # a store that went away: again at the next tick
+                    logger.error("%s (retrying)", e)
                 self.stopping.wait(TICK)
             self.shutdown()
         finally:
