@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from tests.notifytools import SmtpSink, WebhookReceiver
 
 LATE = 3.0  # seconds a run may start after its fire time on a loaded machine
-SLOW = "?delay=3000"  # a start page that takes 3 s: a crawl still running at the next fire
+SLOW = "?delay=2000"  # a start page that takes 2 s: a crawl still running at the next fire
 
 
 @pytest.fixture
@@ -107,10 +107,10 @@ def test_runs_on_time_pause_resume_and_history_across_a_restart(
         "idle",
     )
     before = len(history(jobs_file))
-    wait_for(lambda: datetime.now(UTC) > paused_at + timedelta(seconds=3), 10, "three fire times")
-    assert len(history(jobs_file)) == before, "a paused job ran"
     listing = run_crawler("jobs", "list", "--jobs-file", str(jobs_file), cwd=tmp_path)
     assert "tiny" in listing.stdout and "yes" in listing.stdout, listing.stdout
+    wait_for(lambda: datetime.now(UTC) > paused_at + timedelta(seconds=3), 10, "three fire times")
+    assert len(history(jobs_file)) == before, "a paused job ran"
     assert (
         run_crawler(
             "jobs", "resume", "tiny", "--jobs-file", str(jobs_file), cwd=tmp_path
