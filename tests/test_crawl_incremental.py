@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from crawler.storage.sql import SqlStore
 from fixtures.tinysite.server import TinySite
 from fixtures.tinysite.versioned import VersionedCatalogApp, new_page_path, validators_of
 from tests.crawltools import REPO_ROOT, run_crawler
@@ -182,3 +183,25 @@ def test_crawler_runs_shows_the_unchanged_pages(runs: Runs) -> None:
         [str(SIZE + 2), str(SIZE - len(CHANGED)), str(len(CHANGED)), "0"],
         [str(SIZE + 1), "0", str(SIZE), "0"],
     ]
+
+
+def test_an_incremental_crawl_into_postgresql(postgres_url: str, tmp_path: Path) -> None:
+    app = VersionedCatalogApp(size=30)
+    with TinySite(apps=[app]) as site:
+        args = ["crawl", site.url("/catalog/"), "--store", postgres_url, "--incremental"]
+        assert run_crawler(*args, *OPTIONS, cwd=tmp_path).returncode == 0
+        app.change([2])
+        app.requests_by_status.clear()
+        done = run_crawler(*args, *OPTIONS, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr[-3000:]
+        answered = Counter(app.requests_by_status)
+    store = SqlStore.open(postgres_url, create=False)
+    try:
+        [second, _] = store.runs()
+        pages = store.pages(second["id"])
+    finally:
+        store.close()
+    assert second["stats"]["incremental/previous_run"] == second["id"] - 1
+    assert answered[200] == 1 + 3  # item 2, and the three items without validators
+    assert second["unchanged"] == len(pages) - 1 == 30
+    assert [p["url"] for p in pages if not p["unchanged"]] == [site.url("/catalog/item/2.html")]
