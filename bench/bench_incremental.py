@@ -16,8 +16,9 @@ Last-Modified on 80% of the items, Last-Modified only on 10%, no validators on
 
 Each crawl extracts items with ``tests/specs/catalog.yaml``.  Printed per
 crawl: pages stored, pages the server sent in full (200), 304s, bytes received
-(``downloader/response_bytes``), renders, wall seconds and CPU seconds (user +
-system of the crawl process, ``RUSAGE_CHILDREN``), then the re-crawl's ratios
+(``downloader/response_bytes``), renders, wall seconds, CPU seconds (user +
+system of the crawl process, ``RUSAGE_CHILDREN``) and the crawl process's peak
+RSS (``memusage/max``), then the re-crawl's ratios
 to the first run.  The server runs in this process: its CPU is not counted.
 """
 
@@ -53,12 +54,13 @@ class Crawl:
     renders: int
     wall: float  # seconds
     cpu: float  # seconds, user + system
+    peak_mib: float  # the crawl process's peak RSS (Scrapy's memusage/max)
 
     def row(self) -> str:
         return (
             f"{self.name:<22} {self.pages:>6,} {self.full:>6,} {self.not_modified:>6,} "
             f"{self.response_bytes / 1e6:>8.2f} {self.renders:>7,} "
-            f"{self.wall:>7.1f} {self.cpu:>7.1f}"
+            f"{self.wall:>7.1f} {self.cpu:>7.1f} {self.peak_mib:>8.0f}"
         )
 
 
@@ -104,6 +106,7 @@ def crawl(
         int(stats.get("selenium/renders", 0)),
         wall,
         (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
+        int(stats.get("memusage/max", 0)) / 2**20,
     )
 
 
@@ -134,7 +137,7 @@ def bench(pages: int, percent: float, mode: str, rng: random.Random) -> None:
     print(f"\n{mode}: {pages:,} items, {len(changed)} changed ({percent:g}%), 1 removed, 1 new")
     print(
         f"{'crawl':<22} {'pages':>6} {'200s':>6} {'304s':>6} {'MB recv':>8} {'renders':>7} "
-        f"{'wall s':>7} {'CPU s':>7}"
+        f"{'wall s':>7} {'CPU s':>7} {'peak MiB':>8}"
     )
     for row in (first, second, full):
         print(row.row())

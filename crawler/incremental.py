@@ -24,6 +24,7 @@ fetched in full).
 from __future__ import annotations
 
 import hashlib
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -58,8 +59,13 @@ _REPLAY_ORDER: dict[str, int] = {
 }
 
 
-def _replay_order(link: Link) -> int:
-    return _REPLAY_ORDER.get(link.found_via, len(_REPLAY_ORDER))
+# One stored link: (url, found_via, text).  Tuples of interned strings, not Link
+# objects: a whole run's links are held (a URL is linked from many pages).
+StoredLink = tuple[str, str, str | None]
+
+
+def _replay_order(link: StoredLink) -> int:
+    return _REPLAY_ORDER.get(link[1], len(_REPLAY_ORDER))
 
 
 def body_digest(body: bytes) -> str:
@@ -80,7 +86,12 @@ class PreviousPage:
     etag: str | None
     last_modified: str | None
     digest: str | None
-    links: tuple[Link, ...] = ()
+    stored_links: tuple[StoredLink, ...] = ()
+
+    @property
+    def links(self) -> list[Link]:
+        """The page's links, in the order they are followed."""
+        return [Link(url, found_via, text) for url, found_via, text in self.stored_links]
 
 
 class UnchangedResponse(Response):
@@ -126,17 +137,18 @@ class PreviousRun:
         run_id = store.previous_run(spider, start_url, current)
         if run_id is None:
             return None
-        links: dict[str, list[Link]] = {}
+        links: dict[str, list[StoredLink]] = {}
         with_forms: set[str] = set()
         for source, url, found_via, text in store.link_rows(run_id):
             if found_via == FoundVia.FORM:
                 with_forms.add(source)
-            links.setdefault(source, []).append(Link(url, found_via, text))
+            stored = (sys.intern(url), sys.intern(found_via), sys.intern(text) if text else None)
+            links.setdefault(source, []).append(stored)
         pages = {}
         for row in store.validated_pages(run_id):
-            url = row["url"]
+            url = row["url"] = sys.intern(row["url"])
             if "#" in url or url in with_forms or row["final_url"] != url:
                 continue
             found = sorted(links.get(url, ()), key=_replay_order)
-            pages[url] = PreviousPage(**row, links=tuple(found))
+            pages[url] = PreviousPage(**row, stored_links=tuple(found))
         return cls(run_id, pages)

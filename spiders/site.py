@@ -18,6 +18,9 @@ with ``CRAWLER_SITEMAPS`` the start host's ``robots.txt`` ``Sitemap:`` lines
 and ``/sitemap.xml`` add the pages they list (``found_via`` ``sitemap``).
 Every URL a page led to, followed or not, is one
 :class:`~crawler.items.PageLinks` item per page (the store's ``links`` table).
+With ``CRAWLER_INCREMENTAL`` (:mod:`crawler.incremental`), a page unchanged
+since the previous run is recorded from that run's record and its stored
+links are followed; it is not parsed.
 Traps are bounded (:mod:`crawler.traps`): links lose their session ids, and
 a link that is a trap is recorded with the reason and not requested; the
 crawl is breadth-first (``custom_settings``).
@@ -553,14 +556,15 @@ class SiteSpider(Spider):
         # What a later incremental run compares with (crawler.incremental).
         etag = _header(response.headers, b"ETag")
         last_modified = _header(response.headers, b"Last-Modified")
-        digest = body_digest(served) if status == 200 and served is not None else None
         unchanged = isinstance(response, UnchangedResponse)
-        if isinstance(response, UnchangedResponse):
+        if isinstance(response, UnchangedResponse):  # no body: the previous run's record
             previous = response.previous
             status, content_type, title = previous.status, previous.content_type, previous.title
             etag = etag or previous.etag
             last_modified = last_modified or previous.last_modified
             digest = previous.digest
+        else:
+            digest = body_digest(served) if status == 200 and served is not None else None
         return PageRecord(
             url=_record_url(response),
             final_url=response.url,

@@ -23,7 +23,6 @@ from crawler.incremental import (
     body_digest,
     is_unchanged,
 )
-from crawler.items import Link
 
 BODY = b"<html><head><title>A</title></head><body><a href='/b'>b</a></body></html>"
 URL = "http://x/a"
@@ -44,7 +43,7 @@ def middleware(**settings: object) -> IncrementalMiddleware:
         '"v1"',
         "Sun, 01 Nov 2026 00:00:00 GMT",
         body_digest(BODY),
-        (Link("http://x/b", "link", "b"),),
+        (("http://x/b", "link", "b"),),
     )
     bare = PreviousPage("http://x/c", "http://x/c", 200, "text/html", "C", None, None, "0" * 64)
     mw.previous = PreviousRun(1, {URL: page, bare.url: bare})
