@@ -107,7 +107,8 @@ CRAWLER_EXTRACT_SPECS: list[str | dict[str, Any]] = []  # spec files (YAML/TOML)
 
 # Incremental re-crawls (crawler.incremental, crawler.downloadermiddlewares.incremental):
 # conditional GETs against the previous finished run of the same spider and start URL in
-# the store; pages unchanged (304, or the same body digest) are not parsed nor rendered
+# the store; pages unchanged (304, or the same body digest) are not parsed nor rendered.
+# A request with meta["dont_incremental"] = True is always fetched in full
 CRAWLER_INCREMENTAL: bool = False
 
 # Request journal of a crawl with a JOBDIR (crawler.journal, crawler.scheduler)
