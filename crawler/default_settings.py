@@ -105,6 +105,12 @@ CRAWLER_EXPLORE_TIME_BUDGET: Annotated[float, Gt(0)] = 10  # seconds (wall) of e
 CRAWLER_EXTRACT_ENGINE: Literal["lxml", "bs4", "bs4-html.parser"] = "lxml"
 CRAWLER_EXTRACT_SPECS: list[str | dict[str, Any]] = []  # spec files (YAML/TOML), or mappings
 
+# Incremental re-crawls (crawler.incremental, crawler.downloadermiddlewares.incremental):
+# conditional GETs against the previous finished run of the same spider and start URL in
+# the store; pages unchanged (304, or the same body digest) are not parsed nor rendered.
+# A request with meta["dont_incremental"] = True is always fetched in full
+CRAWLER_INCREMENTAL: bool = False
+
 # Request journal of a crawl with a JOBDIR (crawler.journal, crawler.scheduler)
 CRAWLER_JOURNAL_INTERVAL: Annotated[float, Gt(0)] = 1.0  # seconds between commits, at most
 

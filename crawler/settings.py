@@ -65,6 +65,9 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.downloadermiddlewares.crawldelay.CrawlDelayMiddleware": 110,
     "crawler.downloadermiddlewares.robotstxtsize.RobotsTxtSizeMiddleware": 560,
     "crawler.browser.rendermode.RenderModeMiddleware": 585,
+    # CRAWLER_INCREMENTAL: after the render mode's decision on the way in, and on
+    # the way out before it (with the decoded body).
+    "crawler.downloadermiddlewares.incremental.IncrementalMiddleware": 588,
     "crawler.login.logout.LogoutGuardMiddleware": 640,
     "crawler.login.middleware.LoginMiddleware": 650,
     # Scrapy's, keeping Domain=localhost cookies as the browser does.

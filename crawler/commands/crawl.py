@@ -158,6 +158,14 @@ def add_parser(subparsers: Any) -> None:
         action="store_true",
         help="with --job-dir: resume the crawl DIR holds, and fail if it holds none",
     )
+    p.add_argument(
+        "--incremental",
+        action="store_true",
+        help="a re-crawl: ask the server whether each page changed since the previous "
+        "finished run of this start URL in the store (ETag, Last-Modified, else the body's "
+        "digest); unchanged pages are not parsed or rendered, their stored links are "
+        "followed (CRAWLER_INCREMENTAL)",
+    )
     add_scrapy_options(p)
     add_login_options(p, with_login_url=True)
     add_cookies_option(p)
@@ -194,6 +202,8 @@ def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
         raise UsageError("--resume needs --job-dir DIR: the job directory of the crawl")
     if args.job_dir:
         overrides["JOBDIR"] = args.job_dir
+    if args.incremental:
+        overrides["CRAWLER_INCREMENTAL"] = True
     if args.cookies:
         overrides["CRAWLER_COOKIES_FILE"] = args.cookies
     overrides.update(login_settings(args, args.login))
