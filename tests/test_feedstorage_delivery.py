@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from crawler.addon import framework_settings
+from crawler.cli import main
 from crawler.exceptions import FeedConfigError, FeedDeliveryError
 from crawler.feedstorage.config import FeedConfig, feed_login
 from crawler.feedstorage.ftp import FTPFeedStorage
@@ -160,6 +161,43 @@ def test_feeds_that_cannot_be_delivered_fail_the_crawl_and_are_kept(
         assert f"its records were kept in {path}" in log
         lines = path.read_text(encoding="utf-8").splitlines()
         assert {json.loads(line)["url"] for line in lines} == {p["url"] for p in pages}
+
+
+def test_crawler_export_delivers_over_ftp(
+    tinysite: TinySite,
+    tmp_path: Path,
+    ftp: FTPTestServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    db = tmp_path / "crawl.db"
+    crawled = run_crawler(
+        *("crawl", tinysite.url("/"), "--max-pages", "3", "--store", f"sqlite:///{db}"),
+        cwd=tmp_path,
+    )
+    assert crawled.returncode == 0, crawled.stderr[-2000:]
+    monkeypatch.chdir(tmp_path)  # where an undelivered copy goes
+    export = ["export", "1", "--what", "pages", "--store", f"sqlite:///{db}", "-o"]
+    monkeypatch.setenv("CRAWLER_FEED_PASSWORD", ftpserver.PASSWORD)
+    assert main([*export, ftp.url("/export/pages.jsonl")]) == 0
+    pages, _ = read_store(db)
+    shown = ftp.url("/export/pages.jsonl")
+    assert capsys.readouterr().err == f"{len(pages)} pages written to {shown}\n"
+    assert main([*export, "local.jsonl"]) == 0
+    delivered = ftp.home / "export" / "pages.jsonl"
+    assert delivered.read_bytes() == (tmp_path / "local.jsonl").read_bytes()
+    capsys.readouterr()
+
+    monkeypatch.setenv("CRAWLER_FEED_PASSWORD", ENV_PASSWORD)
+    assert main([*export, ftp.url("/export/refused.jsonl")]) == 1
+    err = capsys.readouterr().err
+    [kept] = tmp_path.glob("undelivered-*-refused.jsonl")
+    assert err == (
+        f"error: {ftp.url('/export/refused.jsonl')} could not be delivered: the server "
+        "refused the login of 'feeder' with the password from $CRAWLER_FEED_PASSWORD; "
+        f"its records were kept in {kept}\n"
+    )
+    assert kept.read_bytes() == (tmp_path / "local.jsonl").read_bytes()
 
 
 # -- the storages, called as the feed export calls them --------------------------

@@ -156,14 +156,16 @@ def _netrc_login(host: str, user: str, config: FeedConfig) -> FeedLogin | None:
     return FeedLogin(user or login, password or None, config.netrc or "~/.netrc")
 
 
-def warn_uri_password(uri: str, host: str, config: FeedConfig) -> None:
-    """Log that ``uri`` carries its password, and where it belongs."""
-    logger.warning(
-        "The feed URI %s holds a password, which shows in the process list, the shell's "
-        "history and job files: put it in %s (machine %s login USER password ...) "
-        "or the environment variable %s instead",
-        redact_url(uri),
-        config.netrc or "~/.netrc",
-        host,
-        config.password_env,
+def password_warning(uri: str, host: str, config: FeedConfig) -> str:
+    """What to say about ``uri``, which carries its password: where it belongs."""
+    return (
+        f"the feed URI {redact_url(uri)} holds a password, which shows in the process "
+        f"list, the shell's history and job files: put it in {config.netrc or '~/.netrc'} "
+        f"(machine {host} login USER password ...) or the environment variable "
+        f"{config.password_env} instead"
     )
+
+
+def warn_uri_password(uri: str, host: str, config: FeedConfig) -> None:
+    """Log :func:`password_warning`."""
+    logger.warning("%s", password_warning(uri, host, config))

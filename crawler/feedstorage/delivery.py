@@ -74,6 +74,14 @@ class DeliveringFeedStorage(BlockingFeedStorage):
         return super().open(spider)
 
     def _store_in_thread(self, file: IO[bytes]) -> None:
+        self.send(file)
+
+    def send(self, file: IO[bytes]) -> None:
+        """Deliver ``file`` (a feed file, read from its start) in the calling
+        thread, and close it (``crawler export -o URI`` calls it directly).
+
+        Raises :class:`~crawler.exceptions.FeedDeliveryError` (one line, the
+        password left out) after keeping a local copy of the file."""
         try:
             self.login = feed_login(self.uri, self.host, self.user, self.uri_password, self.config)
             file.seek(0)
