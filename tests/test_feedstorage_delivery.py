@@ -12,19 +12,24 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from scrapy import Spider
+from scrapy.utils.test import get_crawler
 
-from crawler.addon import framework_settings
+from crawler.addon import CrawlerAddon, framework_settings
+from crawler.childenv import child_environment
 from crawler.cli import main
 from crawler.exceptions import FeedConfigError, FeedDeliveryError
 from crawler.feedstorage.config import FeedConfig, feed_login
 from crawler.feedstorage.ftp import FTPFeedStorage
 from crawler.feedstorage.sftp import SFTPFeedStorage
+from crawler.redaction import MASKER
 from tests import ftpserver, sftpserver
 from tests.crawltools import read_store, run_crawler, subprocess_env
 from tests.ftpserver import FTPTestServer
@@ -322,6 +327,18 @@ def test_the_password_comes_from_the_netrc_entry_of_the_host_and_user(tmp_path: 
     found = feed_login("ftp://h/x", "feeds.example", "alice", "in-uri", feed_config, env)
     assert (found.password, found.source) == ("in-uri", "the URI")
     assert "alice-pw" not in repr(found) and "in-uri" not in repr(found)
+
+
+def test_the_password_variable_stays_out_of_child_processes_and_logs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FEEDPW_OF_THIS_TEST", "feed-pw-in-env-97")
+    settings = {"ADDONS": {CrawlerAddon: 0}, "CRAWLER_FEED_PASSWORD_ENV": "FEEDPW_OF_THIS_TEST"}
+    crawler = get_crawler(Spider, settings)
+    SFTPFeedStorage.from_crawler(crawler, "sftp://u@h/x.jsonl")  # as the feed export builds it
+    assert "FEEDPW_OF_THIS_TEST" in os.environ
+    assert "FEEDPW_OF_THIS_TEST" not in child_environment()  # chromedriver, Chromium
+    assert MASKER.mask("said feed-pw-in-env-97") == "said ***"
 
 
 def test_feed_files_that_cannot_be_used_are_configuration_errors(tmp_path: Path) -> None:

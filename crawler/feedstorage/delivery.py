@@ -15,6 +15,7 @@ would be lost to that feed: here they are copied first to
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 import socket
 import time
@@ -25,13 +26,23 @@ from urllib.parse import unquote, urlsplit
 
 from scrapy.extensions.feedexport import BlockingFeedStorage
 
+from crawler import childenv
 from crawler.exceptions import FeedConfigError, FeedDeliveryError
 from crawler.feedstorage.config import FeedConfig, FeedLogin, feed_login, warn_uri_password
-from crawler.redaction import redact_url
+from crawler.redaction import MASKER, redact_url
 
 if TYPE_CHECKING:
     from scrapy import Spider
     from scrapy.crawler import Crawler
+
+
+def forget_password_variable(config: FeedConfig) -> None:
+    """Keep the password variable (``CRAWLER_FEED_PASSWORD_ENV``) out of the
+    crawl's child processes (:func:`crawler.childenv.forget`) and its value
+    out of the log, from the start of the crawl (the feed is sent at its end)."""
+    value = os.environ.get(config.password_env)
+    childenv.forget(name=config.password_env, value=value)
+    MASKER.add(value)
 
 
 class DeliveringFeedStorage(BlockingFeedStorage):
@@ -66,7 +77,9 @@ class DeliveringFeedStorage(BlockingFeedStorage):
     def from_crawler(
         cls, crawler: Crawler, uri: str, *, feed_options: dict[str, Any] | None = None
     ) -> Self:
-        return cls(uri, FeedConfig.from_settings(crawler.settings), feed_options=feed_options)
+        config = FeedConfig.from_settings(crawler.settings)
+        forget_password_variable(config)
+        return cls(uri, config, feed_options=feed_options)
 
     def open(self, spider: Spider) -> IO[bytes]:
         if self.uri_password:
