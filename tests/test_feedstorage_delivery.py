@@ -25,6 +25,8 @@ from scrapy.utils.test import get_crawler
 from crawler.addon import CrawlerAddon, framework_settings
 from crawler.childenv import child_environment
 from crawler.cli import main
+from crawler.commands.crawl import _resumed_feeds
+from crawler.commands.options import output_feed
 from crawler.exceptions import FeedConfigError, FeedDeliveryError
 from crawler.feedstorage.config import FeedConfig, feed_login
 from crawler.feedstorage.ftp import FTPFeedStorage
@@ -231,6 +233,15 @@ def test_overwrite_false_appends_and_true_replaces(
     assert (remote / "append" / "a.jsonl").read_bytes() == b'{"n": 3}\n'
 
 
+def test_a_resumed_crawl_appends_to_its_remote_json_lines_feeds() -> None:
+    feeds = dict(
+        output_feed(uri, "crawler.items.PageRecord")
+        for uri in ("sftp://u@h/p.jsonl", "ftp://u@h/p.jsonl")
+    )
+    assert all(feed["overwrite"] for feed in feeds.values())  # a new crawl replaces them
+    assert not any(feed["overwrite"] for feed in _resumed_feeds(feeds).values())
+
+
 def test_sftp_logs_in_with_a_key_file(
     tmp_path: Path, sftp: SFTPTestServer, known_hosts: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -354,13 +365,12 @@ def test_feed_files_that_cannot_be_used_are_configuration_errors(tmp_path: Path)
     assert "s3cret-in-netrc" not in str(error.value)
 
 
-def test_a_missing_netrc_file_stops_the_crawl_before_it_starts(tmp_path: Path) -> None:
-    result = run_crawler(
-        *("crawl", "http://127.0.0.1:9/", "--store", f"sqlite:///{tmp_path / 'c.db'}"),
-        *("-o", "sftp://u@127.0.0.1:9/x.jsonl", "-s", f"CRAWLER_FEED_NETRC={tmp_path}/nope"),
-        cwd=tmp_path,
-    )
-    assert result.returncode == 2, result.stderr[-2000:]
-    assert result.stderr.strip().splitlines()[-1] == (
-        f"error: CRAWLER_FEED_NETRC: no file {tmp_path}/nope"
-    )
+def test_a_missing_netrc_file_stops_the_crawl_before_it_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "c.db"
+    crawl = ["crawl", "http://127.0.0.1:9/", "--store", f"sqlite:///{db}"]
+    feed = ["-o", "sftp://u@127.0.0.1:9/x.jsonl", "-s", f"CRAWLER_FEED_NETRC={tmp_path}/nope"]
+    assert main([*crawl, *feed]) == 2  # the settings check, before any crawl
+    assert capsys.readouterr().err == f"error: CRAWLER_FEED_NETRC: no file {tmp_path}/nope\n"
+    assert not db.exists()
