@@ -173,3 +173,11 @@ class JobDirError(ConfigError):
     """A job directory (``JOBDIR``, ``--job-dir``) that cannot be used: its journal
     cannot be opened, or it holds another crawl or one that finished.  The
     message names the directory, what it holds and what to do."""
+
+
+class ScrapydError(Exception):
+    """A Scrapyd server refused or failed a request (:mod:`crawler.scrapyd`): it
+    could not be reached, it refused the credentials, it answered with an error
+    status or with ``{"status": "error"}``.  The message is one line that names
+    the server (its URL without credentials) and the endpoint, and never holds
+    the password."""
