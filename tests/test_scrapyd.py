@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -112,6 +113,13 @@ def _wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.1)
 
 
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text()
+    except OSError:  # it ended
+        return ""
+
+
 def test_scrapyd_environment_lacks_the_project(deployed: Deployed) -> None:
     """The premise of the other tests: in Scrapyd's environment the project
     comes from the egg or not at all (its dependencies are there)."""
@@ -174,14 +182,16 @@ def test_cancel_pending_then_running_job(
     deployed: Deployed, tinysite: TinySite, tmp_path: Path
 ) -> None:
     client, server = deployed.client, deployed.server
-    slow = {"start_url": tinysite.url("/?delay=15000"), **SITE_ARGS}
+    target = f"/?delay=15000&probe={uuid.uuid4().hex}"
+    slow = {"start_url": tinysite.url(target), **SITE_ARGS}
     store = {"CRAWLER_STORE_URL": f"sqlite:///{tmp_path / 'slow.db'}"}
     first = client.schedule(PROJECT, "site", slow, store)
-    log = server.logs_dir / PROJECT / "site" / f"{first}.log"
-    _wait_for(lambda: log.exists() and "Spider opened" in log.read_text(), 30, "the crawl began")
-    crawl_pids = [
-        pid for pid in server.processes() if first in Path(f"/proc/{pid}/cmdline").read_text()
-    ]
+    _wait_for(  # the slow page is being downloaded
+        lambda: any(seen.target == target for seen in tinysite.requests_seen),
+        30,
+        "the crawl asked for its start page",
+    )
+    crawl_pids = [pid for pid in server.processes() if first in _cmdline(pid)]
     assert len(crawl_pids) == 1
 
     second = client.schedule(PROJECT, "site", slow, store)  # one crawl at a time: it waits
@@ -197,6 +207,7 @@ def test_cancel_pending_then_running_job(
     _wait_for(lambda: client.status(PROJECT, first) == "finished", 10, "the crawl stopped")
     assert time.monotonic() - started < 10  # long before the page's 15 s
     assert crawl_pids[0] not in server.processes()
+    log = server.logs_dir / PROJECT / "site" / f"{first}.log"
     assert "forcing unclean shutdown" in log.read_text()
     assert client.cancel(PROJECT, first) == "unknown"
 
