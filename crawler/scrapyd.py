@@ -12,11 +12,12 @@ deployed with ``scrapyd-deploy`` (README, "Deploying to Scrapyd"):
 * :meth:`~ScrapydClient.cancel` (``cancel.json``): a pending job is dropped; a
   running crawl gets SIGINT and stops as after Ctrl-C, gracefully, waiting for
   the downloads in flight; a second cancel forces it, as a second Ctrl-C does;
-* :meth:`~ScrapydClient.log_url`: where Scrapyd serves the job's log.
+* :meth:`~ScrapydClient.log_url`: where Scrapyd serves the job's log;
+  :meth:`~ScrapydClient.finish_reason`: Scrapy's finish reason, read from it.
 
-Scrapyd tells nothing of how a crawl ended beyond "finished": the log (or the
-crawl's outcome file, when the crawl writes one where the caller can read it)
-says whether it succeeded.
+Scrapyd tells nothing of how a crawl ended beyond "finished" (not its exit
+code): the log's finish reason, or the crawl's outcome file when the crawl
+writes one where the caller can read it, says whether it succeeded.
 
 Basic authentication, when Scrapyd has a ``username`` and ``password``: the
 ``auth`` argument, else the URL's user information
@@ -54,6 +55,8 @@ RESERVED_ARGUMENTS = frozenset(
 _STATES: frozenset[str] = frozenset({"pending", "running", "finished"})
 _MAX_MESSAGE = 300  # characters of a server's error message kept
 _ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")]+)")
+_LOG_TAIL = 64 * 1024  # bytes of a log read for its last "Spider closed" line
+_SPIDER_CLOSED = re.compile(r"\[scrapy\.core\.engine\] INFO: Spider closed \((\w+)\)")
 
 
 class ScrapydClient:
@@ -169,24 +172,31 @@ class ScrapydClient:
         path = "/".join(quote(part, safe="") for part in (project, spider, f"{job_id}.log"))
         return f"{self.url}/logs/{path}"
 
-    def _call(
-        self,
-        method: str,
-        endpoint: str,
-        *,
-        params: Mapping[str, str] | None = None,
-        data: list[tuple[str, str]] | None = None,
-    ) -> dict[str, Any]:
-        """The JSON object Scrapyd answered, its ``status`` ``"ok"``; else ScrapydError."""
-        where = f"Scrapyd {self.url} {endpoint}"
+    def finish_reason(self, project: str, spider: str, job_id: str) -> str | None:
+        """How a finished crawl ended, from its log: the reason of Scrapy's
+        ``Spider closed (REASON)`` line (``finished``, ``shutdown``, ...); None
+        while it runs, when it died before closing, or when Scrapyd keeps no
+        log of it (HTTP 404).  Reads the log's last 64 KiB only."""
+        url = self.log_url(project, spider, job_id)
+        head = self._request("HEAD", url, "log")
+        if head.status_code == 404:
+            return None
+        size = int(head.headers.get("Content-Length") or 0)
+        # an open-ended range: Twisted answers a suffix range (bytes=-N) longer
+        # than the file with HTTP 500
+        headers = {"Range": f"bytes={size - _LOG_TAIL}-"} if size > _LOG_TAIL else {}
+        response = self._request("GET", url, "log", headers=headers)
+        if response.status_code not in (200, 206):
+            raise ScrapydError(f"Scrapyd {self.url} log: HTTP {response.status_code}")
+        found = _SPIDER_CLOSED.findall(response.text)
+        return found[-1] if found else None
+
+    def _request(self, method: str, url: str, where: str, **kwargs: Any) -> requests.Response:
+        """The server's response (any status but 401); else ScrapydError."""
+        where = f"Scrapyd {self.url} {where}"
         try:
             response = self._session.request(
-                method,
-                f"{self.url}/{endpoint}",
-                params=params,
-                data=data,
-                auth=self._auth,
-                timeout=self.timeout,
+                method, url, auth=self._auth, timeout=self.timeout, **kwargs
             )
         except requests.Timeout:
             raise ScrapydError(f"{where}: no answer within {self.timeout:g} s") from None
@@ -202,6 +212,21 @@ class ScrapydClient:
             else:
                 hint = "it refused the credentials given"
             raise ScrapydError(f"{where}: HTTP 401: {hint}")
+        return response
+
+    def _call(
+        self,
+        method: str,
+        endpoint: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        data: list[tuple[str, str]] | None = None,
+    ) -> dict[str, Any]:
+        """The JSON object Scrapyd answered, its ``status`` ``"ok"``; else ScrapydError."""
+        response = self._request(
+            method, f"{self.url}/{endpoint}", endpoint, params=params, data=data
+        )
+        where = f"Scrapyd {self.url} {endpoint}"
         try:
             answer = response.json()
         except ValueError:

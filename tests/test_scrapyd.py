@@ -173,6 +173,8 @@ def test_scheduled_site_crawl_fills_the_store(
     )
     assert log.status_code == 200
     assert "Spider closed (finished)" in log.text
+    assert client.finish_reason(PROJECT, "site", job) == "finished"
+    assert client.finish_reason(PROJECT, "site", "no-such-job") is None
     items = deployed.server.items_dir / PROJECT / "site" / f"{job}.jl"
     fed = {json.loads(line)["url"] for line in items.read_text().splitlines()}
     assert fed == {p["url"] for p in pages}
@@ -209,6 +211,7 @@ def test_cancel_pending_then_running_job(
     assert crawl_pids[0] not in server.processes()
     log = server.logs_dir / PROJECT / "site" / f"{first}.log"
     assert "forcing unclean shutdown" in log.read_text()
+    assert client.finish_reason(PROJECT, "site", first) is None  # it never closed
     assert client.cancel(PROJECT, first) == "unknown"
 
 
@@ -260,3 +263,13 @@ def test_schedule_refuses_arguments_that_scrapyd_takes_as_its_own() -> None:
     assert client.log_url("my project", "site", "a/b") == (
         "http://127.0.0.1:9/logs/my%20project/site/a%2Fb.log"
     )
+
+
+def test_finish_reason_reads_the_end_of_a_long_log(deployed: Deployed) -> None:
+    closed = "2026-12-01 10:00:00 [scrapy.core.engine] INFO: Spider closed ({})\n"
+    log = deployed.server.logs_dir / PROJECT / "site" / "long.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    filler = "2026-12-01 10:00:00 [scrapy.core.scraper] DEBUG: Scraped from <200 http://x/>\n"
+    log.write_text(closed.format("finished") + filler * 4000 + closed.format("closespider_timeout"))
+    assert log.stat().st_size > 256 * 1024  # the first line is outside the part read
+    assert deployed.client.finish_reason(PROJECT, "site", "long") == "closespider_timeout"
