@@ -73,13 +73,17 @@ class ScrapydClient:
         self, url: str, auth: tuple[str, str] | None = None, *, timeout: float = 30.0
     ) -> None:
         parts = urlsplit(url.strip())
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        try:
+            port = parts.port
+        except ValueError:
+            port = -1
+        if parts.scheme not in ("http", "https") or not parts.hostname or port == -1:
             raise ScrapydError(
                 f"Scrapyd URL {redact_text(url)!r} is not http(s)://host[:port][/path]"
             )
         netloc = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
-        if parts.port is not None:
-            netloc = f"{netloc}:{parts.port}"
+        if port is not None:
+            netloc = f"{netloc}:{port}"
         #: The base URL, without credentials (safe to log).
         self.url = urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
         if auth is None and parts.username is not None:

@@ -9,6 +9,7 @@ of the tinysite scheduled, followed and cancelled through the HTTP API.
 from __future__ import annotations
 
 import configparser
+import io
 import json
 import os
 import shutil
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import time
 import uuid
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -244,6 +246,24 @@ def test_errors_are_one_line_without_secrets(
     with pytest.raises(ScrapydError, match="project 'nope' not found") as e:
         client.status("nope", "j1")
     messages.append(str(e.value))
+    # an egg without the 'scrapy' entry point (as scrapyd-deploy built them before)
+    egg = io.BytesIO()
+    with zipfile.ZipFile(egg, "w") as z:
+        z.writestr("EGG-INFO/PKG-INFO", "Metadata-Version: 2.1\nName: broken\nVersion: 1\n")
+    requests.post(
+        f"{server.url}/addversion.json",
+        data={"project": "broken", "version": "1"},
+        files={"egg": ("broken.egg", egg.getvalue())},
+        auth=(server.username, server.password),
+        timeout=60,
+    )
+    with pytest.raises(ScrapydError) as e:
+        client.spiders("broken")
+    assert str(e.value).endswith(
+        "listspiders.json: the project failed to load in Scrapyd's environment: "
+        "AttributeError: 'NoneType' object has no attribute 'module_name'"
+    )
+    messages.append(str(e.value))
     with pytest.raises(ScrapydError, match="cannot connect") as e:
         ScrapydClient(f"http://u:{server.password}@127.0.0.1:{free_port()}").status(PROJECT, "j")
     messages.append(str(e.value))
@@ -258,8 +278,9 @@ def test_schedule_refuses_arguments_that_scrapyd_takes_as_its_own() -> None:
     client = ScrapydClient("http://127.0.0.1:9")
     with pytest.raises(ScrapydError, match="spider argument 'priority' cannot be given"):
         client.schedule(PROJECT, "site", {"start_url": "http://x/", "priority": "1"})
-    with pytest.raises(ScrapydError, match="is not http"):
-        ScrapydClient("127.0.0.1:6800")
+    for bad in ("127.0.0.1:6800", "http://127.0.0.1:port/", "ftp://127.0.0.1/"):
+        with pytest.raises(ScrapydError, match="is not http"):
+            ScrapydClient(bad)
     assert client.log_url("my project", "site", "a/b") == (
         "http://127.0.0.1:9/logs/my%20project/site/a%2Fb.log"
     )
