@@ -190,3 +190,11 @@ class FeedDeliveryError(OSError):
     that names the redacted URI, what failed and what to do; it never holds
     the password.
     """
+
+
+class ScrapydError(Exception):
+    """A Scrapyd server refused or failed a request (:mod:`crawler.scrapyd`): it
+    could not be reached, it refused the credentials, it answered with an error
+    status or with ``{"status": "error"}``.  The message is one line that names
+    the server (its URL without credentials) and the endpoint, and never holds
+    the password."""
