@@ -127,7 +127,7 @@ def add_parser(subparsers: Any) -> None:
         default=[],
         metavar="FILE",
         help=f"also write page records to FILE ({FEED_SUFFIX_LIST}; a path, or a URI "
-        "Scrapy's feeds take: s3://, ftp://, file:...; repeatable)",
+        "Scrapy's feeds take: s3://, ftp://, sftp://, file:...; repeatable)",
     )
     p.add_argument(
         "--extract",
