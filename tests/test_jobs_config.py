@@ -198,8 +198,14 @@ def test_durations() -> None:
 
 
 def test_scrapyd_jobs_need_the_scrapyd_url_and_project(tmp_path: Path) -> None:
-    message = refused(tmp_path, '[jobs.t]\nspider = "site"\ntarget = "scrapyd"\n')
-    assert "jobs.t" in message and "scrapyd" in message
+    job = '[jobs.t]\nspider = "site"\ntarget = "scrapyd"\n'
+    assert 'jobs.t: target = "scrapyd" needs the Scrapyd URL' in refused(tmp_path, job)
+    scheduler = '[scheduler]\nscrapyd = "http://127.0.0.1:6800"\n'
+    assert "jobs.t.project: takes the Scrapyd project" in refused(tmp_path, scheduler + job)
+    crawl = '[jobs.t]\ncrawl = "http://x.test/"\ntarget = "scrapyd"\n'
+    assert 'jobs.t: a target = "scrapyd" job runs a spider' in refused(tmp_path, scheduler + crawl)
+    job = load_jobs_file(write(tmp_path, scheduler + job + 'project = "crawler"\n')).job("t")
+    assert (job.target, job.project) == ("scrapyd", "crawler")
 
 
 def test_notify_entries_are_checked_with_their_path(tmp_path: Path) -> None:

@@ -28,7 +28,8 @@ import requests
 from crawler.exceptions import ScrapydError
 from crawler.scrapyd import ScrapydClient
 from fixtures.tinysite import classic
-from tests.crawltools import REPO_ROOT, CrawlResult, read_store
+from tests.crawltools import REPO_ROOT, CrawlResult, read_store, run_crawler, subprocess_env
+from tests.jobstools import history
 from tests.scrapydserver import ScrapydServer, clean_env, free_port
 
 if TYPE_CHECKING:
@@ -294,3 +295,36 @@ def test_finish_reason_reads_the_end_of_a_long_log(deployed: Deployed) -> None:
     log.write_text(closed.format("finished") + filler * 4000 + closed.format("closespider_timeout"))
     assert log.stat().st_size > 256 * 1024  # the first line is outside the part read
     assert deployed.client.finish_reason(PROJECT, "site", "long") == "closespider_timeout"
+
+
+def test_the_scheduler_runs_a_scrapyd_job(
+    deployed: Deployed, tinysite: TinySite, tmp_path: Path
+) -> None:
+    """A ``target = "scrapyd"`` job through ``crawler jobs run`` (the scheduler's
+    code): scheduled on Scrapyd, followed to its end, judged by its finish reason."""
+    server = deployed.server
+    store = tmp_path / "remote.db"
+    jobs_file = tmp_path / "jobs.toml"
+    jobs_file.write_text(
+        f'[scheduler]\nstore = "sqlite:///state.db"\nscrapyd = "{server.url}"\n\n'
+        f'[jobs.remote]\nspider = "site"\ntarget = "scrapyd"\nproject = "{PROJECT}"\n'
+        f'args = {{ start_url = "{tinysite.url("/")}", max_pages = 2, render = "never", '
+        'forms = "none" }\n'
+        f'store = "sqlite:///{store}"\n'
+    )
+    env = {
+        **subprocess_env(),
+        "SCRAPYD_USERNAME": server.username,
+        "SCRAPYD_PASSWORD": server.password,
+    }
+    done = run_crawler(
+        "jobs", "run", "remote", "--jobs-file", str(jobs_file), cwd=tmp_path, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    assert server.password not in done.stderr
+    [row] = history(jobs_file, "remote")
+    assert (row["status"], row["finish_reason"]) == ("succeeded", "closespider_pagecount")
+    assert row["remote_job"] == f"remote-{row['id']}"
+    assert row["log_file"] == deployed.client.log_url(PROJECT, "site", row["remote_job"])
+    pages, runs = read_store(store)
+    assert len(runs) == 1 and pages

@@ -378,8 +378,6 @@ class _JobsFileChecker:
     def scrapyd_job(
         self, raw: dict[str, Any], values: dict[str, Any], scheduler: SchedulerConfig, where: str
     ) -> None:
-        if not parts.scrapyd_available():
-            self.fail(f"{where}.target", '"scrapyd" is not available in this version')
         if "spider" not in raw:
             self.fail(where, 'a target = "scrapyd" job runs a spider: give spider = NAME')
         if scheduler.scrapyd is None:

@@ -5,7 +5,7 @@ and the Scrapyd client (:mod:`crawler.scrapyd`).
 Every import of them is here, so the rest of :mod:`crawler.jobs` sees small,
 stable functions: :func:`read_outcome`, :func:`parse_targets` (the job file's
 ``notify`` entries, :func:`crawler.notify.targets.parse_targets`),
-:func:`notify_run`, :func:`scrapyd_available`.
+:func:`notify_run`, :func:`scrapyd_client`.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from __future__ import annotations
 import importlib.util
 from typing import TYPE_CHECKING, Any
 
-from crawler.exceptions import ConfigError
+from crawler.exceptions import ConfigError, ScrapydError
 from crawler.notify.report import RunReport
 from crawler.notify.send import notify
 from crawler.notify.targets import parse_targets
+from crawler.scrapyd import ScrapydClient
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -40,20 +41,11 @@ def read_outcome(path: Path) -> Any | None:
     return read(path)
 
 
-try:
-    from crawler.exceptions import ScrapydError
-except ImportError:  # until crawler.scrapyd is part of the framework
-
-    class ScrapydError(Exception):  # type: ignore[no-redef]
-        """Stands for crawler.exceptions.ScrapydError (never raised)."""
-
-
 __all__ = [
     "ScrapydError",
     "notify_run",
     "parse_targets",
     "read_outcome",
-    "scrapyd_available",
     "scrapyd_client",
 ]
 
@@ -89,16 +81,9 @@ def notify_run(targets: list[Any], run: dict[str, Any]) -> list[str]:
         return [f"cannot build the notification: {type(e).__name__}: {e}"]
 
 
-def scrapyd_available() -> bool:
-    """Whether ``target = "scrapyd"`` jobs can run (:mod:`crawler.scrapyd` is present)."""
-    return _have("crawler.scrapyd")
-
-
-def scrapyd_client(url: str) -> Any:
+def scrapyd_client(url: str) -> ScrapydClient:
     """A :class:`crawler.scrapyd.ScrapydClient` for ``url`` (credentials from the
     URL or ``SCRAPYD_USERNAME``/``SCRAPYD_PASSWORD``); ConfigError for a bad URL."""
-    from crawler.scrapyd import ScrapydClient
-
     try:
         return ScrapydClient(url)
     except ScrapydError as e:
