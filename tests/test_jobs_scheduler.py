@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -31,7 +32,6 @@ from tests.jobstools import (
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
 
     from fixtures.tinysite.server import TinySite
     from tests.notifytools import SmtpSink, WebhookReceiver
@@ -172,16 +172,18 @@ def test_overlap_skip_queue_stop_and_timeout(
     tinysite: TinySite, tmp_path: Path, schedulers: list[SchedulerProcess]
 ) -> None:
     url = tinysite.url(f"/{SLOW}")
-    common = (
-        f'crawl = "{url}"\noptions = {{ max-pages = 1 }}\nstore = "sqlite:///c.db"\n'
-        "schedule = { every = 1 }\n"
-    )
+    common = f'crawl = "{url}"\noptions = {{ max-pages = 1 }}\nschedule = {{ every = 1 }}\n'
     jobs_file = write_jobs(
         tmp_path,
-        f'[jobs.skip]\n{common}overlap = "skip"\n\n'
-        f'[jobs.queue]\n{common}overlap = "queue"\n\n'
-        f'[jobs.stop]\n{common}overlap = "stop"\n\n'
-        f"[jobs.late]\n{common}timeout = 1\n",
+        "".join(
+            f'[jobs.{name}]\n{common}store = "sqlite:///{name}.db"\n{policy}\n\n'
+            for name, policy in (
+                ("skip", 'overlap = "skip"'),
+                ("queue", 'overlap = "queue"'),
+                ("stop", 'overlap = "stop"'),
+                ("late", "timeout = 1"),
+            )
+        ),
         cap=3,
     )
     scheduler = start(schedulers, jobs_file)
@@ -210,7 +212,7 @@ def test_overlap_skip_queue_stop_and_timeout(
         assert b["started_at"] >= a["finished_at"]
 
     queue = [r for r in history(jobs_file, "queue") if r["started_at"]]
-    assert queue[0]["status"] == "succeeded"
+    assert queue[0]["status"] == "succeeded", (queue[0], log_tail(queue[0]))
     assert queue[1]["started_at"] >= queue[0]["finished_at"]  # ran after the previous one
     assert queue[1]["scheduled_for"] < queue[0]["finished_at"]  # though fired during it
     assert [r for r in history(jobs_file, "queue") if r["status"] == "skipped"]  # one waits at most
@@ -226,6 +228,11 @@ def test_overlap_skip_queue_stop_and_timeout(
 
     late = next(r for r in history(jobs_file, "late") if r["started_at"])
     assert late["status"] == "failed" and "timeout" in [x["code"] for x in late["reasons"]]
+
+
+def log_tail(run: dict) -> str:
+    """The end of a run's crawl log, for a failure message."""
+    return Path(run["log_file"]).read_text(errors="replace")[-3000:]
 
 
 def concurrent(runs: list[dict], moment: datetime) -> int:
