@@ -210,8 +210,21 @@ def test_scrapy_crawl_and_crawler_extract_agree(tmp_path: Path) -> None:
 def test_errors_before_crawling_write_the_outcome_file_too(tmp_path: Path) -> None:
     crawl_outcome = tmp_path / "crawl.json"
     scrapy_outcome = tmp_path / "scrapy.json"
+    store_outcome = tmp_path / "store.json"
     results = run_commands(
         {
+            "store": Command(
+                "crawler",
+                [
+                    "crawl",
+                    DEAD,
+                    "--store",
+                    f"sqlite:///{tmp_path / 'no-such-dir' / 'crawl.db'}",
+                    "-s",
+                    f"CRAWLER_OUTCOME_FILE={store_outcome}",
+                ],
+                cwd=tmp_path,
+            ),
             "crawl": Command(
                 "crawler",
                 [
@@ -246,6 +259,11 @@ def test_errors_before_crawling_write_the_outcome_file_too(tmp_path: Path) -> No
             "config_error",
         )
         assert f"error: {report.reasons[0].message}" in results[key].stderr
+    assert results["store"].returncode == 2, results["store"].stderr
+    report = read_outcome(store_outcome)
+    assert report is not None
+    assert (report.exit_code, report.reasons[0].code) == (2, "store_failed")
+    assert "no-such-dir" in report.reasons[0].message
     assert results["unwritable"].returncode == 2
     assert "nowhere" in results["unwritable"].stderr
     assert not (tmp_path / "nowhere").exists()

@@ -34,7 +34,7 @@ from crawler.exceptions import ConfigError, JobDirError, StoreError
 from crawler.extract.loader import load_spec_sources
 from crawler.forms.policy import FORM_MODES
 from crawler.journal import describe_job, job_meta
-from crawler.outcome import STORE_FAILED, conclude, outcome_file
+from crawler.outcome import CONFIG_ERROR, STORE_FAILED, conclude, outcome_file
 from crawler.pipelines.store import check_store_opens, unwritten_summary
 from crawler.runner import check_spider_settings, project_settings, run_spider
 from crawler.storage.sql import SqlStore, check_store_url, display_url
@@ -246,15 +246,21 @@ def _resumed_feeds(feeds: dict[str, Any]) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     started = datetime.now(UTC)
     try:
-        return _run(args, started)
-    except (UsageError, ConfigError, StoreError) as e:  # exit code 2 (crawler.cli)
-        write_usage_outcome(args, e, started)
-        raise
+        try:
+            settings, spider_arguments = _prepare(args)
+        except (UsageError, ConfigError, StoreError) as e:  # exit code 2 (crawler.cli)
+            code = STORE_FAILED if isinstance(e, StoreError) else CONFIG_ERROR
+            write_usage_outcome(args, e, started, code)
+            raise
+        return _crawl(settings, spider_arguments, started)
     finally:
         forget_prompted_password()
 
 
-def _run(args: argparse.Namespace, started: datetime) -> int:
+def _prepare(args: argparse.Namespace) -> tuple[Settings, dict[str, Any]]:
+    """The crawl's settings and spider arguments, checked, and its store opened once
+    (a :class:`~crawler.exceptions.StoreError` naming the store now, not a crawl
+    that stops at once)."""
     settings = project_settings(settings_from_args(args))
     outcome_file(settings)  # one that cannot be written: an error now
     spider_arguments: dict[str, Any] = {"start_url": args.start_url}
@@ -270,13 +276,12 @@ def _run(args: argparse.Namespace, started: datetime) -> int:
     check_login_settings(settings)
     if settings.get("JOBDIR"):
         _check_job_dir(settings, args)
+    check_store_opens(settings)
+    return settings, spider_arguments
+
+
+def _crawl(settings: Settings, spider_arguments: dict[str, Any], started: datetime) -> int:
     store_url = settings.get("CRAWLER_STORE_URL")
-    try:  # fail before crawling anything, with the store named
-        check_store_opens(settings)
-    except StoreError as e:
-        write_usage_outcome(args, e, started, STORE_FAILED, settings)
-        print(f"error: {e}", file=sys.stderr)
-        return 2
     outcome = run_spider("site", settings, **spider_arguments)
     error = outcome.stats.get("store/error")
     if outcome.run_id is not None and not error:
