@@ -194,7 +194,7 @@ def _start_url_reason(stats: Mapping[str, Any]) -> Reason | None:
     url = redact_url(str(stats.get(START_URL_STAT, "")))
     error, status = stats.get(START_ERROR_STAT), stats.get(START_STATUS_STAT)
     if error:
-        message = f"the start URL {url} got no response: {error}"
+        message = f"the start URL {url} gave no page: {error}"
     elif status:
         message = f"the start URL {url} answered HTTP {status}"
     else:

@@ -72,7 +72,7 @@ def test_a_dead_host_fails_with_its_reasons(tmp_path: Path) -> None:
     result = crawl(DEAD, tmp_path, *FAST, "-s", f"CRAWLER_OUTCOME_FILE={outcome}")
     assert result.returncode == 1, result.stderr[-3000:]
     [line] = error_lines(result.stderr)
-    assert line.startswith(f"error: the start URL {DEAD} got no response: ")
+    assert line.startswith(f"error: the start URL {DEAD} gave no page: ")
     assert line.endswith("(crawl failed: start_url_failed, no_pages)")
     data = outcome_of(result, outcome)
     assert data["status"] == "failed"

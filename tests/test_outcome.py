@@ -68,7 +68,7 @@ def test_a_dead_start_url_fails_with_no_pages_and_says_why() -> None:
     assert (verdict.status, verdict.exit_code) == (FAILED, 1)
     assert [r.code for r in verdict.reasons] == ["start_url_failed", "no_pages"]
     assert verdict.error_line() == (
-        "error: the start URL http://127.0.0.1:9/ got no response: Connection refused "
+        "error: the start URL http://127.0.0.1:9/ gave no page: Connection refused "
         "(crawl failed: start_url_failed, no_pages)"
     )
 

@@ -16,6 +16,12 @@ the login's pages) it counts:
   spider asks for a page again over HTTP when its render failed); a request a
   component refused on purpose (``IgnoreRequest``: offsite, robots.txt) is not
   an error;
+* a page request that ended with an exception an inner middleware raised in
+  ``process_response`` (a redirect loop, a body too large once
+  decompressed), which Scrapy passes to the errback without
+  ``process_exception``: found when a crawl that ran out of requests closes
+  (finish reason ``finished``) as a request that went in and never came out,
+  and counted in ``outcome/no_response``;
 * when the spider closes, for the start requests (Scrapy's
   ``is_start_request``) that ended with no response (``IgnoreRequest``
   included) or a status >= 400: ``outcome/start_url/url``, ``.../status`` or
@@ -91,6 +97,9 @@ class OutcomeMiddleware:
         self.no_response: dict[str, str] = {}
         # start URL asked for -> [final URL, HTTP status or None, error or None]
         self.start_failures: dict[str, list[Any]] = {}
+        # page requests in the downloader's hands: (method, URL asked for) ->
+        # (is a start request, redirects so far); see _dropped
+        self.pending: dict[tuple[str, str], tuple[bool, int]] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -128,9 +137,16 @@ class OutcomeMiddleware:
         if not isinstance(item, PageRecord):
             self.stats.inc_value(ITEMS_STAT)
 
+    def process_request(self, request: Request) -> None:
+        if is_page(request):
+            redirects = len(request.meta.get("redirect_urls", ()))
+            start = bool(request.meta.get("is_start_request"))
+            self.pending[_key(request)] = (start, redirects)
+
     def process_response(self, request: Request, response: Response) -> Response:
         if not is_page(request):
             return response
+        self.pending.pop(_key(request), None)
         self.stats.inc_value(PAGES_STAT)
         if self.no_response.pop(request.url, None) is not None:
             self.stats.set_value(NO_RESPONSE_STAT, len(self.no_response))
@@ -147,6 +163,7 @@ class OutcomeMiddleware:
     def process_exception(self, request: Request, exception: Exception) -> None:
         if not is_page(request):
             return
+        self.pending.pop(_key(request), None)
         if not isinstance(exception, IgnoreRequest):
             self.no_response[request.url] = describe_error(exception)
             self.stats.set_value(NO_RESPONSE_STAT, len(self.no_response))
@@ -156,7 +173,25 @@ class OutcomeMiddleware:
     def _start_failed(self, request: Request, status: int | None, error: str | None) -> None:
         self.start_failures[_asked_for(request)] = [request.url, status, error]
 
+    def _dropped(self) -> None:
+        """Page requests that left the downloader unseen after a crawl that ran out of
+        requests: an inner middleware raised in ``process_response``, which Scrapy
+        hands to the errback without ``process_exception`` (a redirect loop at
+        ``REDIRECT_MAX_TIMES``, a body too large once decompressed).  They got no page."""
+        for (_, url), (start, redirects) in self.pending.items():
+            if redirects:
+                error = f"still redirected after {redirects} redirects (a redirect loop?)"
+            else:
+                error = "its response was dropped after the download (see the log)"
+            self.no_response.setdefault(url, error)
+            if start:
+                self.start_failures.setdefault(url, [url, None, error])
+        self.pending.clear()
+        self.stats.set_value(NO_RESPONSE_STAT, len(self.no_response))
+
     def spider_closed(self, reason: str) -> None:
+        if reason == "finished":  # nothing was in flight
+            self._dropped()
         if self.start_failures:
             url, (_, status, error) = next(iter(self.start_failures.items()))
             self.stats.set_value(START_URL_STAT, redact_url(url))
@@ -167,6 +202,10 @@ class OutcomeMiddleware:
         stats = self.stats.get_stats()
         verdict = judge(stats, self.criteria, finish_reason=reason)
         record_verdict(self.stats, verdict, error_counts(stats)[2])
+
+
+def _key(request: Request) -> tuple[str, str]:
+    return request.method, _asked_for(request)
 
 
 def _asked_for(request: Request) -> str:
