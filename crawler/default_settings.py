@@ -39,6 +39,18 @@ CRAWLER_OUTCOME_FILE: str | None = None  # JSON outcome written at exit; None: n
 # ROBOTSTXT_OBEY.  Longer delays are cut to this (counted); 0: Crawl-delay ignored
 CRAWLER_MAX_CRAWL_DELAY: Annotated[float, Ge(0)] = 30  # seconds
 
+# Feed delivery to a server: ftp://, ftps://, sftp:// outputs (crawler.feedstorage)
+CRAWLER_FEED_NETRC: str | None = None  # netrc file of the feed hosts' logins; None: ~/.netrc
+# NAME of the environment variable holding the password of a feed host not in the netrc file
+CRAWLER_FEED_PASSWORD_ENV: str = "CRAWLER_FEED_PASSWORD"
+# sftp://: refuse a host key in no known_hosts file; False: accept it (logged, not saved)
+CRAWLER_FEED_SFTP_HOST_KEY_CHECK: bool = True
+CRAWLER_FEED_SFTP_KEY_FILE: str | None = None  # private key; None: ssh-agent and ~/.ssh/id_*
+CRAWLER_FEED_SFTP_KNOWN_HOSTS: str | None = None  # OpenSSH's format; None: ~/.ssh/known_hosts
+CRAWLER_FEED_TIMEOUT: Annotated[float, Gt(0)] = 30  # seconds to connect, log in, send a block
+# directory of the copies of feed files that could not be delivered; None: working dir
+CRAWLER_FEED_UNDELIVERED_DIR: str | None = None
+
 # Login and session cookies (crawler.login)
 CRAWLER_LOGIN_URL: str | None = None  # the login page; None: no login
 CRAWLER_COOKIES_FILE: str | None = None  # Netscape cookies.txt loaded into the jar at start
@@ -109,6 +121,12 @@ CRAWLER_EXPLORE_TIME_BUDGET: Annotated[float, Gt(0)] = 10  # seconds (wall) of e
 # crawler.extract.engines.ENGINE_NAMES (a test keeps the two equal)
 CRAWLER_EXTRACT_ENGINE: Literal["lxml", "bs4", "bs4-html.parser"] = "lxml"
 CRAWLER_EXTRACT_SPECS: list[str | dict[str, Any]] = []  # spec files (YAML/TOML), or mappings
+
+# Incremental re-crawls (crawler.incremental, crawler.downloadermiddlewares.incremental):
+# conditional GETs against the previous finished run of the same spider and start URL in
+# the store; pages unchanged (304, or the same body digest) are not parsed nor rendered.
+# A request with meta["dont_incremental"] = True is always fetched in full
+CRAWLER_INCREMENTAL: bool = False
 
 # Request journal of a crawl with a JOBDIR (crawler.journal, crawler.scheduler)
 CRAWLER_JOURNAL_INTERVAL: Annotated[float, Gt(0)] = 1.0  # seconds between commits, at most

@@ -173,3 +173,28 @@ class JobDirError(ConfigError):
     """A job directory (``JOBDIR``, ``--job-dir``) that cannot be used: its journal
     cannot be opened, or it holds another crawl or one that finished.  The
     message names the directory, what it holds and what to do."""
+
+
+class FeedConfigError(ConfigError):
+    """A feed delivery setting (``CRAWLER_FEED_*``) names a file that cannot be
+    used: a netrc, known_hosts or key file that is missing or does not parse."""
+
+
+class FeedDeliveryError(OSError):
+    """A feed file could not be delivered to its server (``ftp://``, ``sftp://``):
+    unreachable, login refused, unknown host key, permission denied.
+
+    An ``OSError``, as a local feed file that cannot be written is, so the
+    feed export's failure path (``feedexport/failed_count/<storage>``, exit
+    code 1) and its one-line log treat both alike.  The message is one line
+    that names the redacted URI, what failed and what to do; it never holds
+    the password.
+    """
+
+
+class ScrapydError(Exception):
+    """A Scrapyd server refused or failed a request (:mod:`crawler.scrapyd`): it
+    could not be reached, it refused the credentials, it answered with an error
+    status or with ``{"status": "error"}``.  The message is one line that names
+    the server (its URL without credentials) and the endpoint, and never holds
+    the password."""

@@ -41,6 +41,14 @@ class PageRecord:
     error: str | None = None
     # How a render went, "; "-separated (dialogs answered, a load stopped, windows closed)
     notes: str | None = None
+    # Validators of a 200 response (ETag, Last-Modified headers as sent) and the
+    # sha256 (hex) of its body as served: what an incremental re-crawl compares with
+    etag: str | None = None
+    last_modified: str | None = None
+    digest: str | None = None
+    # Unchanged since the previous run (crawler.incremental): a 304, or the same
+    # digest; status, title and links are the previous run's, the page not parsed
+    unchanged: bool = False
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,12 @@ RETRY_TIMES = 2
 CONCURRENT_ITEMS = 16  # items (and requests) of one response handled at once
 SCRAPER_SLOT_MAX_ACTIVE_SIZE = 1_000_000  # bytes of response bodies being handled
 FEED_EXPORT_ENCODING = "utf-8"
+# Feeds sent to a server: Scrapy's FTP storage with netrc/environment logins, and SFTP
+FEED_STORAGES = {
+    "ftp": "crawler.feedstorage.ftp.FTPFeedStorage",
+    "ftps": "crawler.feedstorage.ftp.FTPFeedStorage",
+    "sftp": "crawler.feedstorage.sftp.SFTPFeedStorage",
+}
 LOG_LEVEL = "INFO"
 
 # Scrapy's filter, except that a redirect to a page already crawled is still
@@ -67,6 +73,9 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.downloadermiddlewares.crawldelay.CrawlDelayMiddleware": 110,
     "crawler.downloadermiddlewares.robotstxtsize.RobotsTxtSizeMiddleware": 560,
     "crawler.browser.rendermode.RenderModeMiddleware": 585,
+    # CRAWLER_INCREMENTAL: after the render mode's decision on the way in, and on
+    # the way out before it (with the decoded body).
+    "crawler.downloadermiddlewares.incremental.IncrementalMiddleware": 588,
     "crawler.login.logout.LogoutGuardMiddleware": 640,
     "crawler.login.middleware.LoginMiddleware": 650,
     # Scrapy's, keeping Domain=localhost cookies as the browser does.

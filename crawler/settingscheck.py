@@ -275,6 +275,7 @@ VALIDATORS: tuple[str, ...] = (
     "crawler.browser.config:BrowserConfig.from_settings",
     "crawler.browser.explore:ExploreConfig.from_settings",
     "crawler.browser.rendermode:RenderModeConfig.from_settings",
+    "crawler.feedstorage.config:FeedConfig.from_settings",
     "crawler.forms.policy:FormPolicy.from_settings",
     "crawler.login.config:login_config",
     "crawler.login.cookies:check_cookies_file",

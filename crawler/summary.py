@@ -36,6 +36,13 @@ def run_summary(store: SqlStore, run_id: int) -> str:
         "",
         table(["found via", "pages"], by_found_via),
     ]
+    unchanged = dict(store.page_counts(run_id, "unchanged")).get(True, 0)
+    if unchanged:  # an incremental re-crawl (crawler.incremental)
+        lines += [
+            "",
+            f"{unchanged} of {total} pages unchanged since the previous run: not parsed, "
+            "their stored links followed, their items kept as stored",
+        ]
     specs = store.spec_counts(run_id)
     if specs:
         lines += ["", table(["items of spec", "stored", "rejected"], specs)]

@@ -18,6 +18,9 @@ with ``CRAWLER_SITEMAPS`` the start host's ``robots.txt`` ``Sitemap:`` lines
 and ``/sitemap.xml`` add the pages they list (``found_via`` ``sitemap``).
 Every URL a page led to, followed or not, is one
 :class:`~crawler.items.PageLinks` item per page (the store's ``links`` table).
+With ``CRAWLER_INCREMENTAL`` (:mod:`crawler.incremental`), a page unchanged
+since the previous run is recorded from that run's record and its stored
+links are followed; it is not parsed.
 Traps are bounded (:mod:`crawler.traps`): links lose their session ids, and
 a link that is a trap is recorded with the reason and not requested; the
 crawl is breadth-first (``custom_settings``).
@@ -66,6 +69,7 @@ from crawler.fingerprint import HASH_ROUTE_META_KEY
 from crawler.forms.policy import parse_form_values
 from crawler.forms.submission import META_KEY as FORM_META_KEY
 from crawler.forms.submitter import FormSubmitter
+from crawler.incremental import UnchangedResponse, body_digest
 from crawler.items import FoundVia, Link, PageLinks, PageRecord
 from crawler.journal import RequestJournal
 from crawler.settingscheck import check_argument
@@ -117,6 +121,9 @@ def _domains(value: str | list[str] | tuple[str, ...] | None) -> list[str]:
 
 class SiteSpider(Spider):
     name = "site"
+    # Incremental re-crawls (crawler.incremental): an unchanged page is recorded
+    # from the previous run and its stored links followed (parse).
+    replays_unchanged = True
     custom_settings = {
         # 404s and 500s are pages to record, not errors for HttpErrorMiddleware to drop.
         "HTTPERROR_ALLOW_ALL": True,
@@ -240,6 +247,9 @@ class SiteSpider(Spider):
     def parse(
         self, response: Response, error: str | None = None
     ) -> Iterator[PageRecord | PageLinks | Request]:
+        if isinstance(response, UnchangedResponse):
+            yield from self._unchanged(response)
+            return
         plan = render_plan(response.request)
         if error is None and plan is not None and plan.failure is not None:
             error = f"render failed: {plan.failure}"  # the HTTP fallback of a failed render
@@ -293,6 +303,17 @@ class SiteSpider(Spider):
                 yield request
             if submitted:
                 yield PageLinks(source=_record_url(response), links=submitted)
+
+    def _unchanged(self, response: UnchangedResponse) -> Iterator[PageRecord | PageLinks | Request]:
+        """A page unchanged since the previous run (:mod:`crawler.incremental`): not
+        parsed; recorded with the previous status, content type and title, and the
+        previous run's links of the page followed as if found on it now."""
+        self.crawler.stats.inc_value("incremental/unchanged")
+        yield from self._redirect_hops(response)
+        yield self._record(response)
+        if response.meta.get("found_via") == FoundVia.START:
+            yield from self._sitemap_requests()
+        yield from self._follow(response, response.previous.links)
 
     def _count(self, stat: str) -> None:
         self.crawler.stats.inc_value(stat)
@@ -526,13 +547,28 @@ class SiteSpider(Spider):
             title = " ".join((response.xpath("//title//text()").get() or "").split()) or None
         content_type = _header(response.headers, b"Content-Type")
         notes = None
+        status = response.status
+        served: bytes | None = response.body
         if isinstance(response, RenderedResponse):
             content_type = response.document_content_type or content_type
             notes = "; ".join(response.render.notes) or None
+            served = response.raw
+        # What a later incremental run compares with (crawler.incremental).
+        etag = _header(response.headers, b"ETag")
+        last_modified = _header(response.headers, b"Last-Modified")
+        unchanged = isinstance(response, UnchangedResponse)
+        if isinstance(response, UnchangedResponse):  # no body: the previous run's record
+            previous = response.previous
+            status, content_type, title = previous.status, previous.content_type, previous.title
+            etag = etag or previous.etag
+            last_modified = last_modified or previous.last_modified
+            digest = previous.digest
+        else:
+            digest = body_digest(served) if status == 200 and served is not None else None
         return PageRecord(
             url=_record_url(response),
             final_url=response.url,
-            status=response.status,
+            status=status,
             content_type=content_type,
             title=title,
             depth=meta.get("depth", 0),
@@ -544,6 +580,10 @@ class SiteSpider(Spider):
             fetched_at=_now(),
             error=error,
             notes=notes,
+            etag=etag,
+            last_modified=last_modified,
+            digest=digest,
+            unchanged=unchanged,
         )
 
     def _redirect_hops(self, response: Response) -> Iterator[PageRecord]:

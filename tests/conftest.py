@@ -13,6 +13,9 @@ import pytest
 
 from fixtures.tinysite.server import TinySite
 from tests.crawltools import REPO_ROOT
+
+# Fixtures of notification tests (real SMTP server, webhook receiver), for every test.
+from tests.notifytools import smtp_server, smtp_tls_server, tls_ca, webhook_receiver  # noqa: F401
 from tests.pgserver import PostgresServer
 
 if TYPE_CHECKING:
@@ -21,8 +24,12 @@ if TYPE_CHECKING:
 
 def _user_files() -> dict[str, float]:
     """What a crawl run from the repository root would write there: the default
-    store and fallback files, with their modification times."""
-    found = [*REPO_ROOT.glob("crawl.db*"), *REPO_ROOT.glob("unwritten-*.jsonl")]
+    store, fallback files and copies of undelivered feeds, with their modification times."""
+    found = [
+        *REPO_ROOT.glob("crawl.db*"),
+        *REPO_ROOT.glob("unwritten-*.jsonl"),
+        *REPO_ROOT.glob("undelivered-*"),
+    ]
     return {path.name: path.stat().st_mtime for path in found}
 
 
@@ -32,7 +39,7 @@ def _repository_root_left_alone() -> Iterator[None]:
     repository root: every test crawl names a store in its temp dir."""
     before = _user_files()
     yield
-    assert _user_files() == before, "a test wrote crawl.db or unwritten-*.jsonl in the repo root"
+    assert _user_files() == before, "a test wrote crawl.db or fallback files in the repo root"
 
 
 class SearchableTempPathFactory:

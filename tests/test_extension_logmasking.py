@@ -66,6 +66,8 @@ def test_scrapy_crawl_logs_no_feed_password_nor_secret_settings(
         "-o",
         FTP_FEED,
         *settings_options(),
+        "-s",
+        f"CRAWLER_FEED_UNDELIVERED_DIR={tmp_path}",  # not the repository root
         store=tmp_path / "crawl.db",
     )
     assert result.returncode == 1, result.stderr[-2000:]

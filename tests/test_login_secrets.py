@@ -132,12 +132,17 @@ def crawl_children(root: int, marker: bytes) -> list[ChildProcess]:
         found = {pid for pid, parent in parents.items() if parent in tree} - tree
         tree |= found
         grown = bool(found)
+    # A child forked but not yet exec'd is the crawl itself (same memory, so the same
+    # environment and arguments as ``root``): it shows nothing a browser was given.
+    unexeced = (_read(f"/proc/{root}/environ"), _read(f"/proc/{root}/cmdline"))
     children = []
     for pid in parents:
         environ = _read(f"/proc/{pid}/environ")
         if environ is None or not ((pid in tree and pid != root) or marker in environ):
             continue
         cmdline = _read(f"/proc/{pid}/cmdline") or b""
+        if (environ, cmdline) == unexeced:
+            continue
         name = (_read(f"/proc/{pid}/comm") or b"").decode().strip()
         children.append(ChildProcess(pid, name, environ, cmdline))
     return children

@@ -470,3 +470,88 @@ def test_reading_waits_for_a_sqlite_lock_at_once(tmp_path: Path) -> None:
         reader = SqlStore.open(f"sqlite:///{db}", create=False, timeout=1)
         assert reader.runs() == []
         reader.close()
+
+
+# Incremental re-crawls: validators, digests, the previous run (crawler.incremental).
+
+
+def vpage(url: str, **overrides: object) -> dict[str, object]:
+    """A page row with the incremental columns (every row of a batch has the same keys)."""
+    empty = {"etag": None, "last_modified": None, "digest": None, "unchanged": False}
+    return page(url, **{**empty, **overrides})
+
+
+def test_pages_keep_validators_digest_and_unchanged(store: SqlStore) -> None:
+    run = store.start_run("site", "http://x/", {})
+    validators = {"etag": '"abc"', "last_modified": "Sun, 01 Nov 2026 00:00:00 GMT"}
+    store.write_pages(
+        run,
+        [
+            vpage("http://x/", **validators, digest="d" * 64, unchanged=False),
+            vpage("http://x/a", digest="e" * 64, unchanged=True),
+        ],
+    )
+    rows = {p["url"]: p for p in store.pages(run)}
+    assert {k: rows["http://x/"][k] for k in validators} == validators
+    assert rows["http://x/"]["digest"] == "d" * 64
+    assert (rows["http://x/"]["unchanged"], rows["http://x/a"]["unchanged"]) == (False, True)
+    assert [r["unchanged"] for r in store.runs()] == [1]
+
+
+def test_the_previous_run_is_the_latest_finished_one_of_the_same_crawl(store: SqlStore) -> None:
+    def run(spider: str = "site", start: str = "http://x/", reason: str | None = "finished") -> int:
+        run_id = store.start_run(spider, start, {})
+        if reason is not None:
+            store.finish_run(run_id, reason, {})
+        return run_id
+
+    assert store.previous_run("site", "http://x/", None) is None
+    first = run()
+    second = run(reason="closespider_pagecount")
+    run(reason="store_error")  # rows missing: never compared with
+    run(spider="other")
+    run(start="http://y/")
+    unfinished = run(reason=None)
+    current = run(reason=None)
+    assert store.previous_run("site", "http://x/", current) == second
+    assert store.previous_run("site", "http://x/", second) == first
+    assert store.previous_run("site", "http://x/", first) is None
+    assert unfinished < current
+
+
+def test_validated_pages_are_the_200s_with_a_validator_or_digest(store: SqlStore) -> None:
+    run = store.start_run("site", "http://x/", {})
+    store.write_pages(
+        run,
+        [
+            vpage("http://x/e", etag='"e"'),
+            vpage("http://x/m", last_modified="Sun, 01 Nov 2026 00:00:00 GMT"),
+            vpage("http://x/d", digest="d" * 64),
+            vpage("http://x/none"),
+            vpage("http://x/404", status=404, etag='"x"'),
+            vpage("http://x/err", digest="d" * 64, error="render failed: x"),
+        ],
+    )
+    store.write_batch(run, link_rows=[link("http://x/e", "http://x/m")])
+    assert sorted(p["url"] for p in store.validated_pages(run)) == [
+        "http://x/d",
+        "http://x/e",
+        "http://x/m",
+    ]
+    assert store.link_rows(run) == [("http://x/e", "http://x/m", "link", None)]
+
+
+def test_an_older_postgresql_store_gains_the_incremental_columns(postgres_url: str) -> None:
+    SqlStore.open(postgres_url).close()
+    dsn = make_url(postgres_url).set(drivername="postgresql").render_as_string(False)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for column in ("etag", "last_modified", "digest", "unchanged"):
+            conn.execute(f"ALTER TABLE pages DROP COLUMN {column}")
+    s = SqlStore.open(postgres_url)
+    try:
+        run = s.start_run("site", "http://x/", {})
+        s.write_pages(run, [vpage("http://x/", etag='"t"', digest="d" * 64, unchanged=True)])
+        [row] = s.pages(run)
+        assert (row["etag"], row["digest"], row["unchanged"]) == ('"t"', "d" * 64, True)
+    finally:
+        s.close()

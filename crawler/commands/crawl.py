@@ -131,7 +131,7 @@ def add_parser(subparsers: Any) -> None:
         default=[],
         metavar="FILE",
         help=f"also write page records to FILE ({FEED_SUFFIX_LIST}; a path, or a URI "
-        "Scrapy's feeds take: s3://, ftp://, file:...; repeatable)",
+        "Scrapy's feeds take: s3://, ftp://, sftp://, file:...; repeatable)",
     )
     p.add_argument(
         "--extract",
@@ -161,6 +161,14 @@ def add_parser(subparsers: Any) -> None:
         "--resume",
         action="store_true",
         help="with --job-dir: resume the crawl DIR holds, and fail if it holds none",
+    )
+    p.add_argument(
+        "--incremental",
+        action="store_true",
+        help="a re-crawl: ask the server whether each page changed since the previous "
+        "finished run of this start URL in the store (ETag, Last-Modified, else the body's "
+        "digest); unchanged pages are not parsed or rendered, their stored links are "
+        "followed (CRAWLER_INCREMENTAL)",
     )
     add_criteria_options(p)
     add_scrapy_options(p)
@@ -199,6 +207,8 @@ def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
         raise UsageError("--resume needs --job-dir DIR: the job directory of the crawl")
     if args.job_dir:
         overrides["JOBDIR"] = args.job_dir
+    if args.incremental:
+        overrides["CRAWLER_INCREMENTAL"] = True
     if args.cookies:
         overrides["CRAWLER_COOKIES_FILE"] = args.cookies
     overrides.update(login_settings(args, args.login))

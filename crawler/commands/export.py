@@ -32,6 +32,7 @@ Reading never creates a store: a missing one is an error (exit code 2).
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import urlsplit
@@ -49,6 +50,9 @@ from crawler.commands.options import (
     has_scheme,
     store_url,
 )
+from crawler.exceptions import FeedDeliveryError
+from crawler.feedstorage.config import FeedConfig, password_warning
+from crawler.feedstorage.delivery import DeliveringFeedStorage
 from crawler.items import PageRecord
 from crawler.redaction import redact_url
 from crawler.runner import project_settings
@@ -65,6 +69,8 @@ if TYPE_CHECKING:
 FORMATS = FEED_FORMATS
 SUFFIXES = FEED_SUFFIXES
 WHAT = ("items", "pages", "rejects", "links")
+# URI schemes -o sends to a server (crawler.feedstorage)
+DELIVERED = ("ftp", "ftps", "sftp")
 
 
 def add_parser(subparsers: Any) -> None:
@@ -183,20 +189,47 @@ def output_format(fmt: str | None, output: str | None) -> str:
 
 
 def local_output(output: str | None) -> str | None:
-    """The local path ``-o`` names: a path, or a ``file:`` URI made a path.
+    """The local path ``-o`` names: a path, or a ``file:`` URI made a path; a
+    URI of :data:`DELIVERED` as it is (sent by :func:`deliver`).
 
     Raises :class:`UsageError` (password masked) for any other URI: ``crawler
-    export`` writes a local file or stdout; feed URIs (``ftp://``, ``s3://``)
-    are for ``crawler crawl -o``, through Scrapy's feed storages.
+    export`` writes a local file, stdout or a server of its own storages; other
+    feed URIs (``s3://``) are for ``crawler crawl -o``, through Scrapy's feed storages.
     """
     if output is None or not has_scheme(output):
         return output
-    if urlsplit(output).scheme.lower() == "file":
+    scheme = urlsplit(output).scheme.lower()
+    if scheme == "file":
         return file_uri_to_path(output)
+    if scheme in DELIVERED:
+        return output
     raise UsageError(
-        f"crawler export writes a local file or stdout, not {redact_url(output)}; "
-        "write a file and copy it, or deliver with crawler crawl -o URI"
+        "crawler export writes a local file, stdout or an ftp://, ftps:// or sftp:// URI, "
+        f"not {redact_url(output)}; write a file and copy it, or deliver with "
+        "crawler crawl -o URI"
     )
+
+
+def deliver(found: list[Any], what: str, fmt: str, uri: str, settings: BaseSettings) -> int:
+    """Write ``found`` (rows of ``what``) to a temporary file and send it to ``uri`` with the feed
+    storage ``FEED_STORAGES`` has for its scheme (:mod:`crawler.feedstorage`,
+    the same login, host-key check and local copy as a crawl's ``-o URI``).
+    Returns the exit code: 0, or 1 with ``error: ...`` printed (one line)."""
+    storage_class = load_object(settings.getwithbase("FEED_STORAGES")[urlsplit(uri).scheme])
+    if not issubclass(storage_class, DeliveringFeedStorage):
+        raise UsageError(f"{redact_url(uri)}: FEED_STORAGES has another storage for it")
+    storage = storage_class(uri, FeedConfig.from_settings(settings), feed_options={})
+    if storage.uri_password:
+        print(f"warning: {password_warning(uri, storage.host, storage.config)}", file=sys.stderr)
+    with tempfile.NamedTemporaryFile(prefix="feed-", dir=settings.get("FEED_TEMPDIR")) as file:
+        write(found, fmt, file, settings)
+        try:
+            storage.send(file)  # closes the file
+        except FeedDeliveryError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+    print(f"{len(found)} {what} written to {redact_url(uri)}", file=sys.stderr)
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -225,6 +258,8 @@ def run(args: argparse.Namespace) -> int:
         found = rows(store, args.what, args.run_id, args.spec, args.url)
     finally:
         store.close()
+    if args.output and has_scheme(args.output):
+        return deliver(found, args.what, fmt, args.output, settings)
     if args.output:
         with open(args.output, "wb") as f:
             write(found, fmt, f, settings)

@@ -132,7 +132,7 @@ def add_parser(subparsers: Any) -> None:
         "--output",
         metavar="FILE|STORE",
         help=f"write to a feed FILE ({', '.join(FEED_SUFFIXES)}; a path, or a URI Scrapy's "
-        "feeds take: s3://, ftp://, file:...) or to a store URL (sqlite:///PATH, "
+        "feeds take: s3://, ftp://, sftp://, file:...) or to a store URL (sqlite:///PATH, "
         "postgresql://...) instead of stdout",
     )
     p.add_argument(

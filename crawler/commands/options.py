@@ -69,7 +69,8 @@ def has_scheme(output: str) -> bool:
 def output_feed(output: str, item_class: str) -> tuple[str, dict[str, Any]]:
     """The ``FEEDS`` entry (URI, feed options) that writes the ``item_class``
     items of a crawl to ``output``: a path, or a URI passed to Scrapy unchanged
-    (``ftp://user:password@host/x.jsonl``, ``s3://bucket/x.csv``, ``file:///x.xml``).
+    (``ftp://user@host/x.jsonl``, ``sftp://user@host/x.jsonl``: :mod:`crawler.feedstorage`;
+    ``s3://bucket/x.csv``, ``file:///x.xml``).
     The format follows the suffix (:data:`FEED_SUFFIXES`).
 
     Raises :class:`UsageError` for a suffix no format has, or a local file that

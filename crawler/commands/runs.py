@@ -43,7 +43,9 @@ def _items_written(run: dict[str, Any]) -> int:
 def run(args: argparse.Namespace) -> int:
     store = SqlStore.open(store_url(args, project_settings()), create=False)
     try:
-        rows = [
+        listed = store.runs(args.limit)
+        counts = [int(r["unchanged"] or 0) for r in listed]
+        rows: list[tuple[Any, ...]] = [
             (
                 r["id"],
                 r["spider"],
@@ -54,26 +56,19 @@ def run(args: argparse.Namespace) -> int:
                 _items_written(r),
                 r["rejects"],
             )
-            for r in store.runs(args.limit)
+            for r in listed
         ]
     finally:
         store.close()
     if not rows:
         print("no runs in this store yet")
         return 0
-    print(
-        table(
-            [
-                "run",
-                "spider",
-                "start url",
-                "started (UTC)",
-                "finish reason",
-                "pages",
-                "items",
-                "rejects",
-            ],
-            rows,
-        )
-    )
+    headers = ["run", "spider", "start url", "started (UTC)", "finish reason", "pages"]
+    headers += ["items", "rejects"]
+    if any(unchanged for unchanged in counts):
+        # Incremental re-crawls: pages found unchanged since the run before (their
+        # items were not extracted again, so they are not in the run's items).
+        headers.insert(6, "unchanged")
+        rows = [(*row[:6], n, *row[6:]) for row, n in zip(rows, counts, strict=True)]
+    print(table(headers, rows))
     return 0

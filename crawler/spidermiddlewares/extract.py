@@ -8,6 +8,9 @@ after the spider's own output, which then goes through the item pipelines
 
 Every HTML response with a status below 400 is a candidate, fetched over HTTP
 or rendered by the browser middleware (``response.flags`` has ``"rendered"``) alike.
+A page an incremental re-crawl found unchanged (:mod:`crawler.incremental`)
+is a plain response without a body: it is not extracted again, and its items
+stay in the store as the run that extracted them wrote them.
 The specs whose ``url`` pattern matches the response URL are applied to one
 parse of the page.  A spec that fails on a page is logged and counted
 (``extract/errors/<spec>``); the crawl goes on.

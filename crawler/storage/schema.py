@@ -47,6 +47,14 @@ pages = Table(
     Column("fetched_at", String(40), nullable=False),
     Column("error", Text),
     Column("notes", Text),  # how a render went (PageRecord.notes)
+    # Incremental re-crawls (crawler.incremental): the response's validators, the
+    # sha256 of the body as served, and whether the page was unchanged since the
+    # previous run (then not parsed: its links are the previous run's).  NULL in
+    # rows of older versions.
+    Column("etag", Text),
+    Column("last_modified", String(64)),
+    Column("digest", String(64)),
+    Column("unchanged", Boolean),
 )
 
 items = Table(

@@ -389,7 +389,8 @@ class SqlStore:
             return dict(row) if row else None
 
     def runs(self, limit: int = 20) -> list[dict[str, Any]]:
-        """The latest runs, newest first, with their page, item and reject counts."""
+        """The latest runs, newest first, with their page, item, reject and unchanged
+        page (incremental re-crawls) counts."""
 
         def count(table: Any) -> Any:
             return (
@@ -405,12 +406,74 @@ class SqlStore:
                 count(pages).label("pages"),
                 count(items).label("items"),
                 count(rejects).label("rejects"),
+                select(func.count())
+                .select_from(pages)
+                .where(pages.c.run_id == runs.c.id, pages.c.unchanged.is_(True))
+                .scalar_subquery()
+                .label("unchanged"),
             )
             .order_by(runs.c.id.desc())
             .limit(limit)
         )
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
+
+    def previous_run(self, spider: str, start_url: str | None, before: int | None) -> int | None:
+        """The id of the latest finished run of ``spider`` from ``start_url`` other than
+        ``before`` (and older than it, when given), whose rows all reached the store
+        (not finished as ``store_error``); ``None`` when there is none.  What an
+        incremental re-crawl compares with (:mod:`crawler.incremental`)."""
+        same_start = (
+            runs.c.start_url.is_(None) if start_url is None else runs.c.start_url == start_url
+        )
+        query = (
+            select(runs.c.id)
+            .where(
+                runs.c.spider == spider,
+                same_start,
+                runs.c.finished_at.is_not(None),
+                runs.c.finish_reason != "store_error",
+            )
+            .order_by(runs.c.id.desc())
+            .limit(1)
+        )
+        if before is not None:
+            query = query.where(runs.c.id < before)
+        with self.engine.connect() as conn:
+            found = conn.execute(query).scalar()
+        return int(found) if found is not None else None
+
+    def validated_pages(self, run_id: int) -> list[dict[str, Any]]:
+        """The pages of run ``run_id`` that answered 200 with a validator or a digest
+        (``url``, ``final_url``, ``status``, ``content_type``, ``title``, ``etag``,
+        ``last_modified``, ``digest``), those an incremental re-crawl can ask about."""
+        query = select(
+            pages.c.url,
+            pages.c.final_url,
+            pages.c.status,
+            pages.c.content_type,
+            pages.c.title,
+            pages.c.etag,
+            pages.c.last_modified,
+            pages.c.digest,
+        ).where(
+            pages.c.run_id == run_id,
+            pages.c.status == 200,
+            pages.c.error.is_(None),
+            (pages.c.etag.is_not(None))
+            | (pages.c.last_modified.is_not(None))
+            | (pages.c.digest.is_not(None)),
+        )
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
+
+    def link_rows(self, run_id: int) -> list[tuple[str, str, str, str | None]]:
+        """``(source, url, found_via, text)`` of every link of run ``run_id``."""
+        query = select(links.c.source, links.c.url, links.c.found_via, links.c.text).where(
+            links.c.run_id == run_id
+        )
+        with self.engine.connect() as conn:
+            return [(s, u, f, t) for s, u, f, t in conn.execute(query)]
 
     def pages(self, run_id: int) -> list[dict[str, Any]]:
         query = select(pages).where(pages.c.run_id == run_id).order_by(pages.c.url)
