@@ -25,10 +25,15 @@ import typing
 if typing.TYPE_CHECKING:  # the annotations are read by crawler.settingscheck, not at import
     from typing import Annotated, Any, Literal
 
-    from crawler.settingscheck import Ge, Gt, Regex
+    from crawler.settingscheck import Ge, Gt, Le, Regex
 
 # Crawls that must yield items (crawler.extensions.minitems)
 CRAWLER_MIN_ITEMS: Annotated[int, Ge(0)] = 0  # fewer items: finish reason no_items; 0: off
+
+# When a crawl counts as failed (crawler.outcome, crawler.downloadermiddlewares.outcome)
+CRAWLER_MAX_ERROR_RATIO: Annotated[float, Ge(0), Le(1)] = 1.0  # share of pages in error; 1: off
+CRAWLER_MIN_PAGES: Annotated[int, Ge(0)] = 1  # fewer pages with a response: failed; 0: off
+CRAWLER_OUTCOME_FILE: str | None = None  # JSON outcome written at exit; None: none
 
 # robots.txt Crawl-delay, per host (crawler.downloadermiddlewares.crawldelay); needs
 # ROBOTSTXT_OBEY.  Longer delays are cut to this (counted); 0: Crawl-delay ignored

@@ -13,6 +13,7 @@ from scrapy.utils.project import get_project_settings
 
 from crawler.exceptions import ConfigError
 from crawler.logfilters import quiet_network_tracebacks
+from crawler.outcome import CLEAN_REASONS, EXIT_INTERRUPTED, Criteria, Verdict, judge
 from crawler.redaction import install_filters
 from crawler.settingscheck import check_settings, set_settings
 
@@ -23,19 +24,14 @@ if TYPE_CHECKING:
     from scrapy.settings import BaseSettings, Settings
     from twisted.python.failure import Failure
 
-# finish reasons that mean "the crawl did what it was asked"
-CLEAN_REASONS = (
-    "finished",
-    "closespider_pagecount",
-    "closespider_itemcount",
-    "closespider_timeout",
-)
-EXIT_INTERRUPTED = 130
+__all__ = ["CLEAN_REASONS", "EXIT_INTERRUPTED", "CrawlOutcome", "exit_code_for", "run_spider"]
 
 
 def exit_code_for(finish_reason: str | None) -> int:
-    """The exit code of a crawl that ended with ``finish_reason``: 0 when it did what
-    it was asked (:data:`CLEAN_REASONS`), 130 when interrupted (``shutdown``), else 1."""
+    """The exit code of a crawl that ended with ``finish_reason``, by that alone: 0
+    when it did what it was asked (:data:`~crawler.outcome.CLEAN_REASONS`), 130
+    when interrupted (``shutdown``), else 1.  The commands go by
+    :meth:`CrawlOutcome.verdict`, which also fails a crawl that fetched nothing."""
     if finish_reason in CLEAN_REASONS:
         return 0
     if finish_reason == "shutdown":
@@ -54,7 +50,13 @@ class CrawlOutcome:
 
     @property
     def exit_code(self) -> int:
+        """By the finish reason alone (:func:`exit_code_for`)."""
         return exit_code_for(self.finish_reason)
+
+    def verdict(self, settings: BaseSettings) -> Verdict:
+        """Whether the crawl succeeded, by :func:`crawler.outcome.judge` and the
+        thresholds of ``settings``."""
+        return judge(self.stats, Criteria.from_settings(settings))
 
 
 def project_settings(overrides: dict[str, Any] | None = None) -> Settings:

@@ -67,6 +67,8 @@ DOWNLOADER = "crawler.downloader.SlotReservingDownloader"
 # from high to low), and still marks requests before the browser (950).  The
 # robots.txt size limit sits there too, to cut the decoded body.
 DOWNLOADER_MIDDLEWARES = {
+    # Outermost: counts each page request's final fate for the verdict (crawler.outcome).
+    "crawler.downloadermiddlewares.outcome.OutcomeMiddleware": 10,
     # robots.txt Crawl-delay, right after RobotsTxtMiddleware (100).
     "crawler.downloadermiddlewares.crawldelay.CrawlDelayMiddleware": 110,
     "crawler.downloadermiddlewares.robotstxtsize.RobotsTxtSizeMiddleware": 560,

@@ -154,6 +154,22 @@ class Gt:
         return f"> {self.bound:g}"
 
 
+@dataclass(frozen=True)
+class Le:
+    """``Annotated[float, Le(1)]``: at most ``bound``."""
+
+    bound: float
+
+    def holds(self, value: float) -> bool:
+        return value <= self.bound
+
+    def __str__(self) -> str:
+        return f"<= {self.bound:g}"
+
+
+BOUNDS = (Ge, Gt, Le)
+
+
 class Regex(str):
     """The type of a setting that takes a regular expression (text ``re.compile``
     takes, or a compiled pattern): ``CRAWLER_SUBMIT_FORMS: Regex | None``."""
@@ -275,6 +291,7 @@ _ANNOTATION_NAMES = {
     "Literal": Literal,
     "Ge": Ge,
     "Gt": Gt,
+    "Le": Le,
     "Regex": Regex,
     "LogLevel": LogLevel,
 }
@@ -377,7 +394,7 @@ def describe(hint: Any) -> str:
     origin = get_origin(hint)
     if origin is Annotated:
         base, *metadata = get_args(hint)
-        bounds = " ".join(str(m) for m in metadata if isinstance(m, (Ge, Gt)))
+        bounds = " ".join(str(m) for m in metadata if isinstance(m, BOUNDS))
         return f"{describe(base)} {bounds}".rstrip()
     if _is_union(hint):
         parts = [describe(arg) for arg in get_args(hint) if arg is not type(None)]
@@ -412,7 +429,7 @@ def _valid(settings: BaseSettings, name: str, hint: Any) -> bool:
             if not _valid(settings, name, base):
                 return False
             number = settings.getfloat(name)
-            return all(m.holds(number) for m in metadata if isinstance(m, (Ge, Gt)))
+            return all(m.holds(number) for m in metadata if isinstance(m, BOUNDS))
         if _is_union(hint):
             return any(_valid(settings, name, arg) for arg in get_args(hint))
         if origin is Literal:

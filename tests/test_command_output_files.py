@@ -212,7 +212,7 @@ def test_a_feed_uri_goes_to_scrapy_as_it_is(
     )
     assert re.search(stored, result.stderr), result.stderr[-2000:]
     assert error_lines(result.stderr) == [
-        "error: 1 output file(s) could not be written (see the log)"
+        "error: 1 output file(s) could not be written (see the log) (crawl failed: feed_failed)"
     ]
     assert "hunter2ftp" not in result.stderr + result.stdout
     assert "Traceback" not in result.stderr

@@ -147,7 +147,9 @@ def test_feeds_that_cannot_be_delivered_fail_the_crawl_and_are_kept(
     )
     assert result.returncode == 1, result.stderr[-3000:]
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert errors == ["error: 3 output file(s) could not be written (see the log)"]
+    assert errors == [
+        "error: 3 output file(s) could not be written (see the log) (crawl failed: feed_failed)"
+    ]
     log = result.stderr
     port = ftp.port
     assert f"ftp://feeder:***@127.0.0.1:{port}/uri.jsonl holds a password" in log

@@ -288,7 +288,8 @@ def test_dead_link_is_recorded_with_its_error(tmp_path: Path) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     result = crawl(f"http://127.0.0.1:{port}/", tmp_path, "-s", "RETRY_TIMES=1")
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # recorded, and a crawl that got nothing
+    assert "(crawl failed: start_url_failed, no_pages)" in result.stderr
     [page] = result.pages
     assert page["status"] is None
     assert "Refused" in page["error"] or "refused" in page["error"]

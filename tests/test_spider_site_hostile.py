@@ -137,9 +137,11 @@ def test_a_gzip_bomb_is_recorded_as_too_large_and_the_crawl_goes_on(
 ) -> None:
     """48 MiB of HTML in ~50 KB of gzip, over plain HTTP: the default
     DOWNLOAD_MAXSIZE (32 MiB) stops the decompression; the page is recorded with
-    the error rather than dropped, and the crawl ends normally."""
+    the error rather than dropped, and the crawl ends normally: as a failed crawl
+    (exit code 1), for its start URL gave no page."""
     result = crawl(tinysite.url(hostile.GZIP_BOMB_PATH), tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert "(crawl failed: start_url_failed, no_pages)" in result.stderr
     [page] = result.pages
     assert page["status"] is None
     assert "exceeded DOWNLOAD_MAXSIZE (33554432 B) during decompression" in page["error"]
@@ -151,9 +153,14 @@ def test_a_redirect_loop_over_http_is_recorded_with_the_reason(
     tinysite: TinySite, tmp_path: Path, path: str
 ) -> None:
     """A 302 loop and a <meta http-equiv=refresh> loop: Scrapy's redirect middlewares
-    give up at REDIRECT_MAX_TIMES; the page that starts the loop is recorded."""
+    give up at REDIRECT_MAX_TIMES; the page that starts the loop is recorded, and
+    a crawl whose start URL is a loop failed (exit code 1) and says so."""
     result = crawl(tinysite.url(path), tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert (
+        f"error: the start URL {tinysite.url(path)} gave no page: still redirected after 20 "
+        "redirects (a redirect loop?) (crawl failed: start_url_failed, no_pages)"
+    ) in result.stderr
     [page] = result.pages
     assert page["url"] == tinysite.url(path)
     assert page["status"] is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,17 +21,20 @@ from crawler.commands.login import (
 )
 from crawler.commands.options import (
     FEED_SUFFIXES,
+    add_criteria_options,
     add_scrapy_options,
     check_distinct_outputs,
-    failed_feeds,
+    criteria_overrides,
     merge_feeds,
     output_feed,
     scrapy_overrides,
+    write_usage_outcome,
 )
-from crawler.exceptions import JobDirError, StoreError
+from crawler.exceptions import ConfigError, JobDirError, StoreError
 from crawler.extract.loader import load_spec_sources
 from crawler.forms.policy import FORM_MODES
 from crawler.journal import describe_job, job_meta
+from crawler.outcome import CONFIG_ERROR, STORE_FAILED, conclude, outcome_file
 from crawler.pipelines.store import check_store_opens, unwritten_summary
 from crawler.runner import check_spider_settings, project_settings, run_spider
 from crawler.storage.sql import SqlStore, check_store_url, display_url
@@ -166,6 +170,7 @@ def add_parser(subparsers: Any) -> None:
         "digest); unchanged pages are not parsed or rendered, their stored links are "
         "followed (CRAWLER_INCREMENTAL)",
     )
+    add_criteria_options(p)
     add_scrapy_options(p)
     add_login_options(p, with_login_url=True)
     add_cookies_option(p)
@@ -180,7 +185,7 @@ def _form_value(text: str) -> str:
 
 
 def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    overrides = scrapy_overrides(args)
+    overrides = {**criteria_overrides(args), **scrapy_overrides(args)}  # -s last: it wins
     if args.ignore_robots:
         overrides["ROBOTSTXT_OBEY"] = False
     if args.store is not None:  # a bare path is refused with the URL to write
@@ -249,14 +254,25 @@ def _resumed_feeds(feeds: dict[str, Any]) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    started = datetime.now(UTC)
     try:
-        return _run(args)
+        try:
+            settings, spider_arguments = _prepare(args)
+        except (UsageError, ConfigError, StoreError) as e:  # exit code 2 (crawler.cli)
+            code = STORE_FAILED if isinstance(e, StoreError) else CONFIG_ERROR
+            write_usage_outcome(args, e, started, code)
+            raise
+        return _crawl(settings, spider_arguments, started)
     finally:
         forget_prompted_password()
 
 
-def _run(args: argparse.Namespace) -> int:
+def _prepare(args: argparse.Namespace) -> tuple[Settings, dict[str, Any]]:
+    """The crawl's settings and spider arguments, checked, and its store opened once
+    (a :class:`~crawler.exceptions.StoreError` naming the store now, not a crawl
+    that stops at once)."""
     settings = project_settings(settings_from_args(args))
+    outcome_file(settings)  # one that cannot be written: an error now
     spider_arguments: dict[str, Any] = {"start_url": args.start_url}
     if args.allow_domain:
         spider_arguments["allow_domains"] = args.allow_domain
@@ -270,18 +286,14 @@ def _run(args: argparse.Namespace) -> int:
     check_login_settings(settings)
     if settings.get("JOBDIR"):
         _check_job_dir(settings, args)
+    check_store_opens(settings)
+    return settings, spider_arguments
+
+
+def _crawl(settings: Settings, spider_arguments: dict[str, Any], started: datetime) -> int:
     store_url = settings.get("CRAWLER_STORE_URL")
-    try:  # fail before crawling anything, with the store named
-        check_store_opens(settings)
-    except StoreError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
     outcome = run_spider("site", settings, **spider_arguments)
-    if outcome.finish_reason == "login_failed":
-        print(f"error: {outcome.stats.get('login/error')}", file=sys.stderr)
     error = outcome.stats.get("store/error")
-    if error:
-        print(f"error: {error}", file=sys.stderr)
     if outcome.run_id is not None and not error:
         store = SqlStore.open(store_url, timeout=settings.getfloat("CRAWLER_STORE_TIMEOUT"))
         try:
@@ -289,13 +301,11 @@ def _run(args: argparse.Namespace) -> int:
             print(f"\nStored in {display_url(store_url)}")
         finally:
             store.close()
-    exit_code = outcome.exit_code
-    feeds = failed_feeds(outcome.stats)
-    if feeds:
-        print(f"error: {feeds} output file(s) could not be written (see the log)", file=sys.stderr)
-        exit_code = exit_code or 1
+    verdict = conclude(outcome.stats, settings, started_at=started)
+    line = verdict.error_line()
+    if line:
+        print(line, file=sys.stderr)
     unwritten = unwritten_summary(outcome.stats)
     if unwritten:  # the last line: rows the store did not take, saved and lost
         print(unwritten, file=sys.stderr)
-        exit_code = exit_code or 1
-    return exit_code
+    return verdict.exit_code

@@ -13,13 +13,16 @@ output); two outputs to one file are an error.
 Logging in works as for ``crawler crawl`` (``--login``, ``--cookies``: the
 login middleware).  The run fails (exit code 1) when a URL gives no page,
 when one leads to a login page, or when nothing at all was extracted; each
-says why on stderr.
+says why on stderr.  The rest of a crawl's verdict applies too (the store,
+feeds, ``CRAWLER_MIN_PAGES``...: :mod:`crawler.outcome`), and so does
+``CRAWLER_OUTCOME_FILE``.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -43,10 +46,20 @@ from crawler.commands.options import (
     merge_feeds,
     output_feed,
     scrapy_overrides,
+    write_usage_outcome,
 )
+from crawler.exceptions import ConfigError, StoreError
 from crawler.extract.engines import ENGINE_NAMES
 from crawler.extract.inline import DEFAULT_NAME, spec_sources
 from crawler.extract.loader import load_spec_sources
+from crawler.outcome import (
+    LOGIN_FAILED,
+    NO_ITEMS,
+    START_URL_FAILED,
+    Reason,
+    conclude,
+    outcome_file,
+)
 from crawler.pipelines.store import unwritten_summary
 from crawler.progress import ProgressBar
 from crawler.redaction import redact_url
@@ -285,14 +298,36 @@ def failed(outcome: CrawlOutcome) -> bool:
     )
 
 
+def own_reasons(outcome: CrawlOutcome) -> tuple[Reason, ...]:
+    """The reasons :func:`failed` sees that :func:`crawler.outcome.judge` may not:
+    URLs that led to a login page, nothing extracted, a URL that gave no page
+    (for :func:`crawler.outcome.conclude`, which keeps one reason per code)."""
+    stats = outcome.stats
+    reasons = []
+    if stats.get("extract/login_pages"):
+        first = stats.get("extract/first_login_page", "")
+        message = f"{stats['extract/login_pages']} URL(s) led to a login page ({first})"
+        reasons.append(Reason(LOGIN_FAILED, message))
+    if stats.get("extract/no_items") and not stats.get("extract/pages_with_items"):
+        reasons.append(Reason(NO_ITEMS, "nothing extracted"))
+    if stats.get("extract/urls_failed"):
+        message = f"{stats['extract/urls_failed']} URL(s) gave no page to extract from"
+        reasons.append(Reason(START_URL_FAILED, message))
+    return tuple(reasons)
+
+
 def run(args: argparse.Namespace) -> int:
+    started = datetime.now(UTC)
     try:
-        return _run(args)
+        return _run(args, started)
+    except (UsageError, ConfigError, StoreError) as e:  # exit code 2 (crawler.cli)
+        write_usage_outcome(args, e, started)
+        raise
     finally:
         forget_prompted_password()
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, started: datetime) -> int:
     urls = list(args.urls)
     if args.from_file:
         urls += read_url_file(args.from_file)
@@ -313,6 +348,7 @@ def _run(args: argparse.Namespace) -> int:
     if to_store:
         SqlStore.open(args.output).close()  # a StoreError now, naming the store
     settings = project_settings(overrides)
+    outcome_file(settings)  # one that cannot be written: an error now
     check_login_settings(settings)
     if sys.stderr.isatty() and len(urls) >= PROGRESS_MIN_URLS:
         # Added to the project's extensions (the cookies file, MinItems...), not
@@ -336,6 +372,8 @@ def _run(args: argparse.Namespace) -> int:
     )
     for line in report(outcome, args.output, overrides, load_spec_sources(sources)):
         print(line, file=sys.stderr)
-    if outcome.exit_code:
-        return outcome.exit_code
-    return 1 if failed(outcome) else 0
+    verdict = conclude(outcome.stats, settings, started_at=started, also=own_reasons(outcome))
+    line = verdict.error_line()
+    if line and not failed(outcome):  # a threshold (-s CRAWLER_MIN_PAGES...): not said yet
+        print(line, file=sys.stderr)
+    return verdict.exit_code

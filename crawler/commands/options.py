@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -11,13 +12,15 @@ from scrapy.settings import Settings
 from w3lib.url import file_uri_to_path
 
 from crawler.exceptions import ConfigError
+from crawler.outcome import CONFIG_ERROR, usage_report, write_outcome
+from crawler.outcome import failed_feeds as failed_feeds  # here before crawler.outcome
 from crawler.redaction import redact_url
 from crawler.settingscheck import set_settings
 from crawler.utils.files import check_output_file
 
 if TYPE_CHECKING:
-    import argparse
     from collections.abc import Iterable, Mapping
+    from datetime import datetime
 
     from scrapy.settings import BaseSettings
 
@@ -138,11 +141,85 @@ def merge_feeds(
     return {**feeds, **extra}
 
 
-def failed_feeds(stats: Mapping[str, Any]) -> int:
-    """How many feed files Scrapy could not write, from a crawl's stats
-    (``feedexport/failed_count/<storage>``)."""
-    prefix = "feedexport/failed_count/"
-    return sum(int(n) for key, n in stats.items() if key.startswith(prefix))
+def add_criteria_options(parser: argparse.ArgumentParser) -> None:
+    """``--min-pages``, ``--min-items``, ``--max-error-ratio``: when a crawl counts as
+    failed (:mod:`crawler.outcome`)."""
+    group = parser.add_argument_group(
+        "success criteria", "A crawl that misses one of these exits with code 1."
+    )
+    group.add_argument(
+        "--min-pages",
+        type=_at_least_zero,
+        metavar="N",
+        help="fail with fewer than N pages with a response (CRAWLER_MIN_PAGES, default 1; "
+        "robots.txt, sitemaps and login pages do not count)",
+    )
+    group.add_argument(
+        "--min-items",
+        type=_at_least_zero,
+        metavar="N",
+        help="fail with fewer than N items (CRAWLER_MIN_ITEMS, default 0: off)",
+    )
+    group.add_argument(
+        "--max-error-ratio",
+        type=_ratio,
+        metavar="R",
+        help="fail when more than this share (0 to 1) of the pages requested ended in an "
+        "error: no response, or HTTP >= 400 (CRAWLER_MAX_ERROR_RATIO, default 1: off)",
+    )
+
+
+def _at_least_zero(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"takes a whole number >= 0, not {text!r}")
+    return value
+
+
+def _ratio(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"takes a number from 0 to 1, not {text!r}")
+    return value
+
+
+def criteria_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings of :func:`add_criteria_options`' options that were given."""
+    names = {
+        "min_pages": "CRAWLER_MIN_PAGES",
+        "min_items": "CRAWLER_MIN_ITEMS",
+        "max_error_ratio": "CRAWLER_MAX_ERROR_RATIO",
+    }
+    return {s: getattr(args, a) for a, s in names.items() if getattr(args, a, None) is not None}
+
+
+def write_usage_outcome(
+    args: argparse.Namespace,
+    error: BaseException,
+    started: datetime,
+    code: str = CONFIG_ERROR,
+    settings: BaseSettings | None = None,
+) -> None:
+    """With ``CRAWLER_OUTCOME_FILE`` set (``-s``, or the project's settings), the
+    outcome of a command that stopped before crawling with ``error`` (exit code 2):
+    status ``failed``, the reason ``code`` with the error's message.  Best effort:
+    settings that cannot be read, or a file that cannot be written, leave none."""
+    try:
+        if settings is None:
+            from crawler.runner import project_settings
+
+            settings = project_settings(scrapy_overrides(args))
+        path = settings.get("CRAWLER_OUTCOME_FILE")
+        if path:
+            write_outcome(path, usage_report(str(error), code, started_at=started))
+    except Exception:
+        return
 
 
 def add_store_option(parser: argparse.ArgumentParser) -> None:

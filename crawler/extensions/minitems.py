@@ -2,9 +2,10 @@
 
 ``CRAWLER_MIN_ITEMS = N`` (0, the default, turns this off): when the spider
 goes idle with fewer than N items scraped (Scrapy's ``item_scraped_count``:
-items that passed every pipeline), the crawl closes with the finish reason
+items that passed every pipeline, without the site spider's page records:
+:func:`crawler.outcome.items_of`), the crawl closes with the finish reason
 ``no_items`` (none at all) or ``too_few_items``, which
-:attr:`crawler.runner.CrawlOutcome.exit_code` maps to 1, and one error names
+:func:`crawler.outcome.judge` makes a failure (exit code 1), and one error names
 the pages the crawl got for the spider (URL, status, title, whether it asks
 for a password; not ``robots.txt`` or the login's own pages),
 so a login that did not work or selectors that match nothing are not an empty
@@ -24,6 +25,7 @@ from scrapy.http import TextResponse
 from scrapy.http.request import NO_CALLBACK
 
 from crawler.login.form import has_password_field
+from crawler.outcome import items_of
 
 if TYPE_CHECKING:
     from typing import Self
@@ -95,7 +97,7 @@ class MinItems:
 
     def spider_idle(self) -> None:
         assert self.crawler.stats is not None
-        items = self.crawler.stats.get_value("item_scraped_count", 0)
+        items = items_of(self.crawler.stats.get_stats())
         if items >= self.min_items:
             return
         reason = "no_items" if items == 0 else "too_few_items"

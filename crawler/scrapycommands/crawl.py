@@ -15,17 +15,23 @@ replace the built-in one.  Differences:
   the ``CrawlerProcess``, which logs the banner, exists);
 * a :class:`~crawler.exceptions.ConfigError` or Scrapy ``UsageError`` raised
   later, while the crawl is created: the same line and exit code, no traceback;
-* otherwise the exit code follows the crawl's finish reason, by the rule of
-  ``crawler crawl`` (:func:`crawler.runner.exit_code_for`): 0 when it did what
-  it was asked, 130 when interrupted, 1 else; and 1 when a feed could not be
-  written while the crawl ran (a full disk).
+* otherwise the exit code is the crawl's verdict, by the rules of ``crawler
+  crawl`` (:func:`crawler.outcome.judge`): 0 when it succeeded, 130 when
+  interrupted, 1 when it failed (it fetched nothing, the start URL failed, the
+  store, the login or a feed failed, a threshold was missed), with one line
+  ``error: ...`` naming the reasons;
+* with ``CRAWLER_OUTCOME_FILE`` set, the outcome is written there as the
+  command exits (:mod:`crawler.outcome`), also after an error of the first
+  two kinds (exit code 2).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
@@ -34,28 +40,51 @@ from scrapy.spiderloader import get_spider_loader
 from scrapy.utils.conf import arglist_to_dict
 from twisted.internet.defer import Deferred
 
-from crawler.commands.options import check_distinct_outputs, failed_feeds
+from crawler.commands.options import check_distinct_outputs
 from crawler.exceptions import ConfigError, StoreError
+from crawler.outcome import (
+    CONFIG_ERROR,
+    STOPPED,
+    conclude,
+    outcome_file,
+    usage_report,
+    write_outcome,
+)
 from crawler.pipelines.store import check_store_opens
 from crawler.redaction import redact_text
-from crawler.runner import exit_code_for
 from crawler.settingscheck import check_settings, set_settings
 from crawler.utils.files import check_output_file
 
 if TYPE_CHECKING:
     import argparse
 
+    from scrapy.settings import BaseSettings
     from twisted.python.failure import Failure
 
 logger = logging.getLogger(__name__)
 
 EXIT_USAGE = 2
+_STARTED = datetime.now(UTC)  # the command starts with the process
 USER_ERRORS = (ConfigError, UsageError)
 
 
-def _fail(message: object) -> NoReturn:
-    print(f"error: {redact_text(str(message))}", file=sys.stderr)
+def _fail(message: object, settings: BaseSettings | None = None) -> NoReturn:
+    text = redact_text(str(message))
+    print(f"error: {text}", file=sys.stderr)
+    if settings is not None:
+        _write_outcome_now(settings, text, CONFIG_ERROR, EXIT_USAGE)
     raise SystemExit(EXIT_USAGE)
+
+
+def _write_outcome_now(settings: BaseSettings, message: str, code: str, exit_code: int) -> None:
+    """The outcome file of a crawl that never ran, if ``CRAWLER_OUTCOME_FILE`` is set
+    (best effort: an error is the one already said)."""
+    path = settings.get("CRAWLER_OUTCOME_FILE")
+    if not path:
+        return
+    report = usage_report(message, code, exit_code=exit_code, started_at=_STARTED)
+    with contextlib.suppress(OSError):
+        write_outcome(path, report)
 
 
 def _errors_of(crawl: Deferred[Any] | asyncio.Task[Any]) -> list[BaseException]:
@@ -92,20 +121,24 @@ class Command(ScrapyCrawlCommand):
         try:  # Scrapy says "Invalid -s value" without naming the setting
             set_settings(self.settings, arglist_to_dict(opts.set), priority="cmdline")
         except ConfigError as e:
-            _fail(e)
+            _fail(e)  # the outcome file's own setting may be the one refused
         except ValueError:
             pass  # not NAME=VALUE: Scrapy's own message says so
         try:  # before Scrapy parses -o, which has no word for a directory
+            outcome_file(self.settings)
             self._check_outputs(opts)
         except USER_ERRORS as e:
-            _fail(e)
+            _fail(e, self.settings)
         super().process_options(args, opts)
         if len(args) != 1:
             return  # run() explains, as Scrapy does
         try:
             spidercls = get_spider_loader(self.settings).load(args[0])
         except KeyError:
-            _fail(f"no spider named {args[0]!r} in this project (`scrapy list` shows them)")
+            _fail(
+                f"no spider named {args[0]!r} in this project (`scrapy list` shows them)",
+                self.settings,
+            )
         try:  # the spider is built once with its arguments, which it checks
             check_settings(self.settings, spidercls=spidercls, spider_arguments=opts.spargs)
             if opts.output or opts.overwrite_output:  # FEEDS is then theirs, parsed by Scrapy
@@ -115,7 +148,7 @@ class Command(ScrapyCrawlCommand):
             spidercls.update_settings(crawl_settings)  # its custom_settings may turn it off
             check_store_opens(crawl_settings)
         except (*USER_ERRORS, StoreError) as e:
-            _fail(e)
+            _fail(e, self.settings)
 
     def _check_outputs(self, opts: argparse.Namespace) -> None:
         """Every local file of ``-o``/``-O`` can be written (:func:`check_output_file`),
@@ -143,23 +176,26 @@ class Command(ScrapyCrawlCommand):
         errors = _errors_of(self.crawler_process.crawl(crawler, **opts.spargs))
         self.crawler_process.start()
         if errors:
-            self.exitcode = self._report(errors[0])
+            self.exitcode = self._report(errors[0], crawler.settings)
         elif self.crawler_process.bootstrap_failed:
             self.exitcode = 1
+            _write_outcome_now(
+                crawler.settings, "the crawl could not start (see the log)", STOPPED, 1
+            )
         else:
-            self.exitcode = exit_code_for(crawler.stats.get_value("finish_reason"))
-            feeds = failed_feeds(crawler.stats.get_stats())
-            if feeds:
-                print(
-                    f"error: {feeds} output file(s) could not be written (see the log)",
-                    file=sys.stderr,
-                )
-                self.exitcode = self.exitcode or 1
+            verdict = conclude(crawler.stats.get_stats(), crawler.settings, started_at=_STARTED)
+            line = verdict.error_line()
+            if line:
+                print(line, file=sys.stderr)
+            self.exitcode = verdict.exit_code
 
     @staticmethod
-    def _report(error: BaseException) -> int:
+    def _report(error: BaseException, settings: BaseSettings) -> int:
         if isinstance(error, USER_ERRORS) and str(error):
-            print(f"error: {redact_text(str(error))}", file=sys.stderr)
+            text = redact_text(str(error))
+            print(f"error: {text}", file=sys.stderr)
+            _write_outcome_now(settings, text, CONFIG_ERROR, EXIT_USAGE)
             return EXIT_USAGE
         logger.error("The crawl could not start: %r", error, exc_info=error)
+        _write_outcome_now(settings, f"the crawl could not start: {error!r}", STOPPED, 1)
         return 1
