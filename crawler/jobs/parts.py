@@ -10,36 +10,14 @@ stable functions: :func:`read_outcome`, :func:`parse_targets` (the job file's
 
 from __future__ import annotations
 
-import importlib.util
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from crawler.exceptions import ConfigError, ScrapydError
 from crawler.notify.report import RunReport
 from crawler.notify.send import notify
 from crawler.notify.targets import parse_targets
+from crawler.outcome import read_outcome
 from crawler.scrapyd import ScrapydClient
-
-if TYPE_CHECKING:
-    from pathlib import Path
-
-
-def _have(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
-
-
-def read_outcome(path: Path) -> Any | None:
-    """The crawl's outcome file (:func:`crawler.outcome.read_outcome`): an object
-    with ``status``, ``exit_code``, ``reasons``, ``finish_reason``, ``run_id``,
-    ``store``, ``pages``, ``items``, ``errors``; None when missing or corrupt."""
-    if not _have("crawler.outcome"):
-        return None
-    from crawler.outcome import read_outcome as read
-
-    return read(path)
-
 
 __all__ = [
     "ScrapydError",
