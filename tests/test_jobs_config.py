@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from crawler.exceptions import ConfigError
-from crawler.jobs.config import cron_weekdays, load_jobs_file, parse_duration
+from crawler.jobs.config import cron_trigger, cron_weekdays, load_jobs_file, parse_duration
 
 FULL = """
 [scheduler]
@@ -184,6 +185,27 @@ def test_cron_schedules_in_their_time_zone(tmp_path: Path) -> None:
     assert fire.astimezone(UTC) == datetime(2026, 12, 6, 2, 0, tzinfo=UTC)
     summer = trigger.get_next_fire_time(None, datetime(2027, 6, 1, tzinfo=UTC))
     assert summer.astimezone(UTC) == datetime(2027, 6, 6, 1, 0, tzinfo=UTC)  # CEST, UTC+2
+
+
+def test_cron_day_of_month_or_day_of_week() -> None:
+    """Both day fields restricted: a day matching either runs (crontab(5)); one
+    restricted alone, or with ``*/N`` in the other, is that field only."""
+    after = datetime(2026, 12, 1, tzinfo=UTC)  # a Tuesday
+
+    def fires(expr: str, n: int = 3) -> list[int]:
+        trigger, days, previous, now = cron_trigger(expr, ZoneInfo("UTC")), [], None, after
+        for _ in range(n):
+            previous = now = trigger.get_next_fire_time(previous, now)
+            days.append(now.day)
+            now += timedelta(seconds=1)
+        return days
+
+    assert fires("0 0 13 * 5") == [4, 11, 13]  # Fridays and the 13th
+    assert fires("0 0 13 * *") == [13, 13, 13]
+    assert fires("0 0 * * 5") == [4, 11, 18]
+    # a field starting with * counts as unrestricted (Vixie cron): both must match
+    assert fires("0 0 */10 * 5") == [11, 1, 21]  # Fridays that are the 1st, 11th, 21st, 31st
+    assert fires("0 0 1 * 0", 5) == [1, 6, 13, 20, 27]  # the 1st (a Tuesday) and Sundays
 
 
 def test_durations() -> None:

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
+from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -495,16 +496,33 @@ def format_duration(seconds: float) -> str:
     return text
 
 
-def cron_trigger(expr: str, zone: ZoneInfo) -> CronTrigger:
-    """APScheduler's CronTrigger for a five-field crontab line, with cron's days of
-    the week: APScheduler 3 reads ``0`` as Monday (its documented "historical
-    mistake", fixed in 4.x), cron as Sunday, so the field is rewritten as day
-    names first (``1-5`` -> ``mon,tue,wed,thu,fri``).  ValueError when malformed."""
+def cron_trigger(expr: str, zone: ZoneInfo) -> BaseTrigger:
+    """APScheduler's trigger for a five-field crontab line, with cron's meaning.
+
+    - Days of the week: APScheduler 3 reads ``0`` as Monday (its documented
+      "historical mistake", fixed in 4.x), cron as Sunday, so the field is
+      rewritten as day names first (``1-5`` -> ``mon,tue,wed,thu,fri``).
+    - When both the day of month and the day of week are restricted (neither
+      starts with ``*``), cron runs on a day that matches *either*
+      (crontab(5): "the command will be run when either field matches the
+      current time"); APScheduler's CronTrigger wants both, so the line becomes
+      an ``OrTrigger`` of one trigger per day field.
+
+    ValueError when malformed."""
     fields = expr.split()
     if len(fields) != 5:
         raise ValueError(f"{len(fields)} fields, not 5")
+    any_weekday = fields[4].startswith(("*", "?"))
     fields[4] = cron_weekdays(fields[4])
-    return CronTrigger.from_crontab(" ".join(fields), timezone=zone)
+    minute, hour, day, month, weekday = fields
+    if any_weekday or day.startswith(("*", "?")):
+        return CronTrigger.from_crontab(" ".join(fields), timezone=zone)
+    return OrTrigger(
+        [
+            CronTrigger.from_crontab(f"{minute} {hour} {day} {month} *", timezone=zone),
+            CronTrigger.from_crontab(f"{minute} {hour} * {month} {weekday}", timezone=zone),
+        ]
+    )
 
 
 def cron_weekdays(text: str) -> str:
