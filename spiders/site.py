@@ -19,8 +19,9 @@ and ``/sitemap.xml`` add the pages they list (``found_via`` ``sitemap``).
 Every URL a page led to, followed or not, is one
 :class:`~crawler.items.PageLinks` item per page (the store's ``links`` table).
 With ``CRAWLER_INCREMENTAL`` (:mod:`crawler.incremental`), a page unchanged
-since the previous run is recorded from that run's record and its stored
-links are followed; it is not parsed.
+since the baseline run is recorded from that run's record and its stored
+links are followed; it is not parsed (its stored items are carried by the
+extract middleware).
 Traps are bounded (:mod:`crawler.traps`): links lose their session ids, and
 a link that is a trap is recorded with the reason and not requested; the
 crawl is breadth-first (``custom_settings``).

@@ -151,14 +151,20 @@ def test_the_second_run_stores_what_a_full_crawl_of_the_changed_site_does(runs: 
     assert not any(page["unchanged"] for page in full.pages.values())
 
 
-def test_items_of_unchanged_pages_are_not_extracted_again(runs: Runs) -> None:
-    site = runs.site
-    assert runs.second.stats["item_scraped_count"] - len(runs.second.pages) == len(CHANGED)
-    assert runs.second.stats["store/items_written"] == len(CHANGED)
+def test_items_of_unchanged_pages_are_carried_not_extracted_again(runs: Runs) -> None:
+    site, stats = runs.site, runs.second.stats
+    kept = SIZE - 1  # every item but the gone one's
+    assert stats["extract/items/product"] == len(CHANGED)  # parsed: the changed pages only
+    assert stats["incremental/items_carried"] == kept - len(CHANGED)
+    assert stats["item_scraped_count"] - len(runs.second.pages) == kept
+    assert stats["store/items_written"] == kept
+    assert "incremental/items_carried" not in runs.first.stats
     with sqlite3.connect(runs.db) as conn:
         written_by = dict(conn.execute("SELECT url, run_id FROM items"))
-    assert len(written_by) == SIZE  # the gone item's row stays
-    assert {u for u, run in written_by.items() if run == 2} == {item_url(site, n) for n in CHANGED}
+    assert len(written_by) == SIZE  # the same rows: carried items keep their keys
+    # Now last written by run 3 (which carried them all), but the gone item's.
+    assert {u for u, run in written_by.items() if run != 3} == {item_url(site, GONE)}
+    assert written_by[item_url(site, GONE)] == 1
 
 
 def test_a_third_run_compares_with_the_second_and_finds_nothing_changed(runs: Runs) -> None:
@@ -169,7 +175,9 @@ def test_a_third_run_compares_with_the_second_and_finds_nothing_changed(runs: Ru
     assert third.answered[404] == 1
     assert third.stats["incremental/unchanged"] == SIZE + 1  # the new page too
     assert third.links == runs.full.links  # the links of unchanged pages carried on
-    assert third.stats.get("store/items_written", 0) == 0
+    assert third.stats["store/items_written"] == third.stats["incremental/items_carried"]
+    assert third.stats["incremental/items_carried"] == SIZE - 1
+    assert "extract/items/product" not in third.stats
 
 
 def test_crawler_runs_shows_the_unchanged_pages(runs: Runs) -> None:
@@ -177,10 +185,11 @@ def test_crawler_runs_shows_the_unchanged_pages(runs: Runs) -> None:
     assert done.returncode == 0, done.stderr
     header, _, *rows = done.stdout.splitlines()
     assert header.split()[-4:] == ["pages", "unchanged", "items", "rejects"]
-    # newest first: run 3 (all unchanged, no item written), 2, 1
+    # newest first: run 3 (all unchanged, its items carried), 2, 1: every run wrote
+    # all the items of its pages
     assert [row.split()[-4:] for row in rows] == [
-        [str(SIZE + 2), str(SIZE + 1), "0", "0"],
-        [str(SIZE + 2), str(SIZE - len(CHANGED)), str(len(CHANGED)), "0"],
+        [str(SIZE + 2), str(SIZE + 1), str(SIZE - 1), "0"],
+        [str(SIZE + 2), str(SIZE - len(CHANGED)), str(SIZE - 1), "0"],
         [str(SIZE + 1), "0", str(SIZE), "0"],
     ]
 
@@ -205,3 +214,105 @@ def test_an_incremental_crawl_into_postgresql(postgres_url: str, tmp_path: Path)
     assert answered[200] == 1 + 3  # item 2, and the three items without validators
     assert second["unchanged"] == len(pages) - 1 == 30
     assert [p["url"] for p in pages if not p["unchanged"]] == [site.url("/catalog/item/2.html")]
+
+
+# What counts as a baseline, and the items of unchanged pages.
+
+
+def store_rows(db: Path, query: str, *args: Any) -> list[sqlite3.Row]:
+    with sqlite3.connect(db) as conn:
+        conn.row_factory = sqlite3.Row
+        return list(conn.execute(query, args))
+
+
+def latest_stats(db: Path) -> dict[str, Any]:
+    [row] = store_rows(db, "SELECT stats FROM runs ORDER BY id DESC LIMIT 1")
+    return dict(json.loads(row["stats"]))
+
+
+def catalog_crawl(
+    site: TinySite, cwd: Path, *extra: str, url: str | None = None, ok: bool = True
+) -> str:
+    start = url or site.url("/catalog/")
+    args = ["crawl", start, "--store", f"sqlite:///{cwd / 'c.db'}", "--log-level", "INFO"]
+    done = run_crawler(*args, "-s", "CRAWLER_MAX_PAGES_PER_PATTERN=0", *extra, cwd=cwd)
+    assert (done.returncode == 0) is ok, done.stderr[-3000:]
+    return done.stderr
+
+
+def feed_lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_a_run_with_other_options_is_no_baseline(tinysite: TinySite, tmp_path: Path) -> None:
+    """Forms submitted now, not then: the index must be parsed again to submit its form."""
+    start = tinysite.url("/")
+    db = f"sqlite:///{tmp_path / 'o.db'}"
+    options = ["--render", "never", "--log-level", "INFO"]
+    first = run_crawler("crawl", start, "--store", db, *options, "--forms", "none", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    args = ["crawl", start, "--store", db, *options, "--forms", "get", "--incremental"]
+    second = run_crawler(*args, cwd=tmp_path)
+    assert second.returncode == 0, second.stderr[-3000:]
+    fresh = run_crawler(
+        "crawl", start, "--store", f"sqlite:///{tmp_path / 'f.db'}", *options, cwd=tmp_path
+    )
+    assert fresh.returncode == 0, fresh.stderr[-3000:]
+    stats = latest_stats(tmp_path / "o.db")
+    assert "incremental/previous_run" not in stats
+    assert "crawled with other options (CRAWLER_FORMS)" in second.stderr
+    [(pages,)] = store_rows(tmp_path / "o.db", "SELECT count(*) FROM pages WHERE run_id = 2")
+    [(full,)] = store_rows(tmp_path / "f.db", "SELECT count(*) FROM pages")
+    assert pages == full > 3
+
+
+def test_specs_added_since_the_baseline_mean_a_full_crawl(tmp_path: Path) -> None:
+    app = VersionedCatalogApp(size=20)
+    with TinySite(apps=[app]) as site:
+        catalog_crawl(site, tmp_path)
+        log = catalog_crawl(
+            site, tmp_path, "--extract", SPEC, "--output-items", "x.jsonl", "--incremental"
+        )
+    assert "crawled with other options (extract)" in log
+    assert len(feed_lines(tmp_path / "x.jsonl")) == 20
+    assert "incremental/previous_run" not in latest_stats(tmp_path / "c.db")
+
+
+def test_the_items_of_unchanged_pages_are_items_of_the_run(tmp_path: Path) -> None:
+    app = VersionedCatalogApp(size=20)
+    extract = ["--extract", SPEC, "--incremental"]
+    with TinySite(apps=[app]) as site:
+        catalog_crawl(site, tmp_path, *extract)
+        app.change([3])
+        catalog_crawl(site, tmp_path, *extract, "-o", "p.jsonl", "--output-items", "x.jsonl")
+    stats = latest_stats(tmp_path / "c.db")
+    assert stats["incremental/previous_run"] == 1
+    assert stats["incremental/items_carried"] == 19  # all but the changed item's
+    assert stats["store/items_written"] == 20
+    items = feed_lines(tmp_path / "x.jsonl")
+    assert len(items) == 20 and len({i["url"] for i in items}) == 20
+    written_by = store_rows(tmp_path / "c.db", "SELECT run_id, count(*) FROM items GROUP BY 1")
+    assert [tuple(r) for r in written_by] == [(2, 20)]  # same keys: no duplicate rows
+    exported = run_crawler(
+        "export", "2", "--store", f"sqlite:///{tmp_path / 'c.db'}", "--format", "jsonl",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+    assert sorted(exported.stdout.splitlines()) == sorted(
+        (tmp_path / "x.jsonl").read_text().splitlines()
+    )
+
+
+def test_the_baseline_is_the_latest_clean_run_from_the_same_canonical_url(tmp_path: Path) -> None:
+    app = VersionedCatalogApp(size=10)
+    with TinySite(apps=[app]) as site:
+        catalog_crawl(site, tmp_path, "--incremental")
+        # Run 2 fails its success criteria: not a baseline.
+        catalog_crawl(site, tmp_path, "--incremental", "-s", "CRAWLER_MIN_ITEMS=1000", ok=False)
+        [failed] = store_rows(tmp_path / "c.db", "SELECT stats FROM runs WHERE id = 2")
+        assert json.loads(failed["stats"])["outcome/status"] != "succeeded"
+        other = site.url("/catalog/").replace("http://", "HTTP://")  # the same, canonical
+        catalog_crawl(site, tmp_path, "--incremental", url=other)
+    stats = latest_stats(tmp_path / "c.db")
+    assert stats["incremental/previous_run"] == 1
+    assert stats["incremental/unchanged"] == 1 + 10  # the index and the items

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import pytest
 from scrapy import Request, Spider
 from scrapy.exceptions import NotConfigured
@@ -16,13 +18,26 @@ from crawler.browser.rendered import META_KEY as PLAN_KEY
 from crawler.browser.rendered import RenderPlan
 from crawler.downloadermiddlewares.incremental import META_KEY, IncrementalMiddleware
 from crawler.extensions.closespider import NOT_A_PAGE
+from crawler.extract.result import ExtractedItem
 from crawler.incremental import (
+    SIGNATURE_KEY,
+    NoBaseline,
+    OptionsChanged,
     PreviousPage,
     PreviousRun,
     UnchangedResponse,
     body_digest,
+    crawl_signature,
     is_unchanged,
 )
+from crawler.spidermiddlewares.extract import ExtractMiddleware
+from crawler.storage.rows import item_row
+from crawler.storage.sql import SqlStore
+from tests.crawltools import REPO_ROOT
+from tests.test_storage_sql import vpage
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 BODY = b"<html><head><title>A</title></head><body><a href='/b'>b</a></body></html>"
 URL = "http://x/a"
@@ -130,3 +145,68 @@ def test_a_redirect_to_another_url_drops_the_conditions() -> None:
     mw.process_request(redirected)
     assert b"If-None-Match" not in redirected.headers and META_KEY not in redirected.meta
     assert redirected.meta["browser"] is True  # rendered, as it was to be
+
+
+SPEC = str(REPO_ROOT / "tests" / "specs" / "catalog.yaml")
+
+
+def signature(**settings: object) -> dict[str, Any]:
+    crawler = get_crawler(Spider, {"ADDONS": {CrawlerAddon: 0}, **settings})
+    return crawl_signature(crawler.settings, ["x"])
+
+
+def test_a_run_is_a_baseline_only_with_the_same_options(tmp_path: Path) -> None:
+    store = SqlStore.open(f"sqlite:///{tmp_path / 's.db'}")
+    try:
+        run = store.start_run("site", "http://x/", {SIGNATURE_KEY: signature()})
+        store.write_pages(run, [vpage(URL, digest="d" * 64)])
+        row = {"spec": "product", "key": '["1"]', "data": {"sku": "1"}, "url": URL}
+        store.write_items(run, [row])
+        store.finish_run(run, "finished", {"outcome/status": "succeeded"})
+        assert PreviousRun.load(store, "site", "http://x", None, signature()).run_id == run
+        for changed, named in [
+            ({"CRAWLER_RENDER": "auto"}, "CRAWLER_RENDER"),
+            ({"CRAWLER_FORMS": "none"}, "CRAWLER_FORMS"),
+            ({"CRAWLER_FORM_VALUES": {"q": "x"}}, "CRAWLER_FORM_VALUES"),
+            ({"CRAWLER_EXPLORE": "none"}, "CRAWLER_EXPLORE"),
+            ({"DEPTH_LIMIT": 2}, "DEPTH_LIMIT"),
+            ({"CRAWLER_EXTRACT_SPECS": [SPEC]}, "extract"),
+        ]:
+            with pytest.raises(OptionsChanged, match=rf"other options \({named}\)"):
+                PreviousRun.load(store, "site", "http://x/", None, signature(**changed))
+        with_spec = signature(CRAWLER_EXTRACT_SPECS=[SPEC])
+        assert "q" not in str(signature(CRAWLER_FORM_VALUES={"q": "secret"}))  # a digest
+        older = store.start_run("site", "http://x/", {})  # no signature recorded
+        store.finish_run(older, "finished", {})
+        with pytest.raises(OptionsChanged, match="did not record"):
+            PreviousRun.load(store, "site", "http://x/", None, signature())
+        run = store.start_run("site", "http://x/", {SIGNATURE_KEY: with_spec})
+        store.write_pages(run, [vpage(URL, digest="d" * 64)])
+        store.finish_run(run, "finished", {"outcome/status": "succeeded"})
+        previous = PreviousRun.load(store, "site", "http://x/", None, with_spec)
+        assert previous.pages[URL].items == ()  # written by run 1 only: stale
+        store.write_items(run, [{**row, "data": {"sku": "1", "n": 2}}])
+        previous = PreviousRun.load(store, "site", "http://x/", None, with_spec)
+        assert previous.pages[URL].items == (("product", {"sku": "1", "n": 2}),)
+        with pytest.raises(NoBaseline, match="finished cleanly"):
+            PreviousRun.load(store, "other", "http://x/", None, with_spec)
+    finally:
+        store.close()
+
+
+def test_the_items_of_an_unchanged_page_are_carried_with_their_keys() -> None:
+    crawler = get_crawler(Spider, {"ADDONS": {CrawlerAddon: 0}, "CRAWLER_EXTRACT_SPECS": [SPEC]})
+    crawler.stats.open_spider()
+    extract = ExtractMiddleware.from_crawler(crawler)
+    data = {"sku": "A-1", "name": "A", "price": 1.5, "stock": 2, "features": ["x"]}
+    page = PreviousPage(
+        URL, URL, 200, "text/html", "A", None, None, "d" * 64,
+        items=(("product", data), ("gone", {"a": 1})),
+    )  # fmt: skip
+    response = UnchangedResponse(URL, previous=page, not_modified=True)
+    [carried] = extract.carried(response)
+    assert isinstance(carried, ExtractedItem) and carried.ok
+    assert item_row(carried).as_dict() == {
+        "spec": "product", "key": '["A-1"]', "data": data, "url": URL
+    }  # fmt: skip
+    assert crawler.stats.get_value("incremental/items_carried") == 1

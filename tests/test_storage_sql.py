@@ -519,6 +519,34 @@ def test_the_previous_run_is_the_latest_finished_one_of_the_same_crawl(store: Sq
     assert unfinished < current
 
 
+def test_the_previous_run_finished_cleanly_from_the_canonical_start(store: SqlStore) -> None:
+    def run(reason: str, stats: dict[str, object], start: str = "http://x:8080/") -> int:
+        run_id = store.start_run("site", start, {})
+        store.finish_run(run_id, reason, stats)
+        return run_id
+
+    clean = run("finished", {"outcome/status": "succeeded"}, start="http://X:8080")
+    run("finished", {"outcome/status": "failed"})  # e.g. start_url_failed: 0 pages
+    run("shutdown", {})  # Ctrl-C, an older row without a verdict
+    run("no_items", {})
+    run("finished", {"outcome/status": "succeeded"}, start="http://x:8080/other")
+    assert store.previous_run("site", "http://x:8080", None) == clean
+    assert store.previous_run("site", "http://x:8080/", None) == clean
+    older = run("closespider_timeout", {})  # an older row: a clean finish reason
+    assert store.previous_run("site", "http://x:8080/", None) == older
+    run("store_error", {"outcome/status": "succeeded"})  # rows missing: never
+    assert store.previous_run("site", "http://x:8080/", None) == older
+
+
+def test_items_since_a_run_are_those_it_or_a_later_one_wrote(store: SqlStore) -> None:
+    first = store.start_run("site", "http://x/", {})
+    store.write_items(first, [item("a"), item("b")])
+    second = store.start_run("site", "http://x/", {})
+    store.write_items(second, [item("b")])
+    assert [(r["key"], r["url"]) for r in store.items_since(second)] == [("b", "http://x/b")]
+    assert sorted(r["key"] for r in store.items_since(first)) == ["a", "b"]
+
+
 def test_validated_pages_are_the_200s_with_a_validator_or_digest(store: SqlStore) -> None:
     run = store.start_run("site", "http://x/", {})
     store.write_pages(

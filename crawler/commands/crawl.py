@@ -165,10 +165,11 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--incremental",
         action="store_true",
-        help="a re-crawl: ask the server whether each page changed since the previous "
-        "finished run of this start URL in the store (ETag, Last-Modified, else the body's "
-        "digest); unchanged pages are not parsed or rendered, their stored links are "
-        "followed (CRAWLER_INCREMENTAL)",
+        help="a re-crawl: ask the server whether each page changed since the latest run of "
+        "this start URL in the store that succeeded with the same crawl options (ETag, "
+        "Last-Modified, else the body's digest); unchanged pages are not parsed or rendered, "
+        "their stored links are followed and their stored items carried "
+        "(CRAWLER_INCREMENTAL)",
     )
     add_criteria_options(p)
     add_scrapy_options(p)

@@ -66,8 +66,8 @@ def run(args: argparse.Namespace) -> int:
     headers = ["run", "spider", "start url", "started (UTC)", "finish reason", "pages"]
     headers += ["items", "rejects"]
     if any(unchanged for unchanged in counts):
-        # Incremental re-crawls: pages found unchanged since the run before (their
-        # items were not extracted again, so they are not in the run's items).
+        # Incremental re-crawls: pages found unchanged since the baseline (not
+        # parsed; their stored items were carried into the run).
         headers.insert(6, "unchanged")
         rows = [(*row[:6], n, *row[6:]) for row, n in zip(rows, counts, strict=True)]
     print(table(headers, rows))

@@ -20,6 +20,10 @@ A request with ``meta["dont_incremental"] = True`` is left alone, as are
 requests the spider asked the browser for itself (``meta["browser"]`` without
 a render plan), POSTs, robots.txt and sitemap files.
 
+No baseline (:class:`~crawler.incremental.NoBaseline`: no run finished cleanly,
+or the latest one crawled with other options): one WARNING saying why, and every
+page is fetched in full.
+
 Stats: ``incremental/previous_run`` (its id), ``incremental/previous_pages``
 (pages that can be asked about), ``incremental/checked`` (conditional
 requests), ``incremental/not_modified`` (304s), ``incremental/same_digest``
@@ -33,7 +37,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
@@ -42,7 +46,14 @@ from scrapy.http.request import NO_CALLBACK
 from crawler.browser.rendered import is_rendered, render_plan
 from crawler.exceptions import StoreError
 from crawler.extensions.closespider import NOT_A_PAGE
-from crawler.incremental import PreviousRun, UnchangedResponse, body_digest, is_unchanged
+from crawler.incremental import (
+    NoBaseline,
+    PreviousRun,
+    UnchangedResponse,
+    body_digest,
+    crawl_signature,
+    is_unchanged,
+)
 from crawler.storage.sql import SqlStore
 
 if TYPE_CHECKING:
@@ -107,15 +118,25 @@ class IncrementalMiddleware:
             return
         start_url = getattr(spider, "start_url", None)
         current = self.crawler.stats.get_value("store/run_id")
+        signature = crawl_signature(self.crawler.settings, getattr(spider, "allowed_domains", None))
         try:
-            self.previous = await asyncio.to_thread(self._load, spider.name, start_url, current)
+            self.previous = await asyncio.to_thread(
+                self._load, spider.name, start_url, current, signature
+            )
         except StoreError as e:
             logger.warning("%s; every page is fetched in full", e, extra={"spider": spider})
             return
+        except NoBaseline as e:
+            logger.log(
+                e.level,
+                "Incremental: %s; every page is fetched in full",
+                e,
+                extra={"spider": spider},
+            )
+            return
         if self.previous is None:
             logger.info(
-                "No finished run of %s from %s in the store: every page is fetched in full",
-                spider.name,
+                "No store yet: every page of %s is fetched in full",
                 start_url,
                 extra={"spider": spider},
             )
@@ -130,13 +151,15 @@ class IncrementalMiddleware:
             extra={"spider": spider},
         )
 
-    def _load(self, spider: str, start_url: str | None, current: int | None) -> PreviousRun | None:
+    def _load(
+        self, spider: str, start_url: str | None, current: int | None, signature: dict[str, Any]
+    ) -> PreviousRun | None:
         try:
             store = SqlStore.open(self.store_url, create=False, timeout=self.timeout)
         except StoreError:
             return None  # no store yet: nothing to compare with
         try:
-            return PreviousRun.load(store, spider, start_url, current)
+            return PreviousRun.load(store, spider, start_url, current, signature)
         finally:
             store.close()
 

@@ -24,6 +24,7 @@ from scrapy.utils.reactor import is_reactor_installed
 from twisted.internet import task
 
 from crawler.exceptions import InvalidItem, StoreError
+from crawler.incremental import SIGNATURE_KEY, crawl_signature
 from crawler.items import PageLinks, PageRecord
 from crawler.journal import RequestJournal
 from crawler.redaction import redact_mapping
@@ -503,4 +504,9 @@ class StorePipeline:
         settings = dict(overridden_settings(self.crawler.settings))
         arguments = getattr(self._spider, "run_arguments", {})
         recorded = {"settings": settings, "spider_arguments": arguments}
-        return json.loads(json.dumps(redact_mapping(recorded), default=str))
+        recorded = json.loads(json.dumps(redact_mapping(recorded), default=str))
+        # What a later incremental re-crawl requires of its baseline (crawler.incremental):
+        # digests and option values, no secrets.
+        domains = getattr(self._spider, "allowed_domains", None)
+        recorded[SIGNATURE_KEY] = crawl_signature(self.crawler.settings, domains)
+        return recorded

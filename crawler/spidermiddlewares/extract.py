@@ -9,8 +9,10 @@ after the spider's own output, which then goes through the item pipelines
 Every HTML response with a status below 400 is a candidate, fetched over HTTP
 or rendered by the browser middleware (``response.flags`` has ``"rendered"``) alike.
 A page an incremental re-crawl found unchanged (:mod:`crawler.incremental`)
-is a plain response without a body: it is not extracted again, and its items
-stay in the store as the run that extracted them wrote them.
+is a plain response without a body: it is not extracted again; the items the
+store holds for its URL (``UnchangedResponse.previous.items``) are emitted
+again as items of this run, not parsed (stat ``incremental/items_carried``), so
+the run's store rows, feeds and ``CRAWLER_MIN_ITEMS`` count see them.
 The specs whose ``url`` pattern matches the response URL are applied to one
 parse of the page.  A spec that fails on a page is logged and counted
 (``extract/errors/<spec>``); the crawl goes on.
@@ -35,7 +37,9 @@ from crawler.browser.rendered import is_rendered
 from crawler.extract.engines import get_engine
 from crawler.extract.exceptions import ExtractError, SpecError
 from crawler.extract.loader import load_spec_sources
+from crawler.extract.result import ExtractedItem
 from crawler.extract.spec import matching_specs
+from crawler.incremental import is_unchanged
 from crawler.settingscheck import check_types
 
 if TYPE_CHECKING:
@@ -47,8 +51,8 @@ if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
 
     from crawler.extract.engine import Engine
-    from crawler.extract.result import ExtractedItem
     from crawler.extract.spec import ItemSpec
+    from crawler.incremental import UnchangedResponse
 
 logger = logging.getLogger(__name__)
 
@@ -94,8 +98,22 @@ class ExtractMiddleware:
     ) -> AsyncIterator[Any]:
         async for output in result:
             yield output
-        for item in self.extract(response):
+        items = self.carried(response) if is_unchanged(response) else self.extract(response)
+        for item in items:
             yield item
+
+    def carried(self, response: UnchangedResponse) -> list[ExtractedItem]:
+        """The items the previous run left for an unchanged page, as this crawl's
+        specs key them (a spec no longer configured: its items are left out)."""
+        by_name = {spec.name: spec for spec in self.specs}
+        items = [
+            ExtractedItem(name, response.url, dict(data), key=tuple(by_name[name].key))
+            for name, data in response.previous.items
+            if name in by_name
+        ]
+        if items:
+            self.crawler.stats.inc_value("incremental/items_carried", len(items))
+        return items
 
     def extract(self, response: Response) -> list[ExtractedItem]:
         """The items of every matching spec on ``response`` (none for non-HTML or errors)."""

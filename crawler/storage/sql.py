@@ -27,9 +27,11 @@ from sqlalchemy import create_engine, event, func, insert, inspect, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from w3lib.url import canonicalize_url
 
 from crawler.default_settings import CRAWLER_STORE_TIMEOUT
 from crawler.exceptions import StoreError, StoreNotFoundError, StoreUrlError
+from crawler.outcome import CLEAN_REASONS, STATUS_STAT, SUCCEEDED
 from crawler.redaction import redact_url
 from crawler.storage.busy import ATTEMPT_WAIT, BusyRetry, is_busy
 from crawler.storage.postgres import bound_connections, connect_params, timeout_hint
@@ -419,29 +421,35 @@ class SqlStore:
             return [dict(r) for r in conn.execute(query).mappings()]
 
     def previous_run(self, spider: str, start_url: str | None, before: int | None) -> int | None:
-        """The id of the latest finished run of ``spider`` from ``start_url`` other than
-        ``before`` (and older than it, when given), whose rows all reached the store
-        (not finished as ``store_error``); ``None`` when there is none.  What an
-        incremental re-crawl compares with (:mod:`crawler.incremental`)."""
-        same_start = (
-            runs.c.start_url.is_(None) if start_url is None else runs.c.start_url == start_url
-        )
+        """The id of the latest run of ``spider`` from ``start_url`` other than
+        ``before`` (and older than it, when given) that finished cleanly (see
+        :func:`finished_cleanly`: a failed, interrupted or store-error run is
+        skipped); ``None`` when there is none.  Start URLs are compared canonical
+        (:func:`w3lib.url.canonicalize_url`: ``http://h:8080`` is ``http://h:8080/``).
+        What an incremental re-crawl compares with (:mod:`crawler.incremental`)."""
         query = (
-            select(runs.c.id)
-            .where(
-                runs.c.spider == spider,
-                same_start,
-                runs.c.finished_at.is_not(None),
-                runs.c.finish_reason != "store_error",
-            )
+            select(runs.c.id, runs.c.start_url, runs.c.finish_reason, runs.c.stats)
+            .where(runs.c.spider == spider, runs.c.finished_at.is_not(None))
             .order_by(runs.c.id.desc())
-            .limit(1)
         )
         if before is not None:
             query = query.where(runs.c.id < before)
+        wanted = _canonical(start_url)
         with self.engine.connect() as conn:
-            found = conn.execute(query).scalar()
-        return int(found) if found is not None else None
+            for run_id, run_start, reason, stats in conn.execute(query):
+                if _canonical(run_start) == wanted and finished_cleanly(reason, stats):
+                    return int(run_id)
+        return None
+
+    def items_since(self, run_id: int) -> list[dict[str, Any]]:
+        """The item rows (``spec``, ``key``, ``url``, ``data``) last written by run
+        ``run_id`` or a later one: what an incremental re-crawl carries over for the
+        unchanged pages of that run (:mod:`crawler.incremental`)."""
+        query = select(items.c.spec, items.c.key, items.c.url, items.c.data).where(
+            items.c.run_id >= run_id, items.c.url.is_not(None)
+        )
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
 
     def validated_pages(self, run_id: int) -> list[dict[str, Any]]:
         """The pages of run ``run_id`` that answered 200 with a validator or a digest
@@ -543,6 +551,23 @@ class SqlStore:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _canonical(url: str | None) -> str | None:
+    return None if url is None else canonicalize_url(url)
+
+
+def finished_cleanly(reason: str | None, stats: dict[str, Any] | None) -> bool:
+    """Whether a run finished cleanly: its verdict (``outcome/status``, see
+    :mod:`crawler.outcome`) is ``succeeded`` or, in rows written before verdicts
+    were recorded, its finish reason is one of :data:`crawler.outcome.CLEAN_REASONS`.
+    A run whose rows did not all reach the store (``store_error``) never is."""
+    if reason == "store_error":
+        return False
+    status = (stats or {}).get(STATUS_STAT)
+    if status is not None:
+        return bool(status == SUCCEEDED)
+    return reason in CLEAN_REASONS
 
 
 def _create_schema(engine: Engine) -> None:
