@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,7 @@ from crawler.storage.sql import SqlStore
 from fixtures.tinysite.server import TinySite
 from fixtures.tinysite.versioned import VersionedCatalogApp, new_page_path, validators_of
 from tests.crawltools import REPO_ROOT, run_crawler
+from tests.resumetools import finish, interrupt, page_count, start_crawl
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -316,3 +318,35 @@ def test_the_baseline_is_the_latest_clean_run_from_the_same_canonical_url(tmp_pa
     stats = latest_stats(tmp_path / "c.db")
     assert stats["incremental/previous_run"] == 1
     assert stats["incremental/unchanged"] == 1 + 10  # the index and the items
+
+
+def test_an_interrupted_run_is_no_baseline_but_its_resume_compares_as_before(
+    tinysite: TinySite, tmp_path: Path
+) -> None:
+    size = 150
+    start = tinysite.url(f"/catalog/?size={size}&delay=100")
+    args = [start, "--store", "sqlite:///r.db", "--render", "never", "--log-level", "INFO"]
+    args += ["-s", "CRAWLER_MAX_PAGES_PER_PATTERN=0", "--incremental"]
+    db, log = tmp_path / "r.db", tmp_path / "r.log"
+    assert finish(start_crawl(args, tmp_path, log)) == 0, log.read_text()[-3000:]
+    resumable = [*args, "--job-dir", "job"]
+    crawl = start_crawl(resumable, tmp_path, log)
+    deadline = time.monotonic() + 60
+    while page_count(db) < size + 1 + 20 and time.monotonic() < deadline and crawl.poll() is None:
+        time.sleep(0.05)
+    interrupt(crawl, 1)
+    assert finish(crawl) == 130, log.read_text()[-3000:]
+    # A new run skips the interrupted one (run 2) and compares with run 1 ...
+    assert finish(start_crawl(args, tmp_path, log)) == 0, log.read_text()[-3000:]
+    assert run_stats(db, 3)["incremental/previous_run"] == 1
+    # ... and so does the resume of run 2, which completes it.
+    assert finish(start_crawl(resumable, tmp_path, log)) == 0, log.read_text()[-3000:]
+    resumed = run_stats(db, 2)
+    assert (resumed["incremental/previous_run"], resumed["outcome/status"]) == (1, "succeeded")
+    rows = store_rows(db, "SELECT count(*), sum(unchanged) FROM pages WHERE run_id = 2")
+    assert tuple(rows[0]) == (size + 1, size + 1)
+
+
+def run_stats(db: Path, run_id: int) -> dict[str, Any]:
+    [row] = store_rows(db, "SELECT stats FROM runs WHERE id = ?", run_id)
+    return dict(json.loads(row["stats"]))
