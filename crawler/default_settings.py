@@ -50,6 +50,9 @@ CRAWLER_FEED_SFTP_KNOWN_HOSTS: str | None = None  # OpenSSH's format; None: ~/.s
 CRAWLER_FEED_TIMEOUT: Annotated[float, Gt(0)] = 30  # seconds to connect, log in, send a block
 # directory of the copies of feed files that could not be delivered; None: working dir
 CRAWLER_FEED_UNDELIVERED_DIR: str | None = None
+# crawler crawl/extract connect to each ftp/ftps/sftp feed's server before crawling (login,
+# host key, directory) and refuse to start (exit 2) when it fails (crawler.feedstorage.preflight)
+CRAWLER_FEED_PREFLIGHT: bool = True
 
 # Login and session cookies (crawler.login)
 CRAWLER_LOGIN_URL: str | None = None  # the login page; None: no login

@@ -491,7 +491,13 @@ def job_arguments(settings: BaseSettings, spider: Spider | None) -> dict[str, An
     """What a resume must repeat: :data:`RESUME_SETTINGS` (spider arguments applied)
     and the spider's ``allowed_domains`` (``--allow-domain``), as JSON gives them back."""
     arguments: dict[str, Any] = {name: settings.get(name) for name in RESUME_SETTINGS}
-    arguments["allowed_domains"] = getattr(spider, "allowed_domains", None)
+    domains = getattr(spider, "allowed_domains", None)
+    # Hosts the start URL redirected to are the crawl's findings, not its arguments
+    # (crawler.downloadermiddlewares.offsite).
+    added = getattr(spider, "start_redirect_domains", ())
+    if domains and added:
+        domains = [domain for domain in domains if domain not in added]
+    arguments["allowed_domains"] = domains
     return dict(json.loads(json.dumps(arguments, default=str)))
 
 

@@ -12,6 +12,7 @@ from scrapy.spiderloader import get_spider_loader
 from scrapy.utils.project import get_project_settings
 
 from crawler.exceptions import ConfigError
+from crawler.feedstorage.preflight import preflight_feeds
 from crawler.logfilters import quiet_network_tracebacks
 from crawler.outcome import CLEAN_REASONS, EXIT_INTERRUPTED, Criteria, Verdict, judge
 from crawler.redaction import install_filters
@@ -103,14 +104,21 @@ def check_spider_settings(
     check_settings(settings, spidercls=spidercls, spider_arguments=arguments)
 
 
-def run_spider(spider: str, settings: Settings, **spider_arguments: Any) -> CrawlOutcome:
+def run_spider(
+    spider: str, settings: Settings, *, preflight: bool = True, **spider_arguments: Any
+) -> CrawlOutcome:
     """Crawl until the spider closes (Ctrl-C stops it gracefully, a second one at once).
 
     The settings and the spider's arguments are checked first
     (:func:`check_spider_settings`), so a bad value or argument is a
-    :class:`~crawler.exceptions.ConfigError` before Scrapy logs anything.
+    :class:`~crawler.exceptions.ConfigError` before Scrapy logs anything.  Then,
+    with ``preflight``, the feeds to a server are tried
+    (:func:`~crawler.feedstorage.preflight.preflight_feeds`: a ``ConfigError``);
+    a caller that tried them already passes False.
     """
     check_spider_settings(spider, settings, spider_arguments)
+    if preflight:
+        preflight_feeds(settings)  # a feed server's login, host key, directory
     process = CrawlerProcess(settings)
     quiet_network_tracebacks(settings.get("LOG_LEVEL"))
     install_filters()  # URL passwords masked from the first record on

@@ -69,6 +69,10 @@ DOWNLOADER = "crawler.downloader.SlotReservingDownloader"
 DOWNLOADER_MIDDLEWARES = {
     # Outermost: counts each page request's final fate for the verdict (crawler.outcome).
     "crawler.downloadermiddlewares.outcome.OutcomeMiddleware": 10,
+    # Scrapy's offsite filter, following the start URL's redirects to another host
+    # (crawler.downloadermiddlewares.offsite).
+    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
+    "crawler.downloadermiddlewares.offsite.SiteOffsiteMiddleware": 50,
     # robots.txt Crawl-delay, right after RobotsTxtMiddleware (100).
     "crawler.downloadermiddlewares.crawldelay.CrawlDelayMiddleware": 110,
     "crawler.downloadermiddlewares.robotstxtsize.RobotsTxtSizeMiddleware": 560,

@@ -142,6 +142,7 @@ def test_feeds_that_cannot_be_delivered_fail_the_crawl_and_are_kept(
         *("-o", uri_with_password, "-o", ftp.url("/env.jsonl"), "-o", sftp.url("/key.jsonl")),
         *("-s", f"CRAWLER_FEED_SFTP_KNOWN_HOSTS={empty_known_hosts}"),
         *("-s", "CRAWLER_FEED_UNDELIVERED_DIR=kept"),
+        *("-s", "CRAWLER_FEED_PREFLIGHT=False"),  # learnt at the end, as without the check
         cwd=tmp_path,
         env=crawl_env(ENV_PASSWORD),
     )
@@ -376,3 +377,73 @@ def test_a_missing_netrc_file_stops_the_crawl_before_it_starts(
     assert main([*crawl, *feed]) == 2  # the settings check, before any crawl
     assert capsys.readouterr().err == f"error: CRAWLER_FEED_NETRC: no file {tmp_path}/nope\n"
     assert not db.exists()
+
+
+# -- found before the crawl ----------------------------------------------------------
+
+
+def test_a_key_file_that_is_not_a_key_is_named_when_the_settings_are_checked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    not_a_key = tmp_path / "id_notakey"
+    not_a_key.write_text("this is not a private key\n")
+    with pytest.raises(FeedConfigError) as error:
+        config(tmp_path, CRAWLER_FEED_SFTP_KEY_FILE=str(not_a_key))
+    assert str(error.value).startswith(
+        f"CRAWLER_FEED_SFTP_KEY_FILE: {not_a_key} is not a private key paramiko can read"
+    )
+    db = tmp_path / "c.db"
+    crawl = ["crawl", "http://127.0.0.1:9/", "--store", f"sqlite:///{db}"]
+    feed = ["-o", "sftp://u@127.0.0.1:9/x.jsonl", "-s", f"CRAWLER_FEED_SFTP_KEY_FILE={not_a_key}"]
+    assert main([*crawl, *feed]) == 2  # the settings check, before any crawl
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: CRAWLER_FEED_SFTP_KEY_FILE: {not_a_key} is not a private key")
+    assert not db.exists()
+
+
+def test_a_feed_server_that_would_refuse_the_feed_stops_the_crawl_before_it_starts(
+    tinysite: TinySite,
+    tmp_path: Path,
+    ftp: FTPTestServer,
+    sftp: SFTPTestServer,
+    known_hosts: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """crawler crawl and extract connect to each ftp/sftp feed first (login, host
+    key, directory): a wrong password or an unknown host key is exit 2 and one
+    line, and nothing is crawled; CRAWLER_FEED_PREFLIGHT=False skips the check."""
+    db = tmp_path / "c.db"
+    crawl = ["crawl", tinysite.url("/"), "--max-pages", "2", "--store", f"sqlite:///{db}"]
+    skip = "CRAWLER_FEED_PREFLIGHT=False skips the check"
+    seen = len(tinysite.requests_seen)
+
+    monkeypatch.setenv("CRAWLER_FEED_PASSWORD", ENV_PASSWORD)
+    assert main([*crawl, "-o", ftp.url("/pre/x.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"error: ftp://feeder@127.0.0.1:{ftp.port}/pre/x.jsonl cannot be delivered: the server "
+        "refused the login of 'feeder' with the password from $CRAWLER_FEED_PASSWORD "
+        f"(tried before the crawl; {skip})\n"
+    )
+    assert ENV_PASSWORD not in err
+
+    empty = tmp_path / "empty_known_hosts"
+    empty.write_text("")
+    monkeypatch.setenv("CRAWLER_FEED_PASSWORD", sftpserver.PASSWORD)
+    sftp_feed = ["-o", sftp.url("/~/pre/x.jsonl"), "-s", f"CRAWLER_FEED_SFTP_KNOWN_HOSTS={empty}"]
+    assert main([*crawl, *sftp_feed]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: sftp://sfeeder@127.0.0.1:{sftp.port}/~/pre/x.jsonl cannot be ")
+    assert f"is not in {empty}" in err and err.endswith(f"; {skip})\n") and err.count("\n") == 1
+    extract = ["extract", tinysite.url("/"), "--field", "t=css:title", *sftp_feed]
+    assert main(extract) == 2
+    assert f"is not in {empty}" in capsys.readouterr().err
+    assert len(tinysite.requests_seen) == seen  # nothing crawled
+    assert not db.exists()
+
+    # The right login and host key: the directory is made before the crawl starts.
+    good = ["-o", sftp.url("/~/pre/made/%(name)s/x.jsonl")]
+    good += ["-s", f"CRAWLER_FEED_SFTP_KNOWN_HOSTS={known_hosts}"]
+    assert main([*crawl, *good]) == 0
+    assert (sftp.root / "pre" / "made" / "site" / "x.jsonl").is_file()

@@ -32,6 +32,7 @@ from crawler.commands.options import (
 )
 from crawler.exceptions import ConfigError, JobDirError, StoreError
 from crawler.extract.loader import load_spec_sources
+from crawler.feedstorage.preflight import preflight_feeds
 from crawler.forms.policy import FORM_MODES
 from crawler.journal import describe_job, job_meta
 from crawler.outcome import CONFIG_ERROR, STORE_FAILED, conclude, outcome_file
@@ -287,13 +288,14 @@ def _prepare(args: argparse.Namespace) -> tuple[Settings, dict[str, Any]]:
     check_login_settings(settings)
     if settings.get("JOBDIR"):
         _check_job_dir(settings, args)
+    preflight_feeds(settings)  # ftp/sftp feeds: login, host key, directory, before the store
     check_store_opens(settings)
     return settings, spider_arguments
 
 
 def _crawl(settings: Settings, spider_arguments: dict[str, Any], started: datetime) -> int:
     store_url = settings.get("CRAWLER_STORE_URL")
-    outcome = run_spider("site", settings, **spider_arguments)
+    outcome = run_spider("site", settings, preflight=False, **spider_arguments)  # _prepare
     error = outcome.stats.get("store/error")
     if outcome.run_id is not None and not error:
         store = SqlStore.open(store_url, timeout=settings.getfloat("CRAWLER_STORE_TIMEOUT"))

@@ -64,6 +64,7 @@ from crawler.pipelines.store import unwritten_summary
 from crawler.progress import ProgressBar
 from crawler.redaction import redact_url
 from crawler.runner import project_settings, run_spider
+from crawler.settings import FEED_STORAGES as framework_feed_storages
 from crawler.storage.sql import SqlStore, check_store_url, display_url, looks_like_store
 from crawler.utils.url import check_url, read_url_file
 
@@ -72,7 +73,10 @@ if TYPE_CHECKING:
 
 ITEM_CLASS = "crawler.extract.result.ExtractedItem"
 # URIs -o takes as feeds, though they look like store URLs ("://"): Scrapy's storages.
-FEED_STORAGE_SCHEMES = tuple(s for s in scrapy_default_settings.FEED_STORAGES_BASE if s)
+# Scrapy's storages and the framework's (crawler.settings: sftp, ftps).
+FEED_STORAGE_SCHEMES = tuple(
+    s for s in {**scrapy_default_settings.FEED_STORAGES_BASE, **framework_feed_storages} if s
+)
 PROGRESS_MIN_URLS = 10  # fewer URLs than this: no progress bar
 NOT_FOR_FILES = ("crawler.pipelines.dedup.DedupPipeline", "crawler.pipelines.store.StorePipeline")
 

@@ -21,6 +21,16 @@ effective host name), so it goes back to that host only, never to
 :class:`BrowserCookiesMiddleware` gives every jar (``cookiejar`` meta keys
 included) that policy; it replaces Scrapy's middleware at 700 in
 :mod:`crawler.settings`.
+
+Offline: Scrapy's middleware asks ``tldextract`` whether a cookie's ``Domain``
+is a public suffix, through a module-level ``TLDExtract()`` with tldextract's
+defaults, which downloads the Public Suffix List from the internet on first use
+(and caches it under ``~/.cache``); on a machine without internet that is a
+dozen logged tracebacks per crawl, and on any machine a connection nobody asked
+for.  :class:`BrowserCookiesMiddleware` asks an extractor that reads only the
+snapshot bundled with tldextract (``suffix_list_urls=()``, ``cache_dir=None``,
+``fallback_to_snapshot=True``: tldextract's documented way, ``TLDExtract``'s
+docstring), with the same ``include_psl_private_domains=True``.
 """
 
 from __future__ import annotations
@@ -31,10 +41,15 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.downloadermiddlewares.cookies import CookiesMiddleware
 from scrapy.http.cookies import CookieJar
+from scrapy.utils.httpobj import urlparse_cached
+from tldextract import TLDExtract
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from http.cookiejar import Cookie
     from urllib.request import Request as UrllibRequest
+
+    from scrapy import Request
 
 
 class BrowserCookiePolicy(DefaultCookiePolicy):
@@ -51,6 +66,21 @@ class BrowserCookiePolicy(DefaultCookiePolicy):
         return super().set_ok_domain(cookie, request)
 
 
+#: The Public Suffix List as bundled with tldextract: never fetched, never cached.
+_split_domain = TLDExtract(
+    cache_dir=None,
+    suffix_list_urls=(),
+    fallback_to_snapshot=True,
+    include_psl_private_domains=True,
+)
+
+
+def is_public_domain(domain: str) -> bool:
+    """Whether ``domain`` (``co.uk``, ``github.io``) has no registrable domain of
+    its own, by the bundled Public Suffix List (private domains included, as Scrapy's)."""
+    return not _split_domain(domain).domain
+
+
 def _browser_jar() -> CookieJar:
     return CookieJar(policy=BrowserCookiePolicy())
 
@@ -59,3 +89,21 @@ class BrowserCookiesMiddleware(CookiesMiddleware):
     def __init__(self, debug: bool = False) -> None:
         super().__init__(debug)
         self.jars: defaultdict[Any, CookieJar] = defaultdict(_browser_jar)
+
+    def _process_cookies(
+        self, cookies: Iterable[Cookie], *, jar: CookieJar, request: Request
+    ) -> None:
+        """Scrapy's (2.19), with the offline public-suffix check (module docstring):
+        a cookie whose ``Domain`` is a public suffix is kept for the request host
+        only when it is that host, as browsers do (RFC 6265, 5.3 step 5)."""
+        for cookie in cookies:
+            cookie_domain = cookie.domain.removeprefix(".")
+            hostname = urlparse_cached(request).hostname
+            if hostname is None:
+                continue
+            request_domain = hostname.lower()
+            if cookie_domain and is_public_domain(cookie_domain):
+                if cookie_domain != request_domain:
+                    continue
+                cookie.domain = request_domain
+            jar.set_cookie_if_ok(cookie, request)

@@ -90,9 +90,36 @@ class FeedConfig:
         ):
             if path is not None and not Path(path).expanduser().is_file():
                 raise FeedConfigError(f"{name}: no file {path}")
+        if config.key_file is not None:
+            check_key_file(config.key_file)
         if config.netrc is not None:
             read_netrc(config.netrc)
         return config
+
+
+def check_key_file(path: str) -> None:
+    """Raise :class:`~crawler.exceptions.FeedConfigError` naming ``path`` when it is
+    not a private key paramiko reads (OpenSSH, PEM; RSA, ECDSA, Ed25519): found
+    when the settings are checked, not when the feed is sent at the end of the
+    crawl.  A key protected by a passphrase is a key (the passphrase is the feed
+    password, :func:`feed_login`); it is not decrypted here."""
+    import paramiko  # only for a crawl that names a key
+
+    try:
+        paramiko.PKey.from_path(Path(path).expanduser())
+    except paramiko.PasswordRequiredException:
+        return
+    except (paramiko.SSHException, ValueError, UnicodeDecodeError) as e:
+        reason = f" ({e})" if isinstance(e, paramiko.SSHException) else ""
+        raise FeedConfigError(
+            f"CRAWLER_FEED_SFTP_KEY_FILE: {path} is not a private key paramiko can "
+            f"read{reason}: give the private key file (such as ~/.ssh/id_ed25519), "
+            "not the .pub file"
+        ) from None
+    except OSError as e:
+        raise FeedConfigError(
+            f"CRAWLER_FEED_SFTP_KEY_FILE: {path} cannot be read: {e.strerror or e}"
+        ) from None
 
 
 def read_netrc(path: str | None) -> netrc.netrc | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import posixpath
 import shutil
 import socket
 import time
@@ -43,6 +44,15 @@ def forget_password_variable(config: FeedConfig) -> None:
     value = os.environ.get(config.password_env)
     childenv.forget(name=config.password_env, value=value)
     MASKER.add(value)
+
+
+def fixed_directory(path: str) -> str:
+    """The directory of the feed ``path`` up to its first ``%(name)s`` parameter:
+    ``/feeds/%(name)s/x.jsonl`` -> ``/feeds``; ``/feeds/x.jsonl`` -> ``/feeds``."""
+    directory = posixpath.dirname(path)
+    if "%(" in directory:
+        directory = posixpath.dirname(directory[: directory.index("%(")]) or "/"
+    return directory
 
 
 class DeliveringFeedStorage(BlockingFeedStorage):
@@ -109,6 +119,25 @@ class DeliveringFeedStorage(BlockingFeedStorage):
     @abstractmethod
     def deliver(self, file: IO[bytes], login: FeedLogin) -> None:
         """Send ``file`` (at its start) to the server as :attr:`path`."""
+
+    @abstractmethod
+    def check(self, login: FeedLogin, directory: str) -> None:
+        """Connect and log in as :meth:`deliver` does (host key included), and make
+        sure ``directory`` (a path of the URI's form) exists, creating it as
+        :meth:`deliver` would; send nothing."""
+
+    def preflight(self) -> None:
+        """Check, before a crawl, that the feed can be delivered at its end: connect,
+        log in, check the host key, and find or create the feed's directory (up to its
+        first ``%(name)s`` parameter, which is filled in only when the feed is written).
+
+        Raises :class:`~crawler.exceptions.FeedDeliveryError`: one line, as
+        :meth:`send`'s, the password left out."""
+        try:
+            self.login = feed_login(self.uri, self.host, self.user, self.uri_password, self.config)
+            self.check(self.login, fixed_directory(self.path))
+        except Exception as e:
+            raise FeedDeliveryError(f"{self.shown} cannot be delivered: {self.reason(e)}") from e
 
     def reason(self, error: Exception) -> str:
         """``error`` as the end of a one-line message that says what to do."""

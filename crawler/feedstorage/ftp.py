@@ -57,24 +57,36 @@ class FTPFeedStorage(DeliveringFeedStorage):
             feed_options=feed_options,
         )
 
-    def deliver(self, file: IO[bytes], login: FeedLogin) -> None:
+    def _connect(self, login: FeedLogin) -> ftplib.FTP:
+        """Connect and log in (TLS for ``ftps:``); the caller closes the connection."""
         timeout = self.config.timeout
         ftp = (
             ftplib.FTP_TLS(context=create_default_context(), timeout=timeout)
             if self.tls
             else ftplib.FTP(timeout=timeout)
         )
-        with ftp:
+        try:
             ftp.connect(self.host, self.port)
             ftp.login(login.user, login.password or "")  # "": ftplib's anonymous login
             if isinstance(ftp, ftplib.FTP_TLS):
                 ftp.prot_p()
             if self.use_active_mode:
                 ftp.set_pasv(False)
+        except BaseException:
+            ftp.close()
+            raise
+        return ftp
+
+    def deliver(self, file: IO[bytes], login: FeedLogin) -> None:
+        with self._connect(login) as ftp:
             dirname, filename = posixpath.split(self.path)
             ftp_makedirs_cwd(ftp, dirname)
             command = "STOR" if self.overwrite else "APPE"
             ftp.storbinary(f"{command} {filename}", file)
+
+    def check(self, login: FeedLogin, directory: str) -> None:
+        with self._connect(login) as ftp:
+            ftp_makedirs_cwd(ftp, directory)
 
     def reason(self, error: Exception) -> str:
         if isinstance(error, ftplib.error_perm) and str(error).startswith("530"):

@@ -80,7 +80,9 @@ class SFTPFeedStorage(DeliveringFeedStorage):
     def anonymous_user(self) -> str:
         return getpass.getuser()
 
-    def deliver(self, file: IO[bytes], login: FeedLogin) -> None:
+    def _connect(self, login: FeedLogin) -> tuple[paramiko.SSHClient, paramiko.SFTPClient]:
+        """Connect, check the host key, log in and open the SFTP session; the caller
+        closes the client."""
         timeout = self.config.timeout
         client = paramiko.SSHClient()
         try:
@@ -105,11 +107,28 @@ class SFTPFeedStorage(DeliveringFeedStorage):
             channel = sftp.get_channel()
             if channel is not None:
                 channel.settimeout(timeout)
+        except BaseException:
+            client.close()
+            raise
+        return client, sftp
+
+    def deliver(self, file: IO[bytes], login: FeedLogin) -> None:
+        client, sftp = self._connect(login)
+        try:
             path = self.remote_path
             _makedirs(sftp, posixpath.dirname(path))
             with sftp.open(path, "wb" if self.overwrite else "ab") as remote:
                 remote.set_pipelined(True)
                 shutil.copyfileobj(file, remote, CHUNK)
+        finally:
+            client.close()
+
+    def check(self, login: FeedLogin, directory: str) -> None:
+        client, sftp = self._connect(login)
+        try:
+            if directory == "/~" or directory.startswith("/~/"):
+                directory = directory[3:]  # in the login directory, as remote_path
+            _makedirs(sftp, directory)
         finally:
             client.close()
 
@@ -139,6 +158,8 @@ class SFTPFeedStorage(DeliveringFeedStorage):
         if isinstance(error, FileNotFoundError):
             return f"{where} has no {self.remote_path} (or no directory of it)"
         if isinstance(error, paramiko.SSHException):
+            if self.config.key_file and "key" in str(error).lower():
+                return f"the key {self.config.key_file}: {error}"
             return f"{where}: {error}"
         return super().reason(error)
 
