@@ -225,4 +225,6 @@ def test_the_settings_are_checked() -> None:
     for name, value in [("CRAWLER_MAX_ERROR_RATIO", 1.5), ("CRAWLER_MIN_PAGES", -1)]:
         with pytest.raises(ConfigError, match=name):
             check_types(framework_settings({name: value}), "CRAWLER_")
+    with pytest.raises(ConfigError, match="must be a number between 0 and 1"):
+        check_types(framework_settings({"CRAWLER_MAX_ERROR_RATIO": 1.5}), "CRAWLER_")
     check_types(framework_settings({"CRAWLER_MAX_ERROR_RATIO": 0.25}), "CRAWLER_")
