@@ -302,3 +302,22 @@ def test_crawler_runs_shows_the_verdict_and_survives_a_closed_pipe(tmp_path: Pat
         os.close(write_end)
     assert "Traceback" not in closed.stderr, closed.stderr
     assert closed.returncode == 141
+
+
+def test_crawler_extract_says_why_it_failed(
+    errors_site: TinySite, tinysite: TinySite, tmp_path: Path
+) -> None:
+    """One URL of two answers 404: exit code 1 and the verdict's error line, as
+    README promises, not only the warning that a URL gave no page."""
+    proc = run_crawler(
+        "extract",
+        tinysite.url("/"),
+        errors_site.url("/404/"),
+        "--field",
+        "t=css:title::text",
+        *FAST,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    [line] = error_lines(proc.stderr)
+    assert line.endswith("(crawl failed: start_url_failed)"), line
