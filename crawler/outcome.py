@@ -28,8 +28,8 @@ and errors are counted during the crawl by
 records the verdict in the stats the store keeps (``outcome/status``,
 ``outcome/failed/<code>``).
 
-With ``CRAWLER_OUTCOME_FILE`` set, the command writes the verdict there as it
-exits (:func:`write_outcome`, atomically: a temporary file renamed), a JSON
+With ``CRAWLER_OUTCOME_FILE`` set, the command removes the previous run's file
+as it starts (:func:`outcome_file`) and writes the verdict there as it exits (:func:`write_outcome`, atomically: a temporary file renamed), a JSON
 object::
 
     {"status": "failed", "exit_code": 1,
@@ -55,6 +55,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from scrapy.exceptions import UsageError
 
 from crawler.redaction import redact_text, redact_url
 from crawler.utils.files import check_output_file
@@ -399,11 +401,23 @@ def usage_report(
 
 def outcome_file(settings: BaseSettings) -> str | None:
     """``CRAWLER_OUTCOME_FILE``, checked: a ``UsageError`` now for a file that cannot
-    be written (:func:`crawler.utils.files.check_output_file`), not at the end."""
+    be written (:func:`crawler.utils.files.check_output_file`), not at the end.
+
+    The previous run's outcome there is removed now, as the crawl starts: a run
+    killed before it writes its own (SIGKILL, a crash, the machine going down)
+    leaves no outcome rather than the last run's ``succeeded``.  Raises
+    ``UsageError`` when it cannot be removed."""
     path = settings.get("CRAWLER_OUTCOME_FILE")
     if not path:
         return None
     check_output_file(str(path))
+    try:
+        Path(path).unlink(missing_ok=True)
+    except OSError as e:
+        raise UsageError(
+            f"CRAWLER_OUTCOME_FILE: cannot remove the previous outcome file {path}: "
+            f"{e.strerror or e}"
+        ) from e
     return str(path)
 
 

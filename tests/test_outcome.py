@@ -18,6 +18,7 @@ from crawler.outcome import (
     Criteria,
     Reason,
     judge,
+    outcome_file,
     read_outcome,
     report_for,
     write_outcome,
@@ -228,3 +229,15 @@ def test_the_settings_are_checked() -> None:
     with pytest.raises(ConfigError, match="must be a number between 0 and 1"):
         check_types(framework_settings({"CRAWLER_MAX_ERROR_RATIO": 1.5}), "CRAWLER_")
     check_types(framework_settings({"CRAWLER_MAX_ERROR_RATIO": 0.25}), "CRAWLER_")
+
+
+def test_the_previous_outcome_is_removed_as_a_crawl_starts(tmp_path: Path) -> None:
+    """A run killed before it writes its outcome must not leave the last run's
+    ``succeeded`` for a scheduler to read."""
+    path = tmp_path / "outcome.json"
+    write_outcome(path, CrawlOutcomeReport(status=SUCCEEDED, exit_code=0))
+    assert read_outcome(path) is not None
+    settings = framework_settings({"CRAWLER_OUTCOME_FILE": str(path)})
+    assert outcome_file(settings) == str(path)
+    assert not path.exists()
+    assert read_outcome(path) is None
