@@ -29,8 +29,8 @@ records the verdict in the stats the store keeps (``outcome/status``,
 ``outcome/failed/<code>``).
 
 With ``CRAWLER_OUTCOME_FILE`` set, the command removes the previous run's file
-as it starts (:func:`outcome_file`) and writes the verdict there as it exits (:func:`write_outcome`, atomically: a temporary file renamed), a JSON
-object::
+as it starts (:func:`outcome_file`) and writes the verdict there as it exits
+(:func:`write_outcome`, atomically: a temporary file renamed), a JSON object::
 
     {"status": "failed", "exit_code": 1,
      "reasons": [{"code": "start_url_failed", "message": "..."}],
