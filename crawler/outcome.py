@@ -118,6 +118,9 @@ ERROR_RATIO_STAT = "outcome/error_ratio"
 RENDERED_STAT = "selenium/renders"
 UNCHANGED_STAT = "incremental/unchanged"  # pages an incremental re-crawl found unchanged
 FEED_FAILED_PREFIX = "feedexport/failed_count/"
+# Feeds a server did not take: [{"uri": redacted URI, "kept": local copy or None}]
+# (crawler.feedstorage.delivery)
+UNDELIVERED_STAT = "feedexport/undelivered"
 
 
 @dataclass(frozen=True)
@@ -192,6 +195,23 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
+def _feeds_message(feeds: int, stats: Mapping[str, Any]) -> str:
+    """``feed_failed``'s sentence: the feeds not delivered by name, with their local
+    copies (``feedexport/undelivered``), and how many others failed (a local file)."""
+    named = [f for f in stats.get(UNDELIVERED_STAT) or () if isinstance(f, dict)]
+    if not named:
+        return f"{feeds} output file(s) could not be written (see the log)"
+    shown = [
+        redact_url(str(f.get("uri"))) + (f" (records kept in {f['kept']})" if f.get("kept") else "")
+        for f in named
+    ]
+    message = f"{feeds} output file(s) could not be written: {', '.join(shown)}"
+    others = feeds - len(named)
+    if others > 0:
+        message += f", and {_plural(others, 'other')} (see the log)"
+    return message
+
+
 def _start_url_reason(stats: Mapping[str, Any]) -> Reason | None:
     url = redact_url(str(stats.get(START_URL_STAT, "")))
     error, status = stats.get(START_ERROR_STAT), stats.get(START_STATUS_STAT)
@@ -223,9 +243,7 @@ def judge(
         reasons.append(Reason(STORE_FAILED, str(message or "the store could not be written")))
     feeds = failed_feeds(stats)
     if feeds:
-        reasons.append(
-            Reason(FEED_FAILED, f"{feeds} output file(s) could not be written (see the log)")
-        )
+        reasons.append(Reason(FEED_FAILED, _feeds_message(feeds, stats)))
     if finish == SHUTDOWN_REASON:
         interrupted = Reason(INTERRUPTED_REASON, "the crawl was interrupted (Ctrl-C or SIGTERM)")
         return Verdict(INTERRUPTED, tuple(_redacted([interrupted, *reasons])))

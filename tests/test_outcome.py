@@ -241,3 +241,23 @@ def test_the_previous_outcome_is_removed_as_a_crawl_starts(tmp_path: Path) -> No
     assert outcome_file(settings) == str(path)
     assert not path.exists()
     assert read_outcome(path) is None
+
+
+def test_a_failed_feed_is_named_with_its_local_copy() -> None:
+    stats = {
+        "finish_reason": "finished",
+        "outcome/pages": 3,
+        "feedexport/failed_count/FTPFeedStorage": 1,
+        "feedexport/failed_count/FileFeedStorage": 1,
+        "feedexport/undelivered": [
+            {"uri": "ftp://u:pw77@example.com/out.jsonl", "kept": "/k/undelivered-x-out.jsonl"}
+        ],
+    }
+    verdict = judge(stats, DEFAULT)
+    assert verdict.reasons == (
+        Reason(
+            "feed_failed",
+            "2 output file(s) could not be written: ftp://u:***@example.com/out.jsonl "
+            "(records kept in /k/undelivered-x-out.jsonl), and 1 other (see the log)",
+        ),
+    )
