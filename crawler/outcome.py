@@ -50,6 +50,7 @@ import json
 import logging
 import math
 import os
+import re
 import tempfile
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -150,6 +151,14 @@ class Criteria:
         )
 
 
+LOG_PREFIX = "Crawl outcome: "
+_LOG_LINE = re.compile(
+    r"\] INFO: Crawl outcome: (succeeded|failed|interrupted)"
+    r"(?: \(([\w, ]+)\))?(?:: ([^\r\n]*))?\r?$",
+    re.MULTILINE,
+)
+
+
 @dataclass(frozen=True)
 class Verdict:
     status: str  # one of STATUSES
@@ -160,6 +169,35 @@ class Verdict:
         return {SUCCEEDED: EXIT_SUCCEEDED, INTERRUPTED: EXIT_INTERRUPTED}.get(
             self.status, EXIT_FAILED
         )
+
+    def log_line(self) -> str:
+        """The verdict as the crawl logs it when the spider closes (INFO, just before
+        Scrapy's ``Spider closed (REASON)``), which :meth:`parse_log_line` reads back
+        (:meth:`crawler.scrapyd.ScrapydClient.verdict`: Scrapyd keeps only the log)::
+
+            Crawl outcome: failed (start_url_failed, no_pages): the start URL ... gave no page
+            Crawl outcome: succeeded
+        """
+        if not self.reasons:
+            return f"{LOG_PREFIX}{self.status}"
+        codes = ", ".join(reason.code for reason in self.reasons)
+        message = " ".join(self.reasons[0].message.split())  # one line
+        return f"{LOG_PREFIX}{self.status} ({codes}): {message}"
+
+    @classmethod
+    def parse_log_line(cls, text: str) -> Verdict | None:
+        """The last verdict :meth:`log_line` wrote in ``text`` (a log, or its end);
+        the first reason has its message, the others ``"see the log"``.  None
+        when there is none (a crawl that died, or a log from before the line)."""
+        found = _LOG_LINE.findall(text)
+        if not found:
+            return None
+        status, codes, message = found[-1]
+        reasons = tuple(
+            Reason(code, message if i == 0 and message else "see the log")
+            for i, code in enumerate(c.strip() for c in codes.split(",") if c.strip())
+        )
+        return cls(status, reasons)
 
     def error_line(self) -> str | None:
         """One line for stderr, ``error: MESSAGE (crawl failed: CODE, ...)`` with the

@@ -17,6 +17,7 @@ from crawler.outcome import (
     CrawlOutcomeReport,
     Criteria,
     Reason,
+    Verdict,
     judge,
     outcome_file,
     read_outcome,
@@ -261,3 +262,28 @@ def test_a_failed_feed_is_named_with_its_local_copy() -> None:
             "(records kept in /k/undelivered-x-out.jsonl), and 1 other (see the log)",
         ),
     )
+
+
+def test_the_verdict_log_line_reads_back() -> None:
+    failed = Verdict(
+        FAILED,
+        (Reason("start_url_failed", "the start URL x gave no page"), Reason("no_pages", "n")),
+    )
+    line = failed.log_line()
+    assert (
+        line == "Crawl outcome: failed (start_url_failed, no_pages): the start URL x gave no page"
+    )
+    log = (
+        f"2026-12-01 10:00:00 [crawler.downloadermiddlewares.outcome] INFO: {line}\n"
+        "2026-12-01 10:00:00 [scrapy.core.engine] INFO: Spider closed (finished)\n"
+    )
+    assert Verdict.parse_log_line(log) == Verdict(
+        FAILED,
+        (
+            Reason("start_url_failed", "the start URL x gave no page"),
+            Reason("no_pages", "see the log"),
+        ),
+    )
+    ok = f"x [crawler.downloadermiddlewares.outcome] INFO: {Verdict(SUCCEEDED, ()).log_line()}\n"
+    assert Verdict.parse_log_line(log + ok) == Verdict(SUCCEEDED, ())
+    assert Verdict.parse_log_line("[scrapy.core.engine] INFO: Spider closed (finished)\n") is None

@@ -30,7 +30,10 @@ the login's pages) it counts:
 With a job directory the counts are kept across a resume (the journal's
 state).  When the spider closes, it records the verdict
 (:func:`crawler.outcome.judge`) in the stats: ``outcome/status``,
-``outcome/failed/<code>``, ``outcome/error_ratio``.  Its ``spider_closed``
+``outcome/failed/<code>``, ``outcome/error_ratio``, and logs it in one INFO
+line, ``Crawl outcome: failed (start_url_failed, no_pages): MESSAGE``
+(:meth:`crawler.outcome.Verdict.log_line`), before Scrapy's ``Spider closed``
+line: Scrapyd keeps only the log.  Its ``spider_closed``
 handler is connected after the extensions' (Scrapy's ``CoreStats``) and
 before the item pipelines', so the store's runs row keeps the verdict; a feed
 that fails to be written after that (feeds are stored concurrently) is in the
@@ -39,6 +42,7 @@ command's verdict, exit code and outcome file only.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
@@ -71,6 +75,8 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Response
     from scrapy.statscollectors import StatsCollector
+
+logger = logging.getLogger(__name__)
 
 JOURNAL_STATE = "outcome"
 _MAX_ERROR = 200  # characters of an exception's text kept
@@ -202,6 +208,8 @@ class OutcomeMiddleware:
         stats = self.stats.get_stats()
         verdict = judge(stats, self.criteria, finish_reason=reason)
         record_verdict(self.stats, verdict, error_counts(stats)[2])
+        # One line a reader of the log alone finds (Scrapyd: crawler.scrapyd)
+        logger.info("%s", verdict.log_line(), extra={"spider": self.crawler.spider})
 
 
 def _key(request: Request) -> tuple[str, str]:
