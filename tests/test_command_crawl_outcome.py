@@ -321,3 +321,13 @@ def test_crawler_extract_says_why_it_failed(
     assert proc.returncode == 1, proc.stderr[-3000:]
     [line] = error_lines(proc.stderr)
     assert line.endswith("(crawl failed: start_url_failed)"), line
+
+
+def test_https_to_an_http_port_says_so(tinysite: TinySite, tmp_path: Path) -> None:
+    """The error line is a sentence, not Twisted's ``[<Failure OpenSSL.SSL.Error ...>]``."""
+    url = tinysite.url("/").replace("http://", "https://")
+    result = crawl(url, tmp_path, *FAST)
+    assert result.returncode == 1, result.stderr[-3000:]
+    [line] = error_lines(result.stderr)
+    assert "TLS handshake failed: wrong version number (is the port HTTPS?)" in line, line
+    assert "Failure" not in line and "[(" not in line

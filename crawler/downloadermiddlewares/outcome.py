@@ -90,8 +90,40 @@ def is_page(request: Request) -> bool:
 
 
 def describe_error(exception: BaseException) -> str:
-    text = " ".join(str(exception).split()) or type(exception).__name__
+    """``exception`` as a sentence of at most 200 characters.  Twisted's
+    ``ResponseNeverReceived`` / ``ResponseFailed`` (the ``__cause__`` of Scrapy's
+    ``DownloadFailedError``) hold their causes as a list of
+    ``Failure`` objects (``reasons``): their exceptions are described instead,
+    and a TLS error (``OpenSSL.SSL.Error``) as ``TLS handshake failed: ...``."""
+    wrapped: BaseException | None = exception  # Scrapy's DownloadFailedError from it
+    while wrapped is not None and not isinstance(getattr(wrapped, "reasons", None), list):
+        wrapped = wrapped.__cause__
+    reasons = getattr(wrapped, "reasons", None)
+    if isinstance(reasons, list) and reasons:
+        causes = [getattr(r, "value", r) for r in reasons]
+        text = "; ".join(_describe_one(c) for c in causes if isinstance(c, BaseException))
+    else:
+        text = _describe_one(exception)
+    text = " ".join(text.split()) or type(exception).__name__
     return text if len(text) <= _MAX_ERROR else text[: _MAX_ERROR - 3] + "..."
+
+
+def _describe_one(exception: BaseException) -> str:
+    if _is_tls_error(exception):
+        # OpenSSL's error queue: [[(library, function, reason), ...]]
+        queue = exception.args[0] if exception.args else []
+        said = [str(e[-1]) for e in queue if isinstance(e, tuple) and e and e[-1]]
+        detail = ", ".join(said) or str(exception)
+        hint = " (is the port HTTPS?)" if "wrong version number" in detail else ""
+        return f"TLS handshake failed: {detail}{hint}"
+    return str(exception)
+
+
+def _is_tls_error(exception: BaseException) -> bool:
+    return any(
+        cls.__name__ == "Error" and cls.__module__ == "OpenSSL.SSL"
+        for cls in type(exception).__mro__
+    )
 
 
 class OutcomeMiddleware:
