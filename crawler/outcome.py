@@ -46,6 +46,7 @@ errors go through :mod:`crawler.redaction`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -115,6 +116,8 @@ ITEMS_STAT = "outcome/items"  # items scraped that are not page records
 STATUS_STAT = "outcome/status"  # the verdict at the close, for the store's runs row
 FAILED_STAT_PREFIX = "outcome/failed/"  # + reason code: 1
 ERROR_RATIO_STAT = "outcome/error_ratio"
+STARTED_AT_STAT = "outcome/started_at"  # the run's start, ISO-8601 (a resume's first segment)
+ELAPSED_STAT = "outcome/elapsed_seconds"  # seconds the run crawled, over its segments
 # Other components' stats the outcome file reports
 RENDERED_STAT = "selenium/renders"
 UNCHANGED_STAT = "incremental/unchanged"  # pages an incremental re-crawl found unchanged
@@ -408,10 +411,19 @@ def report_for(
 ) -> CrawlOutcomeReport:
     """The outcome of a crawl that ran (``stats``: Scrapy's; ``store``: the store URL,
     redacted here; ``started_at``: when the command started, for a crawl whose
-    stats have no ``start_time``)."""
+    stats have no ``start_time``).  A resumed run's start and time crawled are
+    its own (``outcome/started_at``, ``outcome/elapsed_seconds``), not the last
+    segment's."""
     now = datetime.now(UTC)
     started = _iso(stats.get("start_time"), started_at or now)
+    run_start = stats.get(STARTED_AT_STAT)  # a resumed run's first start
+    if run_start:
+        with contextlib.suppress(ValueError):  # not a date: the segment's start
+            started = _iso(datetime.fromisoformat(str(run_start)), started)
     finished = _iso(stats.get("finish_time"), now)
+    elapsed = stats.get(ELAPSED_STAT)
+    if elapsed is None:
+        elapsed = max((finished - started).total_seconds(), 0.0)
     pages, errors, ratio = error_counts(stats)
     run_id = stats.get("store/run_id")
     return CrawlOutcomeReport(
@@ -429,7 +441,7 @@ def report_for(
         unchanged=int(stats.get(UNCHANGED_STAT, 0)),
         started_at=started.isoformat(),
         finished_at=finished.isoformat(),
-        elapsed_seconds=round(max((finished - started).total_seconds(), 0.0), 3),
+        elapsed_seconds=round(float(elapsed), 3),
     )
 
 
