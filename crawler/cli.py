@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import NoReturn
 
@@ -12,6 +13,8 @@ from crawler.commands import crawl, export, extract, jobs, login, runs, schedule
 from crawler.exceptions import ConfigError, StoreError
 from crawler.redaction import redact_text
 from crawler.runner import EXIT_INTERRUPTED
+
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell shows for a process killed so
 
 COMMANDS = (crawl, extract, login, runs, export, jobs, scheduler)
 
@@ -50,6 +53,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C outside a crawl (which handles its own)
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader of standard output went away (``crawler runs | head -2``): stop
+        # quietly, as a Unix tool does.  Standard output is pointed at /dev/null so
+        # that Python's flush at exit does not raise again (the recipe of Python's
+        # documentation, "Note on SIGPIPE" in the signal module).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

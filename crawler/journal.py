@@ -538,6 +538,9 @@ def _check(meta: dict[str, Any], directory: Path, spider: str, start_url: str | 
 
 #: Stats that are not counters: not carried into a resumed segment.
 NOT_CARRIED = ("store/run_id", "journal/requeued", "journal/unrecoverable", "journal/segments")
+#: ... nor those a component restores from its own journal state (the outcome
+#: middleware's, counted once per page over the run: adding would count twice)
+NOT_CARRIED_PREFIXES = ("outcome/",)
 
 
 def carry_stats(previous: dict[str, Any], stats: StatsCollector) -> None:
@@ -545,7 +548,9 @@ def carry_stats(previous: dict[str, Any], stats: StatsCollector) -> None:
     stats (keys ending in ``max`` keep the larger value); times and texts are the
     new segment's own."""
     for key, value in previous.items():
-        if key in NOT_CARRIED or not isinstance(value, int) or isinstance(value, bool):
+        if key in NOT_CARRIED or key.startswith(NOT_CARRIED_PREFIXES):
+            continue
+        if not isinstance(value, int) or isinstance(value, bool):
             continue
         if key.endswith("max"):
             stats.max_value(key, value)

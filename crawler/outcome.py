@@ -28,9 +28,9 @@ and errors are counted during the crawl by
 records the verdict in the stats the store keeps (``outcome/status``,
 ``outcome/failed/<code>``).
 
-With ``CRAWLER_OUTCOME_FILE`` set, the command writes the verdict there as it
-exits (:func:`write_outcome`, atomically: a temporary file renamed), a JSON
-object::
+With ``CRAWLER_OUTCOME_FILE`` set, the command removes the previous run's file
+as it starts (:func:`outcome_file`) and writes the verdict there as it exits
+(:func:`write_outcome`, atomically: a temporary file renamed), a JSON object::
 
     {"status": "failed", "exit_code": 1,
      "reasons": [{"code": "start_url_failed", "message": "..."}],
@@ -46,15 +46,19 @@ errors go through :mod:`crawler.redaction`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import os
+import re
 import tempfile
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from scrapy.exceptions import UsageError
 
 from crawler.redaction import redact_text, redact_url
 from crawler.utils.files import check_output_file
@@ -112,10 +116,15 @@ ITEMS_STAT = "outcome/items"  # items scraped that are not page records
 STATUS_STAT = "outcome/status"  # the verdict at the close, for the store's runs row
 FAILED_STAT_PREFIX = "outcome/failed/"  # + reason code: 1
 ERROR_RATIO_STAT = "outcome/error_ratio"
+STARTED_AT_STAT = "outcome/started_at"  # the run's start, ISO-8601 (a resume's first segment)
+ELAPSED_STAT = "outcome/elapsed_seconds"  # seconds the run crawled, over its segments
 # Other components' stats the outcome file reports
 RENDERED_STAT = "selenium/renders"
 UNCHANGED_STAT = "incremental/unchanged"  # pages an incremental re-crawl found unchanged
 FEED_FAILED_PREFIX = "feedexport/failed_count/"
+# Feeds a server did not take: [{"uri": redacted URI, "kept": local copy or None}]
+# (crawler.feedstorage.delivery)
+UNDELIVERED_STAT = "feedexport/undelivered"
 
 
 @dataclass(frozen=True)
@@ -145,6 +154,14 @@ class Criteria:
         )
 
 
+LOG_PREFIX = "Crawl outcome: "
+_LOG_LINE = re.compile(
+    r"\] INFO: Crawl outcome: (succeeded|failed|interrupted)"
+    r"(?: \(([\w, ]+)\))?(?:: ([^\r\n]*))?\r?$",
+    re.MULTILINE,
+)
+
+
 @dataclass(frozen=True)
 class Verdict:
     status: str  # one of STATUSES
@@ -155,6 +172,35 @@ class Verdict:
         return {SUCCEEDED: EXIT_SUCCEEDED, INTERRUPTED: EXIT_INTERRUPTED}.get(
             self.status, EXIT_FAILED
         )
+
+    def log_line(self) -> str:
+        """The verdict as the crawl logs it when the spider closes (INFO, just before
+        Scrapy's ``Spider closed (REASON)``), which :meth:`parse_log_line` reads back
+        (:meth:`crawler.scrapyd.ScrapydClient.verdict`: Scrapyd keeps only the log)::
+
+            Crawl outcome: failed (start_url_failed, no_pages): the start URL ... gave no page
+            Crawl outcome: succeeded
+        """
+        if not self.reasons:
+            return f"{LOG_PREFIX}{self.status}"
+        codes = ", ".join(reason.code for reason in self.reasons)
+        message = " ".join(self.reasons[0].message.split())  # one line
+        return f"{LOG_PREFIX}{self.status} ({codes}): {message}"
+
+    @classmethod
+    def parse_log_line(cls, text: str) -> Verdict | None:
+        """The last verdict :meth:`log_line` wrote in ``text`` (a log, or its end);
+        the first reason has its message, the others ``"see the log"``.  None
+        when there is none (a crawl that died, or a log from before the line)."""
+        found = _LOG_LINE.findall(text)
+        if not found:
+            return None
+        status, codes, message = found[-1]
+        reasons = tuple(
+            Reason(code, message if i == 0 and message else "see the log")
+            for i, code in enumerate(c.strip() for c in codes.split(",") if c.strip())
+        )
+        return cls(status, reasons)
 
     def error_line(self) -> str | None:
         """One line for stderr, ``error: MESSAGE (crawl failed: CODE, ...)`` with the
@@ -190,6 +236,23 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
+def _feeds_message(feeds: int, stats: Mapping[str, Any]) -> str:
+    """``feed_failed``'s sentence: the feeds not delivered by name, with their local
+    copies (``feedexport/undelivered``), and how many others failed (a local file)."""
+    named = [f for f in stats.get(UNDELIVERED_STAT) or () if isinstance(f, dict)]
+    if not named:
+        return f"{feeds} output file(s) could not be written (see the log)"
+    shown = [
+        redact_url(str(f.get("uri"))) + (f" (records kept in {f['kept']})" if f.get("kept") else "")
+        for f in named
+    ]
+    message = f"{feeds} output file(s) could not be written: {', '.join(shown)}"
+    others = feeds - len(named)
+    if others > 0:
+        message += f", and {_plural(others, 'other')} (see the log)"
+    return message
+
+
 def _start_url_reason(stats: Mapping[str, Any]) -> Reason | None:
     url = redact_url(str(stats.get(START_URL_STAT, "")))
     error, status = stats.get(START_ERROR_STAT), stats.get(START_STATUS_STAT)
@@ -221,9 +284,7 @@ def judge(
         reasons.append(Reason(STORE_FAILED, str(message or "the store could not be written")))
     feeds = failed_feeds(stats)
     if feeds:
-        reasons.append(
-            Reason(FEED_FAILED, f"{feeds} output file(s) could not be written (see the log)")
-        )
+        reasons.append(Reason(FEED_FAILED, _feeds_message(feeds, stats)))
     if finish == SHUTDOWN_REASON:
         interrupted = Reason(INTERRUPTED_REASON, "the crawl was interrupted (Ctrl-C or SIGTERM)")
         return Verdict(INTERRUPTED, tuple(_redacted([interrupted, *reasons])))
@@ -350,10 +411,19 @@ def report_for(
 ) -> CrawlOutcomeReport:
     """The outcome of a crawl that ran (``stats``: Scrapy's; ``store``: the store URL,
     redacted here; ``started_at``: when the command started, for a crawl whose
-    stats have no ``start_time``)."""
+    stats have no ``start_time``).  A resumed run's start and time crawled are
+    its own (``outcome/started_at``, ``outcome/elapsed_seconds``), not the last
+    segment's."""
     now = datetime.now(UTC)
     started = _iso(stats.get("start_time"), started_at or now)
+    run_start = stats.get(STARTED_AT_STAT)  # a resumed run's first start
+    if run_start:
+        with contextlib.suppress(ValueError):  # not a date: the segment's start
+            started = _iso(datetime.fromisoformat(str(run_start)), started)
     finished = _iso(stats.get("finish_time"), now)
+    elapsed = stats.get(ELAPSED_STAT)
+    if elapsed is None:
+        elapsed = max((finished - started).total_seconds(), 0.0)
     pages, errors, ratio = error_counts(stats)
     run_id = stats.get("store/run_id")
     return CrawlOutcomeReport(
@@ -371,7 +441,7 @@ def report_for(
         unchanged=int(stats.get(UNCHANGED_STAT, 0)),
         started_at=started.isoformat(),
         finished_at=finished.isoformat(),
-        elapsed_seconds=round(max((finished - started).total_seconds(), 0.0), 3),
+        elapsed_seconds=round(float(elapsed), 3),
     )
 
 
@@ -399,11 +469,23 @@ def usage_report(
 
 def outcome_file(settings: BaseSettings) -> str | None:
     """``CRAWLER_OUTCOME_FILE``, checked: a ``UsageError`` now for a file that cannot
-    be written (:func:`crawler.utils.files.check_output_file`), not at the end."""
+    be written (:func:`crawler.utils.files.check_output_file`), not at the end.
+
+    The previous run's outcome there is removed now, as the crawl starts: a run
+    killed before it writes its own (SIGKILL, a crash, the machine going down)
+    leaves no outcome rather than the last run's ``succeeded``.  Raises
+    ``UsageError`` when it cannot be removed."""
     path = settings.get("CRAWLER_OUTCOME_FILE")
     if not path:
         return None
     check_output_file(str(path))
+    try:
+        Path(path).unlink(missing_ok=True)
+    except OSError as e:
+        raise UsageError(
+            f"CRAWLER_OUTCOME_FILE: cannot remove the previous outcome file {path}: "
+            f"{e.strerror or e}"
+        ) from e
     return str(path)
 
 

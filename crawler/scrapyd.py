@@ -13,11 +13,15 @@ deployed with ``scrapyd-deploy`` (README, "Deploying to Scrapyd"):
   running crawl gets SIGINT and stops as after Ctrl-C, gracefully, waiting for
   the downloads in flight; a second cancel forces it, as a second Ctrl-C does;
 * :meth:`~ScrapydClient.log_url`: where Scrapyd serves the job's log;
-  :meth:`~ScrapydClient.finish_reason`: Scrapy's finish reason, read from it.
+  :meth:`~ScrapydClient.finish_reason`: Scrapy's finish reason, read from it;
+  :meth:`~ScrapydClient.verdict`: the crawl's verdict (status and reason
+  codes) from its ``Crawl outcome:`` line, and the finish reason.
 
 Scrapyd tells nothing of how a crawl ended beyond "finished" (not its exit
-code): the log's finish reason, or the crawl's outcome file when the crawl
-writes one where the caller can read it, says whether it succeeded.
+code): the verdict line in the log (or, for an older crawl, its finish
+reason: a dead host's crawl closes ``finished``), or the crawl's outcome
+file when the crawl writes one where the caller can read it, says whether it
+succeeded.
 
 Basic authentication, when Scrapyd has a ``username`` and ``password``: the
 ``auth`` argument, else the URL's user information
@@ -38,6 +42,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 import requests
 
 from crawler.exceptions import ScrapydError
+from crawler.outcome import Verdict
 from crawler.redaction import REDACTED, redact_text
 
 if TYPE_CHECKING:
@@ -181,6 +186,25 @@ class ScrapydClient:
         ``Spider closed (REASON)`` line (``finished``, ``shutdown``, ...); None
         while it runs, when it died before closing, or when Scrapyd keeps no
         log of it (HTTP 404).  Reads the log's last 64 KiB only."""
+        text = self._log_tail(project, spider, job_id)
+        found = _SPIDER_CLOSED.findall(text) if text is not None else []
+        return found[-1] if found else None
+
+    def verdict(self, project: str, spider: str, job_id: str) -> tuple[Verdict | None, str | None]:
+        """``(verdict, finish reason)`` of a finished crawl, from the end of its log:
+        the crawl's own verdict (its ``Crawl outcome: failed (CODES): MESSAGE``
+        line, :meth:`crawler.outcome.Verdict.log_line`: a dead host's crawl is
+        ``failed`` though it closed ``finished``) and Scrapy's finish reason.
+        Either is None when the log lacks it: a crawl that died, one deployed
+        before the verdict line (judge it by its finish reason), or no log."""
+        text = self._log_tail(project, spider, job_id)
+        if text is None:
+            return None, None
+        found = _SPIDER_CLOSED.findall(text)
+        return Verdict.parse_log_line(text), found[-1] if found else None
+
+    def _log_tail(self, project: str, spider: str, job_id: str) -> str | None:
+        """The last 64 KiB of the job's log; None when Scrapyd keeps none (HTTP 404)."""
         url = self.log_url(project, spider, job_id)
         head = self._request("HEAD", url, "log")
         if head.status_code == 404:
@@ -192,8 +216,7 @@ class ScrapydClient:
         response = self._request("GET", url, "log", headers=headers)
         if response.status_code not in (200, 206):
             raise ScrapydError(f"Scrapyd {self.url} log: HTTP {response.status_code}")
-        found = _SPIDER_CLOSED.findall(response.text)
-        return found[-1] if found else None
+        return response.text
 
     def _request(self, method: str, url: str, where: str, **kwargs: Any) -> requests.Response:
         """The server's response (any status but 401); else ScrapydError."""

@@ -394,7 +394,12 @@ def describe(hint: Any) -> str:
     origin = get_origin(hint)
     if origin is Annotated:
         base, *metadata = get_args(hint)
-        bounds = " ".join(str(m) for m in metadata if isinstance(m, BOUNDS))
+        found = [m for m in metadata if isinstance(m, BOUNDS)]
+        lows = [m for m in found if isinstance(m, Ge)]
+        highs = [m for m in found if isinstance(m, Le)]
+        if len(found) == 2 and lows and highs:  # "between 0 and 1", not ">= 0 <= 1"
+            return f"{describe(base)} between {lows[0].bound:g} and {highs[0].bound:g}"
+        bounds = " ".join(str(m) for m in found)
         return f"{describe(base)} {bounds}".rstrip()
     if _is_union(hint):
         parts = [describe(arg) for arg in get_args(hint) if arg is not type(None)]

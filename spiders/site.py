@@ -29,7 +29,9 @@ crawl is breadth-first (``custom_settings``).
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+import inspect
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -39,6 +41,7 @@ from scrapy import Request, Spider
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import HtmlResponse
 
+from crawler import default_settings
 from crawler.browser.discovery import is_hash_route
 from crawler.browser.rendered import META_KEY as RENDER_PLAN_KEY
 from crawler.browser.rendered import (
@@ -120,6 +123,39 @@ def _domains(value: str | list[str] | tuple[str, ...] | None) -> list[str]:
     return [domain.lower().rstrip(".") for domain in domains]
 
 
+# Arguments others pass besides the user's: Scrapy's ``Spider.__init__`` name,
+# Scrapyd's job id (https://scrapyd.readthedocs.io/en/stable/api.html#schedule-json)
+_PASSED_BY_OTHERS = frozenset({"name", "_job"})
+
+
+def _refuse_unknown(kwargs: dict[str, Any]) -> None:
+    """A :class:`ConfigError` for an argument (``-a NAME=VALUE``) the site spider does
+    not take, listing those it takes (and the closest one): a misspelt
+    ``max_deph=1`` would otherwise be ignored and the crawl go on unlimited."""
+    unknown = [name for name in kwargs if name not in _PASSED_BY_OTHERS]
+    if not unknown:
+        return
+    taken = [
+        p.name
+        for p in inspect.signature(SiteSpider.__init__).parameters.values()
+        if p.kind is p.POSITIONAL_OR_KEYWORD and p.name != "self"
+    ]
+    hints = []
+    for name in unknown:
+        setting = f"CRAWLER_{name.upper()}"
+        close = difflib.get_close_matches(name, taken, n=1, cutoff=0.6)
+        if hasattr(default_settings, setting):  # min_pages: a setting, not an argument
+            hints.append(f"{name} (a setting: -s {setting}=...)")
+        elif close:
+            hints.append(f"{name} (did you mean {close[0]}?)")
+        else:
+            hints.append(name)
+    raise ConfigError(
+        f"the site spider does not take the argument(s) {', '.join(hints)} (-a); "
+        f"it takes: {', '.join(taken)}"
+    )
+
+
 class SiteSpider(Spider):
     name = "site"
     # Incremental re-crawls (crawler.incremental): an unchanged page is recorded
@@ -149,6 +185,7 @@ class SiteSpider(Spider):
         explore: str | None = None,
         **kwargs: Any,
     ) -> None:
+        _refuse_unknown(kwargs)
         super().__init__(**kwargs)
         # Only parsing and checking here: `scrapy crawl` and `crawler crawl` build the
         # spider once more before the crawl to check the arguments

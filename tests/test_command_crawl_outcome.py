@@ -11,7 +11,10 @@ runs row keeps in its stats.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 from typing import TYPE_CHECKING
 
 import pytest
@@ -20,7 +23,7 @@ from crawler.outcome import read_outcome
 from crawler.storage.sql import SqlStore
 from fixtures.tinysite.server import SiteResponse, TinySite, not_found
 from tests.clibatch import Command, run_commands
-from tests.crawltools import crawl, run_crawler, scrapy_crawl_site
+from tests.crawltools import crawl, run_crawler, scrapy_crawl_site, subprocess_env
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -267,3 +270,64 @@ def test_errors_before_crawling_write_the_outcome_file_too(tmp_path: Path) -> No
     assert results["unwritable"].returncode == 2
     assert "nowhere" in results["unwritable"].stderr
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_crawler_runs_shows_the_verdict_and_survives_a_closed_pipe(tmp_path: Path) -> None:
+    """``crawler runs`` has a status column (a dead host's run: failed, with its codes,
+    though its finish reason is ``finished``); its reader going away (``| head -2``)
+    ends it quietly, no BrokenPipeError traceback."""
+    result = crawl(DEAD, tmp_path, *FAST)
+    assert result.returncode == 1, result.stderr[-3000:]
+    store = f"sqlite:///{result.db}"
+    listed = run_crawler("runs", "--store", store, cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    header, *rows = [line for line in listed.stdout.splitlines() if line.strip()]
+    assert "status" in header.split()
+    assert "failed: start_url_failed, no_pages" in rows[-1]
+    assert "finished" in rows[-1]
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first line is written
+    try:
+        closed = subprocess.run(
+            [sys.executable, "-m", "crawler.cli", "runs", "--store", store],
+            cwd=tmp_path,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=subprocess_env(),
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert "Traceback" not in closed.stderr, closed.stderr
+    assert closed.returncode == 141
+
+
+def test_crawler_extract_says_why_it_failed(
+    errors_site: TinySite, tinysite: TinySite, tmp_path: Path
+) -> None:
+    """One URL of two answers 404: exit code 1 and the verdict's error line, as
+    README promises, not only the warning that a URL gave no page."""
+    proc = run_crawler(
+        "extract",
+        tinysite.url("/"),
+        errors_site.url("/404/"),
+        "--field",
+        "t=css:title::text",
+        *FAST,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    [line] = error_lines(proc.stderr)
+    assert line.endswith("(crawl failed: start_url_failed)"), line
+
+
+def test_https_to_an_http_port_says_so(tinysite: TinySite, tmp_path: Path) -> None:
+    """The error line is a sentence, not Twisted's ``[<Failure OpenSSL.SSL.Error ...>]``."""
+    url = tinysite.url("/").replace("http://", "https://")
+    result = crawl(url, tmp_path, *FAST)
+    assert result.returncode == 1, result.stderr[-3000:]
+    [line] = error_lines(result.stderr)
+    assert "TLS handshake failed: wrong version number (is the port HTTPS?)" in line, line
+    assert "Failure" not in line and "[(" not in line

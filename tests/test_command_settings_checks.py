@@ -85,23 +85,37 @@ def test_a_per_ip_limit_with_a_queue_that_takes_it_crawls(
     assert {"/", "/page1.html", "/page2.html"} <= result.html_paths()
 
 
-def test_an_argument_the_spider_does_not_take_is_a_warning(
+def test_an_argument_the_site_spider_does_not_take_is_an_error(
     tinysite: TinySite, tmp_path: Path
 ) -> None:
+    """A misspelt argument would be ignored and the crawl go on unlimited: the site
+    spider refuses it, naming what it takes (Scrapyd's ``_job`` is still taken)."""
     result = scrapy_crawl_site(
         tinysite.url("/"),
         "-a",
         "max_pages=1",
         "-a",
         "max_deph=1",
+        "-a",
+        "min_pages=500",
+        "-a",
+        "_job=abc",
         store=tmp_path / "crawl.db",
     )
-    assert result.returncode == 0, result.stderr  # still accepted: it becomes an attribute
-    [warning] = [line for line in result.stderr.splitlines() if "max_deph" in line]
-    assert warning.endswith(
-        "Unknown spider argument max_deph (-a) for the site spider: its __init__ does not "
-        "take it, it only becomes an attribute; did you mean max_depth?"
+    assert result.returncode == 2, result.stderr
+    [error] = [line for line in result.stderr.splitlines() if "max_deph" in line]
+    assert error.startswith("error: ")
+    assert (
+        "does not take the argument(s) max_deph (did you mean max_depth?), "
+        "min_pages (a setting: -s CRAWLER_MIN_PAGES=...) (-a)"
+    ) in error
+    assert "it takes: start_url, allow_domains, max_depth, max_pages, render" in error
+    assert "_job" not in error
+    assert "Traceback" not in result.stderr
+    ok = scrapy_crawl_site(
+        tinysite.url("/"), "-a", "max_pages=1", "-a", "_job=abc", store=tmp_path / "ok.db"
     )
+    assert ok.returncode == 0, ok.stderr[-3000:]
 
 
 def other_project(tmp_path: Path, spider_modules: list[str]) -> dict[str, str]:

@@ -15,6 +15,7 @@ import random
 import re
 import sqlite3
 import time
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
@@ -102,6 +103,26 @@ def run_stats(db: Path) -> dict[str, object]:
     return json.loads(stats)
 
 
+def assert_outcome_is_the_runs(db: Path, stats: dict[str, object], pages: int) -> None:
+    """The verdict's counts and times are the run's, not the last segment's: each
+    page counted once though a resume fetched some again; the run's start."""
+    assert stats["outcome/pages"] == pages  # the catalogue: robots.txt, sitemaps aside
+    assert stats["outcome/http_errors"] == 0
+    with sqlite3.connect(db) as conn:
+        (started_at,) = conn.execute("SELECT started_at FROM runs WHERE id = 1").fetchone()
+    run_start = datetime.fromisoformat(str(stats["outcome/started_at"]))
+    stored_start = datetime.fromisoformat(started_at).replace(tzinfo=UTC)
+    assert abs((run_start - stored_start).total_seconds()) < 5
+    last_segment = datetime.fromisoformat(str(stats["start_time"])).replace(tzinfo=UTC)
+    assert run_start < last_segment
+    assert (
+        float(stats["outcome/elapsed_seconds"])
+        > (
+            datetime.fromisoformat(str(stats["finish_time"])).replace(tzinfo=UTC) - last_segment
+        ).total_seconds()
+    )
+
+
 def test_sigkilled_three_times_then_resumed_stores_what_an_uninterrupted_crawl_does(
     tinysite: TinySite, tmp_path: Path, uninterrupted: Stored
 ) -> None:
@@ -128,6 +149,7 @@ def test_sigkilled_three_times_then_resumed_stores_what_an_uninterrupted_crawl_d
     stats = run_stats(db)
     assert stats["journal/segments"] == 4
     assert stats["finish_reason"] == "finished"
+    assert_outcome_is_the_runs(db, stats, SIZE + 1)
     assert job_meta(tmp_path / "job")["state"] == "finished"
     # The same command once more: nothing to resume, said before anything is fetched.
     again = run_crawler(*["crawl", *args], cwd=tmp_path)
@@ -203,6 +225,7 @@ def test_ctrl_c_stores_what_was_fetched_and_the_resume_completes_the_run(
     code = finish(start_crawl(args, tmp_path, log))
     assert code == 0, log.read_text()[-3000:]
     assert_whole_catalogue(db, tinysite, size, delay)
+    assert_outcome_is_the_runs(db, run_stats(db), size + 1)
 
 
 def test_a_job_directory_is_refused_for_another_crawl_and_resume_needs_one(

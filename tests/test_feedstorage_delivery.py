@@ -148,11 +148,20 @@ def test_feeds_that_cannot_be_delivered_fail_the_crawl_and_are_kept(
     )
     assert result.returncode == 1, result.stderr[-3000:]
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert errors == [
-        "error: 3 output file(s) could not be written (see the log) (crawl failed: feed_failed)"
-    ]
+    [error] = errors
+    assert error.startswith("error: 3 output file(s) could not be written: ")
+    assert error.endswith(" (crawl failed: feed_failed)")
     log = result.stderr
     port = ftp.port
+    # the one error line names each feed (password masked) and its local copy
+    for shown in (
+        f"ftp://feeder:***@127.0.0.1:{port}/uri.jsonl",
+        f"ftp://feeder@127.0.0.1:{port}/env.jsonl",
+        f"{sftp.url('/key.jsonl')}",
+    ):
+        assert shown in error, error
+    assert error.count("(records kept in ") == 3
+    assert "see the log" not in error
     assert f"ftp://feeder:***@127.0.0.1:{port}/uri.jsonl holds a password" in log
     refused = "could not be delivered: the server refused the login of 'feeder' with the password"
     assert f"ftp://feeder:***@127.0.0.1:{port}/uri.jsonl {refused} from the URI" in log
@@ -169,6 +178,7 @@ def test_feeds_that_cannot_be_delivered_fail_the_crawl_and_are_kept(
     assert [p.name.rsplit("-", 1)[-1] for p in kept] == ["env.jsonl", "key.jsonl", "uri.jsonl"]
     for path in kept:
         assert f"its records were kept in {path}" in log
+        assert f"(records kept in {path})" in error
         lines = path.read_text(encoding="utf-8").splitlines()
         assert {json.loads(line)["url"] for line in lines} == {p["url"] for p in pages}
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import SimpleNamespace
 
 from crawler.notify.report import RunReport
+from crawler.outcome import CrawlOutcomeReport, Reason, read_outcome, write_outcome
 
 STARTED = datetime(2026, 12, 1, 3, 0, 2, tzinfo=UTC)
 
@@ -110,3 +112,26 @@ def test_from_outcome() -> None:
     assert report.subject() == "[crawler] job tinysite run 12 failed: no_pages"
     assert (report.crawl_run_id, report.started_at, report.duration_seconds) == (7, STARTED, 1.5)
     assert report.log_file == "runs/l.log"
+
+
+def test_from_outcome_of_a_real_outcome_file(tmp_path: Path) -> None:
+    """The outcome file read back (Reason dataclasses, not mappings) makes a report."""
+    path = tmp_path / "outcome.json"
+    write_outcome(
+        path,
+        CrawlOutcomeReport(
+            status="failed",
+            exit_code=1,
+            reasons=(Reason("start_url_failed", "the start URL gave no page"),),
+            finish_reason="finished",
+            started_at="2026-12-01T03:00:02+00:00",
+            elapsed_seconds=1.5,
+        ),
+    )
+    outcome = read_outcome(path)
+    assert outcome is not None
+    report = RunReport.from_outcome("tinysite", 12, outcome)
+    assert report.reason_codes == ["start_url_failed"]
+    assert report.subject() == "[crawler] job tinysite run 12 failed: start_url_failed"
+    assert "the start URL gave no page" in report.text()
+    assert report.started_at == STARTED

@@ -17,7 +17,9 @@ from crawler.outcome import (
     CrawlOutcomeReport,
     Criteria,
     Reason,
+    Verdict,
     judge,
+    outcome_file,
     read_outcome,
     report_for,
     write_outcome,
@@ -225,4 +227,63 @@ def test_the_settings_are_checked() -> None:
     for name, value in [("CRAWLER_MAX_ERROR_RATIO", 1.5), ("CRAWLER_MIN_PAGES", -1)]:
         with pytest.raises(ConfigError, match=name):
             check_types(framework_settings({name: value}), "CRAWLER_")
+    with pytest.raises(ConfigError, match="must be a number between 0 and 1"):
+        check_types(framework_settings({"CRAWLER_MAX_ERROR_RATIO": 1.5}), "CRAWLER_")
     check_types(framework_settings({"CRAWLER_MAX_ERROR_RATIO": 0.25}), "CRAWLER_")
+
+
+def test_the_previous_outcome_is_removed_as_a_crawl_starts(tmp_path: Path) -> None:
+    """A run killed before it writes its outcome must not leave the last run's
+    ``succeeded`` for a scheduler to read."""
+    path = tmp_path / "outcome.json"
+    write_outcome(path, CrawlOutcomeReport(status=SUCCEEDED, exit_code=0))
+    assert read_outcome(path) is not None
+    settings = framework_settings({"CRAWLER_OUTCOME_FILE": str(path)})
+    assert outcome_file(settings) == str(path)
+    assert not path.exists()
+    assert read_outcome(path) is None
+
+
+def test_a_failed_feed_is_named_with_its_local_copy() -> None:
+    stats = {
+        "finish_reason": "finished",
+        "outcome/pages": 3,
+        "feedexport/failed_count/FTPFeedStorage": 1,
+        "feedexport/failed_count/FileFeedStorage": 1,
+        "feedexport/undelivered": [
+            {"uri": "ftp://u:pw77@example.com/out.jsonl", "kept": "/k/undelivered-x-out.jsonl"}
+        ],
+    }
+    verdict = judge(stats, DEFAULT)
+    assert verdict.reasons == (
+        Reason(
+            "feed_failed",
+            "2 output file(s) could not be written: ftp://u:***@example.com/out.jsonl "
+            "(records kept in /k/undelivered-x-out.jsonl), and 1 other (see the log)",
+        ),
+    )
+
+
+def test_the_verdict_log_line_reads_back() -> None:
+    failed = Verdict(
+        FAILED,
+        (Reason("start_url_failed", "the start URL x gave no page"), Reason("no_pages", "n")),
+    )
+    line = failed.log_line()
+    assert (
+        line == "Crawl outcome: failed (start_url_failed, no_pages): the start URL x gave no page"
+    )
+    log = (
+        f"2026-12-01 10:00:00 [crawler.downloadermiddlewares.outcome] INFO: {line}\n"
+        "2026-12-01 10:00:00 [scrapy.core.engine] INFO: Spider closed (finished)\n"
+    )
+    assert Verdict.parse_log_line(log) == Verdict(
+        FAILED,
+        (
+            Reason("start_url_failed", "the start URL x gave no page"),
+            Reason("no_pages", "see the log"),
+        ),
+    )
+    ok = f"x [crawler.downloadermiddlewares.outcome] INFO: {Verdict(SUCCEEDED, ()).log_line()}\n"
+    assert Verdict.parse_log_line(log + ok) == Verdict(SUCCEEDED, ())
+    assert Verdict.parse_log_line("[scrapy.core.engine] INFO: Spider closed (finished)\n") is None

@@ -328,3 +328,33 @@ def test_the_scheduler_runs_a_scrapyd_job(
     assert row["log_file"] == deployed.client.log_url(PROJECT, "site", row["remote_job"])
     pages, runs = read_store(store)
     assert len(runs) == 1 and pages
+
+
+def test_a_dead_host_crawl_through_scrapyd_is_failed(deployed: Deployed, tmp_path: Path) -> None:
+    """A crawl of a dead host closes ``finished``, Scrapyd says ``finished``: the
+    verdict line in its log says ``failed (start_url_failed, ...)``, and a
+    ``target = "scrapyd"`` job records it so, not as succeeded."""
+    server = deployed.server
+    jobs_file = tmp_path / "jobs.toml"
+    jobs_file.write_text(
+        f'[scheduler]\nstore = "sqlite:///state.db"\nscrapyd = "{server.url}"\n\n'
+        f'[jobs.dead]\nspider = "site"\ntarget = "scrapyd"\nproject = "{PROJECT}"\n'
+        'args = { start_url = "http://127.0.0.1:9/", render = "never", forms = "none" }\n'
+        "settings = { RETRY_TIMES = 0 }\n"
+    )
+    env = {
+        **subprocess_env(),
+        "SCRAPYD_USERNAME": server.username,
+        "SCRAPYD_PASSWORD": server.password,
+    }
+    done = run_crawler("jobs", "run", "dead", "--jobs-file", str(jobs_file), cwd=tmp_path, env=env)
+    [row] = history(jobs_file, "dead")
+    assert row["finish_reason"] == "finished", done.stderr
+    assert row["status"] == "failed", row
+    codes = [reason["code"] for reason in row["reasons"]]
+    assert codes[:2] == ["start_url_failed", "no_pages"], row
+    assert "127.0.0.1:9" in row["reasons"][0]["message"]
+    verdict, reason = deployed.client.verdict(PROJECT, "site", row["remote_job"])
+    assert reason == "finished"
+    assert verdict is not None and verdict.status == "failed"
+    assert done.returncode != 0

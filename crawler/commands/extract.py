@@ -374,10 +374,15 @@ def _run(args: argparse.Namespace, started: datetime) -> int:
         spec_name=args.name,
         render=args.render,
     )
-    for line in report(outcome, args.output, overrides, load_spec_sources(sources)):
+    lines = report(outcome, args.output, overrides, load_spec_sources(sources))
+    for line in lines:
         print(line, file=sys.stderr)
     verdict = conclude(outcome.stats, settings, started_at=started, also=own_reasons(outcome))
-    line = verdict.error_line()
-    if line and not failed(outcome):  # a threshold (-s CRAWLER_MIN_PAGES...): not said yet
-        print(line, file=sys.stderr)
+    error = verdict.error_line()
+    # The verdict's one error line (README "When a crawl counts as failed"), unless
+    # the report above already said why in an error line of its own (a login page,
+    # nothing extracted, an output not written): a URL that gave no page is only a
+    # warning there, a threshold (-s CRAWLER_MIN_PAGES...) not said at all.
+    if error and not any(line.startswith("error: ") for line in lines):
+        print(error, file=sys.stderr)
     return verdict.exit_code

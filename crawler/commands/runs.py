@@ -1,4 +1,9 @@
-"""``crawler runs``: the latest runs in a store, with their counts and finish reason.
+"""``crawler runs``: the latest runs in a store, with their verdict, counts and finish reason.
+
+The status column is the verdict the run's stats keep (``outcome/status`` and
+``outcome/failed/<code>``, :func:`crawler.outcome.record_verdict`):
+``succeeded``, ``failed: start_url_failed, no_pages``, ``interrupted``; ``-``
+for a run without a verdict (still going, or from before verdicts).
 
 Reading never creates a store: a missing one is an error (exit code 2).
 """
@@ -9,6 +14,7 @@ import argparse
 from typing import Any
 
 from crawler.commands.options import add_store_option, store_url
+from crawler.outcome import FAILED, FAILED_STAT_PREFIX, STATUS_STAT
 from crawler.runner import project_settings
 from crawler.storage.sql import SqlStore
 from crawler.summary import table
@@ -40,6 +46,18 @@ def _items_written(run: dict[str, Any]) -> int:
     return int(stats.get("store/items_written", run["items"]))
 
 
+def _status(run: dict[str, Any]) -> str:
+    """The run's verdict from its stats: ``succeeded``, ``failed: CODE, ...``, or ``-``."""
+    stats = run["stats"] if isinstance(run["stats"], dict) else {}
+    status = stats.get(STATUS_STAT)
+    if not status:
+        return "-"
+    codes = [
+        key.removeprefix(FAILED_STAT_PREFIX) for key in stats if key.startswith(FAILED_STAT_PREFIX)
+    ]
+    return f"{status}: {', '.join(codes)}" if status == FAILED and codes else str(status)
+
+
 def run(args: argparse.Namespace) -> int:
     store = SqlStore.open(store_url(args, project_settings()), create=False)
     try:
@@ -51,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
                 r["spider"],
                 r["start_url"] or "-",
                 r["started_at"].strftime("%Y-%m-%d %H:%M:%S") if r["started_at"] else "-",
+                _status(r),
                 r["finish_reason"] or "running?",
                 r["pages"],
                 _items_written(r),
@@ -63,12 +82,12 @@ def run(args: argparse.Namespace) -> int:
     if not rows:
         print("no runs in this store yet")
         return 0
-    headers = ["run", "spider", "start url", "started (UTC)", "finish reason", "pages"]
+    headers = ["run", "spider", "start url", "started (UTC)", "status", "finish reason", "pages"]
     headers += ["items", "rejects"]
     if any(unchanged for unchanged in counts):
         # Incremental re-crawls: pages found unchanged since the baseline (not
         # parsed; their stored items were carried into the run).
-        headers.insert(6, "unchanged")
-        rows = [(*row[:6], n, *row[6:]) for row, n in zip(rows, counts, strict=True)]
+        headers.insert(7, "unchanged")
+        rows = [(*row[:7], n, *row[7:]) for row, n in zip(rows, counts, strict=True)]
     print(table(headers, rows))
     return 0

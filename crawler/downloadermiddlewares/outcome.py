@@ -28,9 +28,17 @@ the login's pages) it counts:
   ``.../error`` (the first one) and ``outcome/start_urls_failed``.
 
 With a job directory the counts are kept across a resume (the journal's
-state).  When the spider closes, it records the verdict
+state), and are the run's: a page a resume fetches again (in flight when the
+crawl stopped, or fetched after the journal's last commit) and its items are
+counted once (the pages' URLs are a set the journal keeps,
+:meth:`~crawler.journal.RequestJournal.remember`); ``outcome/started_at`` is
+the first segment's start and ``outcome/elapsed_seconds`` the time the run's
+segments crawled.  When the spider closes, it records the verdict
 (:func:`crawler.outcome.judge`) in the stats: ``outcome/status``,
-``outcome/failed/<code>``, ``outcome/error_ratio``.  Its ``spider_closed``
+``outcome/failed/<code>``, ``outcome/error_ratio``, and logs it in one INFO
+line, ``Crawl outcome: failed (start_url_failed, no_pages): MESSAGE``
+(:meth:`crawler.outcome.Verdict.log_line`), before Scrapy's ``Spider closed``
+line: Scrapyd keeps only the log.  Its ``spider_closed``
 handler is connected after the extensions' (Scrapy's ``CoreStats``) and
 before the item pipelines', so the store's runs row keeps the verdict; a feed
 that fails to be written after that (feeds are stored concurrently) is in the
@@ -39,6 +47,9 @@ command's verdict, exit code and outcome file only.
 
 from __future__ import annotations
 
+import logging
+import time
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
@@ -49,6 +60,7 @@ from crawler.extensions.closespider import NOT_A_PAGE
 from crawler.items import PageRecord
 from crawler.journal import RequestJournal
 from crawler.outcome import (
+    ELAPSED_STAT,
     HTTP_ERRORS_STAT,
     ITEMS_STAT,
     NO_RESPONSE_STAT,
@@ -57,6 +69,7 @@ from crawler.outcome import (
     START_FAILED_STAT,
     START_STATUS_STAT,
     START_URL_STAT,
+    STARTED_AT_STAT,
     Criteria,
     error_counts,
     judge,
@@ -72,7 +85,10 @@ if TYPE_CHECKING:
     from scrapy.http import Response
     from scrapy.statscollectors import StatsCollector
 
+logger = logging.getLogger(__name__)
+
 JOURNAL_STATE = "outcome"
+_PAGES_SET = "pages"  # the journal's set of the URLs of the pages counted
 _MAX_ERROR = 200  # characters of an exception's text kept
 _COUNTS = (PAGES_STAT, HTTP_ERRORS_STAT, ITEMS_STAT)
 
@@ -84,14 +100,56 @@ def is_page(request: Request) -> bool:
 
 
 def describe_error(exception: BaseException) -> str:
-    text = " ".join(str(exception).split()) or type(exception).__name__
+    """``exception`` as a sentence of at most 200 characters.  Twisted's
+    ``ResponseNeverReceived`` / ``ResponseFailed`` (the ``__cause__`` of Scrapy's
+    ``DownloadFailedError``) hold their causes as a list of
+    ``Failure`` objects (``reasons``): their exceptions are described instead,
+    and a TLS error (``OpenSSL.SSL.Error``) as ``TLS handshake failed: ...``."""
+    wrapped: BaseException | None = exception  # Scrapy's DownloadFailedError from it
+    while wrapped is not None and not isinstance(getattr(wrapped, "reasons", None), list):
+        wrapped = wrapped.__cause__
+    reasons = getattr(wrapped, "reasons", None)
+    if isinstance(reasons, list) and reasons:
+        causes = [getattr(r, "value", r) for r in reasons]
+        text = "; ".join(_describe_one(c) for c in causes if isinstance(c, BaseException))
+    else:
+        text = _describe_one(exception)
+    text = " ".join(text.split()) or type(exception).__name__
     return text if len(text) <= _MAX_ERROR else text[: _MAX_ERROR - 3] + "..."
+
+
+def _describe_one(exception: BaseException) -> str:
+    if _is_tls_error(exception):
+        # OpenSSL's error queue: [[(library, function, reason), ...]]
+        queue = exception.args[0] if exception.args else []
+        said = [str(e[-1]) for e in queue if isinstance(e, tuple) and e and e[-1]]
+        detail = ", ".join(said) or str(exception)
+        hint = " (is the port HTTPS?)" if "wrong version number" in detail else ""
+        return f"TLS handshake failed: {detail}{hint}"
+    return str(exception)
+
+
+def _is_tls_error(exception: BaseException) -> bool:
+    return any(
+        cls.__name__ == "Error" and cls.__module__ == "OpenSSL.SSL"
+        for cls in type(exception).__mro__
+    )
 
 
 class OutcomeMiddleware:
     def __init__(self, crawler: Crawler, criteria: Criteria) -> None:
         self.crawler = crawler
         self.criteria = criteria
+        # With a job directory: the pages counted over the whole run (URLs), and
+        # those counted before this resume, whose items were counted then too
+        self.journal: RequestJournal | None = None
+        self.counted: set[str] = set()
+        self.before: frozenset[str] = frozenset()
+        # The run's start (ISO-8601, UTC; the first segment's) and the seconds it
+        # ran in the segments before this one
+        self.started_at = datetime.now(UTC).isoformat()
+        self.elapsed_before = 0.0
+        self.segment_started = time.monotonic()
         # URL -> why it got no response, until a response for it comes after all
         # (the site spider asks again over HTTP when a render failed)
         self.no_response: dict[str, str] = {}
@@ -117,13 +175,27 @@ class OutcomeMiddleware:
     def spider_opened(self) -> None:
         for key in (*_COUNTS, NO_RESPONSE_STAT):
             self.stats.set_value(key, 0)  # present: the counts were taken (crawler.outcome)
+        self.segment_started = time.monotonic()
         journal = RequestJournal.for_crawler(self.crawler)
         if journal is not None:
+            self.journal = journal
+            # committed with the state below, in one transaction (RequestJournal.commit)
+            self.before = frozenset(journal.remembered(JOURNAL_STATE).get(_PAGES_SET, ()))
+            self.counted = set(self.before)
             journal.register_state(JOURNAL_STATE, self._dump, self._load)
+
+    def _elapsed(self) -> float:
+        return self.elapsed_before + time.monotonic() - self.segment_started
 
     def _dump(self) -> dict[str, Any]:
         counts = {key: self.stats.get_value(key, 0) for key in _COUNTS}
-        return {**counts, "no_response": self.no_response, "start": self.start_failures}
+        return {
+            **counts,
+            "no_response": self.no_response,
+            "start": self.start_failures,
+            "started_at": self.started_at,
+            "elapsed": round(self._elapsed(), 3),
+        }
 
     def _load(self, saved: Any) -> None:
         saved = dict(saved)
@@ -132,10 +204,27 @@ class OutcomeMiddleware:
         self.no_response = dict(saved.get("no_response", {}))
         self.start_failures = dict(saved.get("start", {}))
         self.stats.set_value(NO_RESPONSE_STAT, len(self.no_response))
+        self.started_at = str(saved.get("started_at") or self.started_at)
+        self.elapsed_before = float(saved.get("elapsed", 0.0))
 
-    def item_scraped(self, item: Any) -> None:
-        if not isinstance(item, PageRecord):
-            self.stats.inc_value(ITEMS_STAT)
+    def item_scraped(self, item: Any, response: Response | None = None) -> None:
+        if isinstance(item, PageRecord):
+            return
+        if response is not None and response.url in self.before:
+            return  # a page counted before the resume, fetched again: its items too
+        self.stats.inc_value(ITEMS_STAT)
+
+    def _first_time(self, response: Response) -> bool:
+        """Whether the page is counted: always without a job directory; with one,
+        the first time in the run (a resume fetches again the pages in flight
+        when the crawl stopped, or done since the last commit)."""
+        if self.journal is None:
+            return True
+        if response.url in self.counted:
+            return False
+        self.counted.add(response.url)
+        self.journal.remember(JOURNAL_STATE, _PAGES_SET, response.url)
+        return True
 
     def process_request(self, request: Request) -> None:
         if is_page(request):
@@ -147,11 +236,13 @@ class OutcomeMiddleware:
         if not is_page(request):
             return response
         self.pending.pop(_key(request), None)
-        self.stats.inc_value(PAGES_STAT)
+        first = self._first_time(response)
+        if first:
+            self.stats.inc_value(PAGES_STAT)
         if self.no_response.pop(request.url, None) is not None:
             self.stats.set_value(NO_RESPONSE_STAT, len(self.no_response))
         failed = response.status >= 400
-        if failed:
+        if failed and first:
             self.stats.inc_value(HTTP_ERRORS_STAT)
         if request.meta.get("is_start_request"):
             if failed:
@@ -199,9 +290,13 @@ class OutcomeMiddleware:
                 START_STATUS_STAT if error is None else START_ERROR_STAT, status or error
             )
             self.stats.set_value(START_FAILED_STAT, len(self.start_failures))
+        self.stats.set_value(STARTED_AT_STAT, self.started_at)
+        self.stats.set_value(ELAPSED_STAT, round(self._elapsed(), 3))
         stats = self.stats.get_stats()
         verdict = judge(stats, self.criteria, finish_reason=reason)
         record_verdict(self.stats, verdict, error_counts(stats)[2])
+        # One line a reader of the log alone finds (Scrapyd: crawler.scrapyd)
+        logger.info("%s", verdict.log_line(), extra={"spider": self.crawler.spider})
 
 
 def _key(request: Request) -> tuple[str, str]:

@@ -19,6 +19,7 @@ import os
 import posixpath
 import shutil
 import socket
+import threading
 import time
 from abc import abstractmethod
 from pathlib import Path, PurePosixPath
@@ -30,11 +31,14 @@ from scrapy.extensions.feedexport import BlockingFeedStorage
 from crawler import childenv
 from crawler.exceptions import FeedConfigError, FeedDeliveryError
 from crawler.feedstorage.config import FeedConfig, FeedLogin, feed_login, warn_uri_password
+from crawler.outcome import UNDELIVERED_STAT
 from crawler.redaction import MASKER, redact_url
 
 if TYPE_CHECKING:
     from scrapy import Spider
     from scrapy.crawler import Crawler
+
+_STATS_LOCK = threading.Lock()  # the feeds' threads add to one stat
 
 
 def forget_password_variable(config: FeedConfig) -> None:
@@ -82,6 +86,8 @@ class DeliveringFeedStorage(BlockingFeedStorage):
         self.overwrite: bool = not feed_options or feed_options.get("overwrite", True)
         self.config = config
         self.login: FeedLogin | None = None  # looked up when the feed is sent
+        self.kept: Path | None = None  # the local copy of a feed not delivered
+        self.crawler: Crawler | None = None  # the crawl's (from_crawler), for its stats
 
     @classmethod
     def from_crawler(
@@ -89,7 +95,9 @@ class DeliveringFeedStorage(BlockingFeedStorage):
     ) -> Self:
         config = FeedConfig.from_settings(crawler.settings)
         forget_password_variable(config)
-        return cls(uri, config, feed_options=feed_options)
+        storage = cls(uri, config, feed_options=feed_options)
+        storage.crawler = crawler  # its stats are set only when the crawl starts
+        return storage
 
     def open(self, spider: Spider) -> IO[bytes]:
         if self.uri_password:
@@ -110,8 +118,10 @@ class DeliveringFeedStorage(BlockingFeedStorage):
             file.seek(0)
             self.deliver(file, self.login)
         except Exception as e:
+            kept = self._keep(file)
+            self._record_failure()
             raise FeedDeliveryError(
-                f"{self.shown} could not be delivered: {self.reason(e)}; {self._keep(file)}"
+                f"{self.shown} could not be delivered: {self.reason(e)}; {kept}"
             ) from e
         finally:
             file.close()
@@ -189,4 +199,16 @@ class DeliveringFeedStorage(BlockingFeedStorage):
                 shutil.copyfileobj(file, kept)
         except OSError as e:
             return f"its records could not be kept in {target} either: {e.strerror or e}"
+        self.kept = target
         return f"its records were kept in {target}"
+
+    def _record_failure(self) -> None:
+        """Add this feed to the crawl's ``feedexport/undelivered`` stat (a list of
+        ``{"uri": redacted URI, "kept": local copy or None}``), which the verdict's
+        ``feed_failed`` message names (:func:`crawler.outcome.judge`)."""
+        stats = self.crawler.stats if self.crawler is not None else None
+        if stats is None:  # ``crawler export``: the error itself is the message
+            return
+        failure = {"uri": self.shown, "kept": str(self.kept) if self.kept else None}
+        with _STATS_LOCK:  # feeds are sent in threads, side by side
+            stats.set_value(UNDELIVERED_STAT, [*stats.get_value(UNDELIVERED_STAT, []), failure])

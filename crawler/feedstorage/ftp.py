@@ -50,12 +50,14 @@ class FTPFeedStorage(DeliveringFeedStorage):
     def from_crawler(
         cls, crawler: Crawler, uri: str, *, feed_options: dict[str, Any] | None = None
     ) -> Self:
-        return cls(
+        storage = cls(
             uri,
             FeedConfig.from_settings(crawler.settings),
             use_active_mode=crawler.settings.getbool("FEED_STORAGE_FTP_ACTIVE"),
             feed_options=feed_options,
         )
+        storage.crawler = crawler  # its stats name a feed not delivered
+        return storage
 
     def _connect(self, login: FeedLogin) -> ftplib.FTP:
         """Connect and log in (TLS for ``ftps:``); the caller closes the connection."""

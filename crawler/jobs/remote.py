@@ -5,10 +5,13 @@ The scheduler's side of :mod:`crawler.scrapyd` (through :mod:`crawler.jobs.parts
 ``project`` (``schedule.json``; arguments as ``-a``, settings as ``-s``, the
 Scrapyd job id ``NAME-<history id>``); :class:`RemoteRunHandle` asks
 ``status.json`` every :data:`POLL` seconds until the job is no longer pending
-or running; its end is read from the log Scrapyd keeps (Scrapy's finish
-reason, :meth:`ScrapydClient.finish_reason`) and judged by the rule of
-``crawler crawl`` (:func:`crawler.runner.exit_code_for`): Scrapyd reports no
-exit code, and the crawl's outcome file, on the Scrapyd host, is out of reach.
+or running; its end is read from the log Scrapyd keeps: the crawl's own
+verdict line (``Crawl outcome: failed (start_url_failed, no_pages): ...``,
+:meth:`ScrapydClient.verdict`), the verdict of ``crawler crawl``; for a log
+without one (a crawl that died, a project deployed before the line) Scrapy's
+finish reason judged by :func:`crawler.runner.exit_code_for`.  Scrapyd
+reports no exit code, and the crawl's outcome file, on the Scrapyd host, is
+out of reach.
 Stopping is ``cancel.json`` (SIGINT to the crawl: it ends interrupted); a
 second cancel after ``stop_grace`` forces it.  The history row's ``log_file``
 is the log's URL; ``remote_job`` the Scrapyd job id, by which a restarted
@@ -32,6 +35,7 @@ if TYPE_CHECKING:
 
     from crawler.jobs.config import Job, JobsFile
     from crawler.jobs.state import StateStore
+    from crawler.outcome import Verdict
 
 logger = logging.getLogger(__name__)
 
@@ -80,15 +84,34 @@ class RemoteRunHandle(RunHandle):
             logger.error("run %s of %s: %s", self.run_id, self.job.name, e)
 
     def result(self, returncode: int | None = None) -> dict[str, Any]:
-        """The history columns of the ended run, from the finish reason in its
-        log (``returncode``, always 0 here, says nothing)."""
+        """The history columns of the ended run, from the verdict (else the finish
+        reason) in its log (``returncode``, always 0 here, says nothing)."""
         assert self.job.spider is not None and self.job.project is not None
         reasons: list[dict[str, str]] = []
+        verdict: Verdict | None = None
         try:
-            reason = self.client.finish_reason(self.job.project, self.job.spider, self.remote_id)
+            verdict, reason = self.client.verdict(self.job.project, self.job.spider, self.remote_id)
         except parts.ScrapydError as e:
             reason = None
             reasons.append({"code": "lost", "message": f"its log could not be read: {e}"})
+        if verdict is not None:  # the crawl's own verdict (crawler.outcome.judge)
+            status, code = verdict.status, verdict.exit_code
+            reasons += [{"code": r.code, "message": r.message} for r in verdict.reasons]
+        else:  # a crawl that died, or deployed before the verdict line: its finish reason
+            status, code = self._judge_finish_reason(reason, reasons)
+        if self.stop_reason:
+            timeout = f"{self.job.timeout:g}s" if self.job.timeout else "none"
+            message = STOP_REASONS[self.stop_reason].format(timeout=timeout)
+            reasons.append({"code": self.stop_reason, "message": message})
+            if self.stop_reason == "timeout":
+                status = "failed"
+        return {"status": status, "reasons": reasons, "exit_code": code, "finish_reason": reason}
+
+    def _judge_finish_reason(
+        self, reason: str | None, reasons: list[dict[str, str]]
+    ) -> tuple[str, int | None]:
+        """``(status, exit code)`` from Scrapy's finish reason alone (the rule of
+        :func:`crawler.runner.exit_code_for`); adds to ``reasons``."""
         code = exit_code_for(reason) if reason else None
         if code == 0:
             status = "succeeded"
@@ -108,13 +131,7 @@ class RemoteRunHandle(RunHandle):
                         "died, or Scrapyd keeps no log of it",
                     }
                 )
-        if self.stop_reason:
-            timeout = f"{self.job.timeout:g}s" if self.job.timeout else "none"
-            message = STOP_REASONS[self.stop_reason].format(timeout=timeout)
-            reasons.append({"code": self.stop_reason, "message": message})
-            if self.stop_reason == "timeout":
-                status = "failed"
-        return {"status": status, "reasons": reasons, "exit_code": code, "finish_reason": reason}
+        return status, code
 
 
 def start_remote_run(

@@ -74,7 +74,7 @@ class RunReport:
             job=job,
             run_id=run_id,
             status=str(get("status") or "failed"),
-            reasons=tuple(dict(reason) for reason in get("reasons") or ()),
+            reasons=tuple(_reason(reason) for reason in get("reasons") or ()),
             scheduled_for=scheduled_for,
             started_at=_datetime(get("started_at")),
             finished_at=_datetime(get("finished_at")),
@@ -186,6 +186,14 @@ def _row(label: str, value: Any) -> str:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def _reason(reason: Any) -> dict[str, str]:
+    """A reason as ``{"code": ..., "message": ...}``, from a mapping or from an object
+    with ``code`` and ``message`` attributes (:class:`crawler.outcome.Reason`)."""
+    if isinstance(reason, Mapping):
+        return {str(k): str(v) for k, v in reason.items()}
+    return {"code": str(reason.code), "message": str(reason.message)}
 
 
 def _datetime(value: Any) -> datetime | None:
