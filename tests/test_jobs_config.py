@@ -247,3 +247,55 @@ def test_a_store_password_never_goes_on_a_command_line(tmp_path: Path) -> None:
     )
     assert "jobs.t.store: a password in the store URL" in message and "PGPASSWORD" in message
     assert "s3cret" not in message
+
+
+@pytest.mark.parametrize(
+    ("table", "field", "expected"),
+    [
+        (
+            'crawl = "http://x/"\nsettings = { MAIL_PASS = "s3cretpw" }',
+            "settings.MAIL_PASS",
+            "os.environ",
+        ),
+        (
+            'crawl = "http://x/"\nsettings = { HTTPAUTH_PASS = "s3cretpw" }',
+            "settings.HTTPAUTH_PASS",
+            "password-env",
+        ),
+        (
+            'crawl = "http://x/"\noptions = { output = ["ftp://fu:s3cretpw@host/a.jsonl"] }',
+            "options.output",
+            "CRAWLER_FEED_PASSWORD_ENV",
+        ),
+        ('crawl = "https://user:s3cretpw@host/"', "crawl", "netrc"),
+        ('spider = "s"\nargs = { start = "https://user:s3cretpw@host/" }', "args.start", "netrc"),
+        (
+            'crawl = "http://x/"\nsettings = { FEEDS = { "ftp://fu:s3cretpw@host/a.jsonl" = {} } }',
+            "settings.FEEDS",
+            "CRAWLER_FEED_PASSWORD_ENV",
+        ),
+    ],
+)
+def test_a_secret_never_goes_on_a_command_line(
+    tmp_path: Path, table: str, field: str, expected: str
+) -> None:
+    """Every value of a job is on the run's argv (/proc/PID/cmdline): a secret-looking
+    setting (crawler.redaction's rule) or a URL with a password is refused, and the
+    refusal says where the secret goes instead, without repeating it."""
+    message = refused(tmp_path, f"[jobs.j]\n{table}\n")
+    assert f"jobs.j.{field}:" in message
+    assert expected in message
+    assert "s3cretpw" not in message
+
+
+def test_settings_about_a_secret_are_not_secrets(tmp_path: Path) -> None:
+    """Names that say what a secret is about (redaction's NOT_SECRET_NAME) pass."""
+    jobs = load_jobs_file(
+        write(
+            tmp_path,
+            '[jobs.j]\ncrawl = "http://x/"\n'
+            'settings = { COOKIES_ENABLED = false, CRAWLER_FEED_PASSWORD_ENV = "FEED_PW",'
+            ' HTTPAUTH_DOMAIN = "x" }\n',
+        )
+    )
+    assert jobs.job("j").settings["CRAWLER_FEED_PASSWORD_ENV"] == "FEED_PW"

@@ -33,6 +33,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from crawler.exceptions import ConfigError
 from crawler.jobs import parts
+from crawler.redaction import NOT_SECRET_NAME, SECRET_NAME, url_credentials
 from crawler.storage.sql import absolute_url, check_store_url
 
 if TYPE_CHECKING:
@@ -311,6 +312,7 @@ class _JobsFileChecker:
             url = raw["crawl"]
             if not isinstance(url, str) or not url.startswith(("http://", "https://")):
                 self.fail(f"{where}.crawl", f"takes the start URL (http[s]://...), not {url!r}")
+            self.no_password_url(url, f"{where}.crawl")
             values["crawl"] = url
             for key in ("args", "project"):
                 if key in raw:
@@ -327,6 +329,8 @@ class _JobsFileChecker:
                 )
             args = self.table(raw.get("args", {}), f"{where}.args", tuple(raw.get("args", {})))
             values["args"] = {str(k): _scalar_text(v) for k, v in args.items()}
+            for key, value in values["args"].items():
+                self.no_password_url(value, f"{where}.args.{key}")
         settings = raw.get("settings", {})
         self.table(
             settings, f"{where}.settings", tuple(settings) if isinstance(settings, dict) else ()
@@ -335,6 +339,17 @@ class _JobsFileChecker:
         for key in settings:
             if key in ("JOBDIR", "CRAWLER_OUTCOME_FILE"):
                 self.fail(f"{where}.settings.{key}", "is set by the scheduler for every run")
+            name = str(key)
+            if SECRET_NAME.search(name) and not NOT_SECRET_NAME.search(name):
+                self.fail(
+                    f"{where}.settings.{key}",
+                    "looks like a secret and would be on the crawl's command line: "
+                    "set it in the project's settings from an environment variable "
+                    "(os.environ), or use the variable a setting names (a login: "
+                    "password-env / password-file; a feed: CRAWLER_FEED_PASSWORD_ENV)",
+                )
+            for text in _texts(settings[key]):
+                self.no_password_url(text, f"{where}.settings.{key}")
         settings.update(self.success(raw.get("success", {}), f"{where}.success"))
         values["settings"] = settings
         if "store" in raw:
@@ -376,6 +391,18 @@ class _JobsFileChecker:
                 raise ConfigError(f"{self.path}: {e}") from None
         return Job(**values)
 
+    def no_password_url(self, text: str, where: str) -> None:
+        """Refuse a URL with a password (``ftp://u:pw@host/``): every value of a
+        job ends up on the crawl's command line (``/proc/PID/cmdline``)."""
+        if url_credentials(text) is not None or urlsplit_password(text):
+            self.fail(
+                where,
+                "a password in a URL would be on the crawl's command line: leave it out "
+                "and give it in the environment (a feed: the variable named by "
+                "CRAWLER_FEED_PASSWORD_ENV, default CRAWLER_FEED_PASSWORD; a store: "
+                "PGPASSWORD or ~/.pgpass; a site: ~/.netrc or a login's password-env)",
+            )
+
     def scrapyd_job(
         self, raw: dict[str, Any], values: dict[str, Any], scheduler: SchedulerConfig, where: str
     ) -> None:
@@ -400,6 +427,8 @@ class _JobsFileChecker:
                     f"not an option of crawler crawl{_suggest(key, tuple(sorted(known)))}",
                 )
             value = raw[key]
+            for text in _texts(value):
+                self.no_password_url(text, f"{where}.{key}")
             if isinstance(value, dict) or (
                 isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value)
             ):
@@ -602,6 +631,27 @@ def options_argv(options: dict[str, Any]) -> list[str]:
             elif one is not False and one is not None:
                 argv.append(f"--{name}={_scalar_text(one)}")
     return argv
+
+
+def _texts(value: Any) -> list[str]:
+    """The strings in a value (nested lists and tables, keys too: a FEEDS key is a URI)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [t for k, v in value.items() for t in (*_texts(k), *_texts(v))]
+    if isinstance(value, list):
+        return [t for v in value for t in _texts(v)]
+    return []
+
+
+def urlsplit_password(text: str) -> bool:
+    """Whether ``text``, a URL as a whole, has a password as urllib reads it."""
+    if "://" not in text or "@" not in text:
+        return False
+    try:
+        return bool(urlsplit(text.strip()).password)
+    except ValueError:
+        return False
 
 
 def _scalar_text(value: Any) -> str:
