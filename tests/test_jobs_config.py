@@ -299,3 +299,28 @@ def test_settings_about_a_secret_are_not_secrets(tmp_path: Path) -> None:
         )
     )
     assert jobs.job("j").settings["CRAWLER_FEED_PASSWORD_ENV"] == "FEED_PW"
+
+
+def test_yaml_on_is_a_key_not_a_boolean(tmp_path: Path) -> None:
+    """YAML 1.1 (PyYAML) reads the key ``on`` as True; a job file reads it as "on"."""
+    text = """
+jobs:
+  tiny:
+    crawl: http://127.0.0.1:8000/
+    notify:
+      - {webhook: {url: "https://hooks.example.org/x"}, on: [failure]}
+"""
+    job = load_jobs_file(write(tmp_path, text, "jobs.yaml")).job("tiny")
+    assert len(job.notify) == 1
+
+
+def test_yaml_duplicate_keys_are_refused_with_their_line(tmp_path: Path) -> None:
+    text = """jobs:
+  tiny:
+    crawl: http://127.0.0.1:8000/
+  tiny:
+    crawl: http://127.0.0.1:9000/
+"""
+    message = refused(tmp_path, text, "jobs.yaml")
+    assert "line 4" in message
+    assert "duplicate key 'tiny' (first given on line 2)" in message

@@ -216,10 +216,48 @@ def load_jobs_file(path: str | Path, default_store: str = "sqlite:///crawl.db") 
     return _JobsFileChecker(path).check(data, default_store)
 
 
+class _JobsYamlLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader with two changes for job files.
+
+    - A plain key is text: YAML 1.1 (PyYAML) reads ``on``/``off``/``yes``/``no``
+      as booleans, so ``on: [failure]`` in a notify entry became the key True;
+      YAML 1.2 and TOML read it as the key ``"on"``.  Values keep PyYAML's
+      reading.
+    - A key given twice in one mapping is an error naming its line (PyYAML keeps
+      the last one silently: a duplicated job name would win unseen; TOML
+      refuses it too)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        if not isinstance(node, yaml.MappingNode):
+            return super().construct_mapping(node, deep=deep)
+        self.flatten_mapping(node)
+        mapping: dict[Any, Any] = {}
+        lines: dict[Any, int] = {}
+        for key_node, value_node in node.value:
+            if (
+                isinstance(key_node, yaml.ScalarNode)
+                and key_node.tag == "tag:yaml.org,2002:bool"
+                and key_node.style is None
+            ):
+                key: Any = key_node.value
+            else:
+                key = self.construct_object(key_node, deep=deep)
+            if key in mapping:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"duplicate key {key!r} (first given on line {lines[key] + 1})",
+                    key_node.start_mark,
+                )
+            lines[key] = key_node.start_mark.line
+            mapping[key] = self.construct_object(value_node, deep=deep)
+        return mapping
+
+
 def _parse(path: Path, text: str) -> Any:
     if path.suffix.lower() in (".yaml", ".yml"):
         try:
-            data = yaml.safe_load(text)
+            data = yaml.load(text, Loader=_JobsYamlLoader)  # a SafeLoader
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
