@@ -324,3 +324,46 @@ def test_yaml_duplicate_keys_are_refused_with_their_line(tmp_path: Path) -> None
     message = refused(tmp_path, text, "jobs.yaml")
     assert "line 4" in message
     assert "duplicate key 'tiny' (first given on line 2)" in message
+
+
+def test_cron_runs_once_in_the_hour_lived_twice() -> None:
+    """Daylight saving time ends in Europe/Paris on 2027-10-31 at 03:00 CEST
+    (back to 02:00 CET): 02:30 happens twice; cron runs ``30 2 * * *`` once,
+    at the first.  The spring-forward day (2027-03-28, no 02:30) is APScheduler's:
+    it fires at 03:30 CEST.  Fires read with the scheduler's own function."""
+    from crawler.jobs.scheduler import fires_until
+
+    zone = ZoneInfo("Europe/Paris")
+    trigger = cron_trigger("30 2 * * *", zone)
+    start = datetime(2027, 10, 29, 12, tzinfo=UTC)
+    first = trigger.get_next_fire_time(None, start)
+    assert first is not None
+    count, last, following = fires_until(trigger, first, datetime(2027, 11, 2, 12, tzinfo=UTC))
+    fires = [first]
+    while fires[-1] < last:
+        fires.append(trigger.get_next_fire_time(fires[-1], fires[-1]))
+    local = [f.astimezone(zone).strftime("%m-%d %H:%M %Z") for f in fires]
+    assert local == [
+        "10-30 02:30 CEST",
+        "10-31 02:30 CEST",
+        "11-01 02:30 CET",
+        "11-02 02:30 CET",
+    ]
+    assert count == 4
+    assert following is not None and following.astimezone(zone).day == 3
+    # two fixed times in the repeated hour: each once
+    twice = cron_trigger("0,30 2 * * *", zone)
+    fire = datetime(2027, 10, 30, 12, tzinfo=UTC)
+    seen = []
+    for _ in range(4):
+        fire = twice.get_next_fire_time(fire, fire)
+        seen.append(fire.astimezone(zone).strftime("%d %H:%M %Z"))
+    assert seen == ["31 02:00 CEST", "31 02:30 CEST", "01 02:00 CET", "01 02:30 CET"]
+    # a wildcard hour runs in both passes, as in cron
+    quarter = cron_trigger("*/30 * * * *", zone)
+    fire = datetime(2027, 10, 31, 0, 10, tzinfo=UTC)  # 02:10 CEST
+    seen = []
+    for _ in range(3):
+        fire = quarter.get_next_fire_time(fire, fire)
+        seen.append(fire.astimezone(zone).strftime("%H:%M %Z"))
+    assert seen == ["02:30 CEST", "02:00 CET", "02:30 CET"]

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -37,7 +38,7 @@ from crawler.redaction import NOT_SECRET_NAME, SECRET_NAME, url_credentials
 from crawler.storage.sql import absolute_url, check_store_url
 
 if TYPE_CHECKING:
-    from apscheduler.triggers.base import BaseTrigger
+    from datetime import datetime
 
 DEFAULT_JOBS_FILE = "jobs.toml"
 MISFIRE_POLICIES = ("run_once", "skip")
@@ -575,7 +576,23 @@ def cron_trigger(expr: str, zone: ZoneInfo) -> BaseTrigger:
       current time"); APScheduler's CronTrigger wants both, so the line becomes
       an ``OrTrigger`` of one trigger per day field.
 
+    - When the clocks go back (daylight saving time ends), an hour is lived
+      twice: APScheduler fires ``30 2 * * *`` in Europe/Paris at 02:30 CEST and
+      again at 02:30 CET; cron runs a job once in the repeated hour (the first
+      time) when its minute and hour are fixed; a job with a wildcard minute
+      or hour (``*/15 * * * *``) runs in both hours (Vixie cron's rule, as
+      Debian's cron(8) describes it).  A fixed-time line is wrapped
+      (:class:`OncePerWallClockTrigger`) so that the repeats are skipped.
+
     ValueError when malformed."""
+    trigger = _cron_trigger(expr, zone)
+    minute, hour = expr.split()[:2]
+    if minute.startswith("*") or hour.startswith("*"):
+        return trigger
+    return OncePerWallClockTrigger(trigger, zone)
+
+
+def _cron_trigger(expr: str, zone: ZoneInfo) -> BaseTrigger:
     fields = expr.split()
     if len(fields) != 5:
         raise ValueError(f"{len(fields)} fields, not 5")
@@ -590,6 +607,38 @@ def cron_trigger(expr: str, zone: ZoneInfo) -> BaseTrigger:
             CronTrigger.from_crontab(f"{minute} {hour} * {month} {weekday}", timezone=zone),
         ]
     )
+
+
+class OncePerWallClockTrigger(BaseTrigger):
+    """``trigger``, without a fire whose local wall-clock time in ``zone`` (date
+    and time, not the UTC offset) is not after that of the fire before it: a
+    time of the hour lived twice when daylight saving time ends that already
+    fired in its first pass (cron's behaviour, see :func:`cron_trigger`).
+    Fire times are as ``trigger``'s."""
+
+    def __init__(self, trigger: BaseTrigger, zone: ZoneInfo) -> None:
+        self.trigger = trigger
+        self.zone = zone
+
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        fire = self.trigger.get_next_fire_time(previous_fire_time, now)
+        if previous_fire_time is None:
+            return fire
+        shown = self._wall_clock(previous_fire_time)
+        while fire is not None and self._wall_clock(fire) <= shown:
+            fire = self.trigger.get_next_fire_time(fire, fire)
+        return fire
+
+    def _wall_clock(self, moment: datetime) -> datetime:
+        return moment.astimezone(self.zone).replace(tzinfo=None, fold=0)
+
+    def __str__(self) -> str:
+        return str(self.trigger)
+
+    def __repr__(self) -> str:
+        return f"<OncePerWallClockTrigger {self.trigger!r} ({self.zone})>"
 
 
 def cron_weekdays(text: str) -> str:
