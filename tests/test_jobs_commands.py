@@ -94,3 +94,10 @@ def test_last_run_is_the_last_that_ran_and_history_filters_by_status(tmp_path: P
         "jobs", "history", "--status", "failed", "--jobs-file", str(jobs_file), cwd=tmp_path
     )
     assert none.stdout.strip() == "no runs with status failed"
+
+
+def test_a_scheduler_with_no_jobs_is_refused(tmp_path: Path) -> None:
+    jobs_file = write_jobs(tmp_path, "")
+    done = run_crawler("scheduler", "--jobs-file", str(jobs_file), cwd=tmp_path, timeout=30)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert f"{jobs_file}: no jobs: a scheduler would have nothing to run" in done.stderr

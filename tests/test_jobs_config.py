@@ -49,6 +49,10 @@ schedule = { every = "6h" }
 
 
 def write(tmp_path: Path, text: str, name: str = "jobs.toml") -> Path:
+    """``text`` as the job file ``name``, with the spec files FULL names."""
+    (tmp_path / "specs").mkdir(exist_ok=True)
+    for spec in ("a.yaml", "b.yaml"):
+        (tmp_path / "specs" / spec).write_text("name: x\n", encoding="utf-8")
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     return path
@@ -367,3 +371,33 @@ def test_cron_runs_once_in_the_hour_lived_twice() -> None:
         fire = quarter.get_next_fire_time(fire, fire)
         seen.append(fire.astimezone(zone).strftime("%H:%M %Z"))
     assert seen == ["02:30 CEST", "02:00 CET", "02:30 CET"]
+
+
+@pytest.mark.parametrize(
+    ("table", "field", "expected"),
+    [
+        (
+            'options = { extract = ["specs/a.yaml", "specs/gone.yaml"] }',
+            "options.extract",
+            "no spec file specs/gone.yaml",
+        ),
+        (
+            'options = { login = "http://x/login", username = "me" }',
+            "options.login",
+            "password-env",
+        ),
+        (
+            'options = { login = "http://x/login", password-env = "PW" }',
+            "options.login",
+            "username",
+        ),
+        ('schedule = { cron = "0 3 31 2 *" }', "schedule.cron", "never fires"),
+        ("schedule = { every = 0.5 }", "schedule.every", "at least 1 second"),
+    ],
+)
+def test_what_would_fail_at_run_time_is_refused_at_read(
+    tmp_path: Path, table: str, field: str, expected: str
+) -> None:
+    message = refused(tmp_path, f'[jobs.j]\ncrawl = "http://x/"\n{table}\n')
+    assert f"jobs.j.{field}:" in message
+    assert expected in message

@@ -21,8 +21,9 @@ import json
 import re
 import tomllib
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -36,9 +37,6 @@ from crawler.exceptions import ConfigError
 from crawler.jobs import parts
 from crawler.redaction import NOT_SECRET_NAME, SECRET_NAME, url_credentials
 from crawler.storage.sql import absolute_url, check_store_url
-
-if TYPE_CHECKING:
-    from datetime import datetime
 
 DEFAULT_JOBS_FILE = "jobs.toml"
 MISFIRE_POLICIES = ("run_once", "skip")
@@ -77,6 +75,8 @@ RESERVED_OPTIONS = {
     "set": "give settings in the job's settings table",
     "store": "give the store as the job's store key",
 }
+#: The shortest ``every`` (seconds): a run a second at most, per job.
+MIN_EVERY = 1.0
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])")
 DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
@@ -476,6 +476,22 @@ class _JobsFileChecker:
             crawl_parser().parse_args([url, *options_argv(raw)])
         except ConfigError as e:
             self.fail(where, str(e))
+        if "login" in raw:
+            if "username" not in raw:
+                self.fail(f"{where}.login", "logging in needs username = USER")
+            if "password-env" not in raw and "password-file" not in raw:
+                self.fail(
+                    f"{where}.login",
+                    "a scheduled run cannot be asked for the password: give "
+                    'password-env = "VARIABLE" or password-file = "PATH"',
+                )
+        specs = raw.get("extract", [])
+        for spec in specs if isinstance(specs, list) else [specs]:
+            if not (self.base_dir / str(spec)).is_file():
+                self.fail(
+                    f"{where}.extract",
+                    f"no spec file {spec} (relative paths are relative to {self.base_dir})",
+                )
         return dict(raw)
 
     def success(self, raw: Any, where: str) -> dict[str, Any]:
@@ -511,15 +527,26 @@ class _JobsFileChecker:
             if not isinstance(expr, str):
                 self.fail(f"{where}.cron", f"takes a cron expression, not {_kind(expr)}")
             try:
-                cron_trigger(expr, ZoneInfo(zone))
+                trigger = cron_trigger(expr, ZoneInfo(zone))
             except ValueError as e:
                 self.fail(
                     f"{where}.cron",
                     f"bad cron expression {expr!r}: {e} (five fields: minute hour "
                     "day-of-month month day-of-week)",
                 )
+            if trigger.get_next_fire_time(None, datetime.now(UTC)) is None:
+                self.fail(
+                    f"{where}.cron",
+                    f"{expr!r} never fires (no such date: check the day of month "
+                    "against the month)",
+                )
             return Schedule(cron=" ".join(expr.split()), every=None, timezone=zone)
         every = self.duration(raw["every"], f"{where}.every")
+        if every < MIN_EVERY:
+            self.fail(
+                f"{where}.every",
+                f"takes at least {MIN_EVERY:g} second, not {raw['every']!r}",
+            )
         return Schedule(cron=None, every=every, timezone=zone)
 
     def duration(self, raw: Any, where: str) -> float:
