@@ -138,14 +138,19 @@ def _next_runs(job: Job, state: dict[str, Any], now: datetime) -> str:
     scheduler's) when it is for this schedule and still ahead, else computed
     from now.  A stored one in the past means no scheduler ran then: the text
     says what the next ``crawler scheduler`` start does with it (its
-    ``misfire`` policy: one catch-up run, or none)."""
+    ``misfire`` policy: one catch-up run, or none); a paused job has no note."""
     if job.schedule is None:
         return "-"
     zone = job.schedule.timezone
     trigger = job.schedule.trigger()
     first = state.get("next_fire_at")
     missed = ""
-    if first is not None and state.get("schedule") == job.schedule.key() and first < now:
+    if (
+        first is not None
+        and state.get("schedule") == job.schedule.key()
+        and first < now
+        and not state.get("paused")
+    ):
         when = _local(first, zone)
         missed = (
             f"missed {when}: catch-up run at the next scheduler start; then "
