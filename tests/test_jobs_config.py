@@ -49,6 +49,10 @@ schedule = { every = "6h" }
 
 
 def write(tmp_path: Path, text: str, name: str = "jobs.toml") -> Path:
+    """``text`` as the job file ``name``, with the spec files FULL names."""
+    (tmp_path / "specs").mkdir(exist_ok=True)
+    for spec in ("a.yaml", "b.yaml"):
+        (tmp_path / "specs" / spec).write_text("name: x\n", encoding="utf-8")
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     return path
@@ -247,3 +251,153 @@ def test_a_store_password_never_goes_on_a_command_line(tmp_path: Path) -> None:
     )
     assert "jobs.t.store: a password in the store URL" in message and "PGPASSWORD" in message
     assert "s3cret" not in message
+
+
+@pytest.mark.parametrize(
+    ("table", "field", "expected"),
+    [
+        (
+            'crawl = "http://x/"\nsettings = { MAIL_PASS = "s3cretpw" }',
+            "settings.MAIL_PASS",
+            "os.environ",
+        ),
+        (
+            'crawl = "http://x/"\nsettings = { HTTPAUTH_PASS = "s3cretpw" }',
+            "settings.HTTPAUTH_PASS",
+            "password-env",
+        ),
+        (
+            'crawl = "http://x/"\noptions = { output = ["ftp://fu:s3cretpw@host/a.jsonl"] }',
+            "options.output",
+            "CRAWLER_FEED_PASSWORD_ENV",
+        ),
+        ('crawl = "https://user:s3cretpw@host/"', "crawl", "netrc"),
+        ('spider = "s"\nargs = { start = "https://user:s3cretpw@host/" }', "args.start", "netrc"),
+        (
+            'crawl = "http://x/"\nsettings = { FEEDS = { "ftp://fu:s3cretpw@host/a.jsonl" = {} } }',
+            "settings.FEEDS",
+            "CRAWLER_FEED_PASSWORD_ENV",
+        ),
+    ],
+)
+def test_a_secret_never_goes_on_a_command_line(
+    tmp_path: Path, table: str, field: str, expected: str
+) -> None:
+    """Every value of a job is on the run's argv (/proc/PID/cmdline): a secret-looking
+    setting (crawler.redaction's rule) or a URL with a password is refused, and the
+    refusal says where the secret goes instead, without repeating it."""
+    message = refused(tmp_path, f"[jobs.j]\n{table}\n")
+    assert f"jobs.j.{field}:" in message
+    assert expected in message
+    assert "s3cretpw" not in message
+
+
+def test_settings_about_a_secret_are_not_secrets(tmp_path: Path) -> None:
+    """Names that say what a secret is about (redaction's NOT_SECRET_NAME) pass."""
+    jobs = load_jobs_file(
+        write(
+            tmp_path,
+            '[jobs.j]\ncrawl = "http://x/"\n'
+            'settings = { COOKIES_ENABLED = false, CRAWLER_FEED_PASSWORD_ENV = "FEED_PW",'
+            ' HTTPAUTH_DOMAIN = "x" }\n',
+        )
+    )
+    assert jobs.job("j").settings["CRAWLER_FEED_PASSWORD_ENV"] == "FEED_PW"
+
+
+def test_yaml_on_is_a_key_not_a_boolean(tmp_path: Path) -> None:
+    """YAML 1.1 (PyYAML) reads the key ``on`` as True; a job file reads it as "on"."""
+    text = """
+jobs:
+  tiny:
+    crawl: http://127.0.0.1:8000/
+    notify:
+      - {webhook: {url: "https://hooks.example.org/x"}, on: [failure]}
+"""
+    job = load_jobs_file(write(tmp_path, text, "jobs.yaml")).job("tiny")
+    assert len(job.notify) == 1
+
+
+def test_yaml_duplicate_keys_are_refused_with_their_line(tmp_path: Path) -> None:
+    text = """jobs:
+  tiny:
+    crawl: http://127.0.0.1:8000/
+  tiny:
+    crawl: http://127.0.0.1:9000/
+"""
+    message = refused(tmp_path, text, "jobs.yaml")
+    assert "line 4" in message
+    assert "duplicate key 'tiny' (first given on line 2)" in message
+
+
+def test_cron_runs_once_in_the_hour_lived_twice() -> None:
+    """Daylight saving time ends in Europe/Paris on 2027-10-31 at 03:00 CEST
+    (back to 02:00 CET): 02:30 happens twice; cron runs ``30 2 * * *`` once,
+    at the first.  The spring-forward day (2027-03-28, no 02:30) is APScheduler's:
+    it fires at 03:30 CEST.  Fires read with the scheduler's own function."""
+    from crawler.jobs.scheduler import fires_until
+
+    zone = ZoneInfo("Europe/Paris")
+    trigger = cron_trigger("30 2 * * *", zone)
+    start = datetime(2027, 10, 29, 12, tzinfo=UTC)
+    first = trigger.get_next_fire_time(None, start)
+    assert first is not None
+    count, last, following = fires_until(trigger, first, datetime(2027, 11, 2, 12, tzinfo=UTC))
+    fires = [first]
+    while fires[-1] < last:
+        fires.append(trigger.get_next_fire_time(fires[-1], fires[-1]))
+    local = [f.astimezone(zone).strftime("%m-%d %H:%M %Z") for f in fires]
+    assert local == [
+        "10-30 02:30 CEST",
+        "10-31 02:30 CEST",
+        "11-01 02:30 CET",
+        "11-02 02:30 CET",
+    ]
+    assert count == 4
+    assert following is not None and following.astimezone(zone).day == 3
+    # two fixed times in the repeated hour: each once
+    twice = cron_trigger("0,30 2 * * *", zone)
+    fire = datetime(2027, 10, 30, 12, tzinfo=UTC)
+    seen = []
+    for _ in range(4):
+        fire = twice.get_next_fire_time(fire, fire)
+        seen.append(fire.astimezone(zone).strftime("%d %H:%M %Z"))
+    assert seen == ["31 02:00 CEST", "31 02:30 CEST", "01 02:00 CET", "01 02:30 CET"]
+    # a wildcard hour runs in both passes, as in cron
+    quarter = cron_trigger("*/30 * * * *", zone)
+    fire = datetime(2027, 10, 31, 0, 10, tzinfo=UTC)  # 02:10 CEST
+    seen = []
+    for _ in range(3):
+        fire = quarter.get_next_fire_time(fire, fire)
+        seen.append(fire.astimezone(zone).strftime("%H:%M %Z"))
+    assert seen == ["02:30 CEST", "02:00 CET", "02:30 CET"]
+
+
+@pytest.mark.parametrize(
+    ("table", "field", "expected"),
+    [
+        (
+            'options = { extract = ["specs/a.yaml", "specs/gone.yaml"] }',
+            "options.extract",
+            "no spec file specs/gone.yaml",
+        ),
+        (
+            'options = { login = "http://x/login", username = "me" }',
+            "options.login",
+            "password-env",
+        ),
+        (
+            'options = { login = "http://x/login", password-env = "PW" }',
+            "options.login",
+            "username",
+        ),
+        ('schedule = { cron = "0 3 31 2 *" }', "schedule.cron", "never fires"),
+        ("schedule = { every = 0.5 }", "schedule.every", "at least 1 second"),
+    ],
+)
+def test_what_would_fail_at_run_time_is_refused_at_read(
+    tmp_path: Path, table: str, field: str, expected: str
+) -> None:
+    message = refused(tmp_path, f'[jobs.j]\ncrawl = "http://x/"\n{table}\n')
+    assert f"jobs.j.{field}:" in message
+    assert expected in message

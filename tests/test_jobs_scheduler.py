@@ -316,9 +316,11 @@ def test_jobs_run_in_the_foreground_exits_with_the_crawls_code_and_notifies(
         'store = "sqlite:///c.db"\n\n'
         + notify.replace("{name}", "ok")
         + f'[jobs.broken]\ncrawl = "{tinysite.url("/")}"\n'
-        'options = { extract = ["no-such-spec.yaml"] }\nstore = "sqlite:///c.db"\n\n'
+        'options = { extract = ["bad-spec.yaml"] }\nstore = "sqlite:///c.db"\n\n'
         + notify.replace("{name}", "broken"),
     )
+    # a spec file that exists (the job file check) but is no spec (the crawl's check)
+    (tmp_path / "bad-spec.yaml").write_text("fields: [not, a, spec]\n", encoding="utf-8")
     ok = run_crawler("jobs", "run", "ok", "--jobs-file", str(jobs_file), cwd=tmp_path)
     assert ok.returncode == 0, ok.stderr
     assert "succeeded" in ok.stderr

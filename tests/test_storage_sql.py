@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -16,7 +20,6 @@ from tests.sqlitelock import write_lock
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
 
     from tests.pgserver import PostgresServer
 
@@ -582,4 +585,52 @@ def test_an_older_postgresql_store_gains_the_incremental_columns(postgres_url: s
         [row] = s.pages(run)
         assert (row["etag"], row["digest"], row["unchanged"]) == ('"t"', "d" * 64, True)
     finally:
+        s.close()
+
+
+OPEN_AT_ONCE = """
+import sys, time
+from crawler.exceptions import StoreError
+from crawler.storage.sql import SqlStore
+start = float(sys.argv[2])
+time.sleep(max(0.0, start - time.time()))
+try:
+    SqlStore.open(sys.argv[1]).close()
+except StoreError as e:
+    print(e)
+    sys.exit(1)
+"""
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_processes_opening_a_new_store_at_once_all_open_it(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Jobs sharing a new store start together: each process creates the schema,
+    and one's CREATE TABLE may find the table another just made ("table pages
+    already exists").  Every process opens the store, with real processes
+    released at the same instant, five rounds on fresh stores."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    for round_ in range(5):
+        if backend == "sqlite":
+            url = f"sqlite:///{tmp_path / f'crawl{round_}.db'}"
+        else:
+            url = request.getfixturevalue("postgres_url")
+            if round_:
+                request.getfixturevalue("postgres_server").reset()
+        start = time.time() + 1.5
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", OPEN_AT_ONCE, url, str(start)],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for _ in range(6)
+        ]
+        outputs = [p.communicate(timeout=60)[0] for p in procs]
+        failed = [out for p, out in zip(procs, outputs, strict=True) if p.returncode]
+        assert not failed, failed
+        s = SqlStore.open(url, create=False)
         s.close()

@@ -33,6 +33,10 @@ if TYPE_CHECKING:
     from crawler.jobs.config import Job, JobsFile
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+#: History statuses of fires that started no crawl (overlap/pause, misfire = skip).
+DID_NOT_RUN = ("skipped", "missed")
+#: History rows ``jobs list`` reads at a time looking for a job's last real run.
+LAST_RUN_WINDOW = 200
 
 
 def add_jobs_file_option(parser: argparse.ArgumentParser) -> None:
@@ -77,6 +81,14 @@ def add_parser(subparsers: Any) -> None:
     history.add_argument(
         "-n", "--limit", type=int, default=20, help="how many runs, newest first (default 20)"
     )
+    history.add_argument(
+        "--status",
+        metavar="STATUS",
+        action="append",
+        default=[],
+        help="only runs of this status (succeeded, failed, skipped, missed, running, "
+        "...); repeat it or give a comma-separated list",
+    )
     history.add_argument("--json", action="store_true", help="one JSON object per line")
     history.set_defaults(run=run_history)
     for name, what in (("pause", "pause"), ("resume", "resume")):
@@ -97,7 +109,7 @@ def run_list(args: argparse.Namespace) -> int:
     jobs, store = open_jobs(args)
     try:
         states = store.job_states()
-        last = store.last_runs()
+        last = {name: _last_ran(store, name) for name in jobs.jobs}
     finally:
         store.close()
     now = datetime.now(UTC)
@@ -123,17 +135,51 @@ def run_list(args: argparse.Namespace) -> int:
 
 def _next_runs(job: Job, state: dict[str, Any], now: datetime) -> str:
     """The next two fire times of ``job`` in its time zone: the stored one (the
-    scheduler's) when it is for this schedule, else computed from now."""
+    scheduler's) when it is for this schedule and still ahead, else computed
+    from now.  A stored one in the past means no scheduler ran then: the text
+    says what the next ``crawler scheduler`` start does with it (its
+    ``misfire`` policy: one catch-up run, or none); a paused job has no note."""
     if job.schedule is None:
         return "-"
+    zone = job.schedule.timezone
     trigger = job.schedule.trigger()
     first = state.get("next_fire_at")
+    missed = ""
+    if (
+        first is not None
+        and state.get("schedule") == job.schedule.key()
+        and first < now
+        and not state.get("paused")
+    ):
+        when = _local(first, zone)
+        missed = (
+            f"missed {when}: catch-up run at the next scheduler start; then "
+            if job.misfire == "run_once"
+            else f"missed {when}: skipped at the next scheduler start (misfire = skip); then "
+        )
     if first is None or state.get("schedule") != job.schedule.key() or first < now:
         first = next_fire(trigger, None, now)
     if first is None:
-        return "never"
-    second = next_fire(trigger, first, now)
-    return ", ".join(_local(t, job.schedule.timezone) for t in (first, second) if t)
+        return f"{missed}never"
+    # ``now`` = ``first``: APScheduler's CronTrigger starts from the later of
+    # ``previous`` + 1 microsecond and ``now``; with the real now it returned ``first`` again.
+    second = next_fire(trigger, first, first)
+    return missed + ", ".join(_local(t, zone) for t in (first, second) if t)
+
+
+def _last_ran(store: StateStore, job: str) -> dict[str, Any] | None:
+    """The newest history row of ``job`` that ran (not :data:`DID_NOT_RUN`):
+    a paused or overlapping job writes a ``skipped`` row at every fire, which
+    would hide its last real run.  Read :data:`LAST_RUN_WINDOW` rows at a time."""
+    offset = 0
+    while True:
+        rows = store.runs(job, limit=offset + LAST_RUN_WINDOW)[offset:]
+        for row in rows:
+            if row["status"] not in DID_NOT_RUN:
+                return row
+        if len(rows) < LAST_RUN_WINDOW:
+            return None
+        offset += LAST_RUN_WINDOW
 
 
 def _last(row: dict[str, Any] | None) -> str:
@@ -148,7 +194,8 @@ def run_history(args: argparse.Namespace) -> int:
     try:
         if args.name is not None:
             jobs.job(args.name)
-        rows = store.runs(args.name, limit=max(1, args.limit))
+        statuses = tuple(s.strip() for text in args.status for s in text.split(",") if s.strip())
+        rows = store.runs(args.name, limit=max(1, args.limit), statuses=statuses)
     finally:
         store.close()
     if args.json:
@@ -156,7 +203,7 @@ def run_history(args: argparse.Namespace) -> int:
             print(json.dumps(row, default=lambda v: v.isoformat()))
         return 0
     if not rows:
-        print("no runs yet")
+        print(f"no runs with status {', '.join(statuses)}" if statuses else "no runs yet")
         return 0
     print(
         table(

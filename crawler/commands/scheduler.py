@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from crawler.commands.jobs import add_jobs_file_option, open_jobs
 from crawler.commands.options import LOG_LEVELS
+from crawler.exceptions import ConfigError
 from crawler.jobs.scheduler import Scheduler
 
 if TYPE_CHECKING:
@@ -37,6 +38,12 @@ def run(args: argparse.Namespace) -> int:
         format="%(asctime)s [scheduler] %(levelname)s: %(message)s",
     )
     jobs, store = open_jobs(args)
+    if not jobs.jobs:
+        store.close()
+        raise ConfigError(
+            f"{jobs.path}: no jobs: a scheduler would have nothing to run "
+            "(add a [jobs.NAME] table; see README, 'Scheduled jobs')"
+        )
     try:
         return Scheduler(jobs, store).run()
     finally:

@@ -21,22 +21,22 @@ import json
 import re
 import tomllib
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from crawler.exceptions import ConfigError
 from crawler.jobs import parts
+from crawler.redaction import NOT_SECRET_NAME, SECRET_NAME, url_credentials
 from crawler.storage.sql import absolute_url, check_store_url
-
-if TYPE_CHECKING:
-    from apscheduler.triggers.base import BaseTrigger
 
 DEFAULT_JOBS_FILE = "jobs.toml"
 MISFIRE_POLICIES = ("run_once", "skip")
@@ -75,6 +75,8 @@ RESERVED_OPTIONS = {
     "set": "give settings in the job's settings table",
     "store": "give the store as the job's store key",
 }
+#: The shortest ``every`` (seconds): a run a second at most, per job.
+MIN_EVERY = 1.0
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])")
 DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
@@ -215,10 +217,48 @@ def load_jobs_file(path: str | Path, default_store: str = "sqlite:///crawl.db") 
     return _JobsFileChecker(path).check(data, default_store)
 
 
+class _JobsYamlLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader with two changes for job files.
+
+    - A plain key is text: YAML 1.1 (PyYAML) reads ``on``/``off``/``yes``/``no``
+      as booleans, so ``on: [failure]`` in a notify entry became the key True;
+      YAML 1.2 and TOML read it as the key ``"on"``.  Values keep PyYAML's
+      reading.
+    - A key given twice in one mapping is an error naming its line (PyYAML keeps
+      the last one silently: a duplicated job name would win unseen; TOML
+      refuses it too)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        if not isinstance(node, yaml.MappingNode):
+            return super().construct_mapping(node, deep=deep)
+        self.flatten_mapping(node)
+        mapping: dict[Any, Any] = {}
+        lines: dict[Any, int] = {}
+        for key_node, value_node in node.value:
+            if (
+                isinstance(key_node, yaml.ScalarNode)
+                and key_node.tag == "tag:yaml.org,2002:bool"
+                and key_node.style is None
+            ):
+                key: Any = key_node.value
+            else:
+                key = self.construct_object(key_node, deep=deep)
+            if key in mapping:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"duplicate key {key!r} (first given on line {lines[key] + 1})",
+                    key_node.start_mark,
+                )
+            lines[key] = key_node.start_mark.line
+            mapping[key] = self.construct_object(value_node, deep=deep)
+        return mapping
+
+
 def _parse(path: Path, text: str) -> Any:
     if path.suffix.lower() in (".yaml", ".yml"):
         try:
-            data = yaml.safe_load(text)
+            data = yaml.load(text, Loader=_JobsYamlLoader)  # a SafeLoader
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
@@ -311,6 +351,7 @@ class _JobsFileChecker:
             url = raw["crawl"]
             if not isinstance(url, str) or not url.startswith(("http://", "https://")):
                 self.fail(f"{where}.crawl", f"takes the start URL (http[s]://...), not {url!r}")
+            self.no_password_url(url, f"{where}.crawl")
             values["crawl"] = url
             for key in ("args", "project"):
                 if key in raw:
@@ -327,6 +368,8 @@ class _JobsFileChecker:
                 )
             args = self.table(raw.get("args", {}), f"{where}.args", tuple(raw.get("args", {})))
             values["args"] = {str(k): _scalar_text(v) for k, v in args.items()}
+            for key, value in values["args"].items():
+                self.no_password_url(value, f"{where}.args.{key}")
         settings = raw.get("settings", {})
         self.table(
             settings, f"{where}.settings", tuple(settings) if isinstance(settings, dict) else ()
@@ -335,6 +378,17 @@ class _JobsFileChecker:
         for key in settings:
             if key in ("JOBDIR", "CRAWLER_OUTCOME_FILE"):
                 self.fail(f"{where}.settings.{key}", "is set by the scheduler for every run")
+            name = str(key)
+            if SECRET_NAME.search(name) and not NOT_SECRET_NAME.search(name):
+                self.fail(
+                    f"{where}.settings.{key}",
+                    "looks like a secret and would be on the crawl's command line: "
+                    "set it in the project's settings from an environment variable "
+                    "(os.environ), or use the variable a setting names (a login: "
+                    "password-env / password-file; a feed: CRAWLER_FEED_PASSWORD_ENV)",
+                )
+            for text in _texts(settings[key]):
+                self.no_password_url(text, f"{where}.settings.{key}")
         settings.update(self.success(raw.get("success", {}), f"{where}.success"))
         values["settings"] = settings
         if "store" in raw:
@@ -376,6 +430,18 @@ class _JobsFileChecker:
                 raise ConfigError(f"{self.path}: {e}") from None
         return Job(**values)
 
+    def no_password_url(self, text: str, where: str) -> None:
+        """Refuse a URL with a password (``ftp://u:pw@host/``): every value of a
+        job ends up on the crawl's command line (``/proc/PID/cmdline``)."""
+        if url_credentials(text) is not None or urlsplit_password(text):
+            self.fail(
+                where,
+                "a password in a URL would be on the crawl's command line: leave it out "
+                "and give it in the environment (a feed: the variable named by "
+                "CRAWLER_FEED_PASSWORD_ENV, default CRAWLER_FEED_PASSWORD; a store: "
+                "PGPASSWORD or ~/.pgpass; a site: ~/.netrc or a login's password-env)",
+            )
+
     def scrapyd_job(
         self, raw: dict[str, Any], values: dict[str, Any], scheduler: SchedulerConfig, where: str
     ) -> None:
@@ -400,6 +466,8 @@ class _JobsFileChecker:
                     f"not an option of crawler crawl{_suggest(key, tuple(sorted(known)))}",
                 )
             value = raw[key]
+            for text in _texts(value):
+                self.no_password_url(text, f"{where}.{key}")
             if isinstance(value, dict) or (
                 isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value)
             ):
@@ -408,6 +476,22 @@ class _JobsFileChecker:
             crawl_parser().parse_args([url, *options_argv(raw)])
         except ConfigError as e:
             self.fail(where, str(e))
+        if "login" in raw:
+            if "username" not in raw:
+                self.fail(f"{where}.login", "logging in needs username = USER")
+            if "password-env" not in raw and "password-file" not in raw:
+                self.fail(
+                    f"{where}.login",
+                    "a scheduled run cannot be asked for the password: give "
+                    'password-env = "VARIABLE" or password-file = "PATH"',
+                )
+        specs = raw.get("extract", [])
+        for spec in specs if isinstance(specs, list) else [specs]:
+            if not (self.base_dir / str(spec)).is_file():
+                self.fail(
+                    f"{where}.extract",
+                    f"no spec file {spec} (relative paths are relative to {self.base_dir})",
+                )
         return dict(raw)
 
     def success(self, raw: Any, where: str) -> dict[str, Any]:
@@ -443,15 +527,26 @@ class _JobsFileChecker:
             if not isinstance(expr, str):
                 self.fail(f"{where}.cron", f"takes a cron expression, not {_kind(expr)}")
             try:
-                cron_trigger(expr, ZoneInfo(zone))
+                trigger = cron_trigger(expr, ZoneInfo(zone))
             except ValueError as e:
                 self.fail(
                     f"{where}.cron",
                     f"bad cron expression {expr!r}: {e} (five fields: minute hour "
                     "day-of-month month day-of-week)",
                 )
+            if trigger.get_next_fire_time(None, datetime.now(UTC)) is None:
+                self.fail(
+                    f"{where}.cron",
+                    f"{expr!r} never fires (no such date: check the day of month "
+                    "against the month)",
+                )
             return Schedule(cron=" ".join(expr.split()), every=None, timezone=zone)
         every = self.duration(raw["every"], f"{where}.every")
+        if every < MIN_EVERY:
+            self.fail(
+                f"{where}.every",
+                f"takes at least {MIN_EVERY:g} second, not {raw['every']!r}",
+            )
         return Schedule(cron=None, every=every, timezone=zone)
 
     def duration(self, raw: Any, where: str) -> float:
@@ -508,7 +603,23 @@ def cron_trigger(expr: str, zone: ZoneInfo) -> BaseTrigger:
       current time"); APScheduler's CronTrigger wants both, so the line becomes
       an ``OrTrigger`` of one trigger per day field.
 
+    - When the clocks go back (daylight saving time ends), an hour is lived
+      twice: APScheduler fires ``30 2 * * *`` in Europe/Paris at 02:30 CEST and
+      again at 02:30 CET; cron runs a job once in the repeated hour (the first
+      time) when its minute and hour are fixed; a job with a wildcard minute
+      or hour (``*/15 * * * *``) runs in both hours (Vixie cron's rule, as
+      Debian's cron(8) describes it).  A fixed-time line is wrapped
+      (:class:`OncePerWallClockTrigger`) so that the repeats are skipped.
+
     ValueError when malformed."""
+    trigger = _cron_trigger(expr, zone)
+    minute, hour = expr.split()[:2]
+    if minute.startswith("*") or hour.startswith("*"):
+        return trigger
+    return OncePerWallClockTrigger(trigger, zone)
+
+
+def _cron_trigger(expr: str, zone: ZoneInfo) -> BaseTrigger:
     fields = expr.split()
     if len(fields) != 5:
         raise ValueError(f"{len(fields)} fields, not 5")
@@ -523,6 +634,38 @@ def cron_trigger(expr: str, zone: ZoneInfo) -> BaseTrigger:
             CronTrigger.from_crontab(f"{minute} {hour} * {month} {weekday}", timezone=zone),
         ]
     )
+
+
+class OncePerWallClockTrigger(BaseTrigger):
+    """``trigger``, without a fire whose local wall-clock time in ``zone`` (date
+    and time, not the UTC offset) is not after that of the fire before it: a
+    time of the hour lived twice when daylight saving time ends that already
+    fired in its first pass (cron's behaviour, see :func:`cron_trigger`).
+    Fire times are as ``trigger``'s."""
+
+    def __init__(self, trigger: BaseTrigger, zone: ZoneInfo) -> None:
+        self.trigger = trigger
+        self.zone = zone
+
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        fire = self.trigger.get_next_fire_time(previous_fire_time, now)
+        if previous_fire_time is None:
+            return fire
+        shown = self._wall_clock(previous_fire_time)
+        while fire is not None and self._wall_clock(fire) <= shown:
+            fire = self.trigger.get_next_fire_time(fire, fire)
+        return fire
+
+    def _wall_clock(self, moment: datetime) -> datetime:
+        return moment.astimezone(self.zone).replace(tzinfo=None, fold=0)
+
+    def __str__(self) -> str:
+        return str(self.trigger)
+
+    def __repr__(self) -> str:
+        return f"<OncePerWallClockTrigger {self.trigger!r} ({self.zone})>"
 
 
 def cron_weekdays(text: str) -> str:
@@ -602,6 +745,27 @@ def options_argv(options: dict[str, Any]) -> list[str]:
             elif one is not False and one is not None:
                 argv.append(f"--{name}={_scalar_text(one)}")
     return argv
+
+
+def _texts(value: Any) -> list[str]:
+    """The strings in a value (nested lists and tables, keys too: a FEEDS key is a URI)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [t for k, v in value.items() for t in (*_texts(k), *_texts(v))]
+    if isinstance(value, list):
+        return [t for v in value for t in _texts(v)]
+    return []
+
+
+def urlsplit_password(text: str) -> bool:
+    """Whether ``text``, a URL as a whole, has a password as urllib reads it."""
+    if "://" not in text or "@" not in text:
+        return False
+    try:
+        return bool(urlsplit(text.strip()).password)
+    except ValueError:
+        return False
 
 
 def _scalar_text(value: Any) -> str:

@@ -224,7 +224,7 @@ class SqlStore:
         except SQLAlchemyError as e:
             engine.dispose()
             hint = ""
-            if engine.dialect.name == "sqlite" and create and not is_busy(e):
+            if engine.dialect.name == "sqlite" and create and not (is_busy(e) or _schema_race(e)):
                 hint = " (check that the directory exists and is writable)"
             raise StoreError(f"cannot open store {shown}: {store._reason(e)}{hint}") from None
         if not found:
@@ -570,7 +570,43 @@ def finished_cleanly(reason: str | None, stats: dict[str, Any] | None) -> bool:
     return reason in CLEAN_REASONS
 
 
+#: How many times the schema is created again after another process created
+#: part of it first (see :func:`_create_schema`).
+SCHEMA_RACE_RETRIES = 5
+
+
+def _schema_race(error: BaseException) -> bool:
+    """Whether ``error`` says another process created a table, index or column
+    between our check and our ``CREATE``: SQLite's ``table pages already exists``
+    / ``duplicate column name``, PostgreSQL's ``relation ... already exists`` /
+    ``column ... already exists`` or, for two ``CREATE TABLE`` at once, the
+    unique violation on its catalog (``pg_type_typname_nsp_index``)."""
+    text = str(getattr(error, "orig", None) or error)
+    return (
+        "already exists" in text
+        or "duplicate column name" in text
+        or "pg_type_typname_nsp_index" in text
+    )
+
+
 def _create_schema(engine: Engine) -> None:
+    """Create the missing tables, columns and indexes, safe when several
+    processes open a new store at once (jobs sharing a store that start
+    together): SQLAlchemy checks for each table, then creates it, outside one
+    transaction (SQLite runs DDL in autocommit), so another process can create
+    it in between and our ``CREATE`` fails with "already exists".  Then the
+    creation is run again: every check now sees what the other created.
+    Retried :data:`SCHEMA_RACE_RETRIES` times; other errors are raised."""
+    for attempt in range(SCHEMA_RACE_RETRIES + 1):
+        try:
+            _create_schema_once(engine)
+            return
+        except SQLAlchemyError as e:
+            if attempt == SCHEMA_RACE_RETRIES or not _schema_race(e):
+                raise
+
+
+def _create_schema_once(engine: Engine) -> None:
     metadata.create_all(engine)
     _add_new_columns(engine)
     for table in metadata.sorted_tables:  # indexes of columns added to older stores
