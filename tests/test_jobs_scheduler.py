@@ -367,3 +367,27 @@ def test_state_store_on_postgresql(postgres_url: str) -> None:
         assert store.heartbeat("h:1") is False and store.heartbeat("h:2") is True
     finally:
         store.close()
+
+
+def test_a_changed_job_file_is_re_read_while_the_scheduler_runs(
+    tinysite: TinySite, tmp_path: Path, schedulers: list[SchedulerProcess]
+) -> None:
+    """A renamed job fires under its new name only, the change is logged; a file
+    that no longer validates keeps the old jobs, its error logged once."""
+    body = 'crawl = "{}"\noptions = {{ max-pages = 1 }}\nschedule = {{ every = 1 }}\n'
+    body = body.format(tinysite.url("/"))
+    jobs_file = write_jobs(tmp_path, "[jobs.old]\n" + body)
+    scheduler = start(schedulers, jobs_file)
+    wait_for(lambda: done(jobs_file, "old"), 20, "a run of old")
+    text = jobs_file.read_text()
+    jobs_file.write_text(text.replace("[jobs.old]", "[jobs.new]"))
+    wait_for(lambda: done(jobs_file, "new"), 20, "a run of new")
+    assert "added: new; removed: old" in scheduler.output(), scheduler.output()
+    renamed_at = datetime.now(UTC)
+    jobs_file.write_text(text.replace("[jobs.old]", "[jobs.new]") + "[jobs.bad]\nspider = 3\n")
+    wait_for(lambda: "not valid; keeping the old jobs" in scheduler.output(), 10, "the error")
+    wait_for(lambda: datetime.now(UTC) > renamed_at + timedelta(seconds=3), 10, "three fires")
+    assert scheduler.output().count("not valid; keeping the old jobs") == 1
+    late_old = [r for r in history(jobs_file, "old") if r["scheduled_for"] > renamed_at]
+    assert late_old == [], "a removed job fired"
+    assert [r for r in done(jobs_file, "new") if r["scheduled_for"] > renamed_at]

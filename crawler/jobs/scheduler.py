@@ -23,6 +23,8 @@ Policies (per job; README, "Scheduled jobs"):
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import logging
 import signal
 import threading
@@ -33,8 +35,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crawler.exceptions import SchedulerLockedError, StoreError
+from crawler.exceptions import ConfigError, SchedulerLockedError, StoreError
 from crawler.jobs import parts
+from crawler.jobs.config import load_jobs_file
 from crawler.jobs.execute import (
     RunHandle,
     adopt_run,
@@ -59,6 +62,7 @@ logger = logging.getLogger(__name__)
 TICK = 0.5  # seconds between two looks at the state, the runs and the clock
 HEARTBEAT = 2.0  # seconds between two renewals of the lock
 LOCK_STALE_AFTER = 15.0  # seconds: a lock not renewed this long is taken over
+RELOAD_CHECK = 1.0  # seconds between two looks at the job file (mtime, size, content hash)
 MAX_MISSED = 100_000  # fires counted at most when catching up
 
 
@@ -105,6 +109,11 @@ class Scheduler:
         self.hurry = False
         self.notifier = ThreadPoolExecutor(max_workers=2, thread_name_prefix="notify")
         self.next_beat = 0.0
+        self.reload_asked = threading.Event()  # SIGHUP
+        self.next_reload_check = 0.0
+        self.file_key = _file_key(jobs.path)
+        self.file_digest = _file_digest(jobs.path)
+        self.bad_digest: str | None = None  # the content of a file that did not validate
 
     # Lifecycle
 
@@ -122,6 +131,7 @@ class Scheduler:
             signum: signal.signal(signum, self._on_signal)
             for signum in (signal.SIGTERM, signal.SIGINT)
         }
+        previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, self._on_hangup)
         try:
             logger.info(
                 "scheduler %s started: %d job(s) from %s, state in the store",
@@ -151,6 +161,93 @@ class Scheduler:
         if self.stopping.is_set():
             self.hurry = True  # a second signal: kill the runs now
         self.stopping.set()
+
+    def _on_hangup(self, _signum: int, _frame: Any) -> None:
+        self.reload_asked.set()
+        self.next_reload_check = 0.0
+
+    # The job file, re-read while running
+
+    def check_jobs_file(self) -> None:
+        """Re-read the job file when it changed (mtime, size or content hash,
+        looked at every :data:`RELOAD_CHECK` seconds) or on SIGHUP.  Added jobs
+        fire from now, removed ones stop firing (their running runs finish and
+        are recorded, their queued runs are dropped), changed ones fire on their
+        new schedule; each is logged.  A file that no longer validates keeps the
+        old jobs, its error logged once per content."""
+        if time.monotonic() < self.next_reload_check:
+            return
+        self.next_reload_check = time.monotonic() + RELOAD_CHECK
+        asked = self.reload_asked.is_set()
+        self.reload_asked.clear()
+        key = _file_key(self.jobs.path)
+        if key == self.file_key and not asked:
+            return
+        self.file_key = key
+        digest = _file_digest(self.jobs.path)
+        if digest == self.file_digest and not asked:
+            return
+        try:
+            new = load_jobs_file(self.jobs.path, self.jobs.scheduler.store)
+        except ConfigError as e:
+            if digest != self.bad_digest:
+                self.bad_digest = digest
+                logger.error("the job file changed but is not valid; keeping the old jobs: %s", e)
+            return
+        self.bad_digest = None
+        self.file_digest = digest
+        self.apply_jobs(new)
+
+    def apply_jobs(self, new: JobsFile) -> None:
+        """Replace the jobs with ``new``'s (see :meth:`check_jobs_file`)."""
+        old = self.jobs
+        if new.scheduler.store != old.scheduler.store:
+            logger.warning(
+                "the job file's [scheduler] store changed: it takes effect at the next "
+                "scheduler start (this one keeps %s)",
+                old.scheduler.store,
+            )
+            new = dataclasses.replace(
+                new, scheduler=dataclasses.replace(new.scheduler, store=old.scheduler.store)
+            )
+        added = sorted(set(new.jobs) - set(old.jobs))
+        removed = sorted(set(old.jobs) - set(new.jobs))
+        changed = sorted(n for n in set(new.jobs) & set(old.jobs) if new.jobs[n] != old.jobs[n])
+        self.jobs = new
+        self.triggers = {
+            name: job.schedule.trigger() for name, job in new.jobs.items() if job.schedule
+        }
+        now = datetime.now(UTC)
+        states = self.store.job_states()
+        for name in added + changed:
+            job = new.jobs[name]
+            state = states.get(name)
+            if job.schedule is None:
+                continue
+            if state is None or state["schedule"] != job.schedule.key():
+                self.store.set_job_state(
+                    name,
+                    schedule=job.schedule.key(),
+                    next_fire_at=next_fire(self.triggers[name], None, now),
+                )
+        for pending in [p for p in self.pending if p.job in removed]:
+            self.pending.remove(pending)
+            self.store.update_run(
+                pending.run_id,
+                status="skipped",
+                finished_at=now,
+                reasons=[{"code": "removed", "message": "its job was removed from the job file"}],
+            )
+        running = {h.job.name for h in self.active.values()}
+        logger.info(
+            "job file %s re-read: %d job(s); added: %s; removed: %s%s; changed: %s",
+            new.path,
+            len(new.jobs),
+            ", ".join(added) or "none",
+            ", ".join(removed) or "none",
+            "".join(f" ({name}: its running run goes on)" for name in removed if name in running),
+            ", ".join(changed) or "none",
+        )
 
     def shutdown(self) -> None:
         """Stop starting runs, SIGINT every run (they end interrupted, resumable
@@ -323,6 +420,7 @@ class Scheduler:
     def tick(self) -> None:
         if not self.beat():
             return
+        self.check_jobs_file()
         self.poll_runs()
         now = datetime.now(UTC)
         states = self.store.job_states()
@@ -445,6 +543,23 @@ class Scheduler:
         row = self.store.run(run_id)
         if row is not None and job.notify:
             self.notifier.submit(send_notifications, self.store, job, row)
+
+
+def _file_key(path: Path) -> tuple[int, int] | None:
+    """The job file's (mtime in ns, size); None when it cannot be read."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
+
+
+def _file_digest(path: Path) -> str | None:
+    """The SHA-256 of the job file's bytes; None when it cannot be read."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 def _id(row: dict[str, Any]) -> int:
