@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -391,3 +392,38 @@ def test_a_changed_job_file_is_re_read_while_the_scheduler_runs(
     late_old = [r for r in history(jobs_file, "old") if r["scheduled_for"] > renamed_at]
     assert late_old == [], "a removed job fired"
     assert [r for r in done(jobs_file, "new") if r["scheduled_for"] > renamed_at]
+
+
+def test_a_crawl_killed_by_a_signal_nobody_asked_for_is_failed(
+    tinysite: TinySite, tmp_path: Path, webhook_receiver: WebhookReceiver
+) -> None:
+    """``kill -9`` of the crawl itself (as the OOM killer does): failed, reason
+    ``killed`` naming the signal, notified; ``jobs run`` exits 1, not 130."""
+    jobs_file = write_jobs(
+        tmp_path,
+        f'[jobs.oom]\ncrawl = "{tinysite.url("/" + SLOW)}"\noptions = {{ max-pages = 1 }}\n'
+        'store = "sqlite:///c.db"\ninterrupted = "retry"\n\n'
+        f'[[jobs.oom.notify]]\non = ["failure"]\nwebhook = {{ url = "{webhook_receiver.url}" }}\n',
+    )
+    run = subprocess.Popen(
+        [sys.executable, "-m", "crawler.cli", "jobs", "run", "oom", "--jobs-file", str(jobs_file)],
+        cwd=tmp_path,
+        env=subprocess_env(),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        pid = wait_for(
+            lambda: [r["pid"] for r in history(jobs_file, "oom") if r["pid"]], 30, "the crawl"
+        )[0]
+        os.kill(pid, signal.SIGKILL)
+        _, err = run.communicate(timeout=60)
+    finally:
+        run.kill()
+    assert run.returncode == 1, err
+    [row] = history(jobs_file, "oom")
+    assert row["status"] == "failed", row
+    assert [r["code"] for r in row["reasons"]] == ["killed"]
+    assert "killed by SIGKILL (out of memory?" in row["reasons"][0]["message"]
+    [post] = webhook_receiver.requests
+    assert json.loads(post.body)["status"] == "failed"

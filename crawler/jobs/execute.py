@@ -47,6 +47,22 @@ STOP_REASONS = {
 }
 
 
+#: Signals that ask a crawl to stop (Ctrl-C, ``kill``, a closed terminal): a
+#: crawl they end is ``interrupted``; any other signal that ends it (SIGKILL of
+#: the OOM killer or ``kill -9``, SIGSEGV, SIGABRT...) makes it ``failed``.
+STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
+
+
+def _killed_by(signum: int) -> str:
+    """``killed by SIGKILL (out of memory?)``, ``killed by SIGSEGV``, ``killed by signal 99``."""
+    try:
+        name = signal.Signals(signum).name
+    except ValueError:
+        name = f"signal {signum}"
+    hint = " (out of memory? the kernel's OOM killer sends it; see dmesg)" if signum == 9 else ""
+    return f"killed by {name}{hint}"
+
+
 def owner_id() -> str:
     """This process as a run's or the lock's owner: ``host:pid``."""
     return f"{socket.gethostname()}:{os.getpid()}"
@@ -282,7 +298,8 @@ def result_values(
 ) -> dict[str, Any]:
     """The history columns of an ended run: from its outcome file
     (:func:`crawler.jobs.parts.read_outcome`), else from its exit status
-    (0 succeeded, 130 or a signal interrupted, anything else failed).  A run
+    (0 succeeded, 130 or a stop signal - :data:`STOP_SIGNALS` - interrupted,
+    another signal failed with reason ``killed``, anything else failed).  A run
     stopped for its timeout is failed (``timeout``): it did not do its work."""
     outcome = parts.read_outcome(outcome_file)
     reasons: list[dict[str, str]] = []
@@ -314,14 +331,18 @@ def result_values(
                     "outcome file",
                 }
             )
+        elif (
+            returncode is not None
+            and returncode < -1
+            and not stop_reason
+            and -returncode not in STOP_SIGNALS
+        ):
+            status = "failed"  # a signal nobody here sent: the OOM killer, a crash, kill -9
+            reasons.append(
+                {"code": "killed", "message": f"the crawl was {_killed_by(-returncode)}"}
+            )
         elif stop_reason or code == EXIT_INTERRUPTED or (returncode or 0) < 0:
-            status = "interrupted"  # stopped by us (or a signal), however early
-            if returncode is not None and returncode < -1 and not stop_reason:
-                try:
-                    name = signal.Signals(-returncode).name
-                except ValueError:
-                    name = f"signal {-returncode}"
-                reasons.append({"code": "killed", "message": f"the crawl was killed ({name})"})
+            status = "interrupted"  # stopped by us or a stop signal, however early
         else:
             status = "failed"
             what = "a configuration error" if code == EXIT_USAGE else "a failure"
