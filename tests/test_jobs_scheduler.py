@@ -427,3 +427,42 @@ def test_a_crawl_killed_by_a_signal_nobody_asked_for_is_failed(
     assert "killed by SIGKILL (out of memory?" in row["reasons"][0]["message"]
     [post] = webhook_receiver.requests
     assert json.loads(post.body)["status"] == "failed"
+
+
+def test_a_jobs_run_whose_process_died_is_adopted_and_its_timeout_counts_from_its_start(
+    tinysite: TinySite, tmp_path: Path, schedulers: list[SchedulerProcess]
+) -> None:
+    """``crawler jobs run`` killed while its crawl goes on: the running scheduler
+    adopts the crawl within seconds and stops it at ``started_at + timeout``."""
+    jobs_file = write_jobs(
+        tmp_path,
+        f'[jobs.long]\ncrawl = "{tinysite.url("/?delay=15000")}"\noptions = {{ max-pages = 1 }}\n'
+        'store = "sqlite:///c.db"\ntimeout = "4s"\n',
+    )
+    jobs_file.write_text(jobs_file.read_text().replace('stop_grace = "4s"', 'stop_grace = "1s"'))
+    scheduler = start(schedulers, jobs_file)
+    run = subprocess.Popen(
+        [sys.executable, "-m", "crawler.cli", "jobs", "run", "long", "--jobs-file", str(jobs_file)],
+        cwd=tmp_path,
+        env=subprocess_env(),
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        [started] = wait_for(
+            lambda: [r["started_at"] for r in history(jobs_file, "long") if r["pid"]], 30, "a crawl"
+        )
+        wait_for(  # adopted 2.5 s or more after its start: a timeout counted from there is late
+            lambda: datetime.now(UTC) > started + timedelta(seconds=2.5), 10, "2.5 s"
+        )
+        run.kill()
+        run.wait(10)
+        wait_for(lambda: "adopting run" in scheduler.output(), 10, "the adoption")
+        [row] = wait_for(
+            lambda: [r for r in history(jobs_file, "long") if r["status"] != "running"],
+            20,
+            "the run's end",
+        )
+    finally:
+        run.kill()
+    assert row["status"] == "failed" and "timeout" in [r["code"] for r in row["reasons"]], row
+    assert row["finished_at"] - row["started_at"] < timedelta(seconds=4 + 2.5), row

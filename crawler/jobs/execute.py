@@ -255,7 +255,18 @@ def adopt_run(job: Job, row: dict[str, Any]) -> RunHandle:
         pid=row["pid"],
         pgid=row["pgid"],
         pid_start=row["pid_start"],
+        started=monotonic_since(row.get("started_at")),
     )
+
+
+def monotonic_since(started_at: datetime | None) -> float:
+    """The :func:`time.monotonic` reading of the wall-clock moment ``started_at``
+    (a run's history start, UTC): an adopted run's timeout counts from when it
+    started, not from its adoption.  Now when ``started_at`` is None."""
+    if started_at is None:
+        return time.monotonic()
+    elapsed = (datetime.now(UTC) - started_at).total_seconds()
+    return time.monotonic() - max(0.0, elapsed)
 
 
 def finish_run(

@@ -43,6 +43,7 @@ from crawler.jobs.execute import (
     adopt_run,
     alive,
     finish_run,
+    monotonic_since,
     owner_gone,
     owner_id,
     result_values,
@@ -62,6 +63,7 @@ logger = logging.getLogger(__name__)
 TICK = 0.5  # seconds between two looks at the state, the runs and the clock
 HEARTBEAT = 2.0  # seconds between two renewals of the lock
 LOCK_STALE_AFTER = 15.0  # seconds: a lock not renewed this long is taken over
+ORPHAN_CHECK = 3.0  # seconds between two looks for runs whose owner died (jobs run)
 RELOAD_CHECK = 1.0  # seconds between two looks at the job file (mtime, size, content hash)
 MAX_MISSED = 100_000  # fires counted at most when catching up
 
@@ -111,6 +113,7 @@ class Scheduler:
         self.next_beat = 0.0
         self.reload_asked = threading.Event()  # SIGHUP
         self.next_reload_check = 0.0
+        self.next_orphan_check = 0.0
         self.file_key = _file_key(jobs.path)
         self.file_digest = _file_digest(jobs.path)
         self.bad_digest: str | None = None  # the content of a file that did not validate
@@ -270,25 +273,7 @@ class Scheduler:
         """Runs left running or queued by a scheduler that died, and runs a
         stopped scheduler interrupted: adopted, finished, resumed, retried or
         marked (the ``interrupted`` policy); queued ones per ``misfire``."""
-        now = datetime.now(UTC)
-        for row in sorted(self.store.runs(limit=None, statuses=("running",)), key=_id):
-            job = self.jobs.jobs.get(row["job"])
-            if row["owner"] != self.owner and not owner_gone(row["owner"] or ""):
-                self.foreign[row["id"]] = row  # `crawler jobs run` in another shell
-                continue
-            if job is not None and row["remote_job"]:  # on Scrapyd: followed there
-                handle = remote_handle(self.jobs, job, row["id"], row["remote_job"])
-                self.active[row["id"]] = handle
-                continue
-            if job is not None and alive(row["pid"], row["pid_start"]):
-                logger.info("adopting run %s of %s (pid %s)", row["id"], job.name, row["pid"])
-                self.active[row["id"]] = adopt_run(job, row)
-                continue
-            values = self._lost_values(row, job)
-            self.store.update_run(row["id"], finished_at=now, **values)
-            logger.warning("run %s of %s: %s", row["id"], row["job"], values["status"])
-            if job is not None:
-                self._notify(job, row["id"])
+        self.take_over_orphans()
         # Interrupted by a scheduler's death or stop, not yet resumed or retried:
         # the newest of each job is followed up, the older ones no longer.
         follow: dict[str, dict[str, Any]] = {}
@@ -303,6 +288,45 @@ class Scheduler:
             self._follow_up(name, row)
         self._recover_queued()
 
+    def take_over_orphans(self, follow_up: bool = False) -> None:
+        """The ``running`` rows not followed here: those of a live owner (a
+        ``crawler jobs run`` in another shell) are counted as foreign runs;
+        those whose owner is gone are adopted when their crawl lives (its
+        timeout counting from its ``started_at``), else recorded as ended
+        (and, with ``follow_up``, followed per ``interrupted``).  At start,
+        and every :data:`ORPHAN_CHECK` seconds while running."""
+        now = datetime.now(UTC)
+        for row in sorted(self.store.runs(limit=None, statuses=("running",)), key=_id):
+            if row["id"] in self.active or row["owner"] == self.owner:
+                continue
+            job = self.jobs.jobs.get(row["job"])
+            if not owner_gone(row["owner"] or ""):
+                self.foreign[row["id"]] = row  # `crawler jobs run` in another shell
+                continue
+            self.foreign.pop(row["id"], None)
+            if job is not None and row["remote_job"]:  # on Scrapyd: followed there
+                handle = remote_handle(self.jobs, job, row["id"], row["remote_job"])
+                handle.started = monotonic_since(row["started_at"])
+                self.active[row["id"]] = handle
+                continue
+            if job is not None and alive(row["pid"], row["pid_start"]):
+                logger.info(
+                    "adopting run %s of %s (pid %s; its owner %s is gone)",
+                    row["id"],
+                    job.name,
+                    row["pid"],
+                    row["owner"],
+                )
+                self.active[row["id"]] = adopt_run(job, row)
+                continue
+            values = self._lost_values(row, job)
+            self.store.update_run(row["id"], finished_at=now, **values)
+            logger.warning("run %s of %s: %s", row["id"], row["job"], values["status"])
+            if job is not None:
+                self._notify(job, row["id"])
+                if follow_up and values["status"] == "interrupted":
+                    self._follow_up(job.name, self.store.run(row["id"]) or row)
+
     def _lost_values(self, row: dict[str, Any], job: Job | None) -> dict[str, Any]:
         outcome_file = Path(row["run_dir"] or ".") / "outcome.json"
         if job is not None and parts.read_outcome(outcome_file) is not None:
@@ -312,8 +336,8 @@ class Scheduler:
             "reasons": [
                 {
                     "code": "scheduler_died",
-                    "message": "the scheduler died while the run was in progress, "
-                    "and its crawl is gone",
+                    "message": f"its owner ({row['owner']}: a scheduler, or crawler jobs "
+                    "run) died while the run was in progress, and its crawl is gone",
                 }
             ],
         }
@@ -536,8 +560,13 @@ class Scheduler:
             self.notifier.submit(send_notifications, self.store, handle.job, row)
         for run_id, row in list(self.foreign.items()):
             current = self.store.run(run_id)
-            if current is None or current["status"] != "running" or owner_gone(row["owner"] or ""):
+            if current is None or current["status"] != "running":
                 del self.foreign[run_id]
+            elif owner_gone(row["owner"] or ""):
+                self.next_orphan_check = 0.0  # adopted or recorded at once
+        if time.monotonic() >= self.next_orphan_check and not self.stopping.is_set():
+            self.next_orphan_check = time.monotonic() + ORPHAN_CHECK
+            self.take_over_orphans(follow_up=True)
 
     def _notify(self, job: Job, run_id: int) -> None:
         row = self.store.run(run_id)
