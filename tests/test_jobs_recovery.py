@@ -7,10 +7,12 @@ in this process; the rows are those a scheduler killed mid-run leaves.
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import socket
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import pytest
@@ -18,6 +20,7 @@ import pytest
 from crawler.jobs.config import load_jobs_file
 from crawler.jobs.scheduler import Scheduler
 from crawler.jobs.state import StateStore
+from crawler.outcome import usage_report, write_outcome
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -104,3 +107,43 @@ def test_queued_runs_follow_the_misfire_policy(scheduler: Scheduler) -> None:
         queued["mark"][0]: "missed",
         queued["mark"][1]: "missed",
     }
+
+
+def test_a_run_that_ended_unwatched_ends_when_it_ended_not_when_noticed(
+    scheduler: Scheduler, tmp_path: Path
+) -> None:
+    """The end time is the outcome file's ``finished_at``; without one, when
+    its crawl.log was last written; without that, unknown (None)."""
+    store = scheduler.store
+    pid, now = dead_pid(), datetime.now(UTC)
+    ended = now - timedelta(minutes=10)
+    rows = {}
+    for name in ("resume", "retry", "mark"):
+        run_dir = tmp_path / name
+        run_dir.mkdir()
+        rows[name] = store.add_run(
+            job=name,
+            trigger="schedule",
+            status="running",
+            started_at=now - timedelta(minutes=20),
+            run_dir=str(run_dir),
+            log_file=str(run_dir / "crawl.log") if name != "mark" else None,
+            pid=pid,
+            pgid=pid,
+            pid_start="1",
+            owner=f"{socket.gethostname()}:{pid}",
+        )
+    outcome = usage_report("boom", started_at=now - timedelta(minutes=20))
+    write_outcome(
+        tmp_path / "resume" / "outcome.json",
+        dataclasses.replace(outcome, finished_at=ended.isoformat()),
+    )
+    log = tmp_path / "retry" / "crawl.log"
+    log.write_text("the crawl's last line\n")
+    os.utime(log, (ended.timestamp(), ended.timestamp()))
+    scheduler.recover()
+    finished = {name: (store.run(i) or {}).get("finished_at") for name, i in rows.items()}
+    assert finished["resume"] == ended  # the outcome file's
+    assert abs((finished["retry"] - ended).total_seconds()) < 1  # the log's mtime
+    assert finished["mark"] is None  # unknown
+    assert (store.run(rows["resume"]) or {}).get("status") == "failed"

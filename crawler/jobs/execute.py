@@ -278,7 +278,7 @@ def finish_run(
     close) is killed."""
     signal_group(handle.pgid, signal.SIGKILL)
     values = handle.result(returncode)
-    values["finished_at"] = datetime.now(UTC)
+    values.setdefault("finished_at", datetime.now(UTC))
     store.update_run(handle.run_id, **values)
     row = store.run(handle.run_id) or {}
     logger.info(
@@ -311,7 +311,8 @@ def result_values(
     (:func:`crawler.jobs.parts.read_outcome`), else from its exit status
     (0 succeeded, 130 or a stop signal - :data:`STOP_SIGNALS` - interrupted,
     another signal failed with reason ``killed``, anything else failed).  A run
-    stopped for its timeout is failed (``timeout``): it did not do its work."""
+    stopped for its timeout is failed (``timeout``): it did not do its work.
+    ``finished_at`` is the outcome file's, when it has one."""
     outcome = parts.read_outcome(outcome_file)
     reasons: list[dict[str, str]] = []
     values: dict[str, Any] = {}
@@ -328,6 +329,9 @@ def result_values(
         )
         if outcome.store:
             values["store"] = outcome.store
+        ended = _moment(outcome.finished_at)
+        if ended is not None:
+            values["finished_at"] = ended  # when it ended, not when that was noticed
     else:
         code = returncode if returncode is not None and returncode >= 0 else None
         values["exit_code"] = code
@@ -370,6 +374,29 @@ def result_values(
             status = "failed"
     values.update(status=status, reasons=reasons)
     return values
+
+
+def _moment(text: str | None) -> datetime | None:
+    """An ISO-8601 time of an outcome file as an aware UTC datetime; None when
+    missing or unreadable."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def last_written(path: Path | None) -> datetime | None:
+    """The modification time of ``path`` (a run's ``crawl.log``: the last thing
+    its crawl wrote), UTC; None when there is no such file."""
+    if path is None:
+        return None
+    try:
+        return datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    except OSError:
+        return None
 
 
 def _reason(reason: Any) -> dict[str, str]:

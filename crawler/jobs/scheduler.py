@@ -43,6 +43,7 @@ from crawler.jobs.execute import (
     adopt_run,
     alive,
     finish_run,
+    last_written,
     monotonic_since,
     owner_gone,
     owner_id,
@@ -295,7 +296,6 @@ class Scheduler:
         timeout counting from its ``started_at``), else recorded as ended
         (and, with ``follow_up``, followed per ``interrupted``).  At start,
         and every :data:`ORPHAN_CHECK` seconds while running."""
-        now = datetime.now(UTC)
         for row in sorted(self.store.runs(limit=None, statuses=("running",)), key=_id):
             if row["id"] in self.active or row["owner"] == self.owner:
                 continue
@@ -320,7 +320,10 @@ class Scheduler:
                 self.active[row["id"]] = adopt_run(job, row)
                 continue
             values = self._lost_values(row, job)
-            self.store.update_run(row["id"], finished_at=now, **values)
+            if "finished_at" not in values:  # it ended while nobody watched: when its log
+                log = Path(row["log_file"]) if row["log_file"] else None  # was last written
+                values["finished_at"] = last_written(log)
+            self.store.update_run(row["id"], **values)
             logger.warning("run %s of %s: %s", row["id"], row["job"], values["status"])
             if job is not None:
                 self._notify(job, row["id"])
