@@ -12,12 +12,14 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import pytest
 
 from crawler.jobs.config import load_jobs_file
+from crawler.jobs.execute import process_start
 from crawler.jobs.scheduler import Scheduler
 from crawler.jobs.state import StateStore
 from crawler.outcome import usage_report, write_outcome
@@ -147,3 +149,44 @@ def test_a_run_that_ended_unwatched_ends_when_it_ended_not_when_noticed(
     assert abs((finished["retry"] - ended).total_seconds()) < 1  # the log's mtime
     assert finished["mark"] is None  # unknown
     assert (store.run(rows["resume"]) or {}).get("status") == "failed"
+
+
+def test_an_adopted_run_this_scheduler_stopped_is_not_lost(
+    scheduler: Scheduler, tmp_path: Path
+) -> None:
+    """A crawl adopted from a dead scheduler, then stopped by this one (overlap
+    ``stop``), ends ``interrupted`` with reason ``overlap``, not ``lost``."""
+    store = scheduler.store
+    crawl = subprocess.Popen(  # stands for a crawl: a process in its own session
+        [sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True
+    )
+    try:
+        pid = dead_pid()
+        run_id = store.add_run(
+            job="mark",
+            trigger="schedule",
+            status="running",
+            started_at=datetime.now(UTC),
+            run_dir=str(tmp_path / "mark"),
+            pid=crawl.pid,
+            pgid=crawl.pid,
+            pid_start=process_start(crawl.pid),
+            owner=f"{socket.gethostname()}:{pid}",
+        )
+        scheduler.recover()
+        handle = scheduler.active[run_id]
+        assert handle.proc is None  # adopted
+        handle.stop("overlap")
+        crawl.wait(10)
+        for _ in range(50):
+            scheduler.poll_runs()
+            if not scheduler.active:
+                break
+            time.sleep(0.1)
+        scheduler.notifier.shutdown(wait=True)
+    finally:
+        crawl.kill()
+        crawl.wait()
+    row = store.run(run_id) or {}
+    assert row["status"] == "interrupted"
+    assert [r["code"] for r in row["reasons"]] == ["overlap"]

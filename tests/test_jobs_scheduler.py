@@ -466,3 +466,46 @@ def test_a_jobs_run_whose_process_died_is_adopted_and_its_timeout_counts_from_it
         run.kill()
     assert row["status"] == "failed" and "timeout" in [r["code"] for r in row["reasons"]], row
     assert row["finished_at"] - row["started_at"] < timedelta(seconds=4 + 2.5), row
+
+
+def test_a_run_stopped_while_its_crawl_starts_is_interrupted_with_exit_130(
+    tinysite: TinySite, tmp_path: Path
+) -> None:
+    """SIGTERM to ``crawler jobs run`` as soon as its crawl process exists:
+    ``interrupted`` (reason ``user``), exit code 130 recorded and returned, and
+    the crawl's log says it was stopped."""
+    jobs_file = write_jobs(
+        tmp_path,
+        f'[jobs.early]\ncrawl = "{tinysite.url("/")}"\noptions = {{ max-pages = 1 }}\n'
+        'store = "sqlite:///c.db"\n',
+    )
+    run = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "crawler.cli",
+            "jobs",
+            "run",
+            "early",
+            "--jobs-file",
+            str(jobs_file),
+        ],
+        cwd=tmp_path,
+        env=subprocess_env(),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: [r for r in history(jobs_file, "early") if r["pid"]], 30, "the crawl")
+        run.send_signal(signal.SIGTERM)
+        _, err = run.communicate(timeout=60)
+    finally:
+        run.kill()
+    assert run.returncode == 130, err
+    [row] = history(jobs_file, "early")
+    assert (row["status"], row["exit_code"]) == ("interrupted", 130), row
+    assert [r["code"] for r in row["reasons"]] == ["user"]
+    log = (tmp_path / "runs" / "early" / str(row["id"]) / "crawl.log").read_text()
+    stopped_early = not (tmp_path / "runs" / "early" / str(row["id"]) / "outcome.json").exists()
+    assert not stopped_early or "was stopped (user)" in log, log
+    assert stopped_early  # the stop came before the crawl could write its outcome

@@ -279,6 +279,8 @@ def finish_run(
     signal_group(handle.pgid, signal.SIGKILL)
     values = handle.result(returncode)
     values.setdefault("finished_at", datetime.now(UTC))
+    if handle.stop_reason and handle.pgid and not handle.outcome_file.exists():
+        _note_early_stop(handle, values.get("exit_code"))
     store.update_run(handle.run_id, **values)
     row = store.run(handle.run_id) or {}
     logger.info(
@@ -292,6 +294,21 @@ def finish_run(
     if notify:
         send_notifications(store, handle.job, row)
     return row
+
+
+def _note_early_stop(handle: RunHandle, exit_code: int | None) -> None:
+    """A line at the end of the crawl.log of a run stopped before its crawl
+    wrote its outcome (stopped while starting: Python's KeyboardInterrupt
+    traceback may be all the log has)."""
+    try:
+        with (handle.run_dir / "crawl.log").open("a", encoding="utf-8") as log:
+            log.write(
+                f"[crawler jobs] run {handle.run_id} was stopped ({handle.stop_reason}) "
+                f"before its crawl wrote its outcome (exit {exit_code}); a "
+                "KeyboardInterrupt traceback above is that stop, not a crash\n"
+            )
+    except OSError as e:
+        logger.warning("cannot write to the log of run %s: %s", handle.run_id, e)
 
 
 def send_notifications(store: StateStore, job: Job, row: dict[str, Any]) -> None:
@@ -310,7 +327,8 @@ def result_values(
     """The history columns of an ended run: from its outcome file
     (:func:`crawler.jobs.parts.read_outcome`), else from its exit status
     (0 succeeded, 130 or a stop signal - :data:`STOP_SIGNALS` - interrupted,
-    another signal failed with reason ``killed``, anything else failed).  A run
+    another signal failed with reason ``killed``, anything else failed); a
+    crawl ended by signal N has the exit code 128 + N (130 for SIGINT).  A run
     stopped for its timeout is failed (``timeout``): it did not do its work.
     ``finished_at`` is the outcome file's, when it has one."""
     outcome = parts.read_outcome(outcome_file)
@@ -334,9 +352,13 @@ def result_values(
             values["finished_at"] = ended  # when it ended, not when that was noticed
     else:
         code = returncode if returncode is not None and returncode >= 0 else None
+        if returncode is not None and returncode < -1:
+            code = 128 - returncode  # ended by signal N: 128 + N, as a shell's $? says
         values["exit_code"] = code
         if code == 0:
             status = "succeeded"
+        elif returncode == -1 and stop_reason:  # adopted, and stopped here: as asked
+            status = "interrupted"
         elif returncode == -1:  # adopted: its exit status went to its dead parent
             status = "interrupted"
             reasons.append(
