@@ -8,6 +8,7 @@ in this process; the rows are those a scheduler killed mid-run leaves.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import socket
 import subprocess
@@ -18,8 +19,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from crawler.jobs import scheduler as scheduler_module
 from crawler.jobs.config import load_jobs_file
-from crawler.jobs.execute import process_start
+from crawler.jobs.execute import adopt_run, process_start
 from crawler.jobs.scheduler import Scheduler
 from crawler.jobs.state import StateStore
 from crawler.outcome import usage_report, write_outcome
@@ -190,3 +192,57 @@ def test_an_adopted_run_this_scheduler_stopped_is_not_lost(
     row = store.run(run_id) or {}
     assert row["status"] == "interrupted"
     assert [r["code"] for r in row["reasons"]] == ["overlap"]
+
+
+def test_a_stale_lock_taken_over_is_logged_and_its_holders_runs_change_hands(
+    scheduler: Scheduler,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A frozen scheduler (a live process that stopped renewing the lock): the
+    new one logs the takeover naming it and adopts its running crawl; the old
+    one, woken, exits without stopping that crawl."""
+    store = scheduler.store
+    frozen = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    crawl = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True
+    )
+    try:
+        old_owner = f"{socket.gethostname()}:{frozen.pid}"
+        assert store.acquire_lock(old_owner, 15, lambda _: False) is None
+        run_id = store.add_run(
+            job="mark",
+            trigger="schedule",
+            status="running",
+            started_at=datetime.now(UTC),
+            run_dir=str(tmp_path / "mark"),
+            pid=crawl.pid,
+            pgid=crawl.pid,
+            pid_start=process_start(crawl.pid),
+            owner=old_owner,
+        )
+        old = Scheduler(scheduler.jobs, store)
+        old.owner = old_owner
+        old.recover()  # nothing to adopt: the run is its own
+        old.active[run_id] = adopt_run(scheduler.jobs.jobs["mark"], store.run(run_id) or {})
+
+        monkeypatch.setattr(scheduler_module, "LOCK_STALE_AFTER", 0.0)  # it froze long ago
+        with caplog.at_level(logging.WARNING, logger="crawler.jobs.scheduler"):
+            scheduler.take_lock()
+        assert f"took over the scheduler lock of {old_owner}" in caplog.text
+        scheduler.recover()
+        assert run_id in scheduler.active  # adopted, though its old owner still lives
+
+        old.next_beat = 0.0
+        old.tick()  # woken: the lock is no longer its own
+        assert old.stopping.is_set()
+        old.shutdown()
+        old.notifier.shutdown(wait=True)
+        time.sleep(0.3)
+        assert crawl.poll() is None, "the old scheduler stopped a crawl it no longer owns"
+        assert (store.run(run_id) or {}).get("status") == "running"
+    finally:
+        for process in (crawl, frozen):
+            process.kill()
+            process.wait()

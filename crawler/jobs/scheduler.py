@@ -115,6 +115,8 @@ class Scheduler:
         self.reload_asked = threading.Event()  # SIGHUP
         self.next_reload_check = 0.0
         self.next_orphan_check = 0.0
+        self.lock_lost = False  # another scheduler took the lock over: exit, stop nothing
+        self.taken_from: str | None = None  # the stale holder this one took the lock from
         self.file_key = _file_key(jobs.path)
         self.file_digest = _file_digest(jobs.path)
         self.bad_digest: str | None = None  # the content of a file that did not validate
@@ -124,12 +126,7 @@ class Scheduler:
     def run(self) -> int:
         """Take the lock, recover, catch up, loop until asked to stop, stop
         gracefully; 0.  :class:`SchedulerLockedError` when another scheduler runs."""
-        holder = self.store.acquire_lock(self.owner, LOCK_STALE_AFTER, owner_gone)
-        if holder is not None:
-            raise SchedulerLockedError(
-                f"another scheduler ({holder}) runs the jobs of this state store: "
-                "stop it first, or give this one another [scheduler] store"
-            )
+        self.take_lock()
         self.next_beat = time.monotonic() + HEARTBEAT
         previous = {
             signum: signal.signal(signum, self._on_signal)
@@ -160,6 +157,29 @@ class Scheduler:
             self.store.release_lock(self.owner)
         logger.info("scheduler stopped")
         return 0
+
+    def take_lock(self) -> None:
+        """Take the state store's lock; :class:`SchedulerLockedError` when a live
+        scheduler holds it.  Taking over a stale lock (its holder dead, or not
+        renewing it for :data:`LOCK_STALE_AFTER` s: frozen, say by SIGSTOP) is
+        logged naming the old holder, whose runs this scheduler then adopts; a
+        woken old holder leaves them running (:meth:`shutdown`)."""
+        previous = self.store.lock_holder()
+        holder = self.store.acquire_lock(self.owner, LOCK_STALE_AFTER, owner_gone)
+        if holder is not None:
+            raise SchedulerLockedError(
+                f"another scheduler ({holder}) runs the jobs of this state store: "
+                "stop it first, or give this one another [scheduler] store"
+            )
+        if previous not in (None, self.owner):
+            self.taken_from = previous
+            logger.warning(
+                "took over the scheduler lock of %s (%s): its runs are adopted here",
+                previous,
+                "its process is gone"
+                if owner_gone(previous)
+                else f"no heartbeat for {LOCK_STALE_AFTER:g}s or more",
+            )
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
         if self.stopping.is_set():
@@ -255,7 +275,18 @@ class Scheduler:
 
     def shutdown(self) -> None:
         """Stop starting runs, SIGINT every run (they end interrupted, resumable
-        from their job dirs), SIGKILL those still there after ``stop_grace``."""
+        from their job dirs), SIGKILL those still there after ``stop_grace``.
+        A scheduler whose lock was taken over stops none: its runs are the new
+        holder's, which adopts them."""
+        if self.lock_lost:
+            if self.active:
+                logger.warning(
+                    "leaving %d run(s) to the scheduler that took the lock over: %s",
+                    len(self.active),
+                    ", ".join(str(run_id) for run_id in self.active),
+                )
+            self.active.clear()
+            return
         for run_id, handle in list(self.active.items()):
             if isinstance(handle, RemoteRunHandle):  # Scrapyd's: the next scheduler follows it
                 del self.active[run_id]
@@ -300,7 +331,8 @@ class Scheduler:
             if row["id"] in self.active or row["owner"] == self.owner:
                 continue
             job = self.jobs.jobs.get(row["job"])
-            if not owner_gone(row["owner"] or ""):
+            owner = row["owner"] or ""
+            if owner != self.taken_from and not owner_gone(owner):
                 self.foreign[row["id"]] = row  # `crawler jobs run` in another shell
                 continue
             self.foreign.pop(row["id"], None)
@@ -311,7 +343,7 @@ class Scheduler:
                 continue
             if job is not None and alive(row["pid"], row["pid_start"]):
                 logger.info(
-                    "adopting run %s of %s (pid %s; its owner %s is gone)",
+                    "adopting run %s of %s (pid %s; its owner %s is gone or lost the lock)",
                     row["id"],
                     job.name,
                     row["pid"],
@@ -440,7 +472,12 @@ class Scheduler:
         self.next_beat = time.monotonic() + HEARTBEAT
         if self.store.heartbeat(self.owner):
             return True
-        logger.error("another scheduler took over this state store's lock: stopping")
+        logger.error(
+            "another scheduler (%s) took over this state store's lock: exiting, "
+            "its runs left to it",
+            self.store.lock_holder() or "gone meanwhile",
+        )
+        self.lock_lost = True
         self.stopping.set()
         return False
 
