@@ -421,6 +421,7 @@ def test_a_crawl_killed_by_a_signal_nobody_asked_for_is_failed(
     finally:
         run.kill()
     assert run.returncode == 1, err
+    assert "(exit 137; pages -, items -, errors -)" in err, err  # unknown, as jobs history shows
     [row] = history(jobs_file, "oom")
     assert row["status"] == "failed", row
     assert [r["code"] for r in row["reasons"]] == ["killed"]
