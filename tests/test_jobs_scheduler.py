@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -369,3 +370,152 @@ def test_state_store_on_postgresql(postgres_url: str) -> None:
         assert store.heartbeat("h:1") is False and store.heartbeat("h:2") is True
     finally:
         store.close()
+
+
+def test_a_changed_job_file_is_re_read_while_the_scheduler_runs(
+    tinysite: TinySite, tmp_path: Path, schedulers: list[SchedulerProcess]
+) -> None:
+    """A renamed job fires under its new name only, the change is logged; a file
+    that no longer validates keeps the old jobs, its error logged once."""
+    body = 'crawl = "{}"\noptions = {{ max-pages = 1 }}\nschedule = {{ every = 1 }}\n'
+    body = body.format(tinysite.url("/"))
+    jobs_file = write_jobs(tmp_path, "[jobs.old]\n" + body)
+    scheduler = start(schedulers, jobs_file)
+    wait_for(lambda: done(jobs_file, "old"), 20, "a run of old")
+    text = jobs_file.read_text()
+    jobs_file.write_text(text.replace("[jobs.old]", "[jobs.new]"))
+    wait_for(lambda: done(jobs_file, "new"), 20, "a run of new")
+    assert "added: new; removed: old" in scheduler.output(), scheduler.output()
+    renamed_at = datetime.now(UTC)
+    jobs_file.write_text(text.replace("[jobs.old]", "[jobs.new]") + "[jobs.bad]\nspider = 3\n")
+    wait_for(lambda: "not valid; keeping the old jobs" in scheduler.output(), 10, "the error")
+    wait_for(lambda: datetime.now(UTC) > renamed_at + timedelta(seconds=3), 10, "three fires")
+    assert scheduler.output().count("not valid; keeping the old jobs") == 1
+    late_old = [r for r in history(jobs_file, "old") if r["scheduled_for"] > renamed_at]
+    assert late_old == [], "a removed job fired"
+    wait_for(  # the old jobs kept: new still fires
+        lambda: [r for r in history(jobs_file, "new") if r["scheduled_for"] > renamed_at],
+        10,
+        "a fire of new after the invalid file",
+    )
+
+
+def test_a_crawl_killed_by_a_signal_nobody_asked_for_is_failed(
+    tinysite: TinySite, tmp_path: Path, webhook_receiver: WebhookReceiver
+) -> None:
+    """``kill -9`` of the crawl itself (as the OOM killer does): failed, reason
+    ``killed`` naming the signal, notified; ``jobs run`` exits 1, not 130."""
+    jobs_file = write_jobs(
+        tmp_path,
+        f'[jobs.oom]\ncrawl = "{tinysite.url("/" + SLOW)}"\noptions = {{ max-pages = 1 }}\n'
+        'store = "sqlite:///c.db"\ninterrupted = "retry"\n\n'
+        f'[[jobs.oom.notify]]\non = ["failure"]\nwebhook = {{ url = "{webhook_receiver.url}" }}\n',
+    )
+    run = subprocess.Popen(
+        [sys.executable, "-m", "crawler.cli", "jobs", "run", "oom", "--jobs-file", str(jobs_file)],
+        cwd=tmp_path,
+        env=subprocess_env(),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        pid = wait_for(
+            lambda: [r["pid"] for r in history(jobs_file, "oom") if r["pid"]], 30, "the crawl"
+        )[0]
+        os.kill(pid, signal.SIGKILL)
+        _, err = run.communicate(timeout=60)
+    finally:
+        run.kill()
+    assert run.returncode == 1, err
+    assert "(exit 137; pages -, items -, errors -)" in err, err  # unknown, as jobs history shows
+    [row] = history(jobs_file, "oom")
+    assert row["status"] == "failed", row
+    assert [r["code"] for r in row["reasons"]] == ["killed"]
+    assert "killed by SIGKILL (out of memory?" in row["reasons"][0]["message"]
+    [post] = webhook_receiver.requests
+    assert json.loads(post.body)["status"] == "failed"
+
+
+def test_a_jobs_run_whose_process_died_is_adopted_and_its_timeout_counts_from_its_start(
+    tinysite: TinySite, tmp_path: Path, schedulers: list[SchedulerProcess]
+) -> None:
+    """``crawler jobs run`` killed while its crawl goes on: the running scheduler
+    adopts the crawl within seconds and stops it at ``started_at + timeout``."""
+    jobs_file = write_jobs(
+        tmp_path,
+        f'[jobs.long]\ncrawl = "{tinysite.url("/?delay=15000")}"\noptions = {{ max-pages = 1 }}\n'
+        'store = "sqlite:///c.db"\ntimeout = "4s"\n',
+    )
+    jobs_file.write_text(jobs_file.read_text().replace('stop_grace = "4s"', 'stop_grace = "1s"'))
+    scheduler = start(schedulers, jobs_file)
+    run = subprocess.Popen(
+        [sys.executable, "-m", "crawler.cli", "jobs", "run", "long", "--jobs-file", str(jobs_file)],
+        cwd=tmp_path,
+        env=subprocess_env(),
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        [started] = wait_for(
+            lambda: [r["started_at"] for r in history(jobs_file, "long") if r["pid"]], 30, "a crawl"
+        )
+        wait_for(  # adopted 2.5 s or more after its start: a timeout counted from there is late
+            lambda: datetime.now(UTC) > started + timedelta(seconds=2.5), 10, "2.5 s"
+        )
+        run.kill()
+        run.wait(10)
+        wait_for(lambda: "adopting run" in scheduler.output(), 10, "the adoption")
+        [row] = wait_for(
+            lambda: [r for r in history(jobs_file, "long") if r["status"] != "running"],
+            20,
+            "the run's end",
+        )
+    finally:
+        run.kill()
+    assert row["status"] == "failed" and "timeout" in [r["code"] for r in row["reasons"]], row
+    assert row["finished_at"] - row["started_at"] < timedelta(seconds=4 + 2.5), row
+
+
+def test_a_run_stopped_while_its_crawl_starts_is_interrupted_with_exit_130(
+    tinysite: TinySite, tmp_path: Path
+) -> None:
+    """SIGTERM to ``crawler jobs run`` as soon as its crawl process exists:
+    ``interrupted`` (reason ``user``), an exit code recorded, 130 returned, and
+    the crawl's log says it was stopped."""
+    jobs_file = write_jobs(
+        tmp_path,
+        f'[jobs.early]\ncrawl = "{tinysite.url("/")}"\noptions = {{ max-pages = 1 }}\n'
+        'store = "sqlite:///c.db"\n',
+    )
+    run = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "crawler.cli",
+            "jobs",
+            "run",
+            "early",
+            "--jobs-file",
+            str(jobs_file),
+        ],
+        cwd=tmp_path,
+        env=subprocess_env(),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: [r for r in history(jobs_file, "early") if r["pid"]], 30, "the crawl")
+        run.send_signal(signal.SIGTERM)
+        _, err = run.communicate(timeout=60)
+    finally:
+        run.kill()
+    assert run.returncode == 130, err
+    [row] = history(jobs_file, "early")
+    assert row["status"] == "interrupted", row
+    # 130 (SIGINT: 128 + 2) - or 1 when the KeyboardInterrupt came while
+    # ``python -m`` was still finding the module (runpy reports it, exits 1)
+    assert row["exit_code"] in (130, 1), row
+    assert [r["code"] for r in row["reasons"]] == ["user"]
+    log = (tmp_path / "runs" / "early" / str(row["id"]) / "crawl.log").read_text()
+    stopped_early = not (tmp_path / "runs" / "early" / str(row["id"]) / "outcome.json").exists()
+    assert not stopped_early or "was stopped (user)" in log, log
+    assert stopped_early  # the stop came before the crawl could write its outcome

@@ -317,9 +317,12 @@ def run_job(args: argparse.Namespace) -> int:
     finally:
         store.close()
     reasons = "; ".join(r.get("message", "") for r in row.get("reasons") or [])
-    print(
-        f"run {run_id} of {job.name}: {row['status']} (exit {row['exit_code']}; pages "
-        f"{row['pages'] or 0}, items {row['items'] or 0}, errors {row['errors'] or 0})"
+    shown = {
+        k: "-" if row[k] is None else row[k] for k in ("exit_code", "pages", "items", "errors")
+    }
+    print(  # "-": not known (a Scrapyd run's counts, a killed crawl's exit), as in jobs history
+        f"run {run_id} of {job.name}: {row['status']} (exit {shown['exit_code']}; pages "
+        f"{shown['pages']}, items {shown['items']}, errors {shown['errors']})"
         + (f": {reasons}" if reasons else ""),
         file=sys.stderr,
     )

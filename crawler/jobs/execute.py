@@ -47,6 +47,22 @@ STOP_REASONS = {
 }
 
 
+#: Signals that ask a crawl to stop (Ctrl-C, ``kill``, a closed terminal): a
+#: crawl they end is ``interrupted``; any other signal that ends it (SIGKILL of
+#: the OOM killer or ``kill -9``, SIGSEGV, SIGABRT...) makes it ``failed``.
+STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
+
+
+def _killed_by(signum: int) -> str:
+    """``killed by SIGKILL (out of memory?)``, ``killed by SIGSEGV``, ``killed by signal 99``."""
+    try:
+        name = signal.Signals(signum).name
+    except ValueError:
+        name = f"signal {signum}"
+    hint = " (out of memory? the kernel's OOM killer sends it; see dmesg)" if signum == 9 else ""
+    return f"killed by {name}{hint}"
+
+
 def owner_id() -> str:
     """This process as a run's or the lock's owner: ``host:pid``."""
     return f"{socket.gethostname()}:{os.getpid()}"
@@ -239,7 +255,18 @@ def adopt_run(job: Job, row: dict[str, Any]) -> RunHandle:
         pid=row["pid"],
         pgid=row["pgid"],
         pid_start=row["pid_start"],
+        started=monotonic_since(row.get("started_at")),
     )
+
+
+def monotonic_since(started_at: datetime | None) -> float:
+    """The :func:`time.monotonic` reading of the wall-clock moment ``started_at``
+    (a run's history start, UTC): an adopted run's timeout counts from when it
+    started, not from its adoption.  Now when ``started_at`` is None."""
+    if started_at is None:
+        return time.monotonic()
+    elapsed = (datetime.now(UTC) - started_at).total_seconds()
+    return time.monotonic() - max(0.0, elapsed)
 
 
 def finish_run(
@@ -251,7 +278,9 @@ def finish_run(
     close) is killed."""
     signal_group(handle.pgid, signal.SIGKILL)
     values = handle.result(returncode)
-    values["finished_at"] = datetime.now(UTC)
+    values.setdefault("finished_at", datetime.now(UTC))
+    if handle.stop_reason and handle.pgid and not handle.outcome_file.exists():
+        _note_early_stop(handle, values.get("exit_code"))
     store.update_run(handle.run_id, **values)
     row = store.run(handle.run_id) or {}
     logger.info(
@@ -265,6 +294,21 @@ def finish_run(
     if notify:
         send_notifications(store, handle.job, row)
     return row
+
+
+def _note_early_stop(handle: RunHandle, exit_code: int | None) -> None:
+    """A line at the end of the crawl.log of a run stopped before its crawl
+    wrote its outcome (stopped while starting: Python's KeyboardInterrupt
+    traceback may be all the log has)."""
+    try:
+        with (handle.run_dir / "crawl.log").open("a", encoding="utf-8") as log:
+            log.write(
+                f"[crawler jobs] run {handle.run_id} was stopped ({handle.stop_reason}) "
+                f"before its crawl wrote its outcome (exit {exit_code}); a "
+                "KeyboardInterrupt traceback above is that stop, not a crash\n"
+            )
+    except OSError as e:
+        logger.warning("cannot write to the log of run %s: %s", handle.run_id, e)
 
 
 def send_notifications(store: StateStore, job: Job, row: dict[str, Any]) -> None:
@@ -282,8 +326,11 @@ def result_values(
 ) -> dict[str, Any]:
     """The history columns of an ended run: from its outcome file
     (:func:`crawler.jobs.parts.read_outcome`), else from its exit status
-    (0 succeeded, 130 or a signal interrupted, anything else failed).  A run
-    stopped for its timeout is failed (``timeout``): it did not do its work."""
+    (0 succeeded, 130 or a stop signal - :data:`STOP_SIGNALS` - interrupted,
+    another signal failed with reason ``killed``, anything else failed); a
+    crawl ended by signal N has the exit code 128 + N (130 for SIGINT).  A run
+    stopped for its timeout is failed (``timeout``): it did not do its work.
+    ``finished_at`` is the outcome file's, when it has one."""
     outcome = parts.read_outcome(outcome_file)
     reasons: list[dict[str, str]] = []
     values: dict[str, Any] = {}
@@ -300,11 +347,18 @@ def result_values(
         )
         if outcome.store:
             values["store"] = outcome.store
+        ended = _moment(outcome.finished_at)
+        if ended is not None:
+            values["finished_at"] = ended  # when it ended, not when that was noticed
     else:
         code = returncode if returncode is not None and returncode >= 0 else None
+        if returncode is not None and returncode < -1:
+            code = 128 - returncode  # ended by signal N: 128 + N, as a shell's $? says
         values["exit_code"] = code
         if code == 0:
             status = "succeeded"
+        elif returncode == -1 and stop_reason:  # adopted, and stopped here: as asked
+            status = "interrupted"
         elif returncode == -1:  # adopted: its exit status went to its dead parent
             status = "interrupted"
             reasons.append(
@@ -314,14 +368,18 @@ def result_values(
                     "outcome file",
                 }
             )
+        elif (
+            returncode is not None
+            and returncode < -1
+            and not stop_reason
+            and -returncode not in STOP_SIGNALS
+        ):
+            status = "failed"  # a signal nobody here sent: the OOM killer, a crash, kill -9
+            reasons.append(
+                {"code": "killed", "message": f"the crawl was {_killed_by(-returncode)}"}
+            )
         elif stop_reason or code == EXIT_INTERRUPTED or (returncode or 0) < 0:
-            status = "interrupted"  # stopped by us (or a signal), however early
-            if returncode is not None and returncode < -1 and not stop_reason:
-                try:
-                    name = signal.Signals(-returncode).name
-                except ValueError:
-                    name = f"signal {-returncode}"
-                reasons.append({"code": "killed", "message": f"the crawl was killed ({name})"})
+            status = "interrupted"  # stopped by us or a stop signal, however early
         else:
             status = "failed"
             what = "a configuration error" if code == EXIT_USAGE else "a failure"
@@ -338,6 +396,29 @@ def result_values(
             status = "failed"
     values.update(status=status, reasons=reasons)
     return values
+
+
+def _moment(text: str | None) -> datetime | None:
+    """An ISO-8601 time of an outcome file as an aware UTC datetime; None when
+    missing or unreadable."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def last_written(path: Path | None) -> datetime | None:
+    """The modification time of ``path`` (a run's ``crawl.log``: the last thing
+    its crawl wrote), UTC; None when there is no such file."""
+    if path is None:
+        return None
+    try:
+        return datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    except OSError:
+        return None
 
 
 def _reason(reason: Any) -> dict[str, str]:

@@ -23,6 +23,8 @@ Policies (per job; README, "Scheduled jobs"):
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import logging
 import signal
 import threading
@@ -33,13 +35,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crawler.exceptions import SchedulerLockedError, StoreError
+from crawler.exceptions import ConfigError, SchedulerLockedError, StoreError
 from crawler.jobs import parts
+from crawler.jobs.config import load_jobs_file
 from crawler.jobs.execute import (
     RunHandle,
     adopt_run,
     alive,
     finish_run,
+    last_written,
+    monotonic_since,
     owner_gone,
     owner_id,
     result_values,
@@ -59,6 +64,8 @@ logger = logging.getLogger(__name__)
 TICK = 0.5  # seconds between two looks at the state, the runs and the clock
 HEARTBEAT = 2.0  # seconds between two renewals of the lock
 LOCK_STALE_AFTER = 15.0  # seconds: a lock not renewed this long is taken over
+ORPHAN_CHECK = 3.0  # seconds between two looks for runs whose owner died (jobs run)
+RELOAD_CHECK = 1.0  # seconds between two looks at the job file (mtime, size, content hash)
 MAX_MISSED = 100_000  # fires counted at most when catching up
 
 
@@ -105,23 +112,27 @@ class Scheduler:
         self.hurry = False
         self.notifier = ThreadPoolExecutor(max_workers=2, thread_name_prefix="notify")
         self.next_beat = 0.0
+        self.reload_asked = threading.Event()  # SIGHUP
+        self.next_reload_check = 0.0
+        self.next_orphan_check = 0.0
+        self.lock_lost = False  # another scheduler took the lock over: exit, stop nothing
+        self.taken_from: str | None = None  # the stale holder this one took the lock from
+        self.file_key = _file_key(jobs.path)
+        self.file_digest = _file_digest(jobs.path)
+        self.bad_digest: str | None = None  # the content of a file that did not validate
 
     # Lifecycle
 
     def run(self) -> int:
         """Take the lock, recover, catch up, loop until asked to stop, stop
         gracefully; 0.  :class:`SchedulerLockedError` when another scheduler runs."""
-        holder = self.store.acquire_lock(self.owner, LOCK_STALE_AFTER, owner_gone)
-        if holder is not None:
-            raise SchedulerLockedError(
-                f"another scheduler ({holder}) runs the jobs of this state store: "
-                "stop it first, or give this one another [scheduler] store"
-            )
+        self.take_lock()
         self.next_beat = time.monotonic() + HEARTBEAT
         previous = {
             signum: signal.signal(signum, self._on_signal)
             for signum in (signal.SIGTERM, signal.SIGINT)
         }
+        previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, self._on_hangup)
         try:
             logger.info(
                 "scheduler %s started: %d job(s) from %s, state in the store",
@@ -147,14 +158,135 @@ class Scheduler:
         logger.info("scheduler stopped")
         return 0
 
+    def take_lock(self) -> None:
+        """Take the state store's lock; :class:`SchedulerLockedError` when a live
+        scheduler holds it.  Taking over a stale lock (its holder dead, or not
+        renewing it for :data:`LOCK_STALE_AFTER` s: frozen, say by SIGSTOP) is
+        logged naming the old holder, whose runs this scheduler then adopts; a
+        woken old holder leaves them running (:meth:`shutdown`)."""
+        previous = self.store.lock_holder()
+        holder = self.store.acquire_lock(self.owner, LOCK_STALE_AFTER, owner_gone)
+        if holder is not None:
+            raise SchedulerLockedError(
+                f"another scheduler ({holder}) runs the jobs of this state store: "
+                "stop it first, or give this one another [scheduler] store"
+            )
+        if previous not in (None, self.owner):
+            self.taken_from = previous
+            logger.warning(
+                "took over the scheduler lock of %s (%s): its runs are adopted here",
+                previous,
+                "its process is gone"
+                if owner_gone(previous)
+                else f"no heartbeat for {LOCK_STALE_AFTER:g}s or more",
+            )
+
     def _on_signal(self, signum: int, _frame: Any) -> None:
         if self.stopping.is_set():
             self.hurry = True  # a second signal: kill the runs now
         self.stopping.set()
 
+    def _on_hangup(self, _signum: int, _frame: Any) -> None:
+        self.reload_asked.set()
+        self.next_reload_check = 0.0
+
+    # The job file, re-read while running
+
+    def check_jobs_file(self) -> None:
+        """Re-read the job file when it changed (mtime, size or content hash,
+        looked at every :data:`RELOAD_CHECK` seconds) or on SIGHUP.  Added jobs
+        fire from now, removed ones stop firing (their running runs finish and
+        are recorded, their queued runs are dropped), changed ones fire on their
+        new schedule; each is logged.  A file that no longer validates keeps the
+        old jobs, its error logged once per content."""
+        if time.monotonic() < self.next_reload_check:
+            return
+        self.next_reload_check = time.monotonic() + RELOAD_CHECK
+        asked = self.reload_asked.is_set()
+        self.reload_asked.clear()
+        key = _file_key(self.jobs.path)
+        if key == self.file_key and not asked:
+            return
+        self.file_key = key
+        digest = _file_digest(self.jobs.path)
+        if digest == self.file_digest and not asked:
+            return
+        try:
+            new = load_jobs_file(self.jobs.path, self.jobs.scheduler.store)
+        except ConfigError as e:
+            if digest != self.bad_digest:
+                self.bad_digest = digest
+                logger.error("the job file changed but is not valid; keeping the old jobs: %s", e)
+            return
+        self.bad_digest = None
+        self.file_digest = digest
+        self.apply_jobs(new)
+
+    def apply_jobs(self, new: JobsFile) -> None:
+        """Replace the jobs with ``new``'s (see :meth:`check_jobs_file`)."""
+        old = self.jobs
+        if new.scheduler.store != old.scheduler.store:
+            logger.warning(
+                "the job file's [scheduler] store changed: it takes effect at the next "
+                "scheduler start (this one keeps %s)",
+                old.scheduler.store,
+            )
+            new = dataclasses.replace(
+                new, scheduler=dataclasses.replace(new.scheduler, store=old.scheduler.store)
+            )
+        added = sorted(set(new.jobs) - set(old.jobs))
+        removed = sorted(set(old.jobs) - set(new.jobs))
+        changed = sorted(n for n in set(new.jobs) & set(old.jobs) if new.jobs[n] != old.jobs[n])
+        self.jobs = new
+        self.triggers = {
+            name: job.schedule.trigger() for name, job in new.jobs.items() if job.schedule
+        }
+        now = datetime.now(UTC)
+        states = self.store.job_states()
+        for name in added + changed:
+            job = new.jobs[name]
+            state = states.get(name)
+            if job.schedule is None:
+                continue
+            if state is None or state["schedule"] != job.schedule.key():
+                self.store.set_job_state(
+                    name,
+                    schedule=job.schedule.key(),
+                    next_fire_at=next_fire(self.triggers[name], None, now),
+                )
+        for pending in [p for p in self.pending if p.job in removed]:
+            self.pending.remove(pending)
+            self.store.update_run(
+                pending.run_id,
+                status="skipped",
+                finished_at=now,
+                reasons=[{"code": "removed", "message": "its job was removed from the job file"}],
+            )
+        running = {h.job.name for h in self.active.values()}
+        logger.info(
+            "job file %s re-read: %d job(s); added: %s; removed: %s%s; changed: %s",
+            new.path,
+            len(new.jobs),
+            ", ".join(added) or "none",
+            ", ".join(removed) or "none",
+            "".join(f" ({name}: its running run goes on)" for name in removed if name in running),
+            ", ".join(changed) or "none",
+        )
+
     def shutdown(self) -> None:
         """Stop starting runs, SIGINT every run (they end interrupted, resumable
-        from their job dirs), SIGKILL those still there after ``stop_grace``."""
+        from their job dirs), SIGKILL those still there after ``stop_grace``.
+        A scheduler whose lock was taken over stops none: its runs are the new
+        holder's, which adopts them."""
+        if self.lock_lost:
+            if self.active:
+                logger.warning(
+                    "leaving %d run(s) to the scheduler that took the lock over: %s",
+                    len(self.active),
+                    ", ".join(str(run_id) for run_id in self.active),
+                )
+            self.active.clear()
+            return
         for run_id, handle in list(self.active.items()):
             if isinstance(handle, RemoteRunHandle):  # Scrapyd's: the next scheduler follows it
                 del self.active[run_id]
@@ -173,25 +305,7 @@ class Scheduler:
         """Runs left running or queued by a scheduler that died, and runs a
         stopped scheduler interrupted: adopted, finished, resumed, retried or
         marked (the ``interrupted`` policy); queued ones per ``misfire``."""
-        now = datetime.now(UTC)
-        for row in sorted(self.store.runs(limit=None, statuses=("running",)), key=_id):
-            job = self.jobs.jobs.get(row["job"])
-            if row["owner"] != self.owner and not owner_gone(row["owner"] or ""):
-                self.foreign[row["id"]] = row  # `crawler jobs run` in another shell
-                continue
-            if job is not None and row["remote_job"]:  # on Scrapyd: followed there
-                handle = remote_handle(self.jobs, job, row["id"], row["remote_job"])
-                self.active[row["id"]] = handle
-                continue
-            if job is not None and alive(row["pid"], row["pid_start"]):
-                logger.info("adopting run %s of %s (pid %s)", row["id"], job.name, row["pid"])
-                self.active[row["id"]] = adopt_run(job, row)
-                continue
-            values = self._lost_values(row, job)
-            self.store.update_run(row["id"], finished_at=now, **values)
-            logger.warning("run %s of %s: %s", row["id"], row["job"], values["status"])
-            if job is not None:
-                self._notify(job, row["id"])
+        self.take_over_orphans()
         # Interrupted by a scheduler's death or stop, not yet resumed or retried:
         # the newest of each job is followed up, the older ones no longer.
         follow: dict[str, dict[str, Any]] = {}
@@ -206,6 +320,48 @@ class Scheduler:
             self._follow_up(name, row)
         self._recover_queued()
 
+    def take_over_orphans(self, follow_up: bool = False) -> None:
+        """The ``running`` rows not followed here: those of a live owner (a
+        ``crawler jobs run`` in another shell) are counted as foreign runs;
+        those whose owner is gone are adopted when their crawl lives (its
+        timeout counting from its ``started_at``), else recorded as ended
+        (and, with ``follow_up``, followed per ``interrupted``).  At start,
+        and every :data:`ORPHAN_CHECK` seconds while running."""
+        for row in sorted(self.store.runs(limit=None, statuses=("running",)), key=_id):
+            if row["id"] in self.active or row["owner"] == self.owner:
+                continue
+            job = self.jobs.jobs.get(row["job"])
+            owner = row["owner"] or ""
+            if owner != self.taken_from and not owner_gone(owner):
+                self.foreign[row["id"]] = row  # `crawler jobs run` in another shell
+                continue
+            self.foreign.pop(row["id"], None)
+            if job is not None and row["remote_job"]:  # on Scrapyd: followed there
+                handle = remote_handle(self.jobs, job, row["id"], row["remote_job"])
+                handle.started = monotonic_since(row["started_at"])
+                self.active[row["id"]] = handle
+                continue
+            if job is not None and alive(row["pid"], row["pid_start"]):
+                logger.info(
+                    "adopting run %s of %s (pid %s; its owner %s is gone or lost the lock)",
+                    row["id"],
+                    job.name,
+                    row["pid"],
+                    row["owner"],
+                )
+                self.active[row["id"]] = adopt_run(job, row)
+                continue
+            values = self._lost_values(row, job)
+            if "finished_at" not in values:  # it ended while nobody watched: when its log
+                log = Path(row["log_file"]) if row["log_file"] else None  # was last written
+                values["finished_at"] = last_written(log)
+            self.store.update_run(row["id"], **values)
+            logger.warning("run %s of %s: %s", row["id"], row["job"], values["status"])
+            if job is not None:
+                self._notify(job, row["id"])
+                if follow_up and values["status"] == "interrupted":
+                    self._follow_up(job.name, self.store.run(row["id"]) or row)
+
     def _lost_values(self, row: dict[str, Any], job: Job | None) -> dict[str, Any]:
         outcome_file = Path(row["run_dir"] or ".") / "outcome.json"
         if job is not None and parts.read_outcome(outcome_file) is not None:
@@ -215,8 +371,8 @@ class Scheduler:
             "reasons": [
                 {
                     "code": "scheduler_died",
-                    "message": "the scheduler died while the run was in progress, "
-                    "and its crawl is gone",
+                    "message": f"its owner ({row['owner']}: a scheduler, or crawler jobs "
+                    "run) died while the run was in progress, and its crawl is gone",
                 }
             ],
         }
@@ -316,13 +472,19 @@ class Scheduler:
         self.next_beat = time.monotonic() + HEARTBEAT
         if self.store.heartbeat(self.owner):
             return True
-        logger.error("another scheduler took over this state store's lock: stopping")
+        logger.error(
+            "another scheduler (%s) took over this state store's lock: exiting, "
+            "its runs left to it",
+            self.store.lock_holder() or "gone meanwhile",
+        )
+        self.lock_lost = True
         self.stopping.set()
         return False
 
     def tick(self) -> None:
         if not self.beat():
             return
+        self.check_jobs_file()
         self.poll_runs()
         now = datetime.now(UTC)
         states = self.store.job_states()
@@ -438,13 +600,35 @@ class Scheduler:
             self.notifier.submit(send_notifications, self.store, handle.job, row)
         for run_id, row in list(self.foreign.items()):
             current = self.store.run(run_id)
-            if current is None or current["status"] != "running" or owner_gone(row["owner"] or ""):
+            if current is None or current["status"] != "running":
                 del self.foreign[run_id]
+            elif owner_gone(row["owner"] or ""):
+                self.next_orphan_check = 0.0  # adopted or recorded at once
+        if time.monotonic() >= self.next_orphan_check and not self.stopping.is_set():
+            self.next_orphan_check = time.monotonic() + ORPHAN_CHECK
+            self.take_over_orphans(follow_up=True)
 
     def _notify(self, job: Job, run_id: int) -> None:
         row = self.store.run(run_id)
         if row is not None and job.notify:
             self.notifier.submit(send_notifications, self.store, job, row)
+
+
+def _file_key(path: Path) -> tuple[int, int] | None:
+    """The job file's (mtime in ns, size); None when it cannot be read."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
+
+
+def _file_digest(path: Path) -> str | None:
+    """The SHA-256 of the job file's bytes; None when it cannot be read."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 def _id(row: dict[str, Any]) -> int:
