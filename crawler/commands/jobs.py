@@ -24,6 +24,7 @@ from crawler.jobs.execute import (
     send_notifications,
     start_run,
 )
+from crawler.jobs.retention import prune_run_dirs
 from crawler.jobs.scheduler import next_fire
 from crawler.jobs.state import StateStore
 from crawler.runner import project_settings
@@ -314,6 +315,7 @@ def run_job(args: argparse.Namespace) -> int:
         finally:
             signal.signal(signal.SIGTERM, previous)
         row = finish_run(store, handle, code)
+        prune_run_dirs(store, job.name, jobs.scheduler.runs_dir, jobs.scheduler.keep_runs)
     finally:
         store.close()
     reasons = "; ".join(r.get("message", "") for r in row.get("reasons") or [])

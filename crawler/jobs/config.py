@@ -43,7 +43,7 @@ MISFIRE_POLICIES = ("run_once", "skip")
 OVERLAP_POLICIES = ("skip", "queue", "stop")
 INTERRUPTED_POLICIES = ("resume", "retry", "mark")
 TARGETS = ("local", "scrapyd")
-SCHEDULER_KEYS = ("store", "max_concurrent_runs", "runs_dir", "scrapyd", "stop_grace")
+SCHEDULER_KEYS = ("store", "max_concurrent_runs", "runs_dir", "scrapyd", "stop_grace", "keep_runs")
 JOB_KEYS = (
     "crawl",
     "spider",
@@ -173,13 +173,16 @@ class Job:
 class SchedulerConfig:
     """The ``[scheduler]`` table: the state store's URL (absolute), the runs
     directory, the concurrency cap, how long a stopped run may take to stop
-    (``stop_grace``, seconds) before its process group is killed."""
+    (``stop_grace``, seconds) before its process group is killed, how many
+    finished runs of each job keep their directory (``keep_runs``, 0: all;
+    :mod:`crawler.jobs.retention`)."""
 
     store: str
     runs_dir: Path
     max_concurrent_runs: int = 2
     scrapyd: str | None = None
     stop_grace: float = 30.0
+    keep_runs: int = 100
 
 
 @dataclass(frozen=True)
@@ -320,12 +323,18 @@ class _JobsFileChecker:
         ):
             self.fail(f"{where}.scrapyd", "takes the Scrapyd URL (http://HOST:6800)")
         grace = self.duration(raw.get("stop_grace", 30), f"{where}.stop_grace")
+        keep = raw.get("keep_runs", 100)
+        if not isinstance(keep, int) or isinstance(keep, bool) or keep < 0:
+            self.fail(
+                f"{where}.keep_runs", f"takes a whole number of runs (0: keep all), not {keep!r}"
+            )
         return SchedulerConfig(
             store=store,
             runs_dir=self.base_dir / runs_dir,
             max_concurrent_runs=cap,
             scrapyd=scrapyd,
             stop_grace=grace,
+            keep_runs=keep,
         )
 
     def store(self, url: Any, where: str) -> str:

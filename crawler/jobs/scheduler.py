@@ -52,6 +52,7 @@ from crawler.jobs.execute import (
     start_run,
 )
 from crawler.jobs.remote import RemoteRunHandle, remote_handle
+from crawler.jobs.retention import prune_run_dirs
 
 if TYPE_CHECKING:
     from apscheduler.triggers.base import BaseTrigger
@@ -598,6 +599,12 @@ class Scheduler:
             del self.active[handle.run_id]
             row = finish_run(self.store, handle, code, notify=False)
             self.notifier.submit(send_notifications, self.store, handle.job, row)
+            prune_run_dirs(
+                self.store,
+                handle.job.name,
+                self.jobs.scheduler.runs_dir,
+                self.jobs.scheduler.keep_runs,
+            )
         for run_id, row in list(self.foreign.items()):
             current = self.store.run(run_id)
             if current is None or current["status"] != "running":
