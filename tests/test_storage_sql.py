@@ -609,16 +609,16 @@ def test_processes_opening_a_new_store_at_once_all_open_it(
     """Jobs sharing a new store start together: each process creates the schema,
     and one's CREATE TABLE may find the table another just made ("table pages
     already exists").  Every process opens the store, with real processes
-    released at the same instant, five rounds on fresh stores."""
+    released at the same instant, three rounds on fresh stores."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    for round_ in range(5):
+    for round_ in range(3):
         if backend == "sqlite":
             url = f"sqlite:///{tmp_path / f'crawl{round_}.db'}"
         else:
             url = request.getfixturevalue("postgres_url")
             if round_:
                 request.getfixturevalue("postgres_server").reset()
-        start = time.time() + 1.5
+        start = time.time() + 1.2  # every process imported and waiting by then
         procs = [
             subprocess.Popen(
                 [sys.executable, "-c", OPEN_AT_ONCE, url, str(start)],
