@@ -38,9 +38,7 @@ from sqlalchemy import (
     create_engine,
     event,
     insert,
-    inspect,
     select,
-    text,
     update,
 )
 from sqlalchemy.engine import make_url
@@ -49,7 +47,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from crawler.exceptions import StoreError
 from crawler.storage.busy import BusyRetry
 from crawler.storage.postgres import bound_connections, connect_params
-from crawler.storage.sql import check_store_url, display_url, engine_url
+from crawler.storage.sql import check_store_url, create_schema, display_url, engine_url
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -135,21 +133,6 @@ def _sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _create_tables(engine: Engine) -> None:
-    """Create the missing tables, and add the nullable columns a state store
-    written by an older version lacks (``create_all`` creates tables only)."""
-    metadata.create_all(engine)
-    inspector = inspect(engine)
-    for table in metadata.sorted_tables:
-        present = {c["name"] for c in inspector.get_columns(table.name)}
-        for column in table.columns:
-            if column.name in present or not column.nullable or column.primary_key:
-                continue
-            kind = column.type.compile(dialect=engine.dialect)
-            with engine.begin() as conn:
-                conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
-
-
 class StateStore:
     """Job state, run history and the scheduler lock in the store at ``url``."""
 
@@ -178,7 +161,7 @@ class StateStore:
         elif engine.dialect.name == "postgresql":
             bound_connections(engine, timeout)
         store = cls(engine, url, timeout)
-        store._call("create the tables of", lambda: _create_tables(engine))
+        store._call("create the tables of", lambda: create_schema(engine, metadata))
         return store
 
     def close(self) -> None:

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from typing import TypeVar
 
+    from sqlalchemy import MetaData
     from sqlalchemy.engine import Connection, Engine
     from sqlalchemy.sql.dml import Insert
 
@@ -217,7 +218,7 @@ class SqlStore:
         store = cls(engine, url, timeout)
         try:
             if create:
-                store.busy.call(lambda: _create_schema(engine))
+                store.busy.call(lambda: create_schema(engine))
                 found = True
             else:
                 found = inspect(engine).has_table(runs.name)
@@ -571,7 +572,7 @@ def finished_cleanly(reason: str | None, stats: dict[str, Any] | None) -> bool:
 
 
 #: How many times the schema is created again after another process created
-#: part of it first (see :func:`_create_schema`).
+#: part of it first (see :func:`create_schema`).
 SCHEMA_RACE_RETRIES = 5
 
 
@@ -589,27 +590,28 @@ def _schema_race(error: BaseException) -> bool:
     )
 
 
-def _create_schema(engine: Engine) -> None:
+def create_schema(engine: Engine, meta: MetaData = metadata) -> None:
     """Create the missing tables, columns and indexes, safe when several
     processes open a new store at once (jobs sharing a store that start
     together): SQLAlchemy checks for each table, then creates it, outside one
     transaction (SQLite runs DDL in autocommit), so another process can create
     it in between and our ``CREATE`` fails with "already exists".  Then the
     creation is run again: every check now sees what the other created.
-    Retried :data:`SCHEMA_RACE_RETRIES` times; other errors are raised."""
+    Retried :data:`SCHEMA_RACE_RETRIES` times; other errors are raised.
+    ``meta``: the store's tables, or another set's (the jobs' state store)."""
     for attempt in range(SCHEMA_RACE_RETRIES + 1):
         try:
-            _create_schema_once(engine)
+            _create_schema_once(engine, meta)
             return
         except SQLAlchemyError as e:
             if attempt == SCHEMA_RACE_RETRIES or not _schema_race(e):
                 raise
 
 
-def _create_schema_once(engine: Engine) -> None:
-    metadata.create_all(engine)
-    _add_new_columns(engine)
-    for table in metadata.sorted_tables:  # indexes of columns added to older stores
+def _create_schema_once(engine: Engine, meta: MetaData) -> None:
+    meta.create_all(engine)
+    _add_new_columns(engine, meta)
+    for table in meta.sorted_tables:  # indexes of columns added to older stores
         for index in table.indexes:
             index.create(engine, checkfirst=True)
 
@@ -624,11 +626,11 @@ def _reject_digest(row: dict[str, Any]) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def _add_new_columns(engine: Engine) -> None:
+def _add_new_columns(engine: Engine, meta: MetaData) -> None:
     """Add the nullable columns a store written by an older version lacks
     (e.g. ``pages.notes``): ``create_all`` creates missing tables only."""
     inspector = inspect(engine)
-    for table in metadata.sorted_tables:
+    for table in meta.sorted_tables:
         present = {c["name"] for c in inspector.get_columns(table.name)}
         for column in table.columns:
             if column.name in present or not column.nullable or column.primary_key:
