@@ -27,6 +27,10 @@ if typing.TYPE_CHECKING:  # the annotations are read by crawler.settingscheck, n
 
     from crawler.settingscheck import Ge, Gt, Le, Regex
 
+# Progress of a crawl (crawler.extensions.progress): auto: one live line when stderr is a
+# terminal, else as log; log: a "Progress:" INFO line every LOGSTATS_INTERVAL; off: neither
+CRAWLER_PROGRESS: Literal["auto", "log", "off"] = "auto"
+
 # Crawls that must yield items (crawler.extensions.minitems)
 CRAWLER_MIN_ITEMS: Annotated[int, Ge(0)] = 0  # fewer items: finish reason no_items; 0: off
 

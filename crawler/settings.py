@@ -103,6 +103,9 @@ EXTENSIONS = {
     "crawler.extensions.closespider.PageCountCloseSpider": 0,
     "crawler.login.cookies.CookiesFile": 0,
     "crawler.extensions.minitems.MinItems": 0,
+    # Scrapy's LogStats with a fuller line, live on a terminal (CRAWLER_PROGRESS).
+    "scrapy.extensions.logstats.LogStats": None,
+    "crawler.extensions.progress.Progress": 0,
 }
 
 ITEM_PIPELINES = {

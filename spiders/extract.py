@@ -172,7 +172,7 @@ class ExtractSpider(Spider):
 
     @property
     def progress(self) -> tuple[int, int]:
-        """URLs done (fetched or failed) and in all, for :mod:`crawler.progress`."""
+        """URLs done (fetched or failed) and in all, for :mod:`crawler.extensions.progress`."""
         return self.done, len(self.urls)
 
     async def start(self) -> AsyncIterator[Request]:

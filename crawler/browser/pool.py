@@ -66,6 +66,7 @@ class BrowserPool:
         # Notified when a session falls idle, a launch ends, or the pool closes.
         self._changed = threading.Condition(self._lock)
         self._starting = 0
+        self._rendering = 0  # renders in the worker threads now (render_blocking)
         self._idle: list[BrowserSession] = []
         self._sessions: set[BrowserSession] = set()  # every session not quit yet
         self._ids = itertools.count(1)
@@ -90,6 +91,14 @@ class BrowserPool:
             return fail(BrowserPoolClosedError(f"browser pool closed; not rendering {spec.url}"))
         return deferToThreadPool(self.reactor, self._threads, self.render_blocking, spec, ticket)
 
+    @property
+    def rendering(self) -> int:
+        """Renders in progress in the worker threads, at most ``pool_size``: taking
+        or starting a browser, navigating, settling, exploring (not those still
+        queued for a thread).  For the crawl's progress line
+        (:mod:`crawler.extensions.progress`); read from any thread."""
+        return self._rendering
+
     def sessions(self) -> list[BrowserSession]:
         """The live sessions (for tests and diagnostics)."""
         with self._lock:
@@ -101,6 +110,15 @@ class BrowserPool:
         """The worker-thread half of :meth:`render`: WebDriver calls in the calling thread."""
         if self.closing:
             raise BrowserPoolClosedError(f"browser pool closed; not rendering {spec.url}")
+        with self._lock:
+            self._rendering += 1
+        try:
+            return self._render(spec, ticket)
+        finally:
+            with self._lock:
+                self._rendering -= 1
+
+    def _render(self, spec: RenderSpec, ticket: Ticket | None) -> RenderResult:
         session = self._checkout()
         keep = False
         try:

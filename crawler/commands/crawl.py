@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import UsageError
+from scrapy.settings import SETTINGS_PRIORITIES
 
 from crawler.browser.explore import EXPLORE_MODES
 from crawler.browser.rendermode import RENDER_MODES
@@ -47,6 +48,10 @@ if TYPE_CHECKING:
 FEED_SUFFIX_LIST = ", ".join(FEED_SUFFIXES)
 APPENDABLE_FEED_FORMATS = ("jsonlines",)  # a resume appends to these (Scrapy's format names)
 ITEM_CLASS = "crawler.extract.result.ExtractedItem"
+PROGRESS_MODES = ("auto", "log", "off")  # CRAWLER_PROGRESS (crawler.extensions.progress)
+# Seconds between progress log lines (Scrapy's LOGSTATS_INTERVAL, 60 by default: a short
+# crawl said "Crawled 0 pages" and nothing more), unless the project or -s sets it.
+CRAWL_LOGSTATS_INTERVAL = 10.0
 
 
 def add_parser(subparsers: Any) -> None:
@@ -172,6 +177,15 @@ def add_parser(subparsers: Any) -> None:
         "their stored links are followed and their stored items carried "
         "(CRAWLER_INCREMENTAL)",
     )
+    p.add_argument(
+        "--progress",
+        choices=PROGRESS_MODES,
+        default=None,
+        help="auto: one live line of pages, rate, queue, renders, errors and time when "
+        "stderr is a terminal, else as log; log: a 'Progress:' log line every "
+        f"LOGSTATS_INTERVAL seconds ({CRAWL_LOGSTATS_INTERVAL:g} by default here); off: "
+        "neither (CRAWLER_PROGRESS; default: auto)",
+    )
     add_criteria_options(p)
     add_scrapy_options(p)
     add_login_options(p, with_login_url=True)
@@ -187,7 +201,10 @@ def _form_value(text: str) -> str:
 
 
 def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    overrides = {**criteria_overrides(args), **scrapy_overrides(args)}  # -s last: it wins
+    overrides: dict[str, Any] = {}
+    if args.progress is not None:
+        overrides["CRAWLER_PROGRESS"] = args.progress
+    overrides.update({**criteria_overrides(args), **scrapy_overrides(args)})  # -s last: it wins
     if args.ignore_robots:
         overrides["ROBOTSTXT_OBEY"] = False
     if args.store is not None:  # a bare path is refused with the URL to write
@@ -215,6 +232,14 @@ def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
         overrides["CRAWLER_COOKIES_FILE"] = args.cookies
     overrides.update(login_settings(args, args.login))
     return overrides
+
+
+def set_logstats_interval(settings: Settings) -> None:
+    """:data:`CRAWL_LOGSTATS_INTERVAL` as ``LOGSTATS_INTERVAL`` (the seconds between
+    ``Progress:`` log lines, :mod:`crawler.extensions.progress`), unless the
+    project's settings module or ``-s`` set it (Scrapy's priorities)."""
+    if (settings.getpriority("LOGSTATS_INTERVAL") or 0) < SETTINGS_PRIORITIES["project"]:
+        settings.set("LOGSTATS_INTERVAL", CRAWL_LOGSTATS_INTERVAL, priority="project")
 
 
 def _check_job_dir(settings: Settings, args: argparse.Namespace) -> None:
@@ -274,6 +299,7 @@ def _prepare(args: argparse.Namespace) -> tuple[Settings, dict[str, Any]]:
     (a :class:`~crawler.exceptions.StoreError` naming the store now, not a crawl
     that stops at once)."""
     settings = project_settings(settings_from_args(args))
+    set_logstats_interval(settings)
     outcome_file(settings)  # one that cannot be written: an error now
     spider_arguments: dict[str, Any] = {"start_url": args.start_url}
     if args.allow_domain:

@@ -61,7 +61,6 @@ from crawler.outcome import (
     outcome_file,
 )
 from crawler.pipelines.store import unwritten_summary
-from crawler.progress import ProgressBar
 from crawler.redaction import redact_url
 from crawler.runner import project_settings, run_spider
 from crawler.settings import FEED_STORAGES as framework_feed_storages
@@ -77,7 +76,7 @@ ITEM_CLASS = "crawler.extract.result.ExtractedItem"
 FEED_STORAGE_SCHEMES = tuple(
     s for s in {**scrapy_default_settings.FEED_STORAGES_BASE, **framework_feed_storages} if s
 )
-PROGRESS_MIN_URLS = 10  # fewer URLs than this: no progress bar
+PROGRESS_MIN_URLS = 10  # fewer URLs than this: no live progress line
 NOT_FOR_FILES = ("crawler.pipelines.dedup.DedupPipeline", "crawler.pipelines.store.StorePipeline")
 
 EXAMPLES = """examples:
@@ -348,16 +347,15 @@ def _run(args: argparse.Namespace, started: datetime) -> int:
         )
     sources = spec_sources(args.spec, args.item, args.field, args.name)  # bad specs fail here
     overrides = settings_from_args(args)
+    if len(urls) < PROGRESS_MIN_URLS or (args.output is None and sys.stdout.isatty()):
+        # A few URLs take a moment; JSON lines on the terminal would tear the line.
+        overrides.setdefault("CRAWLER_PROGRESS", "off")  # -s CRAWLER_PROGRESS=... wins
     to_store = is_store(args.output)
     if to_store:
         SqlStore.open(args.output).close()  # a StoreError now, naming the store
     settings = project_settings(overrides)
     outcome_file(settings)  # one that cannot be written: an error now
     check_login_settings(settings)
-    if sys.stderr.isatty() and len(urls) >= PROGRESS_MIN_URLS:
-        # Added to the project's extensions (the cookies file, MinItems...), not
-        # in their place, as an EXTENSIONS override would be.
-        settings.set_in_component_priority_dict("EXTENSIONS", ProgressBar, 0)
     if not to_store:
         # Files and stdout get every row found, one per page or per --item match: no
         # store, no dedup (a store keeps one row per key anyway).  Taken out of the

@@ -95,11 +95,18 @@ def test_browsers_launch_one_at_a_time(
         RenderSpec(url=site.url(f"/js/hold?ms=1500&id=launch-{i}"), options=BrowserOptions())
         for i in range(3)
     ]
+    rendering = 0  # the most renders in flight seen (the progress line's count)
     try:
         with ThreadPoolExecutor(3) as workers:
-            results = list(workers.map(pool.render_blocking, specs))
+            futures = [workers.submit(pool.render_blocking, spec) for spec in specs]
+            while not all(f.done() for f in futures):
+                rendering = max(rendering, pool.rendering)
+                time.sleep(0.01)
+            results = [f.result() for f in futures]
     finally:
         pool.shutdown_blocking()
+    assert rendering == 3
+    assert pool.rendering == 0
     assert len(launches) >= 2
     assert len({r.session_id for r in results}) == len(launches)
     launches.sort()
