@@ -79,7 +79,8 @@ def test_a_live_line_on_a_terminal(tinysite: TinySite, tmp_path: Path) -> None:
     assert pages == sorted(pages)
     assert any(queued for _, queued, _, _ in states)  # the scheduler's queue was seen
     stored, _ = read_store(tmp_path / "crawl.db")
-    assert pages[-1] == len(stored) == PAGES  # the final state...
+    assert pages[-1] == len(stored) == PAGES  # the final state (nothing left queued)...
+    assert states[-1][1] == 0
     last = max(drawn)
     assert f"{parts[last]}\r\n" in text  # ...left on the screen, not drawn over
     # Records logged while the line was shown (Scrapy's "Closing spider") are

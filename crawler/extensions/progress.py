@@ -23,7 +23,8 @@ The fields (:class:`Snapshot`):
   (``(done, total)``: ``crawler extract``'s URLs), ``done/total`` and a bar;
 * the rate: pages a second over the last :data:`RATE_WINDOW` seconds, or
   since the previous log line when those are further apart;
-* queued: requests in Scrapy's scheduler (its ``len``);
+* queued: requests in Scrapy's scheduler (its ``len``; at the close, 0 for a
+  crawl that finished, else as last read before Scrapy closed the scheduler);
 * renders: renders running in the browser pool
   (:attr:`crawler.browser.pool.BrowserPool.rendering`); left out when
   :class:`~crawler.browser.middleware.SeleniumMiddleware` is not enabled;
@@ -150,6 +151,10 @@ class Progress(LogStats):
         self.spider: Spider | None = None
         self.scheduler: BaseScheduler | None = None
         self.pool: BrowserPool | None = None
+        # The queue's length when last read, and whether the scheduler was closed since
+        # (Scrapy closes it before spider_closed; a closed disk queue says 0).
+        self.queued: int | None = None
+        self.closed = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -197,12 +202,12 @@ class Progress(LogStats):
         else:
             pages = int(stats.get("response_received_count", 0))
         now = time.monotonic()
-        scheduler = self.scheduler
-        queued = len(scheduler) if isinstance(scheduler, Sized) else None
+        if not self.closed:
+            self.queued = len(self.scheduler) if isinstance(self.scheduler, Sized) else None
         return Snapshot(
             pages=pages,
             rate=self.meter.add(now, pages),
-            queued=queued,
+            queued=self.queued,
             renders=self.pool.rendering if self.pool is not None else None,
             errors=count_errors(stats),
             elapsed=now - self.started,
@@ -228,6 +233,11 @@ class Progress(LogStats):
             line.stop(state.line(), completed=state.pages)
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
+        # The last state shows the queue as last read, empty when the crawl finished
+        # (Scrapy closes an idle spider only when its scheduler has nothing left).
+        self.closed = True
+        if reason == "finished" and self.queued is not None:
+            self.queued = 0
         self.stop_line()
         super().spider_closed(spider, reason)
 
