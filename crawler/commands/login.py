@@ -160,7 +160,11 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    overrides: dict[str, Any] = {"CRAWLER_STORE_ENABLED": False, **scrapy_overrides(args)}
+    overrides: dict[str, Any] = {
+        "CRAWLER_STORE_ENABLED": False,
+        "CRAWLER_PROGRESS": "off",  # a login is a page or two: no progress line
+        **scrapy_overrides(args),
+    }
     save = Path(args.save_cookies) if args.save_cookies else None
     if save is not None:
         check_output_file(args.save_cookies)
