@@ -171,7 +171,6 @@ class Progress(LogStats):
         return progress
 
     def spider_opened(self, spider: Spider) -> None:
-        self.pagesprev, self.itemsprev = 0, 0  # LogStats's
         self.started = time.monotonic()
         self.spider = spider
         assert self.crawler.engine is not None
@@ -220,11 +219,11 @@ class Progress(LogStats):
             self.line.update(state.line(), completed=state.pages)
 
     def log(self, spider: Spider) -> None:
-        self.calculate_stats()  # LogStats's page and item rates, kept up to date
         logger.info("Progress: %s", self.snapshot().line(), extra={"spider": spider})
 
     def stop_line(self) -> None:
         """Draw the final state and take the live line down (idempotent)."""
+        self.closed = True  # the scheduler is closed, or about to be
         if self.redraw is not None and self.redraw.running:
             self.redraw.stop()
         if self.line is not None:
