@@ -175,6 +175,7 @@ def test_log_records_print_whole_above_the_live_line(monkeypatch: pytest.MonkeyP
             logger.warning("%s", HOSTILE)
             line.update("5 pages")
             logger.error("failed: %s", "[/]")
+            logger.warning("title: %s", "a\x1b[2Jb")  # a page's title clearing the screen
             line.update("7 pages")
             line.stop("9 pages, the end")
             assert handler.stream is stream  # given back
@@ -182,6 +183,8 @@ def test_log_records_print_whole_above_the_live_line(monkeypatch: pytest.MonkeyP
         finally:
             logging.root.removeHandler(handler)
     lines = screen_lines(shown)
+    assert b"\x1b[2J" not in b"".join(shown)  # escapes other than colours are dropped
+    assert "WARNING: title: ab" in lines
     # Each record whole on a line of its own (rich markup in it printed as it is),
     # the line drawn below each, the last state left on the screen.
     assert f"WARNING: {HOSTILE}" in lines
