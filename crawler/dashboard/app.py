@@ -23,7 +23,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from flask import Flask, abort, g, make_response, redirect, render_template, request
+from flask import (
+    Flask,
+    abort,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
 from crawler.dashboard import data, security
 from crawler.dashboard.jobs import JobsSource
@@ -111,6 +120,7 @@ def create_app(config: DashboardConfig) -> Flask:
     app = Flask(__name__)
     app.extensions[EXTENSION] = Dashboard(config)
     app.jinja_env.filters["href"] = http_href
+    app.jinja_env.globals["page_url"] = page_url
     app.before_request(_guard)
     app.after_request(security.add_headers)
     app.register_error_handler(404, _http_error)
@@ -134,6 +144,12 @@ def http_href(url: str | None) -> str | None:
     if url and urlsplit(url).scheme.lower() in ("http", "https"):
         return url
     return None
+
+
+def page_url(endpoint: str, page: int, **params: Any) -> str:
+    """The URL of page ``page`` of a listing, without empty query parameters."""
+    kept = {name: value for name, value in params.items() if value not in ("", None)}
+    return url_for(endpoint, **kept, page=page)
 
 
 def _guard() -> ResponseReturnValue | None:
