@@ -136,6 +136,7 @@ def create_app(config: DashboardConfig) -> Flask:
     app.add_url_rule("/runs/<int:run_id>/items", view_func=items_page)
     app.add_url_rule("/jobs/<name>", view_func=job_page)
     app.add_url_rule("/static/plotly.min.js", view_func=plotly_js)
+    app.add_url_rule("/favicon.ico", view_func=favicon)
     return app
 
 
@@ -342,3 +343,8 @@ def plotly_js() -> ResponseReturnValue:
     response.headers["Cache-Control"] = PLOTLY_CACHE
     response.add_etag()
     return response.make_conditional(request)
+
+
+def favicon() -> ResponseReturnValue:
+    """No icon (a browser asks for one on pages that name none, such as a report's)."""
+    return "", 204
