@@ -127,20 +127,25 @@ def test_off_loopback_every_request_needs_the_token(dashboard_data: DashboardDat
     assert not port_open(server.port)
 
 
-def test_the_token_from_the_environment_is_not_printed(
+def test_a_token_in_the_environment_is_required_on_loopback_too(
     dashboard_data: DashboardData, tmp_path: Path
 ) -> None:
+    """Other users of the machine reach 127.0.0.1 too: with the variable set, the
+    token is required there as well (and the Host check still applies)."""
     data = dashboard_data
     secret = "env-token-" + "x" * 30
     env = {**subprocess_env(), "DASH_TOKEN": secret}
-    args = ("--store", data.store_url, "--host", "0.0.0.0", "--token-env", "DASH_TOKEN")
-    with serving(*args, cwd=tmp_path, env=env) as server:
+    with serving(
+        "--store", data.store_url, "--token-env", "DASH_TOKEN", cwd=tmp_path, env=env
+    ) as server:
         assert secret not in server.first_line
-        assert "$DASH_TOKEN" in server.first_line
+        assert server.first_line.endswith("(token: $DASH_TOKEN)")
         assert get(server).status_code == 401
-        home = get(server, headers={"Authorization": f"Bearer {secret}"})
+        bearer = {"Authorization": f"Bearer {secret}"}
+        home = get(server, headers=bearer)
         assert home.status_code == 200
         assert "No job file" in home.text  # no --jobs-file, no jobs.toml in the cwd
+        assert get(server, headers={**bearer, "Host": "evil.example"}).status_code == 403
         code, out, err = server.stop()
     assert code == 0
     assert secret not in out + err

@@ -8,7 +8,9 @@ Bound to ``127.0.0.1`` by default.  On any other address every request needs a
 token (:mod:`crawler.dashboard.security`): the value of the environment variable
 ``--token-env`` names (default ``CRAWLER_SERVE_TOKEN``), else a fresh
 ``secrets.token_urlsafe(32)``, printed once on standard output inside the URL
-to open, as Jupyter does, and never logged.
+to open, as Jupyter does, and never logged.  On loopback a token is needed
+only when that variable is set (on a machine shared with other users, who
+can reach 127.0.0.1 too).
 
 SIGTERM or Ctrl-C stop it: waitress closes its sockets and its worker threads
 end, then the stores are closed; exit code 0.
@@ -81,8 +83,9 @@ def add_parser(subparsers: Any) -> None:
         "--token-env",
         metavar="VAR",
         default=DEFAULT_TOKEN_ENV,
-        help="the environment variable holding the token required when not on loopback "
-        f"(default {DEFAULT_TOKEN_ENV}; unset: a random one is printed once)",
+        help="the environment variable holding the token every request must carry "
+        f"(default {DEFAULT_TOKEN_ENV}); unset: none on loopback, elsewhere a random "
+        "one, printed once",
     )
     p.set_defaults(run=run)
 
@@ -109,12 +112,11 @@ def run(args: argparse.Namespace) -> int:
     if jobs_file is None and Path(DEFAULT_JOBS_FILE).is_file():
         jobs_file = DEFAULT_JOBS_FILE
     loopback = is_loopback(args.host)
-    token: str | None = None
+    # On loopback too when the variable is set: other users of the machine reach 127.0.0.1.
+    token = os.environ.get(args.token_env) or None
     generated = False
-    if not loopback:
-        token = os.environ.get(args.token_env) or None
-        if token is None:
-            token, generated = secrets.token_urlsafe(32), True
+    if token is None and not loopback:
+        token, generated = secrets.token_urlsafe(32), True
     config = DashboardConfig(
         store_url=store_url(args, settings),
         jobs_file=jobs_file,

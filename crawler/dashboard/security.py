@@ -7,7 +7,8 @@ security headers.
   is not ``localhost``, ``127.0.0.1`` or ``[::1]`` (any port) is refused with 403:
   a page of another site that makes its name resolve to 127.0.0.1 (DNS
   rebinding) would otherwise read the dashboard as same-origin.
-* **Elsewhere**, a token is required (as Jupyter does): ``Authorization: Bearer
+* **Elsewhere** (and on loopback when ``crawler serve`` was given one), a token
+  is required (as Jupyter does): ``Authorization: Bearer
   TOKEN``, or ``?token=TOKEN`` once, which sets an ``HttpOnly``,
   ``SameSite=Strict`` cookie (an HMAC of the token, not the token) and redirects
   to the same URL without it, so the token leaves the address bar and history.
