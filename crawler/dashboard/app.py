@@ -288,12 +288,14 @@ def log_page(run_id: int) -> ResponseReturnValue:
             + ("." if board.jobs is not None else ", and no job file was given (--jobs-file).")
         )
     else:
-        path, why = board.jobs.log_path(job_run)  # type: ignore[union-attr]
+        assert board.jobs is not None  # a history row comes from the job file's store
+        path, reason = board.jobs.log_path(job_run)
         if path is not None:
             try:
                 lines = data.tail(path)
             except OSError as e:
-                path, why = None, f"its log file cannot be read: {e.strerror}"
+                path, reason = None, f"its log file cannot be read ({e.strerror})"
+        why = f"No log to show: {reason}."
     return render_template(
         "log.html",
         run=run,

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import String, cast, select
+from sqlalchemy import String, cast, func, select
 
 from crawler.commands.runs import items_written, run_status
 from crawler.jobs.config import format_duration
 from crawler.redaction import redact_mapping, redact_text
-from crawler.storage.schema import items, pages
+from crawler.storage.schema import items, links, pages
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -133,9 +133,23 @@ def run_summary(store: SqlStore, run_id: int) -> dict[str, Any] | None:
         ],
         "by_found_via": store.page_counts(run_id, "found_via"),
         "specs": store.spec_counts(run_id),
+        "links": link_counts(store, run_id),
         "stats": _pairs(redact_mapping(stats)),
         "settings": _pairs(redact_mapping(settings)),
     }
+
+
+def link_counts(store: SqlStore, run_id: int) -> list[tuple[str, int]]:
+    """The links run ``run_id`` recorded, as ``(what, count)``: ``followed`` (requested)
+    first, then each reason one was not (:mod:`crawler.traps`), most frequent first."""
+    query = (
+        select(links.c.refused, func.count())
+        .where(links.c.run_id == run_id)
+        .group_by(links.c.refused)
+        .order_by(links.c.refused.is_not(None), func.count().desc(), links.c.refused)
+    )
+    with store.engine.connect() as conn:
+        return [(reason or "followed", n) for reason, n in conn.execute(query)]
 
 
 def _pairs(values: dict[str, Any]) -> list[tuple[str, str]]:

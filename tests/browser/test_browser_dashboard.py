@@ -78,6 +78,7 @@ def check_run(driver: WebDriver, data: DashboardData) -> None:
     assert driver.find_element(By.TAG_NAME, "h1").text == f"Run {data.run_id} succeeded"
     assert "404" in texts(driver, "#by-status td")
     assert texts(driver, "#specs td") == ["gadget", "2", "0"]
+    assert texts(driver, "#links td")[0] == "followed"
     stats = dict(zip(texts(driver, "#stats th"), texts(driver, "#stats td"), strict=True))
     assert stats["outcome/status"] == "succeeded"
     assert f"{JOB}, history run 1" in driver.find_element(By.CSS_SELECTOR, "dl.summary").text
