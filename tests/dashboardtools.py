@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -51,6 +52,8 @@ fields:
     process: [float]
 """
 JOB = "tiny"
+#: Seconds ``crawler serve`` may take to print its URL.
+START_TIMEOUT = 30
 
 
 class HostileTitlesApp:
@@ -126,7 +129,8 @@ class ServeProcess:
             start_new_session=True,
         )
         assert self.proc.stdout is not None
-        self.first_line = self.proc.stdout.readline().strip()
+        ready, _, _ = select.select([self.proc.stdout], [], [], START_TIMEOUT)
+        self.first_line = self.proc.stdout.readline().strip() if ready else ""
         if not self.first_line.startswith("Dashboard: "):
             self.kill()
             raise AssertionError(f"crawler serve did not start: {self.proc.stderr.read()}")  # type: ignore[union-attr]

@@ -44,9 +44,12 @@ def server(dashboard_data: DashboardData) -> Iterator[ServeProcess]:
     process = ServeProcess(
         "--store", data.store_url, "--jobs-file", str(data.jobs_file), cwd=data.workdir
     )
-    yield process
-    code, _, err = process.stop()
-    assert code == 0, err
+    try:
+        yield process
+        code, _, err = process.stop()
+        assert code == 0, err
+    finally:
+        process.kill()
 
 
 @pytest.fixture(scope="module")
