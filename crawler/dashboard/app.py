@@ -6,7 +6,8 @@ Pages (all read-only, see :mod:`crawler.dashboard.security` for the guards):
 * ``/runs/<id>``: a run's summary, counts, stats and settings (masked);
 * ``/runs/<id>/report``: its HTML report (:func:`crawler.report.render_report`),
   ``?compare=RUN`` or ``?compare=none`` (default: the previous run of the same
-  job, :func:`crawler.report.previous_run_for`);
+  spider and start URL, :func:`crawler.report.previous_run_for`); a page saying
+  so where ``crawler.report`` cannot be imported;
 * ``/runs/<id>/log``: the tail of its log file, for a run a job started;
 * ``/runs/<id>/pages?q=&status=&page=``, ``/runs/<id>/items?q=&spec=&page=``;
 * ``/jobs/<name>``: a job's schedule and history;
@@ -26,6 +27,7 @@ from urllib.parse import urlsplit
 from flask import (
     Flask,
     abort,
+    current_app,
     g,
     make_response,
     redirect,
@@ -56,9 +58,11 @@ class DashboardConfig:
 
     ``store_url``: the crawl store (read, never created); ``jobs_file``: a job file
     whose jobs and history to show, or ``None``; ``token``: required on every
-    request when set (``crawler serve`` sets it when not bound to loopback);
-    ``loopback``: bound to a loopback address, so ``Host`` headers are checked;
-    ``store_timeout``: seconds, ``CRAWLER_STORE_TIMEOUT``.
+    request when set (``crawler serve`` sets one when not bound to loopback, or
+    when its token variable is set); ``loopback``: bound to a loopback address,
+    so ``Host`` headers are checked; ``store_timeout``: seconds,
+    ``CRAWLER_STORE_TIMEOUT``; ``default_store``: the job file's state store when
+    its ``[scheduler]`` names none (``CRAWLER_STORE_URL``).
     """
 
     store_url: str
@@ -107,9 +111,9 @@ class Dashboard:
 
 
 def dashboard() -> Dashboard:
-    from flask import current_app
-
-    return current_app.extensions[EXTENSION]  # type: ignore[no-any-return]
+    """The :class:`Dashboard` of the application handling the request."""
+    board: Dashboard = current_app.extensions[EXTENSION]
+    return board
 
 
 def create_app(config: DashboardConfig) -> Flask:
@@ -126,6 +130,7 @@ def create_app(config: DashboardConfig) -> Flask:
     app.register_error_handler(404, _http_error)
     app.register_error_handler(405, _http_error)
     app.register_error_handler(400, _http_error)
+    app.register_error_handler(500, _http_error)  # Flask logs the exception; no details shown
     app.register_error_handler(StoreError, _store_error)
     app.register_error_handler(data.BadQuery, _bad_query)
     app.add_url_rule("/", view_func=index)
@@ -225,16 +230,20 @@ def index() -> ResponseReturnValue:
     )
 
 
-def _run_or_404(run_id: int) -> dict[str, Any]:
-    summary = data.run_summary(dashboard().store, run_id)
-    if summary is None:
+def _run_or_404(run_id: int, summary: bool = False) -> dict[str, Any]:
+    """Run ``run_id``: its :func:`~crawler.dashboard.data.run_summary` with
+    ``summary``, else only its ``id``; 404 when the store has no such run."""
+    store = dashboard().store
+    run = data.run_summary(store, run_id) if summary else store.run(run_id)
+    if run is None:
         abort(404, description=f"The store has no run {run_id}.")
-    g.run = summary
-    return summary
+    shown: dict[str, Any] = run if summary else {"id": run["id"]}
+    g.run = shown  # for an error page's link back to the run
+    return shown
 
 
 def run_page(run_id: int) -> ResponseReturnValue:
-    run = _run_or_404(run_id)
+    run = _run_or_404(run_id, summary=True)
     board = dashboard()
     job_run = None
     if board.jobs is not None:
