@@ -68,6 +68,7 @@ def build_store(path: Path) -> str:
             {"spec": "gadget", "key": "1", "data": {"name": '"><img src=x onerror=alert(2)>'}},
             {"spec": "gadget", "key": "2", "data": {"name": "50%"}},
             {"spec": "other", "key": "3", "data": {"name": "5000"}},
+            {"spec": "other", "key": "4", "data": {"name": 'Crème "brûlée"'}},
         ]
         store.write_batch(
             run_id, page_rows=rows, item_rows=[{**i, "url": "http://h/evil"} for i in items]
@@ -134,6 +135,10 @@ def test_search_takes_percent_and_underscore_literally(client: FlaskClient) -> N
     assert "50%" in items and "5000" not in items
     only = client.get("/runs/1/items?spec=other").get_data(as_text=True)
     assert "5000" in only and "50%" not in only
+    # Stored as JSON text ("\u00e8", '\"'): found as typed.
+    for typed in ("crème", '"brûlée"'):
+        found = client.get("/runs/1/items", query_string={"q": typed}).get_data(as_text=True)
+        assert "Crème" in found and "5000" not in found, typed
 
 
 def test_listings_are_paginated_and_filtered_by_status(client: FlaskClient) -> None:

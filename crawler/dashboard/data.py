@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import String, cast, func, select
+from sqlalchemy import String, cast, func, or_, select
 
 from crawler.commands.runs import items_written, run_status
 from crawler.jobs.config import format_duration
@@ -218,12 +218,17 @@ def search_items(
 ) -> Listing:
     """Items last written by run ``run_id`` (the items table keeps one row per
     spec and key, updated by later runs), by spec and key, whose URL or data (as
-    JSON text) contains ``q`` (case insensitive), of ``spec`` when given."""
+    JSON text) contains ``q`` (case insensitive for ASCII letters), of ``spec``
+    when given."""
     query: Select[Any] = select(items).where(items.c.run_id == run_id)
     if q:
+        # The data is stored as JSON text: "é" as "\u00e9", '"' as '\"'; both forms match.
+        data = cast(items.c.data, String)
         query = query.where(
-            items.c.url.icontains(q, autoescape=True)
-            | cast(items.c.data, String).icontains(q, autoescape=True)
+            or_(
+                items.c.url.icontains(q, autoescape=True),
+                *(data.icontains(form, autoescape=True) for form in {q, json.dumps(q)[1:-1]}),
+            )
         )
     if spec:
         query = query.where(items.c.spec == spec)
