@@ -1,6 +1,6 @@
 """The dashboard application (:func:`crawler.dashboard.app.create_app`) on small real stores.
 
-Flask's test client against SQLite stores and state stores written here: secrets
+Flask's test client against SQLite and PostgreSQL stores and state stores written here: secrets
 masked again on the way out, hostile values escaped, searches that take ``%``
 and ``_`` literally, pagination, status filters, the log tail (only the recorded
 file, only inside the job file's ``runs_dir``), the report page without
@@ -42,10 +42,9 @@ def page_row(url: str, **values: Any) -> dict[str, Any]:
     return row
 
 
-def build_store(path: Path) -> str:
+def build_store(url: str) -> str:
     """A store with run 1: secrets in its settings and stats, hostile titles,
-    150 numbered pages, a 404, a page without response, three items."""
-    url = f"sqlite:///{path}"
+    150 numbered pages, a 404, a page without response, four items."""
     store = SqlStore.open(url)
     try:
         settings = {
@@ -84,9 +83,13 @@ def build_store(path: Path) -> str:
     return url
 
 
-@pytest.fixture
-def store_url(tmp_path: Path) -> str:
-    return build_store(tmp_path / "crawl.db")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The store of :func:`build_store`, in SQLite and in PostgreSQL (``LIKE``,
+    ``CAST`` of JSON and the orderings are each database's own)."""
+    if request.param == "postgresql":
+        return build_store(request.getfixturevalue("postgres_url"))
+    return build_store(f"sqlite:///{tmp_path / 'crawl.db'}")
 
 
 @pytest.fixture
