@@ -1,10 +1,10 @@
 """The dashboard application (:func:`crawler.dashboard.app.create_app`) on small real stores.
 
-Flask's test client against SQLite and PostgreSQL stores and state stores written here: secrets
-masked again on the way out, hostile values escaped, searches that take ``%``
-and ``_`` literally, pagination, status filters, the log tail (only the recorded
-file, only inside the job file's ``runs_dir``), the report page without
-``crawler.report``, and the guards' small functions.
+Flask's test client against SQLite and PostgreSQL stores and state stores
+written here: secrets masked again on the way out, hostile values escaped,
+searches that take ``%`` and ``_`` literally, pagination, status filters, the
+log tail (only the recorded file, only inside the job file's ``runs_dir``), the
+report page without ``crawler.report``, and the guards' small functions.
 """
 
 from __future__ import annotations

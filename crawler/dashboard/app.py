@@ -40,7 +40,7 @@ from crawler.dashboard import data, security
 from crawler.dashboard.jobs import JobsSource
 from crawler.exceptions import ConfigError, StoreError
 from crawler.jobs.config import load_jobs_file
-from crawler.redaction import redact_text
+from crawler.redaction import MASKER, redact_text
 from crawler.storage.sql import SqlStore, display_url
 
 if TYPE_CHECKING:
@@ -122,6 +122,7 @@ def create_app(config: DashboardConfig) -> Flask:
     created) or :class:`~crawler.exceptions.ConfigError`.  Close them with
     ``app.extensions["crawler_dashboard"].close()``."""
     app = Flask(__name__)
+    app.logger.addFilter(MASKER)  # an error's traceback may quote a URL with its password
     app.extensions[EXTENSION] = Dashboard(config)
     app.jinja_env.filters["href"] = http_href
     app.jinja_env.globals["page_url"] = page_url
