@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from crawler.commands.options import add_store_option, store_url
+from crawler.exceptions import ConfigError
 from crawler.jobs.config import DEFAULT_JOBS_FILE
 from crawler.runner import project_settings
 
@@ -101,6 +102,14 @@ def _shown_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
+def _port_of(server: Any) -> int:
+    """The port waitress listens on: one server's, or the first of several (a host
+    name that resolves to several addresses)."""
+    if hasattr(server, "effective_port"):
+        return int(server.effective_port)
+    return int(server.effective_listen[0][1])
+
+
 def run(args: argparse.Namespace) -> int:
     from waitress import create_server
 
@@ -133,13 +142,11 @@ def run(args: argparse.Namespace) -> int:
                 app, host=args.host, port=args.port, threads=THREADS, ident="crawler"
             )
         except OSError as e:
-            from crawler.exceptions import ConfigError
-
             raise ConfigError(
                 f"cannot listen on {args.host}:{args.port}: {e.strerror or e} "
                 "(another program uses the port? give another with --port)"
             ) from None
-        base = f"http://{_shown_host(args.host)}:{server.effective_port}/"  # type: ignore[union-attr]
+        base = f"http://{_shown_host(args.host)}:{_port_of(server)}/"
         if generated:
             print(f"Dashboard: {base}?{TOKEN_PARAMETER}={token}", flush=True)
         elif token is not None:
