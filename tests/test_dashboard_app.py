@@ -247,6 +247,13 @@ def test_loopback_host_names(header: str, allowed: bool) -> None:
     assert security.loopback_host_allowed(header) is allowed
 
 
+def test_the_loopback_address_bound_to_is_a_host_name_too() -> None:
+    assert security.loopback_host_allowed("127.0.0.2:8400", "127.0.0.2")
+    assert security.loopback_host_allowed("[::1]:8400", "::1")
+    assert not security.loopback_host_allowed("127.0.0.2:8400")
+    assert not security.loopback_host_allowed(":8400", "")
+
+
 def test_loopback_addresses() -> None:
     assert all(map(security.is_loopback, ("127.0.0.1", "127.1.2.3", "::1", "localhost")))
     assert not any(map(security.is_loopback, ("0.0.0.0", "::", "192.168.1.2", "example.org")))

@@ -131,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
         jobs_file=jobs_file,
         token=token,
         loopback=loopback,
+        host=args.host,
         store_timeout=settings.getfloat("CRAWLER_STORE_TIMEOUT"),
         default_store=str(settings.get("CRAWLER_STORE_URL")),
     )

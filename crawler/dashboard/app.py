@@ -59,8 +59,8 @@ class DashboardConfig:
     ``store_url``: the crawl store (read, never created); ``jobs_file``: a job file
     whose jobs and history to show, or ``None``; ``token``: required on every
     request when set (``crawler serve`` sets one when not bound to loopback, or
-    when its token variable is set); ``loopback``: bound to a loopback address,
-    so ``Host`` headers are checked; ``store_timeout``: seconds,
+    when its token variable is set); ``loopback``: bound to a loopback address
+    (``host``), so ``Host`` headers are checked; ``store_timeout``: seconds,
     ``CRAWLER_STORE_TIMEOUT``; ``default_store``: the job file's state store when
     its ``[scheduler]`` names none (``CRAWLER_STORE_URL``).
     """
@@ -69,6 +69,7 @@ class DashboardConfig:
     jobs_file: str | None = None
     token: str | None = None
     loopback: bool = True
+    host: str = "127.0.0.1"
     store_timeout: float = 30.0
     default_store: str = "sqlite:///crawl.db"
 
@@ -162,7 +163,7 @@ def page_url(endpoint: str, page: int, **params: Any) -> str:
 def _guard() -> ResponseReturnValue | None:
     """The checks of :mod:`crawler.dashboard.security`, before any view."""
     config = dashboard().config
-    if config.loopback and not security.loopback_host_allowed(request.host):
+    if config.loopback and not security.loopback_host_allowed(request.host, config.host):
         return _message(
             403, "Forbidden", "This dashboard answers only to localhost, 127.0.0.1 and [::1]."
         )

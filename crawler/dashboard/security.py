@@ -4,7 +4,8 @@ security headers.
 * **Read-only.**  Only ``GET`` and ``HEAD`` are answered; anything else is 405
   (no endpoint changes anything or runs code).
 * **On loopback** (the default, ``127.0.0.1``), a request whose ``Host`` header
-  is not ``localhost``, ``127.0.0.1`` or ``[::1]`` (any port) is refused with 403:
+  is not ``localhost``, ``127.0.0.1``, ``[::1]`` or the address bound to (any
+  port) is refused with 403:
   a page of another site that makes its name resolve to 127.0.0.1 (DNS
   rebinding) would otherwise read the dashboard as same-origin.
 * **Elsewhere** (and on loopback when ``crawler serve`` was given one), a token
@@ -70,8 +71,14 @@ def host_name(header: str) -> str:
     return header.rpartition(":")[0] if header.count(":") == 1 else header
 
 
-def loopback_host_allowed(header: str) -> bool:
-    return host_name(header) in LOOPBACK_HOST_NAMES
+def loopback_host_allowed(header: str, bound: str = "127.0.0.1") -> bool:
+    """Whether the ``Host`` header names localhost, 127.0.0.1, [::1] or the
+    loopback address the server is ``bound`` to (``--host 127.0.0.2``)."""
+    name = host_name(header)
+    if name in LOOPBACK_HOST_NAMES:
+        return True
+    bound = bound.strip("[]").lower()
+    return bool(name) and name.strip("[]") == bound
 
 
 def cookie_value(token: str) -> str:
