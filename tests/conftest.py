@@ -14,6 +14,9 @@ import pytest
 from fixtures.tinysite.server import TinySite
 from tests.crawltools import REPO_ROOT
 
+# The store the dashboard tests read (a real crawl, built once per session).
+from tests.dashboardtools import dashboard_data  # noqa: F401
+
 # Fixtures of notification tests (real SMTP server, webhook receiver), for every test.
 from tests.notifytools import smtp_server, smtp_tls_server, tls_ca, webhook_receiver  # noqa: F401
 from tests.pgserver import PostgresServer

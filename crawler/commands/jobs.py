@@ -110,7 +110,7 @@ def run_list(args: argparse.Namespace) -> int:
     jobs, store = open_jobs(args)
     try:
         states = store.job_states()
-        last = {name: _last_ran(store, name) for name in jobs.jobs}
+        last = {name: last_ran(store, name) for name in jobs.jobs}
     finally:
         store.close()
     now = datetime.now(UTC)
@@ -122,9 +122,9 @@ def run_list(args: argparse.Namespace) -> int:
             (
                 name,
                 job.schedule.describe() if job.schedule else "manual (crawler jobs run)",
-                _next_runs(job, state, now),
+                next_runs(job, state, now),
                 "yes" if paused else "no",
-                _last(last.get(name)),
+                describe_last(last.get(name)),
             )
         )
     if not rows:
@@ -134,7 +134,7 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _next_runs(job: Job, state: dict[str, Any], now: datetime) -> str:
+def next_runs(job: Job, state: dict[str, Any], now: datetime) -> str:
     """The next two fire times of ``job`` in its time zone: the stored one (the
     scheduler's) when it is for this schedule and still ahead, else computed
     from now.  A stored one in the past means no scheduler ran then: the text
@@ -168,7 +168,7 @@ def _next_runs(job: Job, state: dict[str, Any], now: datetime) -> str:
     return missed + ", ".join(_local(t, zone) for t in (first, second) if t)
 
 
-def _last_ran(store: StateStore, job: str) -> dict[str, Any] | None:
+def last_ran(store: StateStore, job: str) -> dict[str, Any] | None:
     """The newest history row of ``job`` that ran (not :data:`DID_NOT_RUN`):
     a paused or overlapping job writes a ``skipped`` row at every fire, which
     would hide its last real run.  Read :data:`LAST_RUN_WINDOW` rows at a time."""
@@ -183,7 +183,7 @@ def _last_ran(store: StateStore, job: str) -> dict[str, Any] | None:
         offset += LAST_RUN_WINDOW
 
 
-def _last(row: dict[str, Any] | None) -> str:
+def describe_last(row: dict[str, Any] | None) -> str:
     if row is None:
         return "never ran"
     moment = row["started_at"] or row["finished_at"] or row["scheduled_for"]
@@ -231,7 +231,7 @@ def run_history(args: argparse.Namespace) -> int:
                     r["trigger"],
                     _utc(r["started_at"]),
                     _utc(r["finished_at"]),
-                    _duration(r),
+                    run_duration(r),
                     r["status"],
                     ",".join(x.get("code", "?") for x in r["reasons"] or []) or None,
                     r["finish_reason"],
@@ -252,7 +252,7 @@ def _utc(moment: datetime | None) -> str:
     return "-" if moment is None else moment.astimezone(UTC).strftime(TIME_FORMAT)
 
 
-def _duration(row: dict[str, Any]) -> str:
+def run_duration(row: dict[str, Any]) -> str:
     if row["started_at"] is None or row["finished_at"] is None:
         return "-"
     return format_duration(round((row["finished_at"] - row["started_at"]).total_seconds(), 1))

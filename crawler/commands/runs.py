@@ -38,7 +38,7 @@ def add_parser(subparsers: Any) -> None:
     p.set_defaults(run=run)
 
 
-def _items_written(run: dict[str, Any]) -> int:
+def items_written(run: dict[str, Any]) -> int:
     """Items the run wrote, from its stats: a later run that updates them takes over
     their rows, so counting rows would show 0.  Without stats (a run still going, or
     whose store failed) the rows it last wrote are counted."""
@@ -46,7 +46,7 @@ def _items_written(run: dict[str, Any]) -> int:
     return int(stats.get("store/items_written", run["items"]))
 
 
-def _status(run: dict[str, Any]) -> str:
+def run_status(run: dict[str, Any]) -> str:
     """The run's verdict from its stats: ``succeeded``, ``failed: CODE, ...``, or ``-``."""
     stats = run["stats"] if isinstance(run["stats"], dict) else {}
     status = stats.get(STATUS_STAT)
@@ -69,10 +69,10 @@ def run(args: argparse.Namespace) -> int:
                 r["spider"],
                 r["start_url"] or "-",
                 r["started_at"].strftime("%Y-%m-%d %H:%M:%S") if r["started_at"] else "-",
-                _status(r),
+                run_status(r),
                 r["finish_reason"] or "running?",
                 r["pages"],
-                _items_written(r),
+                items_written(r),
                 r["rejects"],
             )
             for r in listed

@@ -245,6 +245,16 @@ class StateStore:
             query = query.limit(limit)
         return self._read(lambda conn: [_row(r) for r in conn.execute(query).mappings()])
 
+    def runs_of_crawl(self, crawl_run_id: int) -> list[dict[str, Any]]:
+        """History rows whose crawl wrote run ``crawl_run_id`` of its store, newest
+        first (a resumed run's rows share it; the caller checks the ``store``)."""
+        query = (
+            select(job_runs)
+            .where(job_runs.c.crawl_run_id == crawl_run_id)
+            .order_by(job_runs.c.id.desc())
+        )
+        return self._read(lambda conn: [_row(r) for r in conn.execute(query).mappings()])
+
     def last_runs(self) -> dict[str, dict[str, Any]]:
         """The newest history row of every job."""
         latest = select(job_runs.c.job, job_runs.c.id).order_by(job_runs.c.id)

@@ -391,9 +391,9 @@ class SqlStore:
             row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
             return dict(row) if row else None
 
-    def runs(self, limit: int = 20) -> list[dict[str, Any]]:
-        """The latest runs, newest first, with their page, item, reject and unchanged
-        page (incremental re-crawls) counts."""
+    def runs(self, limit: int = 20, offset: int = 0) -> list[dict[str, Any]]:
+        """The latest runs, newest first (skipping the ``offset`` newest), with their
+        page, item, reject and unchanged page (incremental re-crawls) counts."""
 
         def count(table: Any) -> Any:
             return (
@@ -417,6 +417,7 @@ class SqlStore:
             )
             .order_by(runs.c.id.desc())
             .limit(limit)
+            .offset(offset)
         )
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
