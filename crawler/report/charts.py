@@ -1,0 +1,150 @@
+"""The report's charts, as Plotly figures (``plotly.graph_objects``).
+
+Each function takes what :mod:`crawler.report.data` computed and returns a
+figure, or ``None`` when there is nothing to draw (the page then says so).
+Text that came from a crawled site and that Plotly draws (URL patterns on an
+axis, in hover labels) is passed through :func:`html.escape`: Plotly renders
+a subset of HTML tags in its text, and entities as the characters they name.
+
+Importing this module imports Plotly: only :mod:`crawler.report.html` does,
+when a report is rendered.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import TYPE_CHECKING
+
+import plotly.graph_objects as go
+
+from crawler.report import data as rd
+
+if TYPE_CHECKING:
+    from crawler.report.data import RunData
+    from crawler.report.diff import RunDiff
+
+STATUS_COLORS = {
+    "2xx": "#2ca02c",
+    "3xx": "#1f77b4",
+    "4xx": "#ff7f0e",
+    "5xx": "#d62728",
+    rd.NO_RESPONSE: "#7f7f7f",
+}
+HEIGHT = 320  # px, every chart
+
+
+def _layout(fig: go.Figure, **axes: str) -> go.Figure:
+    fig.update_layout(
+        template="plotly_white",
+        height=HEIGHT,
+        margin={"l": 60, "r": 20, "t": 20, "b": 50},
+        legend={"orientation": "h", "y": -0.2},
+        font={"family": "system-ui, sans-serif", "size": 12},
+        **{f"{axis}axis_title_text": title for axis, title in axes.items()},
+    )
+    return fig
+
+
+def status_over_time(data: RunData) -> go.Figure | None:
+    """Pages recorded over the run's time, stacked by status class."""
+    series = rd.times_by_status_class(data.pages)
+    if not series:
+        return None
+    fig = go.Figure(
+        [
+            go.Histogram(
+                x=[when.isoformat() for when in times],
+                name=name,
+                marker_color=STATUS_COLORS[name],
+                nbinsx=40,
+            )
+            for name, times in series.items()
+        ]
+    )
+    fig.update_layout(barmode="stack")
+    return _layout(fig, x="time (UTC)", y="pages")
+
+
+def response_times(data: RunData) -> go.Figure | None:
+    """Histogram of response times (ms), plain and rendered pages overlaid."""
+    series = {name: ms for name, ms in rd.latencies(data.pages).items() if ms}
+    if not series:
+        return None
+    colors = {"plain": "#1f77b4", "rendered": "#9467bd"}
+    fig = go.Figure(
+        [
+            go.Histogram(x=ms, name=name, marker_color=colors[name], nbinsx=30, opacity=0.75)
+            for name, ms in series.items()
+        ]
+    )
+    fig.update_layout(barmode="overlay")
+    return _layout(fig, x="response time (ms)", y="pages")
+
+
+def _hbar(counts: list[tuple[str, int]], color: str, y_title: str) -> go.Figure:
+    """A horizontal bar chart, the largest on top; labels escaped."""
+    labels = [escape(label) for label, _ in reversed(counts)]
+    values = [n for _, n in reversed(counts)]
+    fig = go.Figure(
+        go.Bar(
+            x=values,
+            y=labels,
+            orientation="h",
+            marker_color=color,
+            hovertemplate="%{y}: %{x}<extra></extra>",
+        )
+    )
+    fig.update_yaxes(type="category", automargin=True)
+    return _layout(fig, x="pages", y=y_title)
+
+
+def found_via(data: RunData) -> go.Figure | None:
+    """Pages by how the crawl reached them (``pages.found_via``)."""
+    counts = [(str(value), n) for value, n in rd.counts_by(data.pages, "found_via")]
+    return _hbar(counts, "#17becf", "found via") if counts else None
+
+
+def rendered_vs_plain(data: RunData) -> go.Figure | None:
+    """Pages rendered in the browser and pages fetched over plain HTTP."""
+    rendered = sum(1 for page in data.pages if page["rendered"])
+    plain = len(data.pages) - rendered
+    if not data.pages:
+        return None
+    fig = go.Figure(
+        go.Pie(
+            labels=["plain HTTP", "rendered"],
+            values=[plain, rendered],
+            marker_colors=["#1f77b4", "#9467bd"],
+            hole=0.45,
+            sort=False,
+        )
+    )
+    return _layout(fig)
+
+
+def depth(data: RunData) -> go.Figure | None:
+    """Pages by depth (links from the start URL)."""
+    counts = rd.depth_counts(data.pages)
+    if not counts:
+        return None
+    fig = go.Figure(
+        go.Bar(x=[d for d, _ in counts], y=[n for _, n in counts], marker_color="#8c564b")
+    )
+    fig.update_xaxes(dtick=1)
+    return _layout(fig, x="depth", y="pages")
+
+
+def url_patterns(data: RunData) -> go.Figure | None:
+    """The most common URL patterns (:func:`crawler.report.data.url_pattern`)."""
+    counts = rd.top_patterns(data)
+    return _hbar(counts, "#bcbd22", "URL pattern") if counts else None
+
+
+def changes(diff: RunDiff) -> go.Figure:
+    """Pages new, gone, changed and unchanged since the run compared with."""
+    kinds = ["new", "gone", "changed", "unchanged"]
+    values = [len(diff.new), len(diff.gone), len(diff.changed), diff.same]
+    fig = go.Figure(
+        go.Bar(x=kinds, y=values, marker_color=["#2ca02c", "#d62728", "#ff7f0e", "#7f7f7f"])
+    )
+    return _layout(fig, y="pages")
