@@ -4,7 +4,9 @@ Each function takes what :mod:`crawler.report.data` computed and returns a
 figure, or ``None`` when there is nothing to draw (the page then says so).
 Text that came from a crawled site and that Plotly draws (URL patterns on an
 axis, in hover labels) is passed through :func:`html.escape`: Plotly renders
-a subset of HTML tags in its text, and entities as the characters they name.
+a subset of HTML tags in its text.  Quotes are left as they are
+(``quote=False``): with ``<`` escaped no tag can start, and Plotly draws
+``&lt;``, ``&gt;`` and ``&amp;`` as the characters but ``&quot;`` literally.
 
 Importing this module imports Plotly: only :mod:`crawler.report.html` does,
 when a report is rendered.
@@ -12,7 +14,7 @@ when a report is rendered.
 
 from __future__ import annotations
 
-from html import escape
+from html import escape as html_escape
 from typing import TYPE_CHECKING
 
 import plotly.graph_objects as go
@@ -22,6 +24,12 @@ from crawler.report import data as rd
 if TYPE_CHECKING:
     from crawler.report.data import RunData
     from crawler.report.diff import RunDiff
+
+
+def escape(text: str) -> str:
+    """``text`` as Plotly text that shows it literally (see the module docstring)."""
+    return html_escape(text, quote=False)
+
 
 STATUS_COLORS = {
     "2xx": "#2ca02c",
