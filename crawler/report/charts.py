@@ -14,6 +14,7 @@ when a report is rendered.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from html import escape as html_escape
 from typing import TYPE_CHECKING
 
@@ -39,6 +40,9 @@ STATUS_COLORS = {
     rd.NO_RESPONSE: "#7f7f7f",
 }
 HEIGHT = 320  # px, every chart
+TIME_BINS = 40  # bars over the run's time
+LATENCY_BINS = 30  # bars from 0 to the longest response time
+SMALL_COUNT = 10  # pages: a count axis up to this many has a tick at each whole number
 
 
 def _layout(fig: go.Figure, **axes: str) -> go.Figure:
@@ -53,39 +57,61 @@ def _layout(fig: go.Figure, **axes: str) -> go.Figure:
     return fig
 
 
+def _whole_counts(fig: go.Figure, axis: str, most: int) -> go.Figure:
+    """Ticks at whole numbers on a count axis whose values stay small (Plotly
+    would mark 0.5, 1.5...); larger ones keep Plotly's ticks."""
+    if most <= SMALL_COUNT:
+        fig.update_layout({f"{axis}axis": {"dtick": 1, "rangemode": "tozero"}})
+    return fig
+
+
 def status_over_time(data: RunData) -> go.Figure | None:
-    """Pages recorded over the run's time, stacked by status class."""
+    """Pages recorded over the run's time, stacked by status class (one set of
+    bins for every class, so the stacks line up)."""
     series = rd.times_by_status_class(data.pages)
     if not series:
         return None
+    every = [when for times in series.values() for when in times]
+    first, last = min(every), max(every)
+    size_ms = max((last - first).total_seconds() * 1000 / TIME_BINS, 1.0)
+    # Plotly's last bin may leave out a value equal to "end": one bin more.
+    end = last + timedelta(milliseconds=size_ms)
+    bins = {"start": first.isoformat(), "end": end.isoformat(), "size": size_ms}
     fig = go.Figure(
         [
             go.Histogram(
                 x=[when.isoformat() for when in times],
                 name=name,
                 marker_color=STATUS_COLORS[name],
-                nbinsx=40,
+                xbins=bins,
+                autobinx=False,
             )
             for name, times in series.items()
         ]
     )
     fig.update_layout(barmode="stack")
+    _whole_counts(fig, "y", len(every))
     return _layout(fig, x="time (UTC)", y="pages")
 
 
 def response_times(data: RunData) -> go.Figure | None:
-    """Histogram of response times (ms), plain and rendered pages overlaid."""
+    """Histogram of response times (ms), plain and rendered pages stacked in the
+    same bins."""
     series = {name: ms for name, ms in rd.latencies(data.pages).items() if ms}
     if not series:
         return None
+    longest = max(max(ms) for ms in series.values())
+    size = max(longest / LATENCY_BINS, 1.0)
+    bins = {"start": 0, "end": longest + size, "size": size}
     colors = {"plain": "#1f77b4", "rendered": "#9467bd"}
     fig = go.Figure(
         [
-            go.Histogram(x=ms, name=name, marker_color=colors[name], nbinsx=30, opacity=0.75)
+            go.Histogram(x=ms, name=name, marker_color=colors[name], xbins=bins, autobinx=False)
             for name, ms in series.items()
         ]
     )
-    fig.update_layout(barmode="overlay")
+    fig.update_layout(barmode="stack")
+    _whole_counts(fig, "y", sum(len(ms) for ms in series.values()))
     return _layout(fig, x="response time (ms)", y="pages")
 
 
@@ -103,6 +129,7 @@ def _hbar(counts: list[tuple[str, int]], color: str, y_title: str) -> go.Figure:
         )
     )
     fig.update_yaxes(type="category", automargin=True)
+    _whole_counts(fig, "x", max(values))
     return _layout(fig, x="pages", y=y_title)
 
 
@@ -139,6 +166,7 @@ def depth(data: RunData) -> go.Figure | None:
         go.Bar(x=[d for d, _ in counts], y=[n for _, n in counts], marker_color="#8c564b")
     )
     fig.update_xaxes(dtick=1)
+    _whole_counts(fig, "y", max(n for _, n in counts))
     return _layout(fig, x="depth", y="pages")
 
 
@@ -155,4 +183,5 @@ def changes(diff: RunDiff) -> go.Figure:
     fig = go.Figure(
         go.Bar(x=kinds, y=values, marker_color=["#2ca02c", "#d62728", "#ff7f0e", "#7f7f7f"])
     )
+    _whole_counts(fig, "y", max(values))
     return _layout(fig, y="pages")
