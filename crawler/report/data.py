@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import inspect, select
+from sqlalchemy import select
 
 from crawler.exceptions import ReportError
 from crawler.outcome import FAILED, FAILED_STAT_PREFIX, STATUS_STAT
@@ -131,8 +131,8 @@ def load_run(store: SqlStore, run_id: int) -> RunData:
     ones (``latency``, ``digest``...) are ``None``.
     """
     row = check_run(store, run_id)
+    present = store.columns(pages.name)
     with store.engine.connect() as conn:
-        present = {c["name"] for c in inspect(conn).get_columns(pages.name)}
         columns = [pages.c[name] for name in PAGE_FIELDS if name in present]
         query = select(*columns).where(pages.c.run_id == run_id).order_by(pages.c.url)
         page_rows = [
