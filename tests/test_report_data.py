@@ -10,8 +10,8 @@ import pytest
 
 from crawler.exceptions import ReportError
 from crawler.outcome import STATUS_STAT
+from crawler.report import charts, previous_run_for, render_report
 from crawler.report import data as rd
-from crawler.report import previous_run_for, render_report
 from crawler.report.diff import diff_runs
 from crawler.report.html import REPORT_SCRIPT, REPORT_SCRIPT_HASH
 from crawler.storage.sql import SqlStore
@@ -115,6 +115,28 @@ def test_depth_latency_and_verdict() -> None:
     assert [p["url"] for p in rd.slowest(pages)] == ["http://h/b", "http://h/"]
     assert rd.verdict({STATUS_STAT: "failed", "outcome/failed/no_pages": 1}) == "failed: no_pages"
     assert rd.verdict({}) == "unknown"
+
+
+def test_histograms_are_counted_here_and_keep_the_longest_value() -> None:
+    assert rd.histogram([0, 0.5, 1, 2.9, 3, 7], size=1, count=3) == [2, 1, 3]
+    data = rd.RunData(
+        run={"id": 1, "start_url": "http://h/"},
+        pages=[
+            page("http://h/a", latency=0.004, fetched_at="2026-12-01T10:00:00.000+00:00"),
+            page("http://h/b", latency=1.5, status=404, fetched_at="2026-12-01T10:00:02.000+00:00"),
+            page(
+                "http://h/c", latency=0.3, rendered=True, fetched_at="2026-12-01T10:00:01.000+00:00"
+            ),
+        ],
+    )
+    times = charts.response_times(data)
+    assert times is not None
+    assert {trace.name: sum(trace.y) for trace in times.data} == {"plain": 2, "rendered": 1}
+    assert times.data[0].y[-1] == 1  # the longest, 1,500 ms, in the last bin
+    over_time = charts.status_over_time(data)
+    assert over_time is not None
+    assert {trace.name: sum(trace.y) for trace in over_time.data} == {"2xx": 2, "4xx": 1}
+    assert len(over_time.data[0].x) == charts.TIME_BINS
 
 
 def test_diff_by_digest_else_status_and_title() -> None:

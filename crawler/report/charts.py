@@ -49,8 +49,8 @@ def _layout(fig: go.Figure, **axes: str) -> go.Figure:
     fig.update_layout(
         template="plotly_white",
         height=HEIGHT,
-        margin={"l": 60, "r": 20, "t": 20, "b": 50},
-        legend={"orientation": "h", "y": -0.2},
+        margin={"l": 60, "r": 20, "t": 30, "b": 50},
+        legend={"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom", "traceorder": "normal"},
         font={"family": "system-ui, sans-serif", "size": 12},
         **{f"{axis}axis_title_text": title for axis, title in axes.items()},
     )
@@ -66,52 +66,63 @@ def _whole_counts(fig: go.Figure, axis: str, most: int) -> go.Figure:
 
 
 def status_over_time(data: RunData) -> go.Figure | None:
-    """Pages recorded over the run's time, stacked by status class (one set of
-    bins for every class, so the stacks line up)."""
+    """Pages recorded over the run's time, in :data:`TIME_BINS` bins stacked by
+    status class."""
     series = rd.times_by_status_class(data.pages)
     if not series:
         return None
     every = [when for times in series.values() for when in times]
-    first, last = min(every), max(every)
-    size_ms = max((last - first).total_seconds() * 1000 / TIME_BINS, 1.0)
-    # Plotly's last bin may leave out a value equal to "end": one bin more.
-    end = last + timedelta(milliseconds=size_ms)
-    bins = {"start": first.isoformat(), "end": end.isoformat(), "size": size_ms}
-    fig = go.Figure(
-        [
-            go.Histogram(
-                x=[when.isoformat() for when in times],
+    first = min(every)
+    span_ms = (max(every) - first).total_seconds() * 1000
+    size = max(span_ms / TIME_BINS, 1.0)  # ms
+    count = min(int(span_ms // size) + 1, TIME_BINS)
+    middles = [(first + timedelta(milliseconds=(i + 0.5) * size)).isoformat() for i in range(count)]
+    fig = go.Figure()
+    for name, times in series.items():
+        offsets = ((when - first).total_seconds() * 1000 for when in times)
+        fig.add_trace(
+            go.Bar(
+                x=middles,
+                y=rd.histogram(offsets, size, count),
+                width=size,
                 name=name,
                 marker_color=STATUS_COLORS[name],
-                xbins=bins,
-                autobinx=False,
+                hovertemplate=f"{name}: %{{y}}<extra>%{{x}}</extra>",
             )
-            for name, times in series.items()
-        ]
-    )
-    fig.update_layout(barmode="stack")
+        )
+    fig.update_layout(barmode="stack", bargap=0, showlegend=True)  # even for one class
     _whole_counts(fig, "y", len(every))
     return _layout(fig, x="time (UTC)", y="pages")
 
 
 def response_times(data: RunData) -> go.Figure | None:
-    """Histogram of response times (ms), plain and rendered pages stacked in the
-    same bins."""
+    """Response times (ms) in :data:`LATENCY_BINS` bins from 0 to the longest,
+    plain and rendered pages stacked."""
     series = {name: ms for name, ms in rd.latencies(data.pages).items() if ms}
     if not series:
         return None
     longest = max(max(ms) for ms in series.values())
     size = max(longest / LATENCY_BINS, 1.0)
-    bins = {"start": 0, "end": longest + size, "size": size}
+    count = min(int(longest // size) + 1, LATENCY_BINS)
+    ranges = [f"{i * size:.0f}-{(i + 1) * size:.0f} ms" for i in range(count)]
     colors = {"plain": "#1f77b4", "rendered": "#9467bd"}
     fig = go.Figure(
         [
-            go.Histogram(x=ms, name=name, marker_color=colors[name], xbins=bins, autobinx=False)
+            go.Bar(
+                x=[(i + 0.5) * size for i in range(count)],
+                y=rd.histogram(ms, size, count),
+                width=size,
+                name=name,
+                marker_color=colors[name],
+                customdata=ranges,
+                hovertemplate=f"{name}: %{{y}}<extra>%{{customdata}}</extra>",
+            )
             for name, ms in series.items()
         ]
     )
-    fig.update_layout(barmode="stack")
+    fig.update_layout(barmode="stack", bargap=0)
     _whole_counts(fig, "y", sum(len(ms) for ms in series.values()))
+    fig.update_xaxes(rangemode="tozero")
     return _layout(fig, x="response time (ms)", y="pages")
 
 

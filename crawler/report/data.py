@@ -247,6 +247,17 @@ def slowest(run_pages: Iterable[dict[str, Any]], limit: int = 10) -> list[dict[s
     return sorted(timed, key=lambda page: (-page["latency"], page["url"]))[:limit]
 
 
+def histogram(values: Iterable[float], size: float, count: int) -> list[int]:
+    """How many of ``values`` (>= 0) fall in each of ``count`` bins of width
+    ``size`` from 0: ``[0, size)``, ``[size, 2 * size)``...; a value past the
+    last bin's end is counted in the last.  The report draws these counts, not
+    the values: its size does not grow with the pages of a run."""
+    counts = [0] * count
+    for value in values:
+        counts[min(int(value // size), count - 1)] += 1
+    return counts
+
+
 def _group(keyed: Iterable[tuple[str, str, str | None]]) -> list[Group]:
     """``(label, url, title)`` triples as :class:`Group` s, most URLs first."""
     counts: Counter[str] = Counter()
