@@ -6,7 +6,10 @@ file and opened over ``file://`` (no network: Plotly is inside the file).
 
 from __future__ import annotations
 
+import functools
 import json
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 
 import pytest
@@ -17,6 +20,7 @@ from crawler.addon import framework_settings
 from crawler.browser.config import BrowserConfig
 from crawler.browser.driver import create_driver
 from crawler.report import render_report
+from crawler.report.html import REPORT_SCRIPT_HASH
 from crawler.storage.sql import SqlStore
 from tests.browser.conftest import browser_settings, needs_chromium, processes_under
 from tests.reporttools import HOSTILE_TITLE, ReportCrawls
@@ -141,3 +145,56 @@ def test_hostile_urls_in_a_chart_are_drawn_as_text(handle: DriverHandle, tmp_pat
     assert [e for e in driver.get_log("browser") if e["level"] == "SEVERE"] == []
     assert dialogs_opened(driver) == []
     assert driver.find_elements(By.TAG_NAME, "img") == []
+
+
+#: What a server of reports can send (the dashboard): no inline script but the
+#: report's own, Plotly from the server, Plotly's inline styles.
+STRICT_CSP = (
+    f"default-src 'none'; script-src 'self' {REPORT_SCRIPT_HASH}; "
+    "style-src 'unsafe-inline'; img-src data:"
+)
+
+
+class _CspHandler(SimpleHTTPRequestHandler):
+    def end_headers(self) -> None:
+        self.send_header("Content-Security-Policy", STRICT_CSP)
+        super().end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_the_report_draws_under_a_strict_content_security_policy(
+    handle: DriverHandle, report_crawls: ReportCrawls, tmp_path: Path
+) -> None:
+    """Served with Plotly as a ``<script src>`` and a CSP that allows no inline
+    script but :data:`REPORT_SCRIPT_HASH`, every chart is still drawn."""
+    from plotly.offline import get_plotlyjs
+
+    store = SqlStore.open(report_crawls.store_url, create=False)
+    try:
+        html = render_report(store, report_crawls.second, plotlyjs="/plotly.min.js")
+    finally:
+        store.close()
+    (tmp_path / "report.html").write_text(html, encoding="utf-8")
+    (tmp_path / "plotly.min.js").write_text(get_plotlyjs(), encoding="utf-8")
+    server = ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(_CspHandler, directory=str(tmp_path))
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    driver = handle.driver
+    try:
+        driver.get(f"http://127.0.0.1:{server.server_address[1]}/report.html")
+        WebDriverWait(driver, 10).until(
+            lambda d: d.execute_script(
+                "return [...document.querySelectorAll('div.chart')]"
+                ".every(d => d.querySelector('.main-svg'))"
+            )
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert len(driver.find_elements(By.CSS_SELECTOR, "div.chart .main-svg")) >= 6
+    assert [e for e in driver.get_log("browser") if e["level"] == "SEVERE"] == []
