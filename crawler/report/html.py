@@ -20,20 +20,22 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from crawler.report import data as rd
 from crawler.report.diff import diff_runs
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from plotly.graph_objects import Figure
 
     from crawler.report.data import RunData
     from crawler.report.diff import RunDiff
     from crawler.storage.sql import SqlStore
 
 INLINE = "inline"
+NO_PAGES = "no pages in this run"
+NO_LATENCY = "no response times recorded (no responses, or a store written before they were)"
 #: Draws every figure of the page's ``report-figures`` data block with Plotly.
 REPORT_SCRIPT = (
     "(function(){"
@@ -62,10 +64,7 @@ class Chart:
     note: str = "no data"
 
 
-def _chart(
-    chart_id: str, title: str, make: Callable[[], Any], note: str = "no pages in this run"
-) -> Chart:
-    figure = make()
+def _chart(chart_id: str, title: str, figure: Figure | None, note: str = NO_PAGES) -> Chart:
     return Chart(chart_id, title, None if figure is None else figure.to_json(), note)
 
 
@@ -73,25 +72,16 @@ def _charts(data: RunData, diff: RunDiff | None) -> dict[str, Chart]:
     from crawler.report import charts
 
     made = [
-        _chart(
-            "chart-status-time", "Pages over time, by status", lambda: charts.status_over_time(data)
-        ),
-        _chart(
-            "chart-latency",
-            "Response times",
-            lambda: charts.response_times(data),
-            "no response times recorded (a store written before they were)",
-        ),
-        _chart("chart-found-via", "How pages were found", lambda: charts.found_via(data)),
-        _chart("chart-rendered", "Rendered vs plain HTTP", lambda: charts.rendered_vs_plain(data)),
-        _chart("chart-depth", "Depth", lambda: charts.depth(data)),
-        _chart("chart-patterns", "Top URL patterns", lambda: charts.url_patterns(data)),
+        _chart("chart-status-time", "Pages over time, by status", charts.status_over_time(data)),
+        _chart("chart-latency", "Response times", charts.response_times(data), NO_LATENCY),
+        _chart("chart-found-via", "How pages were found", charts.found_via(data)),
+        _chart("chart-rendered", "Rendered vs plain HTTP", charts.rendered_vs_plain(data)),
+        _chart("chart-depth", "Depth", charts.depth(data)),
+        _chart("chart-patterns", "Top URL patterns", charts.url_patterns(data)),
     ]
     if diff is not None:
         made.append(
-            _chart(
-                "chart-changes", "Pages since the run compared with", lambda: charts.changes(diff)
-            )
+            _chart("chart-changes", "Pages since the run compared with", charts.changes(diff))
         )
     return {chart.id: chart for chart in made}
 
@@ -148,7 +138,7 @@ def render_report(
     ``compare_with``: another run's id, whose pages are compared with this
     run's (new, gone, changed: :mod:`crawler.report.diff`); ``None``: no
     comparison (``crawler report`` passes :func:`previous_run_for` by default).
-    ``plotlyjs``: ``"inline"`` embeds Plotly's JavaScript (about 4.7 MB; the file
+    ``plotlyjs``: ``"inline"`` embeds Plotly's JavaScript (about 4.8 MB; the file
     needs no network), any other value is the ``src`` URL of a ``<script>``
     that loads it (the dashboard's ``/static/plotly.min.js``).
 
