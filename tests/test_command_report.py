@@ -104,6 +104,7 @@ def test_report_options(
             "error: there is no run 98 in sqlite:///{db} (see crawler runs)",
         ),
         (["two"], "error: RUN is a run id or 'latest', not 'two' (see crawler runs)"),
+        (["2", "--compare", "2"], "error: --compare 2 names run 2 itself: give another run"),
     ],
 )
 def test_unknown_runs_are_one_line_and_exit_2(

@@ -17,6 +17,7 @@ import sys
 from typing import Any
 
 from crawler.commands.options import add_store_option, store_url
+from crawler.exceptions import ReportError
 from crawler.runner import project_settings
 from crawler.storage.sql import SqlStore
 from crawler.utils.files import check_output_file
@@ -58,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
         run_id = resolve_run(store, args.which)
         compare_with: int | None = None
         if args.compare is not None:
+            if args.compare == run_id:
+                raise ReportError(f"--compare {run_id} names run {run_id} itself: give another run")
             compare_with = int(check_run(store, args.compare)["id"])
         elif not args.no_compare:
             compare_with = previous_run_for(store, run_id)
