@@ -9,14 +9,14 @@ from typing import NoReturn
 
 from scrapy.exceptions import UsageError
 
-from crawler.commands import crawl, export, extract, jobs, login, runs, scheduler, serve
+from crawler.commands import crawl, export, extract, jobs, login, report, runs, scheduler, serve
 from crawler.exceptions import ConfigError, StoreError
 from crawler.redaction import redact_text
 from crawler.runner import EXIT_INTERRUPTED
 
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell shows for a process killed so
 
-COMMANDS = (crawl, extract, login, runs, export, jobs, scheduler, serve)
+COMMANDS = (crawl, extract, login, runs, export, report, jobs, scheduler, serve)
 
 
 class ArgumentParser(argparse.ArgumentParser):

@@ -110,6 +110,13 @@ class SchedulerLockedError(ConfigError):
     runs those jobs; two would run each job twice).  The message names it."""
 
 
+class ReportError(ConfigError):
+    """A run report cannot be made: the store has no such run, or no runs at all
+    (``crawler report``, :func:`crawler.report.render_report`).  The message names
+    the run and the store and says what to do; ``crawler`` prints it on one line
+    and exits with code 2."""
+
+
 class StoreError(Exception):
     """A store could not be opened or written; the message names the store."""
 

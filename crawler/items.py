@@ -49,6 +49,9 @@ class PageRecord:
     # Unchanged since the previous run (crawler.incremental): a 304, or the same
     # digest; status, title and links are the previous run's, the page not parsed
     unchanged: bool = False
+    # Seconds: Scrapy's ``download_latency`` (request sent to headers received),
+    # or the render's duration for a rendered page; None without a response
+    latency: float | None = None
 
 
 @dataclass(frozen=True)

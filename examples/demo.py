@@ -1,4 +1,5 @@
-"""``make demo``: serve the tinysite fixture, crawl it into ``crawl.db``, print a summary."""
+"""``make demo``: serve the tinysite fixture, crawl it into ``crawl.db``, print a summary
+and write the run's HTML report (``report-RUN.html``, ``crawler report``)."""
 
 from __future__ import annotations
 
@@ -86,6 +87,10 @@ def main() -> int:
             print(pages_table(store, run_id, base_url))
         finally:
             store.close()
+        print("\nThe run's report (charts, errors, traps; `crawler report RUN`):")
+        code = crawler_main(["report", str(run_id), "--store", STORE_URL])
+        if code != 0:
+            return code
         try:
             print_payments(base_url)
         except (LoginError, mscrape.ScrapeError) as e:

@@ -622,6 +622,7 @@ class SiteSpider(Spider):
             last_modified=last_modified,
             digest=digest,
             unchanged=unchanged,
+            latency=_latency(meta),
         )
 
     def _redirect_hops(self, response: Response) -> Iterator[PageRecord]:
@@ -663,6 +664,14 @@ def _is_html(response: Response) -> bool:
 def _header(headers: Any, name: bytes) -> str | None:
     value = headers.get(name)
     return value.decode("latin-1") if value else None
+
+
+def _latency(meta: dict[str, Any]) -> float | None:
+    """Seconds the response took: Scrapy's ``download_latency`` (set by its HTTP
+    handlers when the headers arrive), which the browser middleware sets to the
+    render's duration for a rendered page; None if neither did."""
+    value = meta.get("download_latency")
+    return float(value) if isinstance(value, int | float) else None
 
 
 def _now() -> str:

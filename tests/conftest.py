@@ -21,6 +21,9 @@ from tests.dashboardtools import dashboard_data  # noqa: F401
 from tests.notifytools import smtp_server, smtp_tls_server, tls_ca, webhook_receiver  # noqa: F401
 from tests.pgserver import PostgresServer
 
+# Two real crawls into one store for the run report's tests (session-wide).
+from tests.reporttools import report_crawls  # noqa: F401
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 

@@ -267,6 +267,8 @@ def test_demo_prints_the_summary(tmp_path: Path) -> None:
         classic.SEARCH_URL,
     }
     assert (tmp_path / "crawl.db").exists()
+    assert "\nreport-1.html\n" in proc.stdout  # crawler report's path, its HTML report
+    assert (tmp_path / "report-1.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     # the book's second example (mscrape.py -s): brandon's payments made and their total,
     # read alike by lxml and BeautifulSoup
     made = [p for p in payments.EXPECTED_PAYMENTS[DEMO_USER] if p.direction == "to"]

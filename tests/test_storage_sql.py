@@ -588,6 +588,31 @@ def test_an_older_postgresql_store_gains_the_incremental_columns(postgres_url: s
         s.close()
 
 
+def test_an_older_store_is_read_without_the_columns_it_lacks(tmp_path: Path) -> None:
+    """Reading (crawler export, crawler report) adds no column: one a store written
+    by an older version lacks is None; a crawl (create=True) adds it."""
+    db = tmp_path / "old.db"
+    s = SqlStore.open(f"sqlite:///{db}")
+    run = s.start_run("site", "http://x/", {})
+    s.write_pages(run, [page("http://x/")])
+    s.close()
+    with sqlite3.connect(db) as conn:
+        conn.execute("ALTER TABLE pages DROP COLUMN latency")
+    s = SqlStore.open(f"sqlite:///{db}", create=False)
+    try:
+        [row] = s.pages(run)
+        assert (row["title"], row["latency"]) == ("T", None)
+        assert "latency" not in s.columns("pages")
+    finally:
+        s.close()
+    s = SqlStore.open(f"sqlite:///{db}")
+    try:
+        s.write_pages(run, [page("http://x/", latency=0.25)])
+        assert s.pages(run)[0]["latency"] == 0.25
+    finally:
+        s.close()
+
+
 OPEN_AT_ONCE = """
 import sys, time
 from crawler.exceptions import StoreError

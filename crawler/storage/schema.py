@@ -7,6 +7,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -55,6 +56,11 @@ pages = Table(
     Column("last_modified", String(64)),
     Column("digest", String(64)),
     Column("unchanged", Boolean),
+    # Seconds from sending the request to the response's headers (Scrapy's
+    # ``download_latency`` meta), or the render's duration for a rendered page
+    # (crawler.browser.middleware).  NULL without a response, and in rows of
+    # older versions.
+    Column("latency", Float),
 )
 
 items = Table(

@@ -486,9 +486,22 @@ class SqlStore:
             return [(s, u, f, t) for s, u, f, t in conn.execute(query)]
 
     def pages(self, run_id: int) -> list[dict[str, Any]]:
-        query = select(pages).where(pages.c.run_id == run_id).order_by(pages.c.url)
+        """The page rows of a run, by URL: every column of ``pages``; one a store
+        written by an older version lacks (``latency``...) is ``None``."""
+        present = self.columns(pages.name)
+        columns = [c for c in pages.columns if c.name in present]
+        query = select(*columns).where(pages.c.run_id == run_id).order_by(pages.c.url)
         with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(query).mappings()]
+            return [
+                {c.name: r.get(c.name) for c in pages.columns}
+                for r in conn.execute(query).mappings()
+            ]
+
+    def columns(self, table: str) -> set[str]:
+        """The names of the columns ``table`` has in this database: a store opened
+        for reading (``create=False``) is not given the columns newer versions add."""
+        with self.engine.connect() as conn:
+            return {c["name"] for c in inspect(conn).get_columns(table)}
 
     def items(self, spec: str | None = None, run_id: int | None = None) -> list[dict[str, Any]]:
         query = select(items).order_by(items.c.spec, items.c.key)
