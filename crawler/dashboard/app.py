@@ -280,7 +280,9 @@ def report_page(run_id: int) -> ResponseReturnValue:
     except (ConfigError, ValueError) as e:
         return _message(404, "No report", redact_text(str(e)))
     response = make_response(html)
-    response.headers["Content-Security-Policy"] = security.report_policy(html)
+    response.headers["Content-Security-Policy"] = security.report_policy(
+        importlib.import_module("crawler.report.html").REPORT_SCRIPT_HASH
+    )
     return response
 
 

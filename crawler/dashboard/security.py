@@ -16,18 +16,16 @@ security headers.
   Compared with :func:`hmac.compare_digest`; 401 otherwise.
 * **Headers** on every answer (OWASP Secure Headers): a Content Security Policy
   that allows only the dashboard's own scripts and styles (the report page adds
-  the hashes of its inline scripts, :func:`report_policy`), ``nosniff``,
+  the hash of the report's one constant script, :func:`report_policy`), ``nosniff``,
   ``X-Frame-Options: DENY``, ``Referrer-Policy: no-referrer``, and
   ``Cache-Control: no-store`` unless a view set its own.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import ipaddress
-import re
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
@@ -49,7 +47,6 @@ HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
-INLINE_SCRIPT = re.compile(r"<script\b(?![^>]*\bsrc\s*=)[^>]*>(.*?)</script\s*>", re.S | re.I)
 
 
 def is_loopback(host: str) -> bool:
@@ -111,22 +108,16 @@ def url_without_token(request: Request) -> str:
     return request.path + (f"?{urlencode(kept)}" if kept else "")
 
 
-def script_hashes(html: str) -> list[str]:
-    """CSP source expressions (``'sha256-...'``) of the inline scripts of ``html``."""
-    return [
-        f"'sha256-{base64.b64encode(hashlib.sha256(m.encode()).digest()).decode()}'"
-        for m in INLINE_SCRIPT.findall(html)
-    ]
-
-
-def report_policy(html: str) -> str:
-    """The policy of a report page: its own inline scripts (Plotly's figure calls,
-    by hash; nothing injected later can run), scripts from the dashboard
+def report_policy(script_hash: str) -> str:
+    """The policy of a report page: the report's one constant inline script, by
+    its hash (``crawler.report.html.REPORT_SCRIPT_HASH``, a CSP source expression
+    ``'sha256-...'``: a script injected into the page by crawled content would
+    have another hash and not run), scripts from the dashboard
     (``/static/plotly.min.js``), inline styles (Plotly sizes its charts with
     ``style`` attributes) and ``data:``/``blob:`` images (its toolbar's PNG export)."""
-    scripts = " ".join(["'self'", *dict.fromkeys(script_hashes(html))])
     return (
-        f"default-src 'none'; script-src {scripts}; style-src 'self' 'unsafe-inline'; "
+        f"default-src 'none'; script-src 'self' {script_hash}; "
+        "style-src 'self' 'unsafe-inline'; "
         "img-src 'self' data: blob:; connect-src 'self'; font-src 'self' data:; "
         "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )
