@@ -339,6 +339,19 @@ def record_verdict(stats: Any, verdict: Verdict, ratio: float) -> None:
             stats.set_value(FAILED_STAT_PREFIX + reason.code, 1)
 
 
+def recorded_verdict(stats: dict[str, Any]) -> str | None:
+    """The verdict :func:`record_verdict` left in a run's stored stats, as one
+    phrase: ``succeeded``, ``failed: CODE, ...``, ``interrupted``; None for a run
+    without one (still going, or crawled by an older version)."""
+    status = stats.get(STATUS_STAT)
+    if not status:
+        return None
+    codes = [
+        key.removeprefix(FAILED_STAT_PREFIX) for key in stats if key.startswith(FAILED_STAT_PREFIX)
+    ]
+    return f"{status}: {', '.join(codes)}" if status == FAILED and codes else str(status)
+
+
 @dataclass(frozen=True)
 class CrawlOutcomeReport:
     """The outcome file's content (see the module for the JSON)."""

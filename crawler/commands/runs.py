@@ -14,7 +14,7 @@ import argparse
 from typing import Any
 
 from crawler.commands.options import add_store_option, store_url
-from crawler.outcome import FAILED, FAILED_STAT_PREFIX, STATUS_STAT
+from crawler.outcome import recorded_verdict
 from crawler.runner import project_settings
 from crawler.storage.sql import SqlStore
 from crawler.summary import table
@@ -49,13 +49,7 @@ def items_written(run: dict[str, Any]) -> int:
 def run_status(run: dict[str, Any]) -> str:
     """The run's verdict from its stats: ``succeeded``, ``failed: CODE, ...``, or ``-``."""
     stats = run["stats"] if isinstance(run["stats"], dict) else {}
-    status = stats.get(STATUS_STAT)
-    if not status:
-        return "-"
-    codes = [
-        key.removeprefix(FAILED_STAT_PREFIX) for key in stats if key.startswith(FAILED_STAT_PREFIX)
-    ]
-    return f"{status}: {', '.join(codes)}" if status == FAILED and codes else str(status)
+    return recorded_verdict(stats) or "-"
 
 
 def run(args: argparse.Namespace) -> int:

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 
 from crawler.exceptions import ReportError
-from crawler.outcome import FAILED, FAILED_STAT_PREFIX, STATUS_STAT
+from crawler.outcome import recorded_verdict
 from crawler.storage.schema import links, pages
 from crawler.storage.sql import display_url
 
@@ -324,10 +324,4 @@ def duration(run: dict[str, Any]) -> float | None:
 def verdict(stats: dict[str, Any]) -> str:
     """The run's verdict (:mod:`crawler.outcome`): ``succeeded``, ``failed: CODE, ...``,
     ``interrupted``; ``unknown`` for a run without one (still going, or older)."""
-    status = stats.get(STATUS_STAT)
-    if not status:
-        return "unknown"
-    codes = [
-        key.removeprefix(FAILED_STAT_PREFIX) for key in stats if key.startswith(FAILED_STAT_PREFIX)
-    ]
-    return f"{status}: {', '.join(codes)}" if status == FAILED and codes else str(status)
+    return recorded_verdict(stats) or "unknown"
