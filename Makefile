@@ -6,7 +6,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-DEBIAN_PACKAGES := chromium chromium-driver postgresql iproute2 tzdata
+DEBIAN_PACKAGES := chromium chromium-driver postgresql redis-server iproute2 tzdata
 
 .PHONY: demo test lint bench system-deps install clean
 

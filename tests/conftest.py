@@ -20,6 +20,7 @@ from tests.dashboardtools import dashboard_data  # noqa: F401
 # Fixtures of notification tests (real SMTP server, webhook receiver), for every test.
 from tests.notifytools import smtp_server, smtp_tls_server, tls_ca, webhook_receiver  # noqa: F401
 from tests.pgserver import PostgresServer
+from tests.redisserver import RedisServer
 
 # Two real crawls into one store for the run report's tests (session-wide).
 from tests.reporttools import report_crawls  # noqa: F401
@@ -110,6 +111,21 @@ def tinysite_gzip() -> Iterator[TinySite]:
     """The same site, every body gzip-encoded for clients that accept it (session-wide)."""
     with TinySite(gzip=True) as site:
         yield site
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A real Redis server on a free loopback port, for the session."""
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """The test Redis server's URL (database 0), emptied before each test."""
+    redis_server.flush()
+    return redis_server.url
 
 
 @pytest.fixture(scope="session")
