@@ -18,6 +18,9 @@ A crawl **fails** (exit code 1) for each of these reasons (``Reason.code``):
   among the pages requested is above ``CRAWLER_MAX_ERROR_RATIO`` (1.0, off);
 * ``login_failed``, ``store_failed`` (the store could not be written, or rows
   were lost), ``feed_failed`` (an output file could not be written);
+* ``browser_nodes_down``: renders failed because every remote browser node
+  (``SELENIUM_REMOTE_URL``) was down (``selenium/render_failures/nodes_down``;
+  the site spider may have kept those pages over plain HTTP, unrendered);
 * ``stopped``: any other finish reason that is not a clean one
   (:data:`crawler.runner.CLEAN_REASONS`).
 
@@ -92,6 +95,7 @@ STORE_FAILED = "store_failed"
 FEED_FAILED = "feed_failed"
 STOPPED = "stopped"
 CONFIG_ERROR = "config_error"
+BROWSER_NODES_DOWN = "browser_nodes_down"
 INTERRUPTED_REASON = "interrupted"
 
 # Finish reasons that mean "the crawl did what it was asked" (crawler.runner)
@@ -120,6 +124,8 @@ STARTED_AT_STAT = "outcome/started_at"  # the run's start, ISO-8601 (a resume's 
 ELAPSED_STAT = "outcome/elapsed_seconds"  # seconds the run crawled, over its segments
 # Other components' stats the outcome file reports
 RENDERED_STAT = "selenium/renders"
+NODES_DOWN_STAT = "selenium/render_failures/nodes_down"  # renders with no browser node up
+NODES_DOWN_ERROR_STAT = "selenium/nodes_down_error"  # the last such error (redacted)
 UNCHANGED_STAT = "incremental/unchanged"  # pages an incremental re-crawl found unchanged
 FEED_FAILED_PREFIX = "feedexport/failed_count/"
 # Feeds a server did not take: [{"uri": redacted URI, "kept": local copy or None}]
@@ -288,6 +294,12 @@ def judge(
     if finish == SHUTDOWN_REASON:
         interrupted = Reason(INTERRUPTED_REASON, "the crawl was interrupted (Ctrl-C or SIGTERM)")
         return Verdict(INTERRUPTED, tuple(_redacted([interrupted, *reasons])))
+    nodes_down = int(stats.get(NODES_DOWN_STAT, 0))
+    if nodes_down:
+        error = stats.get(NODES_DOWN_ERROR_STAT) or "every remote browser node was down"
+        reasons.append(
+            Reason(BROWSER_NODES_DOWN, f"{_plural(nodes_down, 'render')} failed: {error}")
+        )
     start = _start_url_reason(stats)
     if start is not None:
         reasons.append(start)

@@ -1,0 +1,227 @@
+"""Remote browser nodes (``SELENIUM_REMOTE_URL`` with several URLs): real
+``chromedriver --port=P`` servers started here, a ``--render always`` crawl of
+the tinysite spread over them, one node killed mid-crawl (its renders move to
+the other, none is lost), and every node down (a clear error, a stat, a failed
+verdict)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+from typing import TYPE_CHECKING
+
+from crawler.browser.driver import kill_by_home, node_unreachable
+from tests.browser.conftest import find_process, is_browser_main, needs_chromium, processes_under
+from tests.crawltools import crawl, read_store
+from tests.resumetools import finish, page_count, start_crawl
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    from fixtures.tinysite.server import TinySite
+
+SIZE = 60  # catalogue items: SIZE + 1 pages
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Node:
+    """A ``chromedriver --port=P`` on loopback: a remote WebDriver node whose
+    browsers run with a HOME under the test's browser root."""
+
+    def __init__(self, root: str, name: str) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.home = os.path.join(root, name)
+        os.makedirs(self.home)
+        # Short: Chromium's singleton socket lives under TMPDIR (<= 107 bytes).
+        self.tmp = tempfile.mkdtemp(prefix="cbr-")
+        env = dict(os.environ, HOME=self.home, TMPDIR=self.tmp, SE_OFFLINE="true")
+        self.process = subprocess.Popen(
+            [
+                shutil.which("chromedriver") or "chromedriver",
+                f"--port={self.port}",
+                "--allowed-ips=127.0.0.1",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 15) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, "chromedriver exited"
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(self.url + "/status", timeout=1) as answer,
+            ):
+                if json.load(answer)["value"]["ready"]:
+                    return
+            time.sleep(0.05)  # polling the server's own readiness endpoint
+        raise AssertionError(f"chromedriver at {self.url} not ready in {timeout} s")
+
+    def browsers(self) -> list[int]:
+        return find_process(self.home, is_browser_main)
+
+    def kill(self) -> None:
+        """The machine dies: chromedriver and every browser it started, at once."""
+        with contextlib.suppress(OSError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        kill_by_home(self.home)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        kill_by_home(self.home)  # anything a test failure left
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _nodes(root: str, count: int) -> Iterator[list[Node]]:
+    nodes: list[Node] = []
+    try:
+        for i in range(count):
+            nodes.append(Node(root, f"node-{i}"))
+        yield nodes
+    finally:
+        for node in nodes:
+            node.stop()
+
+
+def _arguments(site: TinySite, root: str, remote: str) -> list[str]:
+    return [
+        site.url(f"/catalog/?size={SIZE}"),
+        "--render",
+        "always",
+        "--store",
+        "sqlite:///crawl.db",
+        "--log-level",
+        "INFO",
+        "-s",
+        "CRAWLER_MAX_PAGES_PER_PATTERN=0",
+        "-s",
+        f"SELENIUM_TEMP_DIR={root}",
+        "-s",
+        f"SELENIUM_REMOTE_URL={remote}",
+        "-s",
+        "SELENIUM_POOL_SIZE=4",
+        "-s",
+        "SELENIUM_REMOTE_MAX_SESSIONS=2",
+        "-s",
+        "SELENIUM_ALLOWED_HOSTS=127.0.0.1",
+        "-s",
+        "SELENIUM_PAGE_LOAD_TIMEOUT=15",
+    ]
+
+
+@needs_chromium
+def test_a_node_killed_mid_crawl_loses_no_render(
+    tinysite: TinySite, browser_root: str, tmp_path: Path
+) -> None:
+    with _nodes(browser_root, 2) as (a, b):
+        remote = f"{a.url}, {b.url}"
+        log = tmp_path / "crawl.log"
+        process = start_crawl(_arguments(tinysite, browser_root, remote), tmp_path, log)
+        db = tmp_path / "crawl.db"
+        deadline = time.monotonic() + 90
+        # Kill node a while it renders: both nodes hold sessions, a third of the pages are in.
+        while process.poll() is None and time.monotonic() < deadline:
+            if page_count(db) >= SIZE // 3 and a.browsers() and b.browsers():
+                break
+            time.sleep(0.05)
+        assert process.poll() is None, log.read_text()[-3000:]
+        killed_at = page_count(db)
+        a.kill()
+        assert node_unreachable(a.url) is not None
+        code = finish(process, timeout=120)
+        text = log.read_text()
+        assert code == 0, text[-3000:]
+        # The crawl quit its sessions on the node that lived.
+        deadline = time.monotonic() + 5
+        while b.browsers() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert b.browsers() == []
+    pages, runs = read_store(db)
+    stats = json.loads(runs[-1]["stats"])
+    print(f"killed at {killed_at} pages; stats: {stats}")
+    assert killed_at < SIZE + 1
+    expected = {tinysite.url(f"/catalog/?size={SIZE}")} | {
+        tinysite.url(f"/catalog/item/{n}.html?size={SIZE}") for n in range(SIZE)
+    }
+    assert {p["url"] for p in pages} == expected  # every page, once each
+    assert len(pages) == SIZE + 1
+    assert all((p["status"], p["rendered"], p["error"]) == (200, 1, None) for p in pages)
+    a_key, b_key = (f"selenium/nodes/127.0.0.1:{n.port}" for n in (a, b))
+    assert stats[f"{a_key}/sessions_started"] >= 1
+    assert stats[f"{b_key}/sessions_started"] >= 1
+    assert stats[f"{a_key}/taken_out"] == 1  # out for the cool-down (30 s): once
+    assert stats.get(f"{b_key}/taken_out") is None
+    assert stats[f"{a_key}/renders"] >= 1
+    assert stats[f"{b_key}/renders"] >= stats[f"{a_key}/renders"]
+    assert stats["selenium/renders"] == SIZE + 1
+    # What node a was rendering started again on node b: Scrapy never saw a failure.
+    assert not [key for key in stats if key.startswith("selenium/render_failures/")]
+    assert "retry/count" not in stats and "crawler/render_fallbacks" not in stats
+    assert "Traceback" not in text
+    assert f"browser node 127.0.0.1:{a.port} is out for 30 s" in text
+    assert processes_under(browser_root) == []
+
+
+def test_every_node_down_fails_renders_clearly_and_the_crawl_with_a_verdict(
+    tinysite: TinySite, tmp_path: Path
+) -> None:
+    """Nothing listens on either port: every render fails fast with the nodes named,
+    the pages are kept over HTTP, and the crawl fails (``browser_nodes_down``)."""
+    ports = (_free_port(), _free_port())
+    remote = ",".join(f"http://crawler:s3cret@127.0.0.1:{p}" for p in ports)
+    result = crawl(
+        tinysite.url("/catalog/?size=2"),
+        tmp_path,
+        "--render",
+        "always",
+        "-s",
+        f"SELENIUM_REMOTE_URL={remote}",
+        "-s",
+        "CRAWLER_MAX_PAGES_PER_PATTERN=0",
+    )
+    assert result.returncode == 1, result.stderr[-3000:]
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(error_lines) == 1, result.stderr[-3000:]
+    (line,) = error_lines
+    assert "(crawl failed: browser_nodes_down)" in line
+    assert "no remote browser node to render on: 2 of 2 are down" in line
+    for port in ports:
+        assert f"127.0.0.1:{port} ([Errno 111] Connection refused; tried again in" in line
+    assert "s3cret" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
+    stats = result.stats
+    assert stats["selenium/render_failures/nodes_down"] >= 3  # each page, with Scrapy's retries
+    for port in ports:
+        assert stats[f"selenium/nodes/127.0.0.1:{port}/taken_out"] == 1
+    assert "s3cret" not in json.dumps(stats)
+    # The pages themselves were kept over plain HTTP, with the render's error.
+    assert len(result.pages) == 3
+    for page in result.pages:
+        assert (page["status"], page["rendered"]) == (200, 0)
+        assert "BrowserNodesDownError" in page["error"]
