@@ -18,18 +18,29 @@ import time
 import urllib.request
 from typing import TYPE_CHECKING
 
+from crawler.addon import framework_settings
+from crawler.browser.config import BrowserConfig
 from crawler.browser.driver import kill_by_home, node_unreachable
-from tests.browser.conftest import find_process, is_browser_main, needs_chromium, processes_under
+from crawler.browser.pool import BrowserPool
+from crawler.browser.request import BrowserOptions
+from crawler.browser.result import RenderSpec
+from tests.browser.conftest import (
+    browser_settings,
+    find_process,
+    is_browser_main,
+    needs_chromium,
+    processes_under,
+)
 from tests.crawltools import crawl, read_store
 from tests.resumetools import finish, page_count, start_crawl
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
     from fixtures.tinysite.server import TinySite
 
-SIZE = 60  # catalogue items: SIZE + 1 pages
+SIZE = 45  # catalogue items: SIZE + 1 pages
 
 
 def _free_port() -> int:
@@ -42,8 +53,8 @@ class Node:
     """A ``chromedriver --port=P`` on loopback: a remote WebDriver node whose
     browsers run with a HOME under the test's browser root."""
 
-    def __init__(self, root: str, name: str) -> None:
-        self.port = _free_port()
+    def __init__(self, root: str, name: str, port: int | None = None) -> None:
+        self.port = port or _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.home = os.path.join(root, name)
         os.makedirs(self.home)
@@ -109,6 +120,13 @@ def _nodes(root: str, count: int) -> Iterator[list[Node]]:
             node.stop()
 
 
+class DirectReactor:
+    """Just enough reactor for the pool's event callbacks, run in the calling thread."""
+
+    def callFromThread(self, f: Callable[..., object], *args: object) -> None:
+        f(*args)
+
+
 def _arguments(site: TinySite, root: str, remote: str) -> list[str]:
     return [
         site.url(f"/catalog/?size={SIZE}"),
@@ -144,17 +162,20 @@ def test_a_node_killed_mid_crawl_loses_no_render(
         log = tmp_path / "crawl.log"
         process = start_crawl(_arguments(tinysite, browser_root, remote), tmp_path, log)
         db = tmp_path / "crawl.db"
-        deadline = time.monotonic() + 90
-        # Kill node a while it renders: both nodes hold sessions, a third of the pages are in.
+        deadline = time.monotonic() + 120
+        killed_at = None
+        peak = {a.port: 0, b.port: 0}  # browsers at once on each node (cap: 2)
         while process.poll() is None and time.monotonic() < deadline:
-            if page_count(db) >= SIZE // 3 and a.browsers() and b.browsers():
-                break
-            time.sleep(0.05)
-        assert process.poll() is None, log.read_text()[-3000:]
-        killed_at = page_count(db)
-        a.kill()
-        assert node_unreachable(a.url) is not None
-        code = finish(process, timeout=120)
+            for node in (a, b):
+                peak[node.port] = max(peak[node.port], len(node.browsers()))
+            # Kill node a while it renders: both hold sessions, a third of the pages are in.
+            if killed_at is None and page_count(db) >= SIZE // 3 and peak[a.port] and peak[b.port]:
+                killed_at = page_count(db)
+                a.kill()
+                assert node_unreachable(a.url) is not None
+            time.sleep(0.1)
+        assert killed_at is not None, log.read_text()[-3000:]
+        code = finish(process, timeout=10)
         text = log.read_text()
         assert code == 0, text[-3000:]
         # The crawl quit its sessions on the node that lived.
@@ -164,8 +185,9 @@ def test_a_node_killed_mid_crawl_loses_no_render(
         assert b.browsers() == []
     pages, runs = read_store(db)
     stats = json.loads(runs[-1]["stats"])
-    print(f"killed at {killed_at} pages; stats: {stats}")
+    print(f"killed at {killed_at} pages, browsers at once {peak}; stats: {stats}")
     assert killed_at < SIZE + 1
+    assert 1 <= peak[a.port] <= 2 and 1 <= peak[b.port] <= 2  # SELENIUM_REMOTE_MAX_SESSIONS
     expected = {tinysite.url(f"/catalog/?size={SIZE}")} | {
         tinysite.url(f"/catalog/item/{n}.html?size={SIZE}") for n in range(SIZE)
     }
@@ -217,7 +239,8 @@ def test_every_node_down_fails_renders_clearly_and_the_crawl_with_a_verdict(
     assert "Traceback" not in result.stderr
     stats = result.stats
     assert stats["selenium/render_failures/nodes_down"] >= 3  # each page, with Scrapy's retries
-    for port in ports:
+    for port in ports:  # each tried once: not again during its cool-down (30 s)
+        assert stats[f"selenium/nodes/127.0.0.1:{port}/session_start_failures"] == 1
         assert stats[f"selenium/nodes/127.0.0.1:{port}/taken_out"] == 1
     assert "s3cret" not in json.dumps(stats)
     # The pages themselves were kept over plain HTTP, with the render's error.
@@ -225,3 +248,56 @@ def test_every_node_down_fails_renders_clearly_and_the_crawl_with_a_verdict(
     for page in result.pages:
         assert (page["status"], page["rendered"]) == (200, 0)
         assert "BrowserNodesDownError" in page["error"]
+
+
+@needs_chromium
+def test_a_node_that_failed_gets_sessions_again_after_the_cool_down(
+    tinysite: TinySite, browser_root: str
+) -> None:
+    """Node a is down when the first session starts (it goes to b); once
+    SELENIUM_REMOTE_COOLDOWN is over, the next new session goes to a.  (That a
+    node is not tried during its cool-down: the every-node-down test.)"""
+    cooldown = 2.0
+    port_a = _free_port()
+    events: list[str] = []
+    with _nodes(browser_root, 1) as (b,):
+        settings = browser_settings(
+            browser_root,
+            SELENIUM_REMOTE_URL=[f"http://127.0.0.1:{port_a}", b.url],
+            SELENIUM_REMOTE_COOLDOWN=cooldown,
+            SELENIUM_MAX_PAGES_PER_SESSION=1,  # a new session for every render
+            SELENIUM_POOL_SIZE=1,
+        )
+        pool = BrowserPool(
+            BrowserConfig.from_settings(framework_settings(settings)),
+            DirectReactor(),
+            on_event=events.append,
+        )
+        spec = RenderSpec(url=tinysite.url("/js/plain"), options=BrowserOptions())
+        a_key, b_key = f"nodes/127.0.0.1:{port_a}", f"nodes/127.0.0.1:{b.port}"
+        a: Node | None = None
+        try:
+            pool.render_blocking(spec)
+            out_until = time.monotonic() + cooldown  # a was taken out before this
+            assert events == [
+                "session_start_failures",
+                f"{a_key}/session_start_failures",
+                f"{a_key}/taken_out",
+                "sessions_started",
+                f"{b_key}/sessions_started",
+                f"{b_key}/renders",
+                "sessions_recycled",
+            ]
+            a = Node(browser_root, "node-a", port_a)
+            time.sleep(max(0.0, out_until - time.monotonic()))
+            pool.render_blocking(spec)  # a is back, and the least loaded (ties: a first)
+            assert events[-3:] == [
+                f"{a_key}/sessions_started",
+                f"{a_key}/renders",
+                "sessions_recycled",
+            ]
+        finally:
+            pool.shutdown_blocking()
+            if a is not None:
+                a.stop()
+    assert processes_under(browser_root) == []
