@@ -167,11 +167,11 @@ SELENIUM_MAX_PAGES_PER_SESSION: Annotated[int, Ge(0)] = 100  # pages, then recyc
 SELENIUM_PAGE_LOAD_TIMEOUT: Annotated[float, Ge(0.1)] = 30  # seconds
 SELENIUM_POLITENESS_ENABLED: bool = True  # slot concurrency, DOWNLOAD_DELAY, AutoThrottle
 SELENIUM_POOL_SIZE: Annotated[int, Ge(1)] = 4  # browser sessions (one worker thread each)
+SELENIUM_REMOTE_COOLDOWN: Annotated[float, Ge(0)] = 30  # seconds a failed node stays out
+SELENIUM_REMOTE_MAX_SESSIONS: Annotated[int, Ge(0)] = 0  # per node (no #max=N); 0: pool's limit
 # Remote WebDriver nodes (chromedriver --port=P, Selenium servers, a Grid): one URL, a list, or
 # text separated by commas/spaces; "URL#max=N" caps that node's sessions; None: local browser
 SELENIUM_REMOTE_URL: list[str] | str | None = None
-SELENIUM_REMOTE_COOLDOWN: Annotated[float, Ge(0)] = 30  # seconds a failed node stays out
-SELENIUM_REMOTE_MAX_SESSIONS: Annotated[int, Ge(0)] = 0  # per node (no #max=N); 0: pool's limit
 SELENIUM_SETTLE: Annotated[float, Ge(0)] = 0.05  # seconds with no request in flight; 0: off
 SELENIUM_SETTLE_TIMEOUT: Annotated[float, Ge(0)] = 3  # seconds; a busy page is read then
 SELENIUM_SHUTDOWN_TIMEOUT: Annotated[float, Ge(0)] = 10  # seconds renders get at close
