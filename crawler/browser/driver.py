@@ -17,6 +17,7 @@ import base64
 import contextlib
 import http.client
 import logging
+import math
 import os
 import shutil
 import signal
@@ -338,7 +339,7 @@ def create_driver(config: BrowserConfig, remote_url: str | None = None) -> Drive
         driver = webdriver.Remote(
             command_executor=_without_userinfo(url),
             options=remote_options,
-            client_config=_client_config(url),
+            client_config=_client_config(url, config.page_load_timeout + REMOTE_MARGIN),
         )
         return DriverHandle(driver=driver, cdp=False)
 
@@ -519,12 +520,19 @@ def _without_userinfo(url: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1]))
 
 
-def _client_config(url: str) -> ClientConfig:
+#: Seconds a remote command may take beyond ``SELENIUM_PAGE_LOAD_TIMEOUT`` (the
+#: longest a navigation or script is allowed) before the node counts as silent.
+REMOTE_MARGIN = 60.0
+
+
+def _client_config(url: str, timeout: float) -> ClientConfig:
     """Selenium's client settings for a node: credentials in the URL become Basic
-    authentication (Selenium warns about them left in the URL), and each command
-    is tried once: the pool handles a node that does not answer (it probes it,
-    takes it out, renders elsewhere), where urllib3's three retries would only
-    delay that and log a warning each."""
+    authentication (Selenium warns about them left in the URL); each command is
+    tried once, for at most ``timeout`` seconds.  The pool handles a node that
+    does not answer (it probes it, takes it out, renders elsewhere), where
+    urllib3's three retries would only delay that and log a warning each, and
+    Selenium's default (no timeout) would hold a worker for ever on a machine
+    that vanished without closing its connections."""
     parts = urlsplit(url)
     once = Retry(connect=0, read=0, other=0, status=0)
     credentials: dict[str, str] = {}
@@ -535,6 +543,7 @@ def _client_config(url: str) -> ClientConfig:
         }
     return ClientConfig(
         remote_server_addr=_without_userinfo(url),
+        timeout=math.ceil(timeout),
         # Selenium reads this nested key (remote_connection._get_connection_manager).
         init_args_for_pool_manager={"init_args_for_pool_manager": {"retries": once}},
         **credentials,  # type: ignore[arg-type]
