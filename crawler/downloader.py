@@ -9,6 +9,12 @@ several requests wait in a slot, all of them start at once: measured here,
 reached it 9 at a time.  :class:`SlotReservingDownloader` gives every slot a
 queue whose ``popleft`` puts the request in ``slot.transferring`` at once; the
 download task adds it again (a set) and removes it when done, as before.
+
+With a shared frontier (``CRAWLER_FRONTIER``), a request that leaves the slot's
+queue also takes its place in the crawl-wide limits of
+:class:`crawler.extensions.sharedpoliteness.SharedPoliteness` (every worker's
+requests to the host, through Redis) right before it is sent, and gives it back
+when its download ends.
 """
 
 from __future__ import annotations
@@ -18,9 +24,12 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.core.downloader import Downloader
 
+from crawler.extensions.sharedpoliteness import SharedPoliteness
+
 if TYPE_CHECKING:
     from scrapy import Request, Spider
     from scrapy.core.downloader import Slot
+    from scrapy.http import Response
 
 
 class _ReservingQueue(deque[tuple["Request", Any]]):
@@ -42,3 +51,13 @@ class SlotReservingDownloader(Downloader):
         if not isinstance(slot.queue, _ReservingQueue):
             slot.queue = _ReservingQueue(slot)
         return key, slot
+
+    async def _download(self, slot: Slot, request: Request) -> Response:
+        shared = SharedPoliteness.of(self.crawler)
+        if shared is None:
+            return await super()._download(slot, request)
+        lease = await shared.acquire(request.meta[self.DOWNLOAD_SLOT], slot)
+        try:
+            return await super()._download(slot, request)
+        finally:
+            await shared.release(lease)

@@ -47,6 +47,7 @@ from crawler.exceptions import (
     BrowserStartError,
     BrowserWaitTimeoutError,
 )
+from crawler.extensions.sharedpoliteness import SharedPoliteness
 
 if TYPE_CHECKING:
     from typing import Self
@@ -136,7 +137,12 @@ class SeleniumMiddleware:
         if self.pool.closing:
             raise BrowserPoolClosedError(f"browser pool closed; not rendering {request.url}")
         ticket = await self.throttle.acquire(request) if self.config.politeness else None
+        shared = SharedPoliteness.of(self.crawler) if ticket is not None else None
+        lease = None
         try:
+            if shared is not None and ticket is not None:
+                # Every worker's renders and downloads of the slot (a shared frontier).
+                lease = await shared.acquire(ticket.key, self.throttle.slot(ticket))
             if self.pool.closing:
                 raise BrowserPoolClosedError(f"browser pool closed; not rendering {request.url}")
             result = await maybe_deferred_to_future(self.pool.render(spec, ticket))
@@ -152,6 +158,8 @@ class SeleniumMiddleware:
             raise error from e
         finally:
             self.throttle.release(ticket)
+            if shared is not None:
+                await shared.release(lease)
         if result.not_rendered is not None:
             return self._not_rendered(request, result)
         self._count("renders")

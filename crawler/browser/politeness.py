@@ -155,6 +155,15 @@ class RenderThrottle:
         await maybe_deferred_to_future(waiter)
         return Ticket(key, state.slot.download_delay(), request)
 
+    def slot(self, ticket: Ticket) -> Slot:
+        """Scrapy's slot the ticket's render holds a place on (concurrency, delay)."""
+        state = self._slots.get(ticket.key)
+        if state is not None:
+            return state.slot
+        engine = self.crawler.engine
+        assert engine is not None and engine.downloader is not None
+        return engine.downloader.slots[ticket.key]
+
     def release(self, ticket: Ticket | None) -> None:
         if ticket is None:
             return
