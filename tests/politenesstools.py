@@ -8,9 +8,10 @@ before it is answered, and each page request is recorded with its start time
 one server) and the number of page requests in progress when it started.
 
 Run as ``python -m tests.politenesstools BASE --pages N --tag T --stats FILE
-[--query Q] [--go FILE] [-s NAME=VALUE]...``: a small Scrapy crawl (the
+[--query Q] [--go FILE] [--render] [-s NAME=VALUE]...``: a small Scrapy crawl (the
 framework's add-on, :class:`~crawler.downloader.SlotReservingDownloader`, the
-Crawl-delay middleware and
+Crawl-delay middleware, the browser middleware (``--render``: every page a
+:class:`~crawler.browser.request.BrowserRequest`) and
 :class:`~crawler.extensions.sharedpoliteness.SharedPoliteness`) of ``N`` pages
 ``BASE/page/T/<i>Q``: when its spider is open it creates ``FILE`` with the
 suffix ``.ready``, then starts when ``--go`` exists; its stats go to ``FILE``
@@ -113,12 +114,15 @@ def start_worker(
     settings: dict[str, object],
     query: str = "",
     go: Path | None = None,
+    render: bool = False,
 ) -> subprocess.Popen[str]:
     """One worker process (see the module); its log goes to ``<stats>.log``."""
     command = [sys.executable, "-m", "tests.politenesstools", base]
     command += ["--pages", str(pages), "--tag", tag, "--stats", str(stats), "--query", query]
     if go is not None:
         command += ["--go", str(go)]
+    if render:
+        command.append("--render")
     for name, value in settings.items():
         command += ["-s", f"{name}={value}"]
     log = stats.with_suffix(".log").open("w")
@@ -130,12 +134,15 @@ def start_worker(
         stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,  # its browsers in its process group
     )
 
 
 def _run(argv: Sequence[str]) -> int:
     from scrapy import Request, Spider
     from scrapy.crawler import CrawlerProcess
+
+    from crawler.browser.request import BrowserRequest
 
     parser = argparse.ArgumentParser()
     parser.add_argument("base")
@@ -144,6 +151,7 @@ def _run(argv: Sequence[str]) -> int:
     parser.add_argument("--stats", type=Path, required=True)
     parser.add_argument("--query", default="")
     parser.add_argument("--go", type=Path)
+    parser.add_argument("--render", action="store_true", help="pages through the browser pool")
     parser.add_argument("-s", dest="settings", action="append", default=[])
     args = parser.parse_args(argv)
 
@@ -155,7 +163,11 @@ def _run(argv: Sequence[str]) -> int:
             while args.go is not None and not args.go.exists():
                 await asyncio.sleep(0.01)  # all workers start together
             for i in range(args.pages):
-                yield Request(f"{args.base}/page/{args.tag}/{i}{args.query}", dont_filter=True)
+                url = f"{args.base}/page/{args.tag}/{i}{args.query}"
+                if args.render:
+                    yield BrowserRequest(url, dont_filter=True)
+                else:
+                    yield Request(url, dont_filter=True)
 
         def parse(self, response: Response) -> None:
             pass
@@ -165,6 +177,7 @@ def _run(argv: Sequence[str]) -> int:
         "DOWNLOADER": "crawler.downloader.SlotReservingDownloader",
         "DOWNLOADER_MIDDLEWARES": {
             "crawler.downloadermiddlewares.crawldelay.CrawlDelayMiddleware": 110,
+            "crawler.browser.middleware.SeleniumMiddleware": 950,
         },
         "EXTENSIONS": {"crawler.extensions.sharedpoliteness.SharedPoliteness": 0},
         "ROBOTSTXT_OBEY": True,

@@ -13,6 +13,7 @@ carrying the :class:`~crawler.browser.result.RenderResult`.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -141,8 +142,10 @@ class SeleniumMiddleware:
         lease = None
         try:
             if shared is not None and ticket is not None:
-                # Every worker's renders and downloads of the slot (a shared frontier).
-                lease = await shared.acquire(ticket.key, self.throttle.slot(ticket))
+                # Every worker's renders and downloads of the slot (a shared frontier):
+                # a place now, the delay when the browser navigates.
+                lease = await shared.acquire(ticket.key, self.throttle.slot(ticket), delay=False)
+                ticket = replace(ticket, turn=shared.navigation_turn)
             if self.pool.closing:
                 raise BrowserPoolClosedError(f"browser pool closed; not rendering {request.url}")
             result = await maybe_deferred_to_future(self.pool.render(spec, ticket))

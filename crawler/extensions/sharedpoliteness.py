@@ -28,12 +28,17 @@ tells how long to wait.  In each process, one request per slot asks at a time
 (the others wait their turn behind it, in order); waits are ``asyncio.sleep``,
 never the reactor blocked.
 
-Where it applies: plain downloads ask in :class:`crawler.downloader.SlotReservingDownloader`
-just before the download handler sends the request (after Scrapy's own slot
-queue, so the shared delay is kept between the requests as sent); renders ask
-in :class:`crawler.browser.middleware.SeleniumMiddleware` once their local
-slot place is granted (:mod:`crawler.browser.politeness`), before the browser
-is handed the page; the render's lease is held until the render ends.
+Where it applies: plain downloads ask in
+:class:`crawler.downloader.SlotReservingDownloader` just before the download
+handler sends the request (after Scrapy's own slot queue, so the shared delay
+is kept between the requests as sent), and hold their lease until the download
+ends.  Renders (:class:`crawler.browser.middleware.SeleniumMiddleware`) take a
+lease without the delay once their local slot place is granted
+(:mod:`crawler.browser.politeness`) and hold it until the render ends; the
+delay is taken by the browser's worker thread right before it navigates
+(:meth:`SharedPoliteness.navigation_turn`, :data:`TURN`), as the local
+``NavigationGate`` does, since a cold browser can take a second to send its
+request.
 
 Redis unreachable while crawling: the request goes ahead with this process's
 own politeness only, with a warning (once) and a stat; the next request asks
@@ -57,6 +62,7 @@ import itertools
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -71,13 +77,16 @@ if TYPE_CHECKING:
     from typing import Self
 
     from redis.commands.core import AsyncScript
+    from redis.commands.core import Script as SyncScript
     from scrapy.core.downloader import Slot
     from scrapy.crawler import Crawler
 
 logger = logging.getLogger(__name__)
 
-#: KEYS: leases, next.  ARGV: lease id, concurrency, delay (ms), lease time (ms).
-#: Returns ``{1, 0}`` when the lease is granted, ``{0, wait ms}`` when not.
+#: KEYS: leases, next.  ARGV: lease id, concurrency, delay (ms), lease time (ms),
+#: ``1`` to wait for the next start time (``0``: a render's place, its delay is
+#: taken at its navigation by :data:`TURN`).  Returns ``{1, 0}`` when the lease
+#: is granted, ``{0, wait ms}`` when not.
 ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -88,7 +97,7 @@ if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
   return {0, math.max(1, tonumber(first[2]) - now)}
 end
 local nxt = tonumber(redis.call('GET', KEYS[2]) or '0')
-if nxt > now then
+if ARGV[5] == '1' and nxt > now then
   return {0, nxt - now}
 end
 redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
@@ -98,6 +107,23 @@ if delay > 0 then
   redis.call('SET', KEYS[2], now + delay, 'PX', delay)
 end
 return {1, 0}
+"""
+
+#: KEYS: next.  ARGV: delay (ms).  The delay part of :data:`ACQUIRE` alone (a
+#: render's navigation, whose place is already held): ``0`` when the turn is
+#: taken, else the ms to wait.
+TURN = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local nxt = tonumber(redis.call('GET', KEYS[1]) or '0')
+if nxt > now then
+  return nxt - now
+end
+local delay = tonumber(ARGV[1])
+if delay > 0 then
+  redis.call('SET', KEYS[1], now + delay, 'PX', delay)
+end
+return 0
 """
 
 #: KEYS: leases keys; ARGV: lease time (ms), then one lease id per key.
@@ -166,6 +192,11 @@ class SharedPoliteness:
         self._turns: dict[str, _Turn] = {}  # slot key -> this process's requests asking
         self._heartbeat: asyncio.Task[None] | None = None
         self._warned = False
+        self._stats_lock = threading.Lock()
+        # The browsers' worker threads' own client (redis-py's sync one is thread-safe).
+        self._sync_lock = threading.Lock()
+        self._sync_client: redis.Redis | None = None
+        self._sync_turn: SyncScript | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -219,15 +250,20 @@ class SharedPoliteness:
         if self._client is not None:
             await self._client.aclose()
             self._client = self._loaded = None
+        with self._sync_lock:
+            if self._sync_client is not None:
+                self._sync_client.close()
+                self._sync_client = self._sync_turn = None
 
-    async def acquire(self, slot_key: str, slot: Slot) -> Lease | None:
+    async def acquire(self, slot_key: str, slot: Slot, *, delay: bool = True) -> Lease | None:
         """Wait (without blocking the reactor) until every worker together holds
-        fewer than ``slot.concurrency`` leases on ``slot_key`` and its delay since
-        the last start has passed; then hold one.  ``None`` if Redis failed (the
-        request goes ahead under this process's own politeness)."""
+        fewer than ``slot.concurrency`` leases on ``slot_key`` and (with ``delay``)
+        its delay since the last start has passed; then hold one.  ``None`` if
+        Redis failed (the request goes ahead under this process's own politeness)."""
         leases_key, next_key = self._keys(slot_key)
         lease = Lease(slot_key, leases_key, f"{self._owner}:{next(self._numbers)}")
-        delay_ms = max(0, round(slot.download_delay() * 1000))  # one draw of the jitter
+        # One draw of the jitter, as Scrapy's downloader draws one per request.
+        delay_ms = max(0, round(slot.download_delay() * 1000)) if delay else 0
         turn = self._turns.get(slot_key)
         if turn is None:
             turn = self._turns[slot_key] = _Turn()
@@ -237,7 +273,8 @@ class SharedPoliteness:
         try:
             async with turn.lock:
                 while True:
-                    args = (lease.id, max(1, slot.concurrency), delay_ms, self.lease_ms)
+                    concurrency = max(1, slot.concurrency)
+                    args = (lease.id, concurrency, delay_ms, self.lease_ms, int(delay))
                     granted, wait_ms = await self._scripts().acquire(
                         keys=(leases_key, next_key), args=args
                     )
@@ -252,14 +289,49 @@ class SharedPoliteness:
             turn.users -= 1
             if not turn.users:
                 del self._turns[slot_key]
-        stats = self.crawler.stats
         self._held[lease.id] = lease
-        if stats is not None:
-            stats.inc_value(f"{STATS}/leases")
-            if waited:
-                stats.inc_value(f"{STATS}/waits")
-                stats.inc_value(f"{STATS}/wait_seconds", time.monotonic() - started)
+        self._count("leases")
+        if waited:
+            self._count_wait(time.monotonic() - started)
         return lease
+
+    def navigation_turn(self, slot_key: str, delay: float) -> None:
+        """Block this (worker) thread until every worker's last start on
+        ``slot_key`` is ``delay`` seconds old, and start now: a render's delay,
+        taken right before its browser navigates (:mod:`crawler.browser.politeness`).
+        Redis failing: the navigation goes ahead (counted, warned once)."""
+        _, next_key = self._keys(slot_key)
+        delay_ms = max(0, round(delay * 1000))
+        started = time.monotonic()
+        waited = False
+        try:
+            with self._sync_lock:
+                if self._sync_client is None:
+                    self._sync_client = redis.Redis.from_url(self.url)
+                    self._sync_turn = self._sync_client.register_script(TURN)
+                turn = self._sync_turn
+            assert turn is not None
+            while True:
+                wait_ms = int(turn(keys=[next_key], args=[delay_ms]))
+                if not wait_ms:
+                    break
+                waited = True
+                time.sleep(wait_ms / 1000)  # a worker thread, never the reactor
+        except (redis.RedisError, OSError) as e:
+            self._redis_failed(e)
+            return
+        if waited:
+            self._count_wait(time.monotonic() - started)
+
+    def _count(self, name: str, value: float = 1) -> None:
+        # Also called from the browsers' worker threads: one writer at a time.
+        if self.crawler.stats is not None:
+            with self._stats_lock:
+                self.crawler.stats.inc_value(f"{STATS}/{name}", value)
+
+    def _count_wait(self, seconds: float) -> None:
+        self._count("waits")
+        self._count("wait_seconds", seconds)
 
     async def release(self, lease: Lease | None) -> None:
         """Give the place back at once (also after a failed download)."""
@@ -285,12 +357,11 @@ class SharedPoliteness:
             except (redis.RedisError, OSError) as e:
                 self._redis_failed(e)
                 continue
-            if lost and self.crawler.stats is not None:
-                self.crawler.stats.inc_value(f"{STATS}/leases_lost", int(lost))
+            if lost:
+                self._count("leases_lost", int(lost))
 
     def _redis_failed(self, error: Exception) -> None:
-        if self.crawler.stats is not None:
-            self.crawler.stats.inc_value(f"{STATS}/redis_errors")
+        self._count("redis_errors")
         if not self._warned:
             self._warned = True
             logger.warning(
