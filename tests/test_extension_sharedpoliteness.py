@@ -239,8 +239,9 @@ def test_killed_worker_frees_its_places(
         return waited
 
     waited = asyncio.run(take_a_place())
-    # Renewed every 2/3 s: its leases had between 4/3 and 2 s left when it died.
-    assert 1.2 <= waited <= 2 + 0.5
+    # Renewed every 2/3 s: its leases had up to 2 s left when it died (4/3 s or
+    # more unless a renewal came late on this loaded machine); freed at once: ~0.05 s.
+    assert 0.7 <= waited <= 2 + 1.0
     assert other.crawler.stats.get_value("crawler/shared_politeness/waits") == 1
     assert redis_server.client().zcard(leases) == 0  # the other's lease given back
 
