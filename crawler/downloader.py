@@ -46,14 +46,23 @@ class _ReservingQueue(deque[tuple["Request", Any]]):
 
 
 class SlotReservingDownloader(Downloader):
+    _shared: SharedPoliteness | None = None
+    _shared_known = False
+
     def _get_slot(self, request: Request, spider: Spider | None = None) -> tuple[str, Slot]:
         key, slot = super()._get_slot(request)
         if not isinstance(slot.queue, _ReservingQueue):
             slot.queue = _ReservingQueue(slot)
         return key, slot
 
+    def _shared_politeness(self) -> SharedPoliteness | None:
+        if not self._shared_known:  # looked up once: the extensions exist by the first download
+            self._shared = SharedPoliteness.of(self.crawler)
+            self._shared_known = getattr(self.crawler, "extensions", None) is not None
+        return self._shared
+
     async def _download(self, slot: Slot, request: Request) -> Response:
-        shared = SharedPoliteness.of(self.crawler)
+        shared = self._shared_politeness()
         if shared is None:
             return await super()._download(slot, request)
         lease = await shared.acquire(request.meta[self.DOWNLOAD_SLOT], slot)

@@ -159,6 +159,9 @@ class _Turn:
 
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     users: int = 0
+    #: Set when this process gives a place of the slot back: the one asking
+    #: again at once instead of at its next poll.
+    freed: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 @dataclass(frozen=True)
@@ -215,7 +218,8 @@ class SharedPoliteness:
 
     @classmethod
     def of(cls, crawler: Crawler) -> SharedPoliteness | None:
-        """The crawl's instance, ``None`` when it is off (no frontier)."""
+        """The crawl's instance, ``None`` when it is off (no frontier) or before
+        the extensions are built; callers keep the answer once it is found."""
         if getattr(crawler, "extensions", None) is None:
             return None
         return crawler.get_extension(cls)
@@ -273,6 +277,7 @@ class SharedPoliteness:
         try:
             async with turn.lock:
                 while True:
+                    turn.freed.clear()
                     concurrency = max(1, slot.concurrency)
                     args = (lease.id, concurrency, delay_ms, self.lease_ms, int(delay))
                     granted, wait_ms = await self._scripts().acquire(
@@ -281,7 +286,10 @@ class SharedPoliteness:
                     if granted:
                         break
                     waited = True
-                    await asyncio.sleep(min(int(wait_ms) / 1000, POLL_INTERVAL))
+                    # Another worker's release is seen at the next poll, ours at once.
+                    with contextlib.suppress(TimeoutError):
+                        timeout = min(int(wait_ms) / 1000, POLL_INTERVAL)
+                        await asyncio.wait_for(turn.freed.wait(), timeout)
         except (redis.RedisError, OSError) as e:
             self._redis_failed(e)
             return None
@@ -341,6 +349,10 @@ class SharedPoliteness:
             await self._redis().zrem(lease.key, lease.id)
         except (redis.RedisError, OSError) as e:
             self._redis_failed(e)  # the lease expires by itself
+            return
+        turn = self._turns.get(lease.slot)
+        if turn is not None:
+            turn.freed.set()
 
     async def _renew_forever(self) -> None:
         interval = self.lease_ms / 3000
