@@ -51,7 +51,8 @@ Stats: ``crawler/shared_politeness/leases`` (granted),
 the worker was stalled longer than the lease), ``crawler/shared_politeness/redis_errors``.
 
 Off (``NotConfigured``) without ``CRAWLER_FRONTIER`` or with
-``CRAWLER_FRONTIER_POLITENESS = False``.
+``CRAWLER_FRONTIER_POLITENESS = False``.  Plain downloads need the project's
+``DOWNLOADER`` (``crawler.settings`` sets it); another one is warned about.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ import redis
 import redis.asyncio
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
+from scrapy.utils.misc import load_object
 
 if TYPE_CHECKING:
     from typing import Self
@@ -211,6 +213,16 @@ class SharedPoliteness:
             raise NotConfigured("shared politeness is off (CRAWLER_FRONTIER_POLITENESS)")
         prefix = settings.get("CRAWLER_FRONTIER_PREFIX") or "crawler:default"
         lease_time = settings.getfloat("CRAWLER_FRONTIER_POLITENESS_LEASE")
+        from crawler.downloader import SlotReservingDownloader  # it imports this module
+
+        downloader = load_object(settings["DOWNLOADER"])
+        if not issubclass(downloader, SlotReservingDownloader):
+            logger.warning(
+                "Shared politeness holds for rendered pages only: plain downloads ask "
+                "for their place in crawler.downloader.SlotReservingDownloader, and "
+                "DOWNLOADER is %s",
+                settings["DOWNLOADER"],
+            )
         extension = cls(crawler, url, prefix, lease_time)
         crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
