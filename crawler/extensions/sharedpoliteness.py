@@ -152,6 +152,10 @@ return lost
 #: released by another worker is seen within this.
 POLL_INTERVAL = 0.05
 
+#: Seconds to connect to Redis and to wait for an answer: an unreachable server
+#: fails the ask (the request goes ahead, counted) instead of holding it forever.
+REDIS_TIMEOUTS = {"socket_connect_timeout": 5.0, "socket_timeout": 10.0}
+
 STATS = "crawler/shared_politeness"
 
 
@@ -243,7 +247,7 @@ class SharedPoliteness:
     def _redis(self) -> redis.asyncio.Redis:
         if self._client is None:
             # Created in the running loop (the asyncio reactor's), where it is used.
-            self._client = redis.asyncio.from_url(self.url)
+            self._client = redis.asyncio.from_url(self.url, **REDIS_TIMEOUTS)
         return self._client
 
     def _scripts(self) -> _Scripts:
@@ -327,7 +331,7 @@ class SharedPoliteness:
         try:
             with self._sync_lock:
                 if self._sync_client is None:
-                    self._sync_client = redis.Redis.from_url(self.url)
+                    self._sync_client = redis.Redis.from_url(self.url, **REDIS_TIMEOUTS)
                     self._sync_turn = self._sync_client.register_script(TURN)
                 turn = self._sync_turn
             assert turn is not None
