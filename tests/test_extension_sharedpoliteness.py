@@ -88,6 +88,8 @@ def test_concurrency_and_delay_across_two_workers(redis_url: str) -> None:
         third = asyncio.ensure_future(two.acquire(HOST, slot))
         await asyncio.sleep(0.3)
         full = third.done()  # two leases held by two workers: the slot is full
+        other_host = await asyncio.wait_for(two.acquire("localhost", slot), 5)  # not full
+        await two.release(other_host)
         started = time.monotonic()
         await one.release(held[0])
         lease = await third
