@@ -58,6 +58,15 @@ CRAWLER_FEED_UNDELIVERED_DIR: str | None = None
 # host key, directory) and refuse to start (exit 2) when it fails (crawler.feedstorage.preflight)
 CRAWLER_FEED_PREFLIGHT: bool = True
 
+# Shared frontier: one crawl, several worker processes, through Redis
+CRAWLER_FRONTIER: str | None = None  # redis://HOST:PORT/DB; None: the crawl is one process
+CRAWLER_FRONTIER_PREFIX: str = "crawler:default"  # prefix of the crawl's Redis keys
+# Per-host concurrency and delay held across all workers
+# (crawler.extensions.sharedpoliteness); needs CRAWLER_FRONTIER
+CRAWLER_FRONTIER_POLITENESS: bool = True
+# seconds a dead worker's places on a host stay taken (renewed every third of it while alive)
+CRAWLER_FRONTIER_POLITENESS_LEASE: Annotated[float, Gt(0)] = 15
+
 # Login and session cookies (crawler.login)
 CRAWLER_LOGIN_URL: str | None = None  # the login page; None: no login
 CRAWLER_COOKIES_FILE: str | None = None  # Netscape cookies.txt loaded into the jar at start

@@ -117,6 +117,9 @@ START_STATUS_STAT = "outcome/start_url/status"  # its HTTP status (>= 400)
 START_ERROR_STAT = "outcome/start_url/error"  # why it got no response
 START_FAILED_STAT = "outcome/start_urls_failed"  # start requests that failed
 ITEMS_STAT = "outcome/items"  # items scraped that are not page records
+# Pages the store holds for the run at the close (crawler.pipelines.store): what the
+# run's summary counts, a redirect's response included; the live line's last state
+STORED_PAGES_STAT = "store/pages"
 STATUS_STAT = "outcome/status"  # the verdict at the close, for the store's runs row
 FAILED_STAT_PREFIX = "outcome/failed/"  # + reason code: 1
 ERROR_RATIO_STAT = "outcome/error_ratio"

@@ -13,6 +13,7 @@ carrying the :class:`~crawler.browser.result.RenderResult`.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -48,6 +49,7 @@ from crawler.exceptions import (
     BrowserStartError,
     BrowserWaitTimeoutError,
 )
+from crawler.extensions.sharedpoliteness import SharedPoliteness
 from crawler.outcome import NODES_DOWN_ERROR_STAT
 from crawler.redaction import redact_text
 
@@ -141,7 +143,14 @@ class SeleniumMiddleware:
         if self.pool.closing:
             raise BrowserPoolClosedError(f"browser pool closed; not rendering {request.url}")
         ticket = await self.throttle.acquire(request) if self.config.politeness else None
+        shared = SharedPoliteness.of(self.crawler) if ticket is not None else None
+        lease = None
         try:
+            if shared is not None and ticket is not None:
+                # Every worker's renders and downloads of the slot (a shared frontier):
+                # a place now, the delay when the browser navigates.
+                lease = await shared.acquire(ticket.key, self.throttle.slot(ticket), delay=False)
+                ticket = replace(ticket, turn=shared.navigation_turn)
             if self.pool.closing:
                 raise BrowserPoolClosedError(f"browser pool closed; not rendering {request.url}")
             result = await maybe_deferred_to_future(self.pool.render(spec, ticket))
@@ -157,6 +166,8 @@ class SeleniumMiddleware:
             raise error from e
         finally:
             self.throttle.release(ticket)
+            if shared is not None:
+                await shared.release(lease)
         if result.not_rendered is not None:
             return self._not_rendered(request, result)
         self._count("renders")

@@ -21,12 +21,14 @@ from scrapy.utils.conf import build_component_list
 from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.misc import load_object
 from scrapy.utils.reactor import is_reactor_installed
+from sqlalchemy.exc import SQLAlchemyError
 from twisted.internet import task
 
 from crawler.exceptions import InvalidItem, StoreError
 from crawler.incremental import SIGNATURE_KEY, crawl_signature
 from crawler.items import PageLinks, PageRecord
 from crawler.journal import RequestJournal
+from crawler.outcome import STORED_PAGES_STAT
 from crawler.redaction import redact_mapping
 from crawler.settingscheck import check_types
 from crawler.storage.fallback import FallbackFile
@@ -346,6 +348,10 @@ class StorePipeline:
             if self.failed is not None:
                 reason = STORE_ERROR_REASON
             self._count_busy()
+            if self.failed is None:
+                with contextlib.suppress(StoreError, SQLAlchemyError):  # for the live line only
+                    counts = await self._call(self.store.page_counts, self.run_id, "status")
+                    self.crawler.stats.set_value(STORED_PAGES_STAT, sum(n for _, n in counts))
             stats = json.loads(json.dumps(self.crawler.stats.get_stats(), default=str))
             stats["finish_reason"] = reason
             try:
