@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 
     from crawler.storage.sql import SqlStore
 
+#: The stat a failed login leaves its message in (:mod:`crawler.login.middleware`):
+#: the report shows it as a sentence, not in the table of counts.
+LOGIN_ERROR_STAT = "login/error"
 #: How many example URLs a table of errors, traps or changes shows per row.
 EXAMPLES = 5
 #: Status classes, in the order charts stack them.
