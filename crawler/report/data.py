@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 
 from crawler.exceptions import ReportError
-from crawler.outcome import recorded_verdict
+from crawler.outcome import PAGES_STAT, Reason, error_counts, recorded_reasons, recorded_verdict
 from crawler.redaction import redact_text, redact_url
 from crawler.storage.schema import links, pages
 from crawler.storage.sql import display_url
@@ -362,3 +362,41 @@ def verdict(stats: dict[str, Any]) -> str:
     """The run's verdict (:mod:`crawler.outcome`): ``succeeded``, ``failed: CODE, ...``,
     ``interrupted``; ``unknown`` for a run without one (still going, or older)."""
     return recorded_verdict(stats) or "unknown"
+
+
+#: What each spider of the framework's runs is, as the report's header says it.
+RUN_KINDS = {
+    "site": "a site crawl (crawler crawl): pages found from the start URL, each recorded",
+    "extract": "an extraction (crawler extract): items from a list of URLs; it records "
+    "items and the verdict's counts, not pages or links, so the page charts and tables are "
+    "empty",
+}
+
+
+def run_kind(run: dict[str, Any]) -> str:
+    """What kind of run ``run`` (a ``runs`` row) is, as a sentence (:data:`RUN_KINDS`)."""
+    spider = str(run.get("spider") or "?")
+    return RUN_KINDS.get(spider, f"a run of spider {spider}")
+
+
+def pages_failed(data: RunData) -> int:
+    """Page requests that ended in an error (no response, HTTP >= 400), as the
+    verdict counted them (:func:`crawler.outcome.error_counts`, for a run with
+    ``outcome/pages``), else the failed pages recorded (:func:`error_groups`):
+    an extraction records no pages but its verdict counts its failures."""
+    if PAGES_STAT in data.stats:
+        return error_counts(data.stats)[1]
+    return sum(group.count for group in error_groups(data.pages))
+
+
+def pages_fetched(data: RunData) -> int:
+    """Pages of the run: those recorded, or for a run that records none (an
+    extraction), the page requests that got a response (``outcome/pages``)."""
+    if data.pages or PAGES_STAT not in data.stats:
+        return len(data.pages)
+    return int(data.stats[PAGES_STAT])
+
+
+def failure_reasons(stats: dict[str, Any]) -> tuple[Reason, ...]:
+    """Why the run failed, per its stored verdict (:func:`crawler.outcome.recorded_reasons`)."""
+    return recorded_reasons(stats)
