@@ -367,6 +367,44 @@ def recorded_verdict(stats: dict[str, Any]) -> str | None:
     return f"{status}: {', '.join(codes)}" if status == FAILED and codes else str(status)
 
 
+def recorded_reasons(stats: dict[str, Any]) -> tuple[Reason, ...]:
+    """The reasons of a failed verdict :func:`record_verdict` left in a run's
+    stored stats (``outcome/failed/<code>``), each with the sentence the stats
+    still allow (the start URL's error, the login's, the store's, counts); no
+    secrets.  Empty for a run that did not fail or has no verdict."""
+    reasons: list[Reason] = []
+    pages, errors, ratio = error_counts(stats)
+    requested = pages + int(stats.get(NO_RESPONSE_STAT, 0))
+    items = items_of(stats)
+    for key in stats:
+        if not key.startswith(FAILED_STAT_PREFIX):
+            continue
+        code = key.removeprefix(FAILED_STAT_PREFIX)
+        if code == START_URL_FAILED:
+            start = _start_url_reason(stats)
+            message = start.message if start else "the start URL gave no page"
+        elif code == LOGIN_FAILED:
+            message = str(stats.get("login/error") or "the login failed")
+        elif code == STORE_FAILED:
+            message = str(stats.get("store/error") or "the store could not be written")
+        elif code == FEED_FAILED:
+            message = _feeds_message(failed_feeds(stats), stats)
+        elif code == NO_PAGES:
+            message = "the crawl got no page"
+        elif code == TOO_FEW_PAGES:
+            message = f"the crawl got {_plural(pages, 'page')}, fewer than CRAWLER_MIN_PAGES"
+        elif code in (NO_ITEMS, TOO_FEW_ITEMS):
+            message = f"the crawl yielded {_plural(items, 'item')}"
+        elif code == TOO_MANY_ERRORS:
+            message = f"{errors} of {requested} pages ended in an error ({ratio:.0%})"
+        elif code == STOPPED:
+            message = f"the crawl stopped early (finish reason {stats.get('finish_reason')})"
+        else:
+            message = code
+        reasons.append(Reason(code, message))
+    return tuple(_redacted(reasons))
+
+
 @dataclass(frozen=True)
 class CrawlOutcomeReport:
     """The outcome file's content (see the module for the JSON)."""
