@@ -76,6 +76,7 @@ from crawler.forms.submitter import FormSubmitter
 from crawler.incremental import UnchangedResponse, body_digest
 from crawler.items import FoundVia, Link, PageLinks, PageRecord
 from crawler.journal import RequestJournal
+from crawler.pagerequest import PageRequest
 from crawler.settingscheck import check_argument
 from crawler.traps import TrapGuard
 from crawler.utils.url import check_url
@@ -280,7 +281,8 @@ class SiteSpider(Spider):
             # A route of a hash-routed app: only a render shows it, and its
             # fingerprint keeps the fragment (crawler.fingerprint).
             meta.update({"browser": True, HASH_ROUTE_META_KEY: True})
-        return Request(url, callback=self._callback, errback=self._errback, meta=meta)
+        # Scrapy's Request, its URL made safe once per URL (crawler.pagerequest)
+        return PageRequest(url, callback=self._callback, errback=self._errback, meta=meta)
 
     def parse(
         self, response: Response, error: str | None = None
