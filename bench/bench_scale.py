@@ -16,8 +16,8 @@ pages of about 5 KB with 10 links each, plus the index:
    item is one URL pattern, which the trap guard would otherwise cap).
 
 Each crawl is its own process; its CPU time (user + system) is read by a
-wrapper whose only child it is, so CPU ms per page includes start-up (about
-1.8 CPU s for ours, 0.7 for vanilla: measured on a 10-item site first and
+wrapper whose only child it is, so CPU ms per page includes start-up (1.4 to
+1.8 CPU s for ours, 0.6 to 0.7 for vanilla: measured on a 10-item site first and
 also taken out, "after start-up").  The crawlers take turns (``--repeat``
 rounds), so they meet the same machine load.
 
