@@ -7,8 +7,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEBIAN_PACKAGES := chromium chromium-driver postgresql redis-server iproute2 tzdata
+# Only for `make bench`: nginx serves bench_scale's generated site.
+BENCH_PACKAGES := nginx-light
 
-.PHONY: demo test lint bench system-deps install clean
+.PHONY: demo test lint bench bench-deps system-deps install clean
 
 demo: install
 	$(PY) -m examples.demo
@@ -21,8 +23,20 @@ lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-bench: install
+bench: install bench-deps
 	$(PY) -m bench
+
+bench-deps:
+	@missing=""; \
+	for p in $(BENCH_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages for the benchmarks:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
 
 install: system-deps $(STAMP)
 

@@ -78,6 +78,7 @@ from crawler.incremental import UnchangedResponse, body_digest
 from crawler.items import FoundVia, Link, PageLinks, PageRecord
 from crawler.journal import RequestJournal
 from crawler.linkcheck import unfetchable
+from crawler.pagerequest import PageRequest
 from crawler.redaction import redact_url
 from crawler.settingscheck import check_argument
 from crawler.traps import TrapGuard
@@ -284,7 +285,8 @@ class SiteSpider(Spider):
             # A route of a hash-routed app: only a render shows it, and its
             # fingerprint keeps the fragment (crawler.fingerprint).
             meta.update({"browser": True, HASH_ROUTE_META_KEY: True})
-        return Request(url, callback=self._callback, errback=self._errback, meta=meta)
+        # Scrapy's Request, its URL made safe once per URL (crawler.pagerequest)
+        return PageRequest(url, callback=self._callback, errback=self._errback, meta=meta)
 
     def parse(
         self, response: Response, error: str | None = None

@@ -5,7 +5,8 @@ order per kind, each URL once per kind:
 
 * ``<a href>`` and ``<area href>`` -> ``link`` (the anchor text as ``text``),
   read by Scrapy's ``LinkExtractor`` as a ``CrawlSpider`` would, every file
-  extension included (PDFs and images are recorded too).  lxml parses a
+  extension included (PDFs and images are recorded too; the extractor is
+  :mod:`crawler.discovery.anchors`, Scrapy's remembering repeated hrefs).  lxml parses a
   ``<template>``'s content as ordinary children, so the links of a declarative
   shadow root (``<template shadowrootmode="open">``) are found here as well;
 * ``<frame src>`` and ``<iframe src>`` -> ``frame``;
@@ -21,11 +22,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
-from scrapy.linkextractors import LinkExtractor
 from scrapy.utils.response import get_base_url
 from w3lib.html import strip_html5_whitespace
 from w3lib.url import safe_url_string
 
+from crawler.discovery.anchors import AnchorExtractor
 from crawler.discovery.rels import navigational_rel
 from crawler.items import FoundVia, Link
 
@@ -41,7 +42,7 @@ _ELEMENTS = "//frame[@src] | //iframe[@src] | //link[@href and @rel]"
 class HtmlDiscovery:
     def __init__(self, screen: UrlScreen) -> None:
         self.screen = screen
-        self.anchors = LinkExtractor(deny_extensions=[], process_value=screen, unique=True)
+        self.anchors = AnchorExtractor(process_value=screen)
 
     def links(self, response: HtmlResponse) -> list[Link]:
         found = [

@@ -17,6 +17,7 @@ and requests with meta ``allow_logout`` pass.
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from scrapy.exceptions import IgnoreRequest, NotConfigured
@@ -32,12 +33,15 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+@lru_cache(maxsize=8192)
 def looks_like_logout(url: str, text: str, pattern: str) -> bool:
     """Whether a link (its URL path and query, and its ``text``) or a form action logs
     out, by ``pattern`` (``CRAWLER_LOGOUT_PATTERN``, matched case-insensitively).
 
     The matcher is :func:`crawler.safety.matches`, the one exploration uses with
-    the wider danger pattern (which always includes this one)."""
+    the wider danger pattern (which always includes this one).  Kept for the
+    last 8,192 (url, text, pattern): a site's menu links are asked about on
+    every page (about 1 MB)."""
     return matches(pattern, (url,), (text,))
 
 
