@@ -135,6 +135,17 @@ CRAWLER_EXTRACT_SPECS: list[str | dict[str, Any]] = []  # spec files (YAML/TOML)
 # A request with meta["dont_incremental"] = True is always fetched in full
 CRAWLER_INCREMENTAL: bool = False
 
+# A crawl shared by several processes through Redis (crawler.frontier; `crawler crawl
+# --frontier`, `crawler worker`): its queue, seen requests and leases under the prefix
+CRAWLER_FRONTIER: str | None = None  # redis://HOST:PORT/DB; None: the crawl's own queue
+CRAWLER_FRONTIER_PREFIX: str = "crawler:default"  # Redis key prefix: crawler:<crawl id>
+CRAWLER_FRONTIER_WORKER: str | None = None  # this process's id; None: <host>-<pid>-<random>
+# seconds the shared queue must stay empty, with no request in flight anywhere, to close
+CRAWLER_FRONTIER_IDLE_TIMEOUT: Annotated[float, Gt(0)] = 5.0
+# seconds without a heartbeat after which a worker is dead and its requests queued again
+CRAWLER_FRONTIER_LEASE_TIMEOUT: Annotated[float, Gt(0)] = 30.0
+CRAWLER_FRONTIER_POLL_INTERVAL: Annotated[float, Gt(0)] = 0.2  # seconds: heartbeat, leases
+
 # Request journal of a crawl with a JOBDIR (crawler.journal, crawler.scheduler)
 CRAWLER_JOURNAL_INTERVAL: Annotated[float, Gt(0)] = 1.0  # seconds between commits, at most
 

@@ -1,0 +1,237 @@
+"""scrapy-redis's scheduler for a crawl shared by several processes (``CRAWLER_FRONTIER``).
+
+The queue (:class:`~crawler.frontier.queue.LeasedPriorityQueue`) and the
+duplicate filter (:class:`~crawler.frontier.dupefilter.FrontierDupeFilter`)
+live in Redis under ``CRAWLER_FRONTIER_PREFIX`` (:mod:`crawler.frontier.shared`
+lists the keys).  What this adds to scrapy-redis:
+
+* **Leases.** A request popped stays in this worker's lease hash until Scrapy's
+  engine is done with it — downloaded, its callback run and the requests it
+  yielded queued — which is checked every ``CRAWLER_FRONTIER_POLL_INTERVAL``
+  seconds against the engine's requests in progress.  The worker renews its
+  liveness key as often; when it stops doing so for
+  ``CRAWLER_FRONTIER_LEASE_TIMEOUT`` seconds (killed, frozen), any other worker
+  puts its leased requests back in the queue.
+* **When to stop** (scrapy-redis's workers wait forever, or stop at the first
+  empty pop): the scheduler reports pending requests until the shared queue is
+  empty *and* no live worker holds a lease, without a break, for
+  ``CRAWLER_FRONTIER_IDLE_TIMEOUT`` seconds; then the spider closes as
+  ``finished``.  Before the start request is queued the crawl never counts as done.
+* **Wake-ups.** While the shared queue has requests and this engine has room,
+  the engine is asked to pull them at every poll, not at its 5-second heartbeat.
+* A request that cannot be serialised (its callback is not a spider method)
+  stays in this process (a local queue served first), counted in
+  ``frontier/unserializable``.
+
+Stats: ``frontier/leased``, ``frontier/released``, ``frontier/requeued``
+(requests of dead workers put back by this one), ``frontier/dead_workers``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from scrapy_redis.scheduler import Scheduler
+from twisted.internet import task
+
+from crawler.frontier.shared import SharedCrawl
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from scrapy import Request, Spider
+    from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
+
+#: Seconds between two publications of this worker's stats to Redis (a killed
+#: worker's counters are those of its last one).
+STATS_INTERVAL = 2.0
+
+
+class FrontierScheduler(Scheduler):
+    crawler: Crawler
+    shared: SharedCrawl
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        settings = crawler.settings
+        shared = SharedCrawl.from_settings(settings)
+        if shared is None:
+            raise ValueError("FrontierScheduler needs CRAWLER_FRONTIER (a redis:// URL)")
+        scheduler = cls(
+            server=shared.client,
+            persist=True,  # the last worker clears the crawl's keys (SharedCrawl.close)
+            queue_key=shared.queue_key,
+            queue_cls="crawler.frontier.queue.LeasedPriorityQueue",
+            dupefilter_key=shared.key("seen"),
+            dupefilter_cls="crawler.frontier.dupefilter.FrontierDupeFilter",
+        )
+        scheduler.stats = crawler.stats
+        scheduler.crawler = crawler
+        scheduler.shared = shared
+        scheduler.poll_interval = settings.getfloat("CRAWLER_FRONTIER_POLL_INTERVAL")
+        scheduler.idle_timeout = settings.getfloat("CRAWLER_FRONTIER_IDLE_TIMEOUT")
+        scheduler._leases = {}
+        scheduler._local = deque()
+        scheduler._done = False
+        scheduler._late = False
+        scheduler._idle_since = None
+        scheduler._published = 0.0
+        scheduler._seeded = False
+        scheduler._loop = None
+        return scheduler
+
+    poll_interval: float
+    idle_timeout: float
+    _leases: dict[str, Request]
+    _local: deque[Request]
+    _done: bool
+    _late: bool
+    _idle_since: float | None
+    _published: float
+    _seeded: bool
+    _loop: task.LoopingCall | None
+
+    def open(self, spider: Spider) -> None:
+        super().open(spider)
+        self.queue.shared = self.shared
+        assert self.stats is not None
+        if not self.shared.join():
+            logger.warning("The crawl %s has finished: nothing to do", self.shared.crawl_id)
+            self.stats.set_value("frontier/joined_finished", True)
+            self._done = self._late = True
+        self._seeded = self.shared.seeded()
+        self.stats.set_value("frontier/crawl_id", self.shared.crawl_id)
+        self.stats.set_value("frontier/worker", self.shared.worker)
+        self._loop = task.LoopingCall(self._poll)
+        self._loop.start(self.poll_interval, now=False)
+
+    def close(self, reason: str) -> None:
+        if self._loop is not None and self._loop.running:
+            self._loop.stop()
+        self._release_done()
+        super().close(reason)  # persist: nothing deleted
+
+    def __len__(self) -> int:
+        return len(self.queue) + len(self._local)
+
+    def enqueue_request(self, request: Request) -> bool:
+        if self._done:  # a worker that joined a finished crawl (its start request)
+            return False
+        if not request.dont_filter and self.df.request_seen(request):
+            self.df.log(request, self.spider)
+            return False
+        try:
+            self.queue.push(request)
+        except Exception as e:  # to_dict (a callback not of the spider) or pickle
+            assert self.stats is not None
+            self.stats.inc_value("frontier/unserializable")
+            logger.warning(
+                "Request %s cannot be shared with other workers (%s): it stays in this "
+                "one, and a kill would lose it",
+                request,
+                e,
+            )
+            self._local.append(request)
+        assert self.stats is not None
+        self.stats.inc_value("scheduler/enqueued/redis")
+        if not self._seeded:
+            self._seeded = True
+            self.shared.mark_seeded()
+        return True
+
+    def next_request(self) -> Request | None:
+        if self._local:
+            return self._local.popleft()
+        popped = self.queue.pop_leased()
+        if popped is None:
+            return None
+        field, request = popped
+        self._leases[field] = request
+        assert self.stats is not None
+        self.stats.inc_value("scheduler/dequeued/redis")
+        self.stats.inc_value("frontier/leased")
+        return request
+
+    def has_pending_requests(self) -> bool:
+        """Until the whole crawl is done (see the module), not only this worker's part."""
+        return not self._done or bool(self._local)
+
+    # -- every CRAWLER_FRONTIER_POLL_INTERVAL seconds ---------------------------
+
+    def _poll(self) -> None:
+        try:
+            self._poll_once()
+        except Exception as e:  # Redis gone for a moment: try again at the next poll
+            logger.warning("Frontier poll failed: %s", e)
+
+    def _poll_once(self) -> None:
+        if self._late:
+            self._wake_engine()
+            return
+        shared = self.shared
+        shared.heartbeat()
+        self._release_done()
+        queued, leased, requeued, dead = shared.survey()
+        assert self.stats is not None
+        if requeued or dead:
+            self.stats.inc_value("frontier/requeued", requeued)
+            self.stats.inc_value("frontier/dead_workers", len(dead))
+            logger.warning(
+                "Worker(s) %s stopped answering: %d requests they held are queued again",
+                ", ".join(dead),
+                requeued,
+            )
+        now = time.monotonic()
+        if now - self._published >= STATS_INTERVAL:
+            self._published = now
+            shared.publish_stats(self.stats.get_stats())
+        if not self._seeded:
+            self._seeded = shared.seeded()
+        if queued or leased or self._leases or self._local or not self._seeded:
+            self._idle_since = None
+        elif self._idle_since is None:
+            self._idle_since = now
+        elif now - self._idle_since >= self.idle_timeout and not self._done:
+            logger.info(
+                "The shared queue of crawl %s has been empty, with no request in flight, "
+                "for %g s: closing",
+                shared.crawl_id,
+                self.idle_timeout,
+            )
+            self._done = True
+        if queued or self._done:
+            self._wake_engine()
+
+    def _release_done(self) -> None:
+        """Release the leases of the requests the engine no longer has in progress."""
+        if not self._leases:
+            return
+        in_progress = self._in_progress()
+        if in_progress is None:
+            return
+        done = [field for field, request in self._leases.items() if request not in in_progress]
+        if done:
+            self.shared.release(done)
+            for field in done:
+                del self._leases[field]
+            assert self.stats is not None
+            self.stats.inc_value("frontier/released", len(done))
+
+    def _in_progress(self) -> set[Request] | None:
+        """The engine's requests between the scheduler and the end of their
+        callback's output (Scrapy's ``ExecutionEngine._slot.inprogress``: no
+        public API tells when a request is done with)."""
+        engine: Any = getattr(self.crawler, "engine", None)
+        slot = getattr(engine, "_slot", None)
+        return getattr(slot, "inprogress", None)
+
+    def _wake_engine(self) -> None:
+        engine: Any = getattr(self.crawler, "engine", None)
+        slot = getattr(engine, "_slot", None)
+        if slot is not None and (self._done or not engine.needs_backout()):
+            slot.nextcall.schedule()

@@ -1,0 +1,230 @@
+"""A crawl shared by several processes through Redis (``--frontier``, ``crawler worker``).
+
+Real processes, a real ``redis-server`` (``redis_url``) and a real PostgreSQL
+(``postgres_url``); the catalog app of the tinysite logs every request it answers.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import pytest
+import redis
+
+from crawler.frontier.shared import merge_stats
+from crawler.storage.sql import SqlStore
+from fixtures.tinysite.catalog import CatalogApp
+from fixtures.tinysite.server import TinySite
+from tests.crawltools import run_crawler, subprocess_env
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from tests.redisserver import RedisServer
+
+SIZE = 40  # catalog items: the index, 40 items, robots.txt and the sitemap
+# Short timers so that the crawls end (and a dead worker is noticed) quickly.
+FAST = [
+    "-s", "CRAWLER_FRONTIER_IDLE_TIMEOUT=1",
+    "-s", "CRAWLER_FRONTIER_POLL_INTERVAL=0.1",
+    "-s", "CRAWLER_FRONTIER_LEASE_TIMEOUT=2",
+    "-s", "CRAWLER_STORE_FLUSH_INTERVAL=0.2",
+    # Two requests at a time per process, 300 ms each: the first process alone
+    # would take 6 s, so the workers (3 s to start) find a crawl to share.
+    "-s", "CONCURRENT_REQUESTS=2",
+    "--progress", "off",
+]  # fmt: skip
+WORKER_FAST = [a for a in FAST if a not in ("--progress", "off")]
+
+
+@pytest.fixture
+def site() -> Iterator[TinySite]:
+    with TinySite(apps=[CatalogApp(size=SIZE)]) as served:
+        yield served
+
+
+def start(*args: str, cwd: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "crawler.cli", *args],
+        cwd=cwd,
+        env=subprocess_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for(condition: object, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def finish(process: subprocess.Popen[str], timeout: float = 60) -> tuple[int, str]:
+    try:
+        _, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        _, err = process.communicate()
+        pytest.fail(f"a crawler process did not end by itself: {err[-3000:]}")
+    return process.returncode, err
+
+
+def run_shared(
+    site: TinySite, redis_url: str, postgres_url: str, cwd: Path, path: str, workers: int
+) -> tuple[subprocess.Popen[str], list[subprocess.Popen[str]]]:
+    """The starting process and ``workers`` worker processes of one shared crawl."""
+    client = redis.Redis.from_url(redis_url)
+    starter = start(
+        "crawl", site.url(path), "--frontier", redis_url, "--store", postgres_url, *FAST, cwd=cwd
+    )
+    wait_for(lambda: client.scard("crawler:crawls") or starter.poll() is not None)
+    joined = [start("worker", redis_url, *WORKER_FAST, cwd=cwd) for _ in range(workers)]
+    return starter, joined
+
+
+def stored(postgres_url: str) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    store = SqlStore.open(postgres_url, create=False)
+    try:
+        runs = store.runs()
+        return runs, store.pages(runs[0]["id"]) if runs else []
+    finally:
+        store.close()
+
+
+def test_three_processes_crawl_every_page_once_into_one_run(
+    site: TinySite, redis_url: str, postgres_url: str, tmp_path: Path
+) -> None:
+    starter, workers = run_shared(site, redis_url, postgres_url, tmp_path, "/catalog/?delay=300", 2)
+    results = [finish(p) for p in (starter, *workers)]
+    for code, err in results:
+        assert code == 0, err[-3000:]
+    served = Counter(r.target for r in site.requests_seen)
+    pages = {f"/catalog/item/{n}.html?delay=300" for n in range(SIZE)} | {"/catalog/?delay=300"}
+    assert {p: served[p] for p in pages} == dict.fromkeys(pages, 1)  # each fetched once
+    [run], rows = stored(postgres_url)
+    assert {urlsplit(str(r["url"])).path + "?delay=300" for r in rows} >= pages
+    assert run["finish_reason"] == "finished"
+    stats = run["stats"]
+    assert isinstance(stats, dict)
+    assert stats["frontier/workers"] == 3
+    assert stats["response_received_count"] == sum(served.values())
+    # every process fetched pages (the queue was shared, not crawled by the first alone)
+    assert sum("This worker is done" in err for _, err in results) == 2
+    by_worker = stats["frontier/responses_by_worker"]
+    assert len(by_worker) == 3
+    assert all(by_worker.values()), by_worker  # every process crawled a share
+    assert redis.Redis.from_url(redis_url).keys("crawler:*:requests") == []
+
+
+def test_a_killed_worker_loses_nothing(
+    site: TinySite, redis_url: str, postgres_url: str, tmp_path: Path, redis_server: RedisServer
+) -> None:
+    client = redis.Redis.from_url(redis_url)
+    starter, [victim, survivor] = run_shared(
+        site, redis_url, postgres_url, tmp_path, "/catalog/?delay=300", 2
+    )
+    # The victim holds leased requests (in flight) when it is killed.
+    wait_for(
+        lambda: any(
+            client.hlen(k) for k in client.keys("crawler:*:lease:*-" + str(victim.pid) + "-*")
+        )
+    )
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    for process in (starter, survivor):
+        code, err = finish(process)
+        assert code == 0, err[-3000:]
+    [run], rows = stored(postgres_url)
+    paths = {urlsplit(str(r["url"])).path for r in rows}
+    assert {f"/catalog/item/{n}.html" for n in range(SIZE)} <= paths
+    assert run["stats"]["frontier/requeued"] >= 1
+    assert run["finish_reason"] == "finished"
+
+
+def test_redis_unreachable_is_one_line_and_exit_2(
+    postgres_url: str, tmp_path: Path, redis_server: RedisServer
+) -> None:
+    dead = f"redis://127.0.0.1:{_free_port()}/0"
+    done = run_crawler(
+        "crawl", "http://127.0.0.1:9/", "--frontier", dead, "--store", postgres_url, cwd=tmp_path
+    )
+    assert done.returncode == 2
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith(f"error: cannot reach the frontier's Redis at {dead}")
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--store", "sqlite:///crawl.db"], "--frontier needs a PostgreSQL store"),
+        (["--job-dir", "job"], "--frontier and --job-dir exclude each other"),
+        (["--incremental"], "--incremental is not supported with --frontier"),
+    ],
+)
+def test_refused_with_a_frontier(
+    options: list[str], message: str, redis_url: str, tmp_path: Path
+) -> None:
+    done = run_crawler(
+        "crawl", "http://127.0.0.1:9/", "--frontier", redis_url, *options, cwd=tmp_path
+    )
+    assert done.returncode == 2
+    [line] = done.stderr.strip().splitlines()
+    assert message in line
+
+
+def test_a_worker_with_no_crawl_to_join(redis_url: str, tmp_path: Path) -> None:
+    done = run_crawler("worker", redis_url, cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"error: no crawl is running in {redis_url}: nothing to join"
+
+
+def test_merged_stats_add_counts_and_span_the_workers() -> None:
+    t0 = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    first = {
+        "start_time": t0.isoformat(),
+        "finish_time": (t0 + timedelta(seconds=5)).isoformat(),
+        "response_received_count": 3,
+        "memusage/max": 10,
+        "finish_reason": "finished",
+    }
+    last = {
+        "start_time": t0 + timedelta(seconds=1),
+        "finish_time": t0 + timedelta(seconds=9),
+        "response_received_count": 4,
+        "memusage/max": 7,
+        "finish_reason": "shutdown",
+        "store/run_id": 5,
+    }
+    published = {
+        **last,
+        "start_time": last["start_time"].isoformat(),  # type: ignore[attr-defined]
+        "finish_time": last["finish_time"].isoformat(),  # type: ignore[attr-defined]
+    }
+    merged = merge_stats({"a": first, "b": published}, last)
+    assert merged["response_received_count"] == 7  # counts add up
+    assert merged["memusage/max"] == 10  # maxima do not
+    assert merged["store/run_id"] == 5
+    assert merged["finish_reason"] == "shutdown"  # the last worker's
+    assert merged["start_time"] == t0
+    assert merged["finish_time"] == t0 + timedelta(seconds=9)
+    assert merged["elapsed_time_seconds"] == 9
+    assert merged["frontier/workers"] == 2
+    assert merged["frontier/responses_by_worker"] == {"a": 3, "b": 4}
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
