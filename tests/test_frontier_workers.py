@@ -23,12 +23,12 @@ from crawler.frontier.shared import merge_stats
 from crawler.storage.sql import SqlStore
 from fixtures.tinysite.catalog import CatalogApp
 from fixtures.tinysite.server import TinySite
-from tests.crawltools import run_crawler, subprocess_env
+from tests.clibatch import Command, run_commands
+from tests.crawltools import subprocess_env
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from tests.redisserver import RedisServer
 
 SIZE = 40  # catalog items: the index, 40 items, robots.txt and the sitemap
 # Short timers so that the crawls end (and a dead worker is noticed) quickly.
@@ -37,8 +37,7 @@ FAST = [
     "-s", "CRAWLER_FRONTIER_POLL_INTERVAL=0.1",
     "-s", "CRAWLER_FRONTIER_LEASE_TIMEOUT=2",
     "-s", "CRAWLER_STORE_FLUSH_INTERVAL=0.2",
-    # Two requests at a time per process, 300 ms each: the first process alone
-    # would take 6 s, so the workers (3 s to start) find a crawl to share.
+    # Two requests at a time per process, 150 ms each: every process has a share.
     "-s", "CONCURRENT_REQUESTS=2",
     "--progress", "off",
 ]  # fmt: skip
@@ -82,13 +81,14 @@ def finish(process: subprocess.Popen[str], timeout: float = 60) -> tuple[int, st
 def run_shared(
     site: TinySite, redis_url: str, postgres_url: str, cwd: Path, path: str, workers: int
 ) -> tuple[subprocess.Popen[str], list[subprocess.Popen[str]]]:
-    """The starting process and ``workers`` worker processes of one shared crawl."""
-    client = redis.Redis.from_url(redis_url)
+    """The starting process and ``workers`` worker processes of one shared crawl
+    (started first, they wait for it)."""
+    joined = [
+        start("worker", redis_url, "--wait", "60", *WORKER_FAST, cwd=cwd) for _ in range(workers)
+    ]
     starter = start(
         "crawl", site.url(path), "--frontier", redis_url, "--store", postgres_url, *FAST, cwd=cwd
     )
-    wait_for(lambda: client.scard("crawler:crawls") or starter.poll() is not None)
-    joined = [start("worker", redis_url, *WORKER_FAST, cwd=cwd) for _ in range(workers)]
     return starter, joined
 
 
@@ -104,15 +104,15 @@ def stored(postgres_url: str) -> tuple[list[dict[str, object]], list[dict[str, o
 def test_three_processes_crawl_every_page_once_into_one_run(
     site: TinySite, redis_url: str, postgres_url: str, tmp_path: Path
 ) -> None:
-    starter, workers = run_shared(site, redis_url, postgres_url, tmp_path, "/catalog/?delay=300", 2)
+    starter, workers = run_shared(site, redis_url, postgres_url, tmp_path, "/catalog/?delay=150", 2)
     results = [finish(p) for p in (starter, *workers)]
     for code, err in results:
         assert code == 0, err[-3000:]
     served = Counter(r.target for r in site.requests_seen)
-    pages = {f"/catalog/item/{n}.html?delay=300" for n in range(SIZE)} | {"/catalog/?delay=300"}
+    pages = {f"/catalog/item/{n}.html?delay=150" for n in range(SIZE)} | {"/catalog/?delay=150"}
     assert {p: served[p] for p in pages} == dict.fromkeys(pages, 1)  # each fetched once
     [run], rows = stored(postgres_url)
-    assert {urlsplit(str(r["url"])).path + "?delay=300" for r in rows} >= pages
+    assert {urlsplit(str(r["url"])).path + "?delay=150" for r in rows} >= pages
     assert run["finish_reason"] == "finished"
     stats = run["stats"]
     assert isinstance(stats, dict)
@@ -127,11 +127,11 @@ def test_three_processes_crawl_every_page_once_into_one_run(
 
 
 def test_a_killed_worker_loses_nothing(
-    site: TinySite, redis_url: str, postgres_url: str, tmp_path: Path, redis_server: RedisServer
+    site: TinySite, redis_url: str, postgres_url: str, tmp_path: Path
 ) -> None:
     client = redis.Redis.from_url(redis_url)
-    starter, [victim, survivor] = run_shared(
-        site, redis_url, postgres_url, tmp_path, "/catalog/?delay=300", 2
+    survivor, [victim] = run_shared(
+        site, redis_url, postgres_url, tmp_path, "/catalog/?delay=150", 1
     )
     # The victim holds leased requests (in flight) when it is killed.
     wait_for(
@@ -141,9 +141,8 @@ def test_a_killed_worker_loses_nothing(
     )
     victim.send_signal(signal.SIGKILL)
     victim.wait()
-    for process in (starter, survivor):
-        code, err = finish(process)
-        assert code == 0, err[-3000:]
+    code, err = finish(survivor)
+    assert code == 0, err[-3000:]
     [run], rows = stored(postgres_url)
     paths = {urlsplit(str(r["url"])).path for r in rows}
     assert {f"/catalog/item/{n}.html" for n in range(SIZE)} <= paths
@@ -151,41 +150,32 @@ def test_a_killed_worker_loses_nothing(
     assert run["finish_reason"] == "finished"
 
 
-def test_redis_unreachable_is_one_line_and_exit_2(
-    postgres_url: str, tmp_path: Path, redis_server: RedisServer
+def test_refusals_are_one_line_and_exit_2(
+    redis_url: str, postgres_url: str, tmp_path: Path
 ) -> None:
     dead = f"redis://127.0.0.1:{_free_port()}/0"
-    done = run_crawler(
-        "crawl", "http://127.0.0.1:9/", "--frontier", dead, "--store", postgres_url, cwd=tmp_path
+    start_url = "http://127.0.0.1:9/"
+    shared = ["crawl", start_url, "--frontier", redis_url]
+    cases = {
+        "unreachable": (
+            ["crawl", start_url, "--frontier", dead, "--store", postgres_url],
+            f"error: cannot reach the frontier's Redis at {dead}",
+        ),
+        "sqlite": ([*shared, "--store", "sqlite:///crawl.db"], "--frontier needs a PostgreSQL"),
+        "job dir": ([*shared, "--job-dir", "job"], "--frontier and --job-dir exclude each other"),
+        "incremental": ([*shared, "--incremental"], "--incremental is not supported with"),
+        "no crawl": (["worker", redis_url], f"no crawl is running in {redis_url}: nothing to"),
+        "worker unreachable": (["worker", dead], "error: cannot reach the frontier's Redis"),
+    }
+    done = run_commands(
+        {name: Command("crawler", args, cwd=tmp_path) for name, (args, _) in cases.items()},
+        tmp_path,
     )
-    assert done.returncode == 2
-    [line] = done.stderr.strip().splitlines()
-    assert line.startswith(f"error: cannot reach the frontier's Redis at {dead}")
-
-
-@pytest.mark.parametrize(
-    ("options", "message"),
-    [
-        (["--store", "sqlite:///crawl.db"], "--frontier needs a PostgreSQL store"),
-        (["--job-dir", "job"], "--frontier and --job-dir exclude each other"),
-        (["--incremental"], "--incremental is not supported with --frontier"),
-    ],
-)
-def test_refused_with_a_frontier(
-    options: list[str], message: str, redis_url: str, tmp_path: Path
-) -> None:
-    done = run_crawler(
-        "crawl", "http://127.0.0.1:9/", "--frontier", redis_url, *options, cwd=tmp_path
-    )
-    assert done.returncode == 2
-    [line] = done.stderr.strip().splitlines()
-    assert message in line
-
-
-def test_a_worker_with_no_crawl_to_join(redis_url: str, tmp_path: Path) -> None:
-    done = run_crawler("worker", redis_url, cwd=tmp_path)
-    assert done.returncode == 2
-    assert done.stderr.strip() == f"error: no crawl is running in {redis_url}: nothing to join"
+    for name, (_, message) in cases.items():
+        assert done[name].returncode == 2, (name, done[name].stderr)
+        [line] = done[name].stderr.strip().splitlines()
+        assert line.startswith("error: ") and message in line, (name, line)
+    assert redis.Redis.from_url(redis_url).keys("*") == []  # nothing was started
 
 
 def test_merged_stats_add_counts_and_span_the_workers() -> None:

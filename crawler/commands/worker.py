@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,8 @@ from crawler.storage.sql import check_store_url
 
 if TYPE_CHECKING:
     from scrapy.settings import Settings
+
+WAIT_POLL = 0.2  # seconds between two looks for the crawl to join (--wait)
 
 
 def add_parser(subparsers: Any) -> None:
@@ -60,6 +63,14 @@ def add_parser(subparsers: Any) -> None:
         help="the store URL (default: the crawl's, without its password: PostgreSQL "
         "reads one from PGPASSWORD or ~/.pgpass)",
     )
+    p.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait up to SECONDS for the crawl to start (workers started before "
+        "`crawler crawl --frontier`; default: 0, fail at once)",
+    )
     add_scrapy_options(p)
     p.set_defaults(run=run)
 
@@ -78,14 +89,17 @@ def run(args: argparse.Namespace) -> int:
 
 def _prepare(args: argparse.Namespace) -> tuple[Settings, dict[str, Any]]:
     client = connect(args.redis_url)  # a ConfigError naming the server
-    crawl_id = args.crawl or _only_crawl(client, args.redis_url)
-    shared = SharedCrawl(client, crawl_prefix(crawl_id), "")
-    options = shared.options()
+    deadline = time.monotonic() + max(args.wait, 0.0)
+    while True:
+        try:
+            crawl_id, options = _crawl_to_join(client, args)
+        except ConfigError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(WAIT_POLL)
+        else:
+            break
     shown = redact_url(args.redis_url)
-    if options is None:
-        raise ConfigError(f"no crawl {crawl_id} in {shown}: see `crawler crawl --frontier`")
-    if shared.state() != "running":
-        raise ConfigError(f"the crawl {crawl_id} in {shown} has finished: nothing to join")
     overrides: dict[str, Any] = dict(options["settings"])
     overrides.update(scrapy_overrides(args))  # this worker's -s last: it wins
     overrides["CRAWLER_STORE_URL"] = check_store_url(args.store or options["store"])
@@ -99,6 +113,20 @@ def _prepare(args: argparse.Namespace) -> tuple[Settings, dict[str, Any]]:
     check_store_opens(settings)
     print(f"Joining crawl {crawl_id} in {shown}", file=sys.stderr)
     return settings, spider_arguments
+
+
+def _crawl_to_join(client: Any, args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+    """The id and options of the crawl to join: ``--crawl``, or the only one running;
+    a :class:`~crawler.exceptions.ConfigError` when there is none to join."""
+    crawl_id = args.crawl or _only_crawl(client, args.redis_url)
+    shared = SharedCrawl(client, crawl_prefix(crawl_id), "")
+    options = shared.options()
+    shown = redact_url(args.redis_url)
+    if options is None:
+        raise ConfigError(f"no crawl {crawl_id} in {shown}: see `crawler crawl --frontier`")
+    if shared.state() != "running":
+        raise ConfigError(f"the crawl {crawl_id} in {shown} has finished: nothing to join")
+    return crawl_id, options
 
 
 def _only_crawl(client: Any, url: str) -> str:

@@ -37,6 +37,8 @@ from typing import TYPE_CHECKING, Any
 from scrapy_redis.scheduler import Scheduler
 from twisted.internet import task
 
+from crawler.frontier.dupefilter import FrontierDupeFilter
+from crawler.frontier.queue import LeasedPriorityQueue
 from crawler.frontier.shared import SharedCrawl
 
 if TYPE_CHECKING:
@@ -55,6 +57,8 @@ STATS_INTERVAL = 2.0
 class FrontierScheduler(Scheduler):
     crawler: Crawler
     shared: SharedCrawl
+    queue: LeasedPriorityQueue
+    df: FrontierDupeFilter
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -66,9 +70,7 @@ class FrontierScheduler(Scheduler):
             server=shared.client,
             persist=True,  # the last worker clears the crawl's keys (SharedCrawl.close)
             queue_key=shared.queue_key,
-            queue_cls="crawler.frontier.queue.LeasedPriorityQueue",
             dupefilter_key=shared.key("seen"),
-            dupefilter_cls="crawler.frontier.dupefilter.FrontierDupeFilter",
         )
         scheduler.stats = crawler.stats
         scheduler.crawler = crawler
@@ -97,7 +99,13 @@ class FrontierScheduler(Scheduler):
     _loop: task.LoopingCall | None
 
     def open(self, spider: Spider) -> None:
-        super().open(spider)
+        # scrapy-redis's open, without its "Resuming crawl" line (Spider.log, deprecated):
+        # joining a crawl with queued requests is the normal case here.
+        self.spider = spider
+        self.queue = LeasedPriorityQueue(
+            server=self.server, spider=spider, key=self.queue_key, serializer=self.serializer
+        )
+        self.df = FrontierDupeFilter.from_spider(spider)
         self.queue.shared = self.shared
         assert self.stats is not None
         if not self.shared.join():
