@@ -6,6 +6,7 @@ Real processes, a real ``redis-server`` (``redis_url``) and a real PostgreSQL
 
 from __future__ import annotations
 
+import argparse
 import signal
 import subprocess
 import sys
@@ -19,6 +20,8 @@ from urllib.parse import urlsplit
 import pytest
 import redis
 
+from crawler.commands.worker import _crawl_to_join
+from crawler.exceptions import ConfigError
 from crawler.frontier.shared import merge_stats
 from crawler.storage.sql import SqlStore
 from fixtures.tinysite.catalog import CatalogApp
@@ -41,6 +44,7 @@ FAST = [
     "-s", "CONCURRENT_REQUESTS=2",
     "--progress", "off",
 ]  # fmt: skip
+SECRET = "not-for-redis-5"  # a setting whose name says secret: never written to Redis
 WORKER_FAST = [a for a in FAST if a not in ("--progress", "off")]
 
 
@@ -87,8 +91,10 @@ def run_shared(
         start("worker", redis_url, "--wait", "60", *WORKER_FAST, cwd=cwd) for _ in range(workers)
     ]
     starter = start(
-        "crawl", site.url(path), "--frontier", redis_url, "--store", postgres_url, *FAST, cwd=cwd
-    )
+        "crawl", site.url(path), "--frontier", redis_url, "--store", postgres_url,
+        "-s", "HTTPAUTH_USER=someone", "-s", f"HTTPAUTH_PASS={SECRET}",
+        "-s", "HTTPAUTH_DOMAIN=example.invalid", *FAST, cwd=cwd,
+    )  # fmt: skip
     return starter, joined
 
 
@@ -123,7 +129,15 @@ def test_three_processes_crawl_every_page_once_into_one_run(
     by_worker = stats["frontier/responses_by_worker"]
     assert len(by_worker) == 3
     assert all(by_worker.values()), by_worker  # every process crawled a share
-    assert redis.Redis.from_url(redis_url).keys("crawler:*:requests") == []
+    client = redis.Redis.from_url(redis_url)
+    assert client.keys("crawler:*:requests") == []  # the last worker cleared the crawl
+    [meta] = client.keys("crawler:*:meta")
+    options = client.hget(meta, "options")
+    assert options and b"HTTPAUTH_PASS" not in options and SECRET.encode() not in options
+    crawl_id = meta.decode().split(":")[1]
+    late = argparse.Namespace(redis_url=redis_url, crawl=crawl_id)
+    with pytest.raises(ConfigError, match=f"the crawl {crawl_id} in .* has finished"):
+        _crawl_to_join(client, late)
 
 
 def test_a_killed_worker_loses_nothing(

@@ -356,6 +356,11 @@ def check_frontier_store(settings: Settings) -> None:
     """A shared crawl writes to one PostgreSQL store: a SQLite file (on each worker's
     machine, or one file for processes that wait on each other's write lock) is
     refused with a :class:`~crawler.exceptions.ConfigError`."""
+    if not settings.getbool("CRAWLER_STORE_ENABLED"):
+        raise ConfigError(
+            "--frontier needs the store (CRAWLER_STORE_ENABLED): the workers' run is "
+            "finished there by the last of them"
+        )
     url = str(settings.get("CRAWLER_STORE_URL"))
     if not url.lower().startswith("postgresql"):
         raise ConfigError(

@@ -127,6 +127,18 @@ def unwritten_summary(stats: dict[str, Any]) -> str | None:
     return line
 
 
+def _shares_frontier(settings: BaseSettings) -> bool:
+    """Whether the crawl is a worker of a shared crawl (``CRAWLER_FRONTIER`` and the
+    frontier's scheduler): its run is the crawl's, finished by its last worker."""
+    from crawler.frontier.scheduler import FrontierScheduler
+
+    scheduler = settings.get("SCHEDULER")
+    if not settings.get("CRAWLER_FRONTIER") or not scheduler:
+        return False
+    cls = load_object(scheduler) if isinstance(scheduler, str) else scheduler
+    return isinstance(cls, type) and issubclass(cls, FrontierScheduler)
+
+
 class StorePipeline:
     """Writes page records, items and rejects to the store; one ``runs`` row per crawl.
 
@@ -188,7 +200,8 @@ class StorePipeline:
         if not crawler.settings.getbool("CRAWLER_STORE_ENABLED"):
             raise NotConfigured  # switched off on purpose (crawler login): silent
         pipeline = cls(crawler, StoreConfig.from_settings(crawler.settings))
-        pipeline._shared = SharedCrawl.from_settings(crawler.settings)
+        if _shares_frontier(crawler.settings):
+            pipeline._shared = SharedCrawl.from_settings(crawler.settings)
         crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(pipeline.item_dropped, signal=signals.item_dropped)
         return pipeline
