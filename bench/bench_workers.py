@@ -6,10 +6,11 @@
 ``zero``
     A static catalogue (``--pages`` items of about 5 KB with 10 links each, the
     tinysite's ``fixtures/tinysite/catalog.py`` written to disk) served by nginx
-    (``worker_processes 1``, not the bottleneck).  One shared crawl with one
-    process (``crawler crawl --render never --frontier ... --store postgresql://``)
-    and one with two (the same plus a ``crawler worker``, started first with
-    ``--wait``), taking turns, into a PostgreSQL store (``tests/pgserver.py``)
+    (``worker_processes 1``, not the bottleneck).  A crawl without a
+    frontier (``crawler crawl --render never --store postgresql://``, "none"),
+    one shared crawl with one process (the same with ``--frontier``) and one
+    with two (plus a ``crawler worker``, started first with ``--wait``), taking
+    turns, into a PostgreSQL store (``tests/pgserver.py``)
     and a Redis (``tests/redisserver.py``) this benchmark starts.
 ``latency``
     The same with an asyncio server that answers after ``--latency-ms``.  One
@@ -220,7 +221,8 @@ def answers(log: Path, since: float) -> list[float]:
 def crawl(
     base: str, log: Path | None, workers: int, redis_url: str, store: str, work: Path
 ) -> tuple[float, float, tuple[int, ...]]:
-    """One shared crawl with ``workers`` processes; (wall s, CPU s, exit codes)."""
+    """One shared crawl with ``workers`` processes (0: one crawl without a frontier);
+    (wall s, CPU s, exit codes)."""
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     fast = [
         "-s", "CRAWLER_FRONTIER_IDLE_TIMEOUT=1",
@@ -239,12 +241,13 @@ def crawl(
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        for _ in range(workers - 1)
+        for _ in range(max(workers - 1, 0))
     ]
     starter = [*cli, "crawl", f"{base}/catalog/", "--render", "never", "--progress", "off"]
+    frontier = ["--frontier", redis_url] if workers else []  # 0: no frontier at all
     processes.append(
         subprocess.Popen(
-            [*starter, "--frontier", redis_url, "--store", store, *fast],
+            [*starter, *frontier, "--store", store, *fast],
             cwd=work,
             env=env,
             stdout=subprocess.DEVNULL,
@@ -270,8 +273,9 @@ def section(name: str, served: contextmanager, args: argparse.Namespace, work: P
     try:
         with served as (base, log):
             for repeat in range(args.repeat):
-                for workers in (1, 2):
+                for workers in (0, 1, 2):
                     redis_server.flush()
+                    postgres.reset()
                     since = time.time()
                     wall, cpu, codes = crawl(
                         base, log, workers, redis_server.url, postgres.url, work
@@ -312,16 +316,26 @@ def table(runs: list[Run]) -> list[str]:
     ]
     for run in runs:
         per_page = 1000 * run.cpu / run.pages if run.pages else 0.0
+        label = str(run.workers) if run.workers else "none"
         lines.append(
-            f"{run.workers:>7} {run.pages:>6} {run.span:>7.1f} {run.rate:>8.1f} "
+            f"{label:>7} {run.pages:>6} {run.span:>7.1f} {run.rate:>8.1f} "
             f"{run.wall:>7.1f} {run.cpu:>6.1f} {per_page:>11.2f} "
             f"{','.join(map(str, run.codes)):>6}"
         )
-    ones = [r.rate for r in runs if r.workers == 1]
-    twos = [r.rate for r in runs if r.workers == 2]
-    if ones and twos and min(ones) > 0:
-        ratio = (sum(twos) / len(twos)) / (sum(ones) / len(ones))
-        lines.append(f"2 workers / 1 worker, pages/s: {ratio:.2f}x")
+
+    def mean(values: list[float]) -> float:
+        return sum(values) / len(values) if values else 0.0
+
+    rate = {n: mean([r.rate for r in runs if r.workers == n]) for n in (0, 1, 2)}
+    cpu = {
+        n: mean([r.cpu / r.pages for r in runs if r.workers == n and r.pages]) for n in (0, 1, 2)
+    }
+    if rate[1] and rate[0]:
+        lines.append(
+            f"2 workers / 1 worker, pages/s: {rate[2] / rate[1]:.2f}x; 1 worker / no frontier: "
+            f"{rate[1] / rate[0]:.2f}x; CPU per page, 1 worker / no frontier: "
+            f"{cpu[1] / cpu[0]:.2f}x, 2 workers / 1: {cpu[2] / cpu[1]:.2f}x"
+        )
     return lines
 
 
