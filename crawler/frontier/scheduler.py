@@ -34,6 +34,7 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from scrapy.exceptions import NotConfigured
 from scrapy_redis.scheduler import Scheduler
 from twisted.internet import task
 
@@ -55,48 +56,44 @@ STATS_INTERVAL = 2.0
 
 
 class FrontierScheduler(Scheduler):
-    crawler: Crawler
-    shared: SharedCrawl
     queue: LeasedPriorityQueue
     df: FrontierDupeFilter
+
+    def __init__(
+        self, crawler: Crawler, shared: SharedCrawl, poll_interval: float, idle_timeout: float
+    ) -> None:
+        super().__init__(
+            server=shared.client,
+            persist=True,  # the last worker clears the crawl's keys (SharedCrawl.close)
+            queue_key=shared.queue_key,
+            dupefilter_key=shared.key("seen"),
+        )
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.shared = shared
+        self.poll_interval = poll_interval  # seconds
+        self.idle_timeout = idle_timeout  # seconds
+        self._leases: dict[str, Request] = {}  # lease field -> the request popped
+        self._local: deque[Request] = deque()  # requests that cannot be shared
+        self._done = False  # the whole crawl is done: close
+        self._late = False  # joined a crawl that had finished
+        self._idle_since: float | None = None  # monotonic time the crawl looked idle
+        self._published = 0.0  # monotonic time of the last stats publication
+        self._seeded = False  # the start request is queued (by any process)
+        self._loop: task.LoopingCall | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         settings = crawler.settings
         shared = SharedCrawl.from_settings(settings)
         if shared is None:
-            raise ValueError("FrontierScheduler needs CRAWLER_FRONTIER (a redis:// URL)")
-        scheduler = cls(
-            server=shared.client,
-            persist=True,  # the last worker clears the crawl's keys (SharedCrawl.close)
-            queue_key=shared.queue_key,
-            dupefilter_key=shared.key("seen"),
+            raise NotConfigured("FrontierScheduler needs CRAWLER_FRONTIER (a redis:// URL)")
+        return cls(
+            crawler,
+            shared,
+            settings.getfloat("CRAWLER_FRONTIER_POLL_INTERVAL"),
+            settings.getfloat("CRAWLER_FRONTIER_IDLE_TIMEOUT"),
         )
-        scheduler.stats = crawler.stats
-        scheduler.crawler = crawler
-        scheduler.shared = shared
-        scheduler.poll_interval = settings.getfloat("CRAWLER_FRONTIER_POLL_INTERVAL")
-        scheduler.idle_timeout = settings.getfloat("CRAWLER_FRONTIER_IDLE_TIMEOUT")
-        scheduler._leases = {}
-        scheduler._local = deque()
-        scheduler._done = False
-        scheduler._late = False
-        scheduler._idle_since = None
-        scheduler._published = 0.0
-        scheduler._seeded = False
-        scheduler._loop = None
-        return scheduler
-
-    poll_interval: float
-    idle_timeout: float
-    _leases: dict[str, Request]
-    _local: deque[Request]
-    _done: bool
-    _late: bool
-    _idle_since: float | None
-    _published: float
-    _seeded: bool
-    _loop: task.LoopingCall | None
 
     def open(self, spider: Spider) -> None:
         # scrapy-redis's open, without its "Resuming crawl" line (Spider.log, deprecated):
@@ -107,7 +104,6 @@ class FrontierScheduler(Scheduler):
         )
         self.df = FrontierDupeFilter.from_spider(spider)
         self.queue.shared = self.shared
-        assert self.stats is not None
         if not self.shared.join():
             logger.warning("The crawl %s has finished: nothing to do", self.shared.crawl_id)
             self.stats.set_value("frontier/joined_finished", True)
@@ -121,6 +117,10 @@ class FrontierScheduler(Scheduler):
     def close(self, reason: str) -> None:
         if self._loop is not None and self._loop.running:
             self._loop.stop()
+        if not self._seeded and not self._late:
+            # Closed before its start request was queued (a store error...): the
+            # workers waiting for it may close when idle.
+            self.shared.mark_seeded()
         self._release_done()
         super().close(reason)  # persist: nothing deleted
 
@@ -136,7 +136,6 @@ class FrontierScheduler(Scheduler):
         try:
             self.queue.push(request)
         except Exception as e:  # to_dict (a callback not of the spider) or pickle
-            assert self.stats is not None
             self.stats.inc_value("frontier/unserializable")
             logger.warning(
                 "Request %s cannot be shared with other workers (%s): it stays in this "
@@ -145,7 +144,6 @@ class FrontierScheduler(Scheduler):
                 e,
             )
             self._local.append(request)
-        assert self.stats is not None
         self.stats.inc_value("scheduler/enqueued/redis")
         if not self._seeded:
             self._seeded = True
@@ -160,7 +158,6 @@ class FrontierScheduler(Scheduler):
             return None
         field, request = popped
         self._leases[field] = request
-        assert self.stats is not None
         self.stats.inc_value("scheduler/dequeued/redis")
         self.stats.inc_value("frontier/leased")
         return request
@@ -185,7 +182,6 @@ class FrontierScheduler(Scheduler):
         shared.heartbeat()
         self._release_done()
         queued, leased, requeued, dead = shared.survey()
-        assert self.stats is not None
         if requeued or dead:
             self.stats.inc_value("frontier/requeued", requeued)
             self.stats.inc_value("frontier/dead_workers", len(dead))
@@ -227,7 +223,6 @@ class FrontierScheduler(Scheduler):
             self.shared.release(done)
             for field in done:
                 del self._leases[field]
-            assert self.stats is not None
             self.stats.inc_value("frontier/released", len(done))
 
     def _in_progress(self) -> set[Request] | None:
