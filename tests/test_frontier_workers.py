@@ -135,6 +135,7 @@ def test_three_processes_crawl_every_page_once_into_one_run(
     options = client.hget(meta, "options")
     assert options and b"HTTPAUTH_PASS" not in options and SECRET.encode() not in options
     crawl_id = meta.decode().split(":")[1]
+    assert stats["frontier/crawl_id"] == crawl_id  # the run's stats name the crawl
     late = argparse.Namespace(redis_url=redis_url, crawl=crawl_id)
     with pytest.raises(ConfigError, match=f"the crawl {crawl_id} in .* has finished"):
         _crawl_to_join(client, late)
