@@ -81,6 +81,7 @@ class FrontierScheduler(Scheduler):
         self._published = 0.0  # monotonic time of the last stats publication
         self._seeded = False  # the start request is queued (by any process)
         self._loop: task.LoopingCall | None = None
+        self._warned = False  # about the engine's requests in progress
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -216,8 +217,14 @@ class FrontierScheduler(Scheduler):
         if not self._leases:
             return
         in_progress = self._in_progress()
-        if in_progress is None:
-            return
+        if in_progress is None:  # another Scrapy: release at the next poll (a kill may lose)
+            if not self._warned:
+                self._warned = True
+                logger.warning(
+                    "This Scrapy's engine does not show its requests in progress: leases "
+                    "are released at the next poll, and a killed worker may lose requests"
+                )
+            in_progress = set()
         done = [field for field, request in self._leases.items() if request not in in_progress]
         if done:
             self.shared.release(done)
