@@ -15,8 +15,9 @@
 ``latency``
     The same with an asyncio server that answers after ``--latency-ms``.  One
     process is held by its ``CONCURRENT_REQUESTS_PER_DOMAIN`` (8) to 8 / latency
-    pages/s; two processes without shared politeness (the politeness component
-    is not enabled here) are held to twice that.
+    pages/s; with the politeness shared across workers
+    (``CRAWLER_FRONTIER_POLITENESS``, on by default) two processes share the
+    host's 8 places and the same ceiling; without it, twice that.
 ``memory``
     ``INFO memory`` of an empty Redis before and after ``--fingerprints`` random
     20-byte fingerprints (what ``crawler.frontier.dupefilter`` adds per request)

@@ -58,6 +58,22 @@ CRAWLER_FEED_UNDELIVERED_DIR: str | None = None
 # host key, directory) and refuse to start (exit 2) when it fails (crawler.feedstorage.preflight)
 CRAWLER_FEED_PREFLIGHT: bool = True
 
+# Shared frontier: one crawl, several worker processes, through Redis (crawler.frontier;
+# `crawler crawl --frontier`, `crawler worker`): its queue, seen requests and leases
+CRAWLER_FRONTIER: str | None = None  # redis://HOST:PORT/DB; None: the crawl is one process
+CRAWLER_FRONTIER_PREFIX: str = "crawler:default"  # prefix of the crawl's Redis keys
+CRAWLER_FRONTIER_WORKER: str | None = None  # this process's id; None: <host>-<pid>-<random>
+# seconds the shared queue must stay empty, with no request in flight anywhere, to close
+CRAWLER_FRONTIER_IDLE_TIMEOUT: Annotated[float, Gt(0)] = 5.0
+# seconds without a heartbeat after which a worker is dead and its requests queued again
+CRAWLER_FRONTIER_LEASE_TIMEOUT: Annotated[float, Gt(0)] = 30.0
+CRAWLER_FRONTIER_POLL_INTERVAL: Annotated[float, Gt(0)] = 0.2  # seconds: heartbeat, leases
+# Per-host concurrency and delay held across all workers
+# (crawler.extensions.sharedpoliteness); needs CRAWLER_FRONTIER
+CRAWLER_FRONTIER_POLITENESS: bool = True
+# seconds a dead worker's places on a host stay taken (renewed every third of it while alive)
+CRAWLER_FRONTIER_POLITENESS_LEASE: Annotated[float, Gt(0)] = 15
+
 # Login and session cookies (crawler.login)
 CRAWLER_LOGIN_URL: str | None = None  # the login page; None: no login
 CRAWLER_COOKIES_FILE: str | None = None  # Netscape cookies.txt loaded into the jar at start
@@ -135,17 +151,6 @@ CRAWLER_EXTRACT_SPECS: list[str | dict[str, Any]] = []  # spec files (YAML/TOML)
 # A request with meta["dont_incremental"] = True is always fetched in full
 CRAWLER_INCREMENTAL: bool = False
 
-# A crawl shared by several processes through Redis (crawler.frontier; `crawler crawl
-# --frontier`, `crawler worker`): its queue, seen requests and leases under the prefix
-CRAWLER_FRONTIER: str | None = None  # redis://HOST:PORT/DB; None: the crawl's own queue
-CRAWLER_FRONTIER_PREFIX: str = "crawler:default"  # Redis key prefix: crawler:<crawl id>
-CRAWLER_FRONTIER_WORKER: str | None = None  # this process's id; None: <host>-<pid>-<random>
-# seconds the shared queue must stay empty, with no request in flight anywhere, to close
-CRAWLER_FRONTIER_IDLE_TIMEOUT: Annotated[float, Gt(0)] = 5.0
-# seconds without a heartbeat after which a worker is dead and its requests queued again
-CRAWLER_FRONTIER_LEASE_TIMEOUT: Annotated[float, Gt(0)] = 30.0
-CRAWLER_FRONTIER_POLL_INTERVAL: Annotated[float, Gt(0)] = 0.2  # seconds: heartbeat, leases
-
 # Request journal of a crawl with a JOBDIR (crawler.journal, crawler.scheduler)
 CRAWLER_JOURNAL_INTERVAL: Annotated[float, Gt(0)] = 1.0  # seconds between commits, at most
 
@@ -178,7 +183,11 @@ SELENIUM_MAX_PAGES_PER_SESSION: Annotated[int, Ge(0)] = 100  # pages, then recyc
 SELENIUM_PAGE_LOAD_TIMEOUT: Annotated[float, Ge(0.1)] = 30  # seconds
 SELENIUM_POLITENESS_ENABLED: bool = True  # slot concurrency, DOWNLOAD_DELAY, AutoThrottle
 SELENIUM_POOL_SIZE: Annotated[int, Ge(1)] = 4  # browser sessions (one worker thread each)
-SELENIUM_REMOTE_URL: str | None = None  # e.g. "http://127.0.0.1:4444"; None: local browser
+SELENIUM_REMOTE_COOLDOWN: Annotated[float, Ge(0)] = 30  # seconds a failed node stays out
+SELENIUM_REMOTE_MAX_SESSIONS: Annotated[int, Ge(0)] = 0  # per node (no #max=N); 0: pool's limit
+# Remote WebDriver nodes (chromedriver --port=P, Selenium servers, a Grid): one URL, a list, or
+# text separated by commas/spaces; "URL#max=N" caps that node's sessions; None: local browser
+SELENIUM_REMOTE_URL: list[str] | str | None = None
 SELENIUM_SETTLE: Annotated[float, Ge(0)] = 0.05  # seconds with no request in flight; 0: off
 SELENIUM_SETTLE_TIMEOUT: Annotated[float, Ge(0)] = 3  # seconds; a busy page is read then
 SELENIUM_SHUTDOWN_TIMEOUT: Annotated[float, Ge(0)] = 10  # seconds renders get at close

@@ -49,6 +49,14 @@ class BrowserStartError(BrowserError):
     """A browser session could not be started."""
 
 
+class BrowserNodesDownError(BrowserStartError):
+    """Every remote browser node (``SELENIUM_REMOTE_URL``) is out: each failed
+    and waits out ``SELENIUM_REMOTE_COOLDOWN``.  The message names each node
+    (host and port, never its credentials) and why it was taken out; counted in
+    ``selenium/render_failures/nodes_down``, and the crawl's verdict fails
+    (``browser_nodes_down``)."""
+
+
 class BrowserCrashedError(BrowserError):
     """The browser or its driver died or hung during a render; the session was replaced."""
 

@@ -18,6 +18,9 @@ A crawl **fails** (exit code 1) for each of these reasons (``Reason.code``):
   among the pages requested is above ``CRAWLER_MAX_ERROR_RATIO`` (1.0, off);
 * ``login_failed``, ``store_failed`` (the store could not be written, or rows
   were lost), ``feed_failed`` (an output file could not be written);
+* ``browser_nodes_down``: renders failed because every remote browser node
+  (``SELENIUM_REMOTE_URL``) was down (``selenium/render_failures/nodes_down``;
+  the site spider may have kept those pages over plain HTTP, unrendered);
 * ``stopped``: any other finish reason that is not a clean one
   (:data:`crawler.runner.CLEAN_REASONS`).
 
@@ -92,6 +95,7 @@ STORE_FAILED = "store_failed"
 FEED_FAILED = "feed_failed"
 STOPPED = "stopped"
 CONFIG_ERROR = "config_error"
+BROWSER_NODES_DOWN = "browser_nodes_down"
 INTERRUPTED_REASON = "interrupted"
 
 # Finish reasons that mean "the crawl did what it was asked" (crawler.runner)
@@ -113,6 +117,9 @@ START_STATUS_STAT = "outcome/start_url/status"  # its HTTP status (>= 400)
 START_ERROR_STAT = "outcome/start_url/error"  # why it got no response
 START_FAILED_STAT = "outcome/start_urls_failed"  # start requests that failed
 ITEMS_STAT = "outcome/items"  # items scraped that are not page records
+# Pages the store holds for the run at the close (crawler.pipelines.store): what the
+# run's summary counts, a redirect's response included; the live line's last state
+STORED_PAGES_STAT = "store/pages"
 STATUS_STAT = "outcome/status"  # the verdict at the close, for the store's runs row
 FAILED_STAT_PREFIX = "outcome/failed/"  # + reason code: 1
 ERROR_RATIO_STAT = "outcome/error_ratio"
@@ -120,6 +127,8 @@ STARTED_AT_STAT = "outcome/started_at"  # the run's start, ISO-8601 (a resume's 
 ELAPSED_STAT = "outcome/elapsed_seconds"  # seconds the run crawled, over its segments
 # Other components' stats the outcome file reports
 RENDERED_STAT = "selenium/renders"
+NODES_DOWN_STAT = "selenium/render_failures/nodes_down"  # renders with no browser node up
+NODES_DOWN_ERROR_STAT = "selenium/nodes_down_error"  # the last such error (redacted)
 UNCHANGED_STAT = "incremental/unchanged"  # pages an incremental re-crawl found unchanged
 FEED_FAILED_PREFIX = "feedexport/failed_count/"
 # Feeds a server did not take: [{"uri": redacted URI, "kept": local copy or None}]
@@ -288,6 +297,12 @@ def judge(
     if finish == SHUTDOWN_REASON:
         interrupted = Reason(INTERRUPTED_REASON, "the crawl was interrupted (Ctrl-C or SIGTERM)")
         return Verdict(INTERRUPTED, tuple(_redacted([interrupted, *reasons])))
+    nodes_down = int(stats.get(NODES_DOWN_STAT, 0))
+    if nodes_down:
+        error = stats.get(NODES_DOWN_ERROR_STAT) or "every remote browser node was down"
+        reasons.append(
+            Reason(BROWSER_NODES_DOWN, f"{_plural(nodes_down, 'render')} failed: {error}")
+        )
     start = _start_url_reason(stats)
     if start is not None:
         reasons.append(start)
@@ -350,6 +365,44 @@ def recorded_verdict(stats: dict[str, Any]) -> str | None:
         key.removeprefix(FAILED_STAT_PREFIX) for key in stats if key.startswith(FAILED_STAT_PREFIX)
     ]
     return f"{status}: {', '.join(codes)}" if status == FAILED and codes else str(status)
+
+
+def recorded_reasons(stats: dict[str, Any]) -> tuple[Reason, ...]:
+    """The reasons of a failed verdict :func:`record_verdict` left in a run's
+    stored stats (``outcome/failed/<code>``), each with the sentence the stats
+    still allow (the start URL's error, the login's, the store's, counts); no
+    secrets.  Empty for a run that did not fail or has no verdict."""
+    reasons: list[Reason] = []
+    pages, errors, ratio = error_counts(stats)
+    requested = pages + int(stats.get(NO_RESPONSE_STAT, 0))
+    items = items_of(stats)
+    for key in stats:
+        if not key.startswith(FAILED_STAT_PREFIX):
+            continue
+        code = key.removeprefix(FAILED_STAT_PREFIX)
+        if code == START_URL_FAILED:
+            start = _start_url_reason(stats)
+            message = start.message if start else "the start URL gave no page"
+        elif code == LOGIN_FAILED:
+            message = str(stats.get("login/error") or "the login failed")
+        elif code == STORE_FAILED:
+            message = str(stats.get("store/error") or "the store could not be written")
+        elif code == FEED_FAILED:
+            message = _feeds_message(failed_feeds(stats), stats)
+        elif code == NO_PAGES:
+            message = "the crawl got no page"
+        elif code == TOO_FEW_PAGES:
+            message = f"the crawl got {_plural(pages, 'page')}, fewer than CRAWLER_MIN_PAGES"
+        elif code in (NO_ITEMS, TOO_FEW_ITEMS):
+            message = f"the crawl yielded {_plural(items, 'item')}"
+        elif code == TOO_MANY_ERRORS:
+            message = f"{errors} of {requested} pages ended in an error ({ratio:.0%})"
+        elif code == STOPPED:
+            message = f"the crawl stopped early (finish reason {stats.get('finish_reason')})"
+        else:
+            message = code
+        reasons.append(Reason(code, message))
+    return tuple(_redacted(reasons))
 
 
 @dataclass(frozen=True)

@@ -106,6 +106,8 @@ EXTENSIONS = {
     # Scrapy's LogStats with a fuller line, live on a terminal (CRAWLER_PROGRESS).
     "scrapy.extensions.logstats.LogStats": None,
     "crawler.extensions.progress.Progress": 0,
+    # With CRAWLER_FRONTIER: per-host concurrency and delay across all workers.
+    "crawler.extensions.sharedpoliteness.SharedPoliteness": 0,
 }
 
 ITEM_PIPELINES = {

@@ -3,6 +3,8 @@ and write the run's HTML report (``report-RUN.html``, ``crawler report``)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import subprocess
 import sys
 
@@ -87,10 +89,16 @@ def main() -> int:
             print(pages_table(store, run_id, base_url))
         finally:
             store.close()
-        print("\nThe run's report (charts, errors, traps; `crawler report RUN`):")
-        code = crawler_main(["report", str(run_id), "--store", STORE_URL])
+        # crawler report names the file twice (a line on stderr, the path on stdout):
+        # the demo says it once, and shows crawler report's words only if it failed.
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = crawler_main(["report", str(run_id), "--store", STORE_URL])
         if code != 0:
+            print(err.getvalue(), end="", file=sys.stderr)
             return code
+        path = out.getvalue().strip()
+        print(f"\nThe run's report (charts, errors, traps; `crawler report RUN`): {path}")
         try:
             print_payments(base_url)
         except (LoginError, mscrape.ScrapeError) as e:

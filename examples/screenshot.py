@@ -1,6 +1,7 @@
 """A full-page PNG of a report in headless Chromium.
 
-``python -m examples.screenshot REPORT.html OUT.png``.
+``python -m examples.screenshot REPORT.html OUT.png`` (a missing REPORT.html:
+one line on standard error, exit code 2, no browser started).
 
 How the README's ``docs/report.png`` was taken (the report ``make demo``
 writes).  The browser is started as a crawl starts it
@@ -61,6 +62,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("report", help="the report's HTML file (crawler report)")
     parser.add_argument("output", help="the PNG to write")
     args = parser.parse_args(argv)
+    if not os.path.isfile(args.report):
+        print(
+            f"error: no report file {args.report}: write one with `crawler report RUN`",
+            file=sys.stderr,
+        )
+        return 2
     screenshot(args.report, args.output)
     print(args.output)
     return 0

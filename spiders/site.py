@@ -32,6 +32,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import inspect
+import logging
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -76,6 +77,8 @@ from crawler.forms.submitter import FormSubmitter
 from crawler.incremental import UnchangedResponse, body_digest
 from crawler.items import FoundVia, Link, PageLinks, PageRecord
 from crawler.journal import RequestJournal
+from crawler.linkcheck import unfetchable
+from crawler.redaction import redact_url
 from crawler.settingscheck import check_argument
 from crawler.traps import TrapGuard
 from crawler.utils.url import check_url
@@ -212,6 +215,7 @@ class SiteSpider(Spider):
         self.explore = explore or None
         self.form_submitter: FormSubmitter | None = None
         self.traps: TrapGuard | None = None
+        self._refused_kinds: set[str] = set()  # kinds of unfetchable links logged once
         self.discovery = PageDiscovery()
         self.sitemaps = True  # CRAWLER_SITEMAPS
         self.sitemap_reader = SitemapReader()
@@ -368,7 +372,10 @@ class SiteSpider(Spider):
         ids; each URL is requested once, with the ``found_via`` it was first found
         with, unless it is the page itself (``crawler/links/self``), logs out
         (``crawler/links/skipped_logout``) or is a trap (:mod:`crawler.traps`:
-        recorded with the reason in ``Link.refused``, counted in ``crawler/traps/*``).
+        recorded with the reason in ``Link.refused``, counted in ``crawler/traps/*``)
+        or cannot be fetched as written (:mod:`crawler.linkcheck`: a user name or
+        password in it, a URL that does not parse; recorded with its password
+        masked and the reason, counted in ``crawler/links/refused/*``).
         Offsite, robots.txt-disallowed, too deep and already seen URLs are
         requested and dropped by Scrapy's middlewares and duplicate filter, which
         count them (``offsite/filtered``, ``robotstxt/forbidden``,
@@ -403,6 +410,12 @@ class SiteSpider(Spider):
             if forms is not None and forms.policy.is_logout(link.url, link.text or ""):
                 stats.inc_value("crawler/links/skipped_logout")
                 continue
+            unusable = unfetchable(link.url)
+            if unusable is not None:
+                shown = redact_url(link.url)
+                recorded[key] = replace(link, url=shown, refused=unusable.reason)
+                self._refused_link(response, shown, unusable.kind, unusable.reason)
+                continue
             refused = traps.refusal(link.url) if traps is not None else None
             if refused is not None:
                 recorded[key] = replace(link, refused=refused)
@@ -412,6 +425,22 @@ class SiteSpider(Spider):
             yield make_request(link.url, FoundVia(link.found_via))
         if recorded:
             yield PageLinks(source=_record_url(response), links=list(recorded.values()))
+
+    def _refused_link(self, response: Response, url: str, kind: str, reason: str) -> None:
+        """Count a link :func:`crawler.linkcheck.unfetchable` refused, and log it on
+        one line (a warning the first time of each kind; ``url`` already masked)."""
+        self.crawler.stats.inc_value(f"crawler/links/refused/{kind}")
+        first = kind not in self._refused_kinds
+        self._refused_kinds.add(kind)
+        self.logger.log(
+            logging.WARNING if first else logging.DEBUG,
+            "Not following %s (linked from %s): %s (each such link is counted in "
+            "crawler/links/refused/%s)",
+            url[:300],
+            redact_url(response.url)[:300],
+            reason,
+            kind,
+        )
 
     def _sitemap_requests(self) -> Iterator[Request]:
         """Once per crawl, with the start page: the start host's ``robots.txt`` (for

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -65,8 +66,37 @@ def test_remote_url_needs_no_local_executables(monkeypatch: pytest.MonkeyPatch) 
 
 
 @pytest.mark.parametrize(
+    "value",
+    [
+        "http://a:4444, https://u:pw@b/wd/hub#max=3",
+        "http://a:4444\nhttps://u:pw@b/wd/hub#max=3",
+        ["http://a:4444", "https://u:pw@b/wd/hub#max=3"],
+    ],
+)
+def test_several_remote_nodes_with_their_session_caps(value: object) -> None:
+    c = config(SELENIUM_REMOTE_URL=value, SELENIUM_REMOTE_MAX_SESSIONS=2)
+    assert [(n.url, n.label, n.max_sessions) for n in c.remote_nodes] == [
+        ("http://a:4444", "a:4444", 2),  # SELENIUM_REMOTE_MAX_SESSIONS
+        ("https://u:pw@b/wd/hub", "b:443", 3),  # its own #max=3; no password in the label
+    ]
+    assert c.remote_url == "http://a:4444" and c.remote_cooldown == 30
+
+
+def test_one_server_under_two_paths_gets_two_labels() -> None:
+    c = config(SELENIUM_REMOTE_URL="http://[::1]:4444/a http://[::1]:4444/b")
+    assert [n.label for n in c.remote_nodes] == ["[::1]:4444", "[::1]:4444-2"]
+    assert [n.max_sessions for n in c.remote_nodes] == [0, 0]  # the pool's limit only
+
+
+@pytest.mark.parametrize(
     ("values", "message"),
     [
+        ({"SELENIUM_REMOTE_URL": "http://h:1 http://h:1"}, "lists 'http://h:1' twice"),
+        ({"SELENIUM_REMOTE_URL": "http://h:1#max=0"}, "the only fragment a node takes"),
+        ({"SELENIUM_REMOTE_URL": "http://u:pw@h:1#x"}, "'http://u:***@h:1#x' ends with '#x'"),
+        ({"SELENIUM_REMOTE_URL": "http://h:1, h:2"}, "must be an http(s) URL (or several)"),
+        ({"SELENIUM_REMOTE_MAX_SESSIONS": -1}, "must be a whole number >= 0"),
+        ({"SELENIUM_REMOTE_COOLDOWN": "soon"}, "must be a number >= 0"),
         ({"SELENIUM_BROWSER": "opera"}, "SELENIUM_BROWSER must be one of"),
         ({"SELENIUM_POOL_SIZE": 0}, "SELENIUM_POOL_SIZE must be a whole number >= 1, not 0"),
         ({"SELENIUM_POOL_SIZE": "many"}, "SELENIUM_POOL_SIZE must be a whole number >= 1"),
@@ -88,7 +118,7 @@ def test_remote_url_needs_no_local_executables(monkeypatch: pytest.MonkeyPatch) 
     ],
 )
 def test_invalid_settings_are_explained(values: dict[str, object], message: str) -> None:
-    with pytest.raises(BrowserConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(BrowserConfigError, match=re.escape(message)):
         config(**values)
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import re
@@ -28,19 +29,24 @@ LIVE = re.compile(
     r"\d+:\d\d:\d\d elapsed$"
 )
 LOGGED = re.compile(r" \[[\w.]+\] (DEBUG|INFO|WARNING|ERROR|CRITICAL): ")
+LOGGED_PROGRESS = re.compile(r"\[crawler\.extensions\.progress\] INFO: Progress: \d+ pages? ")
+ITEM = "crawler.items.PageRecord"
 RECORD_START = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \[")
 
 
-def crawl_on_a_terminal(tmp_path: Path, *arguments: str) -> tuple[int, str, str]:
-    """``crawler crawl ARGUMENTS`` with stderr on a pseudo-terminal of 160 columns:
-    ``(exit code, stdout, what the terminal showed)``."""
+def crawl_on_a_terminal(
+    tmp_path: Path, *arguments: str, env: dict[str, str] | None = None, stdout: bool = False
+) -> tuple[int, str, str]:
+    """``crawler crawl ARGUMENTS`` with stderr (and stdout, with ``stdout``) on a
+    pseudo-terminal of 160 columns (``env`` changes the environment):
+    ``(exit code, stdout when not on the terminal, what the terminal showed)``."""
     controller, terminal = pty.openpty()
-    env = {**subprocess_env(), "TERM": "xterm", "COLUMNS": "160"}
+    env = {**subprocess_env(), "TERM": "xterm", "COLUMNS": "160", **(env or {})}
     try:
         proc = subprocess.Popen(
             [sys.executable, "-m", "crawler.cli", "crawl", *arguments],
             cwd=tmp_path,
-            stdout=subprocess.PIPE,
+            stdout=terminal if stdout else subprocess.PIPE,
             stderr=terminal,
             env=env,
         )
@@ -59,10 +65,10 @@ def crawl_on_a_terminal(tmp_path: Path, *arguments: str) -> tuple[int, str, str]
                 shown += chunk
             elif proc.poll() is not None:
                 break
-        stdout, _ = proc.communicate(timeout=30)
+        out, _ = proc.communicate(timeout=30)
     finally:
         os.close(controller)
-    return proc.returncode, stdout.decode(), shown.decode()
+    return proc.returncode, (out or b"").decode(), shown.decode()
 
 
 def test_a_live_line_on_a_terminal(tinysite: TinySite, tmp_path: Path) -> None:
@@ -107,3 +113,58 @@ def test_progress_log_lines_without_a_terminal(tinysite: TinySite, tmp_path: Pat
     assert "Crawled " not in proc.stderr  # Scrapy's LogStats line: replaced, not doubled
     assert "\x1b[" not in proc.stderr  # no terminal codes in a log
     assert "'responses_per_minute'" in proc.stderr  # LogStats's stats at the close, kept
+
+
+def screen_parts(shown: str) -> list[str]:
+    """What the terminal showed, without escape sequences, cut where it starts a
+    line again (line ends, carriage returns)."""
+    return [p for p in re.split(r"\r\n|\r|\n", ANSI.sub("", shown)) if p.strip()]
+
+
+def test_the_last_state_counts_the_pages_the_summary_counts(
+    tinysite: TinySite, tmp_path: Path
+) -> None:
+    """A start URL redirected twice: one page request answered (outcome/pages), three
+    pages stored (each redirect's response too), and the summary says 3 pages: so
+    does the last state of the line."""
+    code, stdout, shown = crawl_on_a_terminal(tmp_path, tinysite.url("/rough/redirect/1"))
+    assert code == 0, shown[-3000:]
+    assert ": 3 pages (finish reason: finished)" in stdout
+    drawn = [m for m in (LIVE.match(p) for p in screen_parts(shown)) if m]
+    assert drawn and int(drawn[-1][1]) == 3, shown[-3000:]
+    assert f"{drawn[-1][0]}\r\n" in ANSI.sub("", shown)  # left on the screen
+
+
+def test_no_live_line_when_a_feed_writes_to_the_terminal(
+    tinysite: TinySite, tmp_path: Path
+) -> None:
+    """Items on stdout, itself the terminal: they would be printed into the line, so
+    progress is logged instead, and each item's JSON is a whole line."""
+    feeds = json.dumps({"stdout:": {"format": "jsonlines", "item_classes": [ITEM]}})
+    code, _, shown = crawl_on_a_terminal(
+        tmp_path,
+        tinysite.url(START),
+        "-s",
+        f"FEEDS={feeds}",
+        "-s",
+        "LOGSTATS_INTERVAL=0.5",
+        stdout=True,
+    )
+    assert code == 0, shown[-3000:]
+    parts = screen_parts(shown)
+    assert not [p for p in parts if LIVE.match(p)], parts  # never drawn
+    assert any(LOGGED_PROGRESS.search(p) for p in parts), parts
+    rows = [json.loads(p) for p in parts if p.startswith('{"')]  # not the stats dump
+    assert len(rows) == PAGES
+
+
+def test_progress_is_logged_on_a_dumb_terminal(tinysite: TinySite, tmp_path: Path) -> None:
+    """rich shows a dumb terminal nothing until the end: ``Progress:`` lines instead."""
+    code, _, shown = crawl_on_a_terminal(
+        tmp_path, tinysite.url(START), "-s", "LOGSTATS_INTERVAL=0.5", env={"TERM": "dumb"}
+    )
+    assert code == 0, shown[-3000:]
+    parts = screen_parts(shown)
+    assert not [p for p in parts if LIVE.match(p)], parts
+    logged = [p for p in parts if LOGGED_PROGRESS.search(p)]
+    assert len(logged) >= 2, parts

@@ -63,7 +63,7 @@ def test_report_latest_compares_with_the_previous_run(
     assert main(["report", "latest", "--store", report_crawls.store_url]) == 0
     out, err = capsys.readouterr()
     assert out == "report-2.html\n"
-    assert err == "report of run 2, compared with run 1 written to report-2.html\n"
+    assert err == "report of run 2, compared with run 1, written to report-2.html\n"
     html = (tmp_path / "report-2.html").read_text(encoding="utf-8")
     assert "Compared with run 1" in html
     assert "1 new, 1 gone, 2 changed" in " ".join(html.split()), html[
@@ -93,6 +93,23 @@ def test_report_options(
     assert "Compared with run 2" in out_file.read_text(encoding="utf-8")
     assert main(["report", "1", *store, "-o", str(out_file)]) == 0  # the first has no previous
     assert "No earlier run compared with" in out_file.read_text(encoding="utf-8")
+
+
+def test_report_to_standard_output(
+    report_crawls: ReportCrawls,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``-o -`` writes the HTML to standard output, not to a file named ``-``."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["report", "2", "--store", report_crawls.store_url, "-o", "-"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("<!DOCTYPE html>") and out.rstrip().endswith("</html>")
+    assert err == "report of run 2, compared with run 1, written to standard output\n"
+    assert list(tmp_path.iterdir()) == []
+    assert main(["report", "2", "--store", report_crawls.store_url, "--no-compare", "-o", "-"]) == 0
+    assert capsys.readouterr().err == "report of run 2 written to standard output\n"
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ report page without ``crawler.report``, and the guards' small functions.
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
 from base64 import b64encode
 from datetime import UTC, datetime
@@ -19,7 +20,7 @@ import pytest
 
 from crawler.dashboard import security
 from crawler.dashboard.app import DashboardConfig, create_app, http_href
-from crawler.dashboard.data import LOG_TAIL_LINES, PAGE_SIZE
+from crawler.dashboard.data import LOG_TAIL_LINES, MAX_QUERY, PAGE_SIZE
 from crawler.jobs.state import StateStore
 from crawler.storage.schema import PAGE_COLUMNS
 from crawler.storage.sql import SqlStore
@@ -258,3 +259,78 @@ def test_the_loopback_address_bound_to_is_a_host_name_too() -> None:
 def test_loopback_addresses() -> None:
     assert all(map(security.is_loopback, ("127.0.0.1", "127.1.2.3", "::1", "localhost")))
     assert not any(map(security.is_loopback, ("0.0.0.0", "::", "192.168.1.2", "example.org")))
+
+
+def test_out_of_range_ids_pages_and_long_searches_are_refused_cleanly(
+    client: FlaskClient,
+) -> None:
+    """Numbers past SQLite's and PostgreSQL's 64-bit integers raised OverflowError in
+    the driver (500), a 60,000-character search made SQLite's LIKE fail (500), and
+    werkzeug's ``int`` took any Unicode digit as a run id."""
+    huge = "9" * 23
+    for path in (
+        f"/runs/{huge}",
+        f"/runs/{huge}/report",
+        f"/runs/{huge}/pages",
+        f"/runs/{huge}/items",
+        f"/runs/{huge}/log",
+        f"/runs/{2**63}",  # one past the largest
+        "/runs/\uff11",  # a fullwidth 1: int() reads it as 1
+        "/runs/\u0661/pages",  # an Arabic-Indic 1
+        "/runs/-1",
+    ):
+        assert client.get(path).status_code == 404, path
+    for largest in (2**31 - 1, 2**31, 2**63 - 1):  # no such run (PostgreSQL: int4), no error
+        assert client.get(f"/runs/{largest}").status_code == 404, largest
+        assert client.get(f"/runs/1/report?compare={largest}").status_code == 404, largest
+    for path in (f"/?page={huge}", f"/runs/1/pages?page={huge}", f"/runs/1/items?page={huge}"):
+        answer = client.get(path)
+        assert answer.status_code == 200, path
+        assert 'class="title"' not in answer.get_data(as_text=True)  # past the last page
+    assert len(rows(client, "/runs/1/pages?page=\uff12")) == PAGE_SIZE  # not page 2: page 1
+    assert client.get(f"/runs/1/report?compare={huge}").status_code == 404
+    for compare in ("\u00b2", "\uff11", "-1", "1.0"):  # "²".isdigit() is True
+        assert client.get("/runs/1/report", query_string={"compare": compare}).status_code == 400
+    for listing in ("pages", "items"):
+        for q in ("a" * 60_000, "%" * (MAX_QUERY + 1)):
+            refused = client.get(f"/runs/1/{listing}", query_string={"q": q})
+            assert refused.status_code == 400, listing
+            text = refused.get_data(as_text=True)
+            assert f"give at most {MAX_QUERY}" in text and q not in text
+        longest = client.get(f"/runs/1/{listing}", query_string={"q": "%" * MAX_QUERY})
+        assert longest.status_code == 200
+        assert f'maxlength="{MAX_QUERY}"' in longest.get_data(as_text=True)
+
+
+def test_the_job_file_is_read_again_when_it_changes(tmp_path: Path) -> None:
+    """A job added while the dashboard runs shows on the next page, as the
+    scheduler picks it up; a file that no longer validates keeps the jobs shown."""
+    store_url = build_store(f"sqlite:///{tmp_path / 'crawl.db'}")
+    jobs_file = write_jobs(tmp_path, '[jobs.tiny]\ncrawl = "http://h/"\n')
+    app = create_app(DashboardConfig(store_url=store_url, jobs_file=str(jobs_file)))
+    try:
+        client = app.test_client()
+        first = client.get("/").get_data(as_text=True)
+        assert 'href="/jobs/tiny"' in first and "/jobs/added" not in first
+        assert client.get("/jobs/added").status_code == 404
+        write_jobs(
+            tmp_path, '[jobs.tiny]\ncrawl = "http://h/"\n\n[jobs.added]\ncrawl = "http://h/x"\n'
+        )
+        bump_mtime(jobs_file)
+        again = client.get("/").get_data(as_text=True)
+        assert 'href="/jobs/tiny"' in again and 'href="/jobs/added"' in again
+        assert client.get("/jobs/added").status_code == 200
+        jobs_file.write_text("[jobs.broken\n", encoding="utf-8")
+        bump_mtime(jobs_file)
+        kept = client.get("/")
+        assert kept.status_code == 200
+        assert 'href="/jobs/added"' in kept.get_data(as_text=True)
+    finally:
+        app.extensions["crawler_dashboard"].close()
+
+
+def bump_mtime(path: Path) -> None:
+    """Move ``path``'s mtime a second on: two writes within the file system's
+    timestamp granularity would otherwise look unchanged."""
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))

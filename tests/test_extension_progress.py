@@ -194,3 +194,53 @@ def test_log_records_print_whole_above_the_live_line(monkeypatch: pytest.MonkeyP
     assert lines[-2:] == ["9 pages, the end", "WARNING: after"]
     for text in lines:
         assert not ("pages" in text and ("WARNING" in text or "ERROR" in text)), lines
+
+
+LONG_URL = "http://127.0.0.1:9/" + "/".join(f"segment-{n}" for n in range(12)) + "?q=1"
+
+
+def test_records_are_written_whole_on_a_narrow_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """rich wraps what it prints at the terminal's width with real line ends: a
+    record above the line is printed unwrapped (the terminal wraps it), as
+    without the line, so a long URL stays one string."""
+    monkeypatch.setenv("TERM", "xterm")
+    monkeypatch.setenv("COLUMNS", "40")
+    with pseudo_terminal() as (stream, shown):
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        logging.root.addHandler(handler)
+        try:
+            line = LiveLine(stream=stream)
+            line.start("0 pages")
+            logger.warning("redirected to %s", LONG_URL)
+            line.stop("1 page")
+        finally:
+            logging.root.removeHandler(handler)
+    lines = screen_lines(shown)
+    assert f"WARNING: redirected to {LONG_URL}" in lines, lines
+    assert lines[-1] == "1 page"
+
+
+def test_a_finished_bar_is_drawn_in_a_visible_colour(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a 16-colour terminal rich's finished colour became grey (SGR 90), the
+    colour of the bar's empty part: a full bar looked empty."""
+    monkeypatch.delenv("TERM", raising=False)  # rich: 16 colours
+    monkeypatch.delenv("COLORTERM", raising=False)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    with pseudo_terminal() as (stream, shown):
+        line = LiveLine(total=4, stream=stream)
+        line.start("2/4 pages", completed=2)
+        line.stop("4/4 pages", completed=4)
+    output = b"".join(shown).decode()
+    full = re.findall(r"\x1b\[([0-9;]*)m" + "━" * 30, output)  # the finished bar: one run
+    assert full, output
+    assert all(sgr not in ("90", "2", "") for sgr in full), full  # not grey, not dim
+
+
+def test_a_dumb_terminal_is_not_interactive(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TERM", "dumb")
+    with pseudo_terminal() as (stream, _):
+        assert not LiveLine(stream=stream).interactive
+    monkeypatch.setenv("TERM", "xterm")
+    with pseudo_terminal() as (stream, _):
+        assert LiveLine(stream=stream).interactive

@@ -122,6 +122,16 @@ def test_failures_other_components_report() -> None:
     assert codes(crawl_stats(pages=1, finish_reason="no_items")) == ["no_items"]
     assert codes(crawl_stats(pages=1, finish_reason="memusage_exceeded")) == ["stopped"]
     assert codes(crawl_stats(pages=1, finish_reason="closespider_pagecount")) == []
+    down = crawl_stats(
+        pages=3,
+        **{
+            "selenium/render_failures/nodes_down": 9,
+            "selenium/nodes_down_error": "no remote browser node to render on: ...",
+        },
+    )
+    assert judge(down, DEFAULT).reasons == (
+        Reason("browser_nodes_down", "9 renders failed: no remote browser node to render on: ..."),
+    )
 
 
 def test_an_interrupted_crawl_is_neither_success_nor_failure() -> None:

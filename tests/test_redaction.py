@@ -97,3 +97,43 @@ def test_setting_urls_are_the_urls_with_a_password_keys_included() -> None:
         "ftp://j:pw@h/",
         "redis://:pw@h:6379/0",
     }
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a host part without a scheme, as Scrapy's robots.txt middleware printed it
+        ("invalid hostname: bob:s3cretpw@127.0.0.1", "invalid hostname: bob:***@127.0.0.1"),
+        ("ValueError: 'bob:s3c@retpw@127.0.0.1:80'", "ValueError: 'bob:***@127.0.0.1:80'"),
+        ("at 10:30 bob@example.org wrote", "at 10:30 bob@example.org wrote"),
+        # secret query and form parameters, in URLs and in text
+        (
+            "http://bob:s3cretpw@h/q.html?password=pw999&api_key=KEY7&page=2",
+            "http://bob:***@h/q.html?password=***&api_key=***&page=2",
+        ),
+        ("user=bob&passwd=hunter22&pwd=x1&x=1", "user=bob&passwd=***&pwd=***&x=1"),
+        ("GET /a?sid=123;jsessionid=ABC#top", "GET /a?sid=***;jsessionid=***#top"),
+        (
+            "/cb?access_token=T0k&client_secret=C5&auth=A1&session=S1&key=AIza&apikey=Z",
+            "/cb?access_token=***&client_secret=***&auth=***&session=***&key=***&apikey=***",
+        ),
+        ("body token=abc123 sent", "body token=*** sent"),
+        # ordinary words that contain a secret-looking one stay
+        (
+            "/?author=me&passage=3&keyboard=1&tokenizer=x&sort_key=a&keys=b&sidebar=1",
+            "/?author=me&passage=3&keyboard=1&tokenizer=x&sort_key=a&keys=b&sidebar=1",
+        ),
+        # header lines, as lines and as a headers dict prints
+        ("Authorization: Bearer abc.def", "Authorization: Bearer ***"),
+        ("> proxy-authorization: Basic Ym9iOnB3\nnext", "> proxy-authorization: Basic ***\nnext"),
+        (
+            "{b'Authorization': [b'Basic Ym9i'], b'Cookie': [b'a=1; b=2']}",
+            "{b'Authorization': [b'Basic ***'], b'Cookie': [b'a=***; b=***']}",
+        ),
+        ("Cookie: a=b; c=d", "Cookie: a=***; c=***"),
+        ("x\nSet-Cookie: s=v; Path=/; HttpOnly", "x\nSet-Cookie: s=***; Path=/; HttpOnly"),
+        ("the cookie: none was set", "the cookie: none was set"),
+    ],
+)
+def test_secrets_in_free_text_are_masked(text: str, expected: str) -> None:
+    assert redact_text(text) == expected

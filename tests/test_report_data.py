@@ -260,3 +260,34 @@ def test_inline_plotly_makes_one_self_contained_file(sqlite_store: SqlStore) -> 
     html = render_report(sqlite_store, run_id)
     assert "<script src=" not in html and "<link" not in html
     assert len(html) > 3_000_000  # plotly.min.js is in it
+
+
+def test_comparisons_say_which_way_and_name_another_site(sqlite_store: SqlStore) -> None:
+    store = sqlite_store
+    first = add_run(store, [page("http://h/"), page("http://h/old")])
+    second = add_run(
+        store, [page("http://h/"), page("http://h/new"), page("http://h/r", found_via="form")]
+    )
+    other = add_run(store, [page("http://o/")], start_url="http://o/", spider="extract")
+
+    def text(run_id: int, compare_with: int) -> str:
+        html = render_report(store, run_id, compare_with=compare_with, plotlyjs="p.js")
+        return " ".join(html.split())
+
+    since = text(second, first)
+    assert f'<h2 id="changes">Changes since run {first}</h2>' in since
+    assert "since then: 2 new, 1 gone, 0 changed, 1 unchanged" in since
+    assert "another site" not in since and "a later run" not in since
+    assert "Forms submitted: 1 result page<" in since
+    assert f"Pages since run {first}" in since  # the chart's title
+    # the other way round: from this run until the later one
+    until = text(first, second)
+    assert f'<h2 id="changes">Changes until run {second}</h2>' in until
+    assert f"Compared with run {second}, a later run" in until
+    assert "from this run until then: 2 new, 1 gone, 0 changed" in until
+    assert until.index("http://h/new") < until.index("gone (1)")  # new: the later run's page
+    assert "since an earlier run" not in until and "since run" not in until
+    # another spider and start URL: allowed, and said
+    elsewhere = text(second, other)
+    assert f"Run {other} is of another site: spider extract from" in elsewhere
+    assert '<span class="url">http://o/</span>' in elsewhere

@@ -267,7 +267,9 @@ def test_demo_prints_the_summary(tmp_path: Path) -> None:
         classic.SEARCH_URL,
     }
     assert (tmp_path / "crawl.db").exists()
-    assert "\nreport-1.html\n" in proc.stdout  # crawler report's path, its HTML report
+    # crawler report's path, its HTML report, said once
+    assert "`crawler report RUN`): report-1.html\n" in proc.stdout
+    assert (proc.stdout + proc.stderr).count("report-1.html") == 1
     assert (tmp_path / "report-1.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     # the book's second example (mscrape.py -s): brandon's payments made and their total,
     # read alike by lxml and BeautifulSoup

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from crawler.exceptions import BrowserConfigError, BrowserNotFoundError
-from crawler.redaction import redact_text
+from crawler.redaction import redact_text, redact_url
 from crawler.settingscheck import check_types
 
 if TYPE_CHECKING:
@@ -65,6 +65,63 @@ def validate_block_resources(block: object, where: str, given: object = None) ->
 
 
 _HOST_PATTERN = re.compile(r"(\*\.)?[A-Za-z0-9._:\[\]-]+")
+_MAX_FRAGMENT = re.compile(r"max=([0-9]+)")
+
+
+@dataclass(frozen=True)
+class RemoteNode:
+    """One remote WebDriver endpoint of ``SELENIUM_REMOTE_URL``: a ``chromedriver
+    --port=P``, a Selenium server, or a Selenium Grid (whose own nodes are its
+    business: to the pool a Grid is one node)."""
+
+    url: str  # as given, without "#max=N"; may hold credentials: never log or count it
+    label: str  # "host:port" (stats keys, log lines, errors): no credentials
+    max_sessions: int  # sessions at once on this node; 0: only the pool's limit
+
+
+def remote_nodes(value: object, max_sessions: int = 0) -> tuple[RemoteNode, ...]:
+    """The nodes of a ``SELENIUM_REMOTE_URL`` value: ``None``/empty (no node), one
+    URL, a list of URLs, or text with URLs separated by commas or whitespace.
+
+    ``URL#max=N`` (N >= 1) caps that node's sessions; others get
+    ``max_sessions`` (``SELENIUM_REMOTE_MAX_SESSIONS``; 0: no cap of their own).
+    Raises :class:`BrowserConfigError` (credentials masked) for a URL that is not
+    http(s), another fragment, or a URL listed twice.
+    """
+    if value is None:
+        return ()
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
+        raise BrowserConfigError(
+            f"SELENIUM_REMOTE_URL must be a URL, a list of URLs or text of URLs separated "
+            f"by commas, not {redact_text(repr(value))}"
+        )
+    urls = [url for item in items for url in re.split(r"[\s,]+", item) if url]
+    nodes: list[RemoteNode] = []
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise BrowserConfigError(
+                f"SELENIUM_REMOTE_URL must be an http(s) URL (or several), got {redact_url(url)!r}"
+            )
+        cap = max_sessions
+        if parts.fragment:
+            match = _MAX_FRAGMENT.fullmatch(parts.fragment)
+            if match is None or int(match.group(1)) < 1:
+                raise BrowserConfigError(
+                    f"SELENIUM_REMOTE_URL: {redact_url(url)!r} ends with '#{parts.fragment}'; "
+                    "the only fragment a node takes is '#max=N' (N >= 1 sessions at once)"
+                )
+            cap = int(match.group(1))
+        bare = parts._replace(fragment="").geturl()
+        if any(node.url == bare for node in nodes):
+            raise BrowserConfigError(f"SELENIUM_REMOTE_URL lists {redact_url(bare)!r} twice")
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        label = f"{host}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
+        if any(node.label == label for node in nodes):  # same server, another path
+            label += "-" + str(sum(node.label.startswith(label) for node in nodes) + 1)
+        nodes.append(RemoteNode(url=bare, label=label, max_sessions=cap))
+    return tuple(nodes)
 
 
 def _find(names: tuple[str, ...]) -> str | None:
@@ -83,7 +140,8 @@ class BrowserConfig:
     browser: str
     browser_executable: str | None  # as set; None: found on PATH when a browser starts
     driver_executable: str | None
-    remote_url: str | None
+    remote_nodes: tuple[RemoteNode, ...]  # (): a local browser
+    remote_cooldown: float  # seconds a failed node stays out before it is tried again
     pool_size: int
     concurrent_starts: int
     max_pages_per_session: int
@@ -104,7 +162,12 @@ class BrowserConfig:
 
     @property
     def is_remote(self) -> bool:
-        return self.remote_url is not None
+        return bool(self.remote_nodes)
+
+    @property
+    def remote_url(self) -> str | None:
+        """The first node's URL (a session started outside the pool uses it), or None."""
+        return self.remote_nodes[0].url if self.remote_nodes else None
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> BrowserConfig:
@@ -115,20 +178,18 @@ class BrowserConfig:
         or settings that conflict.
         """
         check_types(settings, "SELENIUM_", error=BrowserConfigError)
-        remote_url = settings.get("SELENIUM_REMOTE_URL") or None
+        nodes = remote_nodes(
+            settings.get("SELENIUM_REMOTE_URL") or None,
+            settings.getint("SELENIUM_REMOTE_MAX_SESSIONS"),
+        )
         browser_executable = settings.get("SELENIUM_BROWSER_EXECUTABLE_PATH") or None
         driver_executable = settings.get("SELENIUM_DRIVER_EXECUTABLE_PATH") or None
-        if remote_url is not None:
-            if urlsplit(remote_url).scheme not in ("http", "https"):
-                raise BrowserConfigError(
-                    f"SELENIUM_REMOTE_URL must be an http(s) URL, got {redact_text(remote_url)!r}"
-                )
-            if browser_executable or driver_executable:
-                raise BrowserConfigError(
-                    "SELENIUM_REMOTE_URL conflicts with SELENIUM_BROWSER_EXECUTABLE_PATH / "
-                    "SELENIUM_DRIVER_EXECUTABLE_PATH: a remote browser runs the remote "
-                    "machine's executables; unset one or the other"
-                )
+        if nodes and (browser_executable or driver_executable):
+            raise BrowserConfigError(
+                "SELENIUM_REMOTE_URL conflicts with SELENIUM_BROWSER_EXECUTABLE_PATH / "
+                "SELENIUM_DRIVER_EXECUTABLE_PATH: a remote browser runs the remote "
+                "machine's executables; unset one or the other"
+            )
         # Unset: one launch per two CPUs (a Chromium launch keeps about two busy).
         concurrent_starts = (
             settings.getint("SELENIUM_CONCURRENT_STARTS")
@@ -155,7 +216,8 @@ class BrowserConfig:
             browser=settings.get("SELENIUM_BROWSER"),
             browser_executable=browser_executable,
             driver_executable=driver_executable,
-            remote_url=remote_url,
+            remote_nodes=nodes,
+            remote_cooldown=settings.getfloat("SELENIUM_REMOTE_COOLDOWN"),
             pool_size=settings.getint("SELENIUM_POOL_SIZE"),
             concurrent_starts=concurrent_starts,
             max_pages_per_session=settings.getint("SELENIUM_MAX_PAGES_PER_SESSION"),

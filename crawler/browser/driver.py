@@ -13,20 +13,28 @@ users' reach (:mod:`crawler.browser.confine`).
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import http.client
 import logging
+import math
 import os
 import shutil
 import signal
 import subprocess
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service as ChromeService
 from selenium.webdriver.firefox.service import Service as FirefoxService
+from selenium.webdriver.remote.client_config import ClientConfig
+from urllib3.util import Retry
 
 from crawler.browser.confine import (
     LAUNCHER,
@@ -107,6 +115,11 @@ class DriverHandle:
     netns: NetnsLink | None = None  # chromedriver's private network namespace
     starter: subprocess.Popen[bytes] | None = None  # starts Chromium (crawler.browser.confine)
     closed: bool = field(default=False, init=False)
+
+    def abandon(self) -> None:
+        """Forget a remote session whose node is gone: no quit (it would wait on a
+        dead machine), nothing local to kill.  Never raises."""
+        self.closed = True
 
     def close(self) -> None:
         """Quit the driver; kill whatever survived; remove the temp dirs.  Never raises."""
@@ -306,21 +319,28 @@ def firefox_options(config: BrowserConfig, binary: str | None = None) -> webdriv
     return options
 
 
-def create_driver(config: BrowserConfig) -> DriverHandle:
+def create_driver(config: BrowserConfig, remote_url: str | None = None) -> DriverHandle:
     """Start a browser as configured; on failure nothing is left running.
 
-    A local browser's executables are looked up now
+    With remote nodes (``SELENIUM_REMOTE_URL``) a session is created on
+    ``remote_url`` (the pool's choice; default: the first node).  A local
+    browser's executables are looked up now
     (:meth:`~crawler.browser.config.BrowserConfig.local_executables`, which raises
     :class:`~crawler.exceptions.BrowserNotFoundError`).
     """
     if config.is_remote:
-        assert config.remote_url is not None
+        url = remote_url or config.remote_url
+        assert url is not None
         remote_options = (
             chromium_options(config, None)
             if config.browser == "chromium"
             else firefox_options(config)
         )
-        driver = webdriver.Remote(command_executor=config.remote_url, options=remote_options)
+        driver = webdriver.Remote(
+            command_executor=_without_userinfo(url),
+            options=remote_options,
+            client_config=_client_config(url, config.page_load_timeout + REMOTE_MARGIN),
+        )
         return DriverHandle(driver=driver, cdp=False)
 
     browser_path, driver_path = config.local_executables()
@@ -493,3 +513,71 @@ def _stop_service(process: subprocess.Popen[bytes] | None) -> None:
         os.killpg(process.pid, signal.SIGKILL)
     with contextlib.suppress(OSError, subprocess.SubprocessError):
         process.wait(KILL_WAIT)
+
+
+def _without_userinfo(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1]))
+
+
+#: Seconds a remote command may take beyond ``SELENIUM_PAGE_LOAD_TIMEOUT`` (the
+#: longest a navigation or script is allowed) before the node counts as silent.
+REMOTE_MARGIN = 60.0
+
+
+def _client_config(url: str, timeout: float) -> ClientConfig:
+    """Selenium's client settings for a node: credentials in the URL become Basic
+    authentication (Selenium warns about them left in the URL); each command is
+    tried once, for at most ``timeout`` seconds.  The pool handles a node that
+    does not answer (it probes it, takes it out, renders elsewhere), where
+    urllib3's three retries would only delay that and log a warning each, and
+    Selenium's default (no timeout) would hold a worker for ever on a machine
+    that vanished without closing its connections."""
+    parts = urlsplit(url)
+    once = Retry(connect=0, read=0, other=0, status=0)
+    credentials: dict[str, str] = {}
+    if parts.username is not None:
+        credentials = {
+            "username": unquote(parts.username),
+            "password": unquote(parts.password or ""),
+        }
+    return ClientConfig(
+        remote_server_addr=_without_userinfo(url),
+        timeout=math.ceil(timeout),
+        # Selenium reads this nested key (remote_connection._get_connection_manager).
+        init_args_for_pool_manager={"init_args_for_pool_manager": {"retries": once}},
+        **credentials,  # type: ignore[arg-type]
+    )
+
+
+#: Seconds :func:`node_unreachable` waits for a remote node's answer.
+PROBE_TIMEOUT = 3.0
+
+
+def node_unreachable(url: str, timeout: float = PROBE_TIMEOUT) -> str | None:
+    """Why the WebDriver node at ``url`` does not answer (``ConnectionRefusedError``,
+    a timeout...), or None when it answers ``GET /status`` with any HTTP status
+    (a Grid with no free slot, or one that wants credentials, is still there).
+
+    The W3C WebDriver ``/status`` endpoint, which chromedriver and Selenium
+    servers and Grids serve.  Credentials in ``url`` go in an ``Authorization``
+    header, never in the returned text.
+    """
+    parts = urlsplit(_without_userinfo(url))
+    request = urllib.request.Request(
+        urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/status", query=""))
+    )
+    parts = urlsplit(url)
+    if parts.username is not None:
+        token = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+        request.add_header("Authorization", "Basic " + base64.b64encode(token).decode())
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            answer.read(65536)
+    except urllib.error.HTTPError:
+        return None  # it answered
+    except (OSError, http.client.HTTPException) as e:
+        reason = getattr(e, "reason", None)  # URLError wraps the socket error
+        error = reason if isinstance(reason, BaseException) else e
+        return f"{type(error).__name__}: {error}"
+    return None

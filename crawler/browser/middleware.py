@@ -13,6 +13,7 @@ carrying the :class:`~crawler.browser.result.RenderResult`.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -38,6 +39,7 @@ from crawler.exceptions import (
     BrowserCrashedError,
     BrowserError,
     BrowserNetError,
+    BrowserNodesDownError,
     BrowserNotFoundError,
     BrowserPageError,
     BrowserPageLoadTimeoutError,
@@ -47,6 +49,9 @@ from crawler.exceptions import (
     BrowserStartError,
     BrowserWaitTimeoutError,
 )
+from crawler.extensions.sharedpoliteness import SharedPoliteness
+from crawler.outcome import NODES_DOWN_ERROR_STAT
+from crawler.redaction import redact_text
 
 if TYPE_CHECKING:
     from typing import Self
@@ -61,6 +66,7 @@ logger = logging.getLogger(__name__)
 _FAILURE_REASONS: tuple[tuple[type[Exception], str], ...] = (
     (BrowserNotFoundError, "browser_not_found"),
     (BrowserPoolClosedError, "pool_closed"),
+    (BrowserNodesDownError, "nodes_down"),
     (BrowserStartError, "start_failed"),
     (BrowserCrashedError, "crashed"),
     (BrowserPageLoadTimeoutError, "page_load_timeout"),
@@ -87,6 +93,7 @@ class SeleniumMiddleware:
         # Events and scrolling of rendered pages (CRAWLER_EXPLORE); None: off.
         self.exploration = Exploration.from_settings(crawler.settings)
         self._told_no_browser = False
+        self._told_nodes_down = False  # until a render succeeds again
         # Scrapy's response size limits apply to the rendered main document too.
         self.maxsize = crawler.settings.getint("DOWNLOAD_MAXSIZE")
         self.warnsize = crawler.settings.getint("DOWNLOAD_WARNSIZE")
@@ -136,7 +143,14 @@ class SeleniumMiddleware:
         if self.pool.closing:
             raise BrowserPoolClosedError(f"browser pool closed; not rendering {request.url}")
         ticket = await self.throttle.acquire(request) if self.config.politeness else None
+        shared = SharedPoliteness.of(self.crawler) if ticket is not None else None
+        lease = None
         try:
+            if shared is not None and ticket is not None:
+                # Every worker's renders and downloads of the slot (a shared frontier):
+                # a place now, the delay when the browser navigates.
+                lease = await shared.acquire(ticket.key, self.throttle.slot(ticket), delay=False)
+                ticket = replace(ticket, turn=shared.navigation_turn)
             if self.pool.closing:
                 raise BrowserPoolClosedError(f"browser pool closed; not rendering {request.url}")
             result = await maybe_deferred_to_future(self.pool.render(spec, ticket))
@@ -152,9 +166,12 @@ class SeleniumMiddleware:
             raise error from e
         finally:
             self.throttle.release(ticket)
+            if shared is not None:
+                await shared.release(lease)
         if result.not_rendered is not None:
             return self._not_rendered(request, result)
         self._count("renders")
+        self._told_nodes_down = False
         for key, count in result.counters.items():  # explore/fired, ...
             if self.stats is not None:
                 self.stats.inc_value(key, count)
@@ -191,7 +208,15 @@ class SeleniumMiddleware:
 
     def _log_failure(self, request: Request, error: Exception) -> None:
         extra = {"spider": self.crawler.spider}
-        if not isinstance(error, BrowserNotFoundError):
+        if isinstance(error, BrowserNodesDownError):
+            if self.stats is not None:  # the verdict's reason (crawler.outcome)
+                self.stats.set_value(NODES_DOWN_ERROR_STAT, redact_text(str(error)))
+            if not self._told_nodes_down:  # every render fails so until a node is back
+                self._told_nodes_down = True
+                logger.error("Cannot render pages: %s", error, extra=extra)
+            else:
+                logger.debug("Not rendering %s: %s", request.url, error, extra=extra)
+        elif not isinstance(error, BrowserNotFoundError):
             logger.warning("Rendering %s failed: %s", request.url, error, extra=extra)
         elif not self._told_no_browser:  # every later render fails the same way
             self._told_no_browser = True

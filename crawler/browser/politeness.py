@@ -23,7 +23,9 @@ or more to start, and longer again to send its first request.  So the delay is
 enforced twice: the reactor-side :class:`RenderThrottle` releases at most one
 render per delay, and the worker thread takes its turn at :class:`NavigationGate`
 around the navigation, which keeps the requests themselves at least a delay
-apart (the worker thread waits, never the reactor).
+apart (the worker thread waits, never the reactor).  With a shared frontier the
+ticket also carries the crawl-wide turn of
+:mod:`crawler.extensions.sharedpoliteness`, taken at the same moment.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import Deferred
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from scrapy import Request
     from scrapy.core.downloader import Slot
     from scrapy.crawler import Crawler
@@ -63,6 +67,10 @@ class Ticket:
     key: str
     delay: float
     request: Request | None = field(default=None, compare=False)
+    #: With a shared frontier: ``turn(key, delay)`` blocks the worker thread until
+    #: every worker's last start on ``key`` is ``delay`` s old, and takes the turn
+    #: (:meth:`crawler.extensions.sharedpoliteness.SharedPoliteness.navigation_turn`).
+    turn: Callable[[str, float], None] | None = field(default=None, compare=False)
 
 
 class NavigationGate:
@@ -94,6 +102,8 @@ class NavigationGate:
         now = monotonic()
         if at > now:
             time.sleep(at - now)  # a worker thread waiting for its turn, not the reactor
+        if ticket.turn is not None:
+            ticket.turn(ticket.key, ticket.delay)  # every worker's turn (through Redis)
         return monotonic()
 
     def _end(self, ticket: Ticket, began: float, sent_wall_time: float | None) -> None:
@@ -154,6 +164,15 @@ class RenderThrottle:
         self._process(key)
         await maybe_deferred_to_future(waiter)
         return Ticket(key, state.slot.download_delay(), request)
+
+    def slot(self, ticket: Ticket) -> Slot:
+        """Scrapy's slot the ticket's render holds a place on (concurrency, delay)."""
+        state = self._slots.get(ticket.key)
+        if state is not None:
+            return state.slot
+        engine = self.crawler.engine
+        assert engine is not None and engine.downloader is not None
+        return engine.downloader.slots[ticket.key]
 
     def release(self, ticket: Ticket | None) -> None:
         if ticket is None:

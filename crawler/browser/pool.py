@@ -16,6 +16,21 @@ browsers), lets running renders finish for ``SELENIUM_SHUTDOWN_TIMEOUT``
 seconds, kills the browsers that are still busy after that, joins the threads
 and quits every browser.  It is idempotent, and :meth:`BrowserPool.install`
 also runs it from a reactor "before shutdown" trigger, so Ctrl-C closes too.
+
+Remote nodes (``SELENIUM_REMOTE_URL``: chromedriver servers, Selenium servers,
+Grids): a new session goes to the least loaded node that is up and under its
+session cap (sessions / cap, the pool size for a node without one; ties in the
+order given).  A node is taken out for ``SELENIUM_REMOTE_COOLDOWN`` seconds when
+a session cannot be created on it, or when a session dies and the node does not
+answer ``GET /status`` (:func:`~crawler.browser.driver.node_unreachable`): its
+idle sessions are dropped without a word to it, and the render that met the
+death starts again on another node, in the same worker thread and politeness
+turn (no render is lost, nothing reaches Scrapy).  After the cool-down the
+node gets new sessions again.  With every node out, a render fails with
+:class:`~crawler.exceptions.BrowserNodesDownError` naming each node and why.
+Events per node: ``nodes/<host:port>/<sessions_started | session_start_failures
+| renders | sessions_lost | taken_out>``; ``renders_moved`` counts renders
+started again elsewhere.
 """
 
 from __future__ import annotations
@@ -23,16 +38,27 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import re
 import threading
+import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import fail
 from twisted.internet.threads import deferToThread, deferToThreadPool
 from twisted.python.threadpool import ThreadPool
 
+from crawler.browser.actions import first_line
+from crawler.browser.driver import node_unreachable
 from crawler.browser.politeness import NavigationGate
 from crawler.browser.session import BrowserSession
-from crawler.exceptions import BrowserNotFoundError, BrowserPoolClosedError, BrowserStartError
+from crawler.exceptions import (
+    BrowserNodesDownError,
+    BrowserNotFoundError,
+    BrowserPoolClosedError,
+    BrowserStartError,
+)
+from crawler.redaction import redact_text
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -40,11 +66,40 @@ if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
     from twisted.internet.interfaces import IReactorCore, IReactorThreads
 
-    from crawler.browser.config import BrowserConfig
+    from crawler.browser.config import BrowserConfig, RemoteNode
     from crawler.browser.politeness import Ticket
     from crawler.browser.result import RenderResult, RenderSpec
 
 logger = logging.getLogger(__name__)
+
+# "[Errno 111] Connection refused" inside urllib3's and Selenium's longer messages.
+_ERRNO = re.compile(r"\[Errno -?\d+\] [^'\"()]+")
+
+
+def _node_error(exc: BaseException) -> str:
+    """Why a node failed, short: the socket error, else the cause's first line."""
+    cause = exc.__cause__ or exc
+    text = first_line(cause)
+    found = _ERRNO.search(text)
+    if found is not None:
+        return found.group(0).strip()
+    return f"{type(cause).__name__}: {text}"
+
+
+@dataclass
+class _NodeState:
+    """A remote node's load and health, guarded by the pool's lock."""
+
+    node: RemoteNode
+    sessions: int = 0  # live sessions on it, starting ones included
+    down_until: float = 0.0  # time.monotonic(); later than now: out
+    error: str | None = None  # why it was last taken out; None once it works again
+
+    def load(self, pool_size: int) -> float:
+        return self.sessions / (self.node.max_sessions or pool_size)
+
+    def full(self) -> bool:
+        return bool(self.node.max_sessions) and self.sessions >= self.node.max_sessions
 
 
 class BrowserPool:
@@ -71,6 +126,7 @@ class BrowserPool:
         self._sessions: set[BrowserSession] = set()  # every session not quit yet
         self._ids = itertools.count(1)
         self._gate = NavigationGate()
+        self._nodes = {node.label: _NodeState(node) for node in config.remote_nodes}
         self._closing = False
         self._closed: Deferred[None] | None = None
         self._trigger: Any = None
@@ -119,37 +175,81 @@ class BrowserPool:
                 self._rendering -= 1
 
     def _render(self, spec: RenderSpec, ticket: Ticket | None) -> RenderResult:
-        session = self._checkout()
-        keep = False
-        try:
-            result = session.render(spec, self._gate.navigation(ticket))
-            keep = not session.broken
-            return result
-        except BaseException:
-            keep = not session.broken
-            raise
-        finally:
-            self._checkin(session, keep)
+        lost: set[str] = set()  # nodes that went away under this render
+        while True:
+            session = self._checkout(lost)
+            keep = gone = False
+            try:
+                result = session.render(spec, self._gate.navigation(ticket))
+                keep = not session.broken
+                if session.node is not None:
+                    self._node_event(session.node, "renders")
+                return result
+            except BaseException as e:
+                keep = not session.broken
+                gone = not keep and self._node_gone(session, e)
+                if not gone:
+                    raise
+                assert session.node is not None
+                lost.add(session.node.label)
+                self._event("renders_moved")
+                logger.warning(
+                    "browser node %s went away while rendering %s: rendering it on another node",
+                    session.node.label,
+                    spec.url,
+                )
+            finally:
+                if gone:
+                    self._forget(session)
+                    session.abandon()
+                else:
+                    self._checkin(session, keep)
 
-    def _checkout(self) -> BrowserSession:
-        with self._changed:
-            while not self._idle and self._starting >= self.config.concurrent_starts:
-                if self.closing:
-                    raise BrowserPoolClosedError("browser pool closed while waiting for a browser")
-                self._changed.wait(0.5)  # re-checks closing (Ctrl-C sets it with no notify)
-            if self._idle:
-                return self._idle.pop()
-            self._starting += 1
-            session = BrowserSession(self.config, next(self._ids))
-            self._sessions.add(session)
+    def _checkout(self, lost: set[str] | frozenset[str] = frozenset()) -> BrowserSession:
+        """An idle session, or a new one (on the least loaded node that is up and not in
+        ``lost``).  Raises :class:`BrowserNodesDownError` when no node is left."""
+        while True:
+            with self._changed:
+                node: _NodeState | None = None
+                while not self._idle:
+                    if self._starting < self.config.concurrent_starts:
+                        if not self._nodes:
+                            break
+                        node = self._pick_node(lost)  # raises when every node is out
+                        if node is not None:
+                            break
+                    if self.closing:
+                        raise BrowserPoolClosedError(
+                            "browser pool closed while waiting for a browser"
+                        )
+                    self._changed.wait(0.5)  # re-checks closing (Ctrl-C sets it with no notify)
+                if self._idle:
+                    return self._idle.pop()
+                self._starting += 1
+                session = BrowserSession(
+                    self.config, next(self._ids), node.node if node is not None else None
+                )
+                self._sessions.add(session)
+                if node is not None:
+                    node.sessions += 1
+            if self._start(session, node):
+                return session
+            assert node is not None
+            lost = {*lost, node.node.label}  # the next node, if there is one
+
+    def _start(self, session: BrowserSession, node: _NodeState | None) -> bool:
+        """Start ``session``; False when its remote node failed to (the node is out)."""
         try:
             session.start()
-        except (BrowserStartError, BrowserNotFoundError):
-            with self._changed:
-                self._sessions.discard(session)
+        except (BrowserStartError, BrowserNotFoundError) as e:
+            self._forget(session)
             session.quit()
             self._event("session_start_failures")
-            raise
+            if node is None:
+                raise
+            self._node_event(node.node, "session_start_failures")
+            self._take_out(node, _node_error(e))
+            return False
         finally:
             with self._changed:
                 self._starting -= 1
@@ -159,16 +259,87 @@ class BrowserPool:
             self._discard(session)
             raise BrowserPoolClosedError("browser pool closed while a browser was starting")
         self._event("sessions_started")
+        if node is not None:
+            self._node_event(node.node, "sessions_started")
+            if node.error is not None:
+                node.error = None
+                logger.info("browser node %s is back", node.node.label)
         logger.debug("browser session %d started", session.session_id)
-        return session
+        return True
+
+    def _pick_node(self, lost: set[str] | frozenset[str]) -> _NodeState | None:
+        """The least loaded node that is up, not ``lost`` and not full; None when every
+        such node is full.  Called with the lock held."""
+        now = time.monotonic()
+        up = [n for n in self._nodes.values() if n.down_until <= now and n.node.label not in lost]
+        if not up:
+            raise BrowserNodesDownError(self._nodes_down_message(now))
+        free = [n for n in up if not n.full()]
+        if not free:
+            return None
+        return min(free, key=lambda n: n.load(self.config.pool_size))  # min: first of ties
+
+    def _nodes_down_message(self, now: float) -> str:
+        states = []
+        for n in self._nodes.values():
+            if n.down_until > now:
+                states.append(
+                    f"{n.node.label} ({n.error or 'failed'}; tried again in "
+                    f"{n.down_until - now:.0f} s)"
+                )
+            else:
+                states.append(f"{n.node.label} (went away during this render)")
+        return (
+            f"no remote browser node to render on: {len(self._nodes)} of "
+            f"{len(self._nodes)} are down: {', '.join(states)}; check SELENIUM_REMOTE_URL "
+            "and the nodes"
+        )
+
+    def _node_gone(self, session: BrowserSession, error: BaseException) -> bool:
+        """Whether the broken ``session`` died with its remote node (taken out if so):
+        the node is out already, or does not answer ``/status``."""
+        node = session.node
+        if node is None:
+            return False
+        state = self._nodes[node.label]
+        if state.down_until > time.monotonic():
+            return True
+        reason = node_unreachable(node.url)
+        if reason is None:
+            return False  # the browser died, not the node: Scrapy retries
+        self._take_out(state, f"{reason} (after {type(error).__name__})")
+        return True
+
+    def _take_out(self, state: _NodeState, error: str) -> None:
+        """Take a node out for the cool-down; drop its idle sessions unasked."""
+        error = redact_text(error)
+        with self._changed:
+            was_up = state.down_until <= time.monotonic()
+            state.down_until = time.monotonic() + self.config.remote_cooldown
+            state.error = error
+            dropped = [s for s in self._idle if s.node is state.node]
+            self._changed.notify_all()
+        for session in dropped:
+            self._forget(session)
+            session.abandon()
+            self._node_event(state.node, "sessions_lost")
+        if was_up:
+            self._node_event(state.node, "taken_out")
+            logger.warning(
+                "browser node %s is out for %g s: %s",
+                state.node.label,
+                self.config.remote_cooldown,
+                error,
+            )
 
     def _checkin(self, session: BrowserSession, keep: bool) -> None:
         limit = self.config.max_pages_per_session
+        node = self._nodes.get(session.node.label) if session.node is not None else None
         if not keep:
             self._event("session_restarts")
             logger.info("browser session %d broke; it will be replaced", session.session_id)
             self._discard(session)
-        elif self.closing:
+        elif self.closing or (node is not None and node.down_until > time.monotonic()):
             self._discard(session)
         elif limit and session.pages >= limit:
             self._event("sessions_recycled")
@@ -178,12 +349,24 @@ class BrowserPool:
                 self._idle.append(session)
                 self._changed.notify()
 
-    def _discard(self, session: BrowserSession) -> None:
-        with self._lock:
+    def _forget(self, session: BrowserSession) -> None:
+        """The pool no longer holds ``session`` (idempotent); its node's count drops."""
+        with self._changed:
+            if session not in self._sessions:
+                return
             self._sessions.discard(session)
             if session in self._idle:
                 self._idle.remove(session)
+            if session.node is not None:
+                self._nodes[session.node.label].sessions -= 1
+            self._changed.notify()
+
+    def _discard(self, session: BrowserSession) -> None:
+        self._forget(session)
         session.quit()
+
+    def _node_event(self, node: RemoteNode, name: str) -> None:
+        self._event(f"nodes/{node.label}/{name}")
 
     def _event(self, name: str) -> None:
         self.reactor.callFromThread(self._on_event, name)  # type: ignore[attr-defined]

@@ -72,7 +72,7 @@ if TYPE_CHECKING:
 
     from selenium.webdriver.remote.webdriver import WebDriver
 
-    from crawler.browser.config import BrowserConfig
+    from crawler.browser.config import BrowserConfig, RemoteNode
     from crawler.browser.driver import DriverHandle
     from crawler.browser.politeness import Navigation
     from crawler.items import Link
@@ -112,9 +112,14 @@ def is_fatal(exc: BaseException) -> bool:
 class BrowserSession:
     """A started browser plus the per-render logic.  Not thread-safe: one user at a time."""
 
-    def __init__(self, config: BrowserConfig, session_id: int = 0) -> None:
+    def __init__(
+        self, config: BrowserConfig, session_id: int = 0, node: RemoteNode | None = None
+    ) -> None:
         self.config = config
         self.session_id = session_id
+        # The remote node the session lives on (the pool's choice); None: local,
+        # or the first of SELENIUM_REMOTE_URL.
+        self.node = node if node is not None or not config.is_remote else config.remote_nodes[0]
         self.pages = 0
         self.broken = False
         self._handle: DriverHandle | None = None
@@ -139,11 +144,17 @@ class BrowserSession:
         """Start the browser.  Raises :class:`BrowserNotFoundError` when there is no
         browser to start, :class:`BrowserStartError` when it would not start."""
         try:
-            self._handle = create_driver(self.config)
+            self._handle = create_driver(
+                self.config, self.node.url if self.node is not None else None
+            )
         except BrowserNotFoundError:
             raise
         except Exception as e:
-            where = self.config.remote_url or self.config.browser_executable or "from PATH"
+            where = (
+                f"on node {self.node.label}"
+                if self.node is not None
+                else self.config.browser_executable or "from PATH"
+            )
             raise BrowserStartError(
                 f"could not start {self.config.browser} ({where}): "
                 f"{type(e).__name__}: {first_line(e)}"
@@ -177,6 +188,12 @@ class BrowserSession:
         handle, self._handle = self._handle, None
         if handle is not None:
             handle.close()
+
+    def abandon(self) -> None:
+        """Drop a remote session whose node is gone, without asking the node."""
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            handle.abandon()
 
     # -- rendering -----------------------------------------------------------
 

@@ -4,7 +4,9 @@ The file needs no network to be viewed: Plotly's JavaScript is inside it
 (:func:`crawler.report.render_report`).  By default the run is compared with
 the latest earlier run of the same spider and start URL that finished
 cleanly (:func:`crawler.report.previous_run_for`); ``--compare RUN2`` picks
-another, ``--no-compare`` none.
+another, ``--no-compare`` none.  ``-o -`` writes the HTML to standard output
+(and the line that says so to standard error); otherwise the file's path is
+printed on standard output.
 
 Reading never creates a store: a missing one, an unknown run or an empty
 store is one line on standard error and exit code 2.
@@ -34,7 +36,10 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("which", metavar="RUN", help="a run id (see `crawler runs`) or 'latest'")
     add_store_option(p)
     p.add_argument(
-        "-o", "--output", metavar="FILE", help="the HTML file to write (default: report-RUN.html)"
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="the HTML file to write (default: report-RUN.html; '-': standard output)",
     )
     compare = p.add_mutually_exclusive_group()
     compare.add_argument(
@@ -52,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
     from crawler.report import previous_run_for, render_report
     from crawler.report.data import check_run, resolve_run
 
-    if args.output:
+    to_stdout = args.output == "-"
+    if args.output and not to_stdout:
         check_output_file(args.output)
     store = SqlStore.open(store_url(args, project_settings()), create=False)
     try:
@@ -67,12 +73,17 @@ def run(args: argparse.Namespace) -> int:
         html = render_report(store, run_id, compare_with=compare_with)
     finally:
         store.close()
+    compared = f", compared with run {compare_with}," if compare_with is not None else ""
+    if to_stdout:
+        sys.stdout.write(html)
+        sys.stdout.flush()
+        print(f"report of run {run_id}{compared} written to standard output", file=sys.stderr)
+        return 0
     output = args.output or f"report-{run_id}.html"
     if not args.output:
         check_output_file(output)
     with open(output, "w", encoding="utf-8") as f:
         f.write(html)
-    compared = f", compared with run {compare_with}" if compare_with is not None else ""
     print(f"report of run {run_id}{compared} written to {output}", file=sys.stderr)
     print(output)
     return 0

@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 
 #: Rows per page of every listing.
 PAGE_SIZE = 100
+#: The longest search text (``?q=``, characters); longer is a :class:`BadQuery`
+#: (SQLite refuses LIKE patterns over 50,000 bytes, and a long one is slow to match).
+MAX_QUERY = 200
 #: The log tail: at most this many bytes from the end of the file, and lines of it.
 LOG_TAIL_BYTES = 256 * 1024
 LOG_TAIL_LINES = 1000
@@ -179,13 +182,21 @@ def status_condition(text: str) -> Any:
     return pages.c.status.is_(None)
 
 
+def _checked_query(q: str) -> str:
+    """``q``, or a :class:`BadQuery` when it is longer than :data:`MAX_QUERY`."""
+    if len(q) > MAX_QUERY:
+        raise BadQuery(f"the search text is {len(q):,} characters long: give at most {MAX_QUERY}")
+    return q
+
+
 def search_pages(
     store: SqlStore, run_id: int, q: str = "", status: str = "", page: int = 1
 ) -> Listing:
     """Pages of run ``run_id`` by URL, whose URL or title contains ``q`` (case
-    insensitive) and whose status matches ``status`` (:func:`status_condition`)."""
+    insensitive) and whose status matches ``status`` (:func:`status_condition`).
+    :class:`BadQuery` for a ``q`` over :data:`MAX_QUERY` characters."""
     query: Select[Any] = select(pages).where(pages.c.run_id == run_id)
-    if q:
+    if _checked_query(q):
         query = query.where(
             pages.c.url.icontains(q, autoescape=True) | pages.c.title.icontains(q, autoescape=True)
         )
@@ -221,7 +232,7 @@ def search_items(
     JSON text) contains ``q`` (case insensitive for ASCII letters), of ``spec``
     when given."""
     query: Select[Any] = select(items).where(items.c.run_id == run_id)
-    if q:
+    if _checked_query(q):
         # The data is stored as JSON text: "é" as "\u00e9", '"' as '\"'; both forms match.
         data = cast(items.c.data, String)
         query = query.where(

@@ -13,11 +13,20 @@ security headers.
   TOKEN``, or ``?token=TOKEN`` once, which sets an ``HttpOnly``,
   ``SameSite=Strict`` cookie (an HMAC of the token, not the token) and redirects
   to the same URL without it, so the token leaves the address bar and history.
-  Compared with :func:`hmac.compare_digest`; 401 otherwise.
+  Compared with :func:`hmac.compare_digest`; 401 otherwise.  A token shorter
+  than :data:`MIN_TOKEN_LENGTH` characters is refused when ``crawler serve`` starts.
+* **Requests started by other sites** (``Sec-Fetch-Site: cross-site`` or
+  ``same-site``, Fetch Metadata, sent by every current browser) are refused with
+  403: any web page could otherwise make the browser fetch ``/runs/N/report``
+  (an ``<img>``, a ``<script>``), costing a render each and sending the token
+  cookie along.  Requests without the header (command-line clients, older
+  browsers) and ``same-origin`` / ``none`` (typed, bookmarked) are answered.
 * **Headers** on every answer (OWASP Secure Headers): a Content Security Policy
   that allows only the dashboard's own scripts and styles (the report page adds
   the hash of the report's one constant script, :func:`report_policy`), ``nosniff``,
-  ``X-Frame-Options: DENY``, ``Referrer-Policy: no-referrer``, and
+  ``X-Frame-Options: DENY``, ``Referrer-Policy: no-referrer``,
+  ``Cross-Origin-Resource-Policy: same-origin`` (another site's page cannot embed
+  an answer), ``Cross-Origin-Opener-Policy: same-origin``, and
   ``Cache-Control: no-store`` unless a view set its own.
 """
 
@@ -36,6 +45,11 @@ ALLOWED_METHODS = ("GET", "HEAD")
 LOOPBACK_HOST_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
 TOKEN_COOKIE = "crawler_dashboard"
 TOKEN_PARAMETER = "token"
+#: The shortest token ``crawler serve`` accepts (characters): 16 random URL-safe
+#: characters are 96 bits (``secrets.token_urlsafe(32)``, the generated one, has 43).
+MIN_TOKEN_LENGTH = 16
+#: ``Sec-Fetch-Site`` values refused (https://www.w3.org/TR/fetch-metadata/).
+REFUSED_FETCH_SITES = frozenset({"cross-site", "same-site"})
 #: The policy of every page but the report.
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -46,6 +60,7 @@ HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
     "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
 }
 
 
@@ -76,6 +91,24 @@ def loopback_host_allowed(header: str, bound: str = "127.0.0.1") -> bool:
         return True
     bound = bound.strip("[]").lower()
     return bool(name) and name.strip("[]") == bound
+
+
+def accepted_host_names(bound: str = "127.0.0.1") -> list[str]:
+    """The ``Host`` names :func:`loopback_host_allowed` accepts, for the 403 page:
+    ``localhost``, ``127.0.0.1``, ``[::1]`` and the address bound to (``[]``
+    around an IPv6 one), once each."""
+    names = ["localhost", "127.0.0.1", "[::1]"]
+    bound = bound.strip("[]").lower()
+    shown = f"[{bound}]" if ":" in bound else bound
+    if bound and shown not in names:
+        names.append(shown)
+    return names
+
+
+def refused_fetch_site(value: str | None) -> bool:
+    """Whether a request's ``Sec-Fetch-Site`` header (``None`` when absent) says
+    another site's page started it (:data:`REFUSED_FETCH_SITES`)."""
+    return value is not None and value.strip().lower() in REFUSED_FETCH_SITES
 
 
 def cookie_value(token: str) -> str:

@@ -8,7 +8,10 @@ records ``responses_per_minute`` and ``items_per_minute`` at the close.
 * ``auto`` (the default): when standard error is a terminal, one line redrawn
   four times a second (:class:`crawler.terminal.LiveLine`, rich), log records
   printed whole above it, and the last state left on the screen at the end;
-  otherwise as ``log``;
+  otherwise as ``log``.  Also as ``log`` when the terminal cannot redraw a
+  line (``TERM=dumb``: :attr:`~crawler.terminal.LiveLine.interactive`), and
+  when a feed writes to standard output (``stdout:`` in ``FEEDS``) and that is
+  a terminal too: its items would be printed into the line;
 * ``log``: an INFO record every ``LOGSTATS_INTERVAL`` seconds (none at 0)::
 
       Progress: 412 pages (23.1/s), 1,203 queued, 2 renders, 3 errors, 0:00:18 elapsed
@@ -19,7 +22,10 @@ The fields (:class:`Snapshot`):
 
 * pages: page requests that got a response (``outcome/pages`` of
   :mod:`crawler.downloadermiddlewares.outcome`, else Scrapy's
-  ``response_received_count``); for a spider with a ``progress`` property
+  ``response_received_count``); in the last state, drawn when the engine has
+  stopped, the pages the store holds for the run (``store/pages``, which the
+  run's summary counts too: redirects are pages of their own there) when a
+  store was written; for a spider with a ``progress`` property
   (``(done, total)``: ``crawler extract``'s URLs), ``done/total`` and a bar;
 * the rate: pages a second over the last :data:`RATE_WINDOW` seconds, or
   since the previous log line when those are further apart;
@@ -51,7 +57,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.extensions.logstats import LogStats
 from scrapy.utils.asyncio import create_looping_call
 
-from crawler.outcome import HTTP_ERRORS_STAT, NO_RESPONSE_STAT, PAGES_STAT
+from crawler.outcome import HTTP_ERRORS_STAT, NO_RESPONSE_STAT, PAGES_STAT, STORED_PAGES_STAT
 
 if TYPE_CHECKING:
     from typing import Self
@@ -138,6 +144,8 @@ class Progress(LogStats):
     """The progress line: live on a terminal, else logged (see the module's docstring)."""
 
     def __init__(self, crawler: Crawler, *, interval: float, live: bool) -> None:
+        """``interval``: seconds between log lines (0: none); ``live``: draw the line
+        when the spider opens, if the terminal can redraw it (else log)."""
         assert crawler.stats is not None
         super().__init__(crawler.stats, interval or 60.0)  # LogStats divides by it
         self.crawler = crawler
@@ -162,11 +170,17 @@ class Progress(LogStats):
         if mode not in MODES:
             raise NotConfigured(f"CRAWLER_PROGRESS is {mode!r}, not one of {', '.join(MODES)}")
         interval = crawler.settings.getfloat("LOGSTATS_INTERVAL")
-        live = mode == "auto" and sys.stderr.isatty()
+        live = (
+            mode == "auto"
+            and sys.stderr.isatty()
+            and not (sys.stdout.isatty() and feeds_to_stdout(crawler.settings.getdict("FEEDS")))
+        )
         progress = cls(crawler, interval=0 if mode == "off" else interval, live=live)
         crawler.signals.connect(progress.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(progress.spider_closed, signal=signals.spider_closed)
-        # The line is taken down even when the spider never opened or closed.
+        # The last state, drawn when everything is counted and stored (the spider's
+        # close, the store's count); the line is taken down even when the spider
+        # never opened or closed.
         crawler.signals.connect(progress.stop_line, signal=signals.engine_stopped)
         return progress
 
@@ -180,22 +194,27 @@ class Progress(LogStats):
         if self.live:
             from crawler.terminal import LiveLine  # rich: only for a crawl that draws
 
-            self.line = LiveLine(total=first.total)
-            self.line.start(first.line(), completed=first.pages)
-            self.redraw = create_looping_call(self.draw)
-            self.redraw.start(REDRAW_INTERVAL, now=False)
+            line = LiveLine(total=first.total)
+            if line.interactive:  # else rich would show nothing until the end: log
+                self.line = line
+                line.start(first.line(), completed=first.pages)
+                self.redraw = create_looping_call(self.draw)
+                self.redraw.start(REDRAW_INTERVAL, now=False)
         log_to_terminal = self.line is not None and self.line.reroutes_log
         if self.log_interval and not log_to_terminal:  # the line says it already
             self.task = create_looping_call(self.log, spider)
             self.task.start(self.log_interval, now=False)
 
-    def snapshot(self) -> Snapshot:
-        """The crawl's progress now (reads the stats, the scheduler, the pool)."""
+    def snapshot(self, *, final: bool = False) -> Snapshot:
+        """The crawl's progress now (reads the stats, the scheduler, the pool);
+        ``final``: the last state, with the pages as stored (see the module's docstring)."""
         stats = self.stats.get_stats()
         total = None
         progress = getattr(self.spider, "progress", None)
         if isinstance(progress, tuple) and len(progress) == 2:
             pages, total = int(progress[0]), int(progress[1])
+        elif final and STORED_PAGES_STAT in stats:
+            pages = int(stats[STORED_PAGES_STAT])
         elif PAGES_STAT in stats:
             pages = int(stats[PAGES_STAT])
         else:
@@ -228,17 +247,26 @@ class Progress(LogStats):
             self.redraw.stop()
         if self.line is not None:
             line, self.line = self.line, None
-            state = self.snapshot()
+            state = self.snapshot(final=True)
             line.stop(state.line(), completed=state.pages)
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
         # The last state shows the queue as last read, empty when the crawl finished
         # (Scrapy closes an idle spider only when its scheduler has nothing left).
+        # It is drawn at engine_stopped, after the other components' spider_closed.
         self.closed = True
         if reason == "finished" and self.queued is not None:
             self.queued = 0
-        self.stop_line()
+        if self.redraw is not None and self.redraw.running:
+            self.redraw.stop()
+        self.draw()
         super().spider_closed(spider, reason)
+
+
+def feeds_to_stdout(feeds: dict[Any, Any]) -> bool:
+    """Whether one of Scrapy's ``FEEDS`` writes to standard output (a ``stdout:``
+    URI: Scrapy's :class:`~scrapy.extensions.feedexport.StdoutFeedStorage`)."""
+    return any(str(uri).lower().startswith("stdout:") for uri in feeds)
 
 
 def _browser_pool(crawler: Crawler) -> BrowserPool | None:

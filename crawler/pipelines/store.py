@@ -21,6 +21,7 @@ from scrapy.utils.conf import build_component_list
 from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.misc import load_object
 from scrapy.utils.reactor import is_reactor_installed
+from sqlalchemy.exc import SQLAlchemyError
 from twisted.internet import task
 
 from crawler.exceptions import InvalidItem, StoreError
@@ -28,6 +29,7 @@ from crawler.frontier.shared import SharedCrawl, merge_stats
 from crawler.incremental import SIGNATURE_KEY, crawl_signature
 from crawler.items import PageLinks, PageRecord
 from crawler.journal import RequestJournal
+from crawler.outcome import STORED_PAGES_STAT
 from crawler.redaction import redact_mapping
 from crawler.settingscheck import check_types
 from crawler.storage.fallback import FallbackFile
@@ -373,6 +375,10 @@ class StorePipeline:
             if self._shared is not None and not await self._call(self._close_shared, reason):
                 await self._call(self.store.close)
                 return  # other workers go on: the last one finishes the run
+            if self.failed is None:
+                with contextlib.suppress(StoreError, SQLAlchemyError):  # for the live line only
+                    counts = await self._call(self.store.page_counts, self.run_id, "status")
+                    self.crawler.stats.set_value(STORED_PAGES_STAT, sum(n for _, n in counts))
             stats = json.loads(json.dumps(self.crawler.stats.get_stats(), default=str))
             stats["finish_reason"] = reason
             try:

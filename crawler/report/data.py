@@ -3,8 +3,12 @@
 Everything here is plain Python (no plotting, no HTML), so it is tested on
 small stores by itself: :func:`load_run` reads one run, the functions below
 it group its pages and links the way the report's charts and tables show
-them.  Values from the crawled sites (URLs, titles, errors) are returned as
-they are; escaping them is the page's business (:mod:`crawler.report.html`).
+them.  Values from the crawled sites (URLs, titles, errors, refusal reasons,
+the start URL, text stats) are returned with their secrets masked
+(:func:`crawler.redaction.redact_url` for URLs,
+:func:`crawler.redaction.redact_text` for the rest: a password in a link,
+``?password=``, ``&api_key=``...), so nothing the report shows or draws holds
+one; escaping them is the page's business (:mod:`crawler.report.html`).
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 
 from crawler.exceptions import ReportError
-from crawler.outcome import recorded_verdict
+from crawler.outcome import PAGES_STAT, Reason, error_counts, recorded_reasons, recorded_verdict
+from crawler.redaction import redact_text, redact_url
 from crawler.storage.schema import links, pages
 from crawler.storage.sql import display_url
 
@@ -28,6 +33,9 @@ if TYPE_CHECKING:
 
     from crawler.storage.sql import SqlStore
 
+#: The stat a failed login leaves its message in (:mod:`crawler.login.middleware`):
+#: the report shows it as a sentence, not in the table of counts.
+LOGIN_ERROR_STAT = "login/error"
 #: How many example URLs a table of errors, traps or changes shows per row.
 EXAMPLES = 5
 #: Status classes, in the order charts stack them.
@@ -135,11 +143,9 @@ def load_run(store: SqlStore, run_id: int) -> RunData:
     with store.engine.connect() as conn:
         columns = [pages.c[name] for name in PAGE_FIELDS if name in present]
         query = select(*columns).where(pages.c.run_id == run_id).order_by(pages.c.url)
-        page_rows = [
-            {name: r.get(name) for name in PAGE_FIELDS} for r in conn.execute(query).mappings()
-        ]
+        page_rows = [_masked_page(r) for r in conn.execute(query).mappings()]
         refused = [
-            (url, source, reason)
+            (redact_url(url), redact_url(source), redact_text(reason))
             for url, source, reason in conn.execute(
                 select(links.c.url, links.c.source, links.c.refused)
                 .where(links.c.run_id == run_id, links.c.refused.is_not(None))
@@ -148,12 +154,43 @@ def load_run(store: SqlStore, run_id: int) -> RunData:
         ]
     counts = store.spec_counts(run_id)
     return RunData(
-        run=row,
+        run=_masked_run(row),
         pages=page_rows,
         refused=refused,
         items=sum(n for _, n, _ in counts),
         rejects=sum(n for _, _, n in counts),
     )
+
+
+#: Page fields that are URLs (masked as URLs) and free text (masked as text).
+_URL_FIELDS = ("url", "final_url")
+_TEXT_FIELDS = ("title", "error")
+
+
+def _masked_page(row: Any) -> dict[str, Any]:
+    """A ``pages`` row as a dict of :data:`PAGE_FIELDS`, its secrets masked."""
+    page = {name: row.get(name) for name in PAGE_FIELDS}
+    for name in _URL_FIELDS:
+        if page[name]:
+            page[name] = redact_url(str(page[name]))
+    for name in _TEXT_FIELDS:
+        if page[name]:
+            page[name] = redact_text(str(page[name]))
+    return page
+
+
+def _masked_run(row: dict[str, Any]) -> dict[str, Any]:
+    """A ``runs`` row with the secrets of its start URL and text stats masked."""
+    run = dict(row)
+    if run.get("start_url"):
+        run["start_url"] = redact_url(str(run["start_url"]))
+    stats = run.get("stats")
+    if isinstance(stats, dict):
+        run["stats"] = {
+            redact_text(str(k)): redact_text(v) if isinstance(v, str) else v
+            for k, v in stats.items()
+        }
+    return run
 
 
 def status_class(status: int | None) -> str:
@@ -325,3 +362,41 @@ def verdict(stats: dict[str, Any]) -> str:
     """The run's verdict (:mod:`crawler.outcome`): ``succeeded``, ``failed: CODE, ...``,
     ``interrupted``; ``unknown`` for a run without one (still going, or older)."""
     return recorded_verdict(stats) or "unknown"
+
+
+#: What each spider of the framework's runs is, as the report's header says it.
+RUN_KINDS = {
+    "site": "a site crawl (crawler crawl): pages found from the start URL, each recorded",
+    "extract": "an extraction (crawler extract): items from a list of URLs; it records "
+    "items and the verdict's counts, not pages or links, so the page charts and tables are "
+    "empty",
+}
+
+
+def run_kind(run: dict[str, Any]) -> str:
+    """What kind of run ``run`` (a ``runs`` row) is, as a sentence (:data:`RUN_KINDS`)."""
+    spider = str(run.get("spider") or "?")
+    return RUN_KINDS.get(spider, f"a run of spider {spider}")
+
+
+def pages_failed(data: RunData) -> int:
+    """Page requests that ended in an error (no response, HTTP >= 400), as the
+    verdict counted them (:func:`crawler.outcome.error_counts`, for a run with
+    ``outcome/pages``), else the failed pages recorded (:func:`error_groups`):
+    an extraction records no pages but its verdict counts its failures."""
+    if PAGES_STAT in data.stats:
+        return error_counts(data.stats)[1]
+    return sum(group.count for group in error_groups(data.pages))
+
+
+def pages_fetched(data: RunData) -> int:
+    """Pages of the run: those recorded, or for a run that records none (an
+    extraction), the page requests that got a response (``outcome/pages``)."""
+    if data.pages or PAGES_STAT not in data.stats:
+        return len(data.pages)
+    return int(data.stats[PAGES_STAT])
+
+
+def failure_reasons(stats: dict[str, Any]) -> tuple[Reason, ...]:
+    """Why the run failed, per its stored verdict (:func:`crawler.outcome.recorded_reasons`)."""
+    return recorded_reasons(stats)

@@ -68,7 +68,43 @@ def _chart(chart_id: str, title: str, figure: Figure | None, note: str = NO_PAGE
     return Chart(chart_id, title, None if figure is None else figure.to_json(), note)
 
 
-def _charts(data: RunData, diff: RunDiff | None) -> dict[str, Chart]:
+@dataclass(frozen=True)
+class Comparison:
+    """How the run compared with relates to the reported one: ``later`` when it
+    started after it (the diff then runs from this run to that one: "changes
+    until run N"), ``other_site`` when its spider or canonical start URL
+    differs (:func:`w3lib.url.canonicalize_url`, as
+    :meth:`~crawler.storage.sql.SqlStore.previous_run` compares them)."""
+
+    base: RunData
+    later: bool
+    other_site: bool
+
+    @property
+    def heading(self) -> str:
+        return f"Changes {'until' if self.later else 'since'} run {self.base.id}"
+
+
+def _comparison(data: RunData, base: RunData) -> Comparison:
+    from w3lib.url import canonicalize_url
+
+    def started(run: RunData) -> tuple[datetime, int]:
+        when = run.run.get("started_at") or datetime.min
+        return (when.astimezone(UTC).replace(tzinfo=None) if when.tzinfo else when, run.id)
+
+    def start(run: RunData) -> str:
+        return canonicalize_url(run.run.get("start_url") or "")
+
+    return Comparison(
+        base=base,
+        later=started(base) > started(data),
+        other_site=base.run.get("spider") != data.run.get("spider") or start(base) != start(data),
+    )
+
+
+def _charts(
+    data: RunData, diff: RunDiff | None, comparison: Comparison | None = None
+) -> dict[str, Chart]:
     from crawler.report import charts
 
     made = [
@@ -79,10 +115,9 @@ def _charts(data: RunData, diff: RunDiff | None) -> dict[str, Chart]:
         _chart("chart-depth", "Depth", charts.depth(data)),
         _chart("chart-patterns", "Top URL patterns", charts.url_patterns(data)),
     ]
-    if diff is not None:
-        made.append(
-            _chart("chart-changes", "Pages since the run compared with", charts.changes(diff))
-        )
+    if diff is not None and comparison is not None:
+        title = f"Pages {'until' if comparison.later else 'since'} run {comparison.base.id}"
+        made.append(_chart("chart-changes", title, charts.changes(diff)))
     return {chart.id: chart for chart in made}
 
 
@@ -136,8 +171,11 @@ def render_report(
     """The report of run ``run_id`` in ``store``, a whole HTML document (UTF-8 text).
 
     ``compare_with``: another run's id, whose pages are compared with this
-    run's (new, gone, changed: :mod:`crawler.report.diff`); ``None``: no
-    comparison (``crawler report`` passes :func:`previous_run_for` by default).
+    run's (new, gone, changed: :mod:`crawler.report.diff`), from the earlier
+    of the two runs to the later ("changes since run N", or "until run N" for
+    a later one; a run of another spider or start URL is named as another
+    site); ``None``: no comparison (``crawler report`` passes
+    :func:`previous_run_for` by default).
     ``plotlyjs``: ``"inline"`` embeds Plotly's JavaScript (about 4.8 MB; the file
     needs no network), any other value is the ``src`` URL of a ``<script>``
     that loads it (the dashboard's ``/static/plotly.min.js``).
@@ -152,10 +190,15 @@ def render_report(
     data = rd.load_run(store, run_id)
     base: RunData | None = None
     diff: RunDiff | None = None
+    comparison: Comparison | None = None
     if compare_with is not None:
         base = rd.load_run(store, compare_with)
-        diff = diff_runs(base.id, base.pages, data.id, data.pages)
-    charts = _charts(data, diff)
+        comparison = _comparison(data, base)
+        if comparison.later:  # from this run to the later one
+            diff = diff_runs(data.id, data.pages, base.id, base.pages)
+        else:
+            diff = diff_runs(base.id, base.pages, data.id, data.pages)
+    charts = _charts(data, diff, comparison)
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("crawler.report", "templates"),
         autoescape=True,
@@ -172,6 +215,10 @@ def render_report(
         data=data,
         run=data.run,
         verdict=rd.verdict(stats),
+        kind=rd.run_kind(data.run),
+        reasons=rd.failure_reasons(stats),
+        pages_failed=rd.pages_failed(data),
+        pages_fetched=rd.pages_fetched(data),
         duration=rd.duration(data.run),
         charts=charts,
         figures_json=Markup(_figures_json(charts)),
@@ -185,9 +232,15 @@ def render_report(
         traps=rd.trap_groups(data.refused),
         form_pages=rd.form_pages(data.pages),
         form_stats=rd.stats_with_prefix(stats, "forms/"),
-        login_stats=rd.stats_with_prefix(stats, "login/", "logout/"),
+        login_stats=[
+            (key, value)
+            for key, value in rd.stats_with_prefix(stats, "login/", "logout/")
+            if key != rd.LOGIN_ERROR_STAT
+        ],
+        login_error=stats.get(rd.LOGIN_ERROR_STAT),
         base=base,
         diff=diff,
+        comparison=comparison,
         examples=rd.EXAMPLES,
         generated=_when(datetime.now(UTC)),
     )

@@ -198,3 +198,71 @@ def test_the_report_draws_under_a_strict_content_security_policy(
         thread.join()
     assert len(driver.find_elements(By.CSS_SELECTOR, "div.chart .main-svg")) >= 6
     assert [e for e in driver.get_log("browser") if e["level"] == "SEVERE"] == []
+
+
+def long_text_store(path: Path) -> tuple[SqlStore, int]:
+    """A store with one run of long text: a 3,000-character title without a
+    space, 1,500-character URLs (in the slowest pages, the errors and the refused
+    links), a long error and a failed login's long message."""
+    store = SqlStore.open(f"sqlite:///{path}")
+    long_path = "/" + "segment" * 200 + "?q=" + "x" * 100
+    run_id = store.start_run("site", "http://h" + long_path, {})
+    rows = [
+        {
+            "url": f"http://h{long_path}{n}",
+            "final_url": f"http://h{long_path}{n}",
+            "status": 500 if n else 200,
+            "title": "T" * 3000,
+            "depth": n,
+            "found_via": "link",
+            "rendered": False,
+            "fetched_at": "2026-12-01T10:00:00.000+00:00",
+            "latency": 0.1 * (n + 1),
+            "error": ("E" * 800 + ": failed") if n == 2 else None,
+        }
+        for n in range(3)
+    ]
+    store.write_batch(
+        run_id,
+        page_rows=rows,
+        link_rows=[
+            {
+                "source": "http://h/",
+                "url": f"http://h{long_path}/refused",
+                "found_via": "link",
+                "text": None,
+                "refused": "url_too_long: " + "R" * 600,
+            }
+        ],
+    )
+    error = "the page after the login still shows the form: " + "W" * 700
+    store.finish_run(run_id, "finished", {"login/error": error, "login/attempts": 1})
+    return store, run_id
+
+
+@pytest.mark.parametrize("width", [1280, 500])
+def test_long_text_wraps_inside_the_window(
+    handle: DriverHandle, tmp_path: Path, width: int
+) -> None:
+    """No horizontal overflow at 1280 and at 500 pixels (the grid's columns are
+    at most the page wide), however long the titles, URLs and messages are; a
+    failed login is a sentence."""
+    store, run_id = long_text_store(tmp_path / "long.db")
+    try:
+        html = render_report(store, run_id)
+    finally:
+        store.close()
+    path = tmp_path / "long.html"
+    path.write_text(html, encoding="utf-8")
+    driver = handle.driver
+    driver.set_window_size(width, 900)
+    try:
+        open_report(driver, path)
+        viewport, page = driver.execute_script(
+            "return [document.documentElement.clientWidth, document.documentElement.scrollWidth]"
+        )
+        sentence = driver.find_element(By.ID, "login-failed").text
+    finally:
+        driver.set_window_size(1280, 900)
+    assert page == viewport, (page, viewport)
+    assert sentence.startswith("Login failed: the page after the login still shows the form")

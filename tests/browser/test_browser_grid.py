@@ -1,0 +1,317 @@
+"""Remote browser nodes (``SELENIUM_REMOTE_URL`` with several URLs): real
+``chromedriver --port=P`` servers started here, a ``--render always`` crawl of
+the tinysite spread over them, one node killed mid-crawl (its renders move to
+the other, none is lost), and every node down (a clear error, a stat, a failed
+verdict)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+from typing import TYPE_CHECKING
+
+from crawler.addon import framework_settings
+from crawler.browser.config import BrowserConfig
+from crawler.browser.driver import kill_by_home, node_unreachable
+from crawler.browser.pool import BrowserPool
+from crawler.browser.request import BrowserOptions
+from crawler.browser.result import RenderSpec
+from tests.browser.conftest import (
+    browser_settings,
+    find_process,
+    is_browser_main,
+    needs_chromium,
+    processes_under,
+)
+from tests.crawltools import crawl, read_store
+from tests.resumetools import finish, page_count, start_crawl
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
+
+    from fixtures.tinysite.server import TinySite
+
+SIZE = 36  # catalogue items: SIZE + 1 pages
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return int(f.read().rsplit(b")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+class Node:
+    """A ``chromedriver --port=P`` on loopback: a remote WebDriver node whose
+    browsers run with a HOME under the test's browser root."""
+
+    def __init__(self, root: str, name: str, port: int | None = None) -> None:
+        self.port = port or _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.home = os.path.join(root, name)
+        os.makedirs(self.home)
+        # Short: Chromium's singleton socket lives under TMPDIR (<= 107 bytes).
+        self.tmp = tempfile.mkdtemp(prefix="cbr-")
+        env = dict(os.environ, HOME=self.home, TMPDIR=self.tmp, SE_OFFLINE="true")
+        self.process = subprocess.Popen(
+            [
+                shutil.which("chromedriver") or "chromedriver",
+                f"--port={self.port}",
+                "--allowed-ips=127.0.0.1",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 15) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, "chromedriver exited"
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(self.url + "/status", timeout=1) as answer,
+            ):
+                if json.load(answer)["value"]["ready"]:
+                    return
+            time.sleep(0.05)  # polling the server's own readiness endpoint
+        raise AssertionError(f"chromedriver at {self.url} not ready in {timeout} s")
+
+    def browsers(self) -> list[int]:
+        """Chromium main processes of this node (any parent: orphans too)."""
+        return find_process(self.home, is_browser_main)
+
+    def sessions(self) -> int:
+        """Browsers chromedriver runs now: main processes that are its children (a
+        child Chromium has just forked still has the main's command line)."""
+        return sum(_parent(pid) == self.process.pid for pid in self.browsers())
+
+    def kill(self) -> None:
+        """The machine dies: chromedriver and every browser it started, at once."""
+        with contextlib.suppress(OSError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        kill_by_home(self.home)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        kill_by_home(self.home)  # anything a test failure left
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _nodes(root: str, count: int) -> Iterator[list[Node]]:
+    nodes: list[Node] = []
+    try:
+        for i in range(count):
+            nodes.append(Node(root, f"node-{i}"))
+        yield nodes
+    finally:
+        for node in nodes:
+            node.stop()
+
+
+class DirectReactor:
+    """Just enough reactor for the pool's event callbacks, run in the calling thread."""
+
+    def callFromThread(self, f: Callable[..., object], *args: object) -> None:
+        f(*args)
+
+
+def _arguments(site: TinySite, root: str, remote: str) -> list[str]:
+    return [
+        site.url(f"/catalog/?size={SIZE}"),
+        "--render",
+        "always",
+        "--store",
+        "sqlite:///crawl.db",
+        "--log-level",
+        "INFO",
+        "-s",
+        "CRAWLER_MAX_PAGES_PER_PATTERN=0",
+        "-s",
+        f"SELENIUM_TEMP_DIR={root}",
+        "-s",
+        f"SELENIUM_REMOTE_URL={remote}",
+        "-s",
+        "SELENIUM_POOL_SIZE=4",
+        "-s",
+        "SELENIUM_REMOTE_MAX_SESSIONS=2",
+        "-s",
+        "SELENIUM_ALLOWED_HOSTS=127.0.0.1",
+        "-s",
+        "SELENIUM_PAGE_LOAD_TIMEOUT=15",
+    ]
+
+
+@needs_chromium
+def test_a_node_killed_mid_crawl_loses_no_render(
+    tinysite: TinySite, browser_root: str, tmp_path: Path
+) -> None:
+    with _nodes(browser_root, 2) as (a, b):
+        remote = f"{a.url}, {b.url}"
+        log = tmp_path / "crawl.log"
+        process = start_crawl(_arguments(tinysite, browser_root, remote), tmp_path, log)
+        db = tmp_path / "crawl.db"
+        deadline = time.monotonic() + 120
+        killed_at = None
+        peak = {a.port: 0, b.port: 0}  # browsers at once on each node (cap: 2)
+        while process.poll() is None and time.monotonic() < deadline:
+            for node in (a, b):
+                peak[node.port] = max(peak[node.port], node.sessions())
+            # Kill node a while it renders: both hold sessions, a third of the pages are in.
+            if killed_at is None and page_count(db) >= SIZE // 3 and peak[a.port] and peak[b.port]:
+                killed_at = page_count(db)
+                a.kill()
+                assert node_unreachable(a.url) is not None
+            time.sleep(0.1)
+        assert killed_at is not None, log.read_text()[-3000:]
+        code = finish(process, timeout=10)
+        text = log.read_text()
+        assert code == 0, text[-3000:]
+        # The crawl quit its sessions on the node that lived.
+        deadline = time.monotonic() + 5
+        while b.browsers() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert b.browsers() == []
+    pages, runs = read_store(db)
+    stats = json.loads(runs[-1]["stats"])
+    print(f"killed at {killed_at} pages, browsers at once {peak}; stats: {stats}")
+    assert killed_at < SIZE + 1
+    assert 1 <= peak[a.port] <= 2 and 1 <= peak[b.port] <= 2  # SELENIUM_REMOTE_MAX_SESSIONS
+    expected = {tinysite.url(f"/catalog/?size={SIZE}")} | {
+        tinysite.url(f"/catalog/item/{n}.html?size={SIZE}") for n in range(SIZE)
+    }
+    assert {p["url"] for p in pages} == expected  # every page, once each
+    assert len(pages) == SIZE + 1
+    assert all((p["status"], p["rendered"], p["error"]) == (200, 1, None) for p in pages)
+    a_key, b_key = (f"selenium/nodes/127.0.0.1:{n.port}" for n in (a, b))
+    assert stats[f"{a_key}/sessions_started"] >= 1
+    assert stats[f"{b_key}/sessions_started"] >= 1
+    assert stats[f"{a_key}/taken_out"] == 1  # out for the cool-down (30 s): once
+    assert stats.get(f"{b_key}/taken_out") is None
+    assert stats[f"{a_key}/renders"] >= 1
+    assert stats[f"{b_key}/renders"] >= stats[f"{a_key}/renders"]
+    assert stats["selenium/renders"] == SIZE + 1
+    # What node a was rendering started again on node b: Scrapy never saw a failure.
+    assert not [key for key in stats if key.startswith("selenium/render_failures/")]
+    assert "retry/count" not in stats and "crawler/render_fallbacks" not in stats
+    assert "Traceback" not in text
+    assert f"browser node 127.0.0.1:{a.port} is out for 30 s" in text
+    assert processes_under(browser_root) == []
+
+
+def test_every_node_down_fails_renders_clearly_and_the_crawl_with_a_verdict(
+    tinysite: TinySite, tmp_path: Path
+) -> None:
+    """Nothing listens on either port: every render fails fast with the nodes named,
+    the pages are kept over HTTP, and the crawl fails (``browser_nodes_down``)."""
+    ports = (_free_port(), _free_port())
+    remote = ",".join(f"http://crawler:s3cret@127.0.0.1:{p}" for p in ports)
+    result = crawl(
+        tinysite.url("/catalog/?size=2"),
+        tmp_path,
+        "--render",
+        "always",
+        "-s",
+        f"SELENIUM_REMOTE_URL={remote}",
+        "-s",
+        "CRAWLER_MAX_PAGES_PER_PATTERN=0",
+    )
+    assert result.returncode == 1, result.stderr[-3000:]
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(error_lines) == 1, result.stderr[-3000:]
+    (line,) = error_lines
+    assert "(crawl failed: browser_nodes_down)" in line
+    assert "no remote browser node to render on: 2 of 2 are down" in line
+    for port in ports:
+        assert f"127.0.0.1:{port} ([Errno 111] Connection refused; tried again in" in line
+    assert "s3cret" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
+    stats = result.stats
+    assert stats["selenium/render_failures/nodes_down"] >= 3  # each page, with Scrapy's retries
+    for port in ports:  # each tried once: not again during its cool-down (30 s)
+        assert stats[f"selenium/nodes/127.0.0.1:{port}/session_start_failures"] == 1
+        assert stats[f"selenium/nodes/127.0.0.1:{port}/taken_out"] == 1
+    assert "s3cret" not in json.dumps(stats)
+    # The pages themselves were kept over plain HTTP, with the render's error.
+    assert len(result.pages) == 3
+    for page in result.pages:
+        assert (page["status"], page["rendered"]) == (200, 0)
+        assert "BrowserNodesDownError" in page["error"]
+
+
+@needs_chromium
+def test_a_node_that_failed_gets_sessions_again_after_the_cool_down(
+    tinysite: TinySite, browser_root: str
+) -> None:
+    """Node a is down when the first session starts (it goes to b); once
+    SELENIUM_REMOTE_COOLDOWN is over, the next new session goes to a.  (That a
+    node is not tried during its cool-down: the every-node-down test.)"""
+    cooldown = 2.0
+    port_a = _free_port()
+    events: list[str] = []
+    with _nodes(browser_root, 1) as (b,):
+        settings = browser_settings(
+            browser_root,
+            SELENIUM_REMOTE_URL=[f"http://127.0.0.1:{port_a}", b.url],
+            SELENIUM_REMOTE_COOLDOWN=cooldown,
+            SELENIUM_MAX_PAGES_PER_SESSION=1,  # a new session for every render
+            SELENIUM_POOL_SIZE=1,
+        )
+        pool = BrowserPool(
+            BrowserConfig.from_settings(framework_settings(settings)),
+            DirectReactor(),
+            on_event=events.append,
+        )
+        spec = RenderSpec(url=tinysite.url("/js/plain"), options=BrowserOptions())
+        a_key, b_key = f"nodes/127.0.0.1:{port_a}", f"nodes/127.0.0.1:{b.port}"
+        a: Node | None = None
+        try:
+            pool.render_blocking(spec)
+            out_until = time.monotonic() + cooldown  # a was taken out before this
+            assert events == [
+                "session_start_failures",
+                f"{a_key}/session_start_failures",
+                f"{a_key}/taken_out",
+                "sessions_started",
+                f"{b_key}/sessions_started",
+                f"{b_key}/renders",
+                "sessions_recycled",
+            ]
+            a = Node(browser_root, "node-a", port_a)
+            time.sleep(max(0.0, out_until - time.monotonic()))
+            pool.render_blocking(spec)  # a is back, and the least loaded (ties: a first)
+            assert events[-3:] == [
+                f"{a_key}/sessions_started",
+                f"{a_key}/renders",
+                "sessions_recycled",
+            ]
+        finally:
+            pool.shutdown_blocking()
+            if a is not None:
+                a.stop()
+    assert processes_under(browser_root) == []
