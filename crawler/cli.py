@@ -9,14 +9,25 @@ from typing import NoReturn
 
 from scrapy.exceptions import UsageError
 
-from crawler.commands import crawl, export, extract, jobs, login, report, runs, scheduler, serve
+from crawler.commands import (
+    crawl,
+    export,
+    extract,
+    jobs,
+    login,
+    report,
+    runs,
+    scheduler,
+    serve,
+    worker,
+)
 from crawler.exceptions import ConfigError, StoreError
 from crawler.redaction import redact_text
 from crawler.runner import EXIT_INTERRUPTED
 
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell shows for a process killed so
 
-COMMANDS = (crawl, extract, login, runs, export, report, jobs, scheduler, serve)
+COMMANDS = (crawl, worker, extract, login, runs, export, report, jobs, scheduler, serve)
 
 
 class ArgumentParser(argparse.ArgumentParser):

@@ -58,9 +58,16 @@ CRAWLER_FEED_UNDELIVERED_DIR: str | None = None
 # host key, directory) and refuse to start (exit 2) when it fails (crawler.feedstorage.preflight)
 CRAWLER_FEED_PREFLIGHT: bool = True
 
-# Shared frontier: one crawl, several worker processes, through Redis
+# Shared frontier: one crawl, several worker processes, through Redis (crawler.frontier;
+# `crawler crawl --frontier`, `crawler worker`): its queue, seen requests and leases
 CRAWLER_FRONTIER: str | None = None  # redis://HOST:PORT/DB; None: the crawl is one process
 CRAWLER_FRONTIER_PREFIX: str = "crawler:default"  # prefix of the crawl's Redis keys
+CRAWLER_FRONTIER_WORKER: str | None = None  # this process's id; None: <host>-<pid>-<random>
+# seconds the shared queue must stay empty, with no request in flight anywhere, to close
+CRAWLER_FRONTIER_IDLE_TIMEOUT: Annotated[float, Gt(0)] = 5.0
+# seconds without a heartbeat after which a worker is dead and its requests queued again
+CRAWLER_FRONTIER_LEASE_TIMEOUT: Annotated[float, Gt(0)] = 30.0
+CRAWLER_FRONTIER_POLL_INTERVAL: Annotated[float, Gt(0)] = 0.2  # seconds: heartbeat, leases
 # Per-host concurrency and delay held across all workers
 # (crawler.extensions.sharedpoliteness); needs CRAWLER_FRONTIER
 CRAWLER_FRONTIER_POLITENESS: bool = True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,10 +36,18 @@ from crawler.exceptions import ConfigError, JobDirError, StoreError
 from crawler.extract.loader import load_spec_sources
 from crawler.feedstorage.preflight import preflight_feeds
 from crawler.forms.policy import FORM_MODES
+from crawler.frontier.shared import (
+    SharedCrawl,
+    frontier_overrides,
+    new_crawl_id,
+    shareable_settings,
+    store_without_password,
+)
 from crawler.journal import describe_job, job_meta
 from crawler.outcome import CONFIG_ERROR, STORE_FAILED, conclude, outcome_file
 from crawler.pipelines.store import check_store_opens, unwritten_summary
-from crawler.runner import check_spider_settings, project_settings, run_spider
+from crawler.redaction import redact_url
+from crawler.runner import CrawlOutcome, check_spider_settings, project_settings, run_spider
 from crawler.storage.sql import SqlStore, check_store_url, display_url
 from crawler.summary import run_summary
 
@@ -164,6 +173,14 @@ def add_parser(subparsers: Any) -> None:
         "resumes it, writing to the same run",
     )
     p.add_argument(
+        "--frontier",
+        metavar="REDIS_URL",
+        default=None,
+        help="share the crawl's queue and seen requests in Redis (redis://HOST:PORT/DB) so "
+        "that `crawler worker REDIS_URL` processes, here or on other machines, crawl it "
+        "too, into the same run of a PostgreSQL --store (CRAWLER_FRONTIER)",
+    )
+    p.add_argument(
         "--resume",
         action="store_true",
         help="with --job-dir: resume the crawl DIR holds, and fail if it holds none",
@@ -228,6 +245,15 @@ def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
         overrides["JOBDIR"] = args.job_dir
     if args.incremental:
         overrides["CRAWLER_INCREMENTAL"] = True
+    if args.frontier:
+        if args.job_dir:
+            raise UsageError(
+                "--frontier and --job-dir exclude each other: a shared crawl keeps its "
+                "state in Redis (a killed worker loses nothing), not in a job directory"
+            )
+        if args.incremental:
+            raise UsageError("--incremental is not supported with --frontier yet")
+        overrides.update(frontier_overrides(args.frontier, new_crawl_id()))
     if args.cookies:
         overrides["CRAWLER_COOKIES_FILE"] = args.cookies
     overrides.update(login_settings(args, args.login))
@@ -298,7 +324,8 @@ def _prepare(args: argparse.Namespace) -> tuple[Settings, dict[str, Any]]:
     """The crawl's settings and spider arguments, checked, and its store opened once
     (a :class:`~crawler.exceptions.StoreError` naming the store now, not a crawl
     that stops at once)."""
-    settings = project_settings(settings_from_args(args))
+    overrides = settings_from_args(args)
+    settings = project_settings(overrides)
     set_logstats_interval(settings)
     outcome_file(settings)  # one that cannot be written: an error now
     spider_arguments: dict[str, Any] = {"start_url": args.start_url}
@@ -315,13 +342,72 @@ def _prepare(args: argparse.Namespace) -> tuple[Settings, dict[str, Any]]:
     if settings.get("JOBDIR"):
         _check_job_dir(settings, args)
     preflight_feeds(settings)  # ftp/sftp feeds: login, host key, directory, before the store
+    shared = None
+    if settings.get("CRAWLER_FRONTIER"):
+        check_frontier_store(settings)
+        shared = SharedCrawl.from_settings(settings)  # Redis unreachable: a ConfigError now
     check_store_opens(settings)
+    if shared is not None:
+        _publish_crawl(shared, settings, overrides, spider_arguments)
     return settings, spider_arguments
 
 
+def check_frontier_store(settings: Settings) -> None:
+    """A shared crawl writes to one PostgreSQL store: a SQLite file (on each worker's
+    machine, or one file for processes that wait on each other's write lock) is
+    refused with a :class:`~crawler.exceptions.ConfigError`."""
+    if not settings.getbool("CRAWLER_STORE_ENABLED"):
+        raise ConfigError(
+            "--frontier needs the store (CRAWLER_STORE_ENABLED): the workers' run is "
+            "finished there by the last of them"
+        )
+    url = str(settings.get("CRAWLER_STORE_URL"))
+    if not url.lower().startswith("postgresql"):
+        raise ConfigError(
+            f"--frontier needs a PostgreSQL store that every worker reaches, not "
+            f"{display_url(url)}: give --store postgresql://USER@HOST/DB"
+        )
+
+
+def _publish_crawl(
+    shared: SharedCrawl,
+    settings: Settings,
+    overrides: dict[str, Any],
+    spider_arguments: dict[str, Any],
+) -> None:
+    """The new shared crawl's options in Redis, and its id on standard error."""
+    options = {
+        "spider": "site",
+        "spider_arguments": spider_arguments,
+        "settings": shareable_settings(overrides),
+        "store": store_without_password(str(settings.get("CRAWLER_STORE_URL"))),
+    }
+    shared.publish(json.loads(json.dumps(options, default=str)))
+    print(
+        f"Shared crawl {shared.crawl_id} in {redact_url(settings['CRAWLER_FRONTIER'])}: "
+        f"join it with `crawler worker {redact_url(settings['CRAWLER_FRONTIER'])} "
+        f"--crawl {shared.crawl_id}`",
+        file=sys.stderr,
+    )
+
+
 def _crawl(settings: Settings, spider_arguments: dict[str, Any], started: datetime) -> int:
-    store_url = settings.get("CRAWLER_STORE_URL")
     outcome = run_spider("site", settings, preflight=False, **spider_arguments)  # _prepare
+    return report_crawl(outcome, settings, started)
+
+
+def report_crawl(outcome: CrawlOutcome, settings: Settings, started: datetime) -> int:
+    """Print the run's summary and verdict; the exit code.  A worker of a shared
+    crawl that is not the last to close has no run to judge: its exit code is by
+    its finish reason alone (:func:`crawler.runner.exit_code_for`)."""
+    if settings.get("CRAWLER_FRONTIER") and outcome.stats.get("frontier/last_worker") is False:
+        print(
+            f"This worker is done; the last worker of crawl "
+            f"{outcome.stats.get('frontier/crawl_id')} finishes run {outcome.run_id}",
+            file=sys.stderr,
+        )
+        return outcome.exit_code
+    store_url = settings.get("CRAWLER_STORE_URL")
     error = outcome.stats.get("store/error")
     if outcome.run_id is not None and not error:
         store = SqlStore.open(store_url, timeout=settings.getfloat("CRAWLER_STORE_TIMEOUT"))

@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from twisted.internet import task
 
 from crawler.exceptions import InvalidItem, StoreError
+from crawler.frontier.shared import SharedCrawl, merge_stats
 from crawler.incremental import SIGNATURE_KEY, crawl_signature
 from crawler.items import PageLinks, PageRecord
 from crawler.journal import RequestJournal
@@ -128,6 +129,18 @@ def unwritten_summary(stats: dict[str, Any]) -> str | None:
     return line
 
 
+def _shares_frontier(settings: BaseSettings) -> bool:
+    """Whether the crawl is a worker of a shared crawl (``CRAWLER_FRONTIER`` and the
+    frontier's scheduler): its run is the crawl's, finished by its last worker."""
+    from crawler.frontier.scheduler import FrontierScheduler
+
+    scheduler = settings.get("SCHEDULER")
+    if not settings.get("CRAWLER_FRONTIER") or not scheduler:
+        return False
+    cls = load_object(scheduler) if isinstance(scheduler, str) else scheduler
+    return isinstance(cls, type) and issubclass(cls, FrontierScheduler)
+
+
 class StorePipeline:
     """Writes page records, items and rejects to the store; one ``runs`` row per crawl.
 
@@ -182,12 +195,15 @@ class StorePipeline:
         self._ticker: task.LoopingCall | None = None
         self._shutdown_trigger: Any = None
         self._closed = False
+        self._shared: SharedCrawl | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         if not crawler.settings.getbool("CRAWLER_STORE_ENABLED"):
             raise NotConfigured  # switched off on purpose (crawler login): silent
         pipeline = cls(crawler, StoreConfig.from_settings(crawler.settings))
+        if _shares_frontier(crawler.settings):
+            pipeline._shared = SharedCrawl.from_settings(crawler.settings)
         crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(pipeline.item_dropped, signal=signals.item_dropped)
         return pipeline
@@ -206,7 +222,15 @@ class StorePipeline:
         resumed = self._journal.run_id if self._journal is not None else None
         try:
             self.store = await self._call(self._open_store)
-            if resumed is None:
+            if self._shared is not None:  # one run for every worker of a shared crawl
+                store = self.store
+                self.run_id = await self._call(
+                    self._shared.claim_run,
+                    lambda: store.start_run(
+                        self._spider.name, getattr(self._spider, "start_url", None), settings
+                    ),
+                )
+            elif resumed is None:
                 self.run_id = await self._call(
                     self.store.start_run,
                     self._spider.name,
@@ -348,6 +372,9 @@ class StorePipeline:
             if self.failed is not None:
                 reason = STORE_ERROR_REASON
             self._count_busy()
+            if self._shared is not None and not await self._call(self._close_shared, reason):
+                await self._call(self.store.close)
+                return  # other workers go on: the last one finishes the run
             if self.failed is None:
                 with contextlib.suppress(StoreError, SQLAlchemyError):  # for the live line only
                     counts = await self._call(self.store.page_counts, self.run_id, "status")
@@ -363,6 +390,26 @@ class StorePipeline:
                     self._journal.mark_finished()  # job and run finished together
             self._count_busy()
         await self._call(self.store.close)
+
+    def _close_shared(self, reason: str) -> bool:
+        """This worker of a shared crawl is done (:meth:`SharedCrawl.close`): ``True``
+        when it is the last, its stats now the merged stats of every worker (the
+        run's, for its row and the verdict); stat ``frontier/last_worker``."""
+        assert self._shared is not None
+        stats = self.crawler.stats
+        stats.set_value("finish_reason", reason)
+        everyone = self._shared.close(stats.get_stats())
+        if everyone is None:
+            stats.set_value("frontier/last_worker", False)
+            logger.info(
+                "This worker is done; the run %s is finished by the last worker of crawl %s",
+                self.run_id,
+                self._shared.crawl_id,
+            )
+            return False
+        stats.set_stats(merge_stats(everyone, stats.get_stats()))
+        stats.set_value("frontier/last_worker", True)
+        return True
 
     @property
     def _spider(self) -> Spider:

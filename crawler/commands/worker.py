@@ -1,0 +1,141 @@
+"""``crawler worker REDIS_URL``: join a shared crawl (``crawler crawl --frontier``).
+
+The worker reads the crawl's options from Redis (:mod:`crawler.frontier.shared`:
+spider arguments, settings without secrets, the store URL without its
+password), adds its own ``-s`` settings and ``--store`` (secrets come from its
+environment or options), and crawls from the shared queue into the same run
+until the crawl is done (:mod:`crawler.frontier.scheduler`).  The last worker
+to close finishes the run with every worker's stats and prints its verdict.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from scrapy.exceptions import UsageError
+
+from crawler.commands.crawl import check_frontier_store, report_crawl, set_logstats_interval
+from crawler.commands.options import add_scrapy_options, scrapy_overrides, write_usage_outcome
+from crawler.exceptions import ConfigError, StoreError
+from crawler.frontier.shared import (
+    SharedCrawl,
+    connect,
+    crawl_prefix,
+    frontier_overrides,
+    running_crawls,
+)
+from crawler.outcome import CONFIG_ERROR, STORE_FAILED, outcome_file
+from crawler.pipelines.store import check_store_opens
+from crawler.redaction import redact_url
+from crawler.runner import check_spider_settings, project_settings, run_spider
+from crawler.storage.sql import check_store_url
+
+if TYPE_CHECKING:
+    from scrapy.settings import Settings
+
+WAIT_POLL = 0.2  # seconds between two looks for the crawl to join (--wait)
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "worker",
+        help="join a shared crawl (crawler crawl --frontier) and crawl from its queue",
+        description="Crawl pages from the shared queue of a crawl started with `crawler "
+        "crawl --frontier REDIS_URL`, into the same run of the same store, until the "
+        "queue stays empty and no worker has a request in flight.",
+    )
+    p.add_argument("redis_url", metavar="REDIS_URL", help="redis://HOST:PORT/DB")
+    p.add_argument(
+        "--crawl",
+        metavar="ID",
+        default=None,
+        help="the crawl to join (printed by crawler crawl --frontier); default: the only "
+        "crawl running on this Redis database",
+    )
+    p.add_argument(
+        "--store",
+        metavar="URL",
+        default=None,
+        help="the store URL (default: the crawl's, without its password: PostgreSQL "
+        "reads one from PGPASSWORD or ~/.pgpass)",
+    )
+    p.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait up to SECONDS for the crawl to start (workers started before "
+        "`crawler crawl --frontier`; default: 0, fail at once)",
+    )
+    add_scrapy_options(p)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    started = datetime.now(UTC)
+    try:
+        settings, spider_arguments = _prepare(args)
+    except (UsageError, ConfigError, StoreError) as e:  # exit code 2 (crawler.cli)
+        code = STORE_FAILED if isinstance(e, StoreError) else CONFIG_ERROR
+        write_usage_outcome(args, e, started, code)
+        raise
+    outcome = run_spider("site", settings, preflight=False, **spider_arguments)
+    return report_crawl(outcome, settings, started)
+
+
+def _prepare(args: argparse.Namespace) -> tuple[Settings, dict[str, Any]]:
+    client = connect(args.redis_url)  # a ConfigError naming the server
+    deadline = time.monotonic() + max(args.wait, 0.0)
+    while True:
+        try:
+            crawl_id, options = _crawl_to_join(client, args)
+        except ConfigError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(WAIT_POLL)
+        else:
+            break
+    shown = redact_url(args.redis_url)
+    overrides: dict[str, Any] = dict(options["settings"])
+    overrides.update(scrapy_overrides(args))  # this worker's -s last: it wins
+    overrides["CRAWLER_STORE_URL"] = check_store_url(args.store or options["store"])
+    overrides.update(frontier_overrides(args.redis_url, crawl_id))
+    settings = project_settings(overrides)
+    set_logstats_interval(settings)
+    outcome_file(settings)
+    spider_arguments = dict(options["spider_arguments"])
+    check_spider_settings(options.get("spider", "site"), settings, spider_arguments)
+    check_frontier_store(settings)
+    check_store_opens(settings)
+    print(f"Joining crawl {crawl_id} in {shown}", file=sys.stderr)
+    return settings, spider_arguments
+
+
+def _crawl_to_join(client: Any, args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+    """The id and options of the crawl to join: ``--crawl``, or the only one running;
+    a :class:`~crawler.exceptions.ConfigError` when there is none to join."""
+    crawl_id = args.crawl or _only_crawl(client, args.redis_url)
+    shared = SharedCrawl(client, crawl_prefix(crawl_id), "")
+    options = shared.options()
+    shown = redact_url(args.redis_url)
+    if options is None:
+        raise ConfigError(f"no crawl {crawl_id} in {shown}: see `crawler crawl --frontier`")
+    if shared.state() != "running":
+        raise ConfigError(f"the crawl {crawl_id} in {shown} has finished: nothing to join")
+    return crawl_id, options
+
+
+def _only_crawl(client: Any, url: str) -> str:
+    crawls = running_crawls(client)
+    if len(crawls) == 1:
+        return crawls[0]
+    if not crawls:
+        raise ConfigError(f"no crawl is running in {redact_url(url)}: nothing to join")
+    raise ConfigError(
+        f"{len(crawls)} crawls are running in {redact_url(url)} ({', '.join(crawls)}): "
+        "choose one with --crawl ID"
+    )

@@ -1,0 +1,38 @@
+"""scrapy-redis's priority queue, whose pops are leases.
+
+A request popped is moved, in one Lua script, from the queue to the worker's
+lease hash (:meth:`crawler.frontier.shared.SharedCrawl.pop`), so a worker that
+dies with it leaves it where another worker finds it and queues it again.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from scrapy_redis.queue import PriorityQueue
+
+if TYPE_CHECKING:
+    from scrapy import Request
+
+    from crawler.frontier.shared import SharedCrawl
+
+
+class LeasedPriorityQueue(PriorityQueue):
+    """``PriorityQueue`` (sorted set, score minus the priority) with leased pops.
+
+    ``shared`` must be set before :meth:`pop_leased` is called (the scheduler does)."""
+
+    shared: SharedCrawl | None = None
+
+    def pop_leased(self) -> tuple[str, Request] | None:
+        """The best request and its lease field, or ``None`` when the queue is empty."""
+        assert self.shared is not None
+        popped = self.shared.pop()
+        if popped is None:
+            return None
+        field, data = popped
+        return field, self._decode_request(data)
+
+    def pop(self, timeout: int = 0) -> Any:
+        """A pop without its lease field could never be released: :meth:`pop_leased`."""
+        raise NotImplementedError("LeasedPriorityQueue pops with pop_leased()")

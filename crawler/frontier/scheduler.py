@@ -1,0 +1,247 @@
+"""scrapy-redis's scheduler for a crawl shared by several processes (``CRAWLER_FRONTIER``).
+
+The queue (:class:`~crawler.frontier.queue.LeasedPriorityQueue`) and the
+duplicate filter (:class:`~crawler.frontier.dupefilter.FrontierDupeFilter`)
+live in Redis under ``CRAWLER_FRONTIER_PREFIX`` (:mod:`crawler.frontier.shared`
+lists the keys).  What this adds to scrapy-redis:
+
+* **Leases.** A request popped stays in this worker's lease hash until Scrapy's
+  engine is done with it — downloaded, its callback run and the requests it
+  yielded queued — which is checked every ``CRAWLER_FRONTIER_POLL_INTERVAL``
+  seconds against the engine's requests in progress.  The worker renews its
+  liveness key as often; when it stops doing so for
+  ``CRAWLER_FRONTIER_LEASE_TIMEOUT`` seconds (killed, frozen), any other worker
+  puts its leased requests back in the queue.
+* **When to stop** (scrapy-redis's workers wait forever, or stop at the first
+  empty pop): the scheduler reports pending requests until the shared queue is
+  empty *and* no live worker holds a lease, without a break, for
+  ``CRAWLER_FRONTIER_IDLE_TIMEOUT`` seconds; then the spider closes as
+  ``finished``.  Before the start request is queued the crawl never counts as done.
+* **Wake-ups.** While the shared queue has requests and this engine has room,
+  the engine is asked to pull them at every poll, not at its 5-second heartbeat.
+* A request that cannot be serialised (its callback is not a spider method)
+  stays in this process (a local queue served first), counted in
+  ``frontier/unserializable``.
+
+Stats: ``frontier/leased``, ``frontier/released``, ``frontier/requeued``
+(requests of dead workers put back by this one), ``frontier/dead_workers``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from scrapy.exceptions import NotConfigured
+from scrapy_redis.scheduler import Scheduler
+from twisted.internet import task
+
+from crawler.frontier.dupefilter import FrontierDupeFilter
+from crawler.frontier.queue import LeasedPriorityQueue
+from crawler.frontier.shared import SharedCrawl
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from scrapy import Request, Spider
+    from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
+
+#: Seconds between two publications of this worker's stats to Redis (a killed
+#: worker's counters are those of its last one).
+STATS_INTERVAL = 2.0
+
+
+class FrontierScheduler(Scheduler):
+    queue: LeasedPriorityQueue
+    df: FrontierDupeFilter
+
+    def __init__(
+        self, crawler: Crawler, shared: SharedCrawl, poll_interval: float, idle_timeout: float
+    ) -> None:
+        super().__init__(
+            server=shared.client,
+            persist=True,  # the last worker clears the crawl's keys (SharedCrawl.close)
+            queue_key=shared.queue_key,
+            dupefilter_key=shared.key("seen"),
+        )
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.shared = shared
+        self.poll_interval = poll_interval  # seconds
+        self.idle_timeout = idle_timeout  # seconds
+        self._leases: dict[str, Request] = {}  # lease field -> the request popped
+        self._local: deque[Request] = deque()  # requests that cannot be shared
+        self._done = False  # the whole crawl is done: close
+        self._late = False  # joined a crawl that had finished
+        self._idle_since: float | None = None  # monotonic time the crawl looked idle
+        self._published = 0.0  # monotonic time of the last stats publication
+        self._seeded = False  # the start request is queued (by any process)
+        self._loop: task.LoopingCall | None = None
+        self._warned = False  # about the engine's requests in progress
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        settings = crawler.settings
+        shared = SharedCrawl.from_settings(settings)
+        if shared is None:
+            raise NotConfigured("FrontierScheduler needs CRAWLER_FRONTIER (a redis:// URL)")
+        return cls(
+            crawler,
+            shared,
+            settings.getfloat("CRAWLER_FRONTIER_POLL_INTERVAL"),
+            settings.getfloat("CRAWLER_FRONTIER_IDLE_TIMEOUT"),
+        )
+
+    def open(self, spider: Spider) -> None:
+        # scrapy-redis's open, without its "Resuming crawl" line (Spider.log, deprecated):
+        # joining a crawl with queued requests is the normal case here.
+        self.spider = spider
+        self.queue = LeasedPriorityQueue(
+            server=self.server, spider=spider, key=self.queue_key, serializer=self.serializer
+        )
+        self.df = FrontierDupeFilter.from_spider(spider)
+        self.queue.shared = self.shared
+        if not self.shared.join():
+            logger.warning("The crawl %s has finished: nothing to do", self.shared.crawl_id)
+            self.stats.set_value("frontier/joined_finished", True)
+            self._done = self._late = True
+        self._seeded = self.shared.seeded()
+        self.stats.set_value("frontier/crawl_id", self.shared.crawl_id)
+        self.stats.set_value("frontier/worker", self.shared.worker)
+        self._loop = task.LoopingCall(self._poll)
+        self._loop.start(self.poll_interval, now=False)
+
+    def close(self, reason: str) -> None:
+        if self._loop is not None and self._loop.running:
+            self._loop.stop()
+        if not self._seeded and not self._late:
+            # Closed before its start request was queued (a store error...): the
+            # workers waiting for it may close when idle.
+            self.shared.mark_seeded()
+        self._release_done()
+        super().close(reason)  # persist: nothing deleted
+
+    def __len__(self) -> int:
+        return len(self.queue) + len(self._local)
+
+    def enqueue_request(self, request: Request) -> bool:
+        if self._done:  # a worker that joined a finished crawl (its start request)
+            return False
+        if not request.dont_filter and self.df.request_seen(request):
+            self.df.log(request, self.spider)
+            return False
+        try:
+            self.queue.push(request)
+        except Exception as e:  # to_dict (a callback not of the spider) or pickle
+            self.stats.inc_value("frontier/unserializable")
+            logger.warning(
+                "Request %s cannot be shared with other workers (%s): it stays in this "
+                "one, and a kill would lose it",
+                request,
+                e,
+            )
+            self._local.append(request)
+        self.stats.inc_value("scheduler/enqueued/redis")
+        if not self._seeded:
+            self._seeded = True
+            self.shared.mark_seeded()
+        return True
+
+    def next_request(self) -> Request | None:
+        if self._local:
+            return self._local.popleft()
+        popped = self.queue.pop_leased()
+        if popped is None:
+            return None
+        field, request = popped
+        self._leases[field] = request
+        self.stats.inc_value("scheduler/dequeued/redis")
+        self.stats.inc_value("frontier/leased")
+        return request
+
+    def has_pending_requests(self) -> bool:
+        """Until the whole crawl is done (see the module), not only this worker's part."""
+        return not self._done or bool(self._local)
+
+    # -- every CRAWLER_FRONTIER_POLL_INTERVAL seconds ---------------------------
+
+    def _poll(self) -> None:
+        try:
+            self._poll_once()
+        except Exception as e:  # Redis gone for a moment: try again at the next poll
+            logger.warning("Frontier poll failed: %s", e)
+
+    def _poll_once(self) -> None:
+        if self._late:
+            self._wake_engine()
+            return
+        shared = self.shared
+        shared.heartbeat()
+        self._release_done()
+        queued, leased, requeued, dead = shared.survey()
+        if requeued or dead:
+            self.stats.inc_value("frontier/requeued", requeued)
+            self.stats.inc_value("frontier/dead_workers", len(dead))
+            logger.warning(
+                "Worker(s) %s stopped answering: %d requests they held are queued again",
+                ", ".join(dead),
+                requeued,
+            )
+        now = time.monotonic()
+        if now - self._published >= STATS_INTERVAL:
+            self._published = now
+            shared.publish_stats(self.stats.get_stats())
+        if not self._seeded:
+            self._seeded = shared.seeded()
+        if queued or leased or self._leases or self._local or not self._seeded:
+            self._idle_since = None
+        elif self._idle_since is None:
+            self._idle_since = now
+        elif now - self._idle_since >= self.idle_timeout and not self._done:
+            logger.info(
+                "The shared queue of crawl %s has been empty, with no request in flight, "
+                "for %g s: closing",
+                shared.crawl_id,
+                self.idle_timeout,
+            )
+            self._done = True
+        if queued or self._done:
+            self._wake_engine()
+
+    def _release_done(self) -> None:
+        """Release the leases of the requests the engine no longer has in progress."""
+        if not self._leases:
+            return
+        in_progress = self._in_progress()
+        if in_progress is None:  # another Scrapy: release at the next poll (a kill may lose)
+            if not self._warned:
+                self._warned = True
+                logger.warning(
+                    "This Scrapy's engine does not show its requests in progress: leases "
+                    "are released at the next poll, and a killed worker may lose requests"
+                )
+            in_progress = set()
+        done = [field for field, request in self._leases.items() if request not in in_progress]
+        if done:
+            self.shared.release(done)
+            for field in done:
+                del self._leases[field]
+            self.stats.inc_value("frontier/released", len(done))
+
+    def _in_progress(self) -> set[Request] | None:
+        """The engine's requests between the scheduler and the end of their
+        callback's output (Scrapy's ``ExecutionEngine._slot.inprogress``: no
+        public API tells when a request is done with)."""
+        engine: Any = getattr(self.crawler, "engine", None)
+        slot = getattr(engine, "_slot", None)
+        return getattr(slot, "inprogress", None)
+
+    def _wake_engine(self) -> None:
+        engine: Any = getattr(self.crawler, "engine", None)
+        slot = getattr(engine, "_slot", None)
+        if slot is not None and (self._done or not engine.needs_backout()):
+            slot.nextcall.schedule()

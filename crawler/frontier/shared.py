@@ -1,0 +1,472 @@
+"""One crawl shared by several processes through Redis: keys, leases, liveness, the run.
+
+Every key of a crawl lives under its prefix ``crawler:<crawl id>``
+(``CRAWLER_FRONTIER_PREFIX``):
+
+``<prefix>:meta``
+    hash: ``options`` (JSON: spider, spider arguments, settings minus secrets,
+    store URL without its password), ``state`` (``running``/``finished``),
+    ``run_id`` once the store has a run, ``seeded`` once the start request is queued.
+``<prefix>:requests``
+    sorted set: scrapy-redis's priority queue (score: minus the priority).
+``<prefix>:seen``
+    set: the fingerprints (20 bytes, Scrapy's request fingerprinter) of every
+    request scheduled.
+``<prefix>:lease:<worker>``
+    hash: the requests a worker popped and has not finished (field
+    ``<sequence>:<score>``, value the queued bytes).
+``<prefix>:alive:<worker>``
+    string with an expiry of ``CRAWLER_FRONTIER_LEASE_TIMEOUT`` seconds, renewed
+    every ``CRAWLER_FRONTIER_POLL_INTERVAL``: a worker whose key expired is dead,
+    and the next worker to look puts its leased requests back in the queue.
+``<prefix>:workers`` / ``<prefix>:active``
+    sets: the workers holding leases (live ones) / that have not closed yet.
+``<prefix>:stats``
+    hash: each worker's Scrapy stats (JSON), published while it runs and when it
+    closes; the last worker to close merges them (:func:`merge_stats`) into the run.
+
+Every multi-key step is one Lua script, so two workers never see half of it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import time
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+
+from crawler.exceptions import ConfigError
+from crawler.redaction import NOT_SECRET_NAME, SECRET_NAME, redact_url
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping
+
+    from scrapy.settings import BaseSettings
+
+logger = logging.getLogger(__name__)
+
+#: The key prefix of every crawl: ``crawler:<crawl id>``.
+PREFIX_ROOT = "crawler"
+#: Set of the crawl ids started on a Redis database (for ``crawler worker`` without --crawl).
+CRAWLS_KEY = f"{PREFIX_ROOT}:crawls"
+#: Seconds a finished crawl's ``meta`` hash stays in Redis (its other keys go at once).
+FINISHED_TTL = 7 * 24 * 3600
+
+# Pop the best request and lease it to the worker: KEYS queue, lease hash, sequence.
+_POP = """
+local r = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if #r == 0 then return nil end
+redis.call('ZREM', KEYS[1], r[1])
+local field = redis.call('INCR', KEYS[3]) .. ':' .. r[2]
+redis.call('HSET', KEYS[2], field, r[1])
+return {field, r[1]}
+"""
+
+# Renew a worker's liveness: KEYS alive, workers; ARGV worker, ttl (ms).
+_BEAT = """
+redis.call('SET', KEYS[1], '1', 'PX', ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[1])
+return 1
+"""
+
+# Put back the leases of every worker whose liveness key expired, and count what
+# is queued and leased: KEYS workers, queue, active; ARGV prefix.
+# Returns {queued, leased, requeued, dead workers...}.
+_SURVEY = """
+local requeued, leased, dead = 0, 0, {}
+for _, w in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local lease = ARGV[1] .. ':lease:' .. w
+  if redis.call('EXISTS', ARGV[1] .. ':alive:' .. w) == 0 then
+    local f = redis.call('HGETALL', lease)
+    for i = 1, #f, 2 do
+      local score = string.match(f[i], ':(.*)$')
+      redis.call('ZADD', KEYS[2], score, f[i + 1])
+      requeued = requeued + 1
+    end
+    redis.call('DEL', lease)
+    redis.call('SREM', KEYS[1], w)
+    redis.call('SREM', KEYS[3], w)
+    table.insert(dead, w)
+  else
+    leased = leased + redis.call('HLEN', lease)
+  end
+end
+local result = {redis.call('ZCARD', KEYS[2]), leased, requeued}
+for _, w in ipairs(dead) do table.insert(result, w) end
+return result
+"""
+
+# A worker closes: KEYS stats, active, finished, workers, alive, lease, queue;
+# ARGV worker, its stats (JSON).  Its leases go back to the queue (a worker
+# closed early: --max-pages, Ctrl-C).  Nothing when the crawl finished
+# already (a worker that joined it late).  Returns every worker's stats when it is
+# the last one (and only to it), else nil.
+_CLOSE = """
+if redis.call('EXISTS', KEYS[3]) == 1 then return nil end
+local f = redis.call('HGETALL', KEYS[6])
+for i = 1, #f, 2 do
+  redis.call('ZADD', KEYS[7], string.match(f[i], ':(.*)$'), f[i + 1])
+end
+redis.call('DEL', KEYS[6], KEYS[5])
+redis.call('SREM', KEYS[4], ARGV[1])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('SREM', KEYS[2], ARGV[1])
+if redis.call('SCARD', KEYS[2]) > 0 then return nil end
+if redis.call('SET', KEYS[3], ARGV[1], 'NX') == false then return nil end
+return redis.call('HGETALL', KEYS[1])
+"""
+
+
+# A worker joins unless the crawl finished: KEYS finished, active; ARGV worker.
+_JOIN = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('SADD', KEYS[2], ARGV[1])
+return 1
+"""
+
+
+def connect(url: str, timeout: float = 10.0) -> redis.Redis:
+    """A client of the Redis at ``url`` (``redis://HOST:PORT/DB``), pinged once.
+
+    Raises :class:`~crawler.exceptions.ConfigError` naming the server (its
+    password masked) when it cannot be reached or refuses the login."""
+    try:
+        client = redis.Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout, retry_on_timeout=True
+        )
+        client.ping()
+    except ValueError as e:
+        raise ConfigError(
+            f"--frontier {redact_url(url)}: not a Redis URL ({e}): give redis://HOST:PORT/DB"
+        ) from None
+    except redis.RedisError as e:
+        raise ConfigError(
+            f"cannot reach the frontier's Redis at {redact_url(url)}: {e}: "
+            "start redis-server or give another --frontier URL"
+        ) from None
+    return client
+
+
+def new_crawl_id() -> str:
+    """A fresh crawl id: 12 hexadecimal digits."""
+    return uuid.uuid4().hex[:12]
+
+
+def crawl_prefix(crawl_id: str) -> str:
+    return f"{PREFIX_ROOT}:{crawl_id}"
+
+
+def default_worker_id() -> str:
+    """``<host>-<pid>-<random>``: unique among the workers of a crawl."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:4]}"
+
+
+_WORKER_ID: list[str] = []
+
+
+def _process_worker_id() -> str:
+    """One :func:`default_worker_id` for every component of this process."""
+    if not _WORKER_ID:
+        _WORKER_ID.append(default_worker_id())
+    return _WORKER_ID[0]
+
+
+def frontier_overrides(url: str, crawl_id: str, worker: str | None = None) -> dict[str, Any]:
+    """The settings that make a crawl process a worker of the shared crawl ``crawl_id``
+    on the Redis at ``url``."""
+    return {
+        "CRAWLER_FRONTIER": url,
+        "CRAWLER_FRONTIER_PREFIX": crawl_prefix(crawl_id),
+        "CRAWLER_FRONTIER_WORKER": worker or default_worker_id(),
+        "SCHEDULER": "crawler.frontier.scheduler.FrontierScheduler",
+    }
+
+
+#: Settings a worker never takes from the crawl's options: its own files and logging.
+LOCAL_SETTINGS = frozenset(
+    {
+        "CRAWLER_OUTCOME_FILE",
+        "CRAWLER_STORE_URL",
+        "FEEDS",
+        "JOBDIR",
+        "LOG_FILE",
+        "LOG_LEVEL",
+        *frontier_overrides("", "").keys(),
+    }
+)
+
+
+def shareable_settings(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """``overrides`` without the settings whose names look secret
+    (:data:`crawler.redaction.SECRET_NAME`): what a worker may read from Redis.
+    A worker takes those from its own environment and ``-s`` options."""
+    return {
+        name: value
+        for name, value in overrides.items()
+        if not (SECRET_NAME.search(name) and not NOT_SECRET_NAME.search(name))
+        and name not in LOCAL_SETTINGS
+    }
+
+
+def store_without_password(url: str) -> str:
+    """``url`` with its password taken out (a worker gives its own: ``--store``, or
+    PostgreSQL's ``PGPASSWORD`` / ``~/.pgpass``)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{parts.username}@{host}" if parts.username else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class SharedCrawl:
+    """The Redis side of one process of a shared crawl (``CRAWLER_FRONTIER``).
+
+    ``client``: a Redis client; ``prefix``: ``crawler:<crawl id>``; ``worker``:
+    this process's id (``CRAWLER_FRONTIER_WORKER``).
+    """
+
+    def __init__(
+        self, client: redis.Redis, prefix: str, worker: str, lease_timeout: float = 30.0
+    ) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.worker = worker
+        self.lease_timeout = lease_timeout
+        self._pop = client.register_script(_POP)
+        self._beat = client.register_script(_BEAT)
+        self._survey = client.register_script(_SURVEY)
+        self._close = client.register_script(_CLOSE)
+        self._join = client.register_script(_JOIN)
+
+    @classmethod
+    def from_settings(cls, settings: BaseSettings) -> SharedCrawl | None:
+        """The shared crawl of ``settings``, or ``None`` without ``CRAWLER_FRONTIER``."""
+        url = settings.get("CRAWLER_FRONTIER")
+        if not url:
+            return None
+        worker = settings.get("CRAWLER_FRONTIER_WORKER") or _process_worker_id()
+        return cls(
+            connect(url),
+            settings.get("CRAWLER_FRONTIER_PREFIX"),
+            worker,
+            settings.getfloat("CRAWLER_FRONTIER_LEASE_TIMEOUT"),
+        )
+
+    @property
+    def crawl_id(self) -> str:
+        return self.prefix.rpartition(":")[2]
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}:{name}"
+
+    @property
+    def queue_key(self) -> str:
+        return self.key("requests")
+
+    @property
+    def lease_key(self) -> str:
+        return self.key(f"lease:{self.worker}")
+
+    # -- the crawl's options ------------------------------------------------
+
+    def publish(self, options: Mapping[str, Any]) -> None:
+        """Record a new crawl's options (JSON-able) for the workers that join it."""
+        pipe = self.client.pipeline()
+        pipe.hset(self.key("meta"), mapping={"options": json.dumps(options), "state": "running"})
+        pipe.sadd(CRAWLS_KEY, self.crawl_id)
+        pipe.execute()
+
+    def options(self) -> dict[str, Any] | None:
+        raw = self.client.hget(self.key("meta"), "options")
+        return json.loads(raw) if raw else None
+
+    def state(self) -> str | None:
+        raw = self.client.hget(self.key("meta"), "state")
+        return raw.decode() if raw else None
+
+    def mark_seeded(self) -> None:
+        self.client.hset(self.key("meta"), "seeded", "1")
+
+    def seeded(self) -> bool:
+        return bool(self.client.hexists(self.key("meta"), "seeded"))
+
+    # -- liveness and leases -------------------------------------------------
+
+    def join(self) -> bool:
+        """Count this worker as alive and not closed; ``False`` when the crawl has
+        finished already (nothing to join)."""
+        joined = self._join(keys=[self.key("finished"), self.key("active")], args=[self.worker])
+        if joined:
+            self.heartbeat()
+        return bool(joined)
+
+    def heartbeat(self) -> None:
+        self._beat(
+            keys=[self.key(f"alive:{self.worker}"), self.key("workers")],
+            args=[self.worker, int(self.lease_timeout * 1000)],
+        )
+
+    def pop(self) -> tuple[str, bytes] | None:
+        """The best queued request's bytes, leased to this worker, with its lease field."""
+        result = self._pop(keys=[self.queue_key, self.lease_key, self.key("lease_seq")])
+        if not result:
+            return None
+        field, data = result
+        return field.decode(), data
+
+    def release(self, fields: Iterable[str]) -> None:
+        """The leased requests ``fields`` are done (their pages handled, the requests
+        they led to queued)."""
+        fields = list(fields)
+        if fields:
+            self.client.hdel(self.lease_key, *fields)
+
+    def survey(self) -> tuple[int, int, int, list[str]]:
+        """(queued requests, leased requests of live workers, requests put back from
+        dead workers, the dead workers) — dead workers' leases are put back first."""
+        result = self._survey(
+            keys=[self.key("workers"), self.queue_key, self.key("active")], args=[self.prefix]
+        )
+        queued, leased, requeued, *dead = result
+        return int(queued), int(leased), int(requeued), [w.decode() for w in dead]
+
+    def publish_stats(self, stats: Mapping[str, Any]) -> None:
+        self.client.hset(self.key("stats"), self.worker, _dumps(stats))
+
+    # -- the store's run -----------------------------------------------------
+
+    def claim_run(self, create: Callable[[], int], wait: float = 60.0) -> int:
+        """The id of the crawl's run: ``create()`` makes it when this is the first
+        process to ask, the others wait for it (``wait`` seconds at most; then a
+        :class:`~crawler.exceptions.ConfigError`)."""
+        raw = self.client.hget(self.key("meta"), "run_id")
+        if raw:
+            return int(raw)
+        if self.client.set(self.key("run_claim"), self.worker, nx=True):
+            run_id = create()
+            self.client.hset(self.key("meta"), "run_id", run_id)
+            return run_id
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            raw = self.client.hget(self.key("meta"), "run_id")
+            if raw:
+                return int(raw)
+            time.sleep(0.1)
+        raise ConfigError(
+            f"crawl {self.crawl_id}: no run in the store after {wait:g} s (the process "
+            "that started it did not create one)"
+        )
+
+    def close(self, stats: Mapping[str, Any]) -> dict[str, dict[str, Any]] | None:
+        """This worker is done: its leases go back to the queue, its ``stats`` are
+        published; the last worker of the crawl gets every worker's stats, by
+        worker (and
+        the crawl's queue, seen set and leases are deleted), the others ``None``."""
+        result = self._close(
+            keys=[
+                self.key("stats"),
+                self.key("active"),
+                self.key("finished"),
+                self.key("workers"),
+                self.key(f"alive:{self.worker}"),
+                self.lease_key,
+                self.queue_key,
+            ],
+            args=[self.worker, _dumps(stats)],
+        )
+        if result is None:
+            return None
+        everyone = {result[i].decode(): json.loads(result[i + 1]) for i in range(0, len(result), 2)}
+        self._forget()
+        return everyone
+
+    def _forget(self) -> None:
+        """The finished crawl's queue, seen set, leases and stats go; what a late
+        worker reads to learn that it finished stays (for :data:`FINISHED_TTL`)."""
+        keep = {self.key(name).encode() for name in ("meta", "finished", "run_claim")}
+        names = [k for k in self.client.scan_iter(match=f"{self.prefix}:*") if k not in keep]
+        pipe = self.client.pipeline()
+        if names:
+            pipe.delete(*names)
+        pipe.hset(self.key("meta"), "state", "finished")
+        for name in keep:
+            pipe.expire(name, FINISHED_TTL)
+        pipe.srem(CRAWLS_KEY, self.crawl_id)
+        pipe.execute()
+
+
+def running_crawls(client: redis.Redis) -> list[str]:
+    """The ids of the crawls on this Redis database that have not finished."""
+    return sorted(c.decode() for c in client.smembers(CRAWLS_KEY))
+
+
+# Stats every worker counts from its own start: the merged value is the extreme, not the sum.
+_EARLIEST = ("start_time",)
+_LATEST = ("finish_time",)
+_MAXIMUM_MARKS = ("/max", "max_")
+
+
+def merge_stats(everyone: Mapping[str, dict[str, Any]], last: Mapping[str, Any]) -> dict[str, Any]:
+    """One run's stats from its workers' (``everyone``, by worker id; ``last``: the stats of the
+    worker that closes last, whose finish reason is the run's).
+
+    Numbers add up (pages, items, bytes, log counts...), but ``start_time``
+    (the earliest), ``finish_time`` (the latest), maxima (a name with ``max``:
+    the largest) and ``elapsed_time_seconds`` (from the earliest start to the
+    latest finish); other values are the last worker's, else the first worker's
+    that has one.  ``frontier/workers`` counts the workers,
+    ``frontier/responses_by_worker`` gives each one's responses."""
+    merged: dict[str, Any] = {}
+    for stats in everyone.values():
+        for name, value in stats.items():
+            if name not in merged:
+                merged[name] = value
+            elif name in _EARLIEST:
+                merged[name] = min(merged[name], value)
+            elif name in _LATEST:
+                merged[name] = max(merged[name], value)
+            elif _is_number(value) and _is_number(merged[name]):
+                if any(mark in name for mark in _MAXIMUM_MARKS):
+                    merged[name] = max(merged[name], value)
+                else:
+                    merged[name] = merged[name] + value
+    for name, value in json.loads(_dumps(last)).items():
+        if not _is_number(value) and name not in _EARLIEST + _LATEST:
+            merged[name] = value
+    for name in _EARLIEST + _LATEST:  # datetimes again, as Scrapy's own stats
+        if isinstance(merged.get(name), str):
+            try:
+                merged[name] = datetime.fromisoformat(merged[name])
+            except ValueError:
+                del merged[name]
+    start, finish = merged.get("start_time"), merged.get("finish_time")
+    if isinstance(start, datetime) and isinstance(finish, datetime):
+        merged["elapsed_time_seconds"] = (finish - start).total_seconds()
+    merged["frontier/workers"] = len(everyone)
+    merged["frontier/responses_by_worker"] = {
+        worker: stats.get("response_received_count", 0) for worker, stats in everyone.items()
+    }
+    return merged
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _dumps(stats: Mapping[str, Any]) -> str:
+    """Stats as JSON: datetimes as ISO text (they compare in order), others as text."""
+    return json.dumps(
+        dict(stats), default=lambda v: v.isoformat() if isinstance(v, datetime) else str(v)
+    )

@@ -1,0 +1,86 @@
+"""The Redis side of a shared crawl (:mod:`crawler.frontier.shared`) against a real
+``redis-server``: leases, dead workers, the last worker, the run's id."""
+
+from __future__ import annotations
+
+import time
+
+import redis
+
+from crawler.frontier.shared import SharedCrawl, shareable_settings, store_without_password
+
+PREFIX = "crawler:abc123"
+
+
+def worker(redis_url: str, name: str, lease_timeout: float = 30.0) -> SharedCrawl:
+    return SharedCrawl(redis.Redis.from_url(redis_url), PREFIX, name, lease_timeout)
+
+
+def test_a_pop_is_a_lease_until_released(redis_url: str) -> None:
+    a = worker(redis_url, "a")
+    a.join()
+    a.client.zadd(a.queue_key, {b"late": 0, b"first": -10})  # score: minus the priority
+    field, data = a.pop() or ("", b"")
+    assert data == b"first"
+    assert a.survey() == (1, 1, 0, [])  # one queued, one leased
+    a.release([field])
+    assert a.survey() == (1, 0, 0, [])
+
+
+def test_a_dead_workers_leases_go_back_to_the_queue(redis_url: str) -> None:
+    dying, survivor = worker(redis_url, "dying", lease_timeout=0.2), worker(redis_url, "b")
+    dying.join()
+    survivor.join()
+    dying.client.zadd(dying.queue_key, {b"r1": -5, b"r2": 0})
+    assert dying.pop() is not None and dying.pop() is not None
+    assert survivor.survey() == (0, 2, 0, [])  # alive: its leases count as in flight
+    time.sleep(0.3)  # no heartbeat: its liveness key expires
+    assert survivor.survey() == (2, 0, 2, ["dying"])
+    # with their priorities
+    assert survivor.client.zrange(survivor.queue_key, 0, -1, withscores=True) == [
+        (b"r1", -5.0),
+        (b"r2", 0.0),
+    ]
+
+
+def test_only_the_last_worker_gets_the_stats_and_the_keys_go(redis_url: str) -> None:
+    a, b = worker(redis_url, "a"), worker(redis_url, "b")
+    a.publish({"options": 1})
+    a.join()
+    b.join()
+    b.client.zadd(b.queue_key, {b"r": 0})
+    b.pop()
+    assert a.close({"pages": 1}) is None
+    assert b.client.zcard(b.queue_key) == 0
+    everyone = b.close({"pages": 2})  # its lease goes back, then the crawl is done
+    assert everyone == {"a": {"pages": 1}, "b": {"pages": 2}}
+    assert sorted(a.client.keys(f"{PREFIX}:*")) == [
+        f"{PREFIX}:{name}".encode() for name in ("finished", "meta")
+    ]
+    assert a.state() == "finished"
+    late = worker(redis_url, "late")
+    assert not late.join()  # a finished crawl is not joined
+    assert late.close({"pages": 0}) is None
+    assert b"stats" not in b"".join(a.client.keys(f"{PREFIX}:*"))
+
+
+def test_one_run_for_every_worker(redis_url: str) -> None:
+    created = []
+
+    def create() -> int:
+        created.append(1)
+        return 42
+
+    a, b = worker(redis_url, "a"), worker(redis_url, "b")
+    assert a.claim_run(create) == 42
+    assert b.claim_run(create) == 42
+    assert created == [1]
+
+
+def test_what_workers_may_read() -> None:
+    shared = shareable_settings(
+        {"HTTPAUTH_PASS": "x", "API_TOKEN": "y", "CRAWLER_COOKIES_FILE": "c.txt", "FEEDS": {}}
+    )
+    assert shared == {"CRAWLER_COOKIES_FILE": "c.txt"}
+    assert store_without_password("postgresql://u:pw@db:5433/c") == "postgresql://u@db:5433/c"
+    assert store_without_password("postgresql://u@db/c") == "postgresql://u@db/c"

@@ -1,0 +1,235 @@
+"""A crawl shared by several processes through Redis (``--frontier``, ``crawler worker``).
+
+Real processes, a real ``redis-server`` (``redis_url``) and a real PostgreSQL
+(``postgres_url``); the catalog app of the tinysite logs every request it answers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import pytest
+import redis
+
+from crawler.commands.worker import _crawl_to_join
+from crawler.exceptions import ConfigError
+from crawler.frontier.shared import merge_stats
+from crawler.storage.sql import SqlStore
+from fixtures.tinysite.catalog import CatalogApp
+from fixtures.tinysite.server import TinySite
+from tests.clibatch import Command, run_commands
+from tests.crawltools import subprocess_env
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+
+SIZE = 40  # catalog items: the index, 40 items, robots.txt and the sitemap
+# Short timers so that the crawls end (and a dead worker is noticed) quickly.
+FAST = [
+    "-s", "CRAWLER_FRONTIER_IDLE_TIMEOUT=1",
+    "-s", "CRAWLER_FRONTIER_POLL_INTERVAL=0.1",
+    "-s", "CRAWLER_FRONTIER_LEASE_TIMEOUT=2",
+    "-s", "CRAWLER_STORE_FLUSH_INTERVAL=0.2",
+    # Two requests at a time per process, 150 ms each: every process has a share.
+    "-s", "CONCURRENT_REQUESTS=2",
+    "--progress", "off",
+]  # fmt: skip
+SECRET = "not-for-redis-5"  # a setting whose name says secret: never written to Redis
+WORKER_FAST = [a for a in FAST if a not in ("--progress", "off")]
+
+
+@pytest.fixture
+def site() -> Iterator[TinySite]:
+    with TinySite(apps=[CatalogApp(size=SIZE)]) as served:
+        yield served
+
+
+def start(*args: str, cwd: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "crawler.cli", *args],
+        cwd=cwd,
+        env=subprocess_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for(condition: object, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def finish(process: subprocess.Popen[str], timeout: float = 60) -> tuple[int, str]:
+    try:
+        _, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        _, err = process.communicate()
+        pytest.fail(f"a crawler process did not end by itself: {err[-3000:]}")
+    return process.returncode, err
+
+
+def run_shared(
+    site: TinySite, redis_url: str, postgres_url: str, cwd: Path, path: str, workers: int
+) -> tuple[subprocess.Popen[str], list[subprocess.Popen[str]]]:
+    """The starting process and ``workers`` worker processes of one shared crawl
+    (started first, they wait for it)."""
+    joined = [
+        start("worker", redis_url, "--wait", "60", *WORKER_FAST, cwd=cwd) for _ in range(workers)
+    ]
+    starter = start(
+        "crawl", site.url(path), "--frontier", redis_url, "--store", postgres_url,
+        "-s", "HTTPAUTH_USER=someone", "-s", f"HTTPAUTH_PASS={SECRET}",
+        "-s", "HTTPAUTH_DOMAIN=example.invalid", *FAST, cwd=cwd,
+    )  # fmt: skip
+    return starter, joined
+
+
+def stored(postgres_url: str) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    store = SqlStore.open(postgres_url, create=False)
+    try:
+        runs = store.runs()
+        return runs, store.pages(runs[0]["id"]) if runs else []
+    finally:
+        store.close()
+
+
+def test_three_processes_crawl_every_page_once_into_one_run(
+    site: TinySite, redis_url: str, postgres_url: str, tmp_path: Path
+) -> None:
+    starter, workers = run_shared(site, redis_url, postgres_url, tmp_path, "/catalog/?delay=150", 2)
+    results = [finish(p) for p in (starter, *workers)]
+    for code, err in results:
+        assert code == 0, err[-3000:]
+    served = Counter(r.target for r in site.requests_seen)
+    pages = {f"/catalog/item/{n}.html?delay=150" for n in range(SIZE)} | {"/catalog/?delay=150"}
+    assert {p: served[p] for p in pages} == dict.fromkeys(pages, 1)  # each fetched once
+    [run], rows = stored(postgres_url)
+    assert {urlsplit(str(r["url"])).path + "?delay=150" for r in rows} >= pages
+    assert run["finish_reason"] == "finished"
+    stats = run["stats"]
+    assert isinstance(stats, dict)
+    assert stats["frontier/workers"] == 3
+    assert stats["response_received_count"] == sum(served.values())
+    # every process fetched pages (the queue was shared, not crawled by the first alone)
+    assert sum("This worker is done" in err for _, err in results) == 2
+    by_worker = stats["frontier/responses_by_worker"]
+    assert len(by_worker) == 3
+    assert all(by_worker.values()), by_worker  # every process crawled a share
+    client = redis.Redis.from_url(redis_url)
+    assert client.keys("crawler:*:requests") == []  # the last worker cleared the crawl
+    [meta] = client.keys("crawler:*:meta")
+    options = client.hget(meta, "options")
+    assert options and b"HTTPAUTH_PASS" not in options and SECRET.encode() not in options
+    crawl_id = meta.decode().split(":")[1]
+    assert stats["frontier/crawl_id"] == crawl_id  # the run's stats name the crawl
+    late = argparse.Namespace(redis_url=redis_url, crawl=crawl_id)
+    with pytest.raises(ConfigError, match=f"the crawl {crawl_id} in .* has finished"):
+        _crawl_to_join(client, late)
+
+
+def test_a_killed_worker_loses_nothing(
+    site: TinySite, redis_url: str, postgres_url: str, tmp_path: Path
+) -> None:
+    client = redis.Redis.from_url(redis_url)
+    survivor, [victim] = run_shared(
+        site, redis_url, postgres_url, tmp_path, "/catalog/?delay=150", 1
+    )
+    # The victim holds leased requests (in flight) when it is killed.
+    wait_for(
+        lambda: any(
+            client.hlen(k) for k in client.keys("crawler:*:lease:*-" + str(victim.pid) + "-*")
+        )
+    )
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    code, err = finish(survivor)
+    assert code == 0, err[-3000:]
+    [run], rows = stored(postgres_url)
+    paths = {urlsplit(str(r["url"])).path for r in rows}
+    assert {f"/catalog/item/{n}.html" for n in range(SIZE)} <= paths
+    assert run["stats"]["frontier/requeued"] >= 1
+    assert run["finish_reason"] == "finished"
+
+
+def test_refusals_are_one_line_and_exit_2(
+    redis_url: str, postgres_url: str, tmp_path: Path
+) -> None:
+    dead = f"redis://127.0.0.1:{_free_port()}/0"
+    start_url = "http://127.0.0.1:9/"
+    shared = ["crawl", start_url, "--frontier", redis_url]
+    cases = {
+        "unreachable": (
+            ["crawl", start_url, "--frontier", dead, "--store", postgres_url],
+            f"error: cannot reach the frontier's Redis at {dead}",
+        ),
+        "sqlite": ([*shared, "--store", "sqlite:///crawl.db"], "--frontier needs a PostgreSQL"),
+        "job dir": ([*shared, "--job-dir", "job"], "--frontier and --job-dir exclude each other"),
+        "incremental": ([*shared, "--incremental"], "--incremental is not supported with"),
+        "no crawl": (["worker", redis_url], f"no crawl is running in {redis_url}: nothing to"),
+        "worker unreachable": (["worker", dead], "error: cannot reach the frontier's Redis"),
+    }
+    done = run_commands(
+        {name: Command("crawler", args, cwd=tmp_path) for name, (args, _) in cases.items()},
+        tmp_path,
+    )
+    for name, (_, message) in cases.items():
+        assert done[name].returncode == 2, (name, done[name].stderr)
+        [line] = done[name].stderr.strip().splitlines()
+        assert line.startswith("error: ") and message in line, (name, line)
+    assert redis.Redis.from_url(redis_url).keys("*") == []  # nothing was started
+
+
+def test_merged_stats_add_counts_and_span_the_workers() -> None:
+    t0 = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    first = {
+        "start_time": t0.isoformat(),
+        "finish_time": (t0 + timedelta(seconds=5)).isoformat(),
+        "response_received_count": 3,
+        "memusage/max": 10,
+        "finish_reason": "finished",
+    }
+    last = {
+        "start_time": t0 + timedelta(seconds=1),
+        "finish_time": t0 + timedelta(seconds=9),
+        "response_received_count": 4,
+        "memusage/max": 7,
+        "finish_reason": "shutdown",
+        "store/run_id": 5,
+    }
+    published = {
+        **last,
+        "start_time": last["start_time"].isoformat(),  # type: ignore[attr-defined]
+        "finish_time": last["finish_time"].isoformat(),  # type: ignore[attr-defined]
+    }
+    merged = merge_stats({"a": first, "b": published}, last)
+    assert merged["response_received_count"] == 7  # counts add up
+    assert merged["memusage/max"] == 10  # maxima do not
+    assert merged["store/run_id"] == 5
+    assert merged["finish_reason"] == "shutdown"  # the last worker's
+    assert merged["start_time"] == t0
+    assert merged["finish_time"] == t0 + timedelta(seconds=9)
+    assert merged["elapsed_time_seconds"] == 9
+    assert merged["frontier/workers"] == 2
+    assert merged["frontier/responses_by_worker"] == {"a": 3, "b": 4}
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
