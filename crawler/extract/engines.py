@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from crawler.extract.bs4_engine import Bs4Engine
 from crawler.extract.engine import Engine
 from crawler.extract.lxml_engine import LxmlEngine
 
@@ -13,6 +12,9 @@ def get_engine(name: str = "lxml") -> Engine:
     """``lxml`` (default), ``bs4`` (BeautifulSoup on lxml) or ``bs4-html.parser``."""
     if name == "lxml":
         return LxmlEngine()
+    # BeautifulSoup and soupsieve cost ~65 ms to import: only crawls that use them pay it.
+    from crawler.extract.bs4_engine import Bs4Engine
+
     if name in ("bs4", "bs4-lxml"):
         return Bs4Engine("lxml")
     if name == "bs4-html.parser":

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import cssselect
-import soupsieve
 from lxml import etree
 from parsel.csstranslator import HTMLTranslator
 
@@ -126,6 +125,9 @@ def _parse_css(expr: str, text: str) -> Selector:
         selector.to_xpath()
     except (cssselect.SelectorError, cssselect.xpath.ExpressionError) as e:
         raise SpecError(f"unsupported CSS in {text!r}: {e}") from e
+    # soupsieve (and the bs4 it imports, ~65 ms) only when a spec has CSS to check
+    import soupsieve
+
     for pattern in selector.soupsieve_patterns():
         if pattern is None:
             continue

@@ -34,7 +34,6 @@ from crawler.exceptions import StoreError, StoreNotFoundError, StoreUrlError
 from crawler.outcome import CLEAN_REASONS, STATUS_STAT, SUCCEEDED
 from crawler.redaction import redact_url
 from crawler.storage.busy import ATTEMPT_WAIT, BusyRetry, is_busy
-from crawler.storage.postgres import bound_connections, connect_params, timeout_hint
 from crawler.storage.schema import items, links, metadata, pages, rejects, runs
 
 if TYPE_CHECKING:
@@ -196,6 +195,9 @@ class SqlStore:
                     )
             connect_args: dict[str, Any] = {}
             if target.get_backend_name() == "postgresql":
+                # psycopg (~45 ms of imports) only for PostgreSQL stores
+                from crawler.storage.postgres import connect_params
+
                 connect_args = connect_params(timeout, target.query)
             elif target.get_backend_name() == "sqlite":
                 # Python's sqlite3 timeout: SQLite's busy handler waits this long
@@ -214,6 +216,8 @@ class SqlStore:
         if engine.dialect.name == "sqlite" and create:
             event.listen(engine, "connect", _sqlite_pragmas)
         elif engine.dialect.name == "postgresql":
+            from crawler.storage.postgres import bound_connections
+
             bound_connections(engine, timeout)
         store = cls(engine, url, timeout)
         try:
@@ -376,7 +380,11 @@ class SqlStore:
     def _reason(self, error: SQLAlchemyError) -> str:
         """The driver's message on one line; for a lock held past the bound, how long."""
         orig = getattr(error, "orig", None)
-        reason = _one_line(orig or type(error).__name__) + timeout_hint(orig, self.timeout)
+        reason = _one_line(orig or type(error).__name__)
+        if self.engine.dialect.name == "postgresql":
+            from crawler.storage.postgres import timeout_hint
+
+            reason += timeout_hint(orig, self.timeout)
         if is_busy(error) and self.busy.gave_up_after is not None:
             reason += (
                 f" (another process held its write lock; waited {self.busy.gave_up_after:.1f} s, "
