@@ -23,6 +23,7 @@ import pytest
 
 from crawler.journal import job_meta
 from fixtures.tinysite import traps
+from tests.clibatch import Command, run_commands
 from tests.crawltools import run_crawler
 from tests.resumetools import (
     finish,
@@ -232,32 +233,51 @@ def test_a_job_directory_is_refused_for_another_crawl_and_resume_needs_one(
     tinysite: TinySite, tmp_path: Path
 ) -> None:
     (tmp_path / "empty").mkdir()
-    refused = run_crawler(
-        "crawl", catalogue(tinysite), "--job-dir", "empty", "--resume", cwd=tmp_path
+    # Command lines refused before any crawl starts run in one process (tests.clibatch).
+    early = run_commands(
+        {
+            "refused": Command(
+                "crawler",
+                ["crawl", catalogue(tinysite), "--job-dir", "empty", "--resume"],
+                cwd=tmp_path,
+            ),
+            "no_dir": Command("crawler", ["crawl", catalogue(tinysite), "--resume"], cwd=tmp_path),
+        },
+        tmp_path,
     )
-    assert refused.returncode == 2
-    assert "holds no crawl to resume" in refused.stderr
-    no_dir = run_crawler("crawl", catalogue(tinysite), "--resume", cwd=tmp_path)
-    assert no_dir.returncode == 2
-    assert "--resume needs --job-dir" in no_dir.stderr
+    assert early["refused"].returncode == 2
+    assert "holds no crawl to resume" in early["refused"].stderr
+    assert early["no_dir"].returncode == 2
+    assert "--resume needs --job-dir" in early["no_dir"].stderr
     # A job directory that holds a crawl of another start URL.
     args = [catalogue(tinysite, delay=20), "--store", "sqlite:///crawl.db", "--job-dir", "job"]
     kill_when(start_crawl([*args, *OPTIONS], tmp_path, tmp_path / "log"), tmp_path / "crawl.db", 5)
-    other = run_crawler("crawl", tinysite.url("/"), "--job-dir", "job", cwd=tmp_path)
-    assert other.returncode == 2
-    assert "holds run 1 of site" in other.stderr
-    assert "choose another job directory" in other.stderr
-    assert "Traceback" not in other.stderr
-    # Other arguments would end the run with another crawl's pages (--max-pages may change).
-    deeper = run_crawler("crawl", *args, *OPTIONS, "--max-depth", "1", cwd=tmp_path)
-    assert deeper.returncode == 2, deeper.stderr[-2000:]
-    assert "started with other arguments: DEPTH_LIMIT 1 (the run's: 0)" in deeper.stderr
     # The store is named by its absolute path: the same command from another
     # directory (its own crawl.db) would write another store's run 1.
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     moved = [args[0], "--job-dir", str(tmp_path / "job"), *OPTIONS]
-    refused = run_crawler("crawl", *moved, cwd=elsewhere)
+    late = run_commands(
+        {
+            "other": Command(
+                "crawler", ["crawl", tinysite.url("/"), "--job-dir", "job"], cwd=tmp_path
+            ),
+            # Other arguments would end the run with another crawl's pages (--max-pages
+            # may change).
+            "deeper": Command(
+                "crawler", ["crawl", *args, *OPTIONS, "--max-depth", "1"], cwd=tmp_path
+            ),
+            "moved": Command("crawler", ["crawl", *moved], cwd=elsewhere),
+        },
+        tmp_path,
+    )
+    other, deeper, refused = late["other"], late["deeper"], late["moved"]
+    assert other.returncode == 2
+    assert "holds run 1 of site" in other.stderr
+    assert "choose another job directory" in other.stderr
+    assert "Traceback" not in other.stderr
+    assert deeper.returncode == 2, deeper.stderr[-2000:]
+    assert "started with other arguments: DEPTH_LIMIT 1 (the run's: 0)" in deeper.stderr
     assert refused.returncode == 2, refused.stderr[-2000:]
     assert f"(--store sqlite:///{tmp_path / 'crawl.db'}, or CRAWLER_STORE_URL)" in refused.stderr
     assert not (elsewhere / "crawl.db").exists()
