@@ -67,7 +67,7 @@ def start_crawl(args: list[str], cwd: Path, log: Path) -> subprocess.Popen[bytes
         )
 
 
-def kill_when(process: subprocess.Popen[bytes], db: Path, pages: int, timeout: float = 120) -> int:
+def kill_when(process: subprocess.Popen[bytes], db: Path, pages: int, timeout: float = 240) -> int:
     """SIGKILL the crawl's whole process group once the store has ``pages`` pages
     (or the crawl ended by itself); the pages stored when it was killed."""
     deadline = time.monotonic() + timeout

@@ -232,8 +232,11 @@ def test_rendered_requests_obey_crawl_delay(
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stats["selenium/renders"] == 1 + len(traps.CRAWL_DELAY_PAGES)
     # The browser asks for /favicon.ico on its own; what the crawl asked for is spaced.
+    # The delay holds between navigation starts; what a browser does between its start
+    # and the request reaching the server varies by tens of ms on a loaded machine
+    # (0.943 s was seen).  Without the delay the gaps are a few ms.
     crawled = [(t, p) for t, p in app.arrivals if p != "/favicon.ico"]
-    assert min(gaps(crawled)) >= 0.95, gaps(crawled)
+    assert min(gaps(crawled)) >= 0.85, gaps(crawled)
 
 
 @pytest.mark.parametrize("host", ["localhost", "127.0.0.1"])

@@ -212,7 +212,7 @@ class SharedPoliteness:
         settings = crawler.settings
         url = settings.get("CRAWLER_FRONTIER")
         if not url:
-            raise NotConfigured("no shared frontier (CRAWLER_FRONTIER): politeness is per process")
+            raise NotConfigured  # no frontier, the usual case: silent (with a message, a warning)
         if not settings.getbool("CRAWLER_FRONTIER_POLITENESS"):
             raise NotConfigured("shared politeness is off (CRAWLER_FRONTIER_POLITENESS)")
         prefix = settings.get("CRAWLER_FRONTIER_PREFIX") or "crawler:default"
