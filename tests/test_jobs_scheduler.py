@@ -39,6 +39,9 @@ if TYPE_CHECKING:
 
 LATE = 3.0  # seconds a run may start after its fire time on a loaded machine
 SLOW = "?delay=2000"  # a start page that takes 2 s: a crawl still running at the next fire
+# A start page that takes 10 s: a crawl surely still running when the test stops it
+# (with 2 s, a loaded machine saw the crawl finish between "running" and the SIGTERM).
+STUCK = "?delay=10000"
 
 
 @pytest.fixture
@@ -246,7 +249,7 @@ def test_sigterm_interrupts_runs_and_a_restart_resumes_them(
 ) -> None:
     jobs_file = write_jobs(
         tmp_path,
-        f'[jobs.slow]\ncrawl = "{tinysite.url("/" + SLOW)}"\noptions = {{ max-pages = 1 }}\n'
+        f'[jobs.slow]\ncrawl = "{tinysite.url("/" + STUCK)}"\noptions = {{ max-pages = 1 }}\n'
         'store = "sqlite:///c.db"\nschedule = { every = 1 }\ninterrupted = "resume"\n',
     )
     scheduler = start(schedulers, jobs_file)

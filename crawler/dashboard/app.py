@@ -51,7 +51,7 @@ from crawler.dashboard import data, security
 from crawler.dashboard.jobs import JobsSource
 from crawler.dashboard.reports import ReportCache, run_version
 from crawler.exceptions import ConfigError, StoreError
-from crawler.jobs.config import load_jobs_file
+from crawler.jobs.config import jobs_file_key, load_jobs_file
 from crawler.redaction import MASKER, redact_text
 from crawler.storage.sql import SqlStore, display_url
 
@@ -124,7 +124,7 @@ class Dashboard:
         self._retired: list[JobsSource] = []  # replaced sources, closed with the app
         try:
             if config.jobs_file is not None:
-                self._jobs_key = _file_key(Path(config.jobs_file))
+                self._jobs_key = jobs_file_key(Path(config.jobs_file))
                 jobs = load_jobs_file(config.jobs_file, config.default_store)
                 self._jobs = JobsSource(jobs, config.store_timeout)
         except BaseException:
@@ -144,7 +144,7 @@ class Dashboard:
             return self._jobs
         path = Path(self.config.jobs_file)
         with self._jobs_lock:
-            key = _file_key(path)
+            key = jobs_file_key(path)
             if key is None or key == self._jobs_key:
                 return self._jobs
             self._jobs_key = key
@@ -190,15 +190,6 @@ class Dashboard:
         for source in [*self._retired, self._jobs]:
             if source is not None:
                 source.close()
-
-
-def _file_key(path: Path) -> tuple[int, int] | None:
-    """The file's (mtime in ns, size); ``None`` when it cannot be read."""
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    return stat.st_mtime_ns, stat.st_size
 
 
 def dashboard() -> Dashboard:

@@ -201,6 +201,17 @@ class JobsFile:
             raise ConfigError(f"{self.path}: no job {name!r} (jobs: {known})") from None
 
 
+def jobs_file_key(path: Path) -> tuple[int, int] | None:
+    """What tells that a job file changed: its (mtime in ns, size); None when it
+    cannot be read.  The scheduler and ``crawler serve`` re-read the file when
+    this changes."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
+
+
 def load_jobs_file(path: str | Path, default_store: str = "sqlite:///crawl.db") -> JobsFile:
     """Read and check the job file at ``path`` (TOML, or YAML by its suffix).
 

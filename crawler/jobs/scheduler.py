@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from crawler.exceptions import ConfigError, SchedulerLockedError, StoreError
 from crawler.jobs import parts
-from crawler.jobs.config import load_jobs_file
+from crawler.jobs.config import jobs_file_key, load_jobs_file
 from crawler.jobs.execute import (
     RunHandle,
     adopt_run,
@@ -118,7 +118,7 @@ class Scheduler:
         self.next_orphan_check = 0.0
         self.lock_lost = False  # another scheduler took the lock over: exit, stop nothing
         self.taken_from: str | None = None  # the stale holder this one took the lock from
-        self.file_key = _file_key(jobs.path)
+        self.file_key = jobs_file_key(jobs.path)
         self.file_digest = _file_digest(jobs.path)
         self.bad_digest: str | None = None  # the content of a file that did not validate
 
@@ -205,7 +205,7 @@ class Scheduler:
         self.next_reload_check = time.monotonic() + RELOAD_CHECK
         asked = self.reload_asked.is_set()
         self.reload_asked.clear()
-        key = _file_key(self.jobs.path)
+        key = jobs_file_key(self.jobs.path)
         if key == self.file_key and not asked:
             return
         self.file_key = key
@@ -619,15 +619,6 @@ class Scheduler:
         row = self.store.run(run_id)
         if row is not None and job.notify:
             self.notifier.submit(send_notifications, self.store, job, row)
-
-
-def _file_key(path: Path) -> tuple[int, int] | None:
-    """The job file's (mtime in ns, size); None when it cannot be read."""
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    return stat.st_mtime_ns, stat.st_size
 
 
 def _file_digest(path: Path) -> str | None:
