@@ -13,7 +13,7 @@ import signal
 import sys
 import time
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from crawler.jobs.config import DEFAULT_JOBS_FILE, format_duration, load_jobs_file
@@ -287,8 +287,19 @@ def run_resume(args: argparse.Namespace) -> int:
     return 0
 
 
-def _interrupt(_signum: int, _frame: Any) -> NoReturn:
-    raise KeyboardInterrupt
+class _Stops:
+    """SIGTERM and Ctrl-C for ``jobs run``: noted while the run starts (raising
+    then would leave a crawl just started running on its own, in its own process
+    group), raised as :class:`KeyboardInterrupt` once :func:`_wait` has armed it."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.armed = False
+
+    def __call__(self, _signum: int, _frame: Any) -> None:
+        self.requested = True
+        if self.armed:
+            raise KeyboardInterrupt
 
 
 def run_job(args: argparse.Namespace) -> int:
@@ -301,19 +312,21 @@ def run_job(args: argparse.Namespace) -> int:
         job = jobs.job(args.name)
         owner = owner_id()
         run_id = store.add_run(job=job.name, trigger="manual", status="queued", owner=owner)
-        handle = start_run(store, jobs, job, run_id, owner=owner)
-        if handle is None:
-            row = store.run(run_id) or {}
-            send_notifications(store, job, row)
-            print(f"error: {row['reasons'][0]['message']}", file=sys.stderr)
-            return 1
-        log = (store.run(run_id) or {}).get("log_file")
-        print(f"run {run_id} of {job.name}: log in {log}", file=sys.stderr)
-        previous = signal.signal(signal.SIGTERM, _interrupt)
+        stops = _Stops()
+        previous = {sig: signal.signal(sig, stops) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
-            code = _wait(handle, jobs.scheduler.stop_grace)
+            handle = start_run(store, jobs, job, run_id, owner=owner)
+            if handle is None:
+                row = store.run(run_id) or {}
+                send_notifications(store, job, row)
+                print(f"error: {row['reasons'][0]['message']}", file=sys.stderr)
+                return 1
+            log = (store.run(run_id) or {}).get("log_file")
+            print(f"run {run_id} of {job.name}: log in {log}", file=sys.stderr)
+            code = _wait(handle, jobs.scheduler.stop_grace, stops)
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
         row = finish_run(store, handle, code)
         prune_run_dirs(store, job.name, jobs.scheduler.runs_dir, jobs.scheduler.keep_runs)
     finally:
@@ -335,11 +348,15 @@ def run_job(args: argparse.Namespace) -> int:
     return row["exit_code"] if row["exit_code"] in (1, 2) else 1
 
 
-def _wait(handle: Any, grace: float) -> int | None:
-    """Wait for the run to end, stopping it on its timeout or on Ctrl-C (a
-    second Ctrl-C kills it at once); its exit status."""
+def _wait(handle: Any, grace: float, stops: _Stops) -> int | None:
+    """Wait for the run to end, stopping it on its timeout or on Ctrl-C or
+    SIGTERM, also one that came while it started (a second one kills it at
+    once); its exit status."""
     while True:
         try:
+            stops.armed = True
+            if stops.requested and handle.stop_sent is None:
+                raise KeyboardInterrupt
             while (code := handle.returncode()) is None:
                 if handle.stop_sent is None and handle.timed_out():
                     handle.stop("timeout")
