@@ -54,28 +54,25 @@ for before/after in one run.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import multiprocessing
 import os
 import shlex
 import shutil
-import socket
 import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bench.sites import answers, delayed_server, generate_site, nginx
 from fixtures.tinysite import catalog
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Sequence
 
 # Runs argv[2:] and writes the CPU seconds (user + system) of that only child to argv[1].
 _WRAPPER = """
@@ -113,30 +110,6 @@ process.crawl(Vanilla)
 process.start()
 """
 
-NGINX_CONF = """
-worker_processes 1;
-daemon off;
-pid {work}/nginx.pid;
-error_log {work}/nginx-error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    include /etc/nginx/mime.types;
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    keepalive_requests 1000000;
-    keepalive_timeout 120s;
-    client_body_temp_path {work}/tmp;
-    proxy_temp_path {work}/tmp;
-    fastcgi_temp_path {work}/tmp;
-    uwsgi_temp_path {work}/tmp;
-    scgi_temp_path {work}/tmp;
-    server {{
-        listen 127.0.0.1:{port};
-        root {root};
-    }}
-}}
-"""
 CEILING_REQUESTS = 8  # Scrapy's CONCURRENT_REQUESTS_PER_DOMAIN, ours and vanilla
 TARGET_RATIO = 1.5  # ours / vanilla pages/s at zero latency (issue 13)
 TARGET_CPU_MS = 2.0  # ours, CPU ms per page (issue 13)
@@ -247,128 +220,6 @@ def _timed(argv: list[str], cwd: Path, tree: Path | None = None) -> tuple[int, f
         )
     seconds = time.monotonic() - started
     return code, seconds, float(cpu_file.read_text())
-
-
-def generate_site(root: Path, size: int) -> int:
-    """Writes the catalogue index and its ``size`` items under ``root``; returns bytes written."""
-    items = root / "catalog" / "item"
-    items.mkdir(parents=True)
-    total = 0
-    index = catalog._index_page(size, "").encode()
-    (root / "catalog" / "index.html").write_bytes(index)
-    total += len(index)
-    for n in range(size):
-        body = catalog._item_page(n, size, 0, "").encode()
-        (items / f"{n}.html").write_bytes(body)
-        total += len(body)
-    return total
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_for_port(port: int, process: subprocess.Popen | multiprocessing.Process) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        alive = (
-            process.poll() is None if isinstance(process, subprocess.Popen) else process.is_alive()
-        )
-        if not alive:
-            raise RuntimeError(f"the server on port {port} exited at start")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"the server on port {port} did not listen within 10 s")
-
-
-@contextmanager
-def nginx(root: Path, work: Path) -> Iterator[str]:
-    """nginx serving ``root`` on a free loopback port; yields its base URL."""
-    binary = shutil.which("nginx") or "/usr/sbin/nginx"
-    if not Path(binary).exists():
-        raise SystemExit("nginx is not installed: `make bench` installs it (Debian nginx-light)")
-    port = free_port()
-    conf = work / "nginx.conf"
-    (work / "tmp").mkdir(exist_ok=True)
-    conf.write_text(NGINX_CONF.format(work=work, port=port, root=root))
-    # nginx's worker runs as nobody when started by root: it must read the site.
-    for path in (work, root, root.parent):
-        path.chmod(0o755)
-    process = subprocess.Popen([binary, "-c", str(conf), "-p", str(work)])
-    try:
-        _wait_for_port(port, process)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(10)
-
-
-def _serve_delayed(root: str, port: int, delay: float, times_file: str) -> None:
-    """A keep-alive HTTP/1.1 server that answers from memory after ``delay`` seconds.
-
-    Writes the monotonic time of every 200 answer to ``times_file`` when stopped.
-    """
-    import signal
-
-    files: dict[str, bytes] = {}
-    for path in Path(root).rglob("*.html"):
-        url = "/" + path.relative_to(root).as_posix()
-        files[url] = path.read_bytes()
-        if path.name == "index.html":
-            files[url[: -len("index.html")]] = files[url]
-    answered: list[float] = []
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                target = head.split(b" ", 2)[1].decode("latin-1").split("?")[0]
-                await asyncio.sleep(delay)
-                body = files.get(target)
-                status = b"200 OK" if body is not None else b"404 Not Found"
-                body = body if body is not None else b"not found\n"
-                writer.write(
-                    b"HTTP/1.1 " + status + b"\r\nContent-Type: text/html; charset=utf-8\r\n"
-                    b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
-                )
-                await writer.drain()
-                if status.startswith(b"200"):
-                    answered.append(time.monotonic())
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-
-    async def main() -> None:
-        server = await asyncio.start_server(handle, "127.0.0.1", port, backlog=256)
-        stop = asyncio.Event()
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-        async with server:
-            await stop.wait()
-        Path(times_file).write_text("\n".join(f"{t:.6f}" for t in answered))
-
-    asyncio.run(main())
-
-
-@contextmanager
-def delayed_server(root: Path, delay_ms: float, times_file: Path) -> Iterator[str]:
-    """The delayed server in its own process; yields its base URL."""
-    port = free_port()
-    process = multiprocessing.get_context("fork").Process(
-        target=_serve_delayed, args=(str(root), port, delay_ms / 1000, str(times_file))
-    )
-    process.start()
-    try:
-        _wait_for_port(port, process)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.join(10)
 
 
 def steady_rate(times: list[float]) -> float:
@@ -494,7 +345,7 @@ def section_latency(bench: Bench) -> list[str]:
                 else:
                     tree = bench.baseline if name == "baseline" else None
                     run = bench.crawl_ours(start, name, tree=tree)
-            times = [float(t) for t in times_file.read_text().split()]
+            times = answers(times_file)
             run = Run(
                 run.crawler,
                 run.pages,

@@ -32,56 +32,26 @@ The machine is shared: compare the ratios of one run.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import multiprocessing
 import os
 import resource
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fixtures.tinysite import catalog
+from bench.sites import answers, delayed_server, generate_site, nginx
 from tests.pgserver import PostgresServer
 from tests.redisserver import RedisServer
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from contextlib import AbstractContextManager
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TARGET_RATIO = 1.7  # 2 workers / 1 at zero latency on 2 cores (issue 13)
 CEILING_REQUESTS = 8  # CONCURRENT_REQUESTS_PER_DOMAIN, per process here
-
-NGINX_CONF = """
-worker_processes 1;
-daemon off;
-pid {work}/nginx.pid;
-error_log {work}/nginx-error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    include /etc/nginx/mime.types;
-    log_format times '$msec $status';
-    access_log {work}/access.log times;
-    sendfile on;
-    keepalive_requests 1000000;
-    keepalive_timeout 120s;
-    client_body_temp_path {work}/tmp;
-    proxy_temp_path {work}/tmp;
-    fastcgi_temp_path {work}/tmp;
-    uwsgi_temp_path {work}/tmp;
-    scgi_temp_path {work}/tmp;
-    server {{
-        listen 127.0.0.1:{port};
-        root {root};
-    }}
-}}
-"""
 
 
 @dataclass(frozen=True)
@@ -99,128 +69,8 @@ class Run:
         return self.pages / self.span if self.span > 0 else 0.0
 
 
-def generate_site(root: Path, size: int) -> None:
-    items = root / "catalog" / "item"
-    items.mkdir(parents=True)
-    (root / "catalog" / "index.html").write_text(catalog._index_page(size, ""))
-    for n in range(size):
-        (items / f"{n}.html").write_text(catalog._item_page(n, size, 0, ""))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for_port(port: int) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on port {port} after 10 s")
-
-
-@contextmanager
-def nginx(root: Path, work: Path) -> Iterator[tuple[str, Path]]:
-    """nginx serving ``root``; yields its base URL and its access log (``$msec $status``)."""
-    binary = shutil.which("nginx") or "/usr/sbin/nginx"
-    if not Path(binary).exists():
-        raise SystemExit("nginx is not installed (Debian's nginx-light)")
-    port = free_port()
-    (work / "tmp").mkdir(parents=True, exist_ok=True)
-    conf = work / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(work=work, port=port, root=root))
-    for path in (work, root, root.parent):  # nginx's worker may run as nobody
-        path.chmod(0o755)
-    process = subprocess.Popen([binary, "-c", str(conf), "-p", str(work)])
-    try:
-        wait_for_port(port)
-        yield f"http://127.0.0.1:{port}", work / "access.log"
-    finally:
-        process.terminate()
-        process.wait(10)
-
-
-def _serve_delayed(root: str, port: int, delay: float, log: str) -> None:
-    """Keep-alive HTTP/1.1 from memory after ``delay`` seconds; ``log`` gets
-    ``time status`` lines (at SIGTERM)."""
-    import signal
-
-    files: dict[str, bytes] = {}
-    for path in Path(root).rglob("*.html"):
-        url = "/" + path.relative_to(root).as_posix()
-        files[url] = path.read_bytes()
-        if path.name == "index.html":
-            files[url[: -len("index.html")]] = files[url]
-    answered: list[str] = []
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                target = head.split(b" ", 2)[1].decode("latin-1").split("?")[0]
-                await asyncio.sleep(delay)
-                body = files.get(target)
-                status = 200 if body is not None else 404
-                body = body if body is not None else b"not found\n"
-                writer.write(
-                    f"HTTP/1.1 {status} X\r\nContent-Type: text/html; charset=utf-8\r\n"
-                    f"Content-Length: {len(body)}\r\n\r\n".encode()
-                    + body
-                )
-                await writer.drain()
-                answered.append(f"{time.time():.3f} {status}")
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-
-    async def main() -> None:
-        server = await asyncio.start_server(handle, "127.0.0.1", port, backlog=256)
-        stop = asyncio.Event()
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-        async with server:
-            await stop.wait()
-        Path(log).write_text("\n".join(answered) + "\n")
-
-    asyncio.run(main())
-
-
-@contextmanager
-def delayed_server(root: Path, delay_ms: float, work: Path) -> Iterator[tuple[str, Path]]:
-    port = free_port()
-    log = work / "access.log"
-    work.mkdir(parents=True, exist_ok=True)
-    process = multiprocessing.get_context("fork").Process(
-        target=_serve_delayed, args=(str(root), port, delay_ms / 1000, str(log))
-    )
-    process.start()
-    try:
-        wait_for_port(port)
-        yield f"http://127.0.0.1:{port}", log
-    finally:
-        process.terminate()
-        process.join(10)
-
-
-def answers(log: Path, since: float) -> list[float]:
-    """Times of the 200 answers logged after ``since`` (seconds since the epoch)."""
-    if not log.exists():
-        return []
-    times = []
-    for line in log.read_text().splitlines():
-        stamp, _, status = line.partition(" ")
-        if status == "200" and float(stamp) >= since:
-            times.append(float(stamp))
-    return sorted(times)
-
-
 def crawl(
-    base: str, log: Path | None, workers: int, redis_url: str, store: str, work: Path
+    base: str, workers: int, redis_url: str, store: str, work: Path
 ) -> tuple[float, float, tuple[int, ...]]:
     """One shared crawl with ``workers`` processes (0: one crawl without a frontier);
     (wall s, CPU s, exit codes)."""
@@ -267,26 +117,32 @@ def crawl(
     return wall, cpu, tuple(codes)
 
 
-def section(name: str, served: contextmanager, args: argparse.Namespace, work: Path) -> list[Run]:  # type: ignore[valid-type]
+def section(
+    name: str,
+    served: AbstractContextManager[str],
+    log: Path,
+    args: argparse.Namespace,
+    work: Path,
+) -> list[Run]:
+    """The crawls of one section against the server ``served`` (a base URL), whose
+    answers are logged to ``log`` (:func:`bench.sites.answers`)."""
     runs = []
     redis_server = RedisServer().start()
     postgres = PostgresServer().start()
     try:
-        with served as (base, log):
+        with served as base:
             for repeat in range(args.repeat):
                 for workers in (0, 1, 2):
                     redis_server.flush()
                     postgres.reset()
                     since = time.time()
-                    wall, cpu, codes = crawl(
-                        base, log, workers, redis_server.url, postgres.url, work
-                    )
+                    wall, cpu, codes = crawl(base, workers, redis_server.url, postgres.url, work)
                     time.sleep(0.5 if name == "zero" else 0)  # nginx writes its log
                     times = answers(log, since) if name == "zero" else []
                     runs.append((workers, since, wall, cpu, codes, times, repeat))
         if name != "zero":  # the delayed server writes its log when it stops
             runs = [
-                (w, s, wall, cpu, codes, _between(answers(log, s), s, s + wall), r)
+                (w, s, wall, cpu, codes, answers(log, s, s + wall), r)
                 for w, s, wall, cpu, codes, _, r in runs
             ]
     finally:
@@ -304,10 +160,6 @@ def section(name: str, served: contextmanager, args: argparse.Namespace, work: P
         )
         for workers, _, wall, cpu, codes, times, _ in runs
     ]
-
-
-def _between(times: list[float], start: float, end: float) -> list[float]:
-    return [t for t in times if start <= t <= end]
 
 
 def table(runs: list[Run]) -> list[str]:
@@ -394,11 +246,12 @@ def main(argv: list[str] | None = None) -> None:
             if name == "memory":
                 print("\n".join(memory(args.fingerprints)))
                 continue
-            served = (
-                nginx(root, work / "nginx")
-                if name == "zero"
-                else delayed_server(root, args.latency_ms, work / "delayed")
-            )
+            if name == "zero":
+                served = nginx(root, work / "nginx", log=True)
+                log = work / "nginx" / "access.log"
+            else:
+                log = work / "delayed" / "access.log"
+                served = delayed_server(root, args.latency_ms, log)
             title = (
                 f"Zero latency: nginx, {args.pages:,} items"
                 if name == "zero"
@@ -406,7 +259,7 @@ def main(argv: list[str] | None = None) -> None:
                 f"(one process's ceiling {CEILING_REQUESTS} / {args.latency_ms / 1000:g} s = "
                 f"{CEILING_REQUESTS / (args.latency_ms / 1000):.0f} pages/s)"
             )
-            runs = section(name, served, args, work)
+            runs = section(name, served, log, args, work)
             print("\n".join([title, *table(runs), ""]))
             sys.stdout.flush()
     print(f"load average {os.getloadavg()[0]:.1f} at the end (target 2/1 >= {TARGET_RATIO}x)")
