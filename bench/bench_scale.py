@@ -294,15 +294,15 @@ def section_zero(bench: Bench) -> list[str]:
     small = bench.work / "small-site"
     generate_site(small, STARTUP_PAGES)
     startup: dict[str, Run] = {}
-    with nginx(small, bench.scratch("nginx-small")) as base:
-        start = base + catalog.INDEX_PATH
+    with nginx(small, bench.scratch("nginx-small")) as served:
+        start = served.url + catalog.INDEX_PATH
         startup["vanilla"] = bench.crawl_vanilla(start)
         startup["ours"] = bench.crawl_ours(start)
         if bench.baseline is not None:
             startup["baseline"] = bench.crawl_ours(start, "baseline", tree=bench.baseline)
     runs = []
-    with nginx(bench.root, bench.scratch("nginx")) as base:
-        start = base + catalog.INDEX_PATH
+    with nginx(bench.root, bench.scratch("nginx")) as served:
+        start = served.url + catalog.INDEX_PATH
         for _ in range(bench.repeat):
             crawls: list[Callable[[], Run]] = [
                 lambda: bench.crawl_vanilla(start),
@@ -338,8 +338,8 @@ def section_latency(bench: Bench) -> list[str]:
         for name in ("vanilla", "ours", *(["baseline"] if bench.baseline else [])):
             work = bench.scratch(f"server-{name}")
             times_file = work / "answers"
-            with delayed_server(bench.root, bench.latency_ms, times_file) as base:
-                start = base + catalog.INDEX_PATH
+            with delayed_server(bench.root, bench.latency_ms, times_file) as served:
+                start = served.url + catalog.INDEX_PATH
                 if name == "vanilla":
                     run = bench.crawl_vanilla(start)
                 else:

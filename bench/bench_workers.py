@@ -1,7 +1,7 @@
 """Shared frontier: 1 worker vs 2 on this machine, and Redis memory per seen request.
 
 ``python -m bench.bench_workers [--pages 2000] [--latency-ms 50] [--fingerprints 1000000]
-[--sections zero latency memory]``
+[--sections zero latency memory] [--repeat 1] [--baseline DIR]``
 
 ``zero``
     A static catalogue (``--pages`` items of about 5 KB with 10 links each, the
@@ -25,7 +25,13 @@
 
 Pages/s is the pages answered over the span from the first to the last answer,
 as the server saw it (process start-up and the idle close are left out); wall
-seconds and CPU seconds (user + system of the crawler processes) are given too.
+seconds and CPU seconds (user + system of the crawler processes) are given too,
+and what the servers did meanwhile: CPU seconds of redis-server, PostgreSQL
+(postmaster and backends) and the HTTP server (read from ``/proc``), which share
+the machine's cores with the workers, and Redis commands per page (``INFO
+commandstats``: commands run by a Lua script count too) and script calls per page.
+``--baseline DIR`` adds crawls with 1 and 2 workers of another source tree
+(``git archive main | tar -x -C DIR``), taking turns with this one's.
 The machine is shared: compare the ratios of one run.
 """
 
@@ -42,7 +48,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bench.sites import answers, delayed_server, generate_site, nginx
+from bench.sites import Served, answers, delayed_server, generate_site, nginx, process_tree_cpu
 from tests.pgserver import PostgresServer
 from tests.redisserver import RedisServer
 
@@ -63,18 +69,73 @@ class Run:
     wall: float  # seconds from the first process start to the last exit
     cpu: float  # user + system seconds of the crawler processes
     codes: tuple[int, ...]
+    servers: Servers
+    tree: str = ""  # "" this tree, "base": the --baseline tree
 
     @property
     def rate(self) -> float:
         return self.pages / self.span if self.span > 0 else 0.0
 
 
+@dataclass(frozen=True)
+class Servers:
+    """What the servers did during one run: CPU seconds (user + system, children
+    included: :func:`bench.sites.process_tree_cpu`) and Redis commands."""
+
+    redis: float
+    postgres: float
+    http: float  # nginx or the delayed server
+    commands: dict[str, int]  # Redis INFO commandstats calls by command (in scripts too)
+
+    @property
+    def cpu(self) -> float:
+        return self.redis + self.postgres + self.http
+
+    def total(self, *names: str) -> int:
+        """Calls of ``names`` (all commands without names)."""
+        return sum(v for k, v in self.commands.items() if not names or k in names)
+
+
+class ServerMeter:
+    """Reads :class:`Servers` around a run: ``meter.start()`` ... ``meter.stop()``."""
+
+    def __init__(self, redis_server: RedisServer, postgres: PostgresServer, http_pid: int) -> None:
+        self.redis_server = redis_server
+        self.postgres = postgres
+        self.http_pid = http_pid
+        self._before: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+    def _pids(self) -> tuple[int, int, int]:
+        assert self.redis_server.process is not None
+        postmaster = int((self.postgres.dir / "postmaster.pid").read_text().split()[0])
+        return self.redis_server.process.pid, postmaster, self.http_pid
+
+    def _cpu(self) -> tuple[float, float, float]:
+        redis_pid, postmaster, http = self._pids()
+        return process_tree_cpu(redis_pid), process_tree_cpu(postmaster), process_tree_cpu(http)
+
+    def start(self) -> None:
+        self.redis_server.client().config_resetstat()
+        self._before = self._cpu()
+
+    def stop(self) -> Servers:
+        after = self._cpu()
+        stats = self.redis_server.client().info("commandstats")
+        commands = {
+            name.removeprefix("cmdstat_"): int(value["calls"])
+            for name, value in stats.items()
+            if not name.startswith(("cmdstat_info", "cmdstat_config"))  # the meter's own
+        }
+        redis_s, postgres_s, http_s = (a - b for a, b in zip(after, self._before, strict=True))
+        return Servers(redis_s, postgres_s, http_s, commands)
+
+
 def crawl(
-    base: str, workers: int, redis_url: str, store: str, work: Path
+    base: str, workers: int, redis_url: str, store: str, work: Path, tree: Path = REPO_ROOT
 ) -> tuple[float, float, tuple[int, ...]]:
-    """One shared crawl with ``workers`` processes (0: one crawl without a frontier);
-    (wall s, CPU s, exit codes)."""
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    """One shared crawl with ``workers`` processes (0: one crawl without a frontier)
+    of the crawler in the source tree ``tree``; (wall s, CPU s, exit codes)."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
     fast = [
         "-s", "CRAWLER_FRONTIER_IDLE_TIMEOUT=1",
         "-s", "LOG_LEVEL=WARNING",
@@ -119,31 +180,40 @@ def crawl(
 
 def section(
     name: str,
-    served: AbstractContextManager[str],
+    served: AbstractContextManager[Served],
     log: Path,
     args: argparse.Namespace,
     work: Path,
 ) -> list[Run]:
-    """The crawls of one section against the server ``served`` (a base URL), whose
-    answers are logged to ``log`` (:func:`bench.sites.answers`)."""
+    """The crawls of one section against the server ``served``, whose answers are
+    logged to ``log`` (:func:`bench.sites.answers`): no frontier, 1 and 2 workers,
+    and 1 and 2 workers of ``args.baseline`` if given, taking turns."""
+    trees = [("", REPO_ROOT)] + ([("base", args.baseline)] if args.baseline else [])
+    plan = [(label, tree, workers) for label, tree in trees for workers in (0, 1, 2)]
+    plan = [(label, tree, workers) for label, tree, workers in plan if workers or not label]
     runs = []
     redis_server = RedisServer().start()
     postgres = PostgresServer().start()
     try:
-        with served as base:
-            for repeat in range(args.repeat):
-                for workers in (0, 1, 2):
+        with served as server:
+            meter = ServerMeter(redis_server, postgres, server.pid)
+            for _ in range(args.repeat):
+                for label, tree, workers in plan:
                     redis_server.flush()
                     postgres.reset()
+                    meter.start()
                     since = time.time()
-                    wall, cpu, codes = crawl(base, workers, redis_server.url, postgres.url, work)
+                    wall, cpu, codes = crawl(
+                        server.url, workers, redis_server.url, postgres.url, work, tree
+                    )
                     time.sleep(0.5 if name == "zero" else 0)  # nginx writes its log
+                    servers = meter.stop()
                     times = answers(log, since) if name == "zero" else []
-                    runs.append((workers, since, wall, cpu, codes, times, repeat))
+                    runs.append((label, workers, since, wall, cpu, codes, times, servers))
         if name != "zero":  # the delayed server writes its log when it stops
             runs = [
-                (w, s, wall, cpu, codes, answers(log, s, s + wall), r)
-                for w, s, wall, cpu, codes, _, r in runs
+                (label, w, s, wall, cpu, codes, answers(log, s, s + wall), servers)
+                for label, w, s, wall, cpu, codes, _, servers in runs
             ]
     finally:
         postgres.stop()
@@ -157,38 +227,53 @@ def section(
             wall,
             cpu,
             codes,
+            servers,
+            label,
         )
-        for workers, _, wall, cpu, codes, times, _ in runs
+        for label, workers, _, wall, cpu, codes, times, servers in runs
     ]
 
 
 def table(runs: list[Run]) -> list[str]:
+    """One line a run, then the ratios (means over the repeats) of this tree and
+    of the baseline's.  Server columns: CPU seconds of redis-server, PostgreSQL
+    and the HTTP server during the run; Redis commands per page (those run by
+    scripts included) and script calls (EVALSHA) per page."""
     lines = [
         f"{'workers':>7} {'pages':>6} {'span s':>7} {'pages/s':>8} {'wall s':>7} "
-        f"{'CPU s':>6} {'CPU ms/page':>11} {'exit':>6}"
+        f"{'CPU s':>6} {'CPU ms/page':>11} {'exit':>6} {'redis s':>7} {'pg s':>5} "
+        f"{'http s':>6} {'redis cmd/page':>14} {'scripts/page':>12}"
     ]
     for run in runs:
         per_page = 1000 * run.cpu / run.pages if run.pages else 0.0
-        label = str(run.workers) if run.workers else "none"
+        pages = run.pages or 1
+        label = f"{run.tree} {run.workers}".strip() if run.workers else "none"
         lines.append(
             f"{label:>7} {run.pages:>6} {run.span:>7.1f} {run.rate:>8.1f} "
             f"{run.wall:>7.1f} {run.cpu:>6.1f} {per_page:>11.2f} "
-            f"{','.join(map(str, run.codes)):>6}"
+            f"{','.join(map(str, run.codes)):>6} {run.servers.redis:>7.1f} "
+            f"{run.servers.postgres:>5.1f} {run.servers.http:>6.1f} "
+            f"{run.servers.total() / pages:>14.1f} "
+            f"{run.servers.total('evalsha', 'eval') / pages:>12.1f}"
         )
 
     def mean(values: list[float]) -> float:
         return sum(values) / len(values) if values else 0.0
 
-    rate = {n: mean([r.rate for r in runs if r.workers == n]) for n in (0, 1, 2)}
-    cpu = {
-        n: mean([r.cpu / r.pages for r in runs if r.workers == n and r.pages]) for n in (0, 1, 2)
-    }
-    if rate[1] and rate[0]:
-        lines.append(
-            f"2 workers / 1 worker, pages/s: {rate[2] / rate[1]:.2f}x; 1 worker / no frontier: "
-            f"{rate[1] / rate[0]:.2f}x; CPU per page, 1 worker / no frontier: "
-            f"{cpu[1] / cpu[0]:.2f}x, 2 workers / 1: {cpu[2] / cpu[1]:.2f}x"
-        )
+    for tree in dict.fromkeys(run.tree for run in runs):
+        mine = [r for r in runs if r.tree == tree or (not r.workers)]
+        rate = {n: mean([r.rate for r in mine if r.workers == n]) for n in (0, 1, 2)}
+        cpu = {
+            n: mean([r.cpu / r.pages for r in mine if r.workers == n and r.pages])
+            for n in (0, 1, 2)
+        }
+        if rate[1] and rate[0] and cpu[0] and cpu[1]:
+            lines.append(
+                f"{tree + ': ' if tree else ''}2 workers / 1 worker, pages/s: "
+                f"{rate[2] / rate[1]:.2f}x; 1 worker / no frontier: "
+                f"{rate[1] / rate[0]:.2f}x; CPU per page, 1 worker / no frontier: "
+                f"{cpu[1] / cpu[0]:.2f}x, 2 workers / 1: {cpu[2] / cpu[1]:.2f}x"
+            )
     return lines
 
 
@@ -233,10 +318,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fingerprints", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="also crawl with 1 and 2 workers of this source tree (e.g. `git archive main` "
+        "unpacked), labelled base",
+    )
+    parser.add_argument(
         "--sections", nargs="+", default=["zero", "latency", "memory"],
         choices=["zero", "latency", "memory"],
     )  # fmt: skip
     args = parser.parse_args(argv)
+    if args.baseline is not None:
+        args.baseline = args.baseline.resolve()
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the start")
     with tempfile.TemporaryDirectory(prefix="bench-workers-") as tmp:
         work = Path(tmp)

@@ -10,17 +10,20 @@ Shared by ``bench.bench_scale`` and ``bench.bench_workers``:
 - :func:`delayed_server` serves it from memory after a fixed delay per answer, in
   its own process, and writes ``epoch-seconds status`` per answer when stopped.
 - :func:`answers` reads the 200 answers' times from either log.
+- :func:`process_tree_cpu` reads a server's CPU seconds (with its children's) from ``/proc``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import shutil
 import socket
 import subprocess
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -54,6 +57,14 @@ http {{
     }}
 }}
 """
+
+
+@dataclass(frozen=True)
+class Served:
+    """A running server: its base URL (``http://127.0.0.1:PORT``) and its process id."""
+
+    url: str
+    pid: int
 
 
 def generate_site(root: Path, size: int) -> int:
@@ -104,8 +115,8 @@ def wait_for_port(
 
 
 @contextmanager
-def nginx(root: Path, work: Path, log: bool = False) -> Iterator[str]:
-    """nginx serving ``root`` on a free loopback port; yields its base URL.
+def nginx(root: Path, work: Path, log: bool = False) -> Iterator[Served]:
+    """nginx serving ``root`` on a free loopback port (its master process's pid).
 
     With ``log``, every answer is logged as ``$msec $status`` (epoch seconds) to
     ``work / "access.log"`` (read it with :func:`answers`).
@@ -125,7 +136,7 @@ def nginx(root: Path, work: Path, log: bool = False) -> Iterator[str]:
     process = subprocess.Popen([binary, "-c", str(conf), "-p", str(work)])
     try:
         wait_for_port(port, process)
-        yield f"http://127.0.0.1:{port}"
+        yield Served(f"http://127.0.0.1:{port}", process.pid)
     finally:
         process.terminate()
         process.wait(10)
@@ -178,9 +189,9 @@ def _serve_delayed(root: str, port: int, delay: float, log: str) -> None:
 
 
 @contextmanager
-def delayed_server(root: Path, delay_ms: float, log: Path) -> Iterator[str]:
-    """The delayed server (``delay_ms`` per answer) in its own process; yields its
-    base URL.  ``log`` is written when the server stops (at the end of the block)."""
+def delayed_server(root: Path, delay_ms: float, log: Path) -> Iterator[Served]:
+    """The delayed server (``delay_ms`` per answer) in its own process.  ``log`` is
+    written when the server stops (at the end of the block)."""
     port = free_port()
     log.parent.mkdir(parents=True, exist_ok=True)
     process = multiprocessing.get_context("fork").Process(
@@ -189,7 +200,8 @@ def delayed_server(root: Path, delay_ms: float, log: Path) -> Iterator[str]:
     process.start()
     try:
         wait_for_port(port, process)
-        yield f"http://127.0.0.1:{port}"
+        assert process.pid is not None
+        yield Served(f"http://127.0.0.1:{port}", process.pid)
     finally:
         process.terminate()
         process.join(10)
@@ -206,3 +218,39 @@ def answers(log: Path, since: float = 0.0, until: float = float("inf")) -> list[
         if status == "200" and since <= float(stamp) <= until:
             times.append(float(stamp))
     return sorted(times)
+
+
+def _stat(pid: int) -> tuple[int, int, int] | None:
+    """(ppid, own CPU ticks, reaped children's CPU ticks) of ``pid`` from
+    ``/proc/PID/stat`` (proc(5): utime, stime, cutime, cstime are fields 14-17),
+    ``None`` if it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text.rpartition(")")[2].split()  # after the command name, which may hold spaces
+    ppid, utime, stime, cutime, cstime = (int(fields[i]) for i in (1, 11, 12, 13, 14))
+    return ppid, utime + stime, cutime + cstime
+
+
+def process_tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by ``pid``, its live descendants and
+    the children they have reaped (PostgreSQL's backends, nginx's worker).
+
+    Read twice, around a run: the difference is what the server did for it (a
+    descendant that exits between the reads and is not reaped yet is missed).
+    Linux only; 0.0 if ``pid`` is gone."""
+    children: dict[int, list[int]] = {}
+    stats: dict[int, tuple[int, int, int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (stat := _stat(int(entry))) is not None:
+            stats[int(entry)] = stat
+            children.setdefault(stat[0], []).append(int(entry))
+    ticks, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        if current in stats:
+            _, own, reaped = stats[current]
+            ticks += own + reaped
+            todo.extend(children.get(current, []))
+    return ticks / os.sysconf("SC_CLK_TCK")
