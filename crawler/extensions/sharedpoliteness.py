@@ -87,9 +87,13 @@ logger = logging.getLogger(__name__)
 
 #: KEYS: leases, next.  ARGV: lease id, concurrency, delay (ms), lease time (ms),
 #: ``1`` to wait for the next start time (``0``: a render's place, its delay is
-#: taken at its navigation by :data:`TURN`).  Returns ``{1, 0}`` when the lease
-#: is granted, ``{0, wait ms}`` when not.
+#: taken at its navigation by :data:`TURN`), then the ids of this worker's leases
+#: of the slot given back since its last ask (removed first).  Returns ``{1, 0}``
+#: when the lease is granted, ``{0, wait ms}`` when not.
 ACQUIRE = """
+for i = 6, #ARGV do
+  redis.call('ZREM', KEYS[1], ARGV[i])
+end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ttl = tonumber(ARGV[4])
@@ -152,6 +156,11 @@ return lost
 #: released by another worker is seen within this.
 POLL_INTERVAL = 0.05
 
+#: Longest a place given back waits (seconds) before it is removed from Redis on
+#: its own: the next ask of its slot by this worker, usually sooner, takes it
+#: along (one round trip for both).
+RELEASE_DELAY = 0.005
+
 #: Seconds to connect to Redis and to wait for an answer: an unreachable server
 #: fails the ask (the request goes ahead, counted) instead of holding it forever.
 REDIS_TIMEOUTS = {"socket_connect_timeout": 5.0, "socket_timeout": 10.0}
@@ -200,6 +209,10 @@ class SharedPoliteness:
         self._held: dict[str, Lease] = {}  # lease id -> lease
         self._turns: dict[str, _Turn] = {}  # slot key -> this process's requests asking
         self._heartbeat: asyncio.Task[None] | None = None
+        # leases key -> ids of leases given back, not yet removed in Redis
+        self._releasing: dict[str, list[str]] = {}
+        self._flush_timer: asyncio.TimerHandle | None = None
+        self._flushes: set[asyncio.Task[None]] = set()
         self._warned = False
         self._stats_lock = threading.Lock()
         # The browsers' worker threads' own client (redis-py's sync one is thread-safe).
@@ -267,6 +280,12 @@ class SharedPoliteness:
             self._heartbeat = None
         for lease in list(self._held.values()):
             await self.release(lease)
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+        await self._flush_releases()
+        if self._flushes:
+            await asyncio.gather(*self._flushes, return_exceptions=True)
         if self._client is not None:
             await self._client.aclose()
             self._client = self._loaded = None
@@ -295,7 +314,8 @@ class SharedPoliteness:
                 while True:
                     turn.freed.clear()
                     concurrency = max(1, slot.concurrency)
-                    args = (lease.id, concurrency, delay_ms, self.lease_ms, int(delay))
+                    released = self._releasing.pop(leases_key, [])
+                    args = (lease.id, concurrency, delay_ms, self.lease_ms, int(delay), *released)
                     granted, wait_ms = await self._scripts().acquire(
                         keys=(leases_key, next_key), args=args
                     )
@@ -358,17 +378,39 @@ class SharedPoliteness:
         self._count("wait_seconds", seconds)
 
     async def release(self, lease: Lease | None) -> None:
-        """Give the place back at once (also after a failed download)."""
+        """Give the place back: at once for this worker's requests of the slot, and
+        in Redis with the next ask of the slot or within :data:`RELEASE_DELAY`
+        (also after a failed download)."""
         if lease is None or self._held.pop(lease.id, None) is None:
             return
-        try:
-            await self._redis().zrem(lease.key, lease.id)
-        except (redis.RedisError, OSError) as e:
-            self._redis_failed(e)  # the lease expires by itself
-            return
+        self._releasing.setdefault(lease.key, []).append(lease.id)
+        if self._flush_timer is None:
+            self._flush_timer = asyncio.get_running_loop().call_later(
+                RELEASE_DELAY, self._flush_soon
+            )
         turn = self._turns.get(lease.slot)
         if turn is not None:
             turn.freed.set()
+
+    def _flush_soon(self) -> None:
+        self._flush_timer = None
+        task = asyncio.ensure_future(self._flush_releases())
+        self._flushes.add(task)
+        task.add_done_callback(self._flushes.discard)
+
+    async def _flush_releases(self) -> None:
+        """Remove the places given back (and not taken along by an ask) in Redis:
+        one pipelined round trip."""
+        pending, self._releasing = self._releasing, {}
+        if not pending:
+            return
+        try:
+            pipe = self._redis().pipeline(transaction=False)
+            for key, ids in pending.items():
+                pipe.zrem(key, *ids)
+            await pipe.execute()
+        except (redis.RedisError, OSError) as e:
+            self._redis_failed(e)  # the leases expire by themselves
 
     async def _renew_forever(self) -> None:
         interval = self.lease_ms / 3000

@@ -6,10 +6,19 @@ body); here the crawl's ``REQUEST_FINGERPRINTER_CLASS``
 without a frontier, and the set holds its 20-byte digests rather than 40 hex
 digits.  As :class:`crawler.dupefilter.RedirectRecordingDupeFilter`, the last
 hop of a redirect chain to a page already crawled is let through once.
+
+A fingerprint in the shared set stays there until the crawl finishes (nothing
+removes one before: :meth:`crawler.frontier.shared.SharedCrawl.close`), so this
+process remembers the last ``CRAWLER_FRONTIER_SEEN_CACHE`` fingerprints it
+added or found there, least recently used first out, and answers "seen" for
+them without asking Redis: most links of a page lead to pages already seen.
+A fingerprint it forgot is asked again (one ``SADD``), so the answer is the
+same either way.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from scrapy_redis.dupefilter import RFPDupeFilter
@@ -26,7 +35,12 @@ if TYPE_CHECKING:
 
 
 class FrontierDupeFilter(RFPDupeFilter):
-    """Seen fingerprints in the Redis set ``<CRAWLER_FRONTIER_PREFIX>:seen``."""
+    """Seen fingerprints in the Redis set ``<CRAWLER_FRONTIER_PREFIX>:seen``.
+
+    ``cache_size``: how many fingerprints known to be in that set this process
+    remembers (0: none, every request asks Redis).  Stats:
+    ``frontier/seen_cache/hits`` (requests found seen without a round trip).
+    """
 
     def __init__(
         self,
@@ -35,10 +49,13 @@ class FrontierDupeFilter(RFPDupeFilter):
         debug: bool = False,
         fingerprinter: RequestFingerprinterProtocol | None = None,
         stats: StatsCollector | None = None,
+        cache_size: int = 0,
     ) -> None:
         super().__init__(server, key, debug)
         self.fingerprinter = fingerprinter
         self.stats = stats
+        self.cache_size = cache_size
+        self._known: OrderedDict[bytes, None] = OrderedDict()  # fingerprints in the set
 
     @classmethod
     def from_spider(cls, spider: Spider) -> Self:
@@ -51,19 +68,50 @@ class FrontierDupeFilter(RFPDupeFilter):
             settings.getbool("DUPEFILTER_DEBUG"),
             fingerprinter=crawler.request_fingerprinter,
             stats=crawler.stats,
+            cache_size=settings.getint("CRAWLER_FRONTIER_SEEN_CACHE"),
         )
 
     def request_fingerprint(self, request: Request) -> bytes:  # type: ignore[override]
         assert self.fingerprinter is not None
         return self.fingerprinter.fingerprint(request)
 
+    def known(self, fingerprint: bytes) -> bool:
+        """Whether ``fingerprint`` is certainly in the shared set (remembered here)."""
+        if fingerprint not in self._known:
+            return False
+        self._known.move_to_end(fingerprint)
+        if self.stats is not None:
+            self.stats.inc_value("frontier/seen_cache/hits")
+        return True
+
+    def remember(self, fingerprint: bytes) -> None:
+        """``fingerprint`` is in the shared set now (added or found there)."""
+        if self.cache_size <= 0:
+            return
+        self._known[fingerprint] = None
+        self._known.move_to_end(fingerprint)
+        if len(self._known) > self.cache_size:
+            self._known.popitem(last=False)
+
     def request_seen(self, request: Request) -> bool:
-        seen = bool(super().request_seen(request))
-        if seen and request.meta.get("redirect_urls"):
+        fingerprint = self.request_fingerprint(request)
+        if self.known(fingerprint):
+            added = False
+        else:
+            added = bool(self.server.sadd(self.key, fingerprint))
+            self.remember(fingerprint)
+        return self.seen_after(request, added)
+
+    def seen_after(self, request: Request, added: bool) -> bool:
+        """What :meth:`request_seen` answers once the request's fingerprint was
+        ``added`` to the set (``False``: it was there already)."""
+        if added:
+            return False
+        if request.meta.get("redirect_urls"):
             if self.stats is not None:
                 self.stats.inc_value("dupefilter/redirect_refetched")
             return False
-        return seen
+        return True
 
     def close(self, reason: str = "") -> None:
         """The seen set stays while other workers crawl (the last one deletes it)."""

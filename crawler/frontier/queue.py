@@ -24,6 +24,16 @@ class LeasedPriorityQueue(PriorityQueue):
 
     shared: SharedCrawl | None = None
 
+    def push_new(self, request: Request, fingerprint: bytes, force: bool = False) -> bool:
+        """Queue ``request`` if ``fingerprint`` is not in the seen set, and add it
+        there, in one round trip (:meth:`~crawler.frontier.shared.SharedCrawl.queue_new`);
+        ``force``: queue it anyway.  Returns whether the fingerprint was added.
+        Raises what the serializer raises when the request cannot be encoded
+        (before Redis is asked)."""
+        assert self.shared is not None
+        data = self._encode_request(request)
+        return self.shared.queue_new(fingerprint, -request.priority, data, force)
+
     def pop_leased(self) -> tuple[str, Request] | None:
         """The best request and its lease field, or ``None`` when the queue is empty."""
         assert self.shared is not None

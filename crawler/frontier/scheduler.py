@@ -129,27 +129,52 @@ class FrontierScheduler(Scheduler):
         return len(self.queue) + len(self._local)
 
     def enqueue_request(self, request: Request) -> bool:
+        """Queue ``request`` unless its fingerprint is in the shared seen set: one
+        Redis round trip for a new request (the check and the push, one script),
+        none for one this process knows was seen (:class:`FrontierDupeFilter`'s cache)."""
         if self._done:  # a worker that joined a finished crawl (its start request)
             return False
-        if not request.dont_filter and self.df.request_seen(request):
-            self.df.log(request, self.spider)
-            return False
-        try:
-            self.queue.push(request)
-        except Exception as e:  # to_dict (a callback not of the spider) or pickle
-            self.stats.inc_value("frontier/unserializable")
-            logger.warning(
-                "Request %s cannot be shared with other workers (%s): it stays in this "
-                "one, and a kill would lose it",
-                request,
-                e,
-            )
-            self._local.append(request)
+        if request.dont_filter:
+            self._push(request)
+        else:
+            fingerprint = self.df.request_fingerprint(request)
+            redirected = bool(request.meta.get("redirect_urls"))
+            if not redirected and self.df.known(fingerprint):
+                self.df.log(request, self.spider)
+                return False
+            try:
+                added = self.queue.push_new(request, fingerprint, force=redirected)
+            except Exception as e:  # to_dict (a callback not of the spider) or pickle
+                if self.df.request_seen(request):
+                    self.df.log(request, self.spider)
+                    return False
+                self._keep_local(request, e)
+            else:
+                self.df.remember(fingerprint)
+                if self.df.seen_after(request, added):
+                    self.df.log(request, self.spider)
+                    return False
         self.stats.inc_value("scheduler/enqueued/redis")
         if not self._seeded:
             self._seeded = True
             self.shared.mark_seeded()
         return True
+
+    def _push(self, request: Request) -> None:
+        try:
+            self.queue.push(request)
+        except Exception as e:  # to_dict (a callback not of the spider) or pickle
+            self._keep_local(request, e)
+
+    def _keep_local(self, request: Request, error: Exception) -> None:
+        self.stats.inc_value("frontier/unserializable")
+        logger.warning(
+            "Request %s cannot be shared with other workers (%s): it stays in this "
+            "one, and a kill would lose it",
+            request,
+            error,
+        )
+        self._local.append(request)
 
     def next_request(self) -> Request | None:
         if self._local:

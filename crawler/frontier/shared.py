@@ -69,6 +69,17 @@ redis.call('HSET', KEYS[2], field, r[1])
 return {field, r[1]}
 """
 
+# Queue a request unless its fingerprint was seen: KEYS seen, queue; ARGV
+# fingerprint, score, the request's bytes, '1' to queue it even if seen (the
+# last hop of a redirect).  Returns 1 when the fingerprint was added, else 0.
+_QUEUE_NEW = """
+local added = redis.call('SADD', KEYS[1], ARGV[1])
+if added == 1 or ARGV[4] == '1' then
+  redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+end
+return added
+"""
+
 # Renew a worker's liveness: KEYS alive, workers; ARGV worker, ttl (ms).
 _BEAT = """
 redis.call('SET', KEYS[1], '1', 'PX', ARGV[2])
@@ -245,6 +256,7 @@ class SharedCrawl:
         self.worker = worker
         self.lease_timeout = lease_timeout
         self._pop = client.register_script(_POP)
+        self._queue_new = client.register_script(_QUEUE_NEW)
         self._beat = client.register_script(_BEAT)
         self._survey = client.register_script(_SURVEY)
         self._close = client.register_script(_CLOSE)
@@ -325,6 +337,15 @@ class SharedCrawl:
             return None
         field, data = result
         return field.decode(), data
+
+    def queue_new(self, fingerprint: bytes, score: float, data: bytes, force: bool = False) -> bool:
+        """Add ``fingerprint`` to the seen set and, if it was not there (or with
+        ``force``), queue the request ``data`` with ``score`` (minus its priority):
+        one round trip.  Returns whether the fingerprint was added."""
+        added = self._queue_new(
+            keys=[self.key("seen"), self.queue_key], args=[fingerprint, score, data, int(force)]
+        )
+        return bool(added)
 
     def release(self, fields: Iterable[str]) -> None:
         """The leased requests ``fields`` are done (their pages handled, the requests
