@@ -119,6 +119,37 @@ def test_concurrency_and_delay_across_two_workers(redis_url: str) -> None:
     assert two.crawler.stats.get_value("crawler/shared_politeness/waits") == 3
 
 
+def test_a_place_given_back_goes_with_the_next_ask_or_soon(
+    redis_url: str, redis_server: RedisServer
+) -> None:
+    """A release is not a round trip of its own: the slot's next ask removes it in
+    Redis (so it is granted at once), else a pipelined removal within RELEASE_DELAY."""
+    one = _worker(_settings(redis_url))
+    slot = Slot(concurrency=1, delay=0.0, jitter=0.0)
+    key = f"crawler:test:politeness:{HOST}:leases"
+    client = redis_server.client()
+
+    async def scenario() -> tuple[list[bytes], str, int]:
+        first = await one.acquire(HOST, slot)
+        await one.release(first)
+        again = await one.acquire(HOST, slot)  # the slot's one place: given back above
+        assert again is not None
+        held = client.zrange(key, 0, -1)
+        await one.release(again)
+        await asyncio.sleep(0.2)  # no more asks: removed on its own
+        left = client.zcard(key)
+        await one.spider_closed()
+        return held, again.id, left
+
+    client.config_resetstat()
+    held, again, left = asyncio.run(scenario())
+    assert held == [again.encode()]
+    assert left == 0
+    assert one.crawler.stats.get_value("crawler/shared_politeness/waits") is None
+    assert one.crawler.stats.get_value("crawler/shared_politeness/leases") == 2
+    assert "cmdstat_zrem" in client.info("commandstats")
+
+
 def test_a_dead_workers_leases_expire(redis_url: str, redis_server: RedisServer) -> None:
     """A worker that stops renewing (here: never started its heartbeat) frees its places."""
     dead = _worker(_settings(redis_url, lease=0.6))

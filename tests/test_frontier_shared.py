@@ -27,6 +27,31 @@ def test_a_pop_is_a_lease_until_released(redis_url: str) -> None:
     assert a.survey() == (1, 0, 0, [])
 
 
+def test_pops_of_several_requests_lease_each_best_first(redis_url: str) -> None:
+    a = worker(redis_url, "a")
+    a.join()
+    a.client.zadd(a.queue_key, {b"r1": -5, b"r2": 0, b"r3": 1})
+    popped = a.pop_many(2)
+    assert [data for _, data in popped] == [b"r1", b"r2"]
+    assert a.survey() == (1, 2, 0, [])
+    assert [data for _, data in a.pop_many(5)] == [b"r3"]
+    assert a.pop_many(5) == []
+    a.release(field for field, _ in popped)
+    assert a.survey() == (0, 1, 0, [])
+
+
+def test_a_new_request_is_checked_and_queued_at_once(redis_url: str) -> None:
+    a = worker(redis_url, "a")
+    assert a.queue_new(b"fp1", -3, b"r1")
+    assert not a.queue_new(b"fp1", 0, b"r1 again")  # seen: not queued
+    assert not a.queue_new(b"fp1", 0, b"redirected", force=True)  # seen, queued anyway
+    assert a.client.smembers(a.key("seen")) == {b"fp1"}
+    assert a.client.zrange(a.queue_key, 0, -1, withscores=True) == [
+        (b"r1", -3.0),
+        (b"redirected", 0.0),
+    ]
+
+
 def test_a_dead_workers_leases_go_back_to_the_queue(redis_url: str) -> None:
     dying, survivor = worker(redis_url, "dying", lease_timeout=0.2), worker(redis_url, "b")
     dying.join()

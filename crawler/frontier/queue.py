@@ -36,12 +36,14 @@ class LeasedPriorityQueue(PriorityQueue):
 
     def pop_leased(self) -> tuple[str, Request] | None:
         """The best request and its lease field, or ``None`` when the queue is empty."""
+        popped = self.pop_leased_many(1)
+        return popped[0] if popped else None
+
+    def pop_leased_many(self, count: int) -> list[tuple[str, Request]]:
+        """The ``count`` best requests (fewer when the queue has fewer), best first,
+        each with its lease field."""
         assert self.shared is not None
-        popped = self.shared.pop()
-        if popped is None:
-            return None
-        field, data = popped
-        return field, self._decode_request(data)
+        return [(field, self._decode_request(data)) for field, data in self.shared.pop_many(count)]
 
     def pop(self, timeout: int = 0) -> Any:
         """A pop without its lease field could never be released: :meth:`pop_leased`."""

@@ -19,6 +19,11 @@ lists the keys).  What this adds to scrapy-redis:
   ``finished``.  Before the start request is queued the crawl never counts as done.
 * **Wake-ups.** While the shared queue has requests and this engine has room,
   the engine is asked to pull them at every poll, not at its 5-second heartbeat.
+* **Round trips.** A request this worker knows is in the seen set
+  (``CRAWLER_FRONTIER_SEEN_CACHE``) is dropped without asking Redis; a new one
+  is checked and queued by one script; requests are leased
+  :data:`POP_BATCH` at a time (those the engine has not asked for yet wait
+  here, leased, and count as in flight).
 * A request that cannot be serialised (its callback is not a spider method)
   stays in this process (a local queue served first), counted in
   ``frontier/unserializable``.
@@ -50,6 +55,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: Requests leased from the shared queue in one round trip; those not asked for
+#: yet wait in this worker, leased (a kill or a close puts them back in the queue).
+POP_BATCH = 4
+
 #: Seconds between two publications of this worker's stats to Redis (a killed
 #: worker's counters are those of its last one).
 STATS_INTERVAL = 2.0
@@ -75,6 +84,8 @@ class FrontierScheduler(Scheduler):
         self.idle_timeout = idle_timeout  # seconds
         self._leases: dict[str, Request] = {}  # lease field -> the request popped
         self._local: deque[Request] = deque()  # requests that cannot be shared
+        # leased from the shared queue, not handed to the engine yet: (lease field, request)
+        self._popped: deque[tuple[str, Request]] = deque()
         self._done = False  # the whole crawl is done: close
         self._late = False  # joined a crawl that had finished
         self._idle_since: float | None = None  # monotonic time the crawl looked idle
@@ -126,7 +137,7 @@ class FrontierScheduler(Scheduler):
         super().close(reason)  # persist: nothing deleted
 
     def __len__(self) -> int:
-        return len(self.queue) + len(self._local)
+        return len(self.queue) + len(self._local) + len(self._popped)
 
     def enqueue_request(self, request: Request) -> bool:
         """Queue ``request`` unless its fingerprint is in the shared seen set: one
@@ -179,10 +190,11 @@ class FrontierScheduler(Scheduler):
     def next_request(self) -> Request | None:
         if self._local:
             return self._local.popleft()
-        popped = self.queue.pop_leased()
-        if popped is None:
-            return None
-        field, request = popped
+        if not self._popped:
+            self._popped.extend(self.queue.pop_leased_many(POP_BATCH))
+            if not self._popped:
+                return None
+        field, request = self._popped.popleft()
         self._leases[field] = request
         self.stats.inc_value("scheduler/dequeued/redis")
         self.stats.inc_value("frontier/leased")
@@ -190,7 +202,7 @@ class FrontierScheduler(Scheduler):
 
     def has_pending_requests(self) -> bool:
         """Until the whole crawl is done (see the module), not only this worker's part."""
-        return not self._done or bool(self._local)
+        return not self._done or bool(self._local) or bool(self._popped)
 
     # -- every CRAWLER_FRONTIER_POLL_INTERVAL seconds ---------------------------
 
@@ -222,7 +234,7 @@ class FrontierScheduler(Scheduler):
             shared.publish_stats(self.stats.get_stats())
         if not self._seeded:
             self._seeded = shared.seeded()
-        if queued or leased or self._leases or self._local or not self._seeded:
+        if queued or leased or self._leases or self._local or self._popped or not self._seeded:
             self._idle_since = None
         elif self._idle_since is None:
             self._idle_since = now
@@ -234,7 +246,7 @@ class FrontierScheduler(Scheduler):
                 self.idle_timeout,
             )
             self._done = True
-        if queued or self._done:
+        if queued or self._popped or self._done:
             self._wake_engine()
 
     def _release_done(self) -> None:

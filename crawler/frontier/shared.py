@@ -59,14 +59,18 @@ CRAWLS_KEY = f"{PREFIX_ROOT}:crawls"
 #: Seconds a finished crawl's ``meta`` hash stays in Redis (its other keys go at once).
 FINISHED_TTL = 7 * 24 * 3600
 
-# Pop the best request and lease it to the worker: KEYS queue, lease hash, sequence.
+# Pop the best requests (at most ARGV[1]) and lease them to the worker: KEYS queue,
+# lease hash, sequence.  Returns {field, request, field, request...}.
 _POP = """
-local r = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-if #r == 0 then return nil end
-redis.call('ZREM', KEYS[1], r[1])
-local field = redis.call('INCR', KEYS[3]) .. ':' .. r[2]
-redis.call('HSET', KEYS[2], field, r[1])
-return {field, r[1]}
+local r = redis.call('ZPOPMIN', KEYS[1], ARGV[1])
+local out = {}
+for i = 1, #r, 2 do
+  local field = redis.call('INCR', KEYS[3]) .. ':' .. r[i + 1]
+  redis.call('HSET', KEYS[2], field, r[i])
+  table.insert(out, field)
+  table.insert(out, r[i])
+end
+return out
 """
 
 # Queue a request unless its fingerprint was seen: KEYS seen, queue; ARGV
@@ -332,11 +336,16 @@ class SharedCrawl:
 
     def pop(self) -> tuple[str, bytes] | None:
         """The best queued request's bytes, leased to this worker, with its lease field."""
-        result = self._pop(keys=[self.queue_key, self.lease_key, self.key("lease_seq")])
-        if not result:
-            return None
-        field, data = result
-        return field.decode(), data
+        popped = self.pop_many(1)
+        return popped[0] if popped else None
+
+    def pop_many(self, count: int) -> list[tuple[str, bytes]]:
+        """The ``count`` best queued requests (fewer if the queue has fewer), best
+        first, leased to this worker, with their lease fields: one round trip."""
+        result = self._pop(
+            keys=[self.queue_key, self.lease_key, self.key("lease_seq")], args=[count]
+        )
+        return [(result[i].decode(), result[i + 1]) for i in range(0, len(result), 2)]
 
     def queue_new(self, fingerprint: bytes, score: float, data: bytes, force: bool = False) -> bool:
         """Add ``fingerprint`` to the seen set and, if it was not there (or with
