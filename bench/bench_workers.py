@@ -1,7 +1,7 @@
 """Shared frontier: 1 worker vs 2 on this machine, and Redis memory per seen request.
 
 ``python -m bench.bench_workers [--pages 2000] [--latency-ms 50] [--fingerprints 1000000]
-[--sections zero latency memory] [--repeat 1] [--baseline DIR]``
+[--sections zero latency memory] [--repeat 1] [--baseline DIR] [--variant LABEL=ARGS]``
 
 ``zero``
     A static catalogue (``--pages`` items of about 5 KB with 10 links each, the
@@ -31,7 +31,9 @@ and what the servers did meanwhile: CPU seconds of redis-server, PostgreSQL
 the machine's cores with the workers, and Redis commands per page (``INFO
 commandstats``: commands run by a Lua script count too) and script calls per page.
 ``--baseline DIR`` adds crawls with 1 and 2 workers of another source tree
-(``git archive main | tar -x -C DIR``), taking turns with this one's.
+(``git archive main | tar -x -C DIR``), labelled ``base``, and ``--variant
+LABEL=ARGS`` crawls with 1 and 2 workers of this tree with more crawler
+arguments (e.g. ``-s CRAWLER_FRONTIER_POLITENESS=False``), all taking turns.
 The machine is shared: compare the ratios of one run.
 """
 
@@ -40,6 +42,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -53,6 +56,7 @@ from tests.pgserver import PostgresServer
 from tests.redisserver import RedisServer
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from contextlib import AbstractContextManager
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -131,16 +135,24 @@ class ServerMeter:
 
 
 def crawl(
-    base: str, workers: int, redis_url: str, store: str, work: Path, tree: Path = REPO_ROOT
+    base: str,
+    workers: int,
+    redis_url: str,
+    store: str,
+    work: Path,
+    tree: Path = REPO_ROOT,
+    extra: Sequence[str] = (),
 ) -> tuple[float, float, tuple[int, ...]]:
     """One shared crawl with ``workers`` processes (0: one crawl without a frontier)
-    of the crawler in the source tree ``tree``; (wall s, CPU s, exit codes)."""
+    of the crawler in the source tree ``tree``, each with the arguments ``extra``
+    too; (wall s, CPU s, exit codes)."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
     fast = [
         "-s", "CRAWLER_FRONTIER_IDLE_TIMEOUT=1",
         "-s", "LOG_LEVEL=WARNING",
         # The trap budget of a URL pattern (200 pages) is counted per process.
         "-s", "CRAWLER_MAX_PAGES_PER_PATTERN=0",
+        *extra,
     ]  # fmt: skip
     cli = [sys.executable, "-m", "crawler.cli"]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -188,9 +200,15 @@ def section(
     """The crawls of one section against the server ``served``, whose answers are
     logged to ``log`` (:func:`bench.sites.answers`): no frontier, 1 and 2 workers,
     and 1 and 2 workers of ``args.baseline`` if given, taking turns."""
-    trees = [("", REPO_ROOT)] + ([("base", args.baseline)] if args.baseline else [])
-    plan = [(label, tree, workers) for label, tree in trees for workers in (0, 1, 2)]
-    plan = [(label, tree, workers) for label, tree, workers in plan if workers or not label]
+    trees: list[tuple[str, Path, list[str]]] = [("", REPO_ROOT, [])]
+    trees += [(label, REPO_ROOT, extra) for label, extra in args.variants.items()]
+    trees += [("base", args.baseline, [])] if args.baseline else []
+    plan = [
+        (label, tree, extra, workers)
+        for label, tree, extra in trees
+        for workers in (0, 1, 2)
+        if workers or not label
+    ]
     runs = []
     redis_server = RedisServer().start()
     postgres = PostgresServer().start()
@@ -198,13 +216,13 @@ def section(
         with served as server:
             meter = ServerMeter(redis_server, postgres, server.pid)
             for _ in range(args.repeat):
-                for label, tree, workers in plan:
+                for label, tree, extra, workers in plan:
                     redis_server.flush()
                     postgres.reset()
                     meter.start()
                     since = time.time()
                     wall, cpu, codes = crawl(
-                        server.url, workers, redis_server.url, postgres.url, work, tree
+                        server.url, workers, redis_server.url, postgres.url, work, tree, extra
                     )
                     time.sleep(0.5 if name == "zero" else 0)  # nginx writes its log
                     servers = meter.stop()
@@ -327,7 +345,20 @@ def main(argv: list[str] | None = None) -> None:
         "--sections", nargs="+", default=["zero", "latency", "memory"],
         choices=["zero", "latency", "memory"],
     )  # fmt: skip
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="LABEL=ARGS",
+        help="also crawl with 1 and 2 workers of this tree with these crawler arguments",
+    )
     args = parser.parse_args(argv)
+    args.variants = {}
+    for text in args.variant:
+        label, sep, rest = text.partition("=")
+        if not sep or not label or label in ("base", *args.variants):
+            parser.error(f"--variant takes LABEL=ARGS with a new label, not {text!r}")
+        args.variants[label] = shlex.split(rest)
     if args.baseline is not None:
         args.baseline = args.baseline.resolve()
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the start")
