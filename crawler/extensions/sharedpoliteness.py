@@ -26,7 +26,10 @@ machines do not matter.  The script grants a lease only when fewer than the
 slot's concurrency are held and the next start time has come; otherwise it
 tells how long to wait.  In each process, one request per slot asks at a time
 (the others wait their turn behind it, in order); waits are ``asyncio.sleep``,
-never the reactor blocked.
+never the reactor blocked.  A place given back is free at once for this
+process's next request of the slot, whose ask removes it in Redis in the same
+script; one not taken along so is removed within :data:`RELEASE_DELAY` (one
+pipelined round trip for all of them), so a release costs no round trip of its own.
 
 Where it applies: plain downloads ask in
 :class:`crawler.downloader.SlotReservingDownloader` just before the download

@@ -21,7 +21,8 @@ lists the keys).  What this adds to scrapy-redis:
   the engine is asked to pull them at every poll, not at its 5-second heartbeat.
 * **Round trips.** A request this worker knows is in the seen set
   (``CRAWLER_FRONTIER_SEEN_CACHE``) is dropped without asking Redis; a new one
-  is checked and queued by one script; requests are leased
+  is checked and queued by one script (and a request popped is known seen
+  from then on, whichever worker queued it); requests are leased
   :data:`POP_BATCH` at a time (those the engine has not asked for yet wait
   here, leased, and count as in flight).
 * A request that cannot be serialised (its callback is not a spider method)
@@ -195,6 +196,8 @@ class FrontierScheduler(Scheduler):
             if not self._popped:
                 return None
         field, request = self._popped.popleft()
+        if not request.dont_filter:  # queued by queue_new: its fingerprint is in the seen set
+            self.df.remember(self.df.request_fingerprint(request))
         self._leases[field] = request
         self.stats.inc_value("scheduler/dequeued/redis")
         self.stats.inc_value("frontier/leased")
