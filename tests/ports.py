@@ -18,9 +18,14 @@ Two habits are unsafe there:
   again from the moment it is returned until the server binds it.  The servers
   the tests start fail to start if another socket took it (and say so), and
   whoever polls them for readiness checks that the server answering is the one
-  it started (:func:`listens`).  A test that
-  needs a port for a server it starts *later* holds it with :class:`HeldPort`
-  and releases it just before the start.
+  it started (:func:`listens`).  A test that needs a port for a server it
+  starts *later* holds it with :class:`HeldPort` and releases it just before the
+  start; a server a test kills holds its port until it starts again
+  (``HeldPort(port, reuse=True)``).
+
+The fixed ports 1 and 9 that some tests give as never-fetched or dead URLs are
+safe from both: the kernel hands out ports of ``ip_local_port_range`` only
+(32768-60999 here), and no test binds them.
 """
 
 from __future__ import annotations
