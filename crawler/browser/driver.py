@@ -436,8 +436,11 @@ def _sweep_stale(temp_dir: str | None) -> None:
         _wait_gone(kill_by_home(os.path.join(path, "home")), KILL_WAIT)
 
     for parent in dict.fromkeys((temp_dir or tempfile.gettempdir(), tempfile.gettempdir())):
-        for path in sweep(parent, kill):
-            logger.debug("removed %s, left by a crawl that is gone", path)
+        removed = sweep(parent, kill)
+        if removed:
+            logger.info(
+                "removed %d browser dirs in %s left by crawls that are gone", len(removed), parent
+            )
 
 
 def _browser_pid(
