@@ -400,51 +400,56 @@ class SiteSpider(Spider):
         if self._depth_limit and depth > self._depth_limit:
             scheduled = None  # too deep: Scrapy's DepthMiddleware drops and counts them
         dropped = 0
+        followed: dict[str, int] = {}  # found_via -> links followed, counted at the end
         stats = self.crawler.stats
         forms = self.form_submitter
         traps = self.traps
         recorded: dict[tuple[str, str], Link] = {}
         requested: set[str] = {response.url}
         urls: set[str] = set()
-        for link in links:
-            if traps is not None:
-                url = traps.clean(link.url)
-                if url != link.url:
-                    link = replace(link, url=url)
-            key = (link.url, str(link.found_via))
-            if key in recorded:
-                continue
-            if link.found_via == FoundVia.SCRIPT and link.url in urls:
-                # ``script`` is "only the live page has it": a URL the served HTML,
-                # a timer or scrolling already gave is not a discovery of its own.
-                continue
-            recorded[key] = link
-            urls.add(link.url)
-            if link.url in requested:
-                if link.url == response.url:
-                    stats.inc_value("crawler/links/self")
-                continue
-            if forms is not None and forms.policy.is_logout(link.url, link.text or ""):
-                stats.inc_value("crawler/links/skipped_logout")
-                continue
-            unusable = unfetchable(link.url)
-            if unusable is not None:
-                shown = redact_url(link.url)
-                recorded[key] = replace(link, url=shown, refused=unusable.reason)
-                self._refused_link(response, shown, unusable.kind, unusable.reason)
-                continue
-            refused = traps.refusal(link.url) if traps is not None else None
-            if refused is not None:
-                recorded[key] = replace(link, refused=refused)
-                continue
-            requested.add(link.url)
-            stats.inc_value(f"crawler/links/found_via/{link.found_via}")
-            if scheduled is not None and _scheduled(scheduled, link.url, link.found_via):
-                dropped += 1
-                continue
-            yield make_request(link.url, FoundVia(link.found_via))
-        if dropped:
-            self._count_scheduled(dropped, depth)
+        try:
+            for link in links:
+                if traps is not None:
+                    url = traps.clean(link.url)
+                    if url != link.url:
+                        link = replace(link, url=url)
+                key = (link.url, str(link.found_via))
+                if key in recorded:
+                    continue
+                if link.found_via == FoundVia.SCRIPT and link.url in urls:
+                    # ``script`` is "only the live page has it": a URL the served HTML,
+                    # a timer or scrolling already gave is not a discovery of its own.
+                    continue
+                recorded[key] = link
+                urls.add(link.url)
+                if link.url in requested:
+                    if link.url == response.url:
+                        stats.inc_value("crawler/links/self")
+                    continue
+                if forms is not None and forms.policy.is_logout(link.url, link.text or ""):
+                    stats.inc_value("crawler/links/skipped_logout")
+                    continue
+                unusable = unfetchable(link.url)
+                if unusable is not None:
+                    shown = redact_url(link.url)
+                    recorded[key] = replace(link, url=shown, refused=unusable.reason)
+                    self._refused_link(response, shown, unusable.kind, unusable.reason)
+                    continue
+                refused = traps.refusal(link.url) if traps is not None else None
+                if refused is not None:
+                    recorded[key] = replace(link, refused=refused)
+                    continue
+                requested.add(link.url)
+                followed[link.found_via] = followed.get(link.found_via, 0) + 1
+                if scheduled is not None and _scheduled(scheduled, link.url, link.found_via):
+                    dropped += 1
+                    continue
+                yield make_request(link.url, FoundVia(link.found_via))
+        finally:  # also when the output is not consumed to the end
+            for found_via, count in followed.items():
+                stats.inc_value(f"crawler/links/found_via/{found_via}", count)
+            if dropped:
+                self._count_scheduled(dropped, depth)
         if recorded:
             yield PageLinks(source=_record_url(response), links=list(recorded.values()))
 
