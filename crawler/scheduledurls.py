@@ -26,9 +26,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: URLs remembered (least recently used forgotten first): about 200 bytes each
-#: with a URL of 60 characters, 8 MB in all.
-SIZE = 40_000
+#: URLs remembered (least recently used forgotten first): about 240 bytes each
+#: with a URL of 55 characters, key and order included (tracemalloc), 8 MB in all.
+SIZE = 32_000
 
 #: Fingerprinters whose fingerprint of a GET request without a body is a function
 #: of its URL and ``meta["hash_route"]`` alone (the others are unknown: the rule
@@ -54,9 +54,9 @@ class ScheduledUrls:
     same way (a ``GET`` without a body; its URL as :class:`~crawler.pagerequest.
     PageRequest` makes it safe), has the same fingerprint: the filter would drop
     it (``dont_filter`` requests skip it and are never dropped early).  A link
-    that is not here goes the usual way: a request the spider middlewares (depth
-    limit, offsite...) drop never reaches the filter and is not remembered, so a
-    link too deep once is requested when found again shallower.
+    that is not here goes the usual way: a request the spider middlewares drop
+    (Scrapy's depth and URL length limits) never reaches the filter and is not
+    remembered, so a link too deep once is requested when found again shallower.
 
     Bounded: the :data:`SIZE` URLs used last are kept (a forgotten one is a
     miss).  Starts empty, also when a job directory is resumed.
