@@ -188,7 +188,8 @@ def repeated_run(path: str, max_repeats: int) -> list[str] | None:
     return None
 
 
-#: URLs whose trap facts a guard remembers: about 400 bytes each (4 MB).
+#: URLs whose trap facts a guard remembers: about 500 bytes each with URLs of 80
+#: characters (the URL, its pattern and canonical form), 5 MB.
 FACTS_CACHE_SIZE = 10_000
 
 
