@@ -132,6 +132,11 @@ CRAWLER_MAX_URL_LENGTH: Annotated[int, Ge(0)] = 2000  # characters
 # (case-insensitive; a trailing * matches a prefix)
 CRAWLER_SESSION_ID_NAMES: list[str] = []
 
+# Links whose request certainly went through the duplicate filter (crawler.scheduledurls):
+# the site spider drops them before building a request (same pages, links rows and stats,
+# less CPU); off: every link is requested and the duplicate filter drops it
+CRAWLER_DROP_SCHEDULED_LINKS: bool = True
+
 # Item dedup within a run (crawler.pipelines.dedup)
 CRAWLER_DEDUP_ENABLED: bool = True
 

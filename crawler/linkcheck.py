@@ -14,6 +14,7 @@ masked), counted in ``crawler/links/refused/<kind>`` and logged on one line.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
@@ -29,9 +30,16 @@ class LinkRefusal(NamedTuple):
     reason: str  # "<kind>: ..." as stored with the link (links.refused)
 
 
+#: URLs whose answer is remembered (a site's menu links are asked about on every
+#: page): a pure function of a string, about 200 bytes an entry (2 MB).
+CACHE_SIZE = 10_000
+
+
+@lru_cache(maxsize=CACHE_SIZE)
 def unfetchable(url: str) -> LinkRefusal | None:
     """Why ``url`` (absolute, as a link extractor made it) cannot be fetched as
-    written, or ``None``.  The reason holds no part of the URL's user information."""
+    written, or ``None``.  The reason holds no part of the URL's user information.
+    Remembered for the last :data:`CACHE_SIZE` URLs."""
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a port that is not one

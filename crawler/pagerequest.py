@@ -37,3 +37,9 @@ class PageRequest(Request):
             self._safe_urls.put(key, self._url)
         else:
             self._url = safe
+
+    @classmethod
+    def known_safe_url(cls, url: str, encoding: str = "utf-8") -> str | None:
+        """The URL a ``PageRequest(url)`` with this ``encoding`` (Scrapy's default)
+        gets, if one was made lately (remembered); ``None`` otherwise."""
+        return cls._safe_urls.get((url, encoding))

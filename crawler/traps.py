@@ -44,6 +44,7 @@ from w3lib.url import canonicalize_url
 
 from crawler.exceptions import ConfigError
 from crawler.journal import RequestJournal
+from crawler.utils.lru import Lru
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -187,6 +188,11 @@ def repeated_run(path: str, max_repeats: int) -> list[str] | None:
     return None
 
 
+#: URLs whose trap facts a guard remembers: about 500 bytes each with URLs of 80
+#: characters (the URL, its pattern and canonical form), 5 MB.
+FACTS_CACHE_SIZE = 10_000
+
+
 class TrapCheck(NamedTuple):
     kind: str  # url_too_long | repeated_segments | pattern_budget
     reason: str  # "<kind>: ..." as stored with the link
@@ -203,6 +209,8 @@ class TrapGuard:
         self._logged_kinds: set[str] = set()
         self._spent_patterns: set[str] = set()
         self._journal: RequestJournal | None = None
+        # URL -> (refusal by the URL alone, pattern, canonical URL): _url_facts
+        self._facts: Lru[str, tuple[TrapCheck | None, str, str]] = Lru(FACTS_CACHE_SIZE)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -245,29 +253,51 @@ class TrapGuard:
         return check.reason
 
     def _check(self, url: str) -> TrapCheck | None:
+        facts = self._facts.get(url)
+        if facts is None:
+            facts = self._url_facts(url)
+            self._facts.put(url, facts)
+        static, pattern, key = facts
+        if static is not None:
+            return static
+        if self.config.max_pages_per_pattern:
+            return self._budget(pattern, key, self.config.max_pages_per_pattern)
+        return None
+
+    def _url_facts(self, url: str) -> tuple[TrapCheck | None, str, str]:
+        """What :meth:`_check` needs of ``url`` alone: its refusal by length or
+        repeated segments, else its pattern and canonical form for the budget
+        (empty without one).  Remembered for the last :data:`FACTS_CACHE_SIZE`
+        URLs: a site's menu links are checked on every page."""
         config = self.config
         if config.max_url_length and len(url) > config.max_url_length:
-            return TrapCheck(
-                "url_too_long",
-                f"url_too_long: {len(url)} characters, more than "
-                f"CRAWLER_MAX_URL_LENGTH={config.max_url_length}",
+            return (
+                TrapCheck(
+                    "url_too_long",
+                    f"url_too_long: {len(url)} characters, more than "
+                    f"CRAWLER_MAX_URL_LENGTH={config.max_url_length}",
+                ),
+                "",
+                "",
             )
         if config.max_path_repeats:
             run = repeated_run(urlsplit(url).path, config.max_path_repeats)
             if run is not None:
-                return TrapCheck(
-                    "repeated_segments",
-                    f"repeated_segments: {'/'.join(run)!r} more than "
-                    f"CRAWLER_MAX_PATH_REPEATS={config.max_path_repeats} times in a row",
+                return (
+                    TrapCheck(
+                        "repeated_segments",
+                        f"repeated_segments: {'/'.join(run)!r} more than "
+                        f"CRAWLER_MAX_PATH_REPEATS={config.max_path_repeats} times in a row",
+                    ),
+                    "",
+                    "",
                 )
         if config.max_pages_per_pattern:
-            return self._budget(url, config.max_pages_per_pattern)
-        return None
+            return None, url_pattern(url), canonicalize_url(url)
+        return None, "", ""
 
-    def _budget(self, url: str, budget: int) -> TrapCheck | None:
-        pattern = url_pattern(url)
+    def _budget(self, pattern: str, key: str, budget: int) -> TrapCheck | None:
         followed = self._followed.setdefault(pattern, set())
-        key = canonicalize_url(url)
         if key in followed:
             return None  # already followed: the duplicate filter's business
         if len(followed) < budget:

@@ -80,6 +80,7 @@ from crawler.journal import RequestJournal
 from crawler.linkcheck import unfetchable
 from crawler.pagerequest import PageRequest
 from crawler.redaction import redact_url
+from crawler.scheduledurls import ScheduledUrls
 from crawler.settingscheck import check_argument
 from crawler.traps import TrapGuard
 from crawler.utils.url import check_url
@@ -226,6 +227,9 @@ class SiteSpider(Spider):
         # long (bench/RESULTS.md, memory).
         self._callback = self.parse
         self._errback = self.on_error
+        self.scheduled: ScheduledUrls | None = None  # CRAWLER_DROP_SCHEDULED_LINKS
+        self._depth_limit = 0  # DEPTH_LIMIT; 0: none
+        self._depth_counts = False  # DEPTH_STATS_VERBOSE
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -240,6 +244,9 @@ class SiteSpider(Spider):
         spider.discovery = PageDiscovery(spider._count)
         spider.sitemaps = settings.getbool("CRAWLER_SITEMAPS")
         spider.sitemap_reader = SitemapReader.from_settings(settings)
+        spider.scheduled = ScheduledUrls.for_crawler(crawler)
+        spider._depth_limit = settings.getint("DEPTH_LIMIT")
+        spider._depth_counts = settings.getbool("DEPTH_STATS_VERBOSE")
         return spider
 
     def apply_arguments(self, settings: BaseSettings) -> None:
@@ -281,7 +288,7 @@ class SiteSpider(Spider):
         meta: dict[str, Any] = {"found_via": found_via}
         if found_via == FoundVia.XHR:
             meta["browser"] = False  # data the page loaded: its bytes are the same over HTTP
-        elif is_hash_route(url):
+        elif _hash_route(url, found_via):
             # A route of a hash-routed app: only a render shows it, and its
             # fingerprint keeps the fragment (crawler.fingerprint).
             meta.update({"browser": True, HASH_ROUTE_META_KEY: True})
@@ -381,52 +388,83 @@ class SiteSpider(Spider):
         Offsite, robots.txt-disallowed, too deep and already seen URLs are
         requested and dropped by Scrapy's middlewares and duplicate filter, which
         count them (``offsite/filtered``, ``robotstxt/forbidden``,
-        ``dupefilter/filtered``...); they stay in the ``links`` table.
+        ``dupefilter/filtered``...); they stay in the ``links`` table.  A page
+        URL whose request certainly went through the duplicate filter already
+        (:class:`~crawler.scheduledurls.ScheduledUrls`) is dropped here, before
+        its request is built (:meth:`_scheduled`).
         ``request`` builds the requests (default: pages, parsed by :meth:`parse`).
         """
         make_request = request or self._request
+        scheduled = self.scheduled if request is None else None
+        depth = response.meta.get("depth", 0) + 1  # Scrapy's DepthMiddleware's
+        if self._depth_limit and depth > self._depth_limit:
+            scheduled = None  # too deep: Scrapy's DepthMiddleware drops and counts them
+        dropped = 0
+        followed: dict[str, int] = {}  # found_via -> links followed, counted at the end
         stats = self.crawler.stats
         forms = self.form_submitter
         traps = self.traps
         recorded: dict[tuple[str, str], Link] = {}
         requested: set[str] = {response.url}
         urls: set[str] = set()
-        for link in links:
-            if traps is not None:
-                url = traps.clean(link.url)
-                if url != link.url:
-                    link = replace(link, url=url)
-            key = (link.url, str(link.found_via))
-            if key in recorded:
-                continue
-            if link.found_via == FoundVia.SCRIPT and link.url in urls:
-                # ``script`` is "only the live page has it": a URL the served HTML,
-                # a timer or scrolling already gave is not a discovery of its own.
-                continue
-            recorded[key] = link
-            urls.add(link.url)
-            if link.url in requested:
-                if link.url == response.url:
-                    stats.inc_value("crawler/links/self")
-                continue
-            if forms is not None and forms.policy.is_logout(link.url, link.text or ""):
-                stats.inc_value("crawler/links/skipped_logout")
-                continue
-            unusable = unfetchable(link.url)
-            if unusable is not None:
-                shown = redact_url(link.url)
-                recorded[key] = replace(link, url=shown, refused=unusable.reason)
-                self._refused_link(response, shown, unusable.kind, unusable.reason)
-                continue
-            refused = traps.refusal(link.url) if traps is not None else None
-            if refused is not None:
-                recorded[key] = replace(link, refused=refused)
-                continue
-            requested.add(link.url)
-            stats.inc_value(f"crawler/links/found_via/{link.found_via}")
-            yield make_request(link.url, FoundVia(link.found_via))
+        try:
+            for link in links:
+                if traps is not None:
+                    url = traps.clean(link.url)
+                    if url != link.url:
+                        link = replace(link, url=url)
+                key = (link.url, str(link.found_via))
+                if key in recorded:
+                    continue
+                if link.found_via == FoundVia.SCRIPT and link.url in urls:
+                    # ``script`` is "only the live page has it": a URL the served HTML,
+                    # a timer or scrolling already gave is not a discovery of its own.
+                    continue
+                recorded[key] = link
+                urls.add(link.url)
+                if link.url in requested:
+                    if link.url == response.url:
+                        stats.inc_value("crawler/links/self")
+                    continue
+                if forms is not None and forms.policy.is_logout(link.url, link.text or ""):
+                    stats.inc_value("crawler/links/skipped_logout")
+                    continue
+                unusable = unfetchable(link.url)
+                if unusable is not None:
+                    shown = redact_url(link.url)
+                    recorded[key] = replace(link, url=shown, refused=unusable.reason)
+                    self._refused_link(response, shown, unusable.kind, unusable.reason)
+                    continue
+                refused = traps.refusal(link.url) if traps is not None else None
+                if refused is not None:
+                    recorded[key] = replace(link, refused=refused)
+                    continue
+                requested.add(link.url)
+                followed[link.found_via] = followed.get(link.found_via, 0) + 1
+                if scheduled is not None and _scheduled(scheduled, link.url, link.found_via):
+                    dropped += 1
+                    continue
+                yield make_request(link.url, FoundVia(link.found_via))
+        finally:  # also when the output is not consumed to the end
+            for found_via, count in followed.items():
+                stats.inc_value(f"crawler/links/found_via/{found_via}", count)
+            if dropped:
+                self._count_scheduled(dropped, depth)
         if recorded:
             yield PageLinks(source=_record_url(response), links=list(recorded.values()))
+
+    def _count_scheduled(self, dropped: int, depth: int) -> None:
+        """Count ``dropped`` links at ``depth`` as Scrapy would have counted their
+        requests (``request_depth_max``, ``request_depth_count/N`` of its
+        DepthMiddleware, ``dupefilter/filtered`` of the duplicate filter), and in
+        ``crawler/links/already_scheduled``: the stats of a crawl are the same
+        with and without ``CRAWLER_DROP_SCHEDULED_LINKS``."""
+        stats = self.crawler.stats
+        stats.inc_value("crawler/links/already_scheduled", dropped)
+        stats.inc_value("dupefilter/filtered", dropped)
+        stats.max_value("request_depth_max", depth)
+        if self._depth_counts:
+            stats.inc_value(f"request_depth_count/{depth}", dropped)
 
     def _refused_link(self, response: Response, url: str, kind: str, reason: str) -> None:
         """Count a link :func:`crawler.linkcheck.unfetchable` refused, and log it on
@@ -680,6 +718,21 @@ class SiteSpider(Spider):
 # may be fine over HTTP.  Not BrowserPoolClosedError: the crawl is stopping.
 _RENDER_FAILURES = (BrowserError, BrowserTimeoutError, BrowserPageError, BrowserNotFoundError)
 _DOCUMENT_FAILURES = (BrowserNetError, BrowserPermanentNetError, BrowserResponseTooLargeError)
+
+
+def _hash_route(url: str, found_via: str) -> bool:
+    """Whether the site spider's request for ``url`` is a hash route
+    (``meta["hash_route"]``, fingerprinted with the fragment)."""
+    return found_via != FoundVia.XHR and is_hash_route(url)
+
+
+def _scheduled(scheduled: ScheduledUrls, url: str, found_via: str) -> bool:
+    """Whether the request :meth:`SiteSpider._request` would build for ``url`` is
+    certainly a duplicate (:class:`~crawler.scheduledurls.ScheduledUrls`); its URL
+    made safe as :class:`~crawler.pagerequest.PageRequest` makes it (``False``
+    when that one is not remembered)."""
+    safe = PageRequest.known_safe_url(url)
+    return safe is not None and scheduled.holds(safe, _hash_route(url, found_via))
 
 
 def _is_html(response: Response) -> bool:

@@ -20,6 +20,9 @@ from tests.dashboardtools import dashboard_data  # noqa: F401
 # Fixtures of notification tests (real SMTP server, webhook receiver), for every test.
 from tests.notifytools import smtp_server, smtp_tls_server, tls_ca, webhook_receiver  # noqa: F401
 from tests.pgserver import PostgresServer
+
+# A loopback port whose connections are refused, held for the test (for every test).
+from tests.ports import closed_port  # noqa: F401
 from tests.redisserver import RedisServer
 
 # Two real crawls into one store for the run report's tests (session-wide).

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import socket
 import ssl
 import threading
 from dataclasses import dataclass, field
@@ -36,6 +35,8 @@ import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from tests.ports import free_port
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -43,13 +44,6 @@ SMTP_USER = "crawler"
 # Long and unusual, so a leak of it (or of its base64) cannot be a coincidence.
 SMTP_PASSWORD = "s3cret-Smtp-Pa55word-7f3a9c"
 HOOK_SECRET = "hook-Secret-5d1e8b2a-Xq"
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 (aiosmtpd's controller needs the port before it starts)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -125,7 +119,7 @@ class SmtpSink:
         implicit_tls: bool = False,
         users: dict[str, str] | None = None,
     ) -> None:
-        self.port = free_port()
+        self.port = free_port()  # aiosmtpd's controller needs the port before it starts
         self.implicit_tls = implicit_tls
         self._collector = _Collector(users=dict(users or {}))
         options: dict[str, Any] = {}
@@ -254,11 +248,6 @@ class WebhookReceiver:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def dead_url() -> str:
-    """An http:// URL on a loopback port nothing listens on (connection refused)."""
-    return f"http://127.0.0.1:{free_port()}/hook"
 
 
 @pytest.fixture(scope="session")

@@ -7,12 +7,13 @@ import glob
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
 
 import psycopg
+
+from tests.ports import HeldPort, free_port
 
 
 def _bin_dir() -> Path:
@@ -27,12 +28,6 @@ def _bin_dir() -> Path:
     return Path(found[-1]).parent
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class PostgresServer:
     """``initdb`` + ``pg_ctl start`` as the ``postgres`` user when run as root."""
 
@@ -43,8 +38,11 @@ class PostgresServer:
         self.dir = self.base_dir / "data"
         self.socket_dir = self.base_dir / "sock"
         self.database = database
-        self.port = _free_port()
+        # pg_ctl -w waits for this server's own postmaster.pid to say "ready": if
+        # another socket took the port first, the start fails (no foreign server).
+        self.port = free_port()
         self._as_postgres = os.geteuid() == 0
+        self._held: HeldPort | None = None  # the port, while killed
 
     @property
     def url(self) -> str:
@@ -86,6 +84,7 @@ class PostgresServer:
         return self
 
     def _pg_ctl_start(self) -> None:
+        self._release()
         options = (
             f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1 "
             "-c fsync=off -c synchronous_commit=off"
@@ -114,11 +113,19 @@ class PostgresServer:
             conn.execute("drop schema public cascade; create schema public")
 
     def kill(self) -> None:
-        """Stop at once, as a crash would (``-m immediate``)."""
+        """Stop at once, as a crash would (``-m immediate``).  Its port stays held
+        (connections are refused, no other test's server takes it) until
+        :meth:`restart` or :meth:`stop`."""
         self._run("pg_ctl", "-D", str(self.dir), "-m", "immediate", "-w", "stop")
+        self._held = HeldPort(self.port, reuse=True)
 
     def restart(self) -> None:
         self._pg_ctl_start()
+
+    def _release(self) -> None:
+        if self._held is not None:
+            self._held.release()
+            self._held = None
 
     def _processes(self) -> list[int]:
         """The postmaster's pid, then its children's (read from ``/proc``).  Each
@@ -154,4 +161,5 @@ class PostgresServer:
     def stop(self) -> None:
         with contextlib.suppress(RuntimeError):  # already stopped: a test killed it
             self._run("pg_ctl", "-D", str(self.dir), "-m", "fast", "-w", "stop")
+        self._release()
         shutil.rmtree(self.base_dir, ignore_errors=True)

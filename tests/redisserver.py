@@ -2,14 +2,14 @@
 
 No persistence (``--save ''``, no AOF), its own temp dir, stopped with SIGTERM
 (SIGKILL after 10 s).  :meth:`RedisServer.kill` stops it at once, as a crash
-would; :meth:`RedisServer.start` again brings it back on the same port.
+would, and holds its port (:mod:`tests.ports`); :meth:`RedisServer.start` again
+brings it back on the same port.
 """
 
 from __future__ import annotations
 
 import contextlib
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -17,11 +17,7 @@ from pathlib import Path
 
 import redis
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.ports import HeldPort, free_port, listens
 
 
 class RedisServer:
@@ -33,8 +29,9 @@ class RedisServer:
             raise RuntimeError("redis-server is not installed: run `make test` (it installs it)")
         self.binary = binary
         self.dir = Path(tempfile.mkdtemp(prefix="crawler-redis-"))
-        self.port = _free_port()
+        self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
+        self._held: HeldPort | None = None  # the port, while killed
 
     @property
     def url(self) -> str:
@@ -44,7 +41,12 @@ class RedisServer:
         return redis.Redis(host="127.0.0.1", port=self.port, db=db)
 
     def start(self) -> RedisServer:
+        """Start it and wait until it answers; raises ``RuntimeError`` with its log if
+        it exits first (e.g. another socket took the port) or does not answer in 15 s."""
         self.dir.mkdir(parents=True, exist_ok=True)
+        if self._held is not None:
+            self._held.release()
+            self._held = None
         command = [
             self.binary,
             "--port", str(self.port),
@@ -58,7 +60,8 @@ class RedisServer:
         deadline = time.monotonic() + 15
         while True:
             with contextlib.suppress(redis.ConnectionError):
-                if self.client().ping():
+                # Ours, not another test's server that took the port first.
+                if self.client().ping() and listens(self.process.pid, self.port):
                     return self
             if self.process.poll() is not None or time.monotonic() > deadline:
                 log = (self.dir / "redis.log").read_text(errors="replace")[-2000:]
@@ -71,10 +74,12 @@ class RedisServer:
         self.client().flushall()
 
     def kill(self) -> None:
-        """Stop at once (SIGKILL), as a crash would."""
+        """Stop at once (SIGKILL), as a crash would.  Its port stays held (connections
+        are refused, no other test's server takes it) until :meth:`start` or :meth:`stop`."""
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait(10)
+            self._held = HeldPort(self.port, reuse=True)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -85,4 +90,7 @@ class RedisServer:
                 self.process.kill()
                 self.process.wait(10)
         self.process = None
+        if self._held is not None:
+            self._held.release()
+            self._held = None
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import sysconfig
@@ -25,13 +24,9 @@ from pathlib import Path
 
 import requests
 
+from tests.ports import free_port, listens
+
 MAX_PROC = 1  # one crawl at a time: a second job stays pending
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -109,7 +104,8 @@ class ScrapydServer:
                     auth=(self.username, self.password),
                     timeout=5,
                 )
-                if answer.status_code == 200:
+                # Ours, not another test's server that took the port first.
+                if answer.status_code == 200 and listens(self._process.pid, self.port):
                     return self
             time.sleep(0.1)
         self.stop()

@@ -124,6 +124,9 @@ def test_three_processes_crawl_every_page_once_into_one_run(
     assert isinstance(stats, dict)
     assert stats["frontier/workers"] == 3
     assert stats["response_received_count"] == sum(served.values())
+    # links to pages that went through the shared duplicate filter were dropped
+    # before their request was built (crawler.scheduledurls), and counted as filtered
+    assert 0 < stats["crawler/links/already_scheduled"] <= stats["dupefilter/filtered"]
     # every process fetched pages (the queue was shared, not crawled by the first alone)
     assert sum("This worker is done" in err for _, err in results) == 2
     by_worker = stats["frontier/responses_by_worker"]
@@ -166,9 +169,9 @@ def test_a_killed_worker_loses_nothing(
 
 
 def test_refusals_are_one_line_and_exit_2(
-    redis_url: str, postgres_url: str, tmp_path: Path
+    redis_url: str, postgres_url: str, tmp_path: Path, closed_port: int
 ) -> None:
-    dead = f"redis://127.0.0.1:{_free_port()}/0"
+    dead = f"redis://127.0.0.1:{closed_port}/0"
     start_url = "http://127.0.0.1:9/"
     shared = ["crawl", start_url, "--frontier", redis_url]
     cases = {
@@ -225,11 +228,3 @@ def test_merged_stats_add_counts_and_span_the_workers() -> None:
     assert merged["elapsed_time_seconds"] == 9
     assert merged["frontier/workers"] == 2
     assert merged["frontier/responses_by_worker"] == {"a": 3, "b": 4}
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])

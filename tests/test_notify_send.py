@@ -20,7 +20,6 @@ from tests.notifytools import (
     SMTP_USER,
     SmtpSink,
     TestCA,
-    dead_url,
 )
 from tests.test_notify_report import failed_report
 
@@ -217,8 +216,10 @@ def test_webhook_retries_once_after_a_5xx(webhook_receiver: WebhookReceiver) -> 
     assert len(webhook_receiver.requests) == 5
 
 
-def test_dead_webhook_is_a_failure_message_without_its_secrets(smtp_server: SmtpSink) -> None:
-    url = dead_url().replace("http://", "http://hookuser:hookpw42@") + "/T0/B0/pathsecret?token=t0k"
+def test_dead_webhook_is_a_failure_message_without_its_secrets(
+    smtp_server: SmtpSink, closed_port: int
+) -> None:
+    url = f"http://hookuser:hookpw42@127.0.0.1:{closed_port}/hook/T0/B0/pathsecret?token=t0k"
     both = targets({"webhook": {"url": url}}, {"email": email(smtp_server)})
     (failure,) = notify(both, failed_report())
     assert failure.startswith("webhook http://127.0.0.1:")

@@ -6,7 +6,6 @@ that counted failed pages from the ``pages`` table said "0 pages failed" under
 from __future__ import annotations
 
 import re
-import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -52,10 +51,10 @@ def server() -> Iterator[str]:
         thread.join()
 
 
-def dead_url() -> str:
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{s.getsockname()[1]}/nothing.html"
+@pytest.fixture
+def dead_url(closed_port: int) -> str:
+    """A URL on a port nobody listens on (held for the test: see tests/ports.py)."""
+    return f"http://127.0.0.1:{closed_port}/nothing.html"
 
 
 def report_of_extract(tmp_path: Path, *urls: str) -> str:
@@ -77,8 +76,10 @@ def summary_value(html: str, label: str) -> str:
     return found.group(1)
 
 
-def test_a_failed_extraction_says_why_and_counts_its_failures(tmp_path: Path) -> None:
-    url = dead_url()
+def test_a_failed_extraction_says_why_and_counts_its_failures(
+    tmp_path: Path, dead_url: str
+) -> None:
+    url = dead_url
     html = report_of_extract(tmp_path, url)
     assert "An extraction (crawler extract): items from a list of URLs" in html
     assert summary_value(html, "verdict").startswith("failed: start_url_failed")
@@ -88,8 +89,10 @@ def test_a_failed_extraction_says_why_and_counts_its_failures(tmp_path: Path) ->
     assert "1 page request failed; this run recorded no page for it" in html
 
 
-def test_an_extraction_counts_its_pages_from_its_verdict(tmp_path: Path, server: str) -> None:
-    dead = dead_url()
+def test_an_extraction_counts_its_pages_from_its_verdict(
+    tmp_path: Path, server: str, dead_url: str
+) -> None:
+    dead = dead_url
     html = report_of_extract(tmp_path, server, dead)
     assert summary_value(html, "verdict") == "failed: start_url_failed"  # each URL is a start
     assert f"<b>start_url_failed</b>: the start URL {dead} gave no page" in html

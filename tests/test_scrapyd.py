@@ -30,7 +30,7 @@ from crawler.scrapyd import ScrapydClient
 from fixtures.tinysite import classic
 from tests.crawltools import REPO_ROOT, CrawlResult, read_store, run_crawler, subprocess_env
 from tests.jobstools import history
-from tests.scrapydserver import ScrapydServer, clean_env, free_port
+from tests.scrapydserver import ScrapydServer, clean_env
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -219,7 +219,7 @@ def test_cancel_pending_then_running_job(
 
 
 def test_errors_are_one_line_without_secrets(
-    deployed: Deployed, monkeypatch: pytest.MonkeyPatch
+    deployed: Deployed, monkeypatch: pytest.MonkeyPatch, closed_port: int
 ) -> None:
     server = deployed.server
     monkeypatch.delenv("SCRAPYD_USERNAME", raising=False)
@@ -266,7 +266,7 @@ def test_errors_are_one_line_without_secrets(
     )
     messages.append(str(e.value))
     with pytest.raises(ScrapydError, match="cannot connect") as e:
-        ScrapydClient(f"http://u:{server.password}@127.0.0.1:{free_port()}").status(PROJECT, "j")
+        ScrapydClient(f"http://u:{server.password}@127.0.0.1:{closed_port}").status(PROJECT, "j")
     messages.append(str(e.value))
 
     for message in messages:

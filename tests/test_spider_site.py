@@ -285,13 +285,8 @@ def test_demo_prints_the_summary(tmp_path: Path) -> None:
     assert payments.USERS[DEMO_USER] not in proc.stdout + proc.stderr
 
 
-def test_dead_link_is_recorded_with_its_error(tmp_path: Path) -> None:
-    import socket
-
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    result = crawl(f"http://127.0.0.1:{port}/", tmp_path, "-s", "RETRY_TIMES=1")
+def test_dead_link_is_recorded_with_its_error(tmp_path: Path, closed_port: int) -> None:
+    result = crawl(f"http://127.0.0.1:{closed_port}/", tmp_path, "-s", "RETRY_TIMES=1")
     assert result.returncode == 1, result.stderr  # recorded, and a crawl that got nothing
     assert "(crawl failed: start_url_failed, no_pages)" in result.stderr
     [page] = result.pages

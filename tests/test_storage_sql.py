@@ -179,16 +179,11 @@ def test_a_reject_written_again_is_stored_once_per_run(store: SqlStore) -> None:
     assert len(store.rejects(other)) == 1
 
 
-def test_unreachable_postgresql_is_a_store_error() -> None:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+def test_unreachable_postgresql_is_a_store_error(closed_port: int) -> None:
     with pytest.raises(
-        StoreError, match=rf"cannot open store postgresql://u:\*\*\*@127.0.0.1:{port}/db"
+        StoreError, match=rf"cannot open store postgresql://u:\*\*\*@127.0.0.1:{closed_port}/db"
     ):
-        SqlStore.open(f"postgresql://u:pw@127.0.0.1:{port}/db")
+        SqlStore.open(f"postgresql://u:pw@127.0.0.1:{closed_port}/db")
 
 
 def test_a_batch_is_one_transaction(store: SqlStore) -> None:

@@ -19,7 +19,6 @@ import http.client
 import logging
 import math
 import os
-import shutil
 import signal
 import subprocess
 import tempfile
@@ -51,6 +50,7 @@ from crawler.browser.confine import (
     write_wrappers,
 )
 from crawler.browser.dialogs import PROMPT_BEHAVIOR
+from crawler.browser.privatedirs import SHORT_TMP_PREFIX, PrivateDir, make, sweep
 from crawler.childenv import child_environment
 
 if TYPE_CHECKING:
@@ -109,12 +109,17 @@ class DriverHandle:
 
     driver: WebDriver
     cdp: bool  # Chromium DevTools commands and the performance log are available
-    temp_dirs: list[str] = field(default_factory=list)
+    dirs: list[PrivateDir] = field(default_factory=list)  # the session dir first
     driver_pid: int | None = None  # chromedriver / geckodriver (leader of its process group)
     browser_pid: int | None = None
     netns: NetnsLink | None = None  # chromedriver's private network namespace
     starter: subprocess.Popen[bytes] | None = None  # starts Chromium (crawler.browser.confine)
     closed: bool = field(default=False, init=False)
+
+    @property
+    def temp_dirs(self) -> list[str]:
+        """Paths of the private dirs: the session dir (HOME, TMPDIR, profile) first."""
+        return [d.path for d in self.dirs]
 
     def abandon(self) -> None:
         """Forget a remote session whose node is gone: no quit (it would wait on a
@@ -145,8 +150,8 @@ class DriverHandle:
         if self.netns is not None:
             self.netns.close()
         _stop_service(self.starter)
-        for path in self.temp_dirs:
-            shutil.rmtree(path, ignore_errors=True)
+        for directory in self.dirs:
+            directory.remove()
 
 
 #: Seconds :meth:`DriverHandle.close` waits for killed processes to be gone.
@@ -239,20 +244,24 @@ def reap(pid: int) -> None:
 _MAX_TMPDIR = 48
 
 
-def _private_env(temp_dirs: list[str], user: BrowserUser | None = None) -> dict[str, str]:
-    """The driver's environment; HOME, TMPDIR (and the profile dir) made, ``user``'s."""
-    home = os.path.join(temp_dirs[0], "home")
+def _private_env(dirs: list[PrivateDir], user: BrowserUser | None = None) -> dict[str, str]:
+    """The driver's environment; HOME, TMPDIR (and the profile dir) made in the
+    session dir ``dirs[0]``, ``user``'s.  A TMPDIR too long for Chromium is made
+    in the system temp dir instead and appended to ``dirs``."""
+    session = dirs[0].path
+    home = os.path.join(session, "home")
     os.makedirs(home)
-    tmp = os.path.join(temp_dirs[0], "tmp")
+    tmp = os.path.join(session, "tmp")
     if len(tmp) > _MAX_TMPDIR:
-        tmp = tempfile.mkdtemp(prefix="crawler-tmp-")
-        temp_dirs.append(tmp)
+        short = make(None, SHORT_TMP_PREFIX)
+        dirs.append(short)
+        tmp = short.path
     else:
         os.makedirs(tmp)
-    profile = os.path.join(temp_dirs[0], "profile")
+    profile = os.path.join(session, "profile")
     os.makedirs(profile, mode=0o700)
     if user is not None:
-        os.chmod(temp_dirs[0], 0o711)  # root's: the user may pass, not list or write
+        os.chmod(session, 0o711)  # root's: the user may pass, not list or write
         for path in (home, tmp, profile):
             user.own(path)
     env = child_environment()
@@ -347,13 +356,14 @@ def create_driver(config: BrowserConfig, remote_url: str | None = None) -> Drive
     user = browser_user() if config.browser == "chromium" else None
     if user is not None:
         _check_reachable(config.temp_dir or tempfile.gettempdir(), user)
-    temp_dir = tempfile.mkdtemp(prefix="crawler-browser-", dir=config.temp_dir)
-    temp_dirs = [temp_dir]
+    _sweep_stale(config.temp_dir)
+    dirs = [make(config.temp_dir)]
+    temp_dir = dirs[0].path
     handle: DriverHandle | None = None
     starter: subprocess.Popen[bytes] | None = None
     try:
         chromium = config.browser == "chromium"
-        env = _private_env(temp_dirs, user)
+        env = _private_env(dirs, user)
         service: ChromeService | FirefoxService
         link: NetnsLink | None = None
         sandbox = False
@@ -399,7 +409,7 @@ def create_driver(config: BrowserConfig, remote_url: str | None = None) -> Drive
         handle = DriverHandle(
             driver=driver,
             cdp=chromium,
-            temp_dirs=temp_dirs,
+            dirs=dirs,
             driver_pid=service.process.pid,
             netns=link,
             starter=starter,
@@ -412,9 +422,25 @@ def create_driver(config: BrowserConfig, remote_url: str | None = None) -> Drive
         if handle is not None:
             handle.close()
         _stop_service(starter)
-        for path in temp_dirs:
-            shutil.rmtree(path, ignore_errors=True)
+        for directory in dirs:
+            directory.remove()
         raise
+
+
+def _sweep_stale(temp_dir: str | None) -> None:
+    """Remove the private dirs of crawls that are gone (:mod:`crawler.browser.privatedirs`)
+    from ``temp_dir`` and the system temp dir, killing first what still runs with
+    such a HOME (browsers that could not be bound to their crawl's life)."""
+
+    def kill(path: str) -> None:
+        _wait_gone(kill_by_home(os.path.join(path, "home")), KILL_WAIT)
+
+    for parent in dict.fromkeys((temp_dir or tempfile.gettempdir(), tempfile.gettempdir())):
+        removed = sweep(parent, kill)
+        if removed:
+            logger.info(
+                "removed %d browser dirs in %s left by crawls that are gone", len(removed), parent
+            )
 
 
 def _browser_pid(

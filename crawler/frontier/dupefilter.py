@@ -5,7 +5,8 @@ body); here the crawl's ``REQUEST_FINGERPRINTER_CLASS``
 (:class:`crawler.fingerprint.HashRouteFingerprinter`) decides, as in a crawl
 without a frontier, and the set holds its 20-byte digests rather than 40 hex
 digits.  As :class:`crawler.dupefilter.RedirectRecordingDupeFilter`, the last
-hop of a redirect chain to a page already crawled is let through once.
+hop of a redirect chain to a page already crawled is let through once, and
+each request checked is told to :class:`crawler.scheduledurls.ScheduledUrls`.
 
 A fingerprint in the shared set stays there until the crawl finishes (nothing
 removes one before: :meth:`crawler.frontier.shared.SharedCrawl.close`), so this
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING
 from scrapy_redis.dupefilter import RFPDupeFilter
 
 from crawler.frontier.shared import connect
+from crawler.scheduledurls import ScheduledUrls
 
 if TYPE_CHECKING:
     from typing import Self
@@ -50,12 +52,14 @@ class FrontierDupeFilter(RFPDupeFilter):
         fingerprinter: RequestFingerprinterProtocol | None = None,
         stats: StatsCollector | None = None,
         cache_size: int = 0,
+        scheduled: ScheduledUrls | None = None,
     ) -> None:
         super().__init__(server, key, debug)
         self.fingerprinter = fingerprinter
         self.stats = stats
         self.cache_size = cache_size
         self._known: OrderedDict[bytes, None] = OrderedDict()  # fingerprints in the set
+        self.scheduled = scheduled
 
     @classmethod
     def from_spider(cls, spider: Spider) -> Self:
@@ -69,6 +73,7 @@ class FrontierDupeFilter(RFPDupeFilter):
             fingerprinter=crawler.request_fingerprinter,
             stats=crawler.stats,
             cache_size=settings.getint("CRAWLER_FRONTIER_SEEN_CACHE"),
+            scheduled=ScheduledUrls.for_crawler(crawler),
         )
 
     def request_fingerprint(self, request: Request) -> bytes:  # type: ignore[override]
@@ -105,6 +110,8 @@ class FrontierDupeFilter(RFPDupeFilter):
     def seen_after(self, request: Request, added: bool) -> bool:
         """What :meth:`request_seen` answers once the request's fingerprint was
         ``added`` to the set (``False``: it was there already)."""
+        if self.scheduled is not None:  # in the shared set for the rest of the crawl
+            self.scheduled.seen(request)
         if added:
             return False
         if request.meta.get("redirect_urls"):
@@ -112,6 +119,12 @@ class FrontierDupeFilter(RFPDupeFilter):
                 self.stats.inc_value("dupefilter/redirect_refetched")
             return False
         return True
+
+    def log(self, request: Request, spider: Spider) -> None:
+        """scrapy-redis's log line, and Scrapy's ``dupefilter/filtered`` count."""
+        super().log(request, spider)
+        if self.stats is not None:
+            self.stats.inc_value("dupefilter/filtered")
 
     def close(self, reason: str = "") -> None:
         """The seen set stays while other workers crawl (the last one deletes it)."""

@@ -152,6 +152,7 @@ class FrontierScheduler(Scheduler):
             fingerprint = self.df.request_fingerprint(request)
             redirected = bool(request.meta.get("redirect_urls"))
             if not redirected and self.df.known(fingerprint):
+                self.df.seen_after(request, added=False)  # seen: tells ScheduledUrls
                 self.df.log(request, self.spider)
                 return False
             try:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from crawler.browser.privatedirs import PREFIX, STAGING_PREFIX
 from fixtures.tinysite.scripted import ScriptedApp
 from fixtures.tinysite.server import TinySite
 
@@ -57,6 +58,23 @@ def processes_under(root: str) -> list[tuple[int, str]]:
     return found
 
 
+def private_dirs(root: str) -> set[str]:
+    """The private dirs of the browsers of ``root``: their session dirs (in ``root``)
+    and the TMPDIRs their processes have (elsewhere where ``root`` is deep)."""
+    found = {os.path.join(root, name) for name in os.listdir(root) if name.startswith(PREFIX)}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/environ", "rb") as f:
+                env = f.read().split(b"\0")
+        except OSError:
+            continue
+        if any(var.startswith(f"HOME={root}/".encode()) for var in env):
+            found |= {os.fsdecode(var[7:]) for var in env if var.startswith(b"TMPDIR=")}
+    return found
+
+
 def find_process(root: str, predicate: Callable[[str], bool]) -> list[int]:
     return [pid for pid, cmd in processes_under(root) if predicate(cmd)]
 
@@ -83,7 +101,9 @@ def site(scripted: ScriptedApp) -> Iterator[TinySite]:
 
 @pytest.fixture
 def browser_root(tmp_path: Path) -> Iterator[str]:
-    """Parent of every private dir the test's browsers get; checked empty of processes."""
+    """Parent of every private dir the test's browsers get; checked at the end for
+    processes and for the browsers' session dirs (other dirs, such as a remote
+    node's, may stay)."""
     root = tmp_path / "browsers"
     root.mkdir()
     yield str(root)
@@ -92,6 +112,8 @@ def browser_root(tmp_path: Path) -> Iterator[str]:
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
     assert not left, f"browser processes left behind: {left}"
+    left_dirs = [name for name in os.listdir(root) if name.startswith((PREFIX, STAGING_PREFIX))]
+    assert not left_dirs, f"browsers' private dirs left behind: {left_dirs}"
 
 
 def browser_settings(root: str, **extra: Any) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from tests.browser.conftest import (
     is_browser_main,
     is_chromedriver,
     needs_chromium,
+    private_dirs,
     processes_under,
 )
 from tests.crawltools import REPO_ROOT, subprocess_env
@@ -96,6 +97,9 @@ def test_sigkill_of_a_rendering_crawl_leaves_no_browser(
         )
         time.sleep(0.5)
         assert crawl.poll() is None, "the crawl ended before it was killed"
+        dirs = private_dirs(browser_root)
+        # two session dirs in browser_root, and (browser_root is deep) two short TMPDIRs
+        assert len(dirs) == 4, dirs
         if kind == "crawler" and target == "process" and os.geteuid() == 0:
             # chromedriver and every Chromium process: the crawl's browser uid, not root
             browsers = [pid for pid, _ in processes_under(browser_root) if pid != crawl.pid]
@@ -112,6 +116,9 @@ def test_sigkill_of_a_rendering_crawl_leaves_no_browser(
         while processes_under(browser_root) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert processes_under(browser_root) == []
+        # The killed crawl could not remove its dirs: the next browser start does.
+        BrowserSession(browser_config(browser_root), 1).start().quit()
+        assert [path for path in dirs if os.path.lexists(path)] == []
     finally:
         if crawl.poll() is None:
             os.killpg(crawl.pid, signal.SIGKILL)
@@ -152,12 +159,18 @@ needs_isolation = pytest.mark.skipif(
 )
 
 
+def browser_config(root: str) -> BrowserConfig:
+    return BrowserConfig.from_settings(framework_settings(browser_settings(root)))
+
+
 @pytest.fixture
 def session(browser_root: str) -> Iterator[BrowserSession]:
-    config = BrowserConfig.from_settings(framework_settings(browser_settings(browser_root)))
-    session = BrowserSession(config, 1).start()
+    session = BrowserSession(browser_config(browser_root), 1).start()
+    dirs = private_dirs(browser_root)
+    assert len(dirs) == 2, dirs  # its session dir, and a short TMPDIR: browser_root is deep
     yield session
     session.quit()
+    assert [path for path in dirs if os.path.lexists(path)] == []
 
 
 def driver_port(session: BrowserSession) -> int:

@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -32,6 +31,7 @@ from tests.browser.conftest import (
     processes_under,
 )
 from tests.crawltools import crawl, read_store
+from tests.ports import HeldPort, free_port, listens
 from tests.resumetools import finish, page_count, start_crawl
 
 if TYPE_CHECKING:
@@ -41,12 +41,6 @@ if TYPE_CHECKING:
     from fixtures.tinysite.server import TinySite
 
 SIZE = 36  # catalogue items: SIZE + 1 pages
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _parent(pid: int) -> int | None:
@@ -62,7 +56,7 @@ class Node:
     browsers run with a HOME under the test's browser root."""
 
     def __init__(self, root: str, name: str, port: int | None = None) -> None:
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.home = os.path.join(root, name)
         os.makedirs(self.home)
@@ -80,6 +74,7 @@ class Node:
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
+        self._held: HeldPort | None = None  # the port, once killed
         self._wait_ready()
 
     def _wait_ready(self, timeout: float = 15) -> None:
@@ -90,7 +85,8 @@ class Node:
                 contextlib.suppress(OSError),
                 urllib.request.urlopen(self.url + "/status", timeout=1) as answer,
             ):
-                if json.load(answer)["value"]["ready"]:
+                # Ours, not another test's chromedriver that took the port first.
+                if json.load(answer)["value"]["ready"] and listens(self.process.pid, self.port):
                     return
             time.sleep(0.05)  # polling the server's own readiness endpoint
         raise AssertionError(f"chromedriver at {self.url} not ready in {timeout} s")
@@ -105,11 +101,15 @@ class Node:
         return sum(_parent(pid) == self.process.pid for pid in self.browsers())
 
     def kill(self) -> None:
-        """The machine dies: chromedriver and every browser it started, at once."""
+        """The machine dies: chromedriver and every browser it started, at once.  Its
+        port stays held (connections are refused, no other test's server takes it)
+        until :meth:`stop`."""
         with contextlib.suppress(OSError):
             os.killpg(self.process.pid, signal.SIGKILL)
         kill_by_home(self.home)
         self.process.wait(timeout=10)
+        if self._held is None:
+            self._held = HeldPort(self.port, reuse=True)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -120,6 +120,8 @@ class Node:
                 self.kill()
         kill_by_home(self.home)  # anything a test failure left
         shutil.rmtree(self.tmp, ignore_errors=True)
+        if self._held is not None:
+            self._held.release()
 
 
 @contextlib.contextmanager
@@ -229,18 +231,19 @@ def test_every_node_down_fails_renders_clearly_and_the_crawl_with_a_verdict(
 ) -> None:
     """Nothing listens on either port: every render fails fast with the nodes named,
     the pages are kept over HTTP, and the crawl fails (``browser_nodes_down``)."""
-    ports = (_free_port(), _free_port())
-    remote = ",".join(f"http://crawler:s3cret@127.0.0.1:{p}" for p in ports)
-    result = crawl(
-        tinysite.url("/catalog/?size=2"),
-        tmp_path,
-        "--render",
-        "always",
-        "-s",
-        f"SELENIUM_REMOTE_URL={remote}",
-        "-s",
-        "CRAWLER_MAX_PAGES_PER_PATTERN=0",
-    )
+    with HeldPort() as a, HeldPort() as b:  # held: no other test's server gets them
+        ports = (a.port, b.port)
+        remote = ",".join(f"http://crawler:s3cret@127.0.0.1:{p}" for p in ports)
+        result = crawl(
+            tinysite.url("/catalog/?size=2"),
+            tmp_path,
+            "--render",
+            "always",
+            "-s",
+            f"SELENIUM_REMOTE_URL={remote}",
+            "-s",
+            "CRAWLER_MAX_PAGES_PER_PATTERN=0",
+        )
     assert result.returncode == 1, result.stderr[-3000:]
     error_lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(error_lines) == 1, result.stderr[-3000:]
@@ -272,7 +275,8 @@ def test_a_node_that_failed_gets_sessions_again_after_the_cool_down(
     SELENIUM_REMOTE_COOLDOWN is over, the next new session goes to a.  (That a
     node is not tried during its cool-down: the every-node-down test.)"""
     cooldown = 2.0
-    port_a = _free_port()
+    held_a = HeldPort()  # refused until node a starts on it, and no other test's server
+    port_a = held_a.port
     events: list[str] = []
     with _nodes(browser_root, 1) as (b,):
         settings = browser_settings(
@@ -302,6 +306,7 @@ def test_a_node_that_failed_gets_sessions_again_after_the_cool_down(
                 f"{b_key}/renders",
                 "sessions_recycled",
             ]
+            held_a.release()
             a = Node(browser_root, "node-a", port_a)
             time.sleep(max(0.0, out_until - time.monotonic()))
             pool.render_blocking(spec)  # a is back, and the least loaded (ties: a first)
@@ -311,6 +316,7 @@ def test_a_node_that_failed_gets_sessions_again_after_the_cool_down(
                 "sessions_recycled",
             ]
         finally:
+            held_a.release()
             pool.shutdown_blocking()
             if a is not None:
                 a.stop()

@@ -8,13 +8,14 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
+import urllib.parse
 import urllib.request
 from typing import TYPE_CHECKING, Any
 
 from tests.browser.conftest import browser_settings, needs_chromium, run_crawl
+from tests.ports import free_port, listens
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -209,12 +210,6 @@ def test_render_waits_for_requests_the_page_starts_after_load(
     assert result["stats"]["selenium/settle_timeouts"] == 1
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 15) -> None:
     import time
 
@@ -223,7 +218,9 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 15) ->
         assert proc.poll() is None, "chromedriver exited"
         try:
             with urllib.request.urlopen(url + "/status", timeout=1) as answer:
-                if json.load(answer)["value"]["ready"]:
+                # Ours, not another test's chromedriver that took the port first.
+                ready = json.load(answer)["value"]["ready"]
+                if ready and listens(proc.pid, urllib.parse.urlsplit(url).port or 0):
                     return
         except OSError:
             pass
@@ -234,7 +231,7 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 15) ->
 def test_remote_webdriver_renders_through_a_chromedriver_server(
     site: TinySite, browser_root: str, tmp_path: Path
 ) -> None:
-    port = _free_port()
+    port = free_port()
     home = os.path.join(browser_root, "remote")
     os.makedirs(home)
     # Short: Chromium's singleton socket lives under TMPDIR (Unix socket paths <= 107 bytes).

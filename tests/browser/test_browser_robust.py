@@ -3,7 +3,6 @@ non-HTML documents, Chrome's error pages, windows the page opens, size limits.""
 
 from __future__ import annotations
 
-import socket
 from typing import TYPE_CHECKING
 
 import pytest
@@ -50,13 +49,6 @@ def session(browser_root: str) -> Iterator[BrowserSession]:
 
 def spec(url: str, **options: object) -> RenderSpec:
     return RenderSpec(url=url, options=BrowserOptions(**options))  # type: ignore[arg-type]
-
-
-def closed_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # -- pure parts ---------------------------------------------------------------
@@ -217,10 +209,10 @@ def test_bad_gzip_is_a_permanent_net_error(session: BrowserSession, hostile_site
 
 @needs_chromium
 def test_refused_connection_and_unknown_host_are_retried_net_errors(
-    session: BrowserSession,
+    session: BrowserSession, closed_port: int
 ) -> None:
     with pytest.raises(BrowserNetError, match="ERR_CONNECTION_REFUSED"):
-        session.render(spec(f"http://127.0.0.1:{closed_port()}/"))
+        session.render(spec(f"http://127.0.0.1:{closed_port}/"))
     with pytest.raises(BrowserNetError, match="ERR_NAME_NOT_RESOLVED"):
         session.render(spec("http://unknown-host.invalid/"))
     assert not session.broken
