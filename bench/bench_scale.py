@@ -13,7 +13,12 @@ pages of about 5 KB with 10 links each, plus the index:
    ``LOG_LEVEL`` is INFO rather than Scrapy's DEBUG, as ours logs at INFO;
 2. **ours**: ``crawler crawl URL --render never`` with its defaults, to a fresh
    SQLite store, and ``-s CRAWLER_MAX_PAGES_PER_PATTERN=0`` (every catalogue
-   item is one URL pattern, which the trap guard would otherwise cap).
+   item is one URL pattern, which the trap guard would otherwise cap);
+3. **floor** (zero latency only): a Scrapy ``Spider`` with Scrapy's defaults
+   that requests every page of the site from its start and whose callback does
+   nothing: no parsing, no links, no items.  What Scrapy itself costs a page
+   (HTTP client, engine, scheduler, duplicate filter, middlewares, one callback
+   call), the floor under any crawler built on it.
 
 Each crawl is its own process; its CPU time (user + system) is read by a
 wrapper whose only child it is, so CPU ms per page includes start-up (1.4 to
@@ -110,6 +115,35 @@ process.crawl(Vanilla)
 process.start()
 """
 
+# Scrapy's floor: argv[1] a file of URLs (one a line), argv[2] a JSON file for the stats.
+# Every page is requested from the start, its callback does nothing: what Scrapy itself
+# costs a page (download, engine, scheduler, one callback), no parsing, no links.
+_FLOOR = """
+import json, sys
+from scrapy import Request, Spider
+from scrapy.crawler import CrawlerProcess
+
+class Floor(Spider):
+    name = "floor"
+
+    async def start(self):
+        with open(sys.argv[1]) as f:
+            for line in f:
+                yield Request(line.strip(), callback=self.parse)
+
+    def parse(self, response):
+        return None
+
+    def closed(self, reason):
+        stats = self.crawler.stats.get_stats()
+        with open(sys.argv[2], "w") as f:
+            json.dump({k: v for k, v in stats.items() if isinstance(v, int)}, f)
+
+process = CrawlerProcess({"LOG_LEVEL": "INFO"})
+process.crawl(Floor)
+process.start()
+"""
+
 CEILING_REQUESTS = 8  # Scrapy's CONCURRENT_REQUESTS_PER_DOMAIN, ours and vanilla
 TARGET_RATIO = 1.5  # ours / vanilla pages/s at zero latency (issue 13)
 TARGET_CPU_MS = 2.0  # ours, CPU ms per page (issue 13)
@@ -168,6 +202,21 @@ class Bench:
         stats = json.loads(stats_file.read_text()) if stats_file.exists() else {}
         pages = stats.get("downloader/response_status_count/200", 0)
         return Run("vanilla", pages, seconds, cpu, code)
+
+    def crawl_floor(self, start_url: str, pages: int) -> Run:
+        """Scrapy's floor (:data:`_FLOOR`): the index and its ``pages`` items, each
+        requested from the start and not parsed."""
+        work = self.scratch("floor")
+        urls = work / "urls.txt"
+        base = start_url.removesuffix(catalog.INDEX_PATH)
+        lines = [start_url] + [base + catalog.item_path(n) for n in range(pages)]
+        urls.write_text("\n".join(lines) + "\n")
+        stats_file = work / "stats.json"
+        argv = [sys.executable, "-c", _FLOOR, str(urls), str(stats_file)]
+        code, seconds, cpu = _timed(argv, work)
+        stats = json.loads(stats_file.read_text()) if stats_file.exists() else {}
+        pages_done = stats.get("downloader/response_status_count/200", 0)
+        return Run("floor", pages_done, seconds, cpu, code)
 
     def crawl_ours(
         self,
@@ -272,7 +321,7 @@ def _ratios(runs: list[Run], startup: dict[str, Run]) -> list[str]:
         lines.append(f"ours / baseline pages per CPU second: {gain:.2f}x")
     for name, crawls in by.items():
         total = statistics.median(r.cpu_ms_per_page for r in crawls)
-        small = startup.get(name if name in ("vanilla", "baseline") else "ours")
+        small = startup.get(name if name in ("vanilla", "baseline", "floor") else "ours")
         line = f"{name} CPU per page: {total:.2f} ms"
         if small is not None:
             net = statistics.median(
@@ -298,6 +347,7 @@ def section_zero(bench: Bench) -> list[str]:
         start = served.url + catalog.INDEX_PATH
         startup["vanilla"] = bench.crawl_vanilla(start)
         startup["ours"] = bench.crawl_ours(start)
+        startup["floor"] = bench.crawl_floor(start, STARTUP_PAGES)
         if bench.baseline is not None:
             startup["baseline"] = bench.crawl_ours(start, "baseline", tree=bench.baseline)
     runs = []
@@ -307,6 +357,7 @@ def section_zero(bench: Bench) -> list[str]:
             crawls: list[Callable[[], Run]] = [
                 lambda: bench.crawl_vanilla(start),
                 lambda: bench.crawl_ours(start),
+                lambda: bench.crawl_floor(start, bench.pages),
             ]
             crawls += [
                 lambda label=label, extra=extra: bench.crawl_ours(start, label, extra)
