@@ -6,8 +6,15 @@
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from scrapy.utils.misc import load_object
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from scrapy.settings import BaseSettings
 
 # Network failures a crawl expects: the message says what happened, so a
 # traceback only buries it.
@@ -59,3 +66,35 @@ def quiet_network_tracebacks(log_level: str | int) -> None:
         logger = logging.getLogger(name)
         if not any(isinstance(f, ExpectedErrorTracebackFilter) for f in logger.filters):
             logger.addFilter(ExpectedErrorTracebackFilter(expected))
+
+
+@contextmanager
+def scrapy_logger_at_log_level(settings: BaseSettings) -> Iterator[None]:
+    """While the block runs, the ``scrapy`` logger drops records below ``LOG_LEVEL``
+    before they are made, rather than its handlers after.
+
+    Scrapy's ``configure_logging`` sets the ``scrapy`` logger to DEBUG
+    (``scrapy.utils.log.DEFAULT_LOGGING``) and leaves the filtering to the
+    handlers it installs, the root handler and the ``log_count/*`` counter, both
+    at ``LOG_LEVEL``: at INFO each page still makes the records of its
+    "Crawled (200)" and "Scraped from" DEBUG lines, only to drop them.  Only
+    with ``LOG_INSTALL_ROOT_HANDLER`` (otherwise the user's handlers decide what
+    is kept); ``settings`` are the crawler's (its spider's ``custom_settings``
+    merged).  The previous level is restored on the way out.
+    """
+    name = settings.get("LOG_LEVEL")
+    level = logging.getLevelNamesMapping().get(name, name)
+    logger = logging.getLogger("scrapy")
+    previous = logger.level
+    raise_level = (
+        settings.getbool("LOG_INSTALL_ROOT_HANDLER")
+        and isinstance(level, int)
+        and level > logger.getEffectiveLevel()
+    )
+    if raise_level:
+        logger.setLevel(level)
+    try:
+        yield
+    finally:
+        if raise_level:
+            logger.setLevel(previous)

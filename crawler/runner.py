@@ -13,7 +13,7 @@ from scrapy.utils.project import get_project_settings
 
 from crawler.exceptions import ConfigError
 from crawler.feedstorage.preflight import preflight_feeds
-from crawler.logfilters import quiet_network_tracebacks
+from crawler.logfilters import quiet_network_tracebacks, scrapy_logger_at_log_level
 from crawler.outcome import CLEAN_REASONS, EXIT_INTERRUPTED, Criteria, Verdict, judge
 from crawler.redaction import install_filters
 from crawler.settingscheck import check_settings, set_settings
@@ -124,8 +124,9 @@ def run_spider(
     install_filters()  # URL passwords masked from the first record on
     crawler = process.create_crawler(spider)
     failures: list[Failure] = []
-    process.crawl(crawler, **spider_arguments).addErrback(failures.append)
-    process.start()
+    with scrapy_logger_at_log_level(crawler.settings):  # no DEBUG records made at INFO
+        process.crawl(crawler, **spider_arguments).addErrback(failures.append)
+        process.start()
     # Scrapy's handlers are gone with the reactor: a late Ctrl-C is a KeyboardInterrupt.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     if failures:  # the spider could not start: bad arguments, a broken component

@@ -58,8 +58,11 @@ def live_links_script() -> str:
 
 
 def is_hash_route(url: str) -> bool:
-    """Whether ``url``'s fragment names a route of a hash-routed app (``#!/x``, ``#/x``)."""
-    return urlsplit(url).fragment.startswith(("!", "/"))
+    """Whether ``url``'s fragment names a route of a hash-routed app (``#!/x``, ``#/x``).
+
+    Called for every link of every page: a URL without ``#`` has no fragment
+    (``urlsplit`` sets one only after a ``#``), so it is answered without parsing."""
+    return "#" in url and urlsplit(url).fragment.startswith(("!", "/"))
 
 
 def page_url(url: str) -> str | None:

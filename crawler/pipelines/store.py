@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from itemadapter import ItemAdapter
 from scrapy import signals
 from scrapy.exceptions import CloseSpider, NotConfigured
 from scrapy.settings import overridden_settings
@@ -275,8 +274,8 @@ class StorePipeline:
 
     async def process_item(self, item: Any) -> Any:
         if isinstance(item, PageRecord):
-            adapter = ItemAdapter(item)
-            self._buffer["pages"].append({name: adapter.get(name) for name in PAGE_COLUMNS})
+            # Our dataclass: its fields are the columns (no ItemAdapter per page).
+            self._buffer["pages"].append({name: getattr(item, name) for name in PAGE_COLUMNS})
             if self._journal is not None:
                 self._records.append(item)
         elif isinstance(item, PageLinks):
