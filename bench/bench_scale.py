@@ -89,42 +89,58 @@ with open(sys.argv[1], "w") as f:
 sys.exit(code)
 """
 
-# Vanilla Scrapy: argv[1] start URL, argv[2] host, argv[3] a JSON file for the stats.
-_VANILLA = """
+# What the vanilla and floor scripts share: their stats written to a JSON file at the
+# end (the integer ones), Scrapy's defaults but LOG_LEVEL INFO.
+_SCRIPT_PRELUDE = """
 import json, sys
 from scrapy.crawler import CrawlerProcess
+
+class StatsToFile:
+    stats_file = ""
+
+    def closed(self, reason):
+        stats = self.crawler.stats.get_stats()
+        with open(self.stats_file, "w") as f:
+            json.dump({k: v for k, v in stats.items() if isinstance(v, int)}, f)
+
+def run(spider):
+    process = CrawlerProcess({"LOG_LEVEL": "INFO"})
+    process.crawl(spider)
+    process.start()
+"""
+
+# Vanilla Scrapy: argv[1] start URL, argv[2] host, argv[3] a JSON file for the stats.
+_VANILLA = (
+    _SCRIPT_PRELUDE
+    + """
 from scrapy.linkextractors import LinkExtractor
 from scrapy.spiders import CrawlSpider, Rule
 
-class Vanilla(CrawlSpider):
+class Vanilla(StatsToFile, CrawlSpider):
     name = "vanilla"
     allowed_domains = [sys.argv[2]]
     start_urls = [sys.argv[1]]
     rules = (Rule(LinkExtractor(), callback="parse_item", follow=True),)
+    stats_file = sys.argv[3]
 
     def parse_item(self, response):
         yield {"url": response.url, "title": response.css("title::text").get()}
 
-    def closed(self, reason):
-        stats = self.crawler.stats.get_stats()
-        with open(sys.argv[3], "w") as f:
-            json.dump({k: v for k, v in stats.items() if isinstance(v, int)}, f)
-
-process = CrawlerProcess({"LOG_LEVEL": "INFO"})
-process.crawl(Vanilla)
-process.start()
+run(Vanilla)
 """
+)
 
 # Scrapy's floor: argv[1] a file of URLs (one a line), argv[2] a JSON file for the stats.
 # Every page is requested from the start, its callback does nothing: what Scrapy itself
 # costs a page (download, engine, scheduler, one callback), no parsing, no links.
-_FLOOR = """
-import json, sys
+_FLOOR = (
+    _SCRIPT_PRELUDE
+    + """
 from scrapy import Request, Spider
-from scrapy.crawler import CrawlerProcess
 
-class Floor(Spider):
+class Floor(StatsToFile, Spider):
     name = "floor"
+    stats_file = sys.argv[2]
 
     async def start(self):
         with open(sys.argv[1]) as f:
@@ -134,15 +150,9 @@ class Floor(Spider):
     def parse(self, response):
         return None
 
-    def closed(self, reason):
-        stats = self.crawler.stats.get_stats()
-        with open(sys.argv[2], "w") as f:
-            json.dump({k: v for k, v in stats.items() if isinstance(v, int)}, f)
-
-process = CrawlerProcess({"LOG_LEVEL": "INFO"})
-process.crawl(Floor)
-process.start()
+run(Floor)
 """
+)
 
 CEILING_REQUESTS = 8  # Scrapy's CONCURRENT_REQUESTS_PER_DOMAIN, ours and vanilla
 TARGET_RATIO = 1.5  # ours / vanilla pages/s at zero latency (issue 13)
