@@ -39,37 +39,38 @@ def processes_under(root: str) -> list[tuple[int, str]]:
     """
     found = []
     marks = (f"HOME={root}".encode(), f"TMPDIR={root}".encode())
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
+    for pid, env in _environs():
         try:
-            with open(f"/proc/{entry.name}/environ", "rb") as f:
-                env = f.read().split(b"\0")
-            with open(f"/proc/{entry.name}/stat", "rb") as f:
+            with open(f"/proc/{pid}/stat", "rb") as f:
                 state = f.read().rsplit(b")", 1)[1].split()[0]
-            with open(f"/proc/{entry.name}/cmdline", "rb") as f:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
                 cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
         if state == b"Z":
             continue  # already dead, waiting to be reaped by init
         if root in cmdline or any(var.startswith(mark) for var in env for mark in marks):
-            found.append((int(entry.name), cmdline[:120]))
+            found.append((pid, cmdline[:120]))
     return found
+
+
+def _environs() -> Iterator[tuple[int, list[bytes]]]:
+    """(pid, environment variables) of every process whose environment can be read."""
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/environ", "rb") as f:
+                yield int(entry.name), f.read().split(b"\0")
+        except OSError:
+            continue  # gone, or not readable
 
 
 def private_dirs(root: str) -> set[str]:
     """The private dirs of the browsers of ``root``: their session dirs (in ``root``)
     and the TMPDIRs their processes have (elsewhere where ``root`` is deep)."""
     found = {os.path.join(root, name) for name in os.listdir(root) if name.startswith(PREFIX)}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/environ", "rb") as f:
-                env = f.read().split(b"\0")
-        except OSError:
-            continue
+    for _pid, env in _environs():
         if any(var.startswith(f"HOME={root}/".encode()) for var in env):
             found |= {os.fsdecode(var[7:]) for var in env if var.startswith(b"TMPDIR=")}
     return found
