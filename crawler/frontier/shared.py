@@ -40,14 +40,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-import redis
-
 from crawler.exceptions import ConfigError
 from crawler.redaction import NOT_SECRET_NAME, SECRET_NAME, redact_url
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
 
+    import redis
     from scrapy.settings import BaseSettings
 
 logger = logging.getLogger(__name__)
@@ -152,6 +151,9 @@ def connect(url: str, timeout: float = 10.0) -> redis.Redis:
 
     Raises :class:`~crawler.exceptions.ConfigError` naming the server (its
     password masked) when it cannot be reached or refuses the login."""
+    # Here, not at the top: every crawl imports this module, few have a frontier.
+    import redis
+
     try:
         client = redis.Redis.from_url(
             url, socket_timeout=timeout, socket_connect_timeout=timeout, retry_on_timeout=True

@@ -131,11 +131,13 @@ def unwritten_summary(stats: dict[str, Any]) -> str | None:
 def _shares_frontier(settings: BaseSettings) -> bool:
     """Whether the crawl is a worker of a shared crawl (``CRAWLER_FRONTIER`` and the
     frontier's scheduler): its run is the crawl's, finished by its last worker."""
-    from crawler.frontier.scheduler import FrontierScheduler
-
     scheduler = settings.get("SCHEDULER")
     if not settings.get("CRAWLER_FRONTIER") or not scheduler:
         return False
+    # Only now: it imports scrapy-redis and redis, which a crawl without a frontier
+    # does not need.
+    from crawler.frontier.scheduler import FrontierScheduler
+
     cls = load_object(scheduler) if isinstance(scheduler, str) else scheduler
     return isinstance(cls, type) and issubclass(cls, FrontierScheduler)
 
