@@ -2,9 +2,10 @@
 
 A ``crawler crawl URL --render never`` pays every import at every start (each
 crawl, worker and scheduled job).  Selenium and the browser session load with
-the first render, redis and scrapy-redis with a frontier, Scrapy's remote
-control (aiohttp) and telnet console only when switched on, and ``crawler
-COMMAND`` imports the module of COMMAND only.
+the first render, redis and scrapy-redis with a frontier, SQLAlchemy's
+PostgreSQL dialect with a PostgreSQL store, Scrapy's remote control (aiohttp)
+and telnet console only when switched on, and ``crawler COMMAND`` imports the
+module of COMMAND only.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ NOT_FOR_A_PLAIN_CRAWL = (
     "twisted.conch",
     "redis",
     "scrapy_redis",
+    "sqlalchemy.dialects.postgresql",
+    "psycopg",
     "apscheduler",
     "crawler.commands.jobs",
     "crawler.commands.serve",
