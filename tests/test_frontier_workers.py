@@ -23,7 +23,7 @@ import redis
 
 from crawler.commands.worker import _crawl_to_join
 from crawler.exceptions import ConfigError
-from crawler.frontier.shared import merge_stats
+from crawler.frontier.shared import CRAWLS_KEY, FINISHED_TTL, merge_stats
 from crawler.storage.sql import SqlStore
 from fixtures.tinysite.catalog import CatalogApp
 from fixtures.tinysite.server import TinySite
@@ -196,6 +196,46 @@ def test_a_killed_worker_loses_nothing(
     assert code == 0, err[-3000:]
     run = assert_every_page_stored_once(postgres_url)
     assert run["stats"]["frontier/requeued"] >= 1  # type: ignore[index]
+
+
+def test_a_killed_starter_leaves_the_run_to_the_last_worker(
+    site: TinySite, redis_url: str, postgres_url: str, tmp_path: Path
+) -> None:
+    """The starter, SIGKILLed with nothing leased, is still counted alive (its key
+    lives 8 s) when the worker closes: the worker waits for the key to expire, then
+    finishes the run as the last worker."""
+    client = redis.Redis.from_url(redis_url)
+    starter, [worker] = run_shared(
+        site, redis_url, postgres_url, tmp_path, "/catalog/?delay=400", 1,
+        # the worker's leases outlive its pages by up to 3 s (its store's flush)
+        worker_args=["-s", "CRAWLER_STORE_FLUSH_INTERVAL=3"],
+        starter_args=["-s", "CRAWLER_FRONTIER_LEASE_TIMEOUT=8"],
+    )  # fmt: skip
+
+    def leased(pid: int) -> int:
+        return sum(int(client.hlen(k)) for k in client.keys(f"crawler:*:lease:*-{pid}-*"))
+
+    # The end of the crawl: nothing queued, the starter holds nothing, the worker does.
+    wait_for(
+        lambda: (
+            leased(worker.pid) > 0
+            and leased(starter.pid) == 0
+            and not any(client.zcard(k) for k in client.keys("crawler:*:requests"))
+        )
+    )
+    starter.send_signal(signal.SIGKILL)
+    starter.wait()
+    code, err = finish(worker)
+    assert code == 0, err[-3000:]
+    assert "This worker is done" not in err
+    run = assert_every_page_stored_once(postgres_url)
+    assert run["stats"]["frontier/workers"] == 2  # type: ignore[index]
+    [meta] = client.keys("crawler:*:meta")
+    crawl_id = meta.decode().split(":")[1]
+    left = client.keys(f"crawler:{crawl_id}:*")
+    assert {k.decode().rpartition(":")[2] for k in left} <= {"meta", "finished", "run_claim"}
+    assert all(0 < client.ttl(k) <= FINISHED_TTL for k in left)
+    assert client.smembers(CRAWLS_KEY) == set()
 
 
 def test_refusals_are_one_line_and_exit_2(
