@@ -24,6 +24,9 @@ Every key of a crawl lives under its prefix ``crawler:<crawl id>``
 ``<prefix>:stats``
     hash: each worker's Scrapy stats (JSON), published while it runs and when it
     closes; the last worker to close merges them (:func:`merge_stats`) into the run.
+    A worker that closes while others are still ``active`` waits until each has
+    closed, renewed its ``alive`` key or let it expire (:meth:`SharedCrawl.close`):
+    a killed one does not keep the run from being finished.
 
 Every multi-key step is one Lua script, so two workers never see half of it.
 """
