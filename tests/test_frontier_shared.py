@@ -3,17 +3,42 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
+from typing import TYPE_CHECKING
 
 import redis
 
 from crawler.frontier.shared import SharedCrawl, shareable_settings, store_without_password
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 PREFIX = "crawler:abc123"
 
 
 def worker(redis_url: str, name: str, lease_timeout: float = 30.0) -> SharedCrawl:
     return SharedCrawl(redis.Redis.from_url(redis_url), PREFIX, name, lease_timeout)
+
+
+@contextlib.contextmanager
+def beating(shared: SharedCrawl, interval: float = 0.05) -> Iterator[None]:
+    """``shared``'s heartbeat renewed every ``interval`` seconds, in a thread, as a
+    live worker's scheduler does."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(interval):
+            shared.heartbeat()
+
+    thread = threading.Thread(target=beat)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def test_a_pop_is_a_lease_until_released(redis_url: str) -> None:
@@ -75,7 +100,10 @@ def test_only_the_last_worker_gets_the_stats_and_the_keys_go(redis_url: str) -> 
     b.join()
     b.client.zadd(b.queue_key, {b"r": 0})
     b.pop()
-    assert a.close({"pages": 1}) is None
+    with beating(b):  # alive: a does not wait for it to close
+        started = time.monotonic()
+        assert a.close({"pages": 1}) is None
+        assert time.monotonic() - started < 2
     assert b.client.zcard(b.queue_key) == 0
     everyone = b.close({"pages": 2})  # its lease goes back, then the crawl is done
     assert everyone == {"a": {"pages": 1}, "b": {"pages": 2}}
@@ -87,6 +115,26 @@ def test_only_the_last_worker_gets_the_stats_and_the_keys_go(redis_url: str) -> 
     assert not late.join()  # a finished crawl is not joined
     assert late.close({"pages": 0}) is None
     assert b"stats" not in b"".join(a.client.keys(f"{PREFIX}:*"))
+
+
+def test_a_closing_worker_waits_for_a_dead_one_and_finishes(redis_url: str) -> None:
+    """Killed, a worker stays active until its liveness key expires: the worker that
+    closes then waits for that (not for the other's own lease timeout: its key's),
+    puts back what it held and is the last."""
+    a, dead = worker(redis_url, "a"), worker(redis_url, "dead", lease_timeout=0.5)
+    a.publish({"options": 1})
+    a.join()
+    dead.join()
+    dead.publish_stats({"pages": 3})
+    dead.client.zadd(dead.queue_key, {b"r": 0})
+    dead.pop()
+    started = time.monotonic()
+    everyone = a.close({"pages": 1})
+    assert 0.3 < time.monotonic() - started < 2.5
+    assert everyone == {"a": {"pages": 1}, "dead": {"pages": 3}}
+    assert sorted(a.client.keys(f"{PREFIX}:*")) == [
+        f"{PREFIX}:{name}".encode() for name in ("finished", "meta")
+    ]
 
 
 def test_one_run_for_every_worker(redis_url: str) -> None:

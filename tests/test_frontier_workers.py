@@ -7,6 +7,7 @@ Real processes, a real ``redis-server`` (``redis_url``) and a real PostgreSQL
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import subprocess
 import sys
@@ -22,7 +23,7 @@ import redis
 
 from crawler.commands.worker import _crawl_to_join
 from crawler.exceptions import ConfigError
-from crawler.frontier.shared import merge_stats
+from crawler.frontier.shared import CRAWLS_KEY, FINISHED_TTL, merge_stats
 from crawler.storage.sql import SqlStore
 from fixtures.tinysite.catalog import CatalogApp
 from fixtures.tinysite.server import TinySite
@@ -30,7 +31,7 @@ from tests.clibatch import Command, run_commands
 from tests.crawltools import subprocess_env
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
 
 
 SIZE = 40  # catalog items: the index, 40 items, robots.txt and the sitemap
@@ -83,17 +84,25 @@ def finish(process: subprocess.Popen[str], timeout: float = 60) -> tuple[int, st
 
 
 def run_shared(
-    site: TinySite, redis_url: str, postgres_url: str, cwd: Path, path: str, workers: int
+    site: TinySite,
+    redis_url: str,
+    postgres_url: str,
+    cwd: Path,
+    path: str,
+    workers: int,
+    worker_args: Sequence[str] = (),
+    starter_args: Sequence[str] = (),
 ) -> tuple[subprocess.Popen[str], list[subprocess.Popen[str]]]:
     """The starting process and ``workers`` worker processes of one shared crawl
-    (started first, they wait for it)."""
+    (started first, they wait for it); ``worker_args``/``starter_args``: more options."""
     joined = [
-        start("worker", redis_url, "--wait", "60", *WORKER_FAST, cwd=cwd) for _ in range(workers)
+        start("worker", redis_url, "--wait", "60", *WORKER_FAST, *worker_args, cwd=cwd)
+        for _ in range(workers)
     ]
     starter = start(
         "crawl", site.url(path), "--frontier", redis_url, "--store", postgres_url,
         "-s", "HTTPAUTH_USER=someone", "-s", f"HTTPAUTH_PASS={SECRET}",
-        "-s", "HTTPAUTH_DOMAIN=example.invalid", *FAST, cwd=cwd,
+        "-s", "HTTPAUTH_DOMAIN=example.invalid", *FAST, *starter_args, cwd=cwd,
     )  # fmt: skip
     return starter, joined
 
@@ -144,28 +153,89 @@ def test_three_processes_crawl_every_page_once_into_one_run(
         _crawl_to_join(client, late)
 
 
+def published(client: redis.Redis, pid: int) -> dict[str, object]:
+    """The stats the worker process ``pid`` last published to Redis (``{}``: none yet)."""
+    for key in client.keys("crawler:*:stats"):
+        for worker, raw in client.hgetall(key).items():
+            if f"-{pid}-" in worker.decode():
+                return dict(json.loads(raw))
+    return {}
+
+
+def assert_every_page_stored_once(postgres_url: str) -> dict[str, object]:
+    """The run finished with every catalog page in it, once; the run's row."""
+    [run], rows = stored(postgres_url)
+    paths = Counter(urlsplit(str(r["url"])).path for r in rows)
+    items = {f"/catalog/item/{n}.html" for n in range(SIZE)}
+    assert {p: paths[p] for p in items} == dict.fromkeys(items, 1)
+    assert run["finish_reason"] == "finished"
+    assert isinstance(run["stats"], dict)
+    return run
+
+
 def test_a_killed_worker_loses_nothing(
     site: TinySite, redis_url: str, postgres_url: str, tmp_path: Path
 ) -> None:
+    """Its pages crawled but not committed yet (the store's default batch of 200 rows,
+    flushed every 30 s here) keep their leases: they are crawled again."""
     client = redis.Redis.from_url(redis_url)
     survivor, [victim] = run_shared(
-        site, redis_url, postgres_url, tmp_path, "/catalog/?delay=150", 1
-    )
-    # The victim holds leased requests (in flight) when it is killed.
+        site, redis_url, postgres_url, tmp_path, "/catalog/?delay=400", 1,
+        worker_args=["-s", "CRAWLER_STORE_FLUSH_INTERVAL=30"],
+    )  # fmt: skip
+    # The victim has crawled pages (their rows in its buffer) and holds leased requests.
     wait_for(
-        lambda: any(
-            client.hlen(k) for k in client.keys("crawler:*:lease:*-" + str(victim.pid) + "-*")
+        lambda: (
+            int(published(client, victim.pid).get("response_received_count", 0)) >= 2
+            and any(client.hlen(k) for k in client.keys(f"crawler:*:lease:*-{victim.pid}-*"))
         )
     )
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     code, err = finish(survivor)
     assert code == 0, err[-3000:]
-    [run], rows = stored(postgres_url)
-    paths = {urlsplit(str(r["url"])).path for r in rows}
-    assert {f"/catalog/item/{n}.html" for n in range(SIZE)} <= paths
-    assert run["stats"]["frontier/requeued"] >= 1
-    assert run["finish_reason"] == "finished"
+    run = assert_every_page_stored_once(postgres_url)
+    assert run["stats"]["frontier/requeued"] >= 1  # type: ignore[index]
+
+
+def test_a_killed_starter_leaves_the_run_to_the_last_worker(
+    site: TinySite, redis_url: str, postgres_url: str, tmp_path: Path
+) -> None:
+    """The starter, SIGKILLed with nothing leased, is still counted alive (its key
+    lives 8 s) when the worker closes: the worker waits for the key to expire, then
+    finishes the run as the last worker."""
+    client = redis.Redis.from_url(redis_url)
+    starter, [worker] = run_shared(
+        site, redis_url, postgres_url, tmp_path, "/catalog/?delay=400", 1,
+        # the worker's leases outlive its pages by up to 3 s (its store's flush)
+        worker_args=["-s", "CRAWLER_STORE_FLUSH_INTERVAL=3"],
+        starter_args=["-s", "CRAWLER_FRONTIER_LEASE_TIMEOUT=8"],
+    )  # fmt: skip
+
+    def leased(pid: int) -> int:
+        return sum(int(client.hlen(k)) for k in client.keys(f"crawler:*:lease:*-{pid}-*"))
+
+    # The end of the crawl: nothing queued, the starter holds nothing, the worker does.
+    wait_for(
+        lambda: (
+            leased(worker.pid) > 0
+            and leased(starter.pid) == 0
+            and not any(client.zcard(k) for k in client.keys("crawler:*:requests"))
+        )
+    )
+    starter.send_signal(signal.SIGKILL)
+    starter.wait()
+    code, err = finish(worker)
+    assert code == 0, err[-3000:]
+    assert "This worker is done" not in err
+    run = assert_every_page_stored_once(postgres_url)
+    assert run["stats"]["frontier/workers"] == 2  # type: ignore[index]
+    [meta] = client.keys("crawler:*:meta")
+    crawl_id = meta.decode().split(":")[1]
+    left = client.keys(f"crawler:{crawl_id}:*")
+    assert {k.decode().rpartition(":")[2] for k in left} <= {"meta", "finished", "run_claim"}
+    assert all(0 < client.ttl(k) <= FINISHED_TTL for k in left)
+    assert client.smembers(CRAWLS_KEY) == set()
 
 
 def test_refusals_are_one_line_and_exit_2(

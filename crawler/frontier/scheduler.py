@@ -8,7 +8,13 @@ lists the keys).  What this adds to scrapy-redis:
 * **Leases.** A request popped stays in this worker's lease hash until Scrapy's
   engine is done with it — downloaded, its callback run and the requests it
   yielded queued — which is checked every ``CRAWLER_FRONTIER_POLL_INTERVAL``
-  seconds against the engine's requests in progress.  The worker renews its
+  seconds against the engine's requests in progress, *and* the store has
+  committed the rows it gave (its page record waits in the store's buffer up to
+  ``CRAWLER_STORE_BATCH_SIZE`` rows / ``CRAWLER_STORE_FLUSH_INTERVAL`` seconds:
+  :meth:`~crawler.pipelines.store.StorePipeline.commit_mark`), as the request
+  journal of ``JOBDIR`` marks a request done only once its record is committed.
+  A worker killed before its batch was written thus leaves the requests of the
+  lost rows leased, and they are crawled again.  The worker renews its
   liveness key as often; when it stops doing so for
   ``CRAWLER_FRONTIER_LEASE_TIMEOUT`` seconds (killed, frozen), any other worker
   puts its leased requests back in the queue.
@@ -54,6 +60,8 @@ if TYPE_CHECKING:
     from scrapy import Request, Spider
     from scrapy.crawler import Crawler
 
+    from crawler.pipelines.store import StorePipeline
+
 logger = logging.getLogger(__name__)
 
 #: Requests leased from the shared queue in one round trip; those not asked for
@@ -84,6 +92,10 @@ class FrontierScheduler(Scheduler):
         self.poll_interval = poll_interval  # seconds
         self.idle_timeout = idle_timeout  # seconds
         self._leases: dict[str, Request] = {}  # lease field -> the request popped
+        # requests the engine is done with whose rows wait for the store's batch number
+        # (StorePipeline.commit_mark): (batch, lease field), in order
+        self._uncommitted: deque[tuple[int, str]] = deque()
+        self._store: StorePipeline | None = None
         self._local: deque[Request] = deque()  # requests that cannot be shared
         # leased from the shared queue, not handed to the engine yet: (lease field, request)
         self._popped: deque[tuple[str, Request]] = deque()
@@ -117,6 +129,9 @@ class FrontierScheduler(Scheduler):
         )
         self.df = FrontierDupeFilter.from_spider(spider)
         self.queue.shared = self.shared
+        from crawler.pipelines.store import StorePipeline  # it imports this module lazily
+
+        self._store = self.crawler.get_item_pipeline(StorePipeline)
         if not self.shared.join():
             logger.warning("The crawl %s has finished: nothing to do", self.shared.crawl_id)
             self.stats.set_value("frontier/joined_finished", True)
@@ -238,7 +253,8 @@ class FrontierScheduler(Scheduler):
             shared.publish_stats(self.stats.get_stats())
         if not self._seeded:
             self._seeded = shared.seeded()
-        if queued or leased or self._leases or self._local or self._popped or not self._seeded:
+        busy = self._leases or self._uncommitted or self._local or self._popped
+        if queued or leased or busy or not self._seeded:
             self._idle_since = None
         elif self._idle_since is None:
             self._idle_since = now
@@ -254,9 +270,21 @@ class FrontierScheduler(Scheduler):
             self._wake_engine()
 
     def _release_done(self) -> None:
-        """Release the leases of the requests the engine no longer has in progress."""
-        if not self._leases:
-            return
+        """Release the leases of the requests the engine no longer has in progress
+        and whose rows the store has committed."""
+        if self._leases:
+            self._engine_done()
+        done: list[str] = []
+        committed = self._store.committed if self._store is not None else 0
+        while self._uncommitted and self._uncommitted[0][0] <= committed:
+            done.append(self._uncommitted.popleft()[1])
+        if done:
+            self.shared.release(done)
+            self.stats.inc_value("frontier/released", len(done))
+
+    def _engine_done(self) -> None:
+        """Move the requests the engine no longer has in progress from
+        ``_leases`` to ``_uncommitted``, with the batch that holds their rows."""
         in_progress = self._in_progress()
         if in_progress is None:  # another Scrapy: release at the next poll (a kill may lose)
             if not self._warned:
@@ -267,11 +295,11 @@ class FrontierScheduler(Scheduler):
                 )
             in_progress = set()
         done = [field for field, request in self._leases.items() if request not in in_progress]
-        if done:
-            self.shared.release(done)
-            for field in done:
-                del self._leases[field]
-            self.stats.inc_value("frontier/released", len(done))
+        # Their rows passed the item pipelines before the engine let them go.
+        mark = self._store.commit_mark() if self._store is not None else 0
+        for field in done:
+            del self._leases[field]
+            self._uncommitted.append((mark, field))
 
     def _in_progress(self) -> set[Request] | None:
         """The engine's requests between the scheduler and the end of their

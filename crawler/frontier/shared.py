@@ -24,6 +24,9 @@ Every key of a crawl lives under its prefix ``crawler:<crawl id>``
 ``<prefix>:stats``
     hash: each worker's Scrapy stats (JSON), published while it runs and when it
     closes; the last worker to close merges them (:func:`merge_stats`) into the run.
+    A worker that closes while others are still ``active`` waits until each has
+    closed, renewed its ``alive`` key or let it expire (:meth:`SharedCrawl.close`):
+    a killed one does not keep the run from being finished.
 
 Every multi-key step is one Lua script, so two workers never see half of it.
 """
@@ -136,6 +139,38 @@ if redis.call('SCARD', KEYS[2]) > 0 then return nil end
 if redis.call('SET', KEYS[3], ARGV[1], 'NX') == false then return nil end
 return redis.call('HGETALL', KEYS[1])
 """
+
+
+# A closed worker that was not the last finds out whether it is after all: KEYS active,
+# workers, queue, finished, stats; ARGV prefix, worker.  Each worker still active whose
+# liveness key expired (killed) is taken out, its leases put back.  Returns {0, requeued}
+# when another worker finished the crawl, {1, requeued} while others are active, else (the
+# last) {2, requeued, every worker's stats...}.
+_LAST = """
+if redis.call('EXISTS', KEYS[4]) == 1 then return {0, 0} end
+local requeued = 0
+for _, w in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if redis.call('EXISTS', ARGV[1] .. ':alive:' .. w) == 0 then
+    local lease = ARGV[1] .. ':lease:' .. w
+    local f = redis.call('HGETALL', lease)
+    for i = 1, #f, 2 do
+      redis.call('ZADD', KEYS[3], string.match(f[i], ':(.*)$'), f[i + 1])
+      requeued = requeued + 1
+    end
+    redis.call('DEL', lease)
+    redis.call('SREM', KEYS[1], w)
+    redis.call('SREM', KEYS[2], w)
+  end
+end
+if redis.call('SCARD', KEYS[1]) > 0 then return {1, requeued} end
+if redis.call('SET', KEYS[4], ARGV[2], 'NX') == false then return {0, requeued} end
+local out = {2, requeued}
+for _, v in ipairs(redis.call('HGETALL', KEYS[5])) do table.insert(out, v) end
+return out
+"""
+
+#: Seconds between two looks of a closing worker at the workers still active.
+CLOSE_POLL = 0.1
 
 
 # A worker joins unless the crawl finished: KEYS finished, active; ARGV worker.
@@ -267,6 +302,7 @@ class SharedCrawl:
         self._survey = client.register_script(_SURVEY)
         self._close = client.register_script(_CLOSE)
         self._join = client.register_script(_JOIN)
+        self._last = client.register_script(_LAST)
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> SharedCrawl | None:
@@ -405,7 +441,13 @@ class SharedCrawl:
         """This worker is done: its leases go back to the queue, its ``stats`` are
         published; the last worker of the crawl gets every worker's stats, by
         worker (and
-        the crawl's queue, seen set and leases are deleted), the others ``None``."""
+        the crawl's queue, seen set and leases are deleted), the others ``None``.
+
+        Other workers still active may be dead (SIGKILL) with a liveness key not
+        expired yet: this one waits (:meth:`_wait_for_others`, blocking, at most
+        their keys' time to live) until each has closed, renewed its key (alive:
+        it finishes the crawl) or expired (dead: taken out), and is the last when
+        only dead ones were left."""
         result = self._close(
             keys=[
                 self.key("stats"),
@@ -419,10 +461,55 @@ class SharedCrawl:
             args=[self.worker, _dumps(stats)],
         )
         if result is None:
-            return None
+            result = self._wait_for_others()
+            if result is None:
+                return None
         everyone = {result[i].decode(): json.loads(result[i + 1]) for i in range(0, len(result), 2)}
         self._forget()
         return everyone
+
+    def _wait_for_others(self) -> list[bytes] | None:
+        """After :meth:`close`: every worker's stats (flat, as ``HGETALL``) when the
+        workers still active all turn out dead, ``None`` when one is alive or
+        another worker finished the crawl.  A worker is alive when its liveness
+        key's time to live goes up between two looks (renewed every
+        ``CRAWLER_FRONTIER_POLL_INTERVAL``), dead when the key is gone; waits at
+        most the longest time to live seen first, plus a second."""
+        keys = [
+            self.key("active"),
+            self.key("workers"),
+            self.queue_key,
+            self.key("finished"),
+            self.key("stats"),
+        ]
+        before: dict[bytes, int] = {}
+        deadline: float | None = None
+        while True:
+            status, requeued, *result = self._last(keys=keys, args=[self.prefix, self.worker])
+            if requeued:
+                logger.warning(
+                    "%d requests leased by dead workers of crawl %s are queued again",
+                    requeued,
+                    self.crawl_id,
+                )
+            if status == 0:
+                return None
+            if status == 2:
+                return list(result)
+            others = sorted(self.client.smembers(self.key("active")))
+            pipe = self.client.pipeline()
+            for worker in others:
+                pipe.pttl(self.key(f"alive:{worker.decode()}"))
+            ttls = dict(zip(others, pipe.execute(), strict=True))  # ms; -2: gone
+            if any(ttl == -1 or ttl > before.get(w, ttl) for w, ttl in ttls.items()):
+                return None  # renewed (or never expires): alive, it finishes the crawl
+            before = ttls
+            now = time.monotonic()
+            if deadline is None:
+                deadline = now + max([0, *ttls.values()]) / 1000 + 1.0
+            if now >= deadline:
+                return None
+            time.sleep(CLOSE_POLL)
 
     def _forget(self) -> None:
         """The finished crawl's queue, seen set, leases and stats go; what a late

@@ -197,6 +197,8 @@ class StorePipeline:
         self._shutdown_trigger: Any = None
         self._closed = False
         self._shared: SharedCrawl | None = None
+        self._batches_taken = 0  # batches taken from the buffer to be written, in order
+        self._batches_committed = 0  # the number of the last batch the store committed
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -323,6 +325,7 @@ class StorePipeline:
         batch, self._buffer = self._buffer, {table: [] for table in TABLES}
         records, self._records = self._records, []
         if any(batch.values()):
+            self._batches_taken += 1
             self._write_batch_now(batch, records)
         self.crawler.stats.set_value("finish_reason", "shutdown")
         stats = json.loads(json.dumps(self.crawler.stats.get_stats(), default=str))
@@ -346,6 +349,7 @@ class StorePipeline:
                 self._fail(e)
             else:
                 self._count_written(batch, records)
+                self._batches_committed = self._batches_taken
                 return
         self._write_fallback(batch)
 
@@ -420,6 +424,23 @@ class StorePipeline:
     def _open_store(self) -> SqlStore:
         return SqlStore.open(self.config.url, timeout=self.config.timeout)
 
+    def commit_mark(self) -> int:
+        """The number of the batch that holds every row received so far: once
+        :attr:`committed` reaches it, they are all in the store.  (Batches are
+        numbered from 1 in the order they leave the buffer and are written one at a
+        time, in that order.)  A shared crawl's scheduler releases a request's lease
+        only then (:mod:`crawler.frontier.scheduler`), as the request journal marks a
+        request done only once its page record is committed (:mod:`crawler.journal`)."""
+        return self._batches_taken + (1 if self._buffered() else 0)
+
+    @property
+    def committed(self) -> int:
+        """The number of the last batch committed to the store (0: none yet).  Batches
+        that went to the fallback file after a store error do not count: the requests
+        they end keep their leases, put back in the shared queue when this worker
+        closes."""
+        return self._batches_committed
+
     def _count_busy(self) -> None:
         """The store's SQLite lock waits so far, in the stats."""
         if self.store is None or not self.store.busy.retries:
@@ -449,6 +470,8 @@ class StorePipeline:
                 return
             batch, self._buffer = self._buffer, {table: [] for table in TABLES}
             records, self._records = self._records, []
+            self._batches_taken += 1
+            number = self._batches_taken
             if self.failed is None and self.store is not None and self.run_id is not None:
                 try:
                     await self._call(
@@ -466,6 +489,7 @@ class StorePipeline:
                 else:
                     self._count_busy()
                     self._count_written(batch, records)
+                    self._batches_committed = number
                     return
             self._write_fallback(batch)
 
