@@ -354,6 +354,19 @@ def record_verdict(stats: Any, verdict: Verdict, ratio: float) -> None:
             stats.set_value(FAILED_STAT_PREFIX + reason.code, 1)
 
 
+def rejudge(stats: Any, criteria: Criteria, finish_reason: str | None = None) -> Verdict:
+    """Judge again the stats in a crawl's stats collector ``stats`` and record the
+    verdict there (:func:`judge`, :func:`record_verdict`): for the merged stats of
+    a shared crawl's workers, whose own verdicts on their parts the merge left
+    out (:func:`crawler.frontier.shared.merge_stats`).  Stale ``outcome/failed/*``
+    keys go first."""
+    values = {k: v for k, v in stats.get_stats().items() if not k.startswith(FAILED_STAT_PREFIX)}
+    stats.set_stats(values)
+    verdict = judge(values, criteria, finish_reason)
+    record_verdict(stats, verdict, error_counts(values)[2])
+    return verdict
+
+
 def recorded_verdict(stats: dict[str, Any]) -> str | None:
     """The verdict :func:`record_verdict` left in a run's stored stats, as one
     phrase: ``succeeded``, ``failed: CODE, ...``, ``interrupted``; None for a run

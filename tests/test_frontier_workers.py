@@ -19,10 +19,14 @@ from urllib.parse import urlsplit
 
 import pytest
 import redis
+from scrapy.statscollectors import StatsCollector
+from scrapy.utils.test import get_crawler
 
 from crawler.commands.worker import _crawl_to_join
+from crawler.downloadermiddlewares.outcome import OutcomeMiddleware
 from crawler.exceptions import ConfigError
 from crawler.frontier.shared import merge_stats
+from crawler.outcome import SUCCEEDED, Criteria, rejudge
 from crawler.storage.sql import SqlStore
 from fixtures.tinysite.catalog import CatalogApp
 from fixtures.tinysite.server import TinySite
@@ -82,6 +86,17 @@ def finish(process: subprocess.Popen[str], timeout: float = 60) -> tuple[int, st
     return process.returncode, err
 
 
+def finish_printed(process: subprocess.Popen[str], timeout: float = 60) -> tuple[int, str, str]:
+    """``process``'s exit code, stdout and stderr once it ended by itself."""
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        _, err = process.communicate()
+        pytest.fail(f"a crawler process did not end by itself: {err[-3000:]}")
+    return process.returncode, out, err
+
+
 def run_shared(
     site: TinySite, redis_url: str, postgres_url: str, cwd: Path, path: str, workers: int
 ) -> tuple[subprocess.Popen[str], list[subprocess.Popen[str]]]:
@@ -111,7 +126,8 @@ def test_three_processes_crawl_every_page_once_into_one_run(
     site: TinySite, redis_url: str, postgres_url: str, tmp_path: Path
 ) -> None:
     starter, workers = run_shared(site, redis_url, postgres_url, tmp_path, "/catalog/?delay=150", 2)
-    results = [finish(p) for p in (starter, *workers)]
+    printed = [finish_printed(p) for p in (starter, *workers)]
+    results = [(code, err) for code, _, err in printed]
     for code, err in results:
         assert code == 0, err[-3000:]
     served = Counter(r.target for r in site.requests_seen)
@@ -139,6 +155,19 @@ def test_three_processes_crawl_every_page_once_into_one_run(
     assert options and b"HTTPAUTH_PASS" not in options and SECRET.encode() not in options
     crawl_id = meta.decode().split(":")[1]
     assert stats["frontier/crawl_id"] == crawl_id  # the run's stats name the crawl
+    # The run is judged once, on every worker's counts; its id is not summed
+    assert stats["store/run_id"] == run["id"]
+    assert stats["outcome/status"] == "succeeded", stats
+    assert stats["outcome/pages"] == len(rows)
+    [(_, summary, last_err)] = [p for p in printed if "This worker is done" not in p[2]]
+    assert f"Run {run['id']} of site from {site.url('/catalog/?delay=150')}: " in summary
+    assert "error:" not in last_err, last_err[-3000:]
+    listed = subprocess.run(
+        [sys.executable, "-m", "crawler.cli", "runs", "--store", postgres_url],
+        cwd=tmp_path, env=subprocess_env(), capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    [line] = [ln for ln in listed.splitlines() if ln.split()[:1] == [str(run["id"])]]
+    assert " succeeded " in line and f" {len(rows)} " in line, listed
     late = argparse.Namespace(redis_url=redis_url, crawl=crawl_id)
     with pytest.raises(ConfigError, match=f"the crawl {crawl_id} in .* has finished"):
         _crawl_to_join(client, late)
@@ -222,9 +251,75 @@ def test_merged_stats_add_counts_and_span_the_workers() -> None:
     assert merged["response_received_count"] == 7  # counts add up
     assert merged["memusage/max"] == 10  # maxima do not
     assert merged["store/run_id"] == 5
+    assert merged["responses_per_minute"] == 7 / (9 / 60)  # from the merged counts
     assert merged["finish_reason"] == "shutdown"  # the last worker's
     assert merged["start_time"] == t0
     assert merged["finish_time"] == t0 + timedelta(seconds=9)
     assert merged["elapsed_time_seconds"] == 9
     assert merged["frontier/workers"] == 2
     assert merged["frontier/responses_by_worker"] == {"a": 3, "b": 4}
+
+
+def test_merged_stats_keep_each_process_s_facts_and_judge_the_run_once() -> None:
+    """Three processes of run 1, one of which got no page: the run is run 1, and
+    it succeeded (issue 13's review: ``Run 3 of None``, ``failed (no_pages)``)."""
+    t0 = datetime(2026, 12, 1, 12, tzinfo=UTC)
+
+    def worker(pages: int, seconds: int, memory: int) -> dict[str, object]:
+        stats: dict[str, object] = {
+            "start_time": (t0 + timedelta(seconds=seconds)).isoformat(),
+            "finish_time": (t0 + timedelta(seconds=20)).isoformat(),
+            "store/run_id": 1,
+            "outcome/pages": pages,
+            "outcome/http_errors": 0,
+            "outcome/no_response": 0,
+            "outcome/started_at": (t0 + timedelta(seconds=seconds)).isoformat(),
+            "outcome/elapsed_seconds": 20 - seconds,
+            "outcome/error_ratio": 0.0,
+            "outcome/status": "succeeded" if pages else "failed",
+            "memusage/startup": memory,
+            "memusage/max": memory + 5,
+            "request_depth_max": pages,
+            "responses_per_minute": 99.0,
+            "response_received_count": pages,
+            "finish_reason": "finished",
+        }
+        if not pages:
+            stats["outcome/failed/no_pages"] = 1
+        return stats
+
+    everyone = {"a": worker(10, 0, 50), "b": worker(0, 2, 70), "c": worker(5, 1, 60)}
+    last = {**everyone["b"], "start_time": t0 + timedelta(seconds=2)}
+    merged = merge_stats(everyone, last)
+    assert merged["store/run_id"] == 1
+    assert merged["outcome/pages"] == 15
+    assert merged["memusage/startup"] == 70  # each process's own: the largest
+    assert merged["memusage/max"] == 75
+    assert merged["request_depth_max"] == 10
+    assert merged["outcome/started_at"] == t0.isoformat()
+    assert merged["outcome/elapsed_seconds"] == merged["elapsed_time_seconds"] == 20
+    assert merged["responses_per_minute"] == 15 / (20 / 60)
+    assert not [k for k in merged if k.startswith("outcome/failed/")]
+    assert "outcome/status" not in merged and "outcome/error_ratio" not in merged
+    collector = StatsCollector(get_crawler())
+    collector.set_stats(merged)
+    verdict = rejudge(collector, Criteria(), "finished")
+    assert verdict.status == SUCCEEDED
+    assert collector.get_value("outcome/status") == SUCCEEDED
+    assert collector.get_value("outcome/error_ratio") == 0.0
+    collector.set_value("outcome/failed/no_pages", 1)  # a stale verdict goes
+    collector.set_value("outcome/pages", 0)
+    verdict = rejudge(collector, Criteria(), "finished")
+    assert [r.code for r in verdict.reasons] == ["no_pages"]
+
+
+def test_a_worker_judges_its_own_part_without_the_run_s_thresholds() -> None:
+    """A worker of a shared crawl that got no page does not log ``failed (no_pages)``:
+    the run's page count is every worker's (the last one judges it)."""
+    for frontier, status in (("redis://127.0.0.1:1/0", SUCCEEDED), (None, "failed")):
+        crawler = get_crawler(settings_dict={"CRAWLER_FRONTIER": frontier})
+        crawler.stats = StatsCollector(crawler)
+        middleware = OutcomeMiddleware.from_crawler(crawler)
+        middleware.spider_opened()
+        middleware.spider_closed("finished")
+        assert crawler.stats.get_value("outcome/status") == status, frontier

@@ -442,40 +442,80 @@ def running_crawls(client: redis.Redis) -> list[str]:
     return sorted(c.decode() for c in client.smembers(CRAWLS_KEY))
 
 
-# Stats every worker counts from its own start: the merged value is the extreme, not the sum.
-_EARLIEST = ("start_time",)
-_LATEST = ("finish_time",)
-_MAXIMUM_MARKS = ("/max", "max_")
+# How the stats of the workers of one run merge (merge_stats).  Stats that are
+# facts of one process, not counters, are never added up:
+_EARLIEST = ("start_time", "outcome/started_at")  # the run started with its first worker
+_LATEST = ("finish_time",)  # ... and finished with its last
+_MAXIMUM_MARKS = ("/max", "max_")  # a name holding one of these, or ending in "_max":
+_MAXIMUM_PREFIXES = ("memusage/",)  # the largest (memory is each process's own)
+# The same in every worker (the crawl's): the last worker's, else the first one's.
+_SAME = ("store/run_id", "frontier/crawl_id")
+# Rates and times the merge computes again from the merged counts and span.
+_RECOMPUTED = (
+    "elapsed_time_seconds",
+    "outcome/elapsed_seconds",
+    "responses_per_minute",
+    "items_per_minute",
+)
+# The verdict each process recorded on its own part (crawler.outcome.record_verdict):
+# dropped, the last worker judges the merged counts once (crawler.outcome.rejudge).
+_VERDICT = ("outcome/status", "outcome/error_ratio")
+_VERDICT_PREFIX = "outcome/failed/"
+
+
+def _is_maximum(name: str) -> bool:
+    return (
+        any(mark in name for mark in _MAXIMUM_MARKS)
+        or name.endswith("_max")
+        or name.startswith(_MAXIMUM_PREFIXES)
+    )
+
+
+def _dropped(name: str) -> bool:
+    return name in _RECOMPUTED or name in _VERDICT or name.startswith(_VERDICT_PREFIX)
 
 
 def merge_stats(everyone: Mapping[str, dict[str, Any]], last: Mapping[str, Any]) -> dict[str, Any]:
     """One run's stats from its workers' (``everyone``, by worker id; ``last``: the stats of the
     worker that closes last, whose finish reason is the run's).
 
-    Numbers add up (pages, items, bytes, log counts...), but ``start_time``
-    (the earliest), ``finish_time`` (the latest), maxima (a name with ``max``:
-    the largest) and ``elapsed_time_seconds`` (from the earliest start to the
-    latest finish); other values are the last worker's, else the first worker's
-    that has one.  ``frontier/workers`` counts the workers,
-    ``frontier/responses_by_worker`` gives each one's responses."""
+    Only counters add up (pages, items, bytes, log counts...).  The facts of one
+    process do not: ``start_time`` and ``outcome/started_at`` are the earliest,
+    ``finish_time`` the latest, maxima (a name with ``/max``, ``max_``, ending
+    in ``_max``, and every ``memusage/*``) the largest, ``store/run_id`` and
+    other values that are not numbers the last worker's (else the first
+    worker's that has one).  ``elapsed_time_seconds`` and
+    ``outcome/elapsed_seconds`` are the seconds from the earliest start to the
+    latest finish, ``responses_per_minute`` / ``items_per_minute`` the merged
+    counts over them.  Each worker's own verdict (``outcome/status``,
+    ``outcome/error_ratio``, ``outcome/failed/*``) is left out: the caller
+    judges the merged counts (:func:`crawler.outcome.rejudge`).
+    ``frontier/workers`` counts the workers, ``frontier/responses_by_worker``
+    gives each one's responses."""
     merged: dict[str, Any] = {}
     for stats in everyone.values():
         for name, value in stats.items():
+            if _dropped(name):
+                continue
             if name not in merged:
                 merged[name] = value
             elif name in _EARLIEST:
                 merged[name] = min(merged[name], value)
             elif name in _LATEST:
                 merged[name] = max(merged[name], value)
+            elif name in _SAME:
+                continue
             elif _is_number(value) and _is_number(merged[name]):
-                if any(mark in name for mark in _MAXIMUM_MARKS):
+                if _is_maximum(name):
                     merged[name] = max(merged[name], value)
                 else:
                     merged[name] = merged[name] + value
     for name, value in json.loads(_dumps(last)).items():
-        if not _is_number(value) and name not in _EARLIEST + _LATEST:
+        if _dropped(name) or name in _EARLIEST + _LATEST:
+            continue
+        if name in _SAME or not _is_number(value):
             merged[name] = value
-    for name in _EARLIEST + _LATEST:  # datetimes again, as Scrapy's own stats
+    for name in ("start_time", "finish_time"):  # datetimes again, as Scrapy's own stats
         if isinstance(merged.get(name), str):
             try:
                 merged[name] = datetime.fromisoformat(merged[name])
@@ -483,7 +523,13 @@ def merge_stats(everyone: Mapping[str, dict[str, Any]], last: Mapping[str, Any])
                 del merged[name]
     start, finish = merged.get("start_time"), merged.get("finish_time")
     if isinstance(start, datetime) and isinstance(finish, datetime):
-        merged["elapsed_time_seconds"] = (finish - start).total_seconds()
+        elapsed = (finish - start).total_seconds()
+        merged["elapsed_time_seconds"] = elapsed
+        merged["outcome/elapsed_seconds"] = round(elapsed, 3)
+        if elapsed > 0:  # as Scrapy's LogStats computes them at the close
+            minutes = elapsed / 60
+            merged["responses_per_minute"] = merged.get("response_received_count", 0) / minutes
+            merged["items_per_minute"] = merged.get("item_scraped_count", 0) / minutes
     merged["frontier/workers"] = len(everyone)
     merged["frontier/responses_by_worker"] = {
         worker: stats.get("response_received_count", 0) for worker, stats in everyone.items()

@@ -28,7 +28,7 @@ from crawler.frontier.shared import SharedCrawl, merge_stats
 from crawler.incremental import SIGNATURE_KEY, crawl_signature
 from crawler.items import PageLinks, PageRecord
 from crawler.journal import RequestJournal
-from crawler.outcome import STORED_PAGES_STAT
+from crawler.outcome import STORED_PAGES_STAT, Criteria, rejudge
 from crawler.redaction import redact_mapping
 from crawler.settingscheck import check_types
 from crawler.storage.fallback import FallbackFile
@@ -408,6 +408,9 @@ class StorePipeline:
             return False
         stats.set_stats(merge_stats(everyone, stats.get_stats()))
         stats.set_value("frontier/last_worker", True)
+        # The run's verdict, once, on the merged counts (each worker judged its own part)
+        verdict = rejudge(stats, Criteria.from_settings(self.crawler.settings), reason)
+        logger.info("%s", verdict.log_line(), extra={"spider": self.crawler.spider})
         return True
 
     @property
