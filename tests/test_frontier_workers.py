@@ -32,6 +32,7 @@ from fixtures.tinysite.catalog import CatalogApp
 from fixtures.tinysite.server import TinySite
 from tests.clibatch import Command, run_commands
 from tests.crawltools import subprocess_env
+from tests.redisserver import RedisServer
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -323,3 +324,43 @@ def test_a_worker_judges_its_own_part_without_the_run_s_thresholds() -> None:
         middleware.spider_opened()
         middleware.spider_closed("finished")
         assert crawler.stats.get_value("outcome/status") == status, frontier
+
+
+def test_redis_down_mid_crawl_stops_every_process_with_one_error_line(
+    site: TinySite, redis_server: RedisServer, postgres_url: str, tmp_path: Path
+) -> None:
+    """Issue 13's review: Redis killed mid-crawl left every process polling forever,
+    with asyncio tracebacks.  Now each gives up after the outage timeout: exit 1,
+    one ``error:`` line naming the frontier, no traceback; the run is recorded failed."""
+    redis_server.flush()
+    url = redis_server.url
+    client = redis.Redis.from_url(url)
+    outage = ["-s", "CRAWLER_FRONTIER_OUTAGE_TIMEOUT=2"]
+    worker = start("worker", url, "--wait", "60", *WORKER_FAST, *outage, cwd=tmp_path)
+    starter = start(
+        "crawl", site.url("/catalog/?delay=150"), "--frontier", url,
+        "--store", postgres_url, *FAST, *outage, cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: len(client.keys("crawler:*:lease:*")) == 2)  # both crawl
+        redis_server.kill()
+        killed = time.monotonic()
+        results = [finish_printed(p, timeout=30) for p in (starter, worker)]
+        took = time.monotonic() - killed
+    finally:
+        for p in (starter, worker):
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+        redis_server.start()
+    assert took < 15, took  # 2 s of outage, then closing
+    for code, _, err in results:
+        assert code == 1, err[-3000:]
+        assert "Traceback" not in err and "exception was never retrieved" not in err, err
+        errors = [line for line in err.splitlines() if line.startswith("error: ")]
+        assert len(errors) == 1 and "frontier_unreachable" in errors[0], err[-3000:]
+        # the outage is logged once, not at every poll
+        assert err.count("does not answer (") == 1, err[-3000:]
+    [run], _ = stored(postgres_url)
+    assert run["finish_reason"] == "frontier_unreachable"
+    assert run["stats"]["outcome/status"] == "failed"

@@ -58,6 +58,8 @@ PREFIX_ROOT = "crawler"
 CRAWLS_KEY = f"{PREFIX_ROOT}:crawls"
 #: Seconds a finished crawl's ``meta`` hash stays in Redis (its other keys go at once).
 FINISHED_TTL = 7 * 24 * 3600
+#: What a Redis that cannot be reached raises (redis-py wraps most socket errors).
+REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, OSError)
 
 # Pop the best requests (at most ARGV[1]) and lease them to the worker: KEYS queue,
 # lease hash, sequence.  Returns {field, request, field, request...}.
