@@ -364,3 +364,30 @@ def test_redis_down_mid_crawl_stops_every_process_with_one_error_line(
     [run], _ = stored(postgres_url)
     assert run["finish_reason"] == "frontier_unreachable"
     assert run["stats"]["outcome/status"] == "failed"
+
+
+def test_redis_back_empty_mid_crawl_fails_the_crawl(
+    site: TinySite, redis_server: RedisServer, postgres_url: str, tmp_path: Path
+) -> None:
+    """Issue 13's review: Redis restarted empty mid-crawl, and the run was recorded
+    ``succeeded`` with part of the pages.  Now the crawl stops as ``frontier_unreachable``."""
+    redis_server.flush()
+    url = redis_server.url
+    client = redis.Redis.from_url(url)
+    starter = start(
+        "crawl", site.url("/catalog/?delay=150"), "--frontier", url, "--store", postgres_url,
+        *FAST, "-s", "CRAWLER_FRONTIER_OUTAGE_TIMEOUT=60", cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: len(client.keys("crawler:*:lease:*")) == 1)
+        redis_server.kill()
+        redis_server.start()  # empty: no snapshot was written
+        code, _, err = finish_printed(starter, timeout=30)
+    finally:
+        if starter.poll() is None:
+            starter.kill()
+            starter.communicate()
+    assert code == 1, err[-3000:]
+    assert "without the crawl's keys" in err and "Traceback" not in err, err[-3000:]
+    [run], _ = stored(postgres_url)
+    assert run["finish_reason"] == "frontier_unreachable"

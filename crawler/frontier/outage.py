@@ -85,11 +85,12 @@ class Outage:
             )
         return now - self.since >= self.timeout
 
-    def ended(self) -> None:
-        """A Redis call worked: the outage, if any, is over."""
+    def ended(self) -> bool:
+        """A Redis call worked: the outage, if any, is over.  Returns whether there was one."""
         if self.since is None:
-            return
+            return False
         logger.warning(
             "The frontier's Redis at %s answers again after %.1f s", self.url, self.seconds
         )
         self.since = None
+        return True

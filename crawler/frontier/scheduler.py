@@ -266,20 +266,31 @@ class FrontierScheduler(Scheduler):
         except Exception as e:
             logger.warning("Frontier poll failed: %s", e)
         else:
-            self.outage.ended()
+            if self.outage.ended() and not self._late and self.shared.options() is None:
+                # Back without the crawl's keys (restarted empty): its queue is lost
+                self._give_up(
+                    "The frontier's Redis at %s answers again but without the crawl's "
+                    "keys (restarted empty?): closing before the crawl is done",
+                    self.outage.url,
+                )
 
     def _redis_failed(self, error: BaseException) -> None:
         """A Redis call failed (:class:`~crawler.frontier.outage.Outage`); after the
         outage timeout, close the spider (``frontier_unreachable``)."""
-        if not self.outage.failed(error) or self._gave_up:
+        if self.outage.failed(error):
+            self._give_up(
+                "The frontier's Redis at %s did not answer for %g s "
+                "(CRAWLER_FRONTIER_OUTAGE_TIMEOUT): closing before the crawl is done",
+                self.outage.url,
+                self.outage.timeout,
+            )
+
+    def _give_up(self, message: str, *args: Any) -> None:
+        """Close the spider as ``frontier_unreachable`` (once), logging ``message``."""
+        if self._gave_up:
             return
         self._gave_up = True
-        logger.error(
-            "The frontier's Redis at %s did not answer for %g s "
-            "(CRAWLER_FRONTIER_OUTAGE_TIMEOUT): closing before the crawl is done",
-            self.outage.url,
-            self.outage.timeout,
-        )
+        logger.error(message, *args)
         engine: Any = getattr(self.crawler, "engine", None)
         if engine is not None and engine.spider is not None:
             deferred_from_coro(engine.close_spider_async(reason=FRONTIER_UNREACHABLE_REASON))
