@@ -204,6 +204,7 @@ def test_refusals_are_one_line_and_exit_2(
     dead = f"redis://127.0.0.1:{closed_port}/0"
     start_url = "http://127.0.0.1:9/"
     shared = ["crawl", start_url, "--frontier", redis_url]
+    wrong = redis_url.replace("redis://", "redis://crawlertest:wrong@")
     cases = {
         "unreachable": (
             ["crawl", start_url, "--frontier", dead, "--store", postgres_url],
@@ -213,16 +214,38 @@ def test_refusals_are_one_line_and_exit_2(
         "job dir": ([*shared, "--job-dir", "job"], "--frontier and --job-dir exclude each other"),
         "incremental": ([*shared, "--incremental"], "--incremental is not supported with"),
         "no crawl": (["worker", redis_url], f"no crawl is running in {redis_url}: nothing to"),
-        "worker unreachable": (["worker", dead], "error: cannot reach the frontier's Redis"),
+        "worker unreachable": (
+            ["worker", dead],
+            "error: cannot reach the frontier's Redis at redis://127.0.0.1:"
+            f"{closed_port}/0 (Error 111 connecting to 127.0.0.1:{closed_port}. Connection "
+            "refused): start redis-server there or give another REDIS_URL",
+        ),
+        "wrong password": (
+            ["crawl", start_url, "--frontier", wrong, "--store", postgres_url],
+            f"error: the frontier's Redis at {wrong.replace('wrong', '***')} refused the "
+            "login (invalid username-password pair or user is disabled): check the "
+            "password in --frontier",
+        ),
+        "worker wrong password": (["worker", wrong], "check the password in REDIS_URL"),
     }
-    done = run_commands(
-        {name: Command("crawler", args, cwd=tmp_path) for name, (args, _) in cases.items()},
-        tmp_path,
-    )
+    client = redis.Redis.from_url(redis_url)
+    client.acl_setuser("crawlertest", enabled=True, passwords=["+right"], keys="*")
+    try:
+        done = run_commands(
+            {name: Command("crawler", args, cwd=tmp_path) for name, (args, _) in cases.items()},
+            tmp_path,
+        )
+    finally:
+        client.acl_deluser("crawlertest")
     for name, (_, message) in cases.items():
         assert done[name].returncode == 2, (name, done[name].stderr)
         [line] = done[name].stderr.strip().splitlines()
         assert line.startswith("error: ") and message in line, (name, line)
+        assert ".:" not in line, (name, line)  # the error's own period, then the hint
+        if name.startswith("worker"):  # `crawler worker` takes no --frontier
+            assert "--frontier" not in line, (name, line)
+        if "password" in name:  # the server is running: no use starting one
+            assert "redis-server" not in line, (name, line)
     assert redis.Redis.from_url(redis_url).keys("*") == []  # nothing was started
 
 

@@ -43,7 +43,7 @@ from urllib.parse import urlsplit, urlunsplit
 import redis
 
 from crawler.exceptions import ConfigError
-from crawler.redaction import NOT_SECRET_NAME, SECRET_NAME, redact_url
+from crawler.redaction import NOT_SECRET_NAME, SECRET_NAME, redact_text, redact_url
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -149,11 +149,15 @@ return 1
 """
 
 
-def connect(url: str, timeout: float = 10.0) -> redis.Redis:
+def connect(url: str, timeout: float = 10.0, option: str = "--frontier") -> redis.Redis:
     """A client of the Redis at ``url`` (``redis://HOST:PORT/DB``), pinged once.
 
     Raises :class:`~crawler.exceptions.ConfigError` naming the server (its
-    password masked) when it cannot be reached or refuses the login."""
+    password masked) when it cannot be reached or refuses the login, with a
+    hint that fits the error and names where the URL was given (``option``:
+    ``--frontier`` for ``crawler crawl``, ``REDIS_URL`` for ``crawler worker``)."""
+    shown = redact_url(url)
+    where = option if option.endswith("URL") else f"{option} URL"
     try:
         client = redis.Redis.from_url(
             url, socket_timeout=timeout, socket_connect_timeout=timeout, retry_on_timeout=True
@@ -161,14 +165,33 @@ def connect(url: str, timeout: float = 10.0) -> redis.Redis:
         client.ping()
     except ValueError as e:
         raise ConfigError(
-            f"--frontier {redact_url(url)}: not a Redis URL ({e}): give redis://HOST:PORT/DB"
+            f"{option} {shown}: not a Redis URL ({e}): give redis://HOST:PORT/DB"
         ) from None
-    except redis.RedisError as e:
+    except redis.AuthenticationError as e:
+        if urlsplit(url).password is None:
+            hint = f"it needs a password: give {option} redis://:PASSWORD@HOST:PORT/DB"
+        else:
+            hint = f"check the password in {option} (redis://:PASSWORD@HOST:PORT/DB)"
         raise ConfigError(
-            f"cannot reach the frontier's Redis at {redact_url(url)}: {e}: "
-            "start redis-server or give another --frontier URL"
+            f"the frontier's Redis at {shown} refused the login ({_sentence(e)}): {hint}"
+        ) from None
+    except (redis.ConnectionError, redis.TimeoutError) as e:
+        raise ConfigError(
+            f"cannot reach the frontier's Redis at {shown} ({_sentence(e)}): start "
+            f"redis-server there or give another {where}"
+        ) from None
+    except redis.RedisError as e:  # the server answered with an error (a DB out of range)
+        raise ConfigError(
+            f"the frontier's Redis at {shown} refused the connection ({_sentence(e)}): "
+            f"check {option} (redis://HOST:PORT/DB)"
         ) from None
     return client
+
+
+def _sentence(error: BaseException) -> str:
+    """``error``'s text without its final period (it is put inside a sentence), no
+    secrets (:func:`crawler.redaction.redact_text`)."""
+    return redact_text(str(error)).strip().rstrip(".") or type(error).__name__
 
 
 def new_crawl_id() -> str:
