@@ -102,7 +102,7 @@ BROWSER_NODES_DOWN = "browser_nodes_down"
 FRONTIER_UNREACHABLE = "frontier_unreachable"
 # The finish reason of a worker whose frontier's Redis stopped answering (crawler.frontier)
 FRONTIER_UNREACHABLE_REASON = FRONTIER_UNREACHABLE
-FRONTIER_ERROR_STAT = "frontier/error"  # the last Redis error (crawler.frontier.outage)
+FRONTIER_ERROR_STAT = "frontier/error"  # the last Redis error (crawler.frontier.scheduler)
 INTERRUPTED_REASON = "interrupted"
 
 # Finish reasons that mean "the crawl did what it was asked" (crawler.runner)
@@ -278,7 +278,7 @@ def _feeds_message(feeds: int, stats: Mapping[str, Any]) -> str:
 def _frontier_message(stats: Mapping[str, Any]) -> str:
     error = stats.get(FRONTIER_ERROR_STAT)
     said = f" ({error})" if error else ""
-    return f"the frontier's Redis stopped answering{said}: the crawl stopped before it was done"
+    return f"the frontier's Redis failed{said}: the crawl stopped before it was done"
 
 
 def _start_url_reason(stats: Mapping[str, Any]) -> Reason | None:

@@ -411,6 +411,6 @@ def test_redis_back_empty_mid_crawl_fails_the_crawl(
             starter.kill()
             starter.communicate()
     assert code == 1, err[-3000:]
-    assert "without the crawl's keys" in err and "Traceback" not in err, err[-3000:]
+    assert "has lost the crawl" in err and "Traceback" not in err, err[-3000:]
     [run], _ = stored(postgres_url)
     assert run["finish_reason"] == "frontier_unreachable"

@@ -33,7 +33,9 @@ lists the keys).  What this adds to scrapy-redis:
   logged once per outage (then every 10 s at most), counted, and tried again at
   the next poll; a request to queue waits in this worker until Redis answers.
   After ``CRAWLER_FRONTIER_OUTAGE_TIMEOUT`` seconds without an answer the
-  spider closes with the finish reason ``frontier_unreachable`` (a failure).
+  spider closes with the finish reason ``frontier_unreachable`` (a failure),
+  as it does when the crawl's ``meta`` key is gone (Redis restarted empty),
+  checked every :data:`STATS_INTERVAL` seconds.
 
 Stats: ``frontier/leased``, ``frontier/released``, ``frontier/requeued``
 (requests of dead workers put back by this one), ``frontier/dead_workers``,
@@ -266,13 +268,7 @@ class FrontierScheduler(Scheduler):
         except Exception as e:
             logger.warning("Frontier poll failed: %s", e)
         else:
-            if self.outage.ended() and not self._late and self.shared.options() is None:
-                # Back without the crawl's keys (restarted empty): its queue is lost
-                self._give_up(
-                    "The frontier's Redis at %s answers again but without the crawl's "
-                    "keys (restarted empty?): closing before the crawl is done",
-                    self.outage.url,
-                )
+            self.outage.ended()
 
     def _redis_failed(self, error: BaseException) -> None:
         """A Redis call failed (:class:`~crawler.frontier.outage.Outage`); after the
@@ -318,6 +314,14 @@ class FrontierScheduler(Scheduler):
         if now - self._published >= STATS_INTERVAL:
             self._published = now
             shared.publish_stats(self.stats.get_stats())
+            if not shared.exists():  # Redis restarted empty (or flushed): the queue is lost
+                self.stats.set_value("frontier/error", "Redis lost the crawl's keys")
+                self._give_up(
+                    "The frontier's Redis at %s has lost the crawl %s (restarted empty? "
+                    "flushed?): closing before the crawl is done",
+                    self.outage.url,
+                    shared.crawl_id,
+                )
         if not self._seeded:
             self._seeded = shared.seeded()
         if (

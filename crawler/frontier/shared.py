@@ -337,6 +337,10 @@ class SharedCrawl:
         raw = self.client.hget(self.key("meta"), "state")
         return raw.decode() if raw else None
 
+    def exists(self) -> bool:
+        """Whether the crawl's ``meta`` key is in Redis (gone: Redis lost the crawl)."""
+        return bool(self.client.exists(self.key("meta")))
+
     def mark_seeded(self) -> None:
         self.client.hset(self.key("meta"), "seeded", "1")
 
