@@ -3,31 +3,35 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from typing import NoReturn
 
 from scrapy.exceptions import UsageError
 
-from crawler.commands import (
-    crawl,
-    export,
-    extract,
-    jobs,
-    login,
-    report,
-    runs,
-    scheduler,
-    serve,
-    worker,
-)
 from crawler.exceptions import ConfigError, StoreError
 from crawler.redaction import redact_text
 from crawler.runner import EXIT_INTERRUPTED
 
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell shows for a process killed so
 
-COMMANDS = (crawl, worker, extract, login, runs, export, report, jobs, scheduler, serve)
+#: Each command's name and module (whose ``add_parser(subparsers)`` adds it), in
+#: the order of ``crawler --help``.  ``crawler COMMAND ...`` imports the module of
+#: COMMAND only: the others' imports (YAML and APScheduler for ``jobs``, ...) are
+#: CPU that every crawl would pay at start for nothing.
+COMMANDS: dict[str, str] = {
+    "crawl": "crawler.commands.crawl",
+    "worker": "crawler.commands.worker",
+    "extract": "crawler.commands.extract",
+    "login": "crawler.commands.login",
+    "runs": "crawler.commands.runs",
+    "export": "crawler.commands.export",
+    "report": "crawler.commands.report",
+    "jobs": "crawler.commands.jobs",
+    "scheduler": "crawler.commands.scheduler",
+    "serve": "crawler.commands.serve",
+}
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -39,7 +43,11 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser: with ``command`` one of :data:`COMMANDS`, the
+    parser of that command alone (what ``crawler COMMAND ...`` parses with: the
+    same usage, help and errors for it); otherwise every command's (for
+    ``crawler --help`` and an unknown command's error, which lists them all)."""
     parser = ArgumentParser(
         prog="crawler",
         description="Crawl sites with Scrapy, render JavaScript with Selenium, store results.",
@@ -47,13 +55,15 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(
         title="commands", metavar="COMMAND", required=True, parser_class=ArgumentParser
     )
-    for command in COMMANDS:
-        command.add_parser(subparsers)
+    for name in [command] if command in COMMANDS else COMMANDS:
+        importlib.import_module(COMMANDS[name]).add_parser(subparsers)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    if argv is None:
+        argv = sys.argv[1:]
+    args = build_parser(argv[0] if argv else None).parse_args(argv)
     try:
         return int(args.run(args))
     except (UsageError, ConfigError, StoreError) as e:

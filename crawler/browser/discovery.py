@@ -37,8 +37,6 @@ from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urldefrag, urlsplit
 
-from selenium.common.exceptions import JavascriptException
-
 from crawler.items import FoundVia, Link
 from crawler.utils.url import FOLLOWED_SCHEMES
 
@@ -92,6 +90,9 @@ def live_page(
 ) -> tuple[list[Link], dict[str, Any] | None]:
     """:func:`live_links` and the live read of the page's forms (the JSON object of
     ``js/live_forms.js``, ``None`` when it could not be read), in one round trip."""
+    # Selenium comes with the driver; spiders import this module for is_hash_route.
+    from selenium.common.exceptions import JavascriptException
+
     try:
         found: Any = json.loads(driver.execute_script(live_page_script()))
     except JavascriptException as e:
@@ -114,6 +115,9 @@ def live_links(driver: WebDriver, notes: list[str] | None = None) -> list[Link]:
     and, with ``notes``, a note saying so; a dead browser raises as any
     WebDriver call does.
     """
+    # Selenium comes with the driver; spiders import this module for is_hash_route.
+    from selenium.common.exceptions import JavascriptException
+
     try:
         found: Any = json.loads(driver.execute_script(live_links_script()))
     except JavascriptException as e:

@@ -56,8 +56,6 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from selenium.common.exceptions import JavascriptException, TimeoutException
-
 from crawler.browser.rendermode import url_pattern
 from crawler.exceptions import BrowserConfigError
 from crawler.forms.policy import FormPolicy
@@ -498,6 +496,10 @@ def event_links(
     """Fire the page's safe events (:func:`plan_events`) within the budgets; what
     each revealed → ``event`` links.  ``reload()`` loads a fresh copy of the page
     (and advances its timers) after an event changed it."""
+    # Here, not at the top: the settings side of this module (Exploration,
+    # EXPLORE_MODES) is imported by every crawl, Selenium only by those that render.
+    from selenium.common.exceptions import JavascriptException, TimeoutException
+
     config = exploration.config
     deadline = time.monotonic() + config.time_budget
     candidates = driver.execute_script(SCAN_JS)

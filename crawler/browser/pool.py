@@ -48,10 +48,7 @@ from twisted.internet.defer import fail
 from twisted.internet.threads import deferToThread, deferToThreadPool
 from twisted.python.threadpool import ThreadPool
 
-from crawler.browser.actions import first_line
-from crawler.browser.driver import node_unreachable
 from crawler.browser.politeness import NavigationGate
-from crawler.browser.session import BrowserSession
 from crawler.exceptions import (
     BrowserNodesDownError,
     BrowserNotFoundError,
@@ -69,6 +66,7 @@ if TYPE_CHECKING:
     from crawler.browser.config import BrowserConfig, RemoteNode
     from crawler.browser.politeness import Ticket
     from crawler.browser.result import RenderResult, RenderSpec
+    from crawler.browser.session import BrowserSession
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +76,8 @@ _ERRNO = re.compile(r"\[Errno -?\d+\] [^'\"()]+")
 
 def _node_error(exc: BaseException) -> str:
     """Why a node failed, short: the socket error, else the cause's first line."""
+    from crawler.browser.actions import first_line  # Selenium: imported on first use
+
     cause = exc.__cause__ or exc
     text = first_line(cause)
     found = _ERRNO.search(text)
@@ -208,6 +208,10 @@ class BrowserPool:
     def _checkout(self, lost: set[str] | frozenset[str] = frozenset()) -> BrowserSession:
         """An idle session, or a new one (on the least loaded node that is up and not in
         ``lost``).  Raises :class:`BrowserNodesDownError` when no node is left."""
+        # Selenium and the session code load with the first browser, not with the
+        # pool (a crawl that never renders never imports them), and before the lock.
+        from crawler.browser.session import BrowserSession
+
         while True:
             with self._changed:
                 node: _NodeState | None = None
@@ -304,6 +308,8 @@ class BrowserPool:
         state = self._nodes[node.label]
         if state.down_until > time.monotonic():
             return True
+        from crawler.browser.driver import node_unreachable  # loaded with the session
+
         reason = node_unreachable(node.url)
         if reason is None:
             return False  # the browser died, not the node: Scrapy retries

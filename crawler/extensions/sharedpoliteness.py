@@ -72,8 +72,6 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import redis
-import redis.asyncio
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.misc import load_object
@@ -81,6 +79,8 @@ from scrapy.utils.misc import load_object
 if TYPE_CHECKING:
     from typing import Self
 
+    import redis
+    import redis.asyncio
     from redis.commands.core import AsyncScript
     from redis.commands.core import Script as SyncScript
     from scrapy.core.downloader import Slot
@@ -261,6 +261,8 @@ class SharedPoliteness:
         return f"{base}:leases", f"{base}:next"
 
     def _redis(self) -> redis.asyncio.Redis:
+        import redis.asyncio  # with the first client: crawls without a frontier never load it
+
         if self._client is None:
             # Created in the running loop (the asyncio reactor's), where it is used.
             self._client = redis.asyncio.from_url(self.url, **REDIS_TIMEOUTS)
@@ -302,6 +304,8 @@ class SharedPoliteness:
         fewer than ``slot.concurrency`` leases on ``slot_key`` and (with ``delay``)
         its delay since the last start has passed; then hold one.  ``None`` if
         Redis failed (the request goes ahead under this process's own politeness)."""
+        import redis
+
         leases_key, next_key = self._keys(slot_key)
         lease = Lease(slot_key, leases_key, f"{self._owner}:{next(self._numbers)}")
         # One draw of the jitter, as Scrapy's downloader draws one per request.
@@ -347,6 +351,8 @@ class SharedPoliteness:
         ``slot_key`` is ``delay`` seconds old, and start now: a render's delay,
         taken right before its browser navigates (:mod:`crawler.browser.politeness`).
         Redis failing: the navigation goes ahead (counted, warned once)."""
+        import redis
+
         _, next_key = self._keys(slot_key)
         delay_ms = max(0, round(delay * 1000))
         started = time.monotonic()
@@ -404,6 +410,8 @@ class SharedPoliteness:
     async def _flush_releases(self) -> None:
         """Remove the places given back (and not taken along by an ask) in Redis:
         one pipelined round trip."""
+        import redis
+
         pending, self._releasing = self._releasing, {}
         if not pending:
             return
@@ -416,6 +424,8 @@ class SharedPoliteness:
             self._redis_failed(e)  # the leases expire by themselves
 
     async def _renew_forever(self) -> None:
+        import redis
+
         interval = self.lease_ms / 3000
         while True:
             await asyncio.sleep(interval)

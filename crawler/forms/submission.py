@@ -34,7 +34,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from scrapy import FormRequest, Request
-from selenium.common.exceptions import JavascriptException, StaleElementReferenceException
 
 from crawler.browser.request import BrowserRequest, Choose, Click, Fill
 from crawler.forms.encoding import multipart_body, prepared, text_plain_body
@@ -287,6 +286,9 @@ def mark_page(driver: WebDriver) -> bool:
 
 def page_left(driver: WebDriver) -> bool:
     """After the click: a new URL or document (or body), fully loaded."""
+    # Selenium comes with the driver, not with every crawl that plans form submissions.
+    from selenium.common.exceptions import JavascriptException, StaleElementReferenceException
+
     try:
         return bool(driver.execute_script(_LEFT_SCRIPT))
     except (JavascriptException, StaleElementReferenceException):

@@ -49,6 +49,7 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+import redis
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.defer import deferred_from_coro
 from scrapy_redis.scheduler import Scheduler
@@ -57,7 +58,7 @@ from twisted.internet import task
 from crawler.frontier.dupefilter import FrontierDupeFilter
 from crawler.frontier.outage import Outage
 from crawler.frontier.queue import LeasedPriorityQueue
-from crawler.frontier.shared import REDIS_DOWN, SharedCrawl
+from crawler.frontier.shared import SharedCrawl
 from crawler.outcome import FRONTIER_UNREACHABLE_REASON
 
 if TYPE_CHECKING:
@@ -75,6 +76,10 @@ POP_BATCH = 4
 #: Seconds between two publications of this worker's stats to Redis (a killed
 #: worker's counters are those of its last one).
 STATS_INTERVAL = 2.0
+
+#: What a Redis that cannot be reached raises (redis-py wraps most socket errors;
+#: its AuthenticationError is a ConnectionError).
+REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, OSError)
 
 
 class FrontierScheduler(Scheduler):

@@ -40,14 +40,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-import redis
-
 from crawler.exceptions import ConfigError
 from crawler.redaction import NOT_SECRET_NAME, SECRET_NAME, redact_text, redact_url
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
 
+    import redis
     from scrapy.settings import BaseSettings
 
 logger = logging.getLogger(__name__)
@@ -58,8 +57,6 @@ PREFIX_ROOT = "crawler"
 CRAWLS_KEY = f"{PREFIX_ROOT}:crawls"
 #: Seconds a finished crawl's ``meta`` hash stays in Redis (its other keys go at once).
 FINISHED_TTL = 7 * 24 * 3600
-#: What a Redis that cannot be reached raises (redis-py wraps most socket errors).
-REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, OSError)
 
 # Pop the best requests (at most ARGV[1]) and lease them to the worker: KEYS queue,
 # lease hash, sequence.  Returns {field, request, field, request...}.
@@ -156,6 +153,9 @@ def connect(url: str, timeout: float = 10.0, option: str = "--frontier") -> redi
     password masked) when it cannot be reached or refuses the login, with a
     hint that fits the error and names where the URL was given (``option``:
     ``--frontier`` for ``crawler crawl``, ``REDIS_URL`` for ``crawler worker``)."""
+    # Here, not at the top: every crawl imports this module, few have a frontier.
+    import redis
+
     shown = redact_url(url)
     where = option if option.endswith("URL") else f"{option} URL"
     try:

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from selenium.common.exceptions import WebDriverException
-
 from crawler.browser.request import Click, Fill
 from crawler.login.check import ERROR_CSS, same_page
 from crawler.utils.xpath import xpath_literal
@@ -86,6 +84,10 @@ class LoginWatch:
         return True
 
     def settled(self, driver: WebDriver) -> Any:
+        # Selenium is loaded by the session that calls this: not by every crawl
+        # that merely has the login middleware enabled.
+        from selenium.common.exceptions import WebDriverException
+
         try:
             url = driver.current_url
             if not (same_page(url, self.page_url) or same_page(url, self.login_url)):

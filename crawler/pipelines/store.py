@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from twisted.internet import task
 
 from crawler.exceptions import InvalidItem, StoreError
-from crawler.frontier.shared import REDIS_DOWN, SharedCrawl, merge_stats
+from crawler.frontier.shared import SharedCrawl, merge_stats
 from crawler.incremental import SIGNATURE_KEY, crawl_signature
 from crawler.items import PageLinks, PageRecord
 from crawler.journal import RequestJournal
@@ -131,11 +131,13 @@ def unwritten_summary(stats: dict[str, Any]) -> str | None:
 def _shares_frontier(settings: BaseSettings) -> bool:
     """Whether the crawl is a worker of a shared crawl (``CRAWLER_FRONTIER`` and the
     frontier's scheduler): its run is the crawl's, finished by its last worker."""
-    from crawler.frontier.scheduler import FrontierScheduler
-
     scheduler = settings.get("SCHEDULER")
     if not settings.get("CRAWLER_FRONTIER") or not scheduler:
         return False
+    # Only now: it imports scrapy-redis and redis, which a crawl without a frontier
+    # does not need.
+    from crawler.frontier.scheduler import FrontierScheduler
+
     cls = load_object(scheduler) if isinstance(scheduler, str) else scheduler
     return isinstance(cls, type) and issubclass(cls, FrontierScheduler)
 
@@ -397,6 +399,8 @@ class StorePipeline:
         assert self._shared is not None
         stats = self.crawler.stats
         stats.set_value("finish_reason", reason)
+        from crawler.frontier.scheduler import REDIS_DOWN  # only with a frontier
+
         try:
             everyone = self._shared.close(stats.get_stats())
         except REDIS_DOWN as e:  # no other worker's stats: the run gets this one's
