@@ -68,6 +68,9 @@ CRAWLER_FRONTIER_IDLE_TIMEOUT: Annotated[float, Gt(0)] = 5.0
 # seconds without a heartbeat after which a worker is dead and its requests queued again
 CRAWLER_FRONTIER_LEASE_TIMEOUT: Annotated[float, Gt(0)] = 30.0
 CRAWLER_FRONTIER_POLL_INTERVAL: Annotated[float, Gt(0)] = 0.2  # seconds: heartbeat, leases
+# seconds Redis may fail to answer, without a break, before a worker stops crawling (finish
+# reason frontier_unreachable, a failed crawl; crawler.frontier.outage)
+CRAWLER_FRONTIER_OUTAGE_TIMEOUT: Annotated[float, Gt(0)] = 60.0
 # fingerprints a worker remembers as in the shared seen set (asked of Redis no more; about
 # 150 bytes each); 0: every request asks Redis
 CRAWLER_FRONTIER_SEEN_CACHE: Annotated[int, Ge(0)] = 50_000

@@ -16,6 +16,9 @@ A crawl **fails** (exit code 1) for each of these reasons (``Reason.code``):
   (:func:`items_of`: the site spider's page records are not items);
 * ``too_many_errors``: the share of pages in error (no response, or HTTP >= 400)
   among the pages requested is above ``CRAWLER_MAX_ERROR_RATIO`` (1.0, off);
+* ``frontier_unreachable``: a worker of a shared crawl (``CRAWLER_FRONTIER``)
+  stopped because its Redis did not answer for ``CRAWLER_FRONTIER_OUTAGE_TIMEOUT``
+  seconds (:mod:`crawler.frontier.outage`);
 * ``login_failed``, ``store_failed`` (the store could not be written, or rows
   were lost), ``feed_failed`` (an output file could not be written);
 * ``browser_nodes_down``: renders failed because every remote browser node
@@ -96,6 +99,10 @@ FEED_FAILED = "feed_failed"
 STOPPED = "stopped"
 CONFIG_ERROR = "config_error"
 BROWSER_NODES_DOWN = "browser_nodes_down"
+FRONTIER_UNREACHABLE = "frontier_unreachable"
+# The finish reason of a worker whose frontier's Redis stopped answering (crawler.frontier)
+FRONTIER_UNREACHABLE_REASON = FRONTIER_UNREACHABLE
+FRONTIER_ERROR_STAT = "frontier/error"  # the last Redis error (crawler.frontier.scheduler)
 INTERRUPTED_REASON = "interrupted"
 
 # Finish reasons that mean "the crawl did what it was asked" (crawler.runner)
@@ -106,7 +113,13 @@ CLEAN_REASONS = (
     "closespider_timeout",
 )
 SHUTDOWN_REASON = "shutdown"  # Scrapy's, on Ctrl-C / SIGTERM
-_SAID_ELSEWHERE = ("login_failed", "store_error", "no_items", "too_few_items")
+_SAID_ELSEWHERE = (
+    "login_failed",
+    "store_error",
+    "no_items",
+    "too_few_items",
+    FRONTIER_UNREACHABLE_REASON,
+)
 
 # Stats the outcome middleware counts (crawler.downloadermiddlewares.outcome)
 PAGES_STAT = "outcome/pages"  # page requests that got a response, any status
@@ -262,6 +275,12 @@ def _feeds_message(feeds: int, stats: Mapping[str, Any]) -> str:
     return message
 
 
+def _frontier_message(stats: Mapping[str, Any]) -> str:
+    error = stats.get(FRONTIER_ERROR_STAT)
+    said = f" ({error})" if error else ""
+    return f"the frontier's Redis failed{said}: the crawl stopped before it was done"
+
+
 def _start_url_reason(stats: Mapping[str, Any]) -> Reason | None:
     url = redact_url(str(stats.get(START_URL_STAT, "")))
     error, status = stats.get(START_ERROR_STAT), stats.get(START_STATUS_STAT)
@@ -294,6 +313,8 @@ def judge(
     feeds = failed_feeds(stats)
     if feeds:
         reasons.append(Reason(FEED_FAILED, _feeds_message(feeds, stats)))
+    if finish == FRONTIER_UNREACHABLE_REASON:
+        reasons.append(Reason(FRONTIER_UNREACHABLE, _frontier_message(stats)))
     if finish == SHUTDOWN_REASON:
         interrupted = Reason(INTERRUPTED_REASON, "the crawl was interrupted (Ctrl-C or SIGTERM)")
         return Verdict(INTERRUPTED, tuple(_redacted([interrupted, *reasons])))
@@ -354,6 +375,19 @@ def record_verdict(stats: Any, verdict: Verdict, ratio: float) -> None:
             stats.set_value(FAILED_STAT_PREFIX + reason.code, 1)
 
 
+def rejudge(stats: Any, criteria: Criteria, finish_reason: str | None = None) -> Verdict:
+    """Judge again the stats in a crawl's stats collector ``stats`` and record the
+    verdict there (:func:`judge`, :func:`record_verdict`): for the merged stats of
+    a shared crawl's workers, whose own verdicts on their parts the merge left
+    out (:func:`crawler.frontier.shared.merge_stats`).  Stale ``outcome/failed/*``
+    keys go first."""
+    values = {k: v for k, v in stats.get_stats().items() if not k.startswith(FAILED_STAT_PREFIX)}
+    stats.set_stats(values)
+    verdict = judge(values, criteria, finish_reason)
+    record_verdict(stats, verdict, error_counts(values)[2])
+    return verdict
+
+
 def recorded_verdict(stats: dict[str, Any]) -> str | None:
     """The verdict :func:`record_verdict` left in a run's stored stats, as one
     phrase: ``succeeded``, ``failed: CODE, ...``, ``interrupted``; None for a run
@@ -389,6 +423,8 @@ def recorded_reasons(stats: dict[str, Any]) -> tuple[Reason, ...]:
             message = str(stats.get("store/error") or "the store could not be written")
         elif code == FEED_FAILED:
             message = _feeds_message(failed_feeds(stats), stats)
+        elif code == FRONTIER_UNREACHABLE:
+            message = _frontier_message(stats)
         elif code == NO_PAGES:
             message = "the crawl got no page"
         elif code == TOO_FEW_PAGES:

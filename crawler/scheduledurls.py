@@ -62,8 +62,10 @@ class ScheduledUrls:
     miss).  Starts empty, also when a job directory is resumed.
 
     :meth:`for_crawler` gives the crawler's instance (``None`` when
-    ``CRAWLER_DROP_SCHEDULED_LINKS`` is off or the fingerprinter is another
-    one); the duplicate filters (:mod:`crawler.dupefilter`,
+    ``CRAWLER_DROP_SCHEDULED_LINKS`` is off, when Scrapy's ``DUPEFILTER_DEBUG``
+    is on: a link dropped here would never reach the filter's "Filtered
+    duplicate request" line, or when the fingerprinter is another one); the
+    duplicate filters (:mod:`crawler.dupefilter`,
     :mod:`crawler.frontier.dupefilter`) call :meth:`seen` and the site spider
     :meth:`holds`.
     """
@@ -82,7 +84,15 @@ class ScheduledUrls:
         """The crawler's instance (one per crawler), or ``None`` when off."""
         if crawler not in _instances:
             instance: ScheduledUrls | None = None
-            if crawler.settings.getbool("CRAWLER_DROP_SCHEDULED_LINKS"):
+            if crawler.settings.getbool("DUPEFILTER_DEBUG"):
+                # Every duplicate must reach the filter to be logged (Scrapy's
+                # RFPDupeFilter.log, scrapy-redis's): no early drop.
+                logger.info(
+                    "DUPEFILTER_DEBUG is on: already scheduled links are requested and "
+                    "left to the duplicate filter, which logs each one "
+                    "(CRAWLER_DROP_SCHEDULED_LINKS is off)"
+                )
+            elif crawler.settings.getbool("CRAWLER_DROP_SCHEDULED_LINKS"):
                 # The class, as Scrapy loads it: the instance does not exist yet
                 # when the spider is built.
                 fingerprinter = load_object(crawler.settings["REQUEST_FINGERPRINTER_CLASS"])

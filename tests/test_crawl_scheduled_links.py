@@ -152,3 +152,15 @@ def test_a_link_too_deep_once_is_crawled_when_found_shallower(
     assert result.stats["depth/request_ignored_count"] >= 1  # /deep.html from /a.html, ...
     deep = result.by_path()["/deep.html"]
     assert (deep["status"], deep["depth"], deep["found_via"]) == (200, 1, "sitemap")
+
+
+def test_dupefilter_debug_logs_every_duplicate(site: ThreadingHTTPServer, tmp_path: Path) -> None:
+    """``DUPEFILTER_DEBUG``: the early drop is off, so the filter sees (and logs)
+    every duplicate link, as in a crawl without it."""
+    start = f"http://127.0.0.1:{site.server_address[1]}/"
+    debug = ("-s", "DUPEFILTER_DEBUG=true", "-s", "LOG_LEVEL=DEBUG")
+    result = crawl(start, tmp_path, "--render", "never", *debug)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "crawler/links/already_scheduled" not in result.stats
+    assert result.stderr.count("Filtered duplicate request") == result.stats["dupefilter/filtered"]
+    assert result.stats["dupefilter/filtered"] > PAGES * PAGES // 2

@@ -4,12 +4,17 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from typing import TYPE_CHECKING
 
+import pytest
 import redis
+from scrapy.statscollectors import StatsCollector
+from scrapy.utils.test import get_crawler
 
+from crawler.frontier.outage import Outage
 from crawler.frontier.shared import SharedCrawl, shareable_settings, store_without_password
 
 if TYPE_CHECKING:
@@ -157,3 +162,29 @@ def test_what_workers_may_read() -> None:
     assert shared == {"CRAWLER_COOKIES_FILE": "c.txt"}
     assert store_without_password("postgresql://u:pw@db:5433/c") == "postgresql://u@db:5433/c"
     assert store_without_password("postgresql://u@db/c") == "postgresql://u@db/c"
+
+
+def test_an_outage_is_logged_once_then_every_ten_seconds_and_gives_up(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = [100.0]
+    stats = StatsCollector(get_crawler())
+    outage = Outage("redis://:pw-secret@127.0.0.1:1/0", 25.0, stats, clock=lambda: now[0])
+    refused = redis.ConnectionError("Error 111 connecting to 127.0.0.1:1. Connection refused.")
+    with caplog.at_level(logging.WARNING, logger="crawler.frontier.outage"):
+        for _ in range(50):  # 5 s of polls
+            assert not outage.failed(refused)
+            now[0] += 0.1
+        assert len(caplog.records) == 1
+        now[0] += 6  # 11 s
+        assert not outage.failed(refused)
+        assert len(caplog.records) == 2
+        now[0] += 15  # 26 s
+        assert outage.failed(refused)  # time to give up
+        outage.ended()
+        assert outage.seconds == 0.0
+        assert not outage.failed(refused)  # a new outage
+    assert len(caplog.records) == 5  # start, 11 s, 26 s, end, start again
+    assert all("pw-secret" not in r.getMessage() for r in caplog.records)
+    assert stats.get_value("frontier/redis_errors") == 53
+    assert stats.get_value("frontier/outages") == 2

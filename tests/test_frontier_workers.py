@@ -20,15 +20,20 @@ from urllib.parse import urlsplit
 
 import pytest
 import redis
+from scrapy.statscollectors import StatsCollector
+from scrapy.utils.test import get_crawler
 
 from crawler.commands.worker import _crawl_to_join
+from crawler.downloadermiddlewares.outcome import OutcomeMiddleware
 from crawler.exceptions import ConfigError
 from crawler.frontier.shared import CRAWLS_KEY, FINISHED_TTL, merge_stats
+from crawler.outcome import SUCCEEDED, Criteria, rejudge
 from crawler.storage.sql import SqlStore
 from fixtures.tinysite.catalog import CatalogApp
 from fixtures.tinysite.server import TinySite
 from tests.clibatch import Command, run_commands
 from tests.crawltools import subprocess_env
+from tests.redisserver import RedisServer
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -83,6 +88,17 @@ def finish(process: subprocess.Popen[str], timeout: float = 60) -> tuple[int, st
     return process.returncode, err
 
 
+def finish_printed(process: subprocess.Popen[str], timeout: float = 60) -> tuple[int, str, str]:
+    """``process``'s exit code, stdout and stderr once it ended by itself."""
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        _, err = process.communicate()
+        pytest.fail(f"a crawler process did not end by itself: {err[-3000:]}")
+    return process.returncode, out, err
+
+
 def run_shared(
     site: TinySite,
     redis_url: str,
@@ -120,7 +136,8 @@ def test_three_processes_crawl_every_page_once_into_one_run(
     site: TinySite, redis_url: str, postgres_url: str, tmp_path: Path
 ) -> None:
     starter, workers = run_shared(site, redis_url, postgres_url, tmp_path, "/catalog/?delay=150", 2)
-    results = [finish(p) for p in (starter, *workers)]
+    printed = [finish_printed(p) for p in (starter, *workers)]
+    results = [(code, err) for code, _, err in printed]
     for code, err in results:
         assert code == 0, err[-3000:]
     served = Counter(r.target for r in site.requests_seen)
@@ -148,6 +165,19 @@ def test_three_processes_crawl_every_page_once_into_one_run(
     assert options and b"HTTPAUTH_PASS" not in options and SECRET.encode() not in options
     crawl_id = meta.decode().split(":")[1]
     assert stats["frontier/crawl_id"] == crawl_id  # the run's stats name the crawl
+    # The run is judged once, on every worker's counts; its id is not summed
+    assert stats["store/run_id"] == run["id"]
+    assert stats["outcome/status"] == "succeeded", stats
+    assert stats["outcome/pages"] == len(rows)
+    [(_, summary, last_err)] = [p for p in printed if "This worker is done" not in p[2]]
+    assert f"Run {run['id']} of site from {site.url('/catalog/?delay=150')}: " in summary
+    assert "error:" not in last_err, last_err[-3000:]
+    listed = subprocess.run(
+        [sys.executable, "-m", "crawler.cli", "runs", "--store", postgres_url],
+        cwd=tmp_path, env=subprocess_env(), capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    [line] = [ln for ln in listed.splitlines() if ln.split()[:1] == [str(run["id"])]]
+    assert " succeeded " in line and f" {len(rows)} " in line, listed
     late = argparse.Namespace(redis_url=redis_url, crawl=crawl_id)
     with pytest.raises(ConfigError, match=f"the crawl {crawl_id} in .* has finished"):
         _crawl_to_join(client, late)
@@ -244,6 +274,7 @@ def test_refusals_are_one_line_and_exit_2(
     dead = f"redis://127.0.0.1:{closed_port}/0"
     start_url = "http://127.0.0.1:9/"
     shared = ["crawl", start_url, "--frontier", redis_url]
+    wrong = redis_url.replace("redis://", "redis://crawlertest:wrong@")
     cases = {
         "unreachable": (
             ["crawl", start_url, "--frontier", dead, "--store", postgres_url],
@@ -253,16 +284,38 @@ def test_refusals_are_one_line_and_exit_2(
         "job dir": ([*shared, "--job-dir", "job"], "--frontier and --job-dir exclude each other"),
         "incremental": ([*shared, "--incremental"], "--incremental is not supported with"),
         "no crawl": (["worker", redis_url], f"no crawl is running in {redis_url}: nothing to"),
-        "worker unreachable": (["worker", dead], "error: cannot reach the frontier's Redis"),
+        "worker unreachable": (
+            ["worker", dead],
+            "error: cannot reach the frontier's Redis at redis://127.0.0.1:"
+            f"{closed_port}/0 (Error 111 connecting to 127.0.0.1:{closed_port}. Connection "
+            "refused): start redis-server there or give another REDIS_URL",
+        ),
+        "wrong password": (
+            ["crawl", start_url, "--frontier", wrong, "--store", postgres_url],
+            f"error: the frontier's Redis at {wrong.replace('wrong', '***')} refused the "
+            "login (invalid username-password pair or user is disabled): check the "
+            "password in --frontier",
+        ),
+        "worker wrong password": (["worker", wrong], "check the password in REDIS_URL"),
     }
-    done = run_commands(
-        {name: Command("crawler", args, cwd=tmp_path) for name, (args, _) in cases.items()},
-        tmp_path,
-    )
+    client = redis.Redis.from_url(redis_url)
+    client.acl_setuser("crawlertest", enabled=True, passwords=["+right"], keys="*")
+    try:
+        done = run_commands(
+            {name: Command("crawler", args, cwd=tmp_path) for name, (args, _) in cases.items()},
+            tmp_path,
+        )
+    finally:
+        client.acl_deluser("crawlertest")
     for name, (_, message) in cases.items():
         assert done[name].returncode == 2, (name, done[name].stderr)
         [line] = done[name].stderr.strip().splitlines()
         assert line.startswith("error: ") and message in line, (name, line)
+        assert ".:" not in line, (name, line)  # the error's own period, then the hint
+        if name.startswith("worker"):  # `crawler worker` takes no --frontier
+            assert "--frontier" not in line, (name, line)
+        if "password" in name:  # the server is running: no use starting one
+            assert "redis-server" not in line, (name, line)
     assert redis.Redis.from_url(redis_url).keys("*") == []  # nothing was started
 
 
@@ -292,9 +345,142 @@ def test_merged_stats_add_counts_and_span_the_workers() -> None:
     assert merged["response_received_count"] == 7  # counts add up
     assert merged["memusage/max"] == 10  # maxima do not
     assert merged["store/run_id"] == 5
+    assert merged["responses_per_minute"] == 7 / (9 / 60)  # from the merged counts
     assert merged["finish_reason"] == "shutdown"  # the last worker's
     assert merged["start_time"] == t0
     assert merged["finish_time"] == t0 + timedelta(seconds=9)
     assert merged["elapsed_time_seconds"] == 9
     assert merged["frontier/workers"] == 2
     assert merged["frontier/responses_by_worker"] == {"a": 3, "b": 4}
+
+
+def test_merged_stats_keep_each_process_s_facts_and_judge_the_run_once() -> None:
+    """Three processes of run 1, one of which got no page: the run is run 1, and
+    it succeeded (issue 13's review: ``Run 3 of None``, ``failed (no_pages)``)."""
+    t0 = datetime(2026, 12, 1, 12, tzinfo=UTC)
+
+    def worker(pages: int, seconds: int, memory: int) -> dict[str, object]:
+        stats: dict[str, object] = {
+            "start_time": (t0 + timedelta(seconds=seconds)).isoformat(),
+            "finish_time": (t0 + timedelta(seconds=20)).isoformat(),
+            "store/run_id": 1,
+            "outcome/pages": pages,
+            "outcome/http_errors": 0,
+            "outcome/no_response": 0,
+            "outcome/started_at": (t0 + timedelta(seconds=seconds)).isoformat(),
+            "outcome/elapsed_seconds": 20 - seconds,
+            "outcome/error_ratio": 0.0,
+            "outcome/status": "succeeded" if pages else "failed",
+            "memusage/startup": memory,
+            "memusage/max": memory + 5,
+            "request_depth_max": pages,
+            "responses_per_minute": 99.0,
+            "response_received_count": pages,
+            "finish_reason": "finished",
+        }
+        if not pages:
+            stats["outcome/failed/no_pages"] = 1
+        return stats
+
+    everyone = {"a": worker(10, 0, 50), "b": worker(0, 2, 70), "c": worker(5, 1, 60)}
+    last = {**everyone["b"], "start_time": t0 + timedelta(seconds=2)}
+    merged = merge_stats(everyone, last)
+    assert merged["store/run_id"] == 1
+    assert merged["outcome/pages"] == 15
+    assert merged["memusage/startup"] == 70  # each process's own: the largest
+    assert merged["memusage/max"] == 75
+    assert merged["request_depth_max"] == 10
+    assert merged["outcome/started_at"] == t0.isoformat()
+    assert merged["outcome/elapsed_seconds"] == merged["elapsed_time_seconds"] == 20
+    assert merged["responses_per_minute"] == 15 / (20 / 60)
+    assert not [k for k in merged if k.startswith("outcome/failed/")]
+    assert "outcome/status" not in merged and "outcome/error_ratio" not in merged
+    collector = StatsCollector(get_crawler())
+    collector.set_stats(merged)
+    verdict = rejudge(collector, Criteria(), "finished")
+    assert verdict.status == SUCCEEDED
+    assert collector.get_value("outcome/status") == SUCCEEDED
+    assert collector.get_value("outcome/error_ratio") == 0.0
+    collector.set_value("outcome/failed/no_pages", 1)  # a stale verdict goes
+    collector.set_value("outcome/pages", 0)
+    verdict = rejudge(collector, Criteria(), "finished")
+    assert [r.code for r in verdict.reasons] == ["no_pages"]
+
+
+def test_a_worker_judges_its_own_part_without_the_run_s_thresholds() -> None:
+    """A worker of a shared crawl that got no page does not log ``failed (no_pages)``:
+    the run's page count is every worker's (the last one judges it)."""
+    for frontier, status in (("redis://127.0.0.1:1/0", SUCCEEDED), (None, "failed")):
+        crawler = get_crawler(settings_dict={"CRAWLER_FRONTIER": frontier})
+        crawler.stats = StatsCollector(crawler)
+        middleware = OutcomeMiddleware.from_crawler(crawler)
+        middleware.spider_opened()
+        middleware.spider_closed("finished")
+        assert crawler.stats.get_value("outcome/status") == status, frontier
+
+
+def test_redis_down_mid_crawl_stops_every_process_with_one_error_line(
+    site: TinySite, redis_server: RedisServer, postgres_url: str, tmp_path: Path
+) -> None:
+    """Issue 13's review: Redis killed mid-crawl left every process polling forever,
+    with asyncio tracebacks.  Now each gives up after the outage timeout: exit 1,
+    one ``error:`` line naming the frontier, no traceback; the run is recorded failed."""
+    redis_server.flush()
+    url = redis_server.url
+    client = redis.Redis.from_url(url)
+    outage = ["-s", "CRAWLER_FRONTIER_OUTAGE_TIMEOUT=2"]
+    worker = start("worker", url, "--wait", "60", *WORKER_FAST, *outage, cwd=tmp_path)
+    starter = start(
+        "crawl", site.url("/catalog/?delay=150"), "--frontier", url,
+        "--store", postgres_url, *FAST, *outage, cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: len(client.keys("crawler:*:lease:*")) == 2)  # both crawl
+        redis_server.kill()
+        killed = time.monotonic()
+        results = [finish_printed(p, timeout=30) for p in (starter, worker)]
+        took = time.monotonic() - killed
+    finally:
+        for p in (starter, worker):
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+        redis_server.start()
+    assert took < 15, took  # 2 s of outage, then closing
+    for code, _, err in results:
+        assert code == 1, err[-3000:]
+        assert "Traceback" not in err and "exception was never retrieved" not in err, err
+        errors = [line for line in err.splitlines() if line.startswith("error: ")]
+        assert len(errors) == 1 and "frontier_unreachable" in errors[0], err[-3000:]
+        # the outage is logged once, not at every poll
+        assert err.count("does not answer (") == 1, err[-3000:]
+    [run], _ = stored(postgres_url)
+    assert run["finish_reason"] == "frontier_unreachable"
+    assert run["stats"]["outcome/status"] == "failed"
+
+
+def test_redis_back_empty_mid_crawl_fails_the_crawl(
+    site: TinySite, redis_server: RedisServer, postgres_url: str, tmp_path: Path
+) -> None:
+    """Issue 13's review: Redis restarted empty mid-crawl, and the run was recorded
+    ``succeeded`` with part of the pages.  Now the crawl stops as ``frontier_unreachable``."""
+    redis_server.flush()
+    url = redis_server.url
+    client = redis.Redis.from_url(url)
+    starter = start(
+        "crawl", site.url("/catalog/?delay=150"), "--frontier", url, "--store", postgres_url,
+        *FAST, "-s", "CRAWLER_FRONTIER_OUTAGE_TIMEOUT=60", cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: len(client.keys("crawler:*:lease:*")) == 1)
+        redis_server.kill()
+        redis_server.start()  # empty: no snapshot was written
+        code, _, err = finish_printed(starter, timeout=30)
+    finally:
+        if starter.poll() is None:
+            starter.kill()
+            starter.communicate()
+    assert code == 1, err[-3000:]
+    assert "has lost the crawl" in err and "Traceback" not in err, err[-3000:]
+    [run], _ = stored(postgres_url)
+    assert run["finish_reason"] == "frontier_unreachable"

@@ -90,6 +90,8 @@ def test_a_url_not_made_safe_lately_is_not_held() -> None:
         ({}, True),
         ({"REQUEST_FINGERPRINTER_CLASS": "crawler.fingerprint.HashRouteFingerprinter"}, True),
         ({"CRAWLER_DROP_SCHEDULED_LINKS": False}, False),
+        # every duplicate must reach the filter to be logged
+        ({"DUPEFILTER_DEBUG": True}, False),
         # an unknown recipe (this one adds a header): nothing can be predicted
         ({"REQUEST_FINGERPRINTER_CLASS": "tests.test_scheduledurls.HeaderFingerprinter"}, False),
     ],

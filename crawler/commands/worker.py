@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _prepare(args: argparse.Namespace) -> tuple[Settings, dict[str, Any]]:
-    client = connect(args.redis_url)  # a ConfigError naming the server
+    client = connect(args.redis_url, option="REDIS_URL")  # a ConfigError naming the server
     deadline = time.monotonic() + max(args.wait, 0.0)
     while True:
         try:

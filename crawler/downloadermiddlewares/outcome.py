@@ -33,9 +33,12 @@ crawl stopped, or fetched after the journal's last commit) and its items are
 counted once (the pages' URLs are a set the journal keeps,
 :meth:`~crawler.journal.RequestJournal.remember`); ``outcome/started_at`` is
 the first segment's start and ``outcome/elapsed_seconds`` the time the run's
-segments crawled.  When the spider closes, it records the verdict
-(:func:`crawler.outcome.judge`) in the stats: ``outcome/status``,
-``outcome/failed/<code>``, ``outcome/error_ratio``, and logs it in one INFO
+segments crawled.  A worker of a shared crawl (``CRAWLER_FRONTIER``) judges
+its own part without the thresholds on counts (``CRAWLER_MIN_PAGES``...): a
+worker that got no page does not fail; the last worker judges the run.
+When the spider closes, it records the verdict (:func:`crawler.outcome.judge`)
+in the stats: ``outcome/status``, ``outcome/failed/<code>``,
+``outcome/error_ratio``, and logs it in one INFO
 line, ``Crawl outcome: failed (start_url_failed, no_pages): MESSAGE``
 (:meth:`crawler.outcome.Verdict.log_line`), before Scrapy's ``Spider closed``
 line: Scrapyd keeps only the log.  Its ``spider_closed``
@@ -49,6 +52,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -161,7 +165,13 @@ class OutcomeMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        middleware = cls(crawler, Criteria.from_settings(crawler.settings))
+        criteria = Criteria.from_settings(crawler.settings)
+        if crawler.settings.get("CRAWLER_FRONTIER"):
+            # A worker of a shared crawl judges its own part: the thresholds on counts
+            # are the run's, judged on every worker's counts by the last one to close
+            # (crawler.pipelines.store, crawler.outcome.rejudge).
+            criteria = replace(criteria, min_pages=0, min_items=0, max_error_ratio=1.0)
+        middleware = cls(crawler, criteria)
         crawler.signals.connect(middleware.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(middleware.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(middleware.item_scraped, signal=signals.item_scraped)

@@ -35,8 +35,17 @@ lists the keys).  What this adds to scrapy-redis:
   stays in this process (a local queue served first), counted in
   ``frontier/unserializable``.
 
+* **Redis unreachable** (:mod:`crawler.frontier.outage`): a failed call is
+  logged once per outage (then every 10 s at most), counted, and tried again at
+  the next poll; a request to queue waits in this worker until Redis answers.
+  After ``CRAWLER_FRONTIER_OUTAGE_TIMEOUT`` seconds without an answer the
+  spider closes with the finish reason ``frontier_unreachable`` (a failure),
+  as it does when the crawl's ``meta`` key is gone (Redis restarted empty),
+  checked every :data:`STATS_INTERVAL` seconds.
+
 Stats: ``frontier/leased``, ``frontier/released``, ``frontier/requeued``
-(requests of dead workers put back by this one), ``frontier/dead_workers``.
+(requests of dead workers put back by this one), ``frontier/dead_workers``,
+``frontier/redis_errors``, ``frontier/outages``.
 """
 
 from __future__ import annotations
@@ -46,13 +55,17 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+import redis
 from scrapy.exceptions import NotConfigured
+from scrapy.utils.defer import deferred_from_coro
 from scrapy_redis.scheduler import Scheduler
 from twisted.internet import task
 
 from crawler.frontier.dupefilter import FrontierDupeFilter
+from crawler.frontier.outage import Outage
 from crawler.frontier.queue import LeasedPriorityQueue
 from crawler.frontier.shared import SharedCrawl
+from crawler.outcome import FRONTIER_UNREACHABLE_REASON
 
 if TYPE_CHECKING:
     from typing import Self
@@ -72,13 +85,22 @@ POP_BATCH = 4
 #: worker's counters are those of its last one).
 STATS_INTERVAL = 2.0
 
+#: What a Redis that cannot be reached raises (redis-py wraps most socket errors;
+#: its AuthenticationError is a ConnectionError).
+REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, OSError)
+
 
 class FrontierScheduler(Scheduler):
     queue: LeasedPriorityQueue
     df: FrontierDupeFilter
 
     def __init__(
-        self, crawler: Crawler, shared: SharedCrawl, poll_interval: float, idle_timeout: float
+        self,
+        crawler: Crawler,
+        shared: SharedCrawl,
+        poll_interval: float,
+        idle_timeout: float,
+        outage: Outage | None = None,
     ) -> None:
         super().__init__(
             server=shared.client,
@@ -106,6 +128,9 @@ class FrontierScheduler(Scheduler):
         self._seeded = False  # the start request is queued (by any process)
         self._loop: task.LoopingCall | None = None
         self._warned = False  # about the engine's requests in progress
+        self.outage = outage or Outage("", 60.0, crawler.stats)
+        self._unqueued: deque[Request] = deque()  # to queue once Redis answers again
+        self._gave_up = False  # Redis did not answer for the outage timeout: closing
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -118,6 +143,11 @@ class FrontierScheduler(Scheduler):
             shared,
             settings.getfloat("CRAWLER_FRONTIER_POLL_INTERVAL"),
             settings.getfloat("CRAWLER_FRONTIER_IDLE_TIMEOUT"),
+            Outage(
+                settings.get("CRAWLER_FRONTIER"),
+                settings.getfloat("CRAWLER_FRONTIER_OUTAGE_TIMEOUT"),
+                crawler.stats,
+            ),
         )
 
     def open(self, spider: Spider) -> None:
@@ -145,15 +175,22 @@ class FrontierScheduler(Scheduler):
     def close(self, reason: str) -> None:
         if self._loop is not None and self._loop.running:
             self._loop.stop()
-        if not self._seeded and not self._late:
-            # Closed before its start request was queued (a store error...): the
-            # workers waiting for it may close when idle.
-            self.shared.mark_seeded()
-        self._release_done()
+        try:
+            if not self._seeded and not self._late:
+                # Closed before its start request was queued (a store error...): the
+                # workers waiting for it may close when idle.
+                self.shared.mark_seeded()
+            self._release_done()
+        except REDIS_DOWN as e:  # its leases expire: another worker queues them again
+            self.outage.failed(e)
         super().close(reason)  # persist: nothing deleted
 
     def __len__(self) -> int:
-        return len(self.queue) + len(self._local) + len(self._popped)
+        try:
+            queued = len(self.queue)
+        except REDIS_DOWN:
+            queued = 0
+        return queued + len(self._local) + len(self._popped) + len(self._unqueued)
 
     def enqueue_request(self, request: Request) -> bool:
         """Queue ``request`` unless its fingerprint is in the shared seen set: one
@@ -161,6 +198,14 @@ class FrontierScheduler(Scheduler):
         none for one this process knows was seen (:class:`FrontierDupeFilter`'s cache)."""
         if self._done:  # a worker that joined a finished crawl (its start request)
             return False
+        try:
+            return self._enqueue(request)
+        except REDIS_DOWN as e:  # queued once Redis answers again (_poll_once)
+            self._unqueued.append(request)
+            self._redis_failed(e)
+            return True
+
+    def _enqueue(self, request: Request) -> bool:
         if request.dont_filter:
             self._push(request)
         else:
@@ -172,6 +217,8 @@ class FrontierScheduler(Scheduler):
                 return False
             try:
                 added = self.queue.push_new(request, fingerprint, force=redirected)
+            except REDIS_DOWN:
+                raise
             except Exception as e:  # to_dict (a callback not of the spider) or pickle
                 if self.df.request_seen(request):
                     self.df.log(request, self.spider)
@@ -191,6 +238,8 @@ class FrontierScheduler(Scheduler):
     def _push(self, request: Request) -> None:
         try:
             self.queue.push(request)
+        except REDIS_DOWN:
+            raise
         except Exception as e:  # to_dict (a callback not of the spider) or pickle
             self._keep_local(request, e)
 
@@ -208,7 +257,13 @@ class FrontierScheduler(Scheduler):
         if self._local:
             return self._local.popleft()
         if not self._popped:
-            self._popped.extend(self.queue.pop_leased_many(POP_BATCH))
+            if self.outage.since is not None:
+                return None  # Redis is down: the next poll tries it (not every engine call)
+            try:
+                self._popped.extend(self.queue.pop_leased_many(POP_BATCH))
+            except REDIS_DOWN as e:
+                self._redis_failed(e)
+                return None
             if not self._popped:
                 return None
         field, request = self._popped.popleft()
@@ -221,15 +276,40 @@ class FrontierScheduler(Scheduler):
 
     def has_pending_requests(self) -> bool:
         """Until the whole crawl is done (see the module), not only this worker's part."""
-        return not self._done or bool(self._local) or bool(self._popped)
+        return not self._done or bool(self._local) or bool(self._popped) or bool(self._unqueued)
 
     # -- every CRAWLER_FRONTIER_POLL_INTERVAL seconds ---------------------------
 
     def _poll(self) -> None:
         try:
             self._poll_once()
-        except Exception as e:  # Redis gone for a moment: try again at the next poll
+        except REDIS_DOWN as e:  # try again at the next poll
+            self._redis_failed(e)
+        except Exception as e:
             logger.warning("Frontier poll failed: %s", e)
+        else:
+            self.outage.ended()
+
+    def _redis_failed(self, error: BaseException) -> None:
+        """A Redis call failed (:class:`~crawler.frontier.outage.Outage`); after the
+        outage timeout, close the spider (``frontier_unreachable``)."""
+        if self.outage.failed(error):
+            self._give_up(
+                "The frontier's Redis at %s did not answer for %g s "
+                "(CRAWLER_FRONTIER_OUTAGE_TIMEOUT): closing before the crawl is done",
+                self.outage.url,
+                self.outage.timeout,
+            )
+
+    def _give_up(self, message: str, *args: Any) -> None:
+        """Close the spider as ``frontier_unreachable`` (once), logging ``message``."""
+        if self._gave_up:
+            return
+        self._gave_up = True
+        logger.error(message, *args)
+        engine: Any = getattr(self.crawler, "engine", None)
+        if engine is not None and engine.spider is not None:
+            deferred_from_coro(engine.close_spider_async(reason=FRONTIER_UNREACHABLE_REASON))
 
     def _poll_once(self) -> None:
         if self._late:
@@ -237,6 +317,9 @@ class FrontierScheduler(Scheduler):
             return
         shared = self.shared
         shared.heartbeat()
+        while self._unqueued:  # requests yielded while Redis was down
+            self._enqueue(self._unqueued[0])
+            self._unqueued.popleft()
         self._release_done()
         queued, leased, requeued, dead = shared.survey()
         if requeued or dead:
@@ -251,9 +334,17 @@ class FrontierScheduler(Scheduler):
         if now - self._published >= STATS_INTERVAL:
             self._published = now
             shared.publish_stats(self.stats.get_stats())
+            if not shared.exists():  # Redis restarted empty (or flushed): the queue is lost
+                self.stats.set_value("frontier/error", "Redis lost the crawl's keys")
+                self._give_up(
+                    "The frontier's Redis at %s has lost the crawl %s (restarted empty? "
+                    "flushed?): closing before the crawl is done",
+                    self.outage.url,
+                    shared.crawl_id,
+                )
         if not self._seeded:
             self._seeded = shared.seeded()
-        busy = self._leases or self._uncommitted or self._local or self._popped
+        busy = self._leases or self._uncommitted or self._local or self._popped or self._unqueued
         if queued or leased or busy or not self._seeded:
             self._idle_since = None
         elif self._idle_since is None:

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from crawler.exceptions import ConfigError
-from crawler.redaction import NOT_SECRET_NAME, SECRET_NAME, redact_url
+from crawler.redaction import NOT_SECRET_NAME, SECRET_NAME, redact_text, redact_url
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -181,14 +181,18 @@ return 1
 """
 
 
-def connect(url: str, timeout: float = 10.0) -> redis.Redis:
+def connect(url: str, timeout: float = 10.0, option: str = "--frontier") -> redis.Redis:
     """A client of the Redis at ``url`` (``redis://HOST:PORT/DB``), pinged once.
 
     Raises :class:`~crawler.exceptions.ConfigError` naming the server (its
-    password masked) when it cannot be reached or refuses the login."""
+    password masked) when it cannot be reached or refuses the login, with a
+    hint that fits the error and names where the URL was given (``option``:
+    ``--frontier`` for ``crawler crawl``, ``REDIS_URL`` for ``crawler worker``)."""
     # Here, not at the top: every crawl imports this module, few have a frontier.
     import redis
 
+    shown = redact_url(url)
+    where = option if option.endswith("URL") else f"{option} URL"
     try:
         client = redis.Redis.from_url(
             url, socket_timeout=timeout, socket_connect_timeout=timeout, retry_on_timeout=True
@@ -196,14 +200,33 @@ def connect(url: str, timeout: float = 10.0) -> redis.Redis:
         client.ping()
     except ValueError as e:
         raise ConfigError(
-            f"--frontier {redact_url(url)}: not a Redis URL ({e}): give redis://HOST:PORT/DB"
+            f"{option} {shown}: not a Redis URL ({e}): give redis://HOST:PORT/DB"
         ) from None
-    except redis.RedisError as e:
+    except redis.AuthenticationError as e:
+        if urlsplit(url).password is None:
+            hint = f"it needs a password: give {option} redis://:PASSWORD@HOST:PORT/DB"
+        else:
+            hint = f"check the password in {option} (redis://:PASSWORD@HOST:PORT/DB)"
         raise ConfigError(
-            f"cannot reach the frontier's Redis at {redact_url(url)}: {e}: "
-            "start redis-server or give another --frontier URL"
+            f"the frontier's Redis at {shown} refused the login ({_sentence(e)}): {hint}"
+        ) from None
+    except (redis.ConnectionError, redis.TimeoutError) as e:
+        raise ConfigError(
+            f"cannot reach the frontier's Redis at {shown} ({_sentence(e)}): start "
+            f"redis-server there or give another {where}"
+        ) from None
+    except redis.RedisError as e:  # the server answered with an error (a DB out of range)
+        raise ConfigError(
+            f"the frontier's Redis at {shown} refused the connection ({_sentence(e)}): "
+            f"check {option} (redis://HOST:PORT/DB)"
         ) from None
     return client
+
+
+def _sentence(error: BaseException) -> str:
+    """``error``'s text without its final period (it is put inside a sentence), no
+    secrets (:func:`crawler.redaction.redact_text`)."""
+    return redact_text(str(error)).strip().rstrip(".") or type(error).__name__
 
 
 def new_crawl_id() -> str:
@@ -349,6 +372,10 @@ class SharedCrawl:
     def state(self) -> str | None:
         raw = self.client.hget(self.key("meta"), "state")
         return raw.decode() if raw else None
+
+    def exists(self) -> bool:
+        """Whether the crawl's ``meta`` key is in Redis (gone: Redis lost the crawl)."""
+        return bool(self.client.exists(self.key("meta")))
 
     def mark_seeded(self) -> None:
         self.client.hset(self.key("meta"), "seeded", "1")
@@ -531,40 +558,80 @@ def running_crawls(client: redis.Redis) -> list[str]:
     return sorted(c.decode() for c in client.smembers(CRAWLS_KEY))
 
 
-# Stats every worker counts from its own start: the merged value is the extreme, not the sum.
-_EARLIEST = ("start_time",)
-_LATEST = ("finish_time",)
-_MAXIMUM_MARKS = ("/max", "max_")
+# How the stats of the workers of one run merge (merge_stats).  Stats that are
+# facts of one process, not counters, are never added up:
+_EARLIEST = ("start_time", "outcome/started_at")  # the run started with its first worker
+_LATEST = ("finish_time",)  # ... and finished with its last
+_MAXIMUM_MARKS = ("/max", "max_")  # a name holding one of these, or ending in "_max":
+_MAXIMUM_PREFIXES = ("memusage/",)  # the largest (memory is each process's own)
+# The same in every worker (the crawl's): the last worker's, else the first one's.
+_SAME = ("store/run_id", "frontier/crawl_id")
+# Rates and times the merge computes again from the merged counts and span.
+_RECOMPUTED = (
+    "elapsed_time_seconds",
+    "outcome/elapsed_seconds",
+    "responses_per_minute",
+    "items_per_minute",
+)
+# The verdict each process recorded on its own part (crawler.outcome.record_verdict):
+# dropped, the last worker judges the merged counts once (crawler.outcome.rejudge).
+_VERDICT = ("outcome/status", "outcome/error_ratio")
+_VERDICT_PREFIX = "outcome/failed/"
+
+
+def _is_maximum(name: str) -> bool:
+    return (
+        any(mark in name for mark in _MAXIMUM_MARKS)
+        or name.endswith("_max")
+        or name.startswith(_MAXIMUM_PREFIXES)
+    )
+
+
+def _dropped(name: str) -> bool:
+    return name in _RECOMPUTED or name in _VERDICT or name.startswith(_VERDICT_PREFIX)
 
 
 def merge_stats(everyone: Mapping[str, dict[str, Any]], last: Mapping[str, Any]) -> dict[str, Any]:
     """One run's stats from its workers' (``everyone``, by worker id; ``last``: the stats of the
     worker that closes last, whose finish reason is the run's).
 
-    Numbers add up (pages, items, bytes, log counts...), but ``start_time``
-    (the earliest), ``finish_time`` (the latest), maxima (a name with ``max``:
-    the largest) and ``elapsed_time_seconds`` (from the earliest start to the
-    latest finish); other values are the last worker's, else the first worker's
-    that has one.  ``frontier/workers`` counts the workers,
-    ``frontier/responses_by_worker`` gives each one's responses."""
+    Only counters add up (pages, items, bytes, log counts...).  The facts of one
+    process do not: ``start_time`` and ``outcome/started_at`` are the earliest,
+    ``finish_time`` the latest, maxima (a name with ``/max``, ``max_``, ending
+    in ``_max``, and every ``memusage/*``) the largest, ``store/run_id`` and
+    other values that are not numbers the last worker's (else the first
+    worker's that has one).  ``elapsed_time_seconds`` and
+    ``outcome/elapsed_seconds`` are the seconds from the earliest start to the
+    latest finish, ``responses_per_minute`` / ``items_per_minute`` the merged
+    counts over them.  Each worker's own verdict (``outcome/status``,
+    ``outcome/error_ratio``, ``outcome/failed/*``) is left out: the caller
+    judges the merged counts (:func:`crawler.outcome.rejudge`).
+    ``frontier/workers`` counts the workers, ``frontier/responses_by_worker``
+    gives each one's responses."""
     merged: dict[str, Any] = {}
     for stats in everyone.values():
         for name, value in stats.items():
+            if _dropped(name):
+                continue
             if name not in merged:
                 merged[name] = value
             elif name in _EARLIEST:
                 merged[name] = min(merged[name], value)
             elif name in _LATEST:
                 merged[name] = max(merged[name], value)
+            elif name in _SAME:
+                continue
             elif _is_number(value) and _is_number(merged[name]):
-                if any(mark in name for mark in _MAXIMUM_MARKS):
+                if _is_maximum(name):
                     merged[name] = max(merged[name], value)
                 else:
                     merged[name] = merged[name] + value
     for name, value in json.loads(_dumps(last)).items():
-        if not _is_number(value) and name not in _EARLIEST + _LATEST:
+        if _dropped(name) or name in _EARLIEST + _LATEST:
+            continue
+        if name in _SAME or not _is_number(value):
             merged[name] = value
-    for name in _EARLIEST + _LATEST:  # datetimes again, as Scrapy's own stats
+    for name in ("start_time", "finish_time"):  # datetimes again, as Scrapy's own stats
         if isinstance(merged.get(name), str):
             try:
                 merged[name] = datetime.fromisoformat(merged[name])
@@ -572,7 +639,13 @@ def merge_stats(everyone: Mapping[str, dict[str, Any]], last: Mapping[str, Any])
                 del merged[name]
     start, finish = merged.get("start_time"), merged.get("finish_time")
     if isinstance(start, datetime) and isinstance(finish, datetime):
-        merged["elapsed_time_seconds"] = (finish - start).total_seconds()
+        elapsed = (finish - start).total_seconds()
+        merged["elapsed_time_seconds"] = elapsed
+        merged["outcome/elapsed_seconds"] = round(elapsed, 3)
+        if elapsed > 0:  # as Scrapy's LogStats computes them at the close
+            minutes = elapsed / 60
+            merged["responses_per_minute"] = merged.get("response_received_count", 0) / minutes
+            merged["items_per_minute"] = merged.get("item_scraped_count", 0) / minutes
     merged["frontier/workers"] = len(everyone)
     merged["frontier/responses_by_worker"] = {
         worker: stats.get("response_received_count", 0) for worker, stats in everyone.items()

@@ -28,8 +28,8 @@ from crawler.frontier.shared import SharedCrawl, merge_stats
 from crawler.incremental import SIGNATURE_KEY, crawl_signature
 from crawler.items import PageLinks, PageRecord
 from crawler.journal import RequestJournal
-from crawler.outcome import STORED_PAGES_STAT
-from crawler.redaction import redact_mapping
+from crawler.outcome import STORED_PAGES_STAT, Criteria, rejudge
+from crawler.redaction import redact_mapping, redact_text
 from crawler.settingscheck import check_types
 from crawler.storage.fallback import FallbackFile
 from crawler.storage.rows import item_row
@@ -403,7 +403,18 @@ class StorePipeline:
         assert self._shared is not None
         stats = self.crawler.stats
         stats.set_value("finish_reason", reason)
-        everyone = self._shared.close(stats.get_stats())
+        from crawler.frontier.scheduler import REDIS_DOWN  # only with a frontier
+
+        try:
+            everyone = self._shared.close(stats.get_stats())
+        except REDIS_DOWN as e:  # no other worker's stats: the run gets this one's
+            logger.warning(
+                "Cannot reach the frontier's Redis to close this worker (%s): the run %s "
+                "is finished with this worker's stats only",
+                redact_text(str(e)),
+                self.run_id,
+            )
+            everyone = {self._shared.worker: json.loads(json.dumps(stats.get_stats(), default=str))}
         if everyone is None:
             stats.set_value("frontier/last_worker", False)
             logger.info(
@@ -414,6 +425,9 @@ class StorePipeline:
             return False
         stats.set_stats(merge_stats(everyone, stats.get_stats()))
         stats.set_value("frontier/last_worker", True)
+        # The run's verdict, once, on the merged counts (each worker judged its own part)
+        verdict = rejudge(stats, Criteria.from_settings(self.crawler.settings), reason)
+        logger.info("%s", verdict.log_line(), extra={"spider": self.crawler.spider})
         return True
 
     @property
