@@ -79,13 +79,9 @@ def wait_for(condition: object, timeout: float = 30) -> None:
 
 
 def finish(process: subprocess.Popen[str], timeout: float = 60) -> tuple[int, str]:
-    try:
-        _, err = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        _, err = process.communicate()
-        pytest.fail(f"a crawler process did not end by itself: {err[-3000:]}")
-    return process.returncode, err
+    """``process``'s exit code and stderr once it ended by itself."""
+    code, _, err = finish_printed(process, timeout)
+    return code, err
 
 
 def finish_printed(process: subprocess.Popen[str], timeout: float = 60) -> tuple[int, str, str]:
