@@ -237,9 +237,11 @@ def test_three_workers_share_crawl_delay_and_concurrency(
     assert min(hit.start for hit in hits) > went
     assert max(hit.concurrent for hit in hits) == 2
     gaps = [b.start - a.start for a, b in itertools.pairwise(hits)]
-    # Spaced on Redis's clock when granted; a worker of a loaded machine may
-    # send some ms after its grant.  Unshared, the first pages would be 0 apart.
-    assert min(gaps) >= 0.2 - 0.05, gaps
+    # Spaced on Redis's clock when granted; a worker sends some time after its
+    # grant (its downloader middlewares, three crawling processes on two cores:
+    # 78 ms seen on a quiet machine), so the site sees gaps shorter by that.
+    # Unshared, the first pages would be 0 apart.
+    assert min(gaps) >= 0.2 - 0.1, gaps
     assert all(s["crawler/shared_politeness/leases"] == 5 for s in stats)  # robots.txt too
     # Counted: the workers' requests waited for each other (how often varies).
     assert sum(s.get("crawler/shared_politeness/waits", 0) for s in stats) >= 2
