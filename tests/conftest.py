@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import tempfile
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,6 +52,34 @@ def _repository_root_left_alone() -> Iterator[None]:
     before = _user_files()
     yield
     assert _user_files() == before, "a test wrote crawl.db or fallback files in the repo root"
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@pytest.fixture(autouse=True)
+def _stop_signals_left_as_found(request: pytest.FixtureRequest) -> Iterator[None]:
+    """No test leaves SIGINT or SIGTERM ignored or blocked in the pytest process.
+
+    An ignored signal stays ignored across ``exec`` (and a blocked one stays
+    blocked), and Python installs its Ctrl-C handler only when SIGINT is not
+    ignored at start: every later child of this worker (a ``crawler serve`` or a
+    stand-in crawl that a test stops with SIGINT) would then sleep on.  Seen in
+    full runs, never in a test file alone.  The signals are put back and a
+    warning names the test, so the run stays meaningful and the culprit shows.
+    """
+    yield
+    ignored = [s for s in _STOP_SIGNALS if signal.getsignal(s) is signal.SIG_IGN]
+    blocked = [s for s in _STOP_SIGNALS if s in signal.pthread_sigmask(signal.SIG_BLOCK, [])]
+    if not ignored and not blocked:
+        return
+    for signum in ignored:
+        handler = signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL
+        signal.signal(signum, handler)
+    if blocked:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, blocked)
+    names = ", ".join(signal.Signals(s).name for s in (*ignored, *blocked))
+    warnings.warn(f"{request.node.nodeid} left {names} ignored or blocked (put back)", stacklevel=1)
 
 
 class SearchableTempPathFactory:
