@@ -56,6 +56,13 @@ def _repository_root_left_alone() -> Iterator[None]:
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
+# A test run started in the background by a non-interactive shell (`make test &`)
+# inherits SIGINT ignored (POSIX: asynchronous lists ignore SIGINT and SIGQUIT), and
+# so would every child a test stops with SIGINT: each pytest process starts with the
+# default handlers, as a run from a terminal does.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
 
 @pytest.fixture(autouse=True)
 def _stop_signals_left_as_found(request: pytest.FixtureRequest) -> Iterator[None]:
@@ -64,9 +71,9 @@ def _stop_signals_left_as_found(request: pytest.FixtureRequest) -> Iterator[None
     An ignored signal stays ignored across ``exec`` (and a blocked one stays
     blocked), and Python installs its Ctrl-C handler only when SIGINT is not
     ignored at start: every later child of this worker (a ``crawler serve`` or a
-    stand-in crawl that a test stops with SIGINT) would then sleep on.  Seen in
-    full runs, never in a test file alone.  The signals are put back and a
-    warning names the test, so the run stays meaningful and the culprit shows.
+    stand-in crawl that a test stops with SIGINT) would then sleep on.  The
+    signals are put back and a warning names the test, so the run stays
+    meaningful and the culprit shows.
     """
     yield
     ignored = [s for s in _STOP_SIGNALS if signal.getsignal(s) is signal.SIG_IGN]
