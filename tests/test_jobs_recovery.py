@@ -165,9 +165,8 @@ def test_an_adopted_run_this_scheduler_stopped_is_not_lost(
         stdout=subprocess.PIPE,
         text=True,
     )
-    # Python's Ctrl-C handler is in place once the child runs its code.  Sent
-    # while the interpreter was starting, the SIGINT went unheeded in two suite
-    # runs (the child slept on); the test is about the scheduler, not that race.
+    # Python's Ctrl-C handler is in place once the child runs its code: the test
+    # is about the scheduler, not a SIGINT that comes while the interpreter starts.
     assert crawl.stdout is not None and crawl.stdout.readline() == "ready\n"
     try:
         pid = dead_pid()
