@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import logging
 import weakref
-from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from scrapy.utils.misc import load_object
 from scrapy.utils.request import RequestFingerprinter
 
 from crawler.fingerprint import HASH_ROUTE_META_KEY, HashRouteFingerprinter
+from crawler.utils.lru import Lru
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -76,8 +76,8 @@ class ScheduledUrls:
         if size < 1:
             raise ValueError(f"ScheduledUrls holds at least 1 URL, not {size}")
         self.size = size
-        # (safe URL, meta["hash_route"]) -> None, least recently used first
-        self._urls: OrderedDict[tuple[str, bool], None] = OrderedDict()
+        # (safe URL, meta["hash_route"]) -> True, least recently used dropped
+        self._urls: Lru[tuple[str, bool], bool] = Lru(size)
 
     @classmethod
     def for_crawler(cls, crawler: Crawler) -> ScheduledUrls | None:
@@ -115,23 +115,13 @@ class ScheduledUrls:
         meta = request.meta
         if meta.get("verbatim_url"):
             return
-        key = (request.url, bool(meta.get(HASH_ROUTE_META_KEY)))
-        urls = self._urls
-        urls[key] = None
-        urls.move_to_end(key)
-        if len(urls) > self.size:
-            urls.popitem(last=False)
+        self._urls.put((request.url, bool(meta.get(HASH_ROUTE_META_KEY))), True)
 
     def holds(self, safe_url: str, hash_route: bool = False) -> bool:
         """Whether a ``GET`` request without a body for ``safe_url`` (already made
         safe, as ``Request.url`` is), with ``meta["hash_route"]`` as given, would
         certainly be dropped by the duplicate filter."""
-        key = (safe_url, hash_route)
-        urls = self._urls
-        if key not in urls:
-            return False
-        urls.move_to_end(key)
-        return True
+        return self._urls.get((safe_url, hash_route)) is not None
 
     def __len__(self) -> int:
         return len(self._urls)

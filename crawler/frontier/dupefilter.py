@@ -19,13 +19,13 @@ same either way.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from scrapy_redis.dupefilter import RFPDupeFilter
 
 from crawler.frontier.shared import connect
 from crawler.scheduledurls import ScheduledUrls
+from crawler.utils.lru import Lru
 
 if TYPE_CHECKING:
     from typing import Self
@@ -58,7 +58,8 @@ class FrontierDupeFilter(RFPDupeFilter):
         self.fingerprinter = fingerprinter
         self.stats = stats
         self.cache_size = cache_size
-        self._known: OrderedDict[bytes, None] = OrderedDict()  # fingerprints in the set
+        # fingerprints in the set (None: remember none)
+        self._known: Lru[bytes, bool] | None = Lru(cache_size) if cache_size > 0 else None
         self.scheduled = scheduled
 
     @classmethod
@@ -82,21 +83,16 @@ class FrontierDupeFilter(RFPDupeFilter):
 
     def known(self, fingerprint: bytes) -> bool:
         """Whether ``fingerprint`` is certainly in the shared set (remembered here)."""
-        if fingerprint not in self._known:
+        if self._known is None or self._known.get(fingerprint) is None:
             return False
-        self._known.move_to_end(fingerprint)
         if self.stats is not None:
             self.stats.inc_value("frontier/seen_cache/hits")
         return True
 
     def remember(self, fingerprint: bytes) -> None:
         """``fingerprint`` is in the shared set now (added or found there)."""
-        if self.cache_size <= 0:
-            return
-        self._known[fingerprint] = None
-        self._known.move_to_end(fingerprint)
-        if len(self._known) > self.cache_size:
-            self._known.popitem(last=False)
+        if self._known is not None:
+            self._known.put(fingerprint, True)
 
     def request_seen(self, request: Request) -> bool:
         fingerprint = self.request_fingerprint(request)
