@@ -275,6 +275,12 @@ def _feeds_message(feeds: int, stats: Mapping[str, Any]) -> str:
     return message
 
 
+def frontier_unreachable(stats: Mapping[str, Any]) -> Reason:
+    """The reason a process of a shared crawl that stopped as ``frontier_unreachable``
+    failed, from its ``stats`` (``frontier/error``: the last Redis error, no password)."""
+    return Reason(FRONTIER_UNREACHABLE, redact_text(_frontier_message(stats)))
+
+
 def _frontier_message(stats: Mapping[str, Any]) -> str:
     error = stats.get(FRONTIER_ERROR_STAT)
     said = f" ({error})" if error else ""
@@ -314,7 +320,7 @@ def judge(
     if feeds:
         reasons.append(Reason(FEED_FAILED, _feeds_message(feeds, stats)))
     if finish == FRONTIER_UNREACHABLE_REASON:
-        reasons.append(Reason(FRONTIER_UNREACHABLE, _frontier_message(stats)))
+        reasons.append(frontier_unreachable(stats))
     if finish == SHUTDOWN_REASON:
         interrupted = Reason(INTERRUPTED_REASON, "the crawl was interrupted (Ctrl-C or SIGTERM)")
         return Verdict(INTERRUPTED, tuple(_redacted([interrupted, *reasons])))

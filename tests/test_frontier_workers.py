@@ -480,3 +480,39 @@ def test_redis_back_empty_mid_crawl_fails_the_crawl(
     assert "has lost the crawl" in err and "Traceback" not in err, err[-3000:]
     [run], _ = stored(postgres_url)
     assert run["finish_reason"] == "frontier_unreachable"
+
+
+def test_every_process_that_loses_the_frontier_prints_one_error_line(
+    site: TinySite, redis_url: str, postgres_url: str, tmp_path: Path
+) -> None:
+    """A worker that stopped as ``frontier_unreachable`` but was not the last to
+    close printed no ``error:`` line (only the last one, which gives the run's
+    verdict, did).  Here the crawl's ``meta`` key goes while Redis answers (as when
+    it restarts empty, without the race of a restart): both processes stop, one of
+    them not last; each prints the same line and exits 1."""
+    client = redis.Redis.from_url(redis_url)
+    worker = start("worker", redis_url, "--wait", "60", *WORKER_FAST, cwd=tmp_path)
+    starter = start(
+        "crawl", site.url("/catalog/?delay=150"), "--frontier", redis_url,
+        "--store", postgres_url, *FAST, cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: len(client.keys("crawler:*:lease:*")) == 2)  # both crawl
+        [meta] = client.keys("crawler:*:meta")
+        client.delete(meta)
+        results = [finish_printed(p, timeout=30) for p in (starter, worker)]
+    finally:
+        for p in (starter, worker):
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+    lines = []
+    for code, _, err in results:
+        assert code == 1, err[-3000:]
+        assert "Traceback" not in err, err[-3000:]
+        errors = [line for line in err.splitlines() if line.startswith("error: ")]
+        assert len(errors) == 1, err[-3000:]
+        lines.append(errors[0])
+    assert sum("This worker is done" in err for _, _, err in results) == 1  # one not last
+    assert lines[0] == lines[1], lines
+    assert "frontier_unreachable" in lines[0] and "lost the crawl's keys" in lines[0], lines

@@ -44,7 +44,16 @@ from crawler.frontier.shared import (
     store_without_password,
 )
 from crawler.journal import describe_job, job_meta
-from crawler.outcome import CONFIG_ERROR, STORE_FAILED, conclude, outcome_file
+from crawler.outcome import (
+    CONFIG_ERROR,
+    FAILED,
+    FRONTIER_UNREACHABLE_REASON,
+    STORE_FAILED,
+    Verdict,
+    conclude,
+    frontier_unreachable,
+    outcome_file,
+)
 from crawler.pipelines.store import check_store_opens, unwritten_summary
 from crawler.redaction import redact_url
 from crawler.runner import CrawlOutcome, check_spider_settings, project_settings, run_spider
@@ -399,13 +408,18 @@ def _crawl(settings: Settings, spider_arguments: dict[str, Any], started: dateti
 def report_crawl(outcome: CrawlOutcome, settings: Settings, started: datetime) -> int:
     """Print the run's summary and verdict; the exit code.  A worker of a shared
     crawl that is not the last to close has no run to judge: its exit code is by
-    its finish reason alone (:func:`crawler.runner.exit_code_for`)."""
+    its finish reason alone (:func:`crawler.runner.exit_code_for`), and one that
+    stopped as ``frontier_unreachable`` prints the ``error:`` line the last
+    worker's verdict gives for it."""
     if settings.get("CRAWLER_FRONTIER") and outcome.stats.get("frontier/last_worker") is False:
         print(
             f"This worker is done; the last worker of crawl "
             f"{outcome.stats.get('frontier/crawl_id')} finishes run {outcome.run_id}",
             file=sys.stderr,
         )
+        if outcome.finish_reason == FRONTIER_UNREACHABLE_REASON:
+            stopped = Verdict(FAILED, (frontier_unreachable(outcome.stats),))
+            print(stopped.error_line(), file=sys.stderr)
         return outcome.exit_code
     store_url = settings.get("CRAWLER_STORE_URL")
     error = outcome.stats.get("store/error")
