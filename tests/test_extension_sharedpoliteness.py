@@ -188,6 +188,38 @@ def test_redis_unreachable_goes_ahead_counted(caplog: pytest.LogCaptureFixture) 
     assert len(warnings) == 1  # once
 
 
+def test_each_outage_is_warned_once_and_its_end_said(
+    redis_url: str, redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis killed, back, killed again: one warning per outage, not one per crawl
+    (the second was silent), and a line when it answers again, as the frontier's
+    own outages (crawler.frontier.outage)."""
+    worker = _worker(_settings(redis_url))
+    slot = Slot(concurrency=1, delay=0.0, jitter=0.0)
+
+    async def scenario() -> None:
+        try:
+            for _ in range(2):
+                await worker.release(await worker.acquire(HOST, slot))
+                redis_server.kill()
+                assert await worker.acquire(HOST, slot) is None
+                assert await worker.acquire(HOST, slot) is None
+                redis_server.start()
+            assert await worker.acquire(HOST, slot) is not None
+        finally:
+            if redis_server.process is None or redis_server.process.poll() is not None:
+                redis_server.start()
+            await worker.spider_closed()
+
+    with caplog.at_level(logging.WARNING):
+        asyncio.run(scenario())
+    said = [r.getMessage() for r in caplog.records if r.name.endswith("sharedpoliteness")]
+    failed = [m for m in said if "Shared politeness: Redis failed" in m]
+    back = [m for m in said if "Shared politeness: Redis answers again" in m]
+    assert len(failed) == 2 and len(back) == 2, said
+    assert worker.crawler.stats.get_value("crawler/shared_politeness/outages") == 2
+
+
 def _wait_ready(workers: list[Path], processes: list[subprocess.Popen[str]]) -> None:
     deadline = time.monotonic() + 90
     while not all(path.with_suffix(".ready").exists() for path in workers):

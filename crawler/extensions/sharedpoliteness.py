@@ -44,14 +44,16 @@ delay is taken by the browser's worker thread right before it navigates
 request.
 
 Redis unreachable while crawling: the request goes ahead with this process's
-own politeness only, with a warning (once) and a stat; the next request asks
-Redis again.
+own politeness only, counted; the next request asks Redis again.  Each outage
+is warned about once, at its first failed call, and said over at the first
+call that works again (as the frontier's own: :mod:`crawler.frontier.outage`).
 
 Stats: ``crawler/shared_politeness/leases`` (granted),
 ``crawler/shared_politeness/waits`` (requests that had to wait),
 ``crawler/shared_politeness/wait_seconds`` (their total wait),
 ``crawler/shared_politeness/leases_lost`` (a lease found expired when renewed:
-the worker was stalled longer than the lease), ``crawler/shared_politeness/redis_errors``.
+the worker was stalled longer than the lease), ``crawler/shared_politeness/redis_errors``
+(failed calls), ``crawler/shared_politeness/outages`` (outages begun).
 
 Off (``NotConfigured``) without ``CRAWLER_FRONTIER`` or with
 ``CRAWLER_FRONTIER_POLITENESS = False``.  Plain downloads need the project's
@@ -75,6 +77,8 @@ from typing import TYPE_CHECKING
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.misc import load_object
+
+from crawler.redaction import redact_text
 
 if TYPE_CHECKING:
     from typing import Self
@@ -216,7 +220,8 @@ class SharedPoliteness:
         self._releasing: dict[str, list[str]] = {}
         self._flush_timer: asyncio.TimerHandle | None = None
         self._flushes: set[asyncio.Task[None]] = set()
-        self._warned = False
+        self._down_since: float | None = None  # monotonic time this outage's first failure
+        self._outage_lock = threading.Lock()  # failures come from worker threads too
         self._stats_lock = threading.Lock()
         # The browsers' worker threads' own client (redis-py's sync one is thread-safe).
         self._sync_lock = threading.Lock()
@@ -326,6 +331,7 @@ class SharedPoliteness:
                     granted, wait_ms = await self._scripts().acquire(
                         keys=(leases_key, next_key), args=args
                     )
+                    self._redis_answered()
                     if granted:
                         break
                     waited = True
@@ -366,6 +372,7 @@ class SharedPoliteness:
             assert turn is not None
             while True:
                 wait_ms = int(turn(keys=[next_key], args=[delay_ms]))
+                self._redis_answered()
                 if not wait_ms:
                     break
                 waited = True
@@ -422,6 +429,8 @@ class SharedPoliteness:
             await pipe.execute()
         except (redis.RedisError, OSError) as e:
             self._redis_failed(e)  # the leases expire by themselves
+        else:
+            self._redis_answered()
 
     async def _renew_forever(self) -> None:
         import redis
@@ -440,17 +449,37 @@ class SharedPoliteness:
             except (redis.RedisError, OSError) as e:
                 self._redis_failed(e)
                 continue
+            self._redis_answered()
             if lost:
                 self._count("leases_lost", int(lost))
 
     def _redis_failed(self, error: Exception) -> None:
+        """A Redis call failed: counted; warned about when it begins an outage."""
         self._count("redis_errors")
-        if not self._warned:
-            self._warned = True
-            logger.warning(
-                "Shared politeness: Redis failed (%s: %s); requests go ahead with this "
-                "worker's own per-host limits until it answers again",
-                type(error).__name__,
-                error,
-                extra={"spider": self.crawler.spider},
-            )
+        with self._outage_lock:
+            if self._down_since is not None:
+                return
+            self._down_since = time.monotonic()
+        self._count("outages")
+        logger.warning(
+            "Shared politeness: Redis failed (%s); requests go ahead with this "
+            "worker's own per-host limits until it answers again",
+            redact_text(f"{type(error).__name__}: {error}"),
+            extra={"spider": self.crawler.spider},
+        )
+
+    def _redis_answered(self) -> None:
+        """A Redis call worked: the outage, if any, is over (said once)."""
+        if self._down_since is None:  # the usual case, without the lock
+            return
+        with self._outage_lock:
+            if self._down_since is None:
+                return
+            seconds = time.monotonic() - self._down_since
+            self._down_since = None
+        logger.warning(
+            "Shared politeness: Redis answers again after %.1f s; per-host limits are "
+            "shared across workers again",
+            seconds,
+            extra={"spider": self.crawler.spider},
+        )
