@@ -271,6 +271,7 @@ def test_refusals_are_one_line_and_exit_2(
     start_url = "http://127.0.0.1:9/"
     shared = ["crawl", start_url, "--frontier", redis_url]
     wrong = redis_url.replace("redis://", "redis://crawlertest:wrong@")
+    user = redis_url.replace("redis://", "redis://crawlertest@")  # the password from REDISCLI_AUTH
     cases = {
         "unreachable": (
             ["crawl", start_url, "--frontier", dead, "--store", postgres_url],
@@ -293,12 +294,21 @@ def test_refusals_are_one_line_and_exit_2(
             "password in --frontier",
         ),
         "worker wrong password": (["worker", wrong], "check the password in REDIS_URL"),
+        "worker no password": (["worker", user], "it needs a password: set REDISCLI_AUTH to it"),
+        "env wrong password": (
+            ["crawl", start_url, "--frontier", user, "--store", postgres_url],
+            "check the password in REDISCLI_AUTH",
+        ),
     }
+    envs = {"env wrong password": {"REDISCLI_AUTH": "wrong-3c9e"}}
     client = redis.Redis.from_url(redis_url)
     client.acl_setuser("crawlertest", enabled=True, passwords=["+right"], keys="*")
     try:
         done = run_commands(
-            {name: Command("crawler", args, cwd=tmp_path) for name, (args, _) in cases.items()},
+            {
+                name: Command("crawler", args, cwd=tmp_path, env=envs.get(name, {}))
+                for name, (args, _) in cases.items()
+            },
             tmp_path,
         )
     finally:
@@ -312,6 +322,7 @@ def test_refusals_are_one_line_and_exit_2(
             assert "--frontier" not in line, (name, line)
         if "password" in name:  # the server is running: no use starting one
             assert "redis-server" not in line, (name, line)
+        assert "wrong-3c9e" not in done[name].stderr, (name, line)
     assert redis.Redis.from_url(redis_url).keys("*") == []  # nothing was started
 
 
@@ -516,3 +527,77 @@ def test_every_process_that_loses_the_frontier_prints_one_error_line(
     assert sum("This worker is done" in err for _, _, err in results) == 1  # one not last
     assert lines[0] == lines[1], lines
     assert "frontier_unreachable" in lines[0] and "lost the crawl's keys" in lines[0], lines
+
+
+@pytest.mark.parametrize("given", ["REDISCLI_AUTH", "url"])
+def test_a_redis_password_from_rediscli_auth_and_a_pasteable_join_hint(
+    given: str, site: TinySite, redis_url: str, postgres_url: str, tmp_path: Path
+) -> None:
+    """A Redis password in the URL ends up in shell history and ``ps``: redis-cli's
+    REDISCLI_AUTH gives it instead, to ``--frontier`` and ``crawler worker`` (and the
+    shared politeness).  The hint printed to join the crawl holds no password (not
+    ``:***@``, which cannot be pasted) and names REDISCLI_AUTH; a worker started with
+    that very command and the variable crawls.  The password is nowhere: output,
+    Redis, the run's stats."""
+    password = "redis-pw-3c9e41"
+    client = redis.Redis.from_url(redis_url)
+    client.acl_setuser(
+        "crawlerpw", enabled=True, passwords=[f"+{password}"], keys="*", commands=["+@all"]
+    )
+    joinable = redis_url.replace("redis://", "redis://crawlerpw@")
+    frontier = joinable.replace("@", f":{password}@") if given == "url" else joinable
+    env = {**subprocess_env(), "REDISCLI_AUTH": password}
+    starter = subprocess.Popen(
+        [
+            sys.executable, "-m", "crawler.cli", "crawl", site.url("/catalog/?delay=150"),
+            "--frontier", frontier, "--store", postgres_url, *FAST,
+        ],
+        cwd=tmp_path,
+        env=env if given == "REDISCLI_AUTH" else subprocess_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    worker: subprocess.Popen[str] | None = None
+    try:
+        assert starter.stderr is not None
+        seen = []
+        for line in starter.stderr:
+            seen.append(line)
+            if line.startswith("Shared crawl"):
+                break
+        hint = seen[-1]
+        assert "Shared crawl" in hint, "".join(seen)[-3000:]
+        assert hint.rstrip().endswith(", the Redis password in REDISCLI_AUTH"), hint
+        [command] = hint.split("`")[1::2]
+        assert command.startswith(f"crawler worker {joinable} --crawl "), hint
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "crawler.cli", *command.split()[1:], *WORKER_FAST],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        code, out, err = finish_printed(starter)
+        worker_code, worker_out, worker_err = finish_printed(worker)
+    finally:
+        for p in (starter, worker):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.communicate()
+        options = [client.hget(k, "options") for k in client.keys("crawler:*:meta")]
+        client.acl_deluser("crawlerpw")
+    assert code == 0, err[-3000:]
+    assert worker_code == 0, worker_err[-3000:]
+    assert "Joining crawl" in worker_err
+    run = assert_every_page_stored_once(postgres_url)
+    stats = run["stats"]
+    assert stats["frontier/workers"] == 2  # type: ignore[index]
+    # the shared politeness logs in with it too
+    assert stats["crawler/shared_politeness/leases"] > 0, stats  # type: ignore[index]
+    assert "crawler/shared_politeness/redis_errors" not in stats, stats
+    assert ":***@" not in hint
+    said = "".join([hint, *seen, out, err, worker_out, worker_err, json.dumps(run, default=str)])
+    assert password not in said
+    assert options and all(password.encode() not in (o or b"") for o in options)

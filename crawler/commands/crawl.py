@@ -37,8 +37,10 @@ from crawler.extract.loader import load_spec_sources
 from crawler.feedstorage.preflight import preflight_feeds
 from crawler.forms.policy import FORM_MODES
 from crawler.frontier.shared import (
+    PASSWORD_ENV,
     SharedCrawl,
     frontier_overrides,
+    joinable_url,
     new_crawl_id,
     shareable_settings,
     store_without_password,
@@ -55,7 +57,6 @@ from crawler.outcome import (
     outcome_file,
 )
 from crawler.pipelines.store import check_store_opens, unwritten_summary
-from crawler.redaction import redact_url
 from crawler.runner import CrawlOutcome, check_spider_settings, project_settings, run_spider
 from crawler.storage.sql import SqlStore, check_store_url, display_url
 from crawler.summary import run_summary
@@ -187,7 +188,8 @@ def add_parser(subparsers: Any) -> None:
         default=None,
         help="share the crawl's queue and seen requests in Redis (redis://HOST:PORT/DB) so "
         "that `crawler worker REDIS_URL` processes, here or on other machines, crawl it "
-        "too, into the same run of a PostgreSQL --store (CRAWLER_FRONTIER)",
+        "too, into the same run of a PostgreSQL --store (CRAWLER_FRONTIER); a Redis "
+        "password is read from REDISCLI_AUTH when the URL has none",
     )
     p.add_argument(
         "--resume",
@@ -392,10 +394,11 @@ def _publish_crawl(
         "store": store_without_password(str(settings.get("CRAWLER_STORE_URL"))),
     }
     shared.publish(json.loads(json.dumps(options, default=str)))
+    url, password = joinable_url(settings["CRAWLER_FRONTIER"])  # no password: pasteable
+    needs = f", the Redis password in {PASSWORD_ENV}" if password else ""
     print(
-        f"Shared crawl {shared.crawl_id} in {redact_url(settings['CRAWLER_FRONTIER'])}: "
-        f"join it with `crawler worker {redact_url(settings['CRAWLER_FRONTIER'])} "
-        f"--crawl {shared.crawl_id}`",
+        f"Shared crawl {shared.crawl_id} in {url}: join it with "
+        f"`crawler worker {url} --crawl {shared.crawl_id}`{needs}",
         file=sys.stderr,
     )
 

@@ -48,7 +48,11 @@ def add_parser(subparsers: Any) -> None:
         "crawl --frontier REDIS_URL`, into the same run of the same store, until the "
         "queue stays empty and no worker has a request in flight.",
     )
-    p.add_argument("redis_url", metavar="REDIS_URL", help="redis://HOST:PORT/DB")
+    p.add_argument(
+        "redis_url",
+        metavar="REDIS_URL",
+        help="redis://HOST:PORT/DB (a password: in REDISCLI_AUTH, as for redis-cli)",
+    )
     p.add_argument(
         "--crawl",
         metavar="ID",

@@ -78,6 +78,7 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.misc import load_object
 
+from crawler.frontier.shared import env_password
 from crawler.redaction import redact_text
 
 if TYPE_CHECKING:
@@ -270,7 +271,9 @@ class SharedPoliteness:
 
         if self._client is None:
             # Created in the running loop (the asyncio reactor's), where it is used.
-            self._client = redis.asyncio.from_url(self.url, **REDIS_TIMEOUTS)
+            self._client = redis.asyncio.from_url(
+                self.url, password=env_password(self.url), **REDIS_TIMEOUTS
+            )
         return self._client
 
     def _scripts(self) -> _Scripts:
@@ -366,7 +369,9 @@ class SharedPoliteness:
         try:
             with self._sync_lock:
                 if self._sync_client is None:
-                    self._sync_client = redis.Redis.from_url(self.url, **REDIS_TIMEOUTS)
+                    self._sync_client = redis.Redis.from_url(
+                        self.url, password=env_password(self.url), **REDIS_TIMEOUTS
+                    )
                     self._sync_turn = self._sync_client.register_script(TURN)
                 turn = self._sync_turn
             assert turn is not None

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from crawler.exceptions import ConfigError
-from crawler.redaction import NOT_SECRET_NAME, SECRET_NAME, redact_text, redact_url
+from crawler.redaction import MASKER, NOT_SECRET_NAME, SECRET_NAME, redact_text, redact_url
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -60,6 +60,10 @@ PREFIX_ROOT = "crawler"
 CRAWLS_KEY = f"{PREFIX_ROOT}:crawls"
 #: Seconds a finished crawl's ``meta`` hash stays in Redis (its other keys go at once).
 FINISHED_TTL = 7 * 24 * 3600
+#: The Redis password when the URL has none: redis-cli's own variable (Redis 5.0.3+,
+#: ``man redis-cli``; a password given in its ``-u`` URL or ``-a`` wins, as here).
+#: Kept out of the URL, it is not in shell history, ``ps`` or the crawl's settings.
+PASSWORD_ENV = "REDISCLI_AUTH"
 
 # Pop the best requests (at most ARGV[1]) and lease them to the worker: KEYS queue,
 # lease hash, sequence.  Returns {field, request, field, request...}.
@@ -181,8 +185,28 @@ return 1
 """
 
 
+def env_password(url: str) -> str | None:
+    """The password for the Redis at ``url`` from :data:`PASSWORD_ENV`: ``None`` when
+    the URL has one (it wins) or the variable is unset or empty.  Every client of
+    the frontier's Redis logs in with it; this process's logs mask it from then on
+    (:data:`crawler.redaction.MASKER`)."""
+    if urlsplit(url).password is not None:
+        return None
+    password = os.environ.get(PASSWORD_ENV) or None
+    MASKER.add(password)
+    return password
+
+
+def joinable_url(url: str) -> tuple[str, bool]:
+    """``url`` as a ``crawler worker`` command line may show it: without its
+    password, and whether the workers need one (from the URL or
+    :data:`PASSWORD_ENV`), which they take from :data:`PASSWORD_ENV`."""
+    return store_without_password(url), bool(urlsplit(url).password or env_password(url))
+
+
 def connect(url: str, timeout: float = 10.0, option: str = "--frontier") -> redis.Redis:
-    """A client of the Redis at ``url`` (``redis://HOST:PORT/DB``), pinged once.
+    """A client of the Redis at ``url`` (``redis://HOST:PORT/DB``), pinged once;
+    the password is the URL's, else :data:`PASSWORD_ENV`'s (:func:`env_password`).
 
     Raises :class:`~crawler.exceptions.ConfigError` naming the server (its
     password masked) when it cannot be reached or refuses the login, with a
@@ -193,9 +217,14 @@ def connect(url: str, timeout: float = 10.0, option: str = "--frontier") -> redi
 
     shown = redact_url(url)
     where = option if option.endswith("URL") else f"{option} URL"
+    password = env_password(url)
     try:
         client = redis.Redis.from_url(
-            url, socket_timeout=timeout, socket_connect_timeout=timeout, retry_on_timeout=True
+            url,
+            password=password,  # the URL's own, when it has one, wins (redis-py)
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry_on_timeout=True,
         )
         client.ping()
     except ValueError as e:
@@ -203,8 +232,10 @@ def connect(url: str, timeout: float = 10.0, option: str = "--frontier") -> redi
             f"{option} {shown}: not a Redis URL ({e}): give redis://HOST:PORT/DB"
         ) from None
     except redis.AuthenticationError as e:
-        if urlsplit(url).password is None:
-            hint = f"it needs a password: give {option} redis://:PASSWORD@HOST:PORT/DB"
+        if password is not None:
+            hint = f"check the password in {PASSWORD_ENV}"
+        elif urlsplit(url).password is None:
+            hint = f"it needs a password: set {PASSWORD_ENV} to it"
         else:
             hint = f"check the password in {option} (redis://:PASSWORD@HOST:PORT/DB)"
         raise ConfigError(
