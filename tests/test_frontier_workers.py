@@ -601,3 +601,43 @@ def test_a_redis_password_from_rediscli_auth_and_a_pasteable_join_hint(
     said = "".join([hint, *seen, out, err, worker_out, worker_err, json.dumps(run, default=str)])
     assert password not in said
     assert options and all(password.encode() not in (o or b"") for o in options)
+
+
+def test_a_worker_forced_to_stop_prints_no_run_summary(
+    site: TinySite, redis_url: str, postgres_url: str, tmp_path: Path
+) -> None:
+    """A second Ctrl-C stops a worker at once (Scrapy's unclean shutdown): it never
+    leaves the crawl in Redis, so it does not know whether it is last.  It printed the
+    run's summary and verdict as if it were (a run still being crawled, "shutdown");
+    now it says it stopped without leaving, and the run is the others' to finish: its
+    leases go back to the queue when its heartbeat expires, every page once."""
+    client = redis.Redis.from_url(redis_url)
+    starter, [worker] = run_shared(
+        site, redis_url, postgres_url, tmp_path, "/catalog/?delay=400", 1
+    )
+    try:
+        wait_for(
+            lambda: (
+                int(published(client, worker.pid).get("response_received_count", 0)) >= 2
+                and any(client.hlen(k) for k in client.keys(f"crawler:*:lease:*-{worker.pid}-*"))
+            )
+        )
+        worker.send_signal(signal.SIGINT)
+        time.sleep(0.05)  # its requests (400 ms each) still in flight, leased
+        worker.send_signal(signal.SIGINT)
+        code, out, err = finish_printed(worker, timeout=30)
+        starter_code, _, starter_err = finish_printed(starter)
+    finally:
+        for p in (starter, worker):
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+    assert "forcing unclean shutdown" in err, err[-3000:]
+    assert "Traceback" not in err, err[-3000:]
+    assert "Run " not in out and "Stored in" not in out, out
+    assert not [line for line in err.splitlines() if line.startswith("error: ")], err[-3000:]
+    assert "stopped before leaving crawl" in err, err[-3000:]
+    assert code == 130, err[-3000:]
+    assert starter_code == 0, starter_err[-3000:]
+    run = assert_every_page_stored_once(postgres_url)
+    assert run["stats"]["frontier/requeued"] >= 1  # type: ignore[index]

@@ -414,7 +414,20 @@ def report_crawl(outcome: CrawlOutcome, settings: Settings, started: datetime) -
     its finish reason alone (:func:`crawler.runner.exit_code_for`), and one that
     stopped as ``frontier_unreachable`` prints the ``error:`` line the last
     worker's verdict gives for it."""
-    if settings.get("CRAWLER_FRONTIER") and outcome.stats.get("frontier/last_worker") is False:
+    last_worker = outcome.stats.get("frontier/last_worker")
+    if settings.get("CRAWLER_FRONTIER") and last_worker is None and outcome.run_id is not None:
+        # Stopped without leaving the crawl (a second Ctrl-C: Scrapy's unclean
+        # shutdown): not known to be last, so no run to report or judge.
+        print(
+            f"This worker stopped before leaving crawl {outcome.stats.get('frontier/crawl_id')} "
+            f"(finish reason: {outcome.finish_reason}): its requests in flight go back to "
+            f"the queue once its heartbeat expires (CRAWLER_FRONTIER_LEASE_TIMEOUT, "
+            f"{settings.getfloat('CRAWLER_FRONTIER_LEASE_TIMEOUT'):g} s); the crawl's other "
+            f"workers, or one that joins it, finish run {outcome.run_id}",
+            file=sys.stderr,
+        )
+        return outcome.exit_code
+    if settings.get("CRAWLER_FRONTIER") and last_worker is False:
         print(
             f"This worker is done; the last worker of crawl "
             f"{outcome.stats.get('frontier/crawl_id')} finishes run {outcome.run_id}",
