@@ -641,3 +641,34 @@ def test_a_worker_forced_to_stop_prints_no_run_summary(
     assert starter_code == 0, starter_err[-3000:]
     run = assert_every_page_stored_once(postgres_url)
     assert run["stats"]["frontier/requeued"] >= 1  # type: ignore[index]
+
+
+def test_leases_of_a_pop_whose_answer_was_lost_are_queued_again(
+    site: TinySite, redis_url: str, postgres_url: str, tmp_path: Path
+) -> None:
+    """Redis hung past the client's socket timeout ran a pop the worker then never
+    heard back from: its requests sat in the worker's lease hash, nobody fetched or
+    released them, and the crawl never became idle (a new-user review: 597 of 601
+    pages, then nothing, for ever).  Here the test pops for the crawling process, in
+    its lease hash, as that lost pop did: the crawl still ends, every page once."""
+    client = redis.Redis.from_url(redis_url)
+    starter = start(
+        "crawl", site.url("/catalog/?delay=150"), "--frontier", redis_url,
+        "--store", postgres_url, *FAST, cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: client.keys("crawler:*:lease:*") and client.keys("crawler:*:requests"))
+        [lease_key] = client.keys("crawler:*:lease:*")
+        [queue_key] = client.keys("crawler:*:requests")
+        wait_for(lambda: client.zcard(queue_key) >= 2)
+        lost = client.zpopmin(queue_key, 2)
+        for n, (data, score) in enumerate(lost):  # a field as the pop script makes it
+            client.hset(lease_key, f"{900000 + n}:{score:g}", data)
+        code, err = finish(starter)
+    finally:
+        if starter.poll() is None:
+            starter.kill()
+            starter.communicate()
+    assert code == 0, err[-3000:]
+    run = assert_every_page_stored_once(postgres_url)
+    assert run["stats"]["frontier/reclaimed"] == 2  # type: ignore[index]

@@ -41,10 +41,16 @@ lists the keys).  What this adds to scrapy-redis:
   After ``CRAWLER_FRONTIER_OUTAGE_TIMEOUT`` seconds without an answer the
   spider closes with the finish reason ``frontier_unreachable`` (a failure),
   as it does when the crawl's ``meta`` key is gone (Redis restarted empty),
-  checked every :data:`STATS_INTERVAL` seconds.
+  checked every :data:`STATS_INTERVAL` seconds.  A release Redis did not answer
+  is sent again.  A pop whose answer was lost (Redis hung past the socket
+  timeout, then ran it) leased requests this worker never got: after a failed
+  pop, and every :data:`STATS_INTERVAL` seconds, the leases Redis holds for
+  this worker that it does not hold are queued again
+  (:meth:`~crawler.frontier.shared.SharedCrawl.reclaim`).
 
 Stats: ``frontier/leased``, ``frontier/released``, ``frontier/requeued``
-(requests of dead workers put back by this one), ``frontier/dead_workers``,
+(requests of dead workers put back by this one), ``frontier/reclaimed`` (this
+worker's own lost leases put back), ``frontier/dead_workers``,
 ``frontier/redis_errors``, ``frontier/outages``.
 """
 
@@ -117,6 +123,9 @@ class FrontierScheduler(Scheduler):
         # requests the engine is done with whose rows wait for the store's batch number
         # (StorePipeline.commit_mark): (batch, lease field), in order
         self._uncommitted: deque[tuple[int, str]] = deque()
+        self._unreleased: list[str] = []  # lease fields whose release Redis did not answer
+        self._reclaim_due = False  # a pop failed: Redis may have leased what we never got
+        self._reclaimed = 0.0  # monotonic time of the last reclaim
         self._store: StorePipeline | None = None
         self._local: deque[Request] = deque()  # requests that cannot be shared
         # leased from the shared queue, not handed to the engine yet: (lease field, request)
@@ -262,6 +271,8 @@ class FrontierScheduler(Scheduler):
             try:
                 self._popped.extend(self.queue.pop_leased_many(POP_BATCH))
             except REDIS_DOWN as e:
+                # Redis may have run the pop and its answer be lost: _reclaim
+                self._reclaim_due = True
                 self._redis_failed(e)
                 return None
             if not self._popped:
@@ -321,6 +332,9 @@ class FrontierScheduler(Scheduler):
             self._enqueue(self._unqueued[0])
             self._unqueued.popleft()
         self._release_done()
+        now = time.monotonic()
+        if self._reclaim_due or now - self._reclaimed >= STATS_INTERVAL:
+            self._reclaim()
         queued, leased, requeued, dead = shared.survey()
         if requeued or dead:
             self.stats.inc_value("frontier/requeued", requeued)
@@ -330,7 +344,6 @@ class FrontierScheduler(Scheduler):
                 ", ".join(dead),
                 requeued,
             )
-        now = time.monotonic()
         if now - self._published >= STATS_INTERVAL:
             self._published = now
             shared.publish_stats(self.stats.get_stats())
@@ -344,7 +357,14 @@ class FrontierScheduler(Scheduler):
                 )
         if not self._seeded:
             self._seeded = shared.seeded()
-        busy = self._leases or self._uncommitted or self._local or self._popped or self._unqueued
+        busy = (
+            self._leases
+            or self._uncommitted
+            or self._unreleased
+            or self._local
+            or self._popped
+            or self._unqueued
+        )
         if queued or leased or busy or not self._seeded:
             self._idle_since = None
         elif self._idle_since is None:
@@ -365,13 +385,35 @@ class FrontierScheduler(Scheduler):
         and whose rows the store has committed."""
         if self._leases:
             self._engine_done()
-        done: list[str] = []
+        done, self._unreleased = self._unreleased, []
         committed = self._store.committed if self._store is not None else 0
         while self._uncommitted and self._uncommitted[0][0] <= committed:
             done.append(self._uncommitted.popleft()[1])
         if done:
-            self.shared.release(done)
+            try:
+                self.shared.release(done)
+            except REDIS_DOWN:
+                self._unreleased = done  # released at the next poll Redis answers
+                raise
             self.stats.inc_value("frontier/released", len(done))
+
+    def _reclaim(self) -> None:
+        """Queue again the leases Redis holds for this worker that it does not know
+        of (:meth:`SharedCrawl.reclaim`): a pop whose answer was lost (a connection
+        that timed out while Redis hung, after Redis ran it) leased requests nobody
+        would fetch or release, and the crawl would never be idle.  After a failed
+        pop, and every :data:`STATS_INTERVAL` seconds; stat ``frontier/reclaimed``."""
+        held = [*self._leases, *(f for f, _ in self._popped)]
+        held += [field for _, field in self._uncommitted] + self._unreleased
+        reclaimed = self.shared.reclaim(held)
+        self._reclaim_due = False
+        self._reclaimed = time.monotonic()
+        if reclaimed:
+            self.stats.inc_value("frontier/reclaimed", reclaimed)
+            logger.warning(
+                "%d requests leased to this worker by a pop whose answer was lost are queued again",
+                reclaimed,
+            )
 
     def _engine_done(self) -> None:
         """Move the requests the engine no longer has in progress from

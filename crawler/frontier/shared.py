@@ -90,6 +90,25 @@ end
 return added
 """
 
+# Put back in the queue this worker's leases it does not know of: KEYS lease hash,
+# queue; ARGV the lease fields the worker holds.  A lease it does not hold is one
+# whose pop's answer it never got (Redis ran the script, then the connection timed
+# out): nobody would ever fetch or release it.  Returns how many were put back.
+_RECLAIM = """
+local held = {}
+for i = 1, #ARGV do held[ARGV[i]] = true end
+local f = redis.call('HGETALL', KEYS[1])
+local n = 0
+for i = 1, #f, 2 do
+  if not held[f[i]] then
+    redis.call('ZADD', KEYS[2], string.match(f[i], ':(.*)$'), f[i + 1])
+    redis.call('HDEL', KEYS[1], f[i])
+    n = n + 1
+  end
+end
+return n
+"""
+
 # Renew a worker's liveness: KEYS alive, workers; ARGV worker, ttl (ms).
 _BEAT = """
 redis.call('SET', KEYS[1], '1', 'PX', ARGV[2])
@@ -351,6 +370,7 @@ class SharedCrawl:
         self.worker = worker
         self.lease_timeout = lease_timeout
         self._pop = client.register_script(_POP)
+        self._reclaim = client.register_script(_RECLAIM)
         self._queue_new = client.register_script(_QUEUE_NEW)
         self._beat = client.register_script(_BEAT)
         self._survey = client.register_script(_SURVEY)
@@ -451,6 +471,11 @@ class SharedCrawl:
             keys=[self.key("seen"), self.queue_key], args=[fingerprint, score, data, int(force)]
         )
         return bool(added)
+
+    def reclaim(self, held: Iterable[str]) -> int:
+        """Queue again this worker's leases not in ``held`` (the lease fields it
+        holds): those of a pop whose answer was lost (:data:`_RECLAIM`); how many."""
+        return int(self._reclaim(keys=[self.lease_key, self.queue_key], args=list(held)))
 
     def release(self, fields: Iterable[str]) -> None:
         """The leased requests ``fields`` are done (their pages handled, the requests
