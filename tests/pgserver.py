@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import psycopg
@@ -111,6 +112,46 @@ class PostgresServer:
             self.admin_dsn.replace("dbname=postgres", f"dbname={self.database}"), autocommit=True
         ) as conn:
             conn.execute("drop schema public cascade; create schema public")
+
+    def other_database(self, name: str) -> str:
+        """The URL of another database ``name`` of this server, created if missing,
+        emptied (no tables)."""
+        with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
+            if not conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone():
+                conn.execute(f'create database "{name}"')
+        with psycopg.connect(
+            self.admin_dsn.replace("dbname=postgres", f"dbname={name}"), autocommit=True
+        ) as conn:
+            conn.execute("drop schema public cascade; create schema public")
+        return self.url.rpartition("/")[0] + f"/{name}"
+
+    def password_user(self, user: str, password: str) -> str:
+        """The URL of the test database as ``user`` (a superuser), without its
+        password: over TCP the server wants ``password`` from it (a
+        ``scram-sha-256`` line of pg_hba.conf before initdb's ``trust`` ones,
+        for that user alone; reloaded), so libpq says ``fe_sendauth: no password
+        supplied`` without one."""
+        with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
+            if not conn.execute("select 1 from pg_roles where rolname = %s", (user,)).fetchone():
+                conn.execute(f'create role "{user}" login superuser')
+            conn.execute(f"alter role \"{user}\" password '{password}'")
+        hba = self.dir / "pg_hba.conf"
+        line = f"host all {user} 127.0.0.1/32 scram-sha-256\n"
+        text = hba.read_text()
+        if line not in text:
+            hba.write_text(line + text)  # written in place: its owner stays
+            with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
+                conn.execute("select pg_reload_conf()")
+        dsn = f"host=127.0.0.1 port={self.port} user={user} dbname={self.database}"
+        deadline = time.monotonic() + 10
+        while True:  # the reload is asynchronous (SIGHUP to the postmaster)
+            try:
+                psycopg.connect(dsn, connect_timeout=5).close()
+            except psycopg.OperationalError:
+                break
+            assert time.monotonic() < deadline, "pg_hba.conf was not reloaded"
+            time.sleep(0.05)
+        return f"postgresql://{user}@127.0.0.1:{self.port}/{self.database}"
 
     def kill(self) -> None:
         """Stop at once, as a crash would (``-m immediate``).  Its port stays held

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+import psycopg
 import pytest
 import redis
 from scrapy.statscollectors import StatsCollector
@@ -33,6 +34,7 @@ from fixtures.tinysite.catalog import CatalogApp
 from fixtures.tinysite.server import TinySite
 from tests.clibatch import Command, run_commands
 from tests.crawltools import subprocess_env
+from tests.pgserver import PostgresServer
 from tests.redisserver import RedisServer
 
 if TYPE_CHECKING:
@@ -293,7 +295,29 @@ def test_refusals_are_one_line_and_exit_2(
             "login (invalid username-password pair or user is disabled): check the "
             "password in --frontier",
         ),
-        "worker wrong password": (["worker", wrong], "check the password in REDIS_URL"),
+        "worker wrong password": (
+            ["worker", wrong],
+            f"error: the frontier's Redis at {wrong.replace('wrong', '***')} refused the "
+            "login (invalid username-password pair or user is disabled): check the "
+            "password in REDIS_URL (or leave it out and set REDISCLI_AUTH to it)",
+        ),
+        "worker negative wait": (
+            ["worker", redis_url, "--wait", "-1"],
+            "error: crawler worker: argument --wait: takes seconds (0 or more), not '-1'",
+        ),
+        "worker waited": (
+            ["worker", redis_url, "--wait", "0.3"],
+            f"error: no crawl is running in {redis_url}: nothing to join (after waiting 0.3 s)",
+        ),
+        "worker database": (
+            ["worker", f"{redis_url.rpartition('/')[0]}/abc"],
+            "error: crawler worker: argument REDIS_URL: "
+            f"{redis_url.rpartition('/')[0]}/abc: the database 'abc' is not a number",
+        ),
+        "frontier database": (
+            [*shared[:3], f"{redis_url.rpartition('/')[0]}/abc", "--store", postgres_url],
+            "argument --frontier: redis://",
+        ),
         "worker no password": (["worker", user], "it needs a password: set REDISCLI_AUTH to it"),
         "env wrong password": (
             ["crawl", start_url, "--frontier", user, "--store", postgres_url],
@@ -324,6 +348,151 @@ def test_refusals_are_one_line_and_exit_2(
             assert "redis-server" not in line, (name, line)
         assert "wrong-3c9e" not in done[name].stderr, (name, line)
     assert redis.Redis.from_url(redis_url).keys("*") == []  # nothing was started
+
+
+def tables(url: str) -> list[str]:
+    """The tables of the PostgreSQL database at ``url`` (its public schema)."""
+    parts = urlsplit(url)
+    with psycopg.connect(
+        host=parts.hostname, port=parts.port, user=parts.username, dbname=parts.path[1:]
+    ) as conn:
+        rows = conn.execute(
+            "select table_name from information_schema.tables where table_schema = 'public'"
+        ).fetchall()
+    return sorted(r[0] for r in rows)
+
+
+def test_a_worker_refuses_a_store_that_is_not_the_crawl_s(
+    site: TinySite,
+    redis_url: str,
+    postgres_url: str,
+    postgres_server: PostgresServer,
+    tmp_path: Path,
+) -> None:
+    """A new user's review: a worker given another existing database created the
+    tables there, crawled, failed on the run's foreign key and had the whole run
+    recorded ``store_failed``.  Now it checks at join that its store holds the
+    crawl's run, unfinished, of the same start URL, and otherwise refuses (one
+    ``error:`` line naming both stores, passwords masked, exit 2) with nothing
+    created there; the crawl goes on and succeeds."""
+    empty = postgres_server.other_database("crawler_other")
+    another = postgres_server.other_database("crawler_another")
+    elsewhere = SqlStore.open(another)  # a store another crawl wrote to: run 1 of another site
+    try:
+        assert elsewhere.start_run("site", "http://elsewhere.invalid/", {}) == 1
+    finally:
+        elsewhere.close()
+    with_password = empty.replace("postgres@", "postgres:store-pw-77e1@")
+    starter = start(
+        "crawl", site.url("/catalog/?delay=400"), "--frontier", redis_url,
+        "--store", postgres_url, *FAST, cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        worker = ["worker", redis_url, "--wait", "60", *WORKER_FAST]
+        done = run_commands(
+            {
+                "empty": Command("crawler", [*worker, "--store", with_password], cwd=tmp_path),
+                "another": Command("crawler", [*worker, "--store", another], cwd=tmp_path),
+                "sqlite": Command(
+                    "crawler", [*worker, "--store", "sqlite:///crawl.db"], cwd=tmp_path
+                ),
+            },
+            tmp_path,
+        )
+        code, err = finish(starter)
+    finally:
+        if starter.poll() is None:
+            starter.kill()
+            starter.communicate()
+    [crawl_id] = [k.decode().split(":")[1] for k in redis.Redis.from_url(redis_url).keys("*:meta")]
+    crawls = f"crawl {crawl_id}'s store {postgres_url} (run 1)"
+    hint = "leave --store out or give the crawl's store as this machine reaches it"
+    expected = {
+        "empty": f"error: the store {empty.replace('postgres@', 'postgres:***@')} is not "
+        f"{crawls}: it has no crawler tables; {hint}",
+        "another": f"error: the store {another} is not {crawls}: its run 1 is of site from "
+        f"http://elsewhere.invalid/; {hint}",
+        "sqlite": "error: crawler worker writes to the crawl's PostgreSQL store, not "
+        "sqlite:///crawl.db: leave --store out (the crawl's store) or give the crawl's "
+        "store as this machine reaches it (--store postgresql://USER@HOST/DB)",
+    }
+    for name, line in expected.items():
+        assert done[name].returncode == 2, (name, done[name].stderr[-3000:])
+        assert done[name].stderr.strip().splitlines() == [line], name
+        assert "store-pw-77e1" not in done[name].stderr + done[name].stdout
+    assert tables(empty) == []  # nothing created in the wrong database
+    assert not (tmp_path / "crawl.db").exists()
+    assert code == 0, err[-3000:]
+    assert "error:" not in err, err[-3000:]
+    run = assert_every_page_stored_once(postgres_url)
+    assert run["stats"]["frontier/workers"] == 1  # type: ignore[index]
+
+
+def test_the_join_hint_says_how_to_give_the_store_s_password(
+    site: TinySite,
+    redis_url: str,
+    postgres_url: str,
+    postgres_server: PostgresServer,
+    tmp_path: Path,
+) -> None:
+    """A new user's review: the starter's store URL had a password, the printed
+    ``crawler worker`` command (rightly without it) led to ``fe_sendauth: no password
+    supplied``.  The hint says how to give it (PGPASSWORD or ~/.pgpass, or --store),
+    and so does the worker's error; with PGPASSWORD, that very command joins."""
+    password = "pg-pw-51c0d2"
+    user_url = postgres_server.password_user("crawlerpw", password)
+    store = user_url.replace("crawlerpw@", f"crawlerpw:{password}@")
+    starter = start(
+        "crawl", site.url("/catalog/?delay=400"), "--frontier", redis_url,
+        "--store", store, *FAST, cwd=tmp_path,
+    )  # fmt: skip
+    joined: subprocess.Popen[str] | None = None
+    try:
+        assert starter.stderr is not None
+        seen = []
+        for line in starter.stderr:
+            seen.append(line)
+            if line.startswith("Shared crawl"):
+                break
+        hint = seen[-1]
+        assert hint.rstrip().endswith(
+            "`, the store's password in PGPASSWORD or ~/.pgpass (or --store with the "
+            "password in its URL)"
+        ), "".join(seen)[-3000:]
+        [command] = hint.split("`")[1::2]
+        assert command.startswith(f"crawler worker {redis_url} --crawl "), hint
+        argv = [sys.executable, "-m", "crawler.cli", *command.split()[1:], *WORKER_FAST]
+        refused = subprocess.run(
+            argv, cwd=tmp_path, env=subprocess_env(), capture_output=True, text=True, check=False
+        )
+        joined = subprocess.Popen(
+            argv,
+            cwd=tmp_path,
+            env={**subprocess_env(), "PGPASSWORD": password},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        code, out, err = finish_printed(starter)
+        joined_code, joined_out, joined_err = finish_printed(joined)
+    finally:
+        for p in (starter, joined):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.communicate()
+    assert refused.returncode == 2, refused.stderr[-3000:]
+    [line] = refused.stderr.strip().splitlines()
+    assert line.startswith(f"error: cannot open store {user_url}: "), line
+    assert line.endswith(
+        "fe_sendauth: no password supplied: give the store's password in PGPASSWORD or "
+        "~/.pgpass (or --store with the password in its URL)"
+    ), line
+    assert code == 0, err[-3000:]
+    assert joined_code == 0, joined_err[-3000:]
+    run = assert_every_page_stored_once(postgres_url)
+    assert run["stats"]["frontier/workers"] == 2  # type: ignore[index]
+    said = "".join([*seen, out, err, refused.stderr, joined_out, joined_err])
+    assert password not in said
 
 
 def test_merged_stats_add_counts_and_span_the_workers() -> None:

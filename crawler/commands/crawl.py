@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from scrapy.exceptions import UsageError
 from scrapy.settings import SETTINGS_PRIORITIES
@@ -57,6 +59,7 @@ from crawler.outcome import (
     outcome_file,
 )
 from crawler.pipelines.store import check_store_opens, unwritten_summary
+from crawler.redaction import redact_url
 from crawler.runner import CrawlOutcome, check_spider_settings, project_settings, run_spider
 from crawler.storage.sql import SqlStore, check_store_url, display_url
 from crawler.summary import run_summary
@@ -184,6 +187,7 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument(
         "--frontier",
+        type=redis_url_argument,
         metavar="REDIS_URL",
         default=None,
         help="share the crawl's queue and seen requests in Redis (redis://HOST:PORT/DB) so "
@@ -363,21 +367,52 @@ def _prepare(args: argparse.Namespace) -> tuple[Settings, dict[str, Any]]:
     return settings, spider_arguments
 
 
-def check_frontier_store(settings: Settings) -> None:
+#: The command of a shared crawl's workers, as :func:`check_frontier_store` names it.
+WORKER = "crawler worker"
+
+
+def check_frontier_store(settings: Settings, command: str = "--frontier") -> None:
     """A shared crawl writes to one PostgreSQL store: a SQLite file (on each worker's
     machine, or one file for processes that wait on each other's write lock) is
-    refused with a :class:`~crawler.exceptions.ConfigError`."""
+    refused with a :class:`~crawler.exceptions.ConfigError` whose hint names
+    ``command``'s options (``--frontier``: ``crawler crawl``; :data:`WORKER`)."""
     if not settings.getbool("CRAWLER_STORE_ENABLED"):
         raise ConfigError(
-            "--frontier needs the store (CRAWLER_STORE_ENABLED): the workers' run is "
+            f"{command} needs the store (CRAWLER_STORE_ENABLED): the workers' run is "
             "finished there by the last of them"
         )
     url = str(settings.get("CRAWLER_STORE_URL"))
-    if not url.lower().startswith("postgresql"):
+    if url.lower().startswith("postgresql"):
+        return
+    if command == WORKER:
         raise ConfigError(
-            f"--frontier needs a PostgreSQL store that every worker reaches, not "
-            f"{display_url(url)}: give --store postgresql://USER@HOST/DB"
+            f"{WORKER} writes to the crawl's PostgreSQL store, not {display_url(url)}: "
+            "leave --store out (the crawl's store) or give the crawl's store as this "
+            "machine reaches it (--store postgresql://USER@HOST/DB)"
         )
+    raise ConfigError(
+        f"{command} needs a PostgreSQL store that every worker reaches, not "
+        f"{display_url(url)}: give --store postgresql://USER@HOST/DB"
+    )
+
+
+def redis_url_argument(text: str) -> str:
+    """``text`` (a ``--frontier`` or ``REDIS_URL`` value) when its database is a
+    number or left out (redis-py's default: DB 0); else an
+    :class:`argparse.ArgumentTypeError` (redis-py reads ``redis://HOST:PORT/abc``
+    as DB 0, silently).  The rest is checked by connecting
+    (:func:`crawler.frontier.shared.connect`)."""
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # connect() says what is wrong with it
+        return text
+    database = parts.path.strip("/")
+    if parts.scheme in ("redis", "rediss") and database and not database.isdigit():
+        raise argparse.ArgumentTypeError(
+            f"{redact_url(text)}: the database {database!r} is not a number: give "
+            "redis://HOST:PORT/DB with DB a number (0 when left out)"
+        )
+    return text
 
 
 def _publish_crawl(
@@ -396,11 +431,27 @@ def _publish_crawl(
     shared.publish(json.loads(json.dumps(options, default=str)))
     url, password = joinable_url(settings["CRAWLER_FRONTIER"])  # no password: pasteable
     needs = f", the Redis password in {PASSWORD_ENV}" if password else ""
+    if store_needs_password(str(settings.get("CRAWLER_STORE_URL"))):
+        needs += f", the store's password in {STORE_PASSWORD_HINT}"
     print(
         f"Shared crawl {shared.crawl_id} in {url}: join it with "
         f"`crawler worker {url} --crawl {shared.crawl_id}`{needs}",
         file=sys.stderr,
     )
+
+
+#: How a worker gives the store's password, which the crawl's options in Redis
+#: leave out (:func:`~crawler.frontier.shared.store_without_password`): libpq's
+#: own variable and file (PostgreSQL's "The Password File"), or its ``--store``.
+STORE_PASSWORD_HINT = "PGPASSWORD or ~/.pgpass (or --store with the password in its URL)"
+
+
+def store_needs_password(url: str) -> bool:
+    """Whether this process gave the PostgreSQL store at ``url`` a password that a
+    worker must give too: one in the URL, or in ``PGPASSWORD`` (libpq's, which a
+    worker on another machine does not have).  ``~/.pgpass`` cannot be told
+    apart from a server that asks for none: not counted."""
+    return bool(urlsplit(url).password or os.environ.get("PGPASSWORD"))
 
 
 def _crawl(settings: Settings, spider_arguments: dict[str, Any], started: datetime) -> int:

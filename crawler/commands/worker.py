@@ -3,9 +3,11 @@
 The worker reads the crawl's options from Redis (:mod:`crawler.frontier.shared`:
 spider arguments, settings without secrets, the store URL without its
 password), adds its own ``-s`` settings and ``--store`` (secrets come from its
-environment or options), and crawls from the shared queue into the same run
-until the crawl is done (:mod:`crawler.frontier.scheduler`).  The last worker
-to close finishes the run with every worker's stats and prints its verdict.
+environment or options), checks that its store holds the crawl's run (else it
+refuses, creating nothing there: :func:`_check_crawl_store`), and crawls from
+the shared queue into the same run until the crawl is done
+(:mod:`crawler.frontier.scheduler`).  The last worker to close finishes the run
+with every worker's stats and prints its verdict.
 """
 
 from __future__ import annotations
@@ -18,9 +20,16 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import UsageError
 
-from crawler.commands.crawl import check_frontier_store, report_crawl, set_logstats_interval
+from crawler.commands.crawl import (
+    STORE_PASSWORD_HINT,
+    WORKER,
+    check_frontier_store,
+    redis_url_argument,
+    report_crawl,
+    set_logstats_interval,
+)
 from crawler.commands.options import add_scrapy_options, scrapy_overrides, write_usage_outcome
-from crawler.exceptions import ConfigError, StoreError
+from crawler.exceptions import ConfigError, StoreError, StoreNotFoundError
 from crawler.frontier.shared import (
     SharedCrawl,
     connect,
@@ -32,12 +41,17 @@ from crawler.outcome import CONFIG_ERROR, STORE_FAILED, outcome_file
 from crawler.pipelines.store import check_store_opens
 from crawler.redaction import redact_url
 from crawler.runner import check_spider_settings, project_settings, run_spider
-from crawler.storage.sql import check_store_url
+from crawler.storage.sql import SqlStore, check_store_url, display_url
 
 if TYPE_CHECKING:
     from scrapy.settings import Settings
 
 WAIT_POLL = 0.2  # seconds between two looks for the crawl to join (--wait)
+# Seconds a worker waits for the crawl's run id (the starter records it when its store
+# pipeline opens, a second or two after it published the crawl): SharedCrawl.claim_run's.
+RUN_WAIT = 60.0
+# libpq's message when the server asks for a password and none was given.
+NO_PASSWORD = "no password supplied"
 
 
 def add_parser(subparsers: Any) -> None:
@@ -50,8 +64,10 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument(
         "redis_url",
+        type=redis_url_argument,
         metavar="REDIS_URL",
-        help="redis://HOST:PORT/DB (a password: in REDISCLI_AUTH, as for redis-cli)",
+        help="redis://HOST:PORT/DB (DB 0 when left out; a password: in REDISCLI_AUTH, as "
+        "for redis-cli)",
     )
     p.add_argument(
         "--crawl",
@@ -65,11 +81,11 @@ def add_parser(subparsers: Any) -> None:
         metavar="URL",
         default=None,
         help="the store URL (default: the crawl's, without its password: PostgreSQL "
-        "reads one from PGPASSWORD or ~/.pgpass)",
+        "reads one from PGPASSWORD or ~/.pgpass); it must hold the crawl's run",
     )
     p.add_argument(
         "--wait",
-        type=float,
+        type=_seconds,
         default=0.0,
         metavar="SECONDS",
         help="wait up to SECONDS for the crawl to start (workers started before "
@@ -97,8 +113,10 @@ def _prepare(args: argparse.Namespace) -> tuple[Settings, dict[str, Any]]:
     while True:
         try:
             crawl_id, options = _crawl_to_join(client, args)
-        except ConfigError:
+        except ConfigError as e:
             if time.monotonic() >= deadline:
+                if args.wait > 0:
+                    raise ConfigError(f"{e} (after waiting {args.wait:g} s)") from None
                 raise
             time.sleep(WAIT_POLL)
         else:
@@ -113,8 +131,12 @@ def _prepare(args: argparse.Namespace) -> tuple[Settings, dict[str, Any]]:
     outcome_file(settings)
     spider_arguments = dict(options["spider_arguments"])
     check_spider_settings(options.get("spider", "site"), settings, spider_arguments)
-    check_frontier_store(settings)
-    check_store_opens(settings)
+    check_frontier_store(settings, WORKER)
+    _check_crawl_store(client, crawl_id, options, settings)  # creates nothing
+    try:
+        check_store_opens(settings)
+    except StoreError as e:
+        raise _with_password_hint(e) from None
     print(f"Joining crawl {crawl_id} in {shown}", file=sys.stderr)
     return settings, spider_arguments
 
@@ -143,3 +165,86 @@ def _only_crawl(client: Any, url: str) -> str:
         f"{len(crawls)} crawls are running in {redact_url(url)} ({', '.join(crawls)}): "
         "choose one with --crawl ID"
     )
+
+
+def _seconds(text: str) -> float:
+    """``--wait``'s value: seconds, not negative (an :class:`argparse.ArgumentTypeError`)."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"takes seconds, not {text!r}") from None
+    if not seconds >= 0:  # NaN too
+        raise argparse.ArgumentTypeError(f"takes seconds (0 or more), not {text!r}")
+    return seconds
+
+
+def _crawl_run(client: Any, crawl_id: str) -> int:
+    """The id of the crawl's run in its store, once the process that started the
+    crawl recorded it (in ``meta``, :meth:`SharedCrawl.claim_run`); a
+    :class:`~crawler.exceptions.ConfigError` after :data:`RUN_WAIT` seconds
+    without one, or when the crawl finished meanwhile."""
+    shared = SharedCrawl(client, crawl_prefix(crawl_id), "")
+    deadline = time.monotonic() + RUN_WAIT
+    while True:
+        raw = client.hget(shared.key("meta"), "run_id")
+        if raw:
+            return int(raw)
+        if shared.state() != "running":
+            raise ConfigError(f"the crawl {crawl_id} has finished: nothing to join")
+        if time.monotonic() >= deadline:
+            raise ConfigError(
+                f"crawl {crawl_id}: no run in the store after {RUN_WAIT:g} s (the "
+                "process that started it did not create one)"
+            )
+        time.sleep(WAIT_POLL)
+
+
+def _check_crawl_store(
+    client: Any, crawl_id: str, options: dict[str, Any], settings: Settings
+) -> None:
+    """Refuse a store that is not the crawl's, before anything is created in it.
+
+    The worker's store (``--store``, else the crawl's URL without its password)
+    must hold the crawl's run, unfinished, of the crawl's spider and start URL: a
+    URL names a database as one machine reaches it (``localhost`` on another
+    machine is another server), so the run is what tells.  The store is opened
+    without creating tables (``create=False``); any mismatch is a
+    :class:`~crawler.exceptions.ConfigError` naming both stores, passwords
+    masked.  A server that wants a password and got none: a
+    :class:`~crawler.exceptions.StoreError` saying how to give one."""
+    url = str(settings.get("CRAWLER_STORE_URL"))
+    run_id = _crawl_run(client, crawl_id)
+    spider = options.get("spider", "site")
+    start_url = options["spider_arguments"].get("start_url")
+    crawls = f"crawl {crawl_id}'s store {display_url(options['store'])} (run {run_id})"
+
+    def refuse(why: str) -> ConfigError:
+        return ConfigError(
+            f"the store {display_url(url)} is not {crawls}: {why}; leave --store out or "
+            "give the crawl's store as this machine reaches it"
+        )
+
+    try:
+        store = SqlStore.open(url, create=False, timeout=settings.getfloat("CRAWLER_STORE_TIMEOUT"))
+    except StoreNotFoundError:
+        raise refuse("it has no crawler tables") from None
+    except StoreError as e:
+        raise _with_password_hint(e) from None
+    try:
+        run = store.run(run_id)
+    finally:
+        store.close()
+    if run is None:
+        raise refuse(f"it has no run {run_id}")
+    if run["spider"] != spider or run["start_url"] != start_url:
+        raise refuse(f"its run {run_id} is of {run['spider']} from {run['start_url']}")
+    if run["finished_at"] is not None:
+        raise refuse(f"its run {run_id} has finished")
+
+
+def _with_password_hint(error: StoreError) -> StoreError:
+    """``error``, with how to give the store's password when libpq says it needs one
+    (the crawl's store URL in Redis has none)."""
+    if NO_PASSWORD not in str(error):
+        return error
+    return StoreError(f"{error}: give the store's password in {STORE_PASSWORD_HINT}")

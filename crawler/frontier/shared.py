@@ -256,7 +256,7 @@ def connect(url: str, timeout: float = 10.0, option: str = "--frontier") -> redi
         elif urlsplit(url).password is None:
             hint = f"it needs a password: set {PASSWORD_ENV} to it"
         else:
-            hint = f"check the password in {option} (redis://:PASSWORD@HOST:PORT/DB)"
+            hint = f"check the password in {option} (or leave it out and set {PASSWORD_ENV} to it)"
         raise ConfigError(
             f"the frontier's Redis at {shown} refused the login ({_sentence(e)}): {hint}"
         ) from None
