@@ -78,7 +78,8 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.misc import load_object
 
-from crawler.frontier.shared import env_password
+from crawler.default_settings import CRAWLER_FRONTIER_SOCKET_TIMEOUT
+from crawler.frontier.shared import client_options, env_password
 from crawler.redaction import redact_text
 
 if TYPE_CHECKING:
@@ -169,10 +170,6 @@ POLL_INTERVAL = 0.05
 #: along (one round trip for both).
 RELEASE_DELAY = 0.005
 
-#: Seconds to connect to Redis and to wait for an answer: an unreachable server
-#: fails the ask (the request goes ahead, counted) instead of holding it forever.
-REDIS_TIMEOUTS = {"socket_connect_timeout": 5.0, "socket_timeout": 10.0}
-
 STATS = "crawler/shared_politeness"
 
 
@@ -205,11 +202,21 @@ class Lease:
 class SharedPoliteness:
     """``lease = await shared.acquire(key, slot)`` ... ``await shared.release(lease)``."""
 
-    def __init__(self, crawler: Crawler, url: str, prefix: str, lease_time: float) -> None:
+    def __init__(
+        self,
+        crawler: Crawler,
+        url: str,
+        prefix: str,
+        lease_time: float,
+        socket_timeout: float = CRAWLER_FRONTIER_SOCKET_TIMEOUT,
+    ) -> None:
         self.crawler = crawler
         self.url = url
         self.prefix = prefix
         self.lease_ms = max(1, round(lease_time * 1000))
+        # seconds to connect and for each answer, no retry (client_options): a Redis
+        # down or hung fails the ask (the request goes ahead, counted) within this
+        self.socket_timeout = socket_timeout
         self._client: redis.asyncio.Redis | None = None
         self._loaded: _Scripts | None = None
         self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -249,7 +256,9 @@ class SharedPoliteness:
                 "DOWNLOADER is %s",
                 settings["DOWNLOADER"],
             )
-        extension = cls(crawler, url, prefix, lease_time)
+        extension = cls(
+            crawler, url, prefix, lease_time, settings.getfloat("CRAWLER_FRONTIER_SOCKET_TIMEOUT")
+        )
         crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
         return extension
@@ -272,7 +281,9 @@ class SharedPoliteness:
         if self._client is None:
             # Created in the running loop (the asyncio reactor's), where it is used.
             self._client = redis.asyncio.from_url(
-                self.url, password=env_password(self.url), **REDIS_TIMEOUTS
+                self.url,
+                password=env_password(self.url),
+                **client_options(self.socket_timeout, asynchronous=True),
             )
         return self._client
 
@@ -370,7 +381,9 @@ class SharedPoliteness:
             with self._sync_lock:
                 if self._sync_client is None:
                     self._sync_client = redis.Redis.from_url(
-                        self.url, password=env_password(self.url), **REDIS_TIMEOUTS
+                        self.url,
+                        password=env_password(self.url),
+                        **client_options(self.socket_timeout),
                     )
                     self._sync_turn = self._sync_client.register_script(TURN)
                 turn = self._sync_turn

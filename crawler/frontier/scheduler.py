@@ -37,7 +37,12 @@ lists the keys).  What this adds to scrapy-redis:
 
 * **Redis unreachable** (:mod:`crawler.frontier.outage`): a failed call is
   logged once per outage (then every 10 s at most), counted, and tried again at
-  the next poll; a request to queue waits in this worker until Redis answers.
+  the next poll; a request to queue waits in this worker until Redis answers
+  (while an outage lasts, only the poll asks Redis).  A call fails when Redis
+  refuses the connection or does not answer within
+  ``CRAWLER_FRONTIER_SOCKET_TIMEOUT`` seconds (hung: its host frozen, a network
+  partition), never retried by redis-py (:func:`~crawler.frontier.shared.client_options`):
+  it runs on the reactor thread, blocked meanwhile.
   After ``CRAWLER_FRONTIER_OUTAGE_TIMEOUT`` seconds without an answer the
   spider closes with the finish reason ``frontier_unreachable`` (a failure),
   as it does when the crawl's ``meta`` key is gone (Redis restarted empty),
@@ -175,14 +180,17 @@ class FrontierScheduler(Scheduler):
     def close(self, reason: str) -> None:
         if self._loop is not None and self._loop.running:
             self._loop.stop()
-        try:
-            if not self._seeded and not self._late:
-                # Closed before its start request was queued (a store error...): the
-                # workers waiting for it may close when idle.
-                self.shared.mark_seeded()
-            self._release_done()
-        except REDIS_DOWN as e:  # its leases expire: another worker queues them again
-            self.outage.failed(e)
+        # Redis down (an outage under way, or this call fails): this worker's leases
+        # expire, and another worker queues their requests again.
+        if self.outage.since is None:  # else no call to wait a socket timeout for
+            try:
+                if not self._seeded and not self._late:
+                    # Closed before its start request was queued (a store error...): the
+                    # workers waiting for it may close when idle.
+                    self.shared.mark_seeded()
+                self._release_done()
+            except REDIS_DOWN as e:
+                self.outage.failed(e)
         super().close(reason)  # persist: nothing deleted
 
     def __len__(self) -> int:
@@ -198,6 +206,9 @@ class FrontierScheduler(Scheduler):
         none for one this process knows was seen (:class:`FrontierDupeFilter`'s cache)."""
         if self._done:  # a worker that joined a finished crawl (its start request)
             return False
+        if self.outage.since is not None:  # Redis is down: the next poll that reaches it
+            self._unqueued.append(request)  # queues it (one failed call per poll, not per link)
+            return True
         try:
             return self._enqueue(request)
         except REDIS_DOWN as e:  # queued once Redis answers again (_poll_once)

@@ -43,6 +43,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from crawler.default_settings import CRAWLER_FRONTIER_SOCKET_TIMEOUT
 from crawler.exceptions import ConfigError
 from crawler.redaction import MASKER, NOT_SECRET_NAME, SECRET_NAME, redact_text, redact_url
 
@@ -204,12 +205,44 @@ def joinable_url(url: str) -> tuple[str, bool]:
     return store_without_password(url), bool(urlsplit(url).password or env_password(url))
 
 
-def connect(url: str, timeout: float = 10.0, option: str = "--frontier") -> redis.Redis:
+def client_options(timeout: float, *, asynchronous: bool = False) -> dict[str, Any]:
+    """The redis-py options of every client of the frontier's Redis: ``timeout``
+    seconds (``CRAWLER_FRONTIER_SOCKET_TIMEOUT``) to connect and for each answer,
+    and no retry of redis-py's own (``retry_on_timeout`` off, ``Retry`` of 0
+    retries; ``asynchronous``: the ``redis.asyncio`` one).  A call to a Redis
+    that is down or hung thus fails within ``timeout`` with a
+    ``redis.ConnectionError`` / ``redis.TimeoutError``, and the caller's outage
+    handling is the retry (:mod:`crawler.frontier.outage`): these calls run on
+    the crawl's reactor thread, which a retrying call would hold for minutes."""
+    from redis.backoff import NoBackoff
+
+    if asynchronous:
+        from redis.asyncio.retry import Retry as AsyncRetry
+
+        retry: Any = AsyncRetry(NoBackoff(), 0)
+    else:
+        from redis.retry import Retry
+
+        retry = Retry(NoBackoff(), 0)
+    return {
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+        "retry_on_timeout": False,
+        "retry": retry,
+    }
+
+
+def connect(
+    url: str, timeout: float = CRAWLER_FRONTIER_SOCKET_TIMEOUT, option: str = "--frontier"
+) -> redis.Redis:
     """A client of the Redis at ``url`` (``redis://HOST:PORT/DB``), pinged once;
     the password is the URL's, else :data:`PASSWORD_ENV`'s (:func:`env_password`).
+    Each call fails after ``timeout`` seconds without an answer
+    (:func:`client_options`: ``CRAWLER_FRONTIER_SOCKET_TIMEOUT``), not retried.
 
     Raises :class:`~crawler.exceptions.ConfigError` naming the server (its
-    password masked) when it cannot be reached or refuses the login, with a
+    password masked) when it cannot be reached, does not answer within
+    ``timeout`` or refuses the login, with a
     hint that fits the error and names where the URL was given (``option``:
     ``--frontier`` for ``crawler crawl``, ``REDIS_URL`` for ``crawler worker``)."""
     # Here, not at the top: every crawl imports this module, few have a frontier.
@@ -222,9 +255,7 @@ def connect(url: str, timeout: float = 10.0, option: str = "--frontier") -> redi
         client = redis.Redis.from_url(
             url,
             password=password,  # the URL's own, when it has one, wins (redis-py)
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry_on_timeout=True,
+            **client_options(timeout),
         )
         client.ping()
     except ValueError as e:
@@ -241,7 +272,13 @@ def connect(url: str, timeout: float = 10.0, option: str = "--frontier") -> redi
         raise ConfigError(
             f"the frontier's Redis at {shown} refused the login ({_sentence(e)}): {hint}"
         ) from None
-    except (redis.ConnectionError, redis.TimeoutError) as e:
+    except redis.TimeoutError as e:  # hung (its host frozen, a partition) or overloaded
+        raise ConfigError(
+            f"the frontier's Redis at {shown} did not answer within {timeout:g} s "
+            f"({_sentence(e)}; CRAWLER_FRONTIER_SOCKET_TIMEOUT): check that it runs and "
+            f"is reachable, or give another {where}"
+        ) from None
+    except redis.ConnectionError as e:
         raise ConfigError(
             f"cannot reach the frontier's Redis at {shown} ({_sentence(e)}): start "
             f"redis-server there or give another {where}"
@@ -366,7 +403,7 @@ class SharedCrawl:
             return None
         worker = settings.get("CRAWLER_FRONTIER_WORKER") or _process_worker_id()
         return cls(
-            connect(url),
+            connect(url, settings.getfloat("CRAWLER_FRONTIER_SOCKET_TIMEOUT")),
             settings.get("CRAWLER_FRONTIER_PREFIX"),
             worker,
             settings.getfloat("CRAWLER_FRONTIER_LEASE_TIMEOUT"),
