@@ -220,6 +220,37 @@ def test_each_outage_is_warned_once_and_its_end_said(
     assert worker.crawler.stats.get_value("crawler/shared_politeness/outages") == 2
 
 
+def test_a_frozen_redis_fails_each_ask_within_the_socket_timeout(
+    redis_url: str, redis_server: RedisServer
+) -> None:
+    """A hung Redis (SIGSTOP: connections accepted, no answer) fails a download's
+    ask (asyncio client) and a render's navigation turn (the browser thread's
+    client) after CRAWLER_FRONTIER_SOCKET_TIMEOUT, not retried: both go ahead,
+    counted.  Before, each waited 10 s."""
+    worker = _worker({**_settings(redis_url), "CRAWLER_FRONTIER_SOCKET_TIMEOUT": 1})
+    slot = Slot(concurrency=1, delay=0.0, jitter=0.0)
+    took: dict[str, float] = {}
+
+    async def scenario() -> None:
+        await worker.release(await worker.acquire(HOST, slot))  # connected
+        redis_server.freeze()
+        try:
+            started = time.monotonic()
+            assert await worker.acquire(HOST, slot) is None
+            took["acquire"] = time.monotonic() - started
+            started = time.monotonic()
+            await asyncio.to_thread(worker.navigation_turn, HOST, 0.0)  # a browser thread
+            took["navigation"] = time.monotonic() - started
+        finally:
+            redis_server.thaw()
+        assert await worker.acquire(HOST, slot) is not None  # answers again
+        await worker.spider_closed()
+
+    asyncio.run(scenario())
+    assert took["acquire"] < 2.5 and took["navigation"] < 2.5, took
+    assert worker.crawler.stats.get_value("crawler/shared_politeness/redis_errors") == 2
+
+
 def _wait_ready(workers: list[Path], processes: list[subprocess.Popen[str]]) -> None:
     deadline = time.monotonic() + 90
     while not all(path.with_suffix(".ready").exists() for path in workers):

@@ -601,3 +601,111 @@ def test_a_redis_password_from_rediscli_auth_and_a_pasteable_join_hint(
     said = "".join([hint, *seen, out, err, worker_out, worker_err, json.dumps(run, default=str)])
     assert password not in said
     assert options and all(password.encode() not in (o or b"") for o in options)
+
+
+# A Redis that hangs (its host frozen, a network partition: SIGSTOP here) instead of
+# refusing connections.  Every Redis call fails after CRAWLER_FRONTIER_SOCKET_TIMEOUT
+# seconds, not retried by redis-py: before, each call on the reactor thread waited
+# 10 s twice, so the crawl ignored its outage timeout and Ctrl-C for minutes.
+SOCKET_TIMEOUT = 3.0  # CRAWLER_FRONTIER_SOCKET_TIMEOUT's default
+
+
+def test_redis_frozen_mid_crawl_stops_the_crawl_after_the_outage_timeout(
+    site: TinySite, redis_server: RedisServer, postgres_url: str, tmp_path: Path
+) -> None:
+    """Exit 1 with one ``error:`` line (``frontier_unreachable``), no traceback, the
+    outage logged once.  The bound: the outage is noticed one socket timeout after
+    the freeze (the first call waits that long), given up on at the first failed call
+    after the outage timeout (one more), and closing makes one failed call each in
+    the scheduler, the store's close of the worker and the shared politeness (three
+    more at most): 5 s + 5 timeouts, plus a few seconds for a loaded machine."""
+    redis_server.flush()
+    url = redis_server.url
+    client = redis.Redis.from_url(url)
+    starter = start(
+        "crawl", site.url("/catalog/?delay=150"), "--frontier", url, "--store", postgres_url,
+        *FAST, "-s", "CRAWLER_FRONTIER_OUTAGE_TIMEOUT=5", cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: len(client.keys("crawler:*:lease:*")) == 1)  # it crawls
+        redis_server.freeze()
+        frozen = time.monotonic()
+        code, _, err = finish_printed(starter, timeout=120)
+        took = time.monotonic() - frozen
+    finally:
+        redis_server.thaw()
+        if starter.poll() is None:
+            starter.kill()
+            starter.communicate()
+    assert took < 5 + 5 * SOCKET_TIMEOUT + 5, took
+    assert code == 1, err[-3000:]
+    assert "Traceback" not in err and "exception was never retrieved" not in err, err[-3000:]
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "frontier_unreachable" in errors[0], err[-3000:]
+    assert err.count("does not answer (TimeoutError") == 1, err[-3000:]
+    [run], _ = stored(postgres_url)
+    assert run["finish_reason"] == "frontier_unreachable"
+
+
+def test_ctrl_c_stops_a_crawl_whose_redis_is_frozen(
+    site: TinySite, redis_server: RedisServer, postgres_url: str, tmp_path: Path
+) -> None:
+    """SIGINT is acted on within a few seconds (the outage timeout is 60 s): the call
+    under way and the closing ones fail one socket timeout each at most."""
+    redis_server.flush()
+    url = redis_server.url
+    client = redis.Redis.from_url(url)
+    starter = start(
+        "crawl", site.url("/catalog/?delay=150"), "--frontier", url, "--store", postgres_url,
+        *FAST, cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: len(client.keys("crawler:*:lease:*")) == 1)  # it crawls
+        redis_server.freeze()
+        time.sleep(1)  # a Redis call is under way
+        starter.send_signal(signal.SIGINT)
+        interrupted = time.monotonic()
+        code, _, err = finish_printed(starter, timeout=120)
+        took = time.monotonic() - interrupted
+    finally:
+        redis_server.thaw()
+        if starter.poll() is None:
+            starter.kill()
+            starter.communicate()
+    assert took < 5 * SOCKET_TIMEOUT, took
+    assert "Traceback" not in err, err[-3000:]
+    assert "frontier_unreachable" not in err, err[-3000:]  # stopped by Ctrl-C, not the outage
+    [run], _ = stored(postgres_url)
+    assert run["finish_reason"] == "shutdown", code
+
+
+def test_a_frozen_redis_at_start_is_one_error_line_within_the_socket_timeout(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """``crawler crawl --frontier`` and ``crawler worker`` ping Redis first: a frozen
+    one is an ``error:`` line after one socket timeout (plus the command's start),
+    exit 2, as for a Redis that is down."""
+    url = redis_server.url
+    store = "postgresql://nobody@127.0.0.1:9/none"  # never opened: Redis is asked first
+    redis_server.freeze()
+    try:
+        started = time.monotonic()
+        processes = [
+            start(
+                "crawl", "http://127.0.0.1:9/", "--frontier", url, "--store", store, cwd=tmp_path
+            ),
+            start("worker", url, cwd=tmp_path),
+        ]
+        results = [finish(p, timeout=120) for p in processes]
+        took = time.monotonic() - started
+    finally:
+        redis_server.thaw()
+    assert took < SOCKET_TIMEOUT + 6, took  # the interpreter's start: 1-3 s, two at once
+    for (code, err), option in zip(results, ("--frontier URL", "REDIS_URL"), strict=True):
+        assert code == 2, err[-3000:]
+        [line] = err.strip().splitlines()
+        assert line == (
+            f"error: the frontier's Redis at {url} did not answer within 3 s (Timeout "
+            "reading from socket; CRAWLER_FRONTIER_SOCKET_TIMEOUT): check that it runs "
+            f"and is reachable, or give another {option}"
+        ), line
