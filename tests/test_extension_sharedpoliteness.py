@@ -24,6 +24,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.test import get_crawler
 
 from crawler.browser.politeness import NavigationGate, Ticket
+from crawler.default_settings import CRAWLER_FRONTIER_SOCKET_TIMEOUT
 from crawler.extensions.sharedpoliteness import SharedPoliteness
 from tests.politenesstools import RecordingSite, start_worker
 
@@ -43,6 +44,8 @@ def _settings(url: str, prefix: str = "crawler:test", lease: float = 15) -> dict
         "CRAWLER_FRONTIER_PREFIX": prefix,
         "CRAWLER_FRONTIER_POLITENESS": True,
         "CRAWLER_FRONTIER_POLITENESS_LEASE": lease,
+        # crawler.settings's default (get_crawler gives Scrapy's defaults only)
+        "CRAWLER_FRONTIER_SOCKET_TIMEOUT": CRAWLER_FRONTIER_SOCKET_TIMEOUT,
         "DOWNLOADER": "crawler.downloader.SlotReservingDownloader",
     }
 

@@ -614,11 +614,12 @@ def test_redis_frozen_mid_crawl_stops_the_crawl_after_the_outage_timeout(
     site: TinySite, redis_server: RedisServer, postgres_url: str, tmp_path: Path
 ) -> None:
     """Exit 1 with one ``error:`` line (``frontier_unreachable``), no traceback, the
-    outage logged once.  The bound: the outage is noticed one socket timeout after
-    the freeze (the first call waits that long), given up on at the first failed call
-    after the outage timeout (one more), and closing makes one failed call each in
-    the scheduler, the store's close of the worker and the shared politeness (three
-    more at most): 5 s + 5 timeouts, plus a few seconds for a loaded machine."""
+    outage logged once.  The bound: the outage begins one socket timeout after the
+    freeze (the first call waits that long); the poll fails once per socket timeout,
+    so it gives up at most one timeout after the outage timeout; closing waits for
+    one failed call of the store's close of the worker and one of the shared
+    politeness (the scheduler's close makes none during an outage): 5 s + 4 socket
+    timeouts, plus 5 s for a loaded machine (measured: 12.5 s)."""
     redis_server.flush()
     url = redis_server.url
     client = redis.Redis.from_url(url)
@@ -637,7 +638,7 @@ def test_redis_frozen_mid_crawl_stops_the_crawl_after_the_outage_timeout(
         if starter.poll() is None:
             starter.kill()
             starter.communicate()
-    assert took < 5 + 5 * SOCKET_TIMEOUT + 5, took
+    assert took < 5 + 4 * SOCKET_TIMEOUT + 5, took
     assert code == 1, err[-3000:]
     assert "Traceback" not in err and "exception was never retrieved" not in err, err[-3000:]
     errors = [line for line in err.splitlines() if line.startswith("error: ")]
@@ -651,7 +652,9 @@ def test_ctrl_c_stops_a_crawl_whose_redis_is_frozen(
     site: TinySite, redis_server: RedisServer, postgres_url: str, tmp_path: Path
 ) -> None:
     """SIGINT is acted on within a few seconds (the outage timeout is 60 s): the call
-    under way and the closing ones fail one socket timeout each at most."""
+    under way fails within a socket timeout, then closing waits for one failed call
+    of the store's close of the worker and one of the shared politeness: 3 socket
+    timeouts, plus 3 s for a loaded machine (measured: 5.3 s)."""
     redis_server.flush()
     url = redis_server.url
     client = redis.Redis.from_url(url)
@@ -672,7 +675,7 @@ def test_ctrl_c_stops_a_crawl_whose_redis_is_frozen(
         if starter.poll() is None:
             starter.kill()
             starter.communicate()
-    assert took < 5 * SOCKET_TIMEOUT, took
+    assert took < 3 * SOCKET_TIMEOUT + 3, took
     assert "Traceback" not in err, err[-3000:]
     assert "frontier_unreachable" not in err, err[-3000:]  # stopped by Ctrl-C, not the outage
     [run], _ = stored(postgres_url)
