@@ -43,8 +43,10 @@ delay is taken by the browser's worker thread right before it navigates
 ``NavigationGate`` does, since a cold browser can take a second to send its
 request.
 
-Redis unreachable while crawling: the request goes ahead with this process's
-own politeness only, counted; the next request asks Redis again.  Each outage
+Redis unreachable while crawling (refused, or no answer within
+``CRAWLER_FRONTIER_SOCKET_TIMEOUT`` seconds, never retried by redis-py:
+:func:`crawler.frontier.shared.client_options`): the request goes ahead with
+this process's own politeness only, counted; the next request asks Redis again.  Each outage
 is warned about once, at its first failed call, and said over at the first
 call that works again (as the frontier's own: :mod:`crawler.frontier.outage`).
 
