@@ -712,3 +712,34 @@ def test_a_frozen_redis_at_start_is_one_error_line_within_the_socket_timeout(
             "reading from socket; CRAWLER_FRONTIER_SOCKET_TIMEOUT): check that it runs "
             f"and is reachable, or give another {option}"
         ), line
+
+
+def test_a_crawl_goes_on_when_its_frozen_redis_resumes(
+    site: TinySite, redis_server: RedisServer, postgres_url: str, tmp_path: Path
+) -> None:
+    """Redis hung for longer than a socket timeout, then resumed (within the outage
+    timeout): the outage is logged and its end said, and the crawl finishes with
+    every page stored once (a pop given up on that Redis ran after all is queued
+    again: SharedCrawl.requeue_unknown)."""
+    redis_server.flush()
+    url = redis_server.url
+    client = redis.Redis.from_url(url)
+    starter = start(
+        "crawl", site.url("/catalog/?delay=150"), "--frontier", url, "--store", postgres_url,
+        *FAST, cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: len(client.keys("crawler:*:lease:*")) == 1)  # it crawls
+        redis_server.freeze()
+        time.sleep(SOCKET_TIMEOUT + 1)
+        redis_server.thaw()
+        code, err = finish(starter, timeout=120)
+    finally:
+        redis_server.thaw()
+        if starter.poll() is None:
+            starter.kill()
+            starter.communicate()
+    assert code == 0, err[-3000:]
+    assert err.count("does not answer (TimeoutError") == 1, err[-3000:]
+    assert "answers again after" in err, err[-3000:]
+    assert_every_page_stored_once(postgres_url)

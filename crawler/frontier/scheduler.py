@@ -42,7 +42,9 @@ lists the keys).  What this adds to scrapy-redis:
   refuses the connection or does not answer within
   ``CRAWLER_FRONTIER_SOCKET_TIMEOUT`` seconds (hung: its host frozen, a network
   partition), never retried by redis-py (:func:`~crawler.frontier.shared.client_options`):
-  it runs on the reactor thread, blocked meanwhile.
+  it runs on the reactor thread, blocked meanwhile.  A call that timed out may
+  still run once Redis resumes: when it answers again, the requests a pop given
+  up on leased to this worker are queued again (``frontier/requeued``).
   After ``CRAWLER_FRONTIER_OUTAGE_TIMEOUT`` seconds without an answer the
   spider closes with the finish reason ``frontier_unreachable`` (a failure),
   as it does when the crawl's ``meta`` key is gone (Redis restarted empty),
@@ -294,12 +296,28 @@ class FrontierScheduler(Scheduler):
     def _poll(self) -> None:
         try:
             self._poll_once()
+            if self.outage.since is not None:
+                self._requeue_unknown()
         except REDIS_DOWN as e:  # try again at the next poll
             self._redis_failed(e)
         except Exception as e:
             logger.warning("Frontier poll failed: %s", e)
         else:
             self.outage.ended()
+
+    def _requeue_unknown(self) -> None:
+        """Redis answers again: the requests a pop that failed here leased to this
+        worker all the same (:meth:`SharedCrawl.requeue_unknown`) go back to the queue."""
+        held = [*self._leases, *(field for _, field in self._uncommitted)]
+        held += [field for field, _ in self._popped]
+        requeued = self.shared.requeue_unknown(held)
+        if requeued:
+            self.stats.inc_value("frontier/requeued", requeued)
+            logger.warning(
+                "%d requests leased to this worker by a pop it gave up on during the "
+                "outage are queued again",
+                requeued,
+            )
 
     def _redis_failed(self, error: BaseException) -> None:
         """A Redis call failed (:class:`~crawler.frontier.outage.Outage`); after the

@@ -91,6 +91,24 @@ end
 return added
 """
 
+# Put back in the queue the requests leased to a worker that it does not know it
+# holds (a pop it gave up on, run by Redis after all): KEYS lease hash, queue; ARGV
+# the fields the worker holds.  Returns how many were put back.
+_REQUEUE_UNKNOWN = """
+local known = {}
+for i = 1, #ARGV do known[ARGV[i]] = true end
+local f = redis.call('HGETALL', KEYS[1])
+local requeued = 0
+for i = 1, #f, 2 do
+  if not known[f[i]] then
+    redis.call('ZADD', KEYS[2], string.match(f[i], ':(.*)$'), f[i + 1])
+    redis.call('HDEL', KEYS[1], f[i])
+    requeued = requeued + 1
+  end
+end
+return requeued
+"""
+
 # Renew a worker's liveness: KEYS alive, workers; ARGV worker, ttl (ms).
 _BEAT = """
 redis.call('SET', KEYS[1], '1', 'PX', ARGV[2])
@@ -394,6 +412,7 @@ class SharedCrawl:
         self._close = client.register_script(_CLOSE)
         self._join = client.register_script(_JOIN)
         self._last = client.register_script(_LAST)
+        self._requeue_unknown = client.register_script(_REQUEUE_UNKNOWN)
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> SharedCrawl | None:
@@ -479,6 +498,16 @@ class SharedCrawl:
             keys=[self.queue_key, self.lease_key, self.key("lease_seq")], args=[count]
         )
         return [(result[i].decode(), result[i + 1]) for i in range(0, len(result), 2)]
+
+    def requeue_unknown(self, held: Iterable[str]) -> int:
+        """Put back in the queue the requests leased to this worker whose lease
+        fields are not in ``held`` (those it holds); returns how many.
+
+        A pop that timed out here may still run in Redis (the command was sent:
+        a Redis that hung, then resumed, runs it), leasing requests this worker
+        never got: a live worker's leases never expire, and the crawl would
+        never look idle.  Called when an outage ends, before the next pop."""
+        return int(self._requeue_unknown(keys=[self.lease_key, self.queue_key], args=list(held)))
 
     def queue_new(self, fingerprint: bytes, score: float, data: bytes, force: bool = False) -> bool:
         """Add ``fingerprint`` to the seen set and, if it was not there (or with
