@@ -246,11 +246,15 @@ def test_a_frozen_redis_fails_each_ask_within_the_socket_timeout(
             took["navigation"] = time.monotonic() - started
         finally:
             redis_server.thaw()
-        assert await worker.acquire(HOST, slot) is not None  # answers again
+        # Redis answers again, and ran the ask given up on: the lease it granted then
+        # (to no one) goes with this ask, instead of holding the slot for 15 s.
+        started = time.monotonic()
+        assert await worker.acquire(HOST, slot) is not None
+        took["after"] = time.monotonic() - started
         await worker.spider_closed()
 
     asyncio.run(scenario())
-    assert took["acquire"] < 2.5 and took["navigation"] < 2.5, took
+    assert max(took.values()) < 2.5, took
     assert worker.crawler.stats.get_value("crawler/shared_politeness/redis_errors") == 2
 
 

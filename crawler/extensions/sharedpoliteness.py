@@ -46,7 +46,9 @@ request.
 Redis unreachable while crawling (refused, or no answer within
 ``CRAWLER_FRONTIER_SOCKET_TIMEOUT`` seconds, never retried by redis-py:
 :func:`crawler.frontier.shared.client_options`): the request goes ahead with
-this process's own politeness only, counted; the next request asks Redis again.  Each outage
+this process's own politeness only, counted; the next request asks Redis again
+(an ask that timed out may still be run by Redis once it resumes: the lease it
+grants then goes with the slot's next ask, as one given back).  Each outage
 is warned about once, at its first failed call, and said over at the first
 call that works again (as the frontier's own: :mod:`crawler.frontier.outage`).
 
@@ -337,6 +339,7 @@ class SharedPoliteness:
         turn.users += 1
         started = time.monotonic()
         waited = False
+        released: list[str] = []
         try:
             async with turn.lock:
                 while True:
@@ -356,6 +359,10 @@ class SharedPoliteness:
                         timeout = min(int(wait_ms) / 1000, POLL_INTERVAL)
                         await asyncio.wait_for(turn.freed.wait(), timeout)
         except (redis.RedisError, OSError) as e:
+            if isinstance(e, redis.TimeoutError):
+                # Sent to a Redis that hung: it may run the script when it resumes and
+                # grant the lease, which the slot's next ask removes (as one given back).
+                self._releasing.setdefault(leases_key, []).extend([*released, lease.id])
             self._redis_failed(e)
             return None
         finally:
