@@ -37,14 +37,16 @@ lists the keys).  What this adds to scrapy-redis:
 
 * **Redis unreachable** (:mod:`crawler.frontier.outage`): a failed call is
   logged once per outage (then every 10 s at most), counted, and tried again at
-  the next poll; a request to queue waits in this worker until Redis answers
-  (while an outage lasts, only the poll asks Redis).  A call fails when Redis
-  refuses the connection or does not answer within
-  ``CRAWLER_FRONTIER_SOCKET_TIMEOUT`` seconds (hung: its host frozen, a network
-  partition), never retried by redis-py (:func:`~crawler.frontier.shared.client_options`):
-  it runs on the reactor thread, blocked meanwhile.  A call that timed out may
-  still run once Redis resumes: when it answers again, the requests a pop given
-  up on leased to this worker are queued again (``frontier/requeued``).
+  the next poll (during an outage, one every ``CRAWLER_FRONTIER_SOCKET_TIMEOUT``
+  seconds at most, none once the spider is closing); a request to queue waits
+  in this worker until Redis answers (while an outage lasts, only the poll asks
+  Redis).  A call fails when Redis refuses the connection or does not answer
+  within ``CRAWLER_FRONTIER_SOCKET_TIMEOUT`` seconds (hung: its host frozen, a
+  network partition), never retried by redis-py
+  (:func:`~crawler.frontier.shared.client_options`): it runs on the reactor
+  thread, blocked meanwhile.  A call that timed out may still run once Redis
+  resumes: when it answers again, the requests a pop given up on leased to
+  this worker are queued again (``frontier/requeued``).
   After ``CRAWLER_FRONTIER_OUTAGE_TIMEOUT`` seconds without an answer the
   spider closes with the finish reason ``frontier_unreachable`` (a failure),
   as it does when the crawl's ``meta`` key is gone (Redis restarted empty),
@@ -108,6 +110,7 @@ class FrontierScheduler(Scheduler):
         poll_interval: float,
         idle_timeout: float,
         outage: Outage | None = None,
+        retry_interval: float = 0.0,
     ) -> None:
         super().__init__(
             server=shared.client,
@@ -138,6 +141,11 @@ class FrontierScheduler(Scheduler):
         self.outage = outage or Outage("", 60.0, crawler.stats)
         self._unqueued: deque[Request] = deque()  # to queue once Redis answers again
         self._gave_up = False  # Redis did not answer for the outage timeout: closing
+        # seconds between two polls during an outage (the socket timeout): a hung Redis
+        # holds the reactor for each failed call, at most half of the time then
+        self.retry_interval = retry_interval
+        self._failed_at = 0.0  # monotonic time the last failed call ended
+        self._queued = 0  # requests in the shared queue at the last poll
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -155,6 +163,7 @@ class FrontierScheduler(Scheduler):
                 settings.getfloat("CRAWLER_FRONTIER_OUTAGE_TIMEOUT"),
                 crawler.stats,
             ),
+            settings.getfloat("CRAWLER_FRONTIER_SOCKET_TIMEOUT"),
         )
 
     def open(self, spider: Spider) -> None:
@@ -196,11 +205,10 @@ class FrontierScheduler(Scheduler):
         super().close(reason)  # persist: nothing deleted
 
     def __len__(self) -> int:
-        try:
-            queued = len(self.queue)
-        except REDIS_DOWN:
-            queued = 0
-        return queued + len(self._local) + len(self._popped) + len(self._unqueued)
+        """The shared queue's length at the last poll, plus this worker's requests
+        waiting: no Redis call (the progress line asks at every redraw, on the
+        reactor thread, Redis up or hung)."""
+        return self._queued + len(self._local) + len(self._popped) + len(self._unqueued)
 
     def enqueue_request(self, request: Request) -> bool:
         """Queue ``request`` unless its fingerprint is in the shared seen set: one
@@ -294,6 +302,10 @@ class FrontierScheduler(Scheduler):
     # -- every CRAWLER_FRONTIER_POLL_INTERVAL seconds ---------------------------
 
     def _poll(self) -> None:
+        if self.outage.since is not None and (
+            time.monotonic() - self._failed_at < self.retry_interval or self._closing()
+        ):
+            return  # Redis is down: the engine's turn (downloads, Ctrl-C, closing) first
         try:
             self._poll_once()
             if self.outage.since is not None:
@@ -322,6 +334,7 @@ class FrontierScheduler(Scheduler):
     def _redis_failed(self, error: BaseException) -> None:
         """A Redis call failed (:class:`~crawler.frontier.outage.Outage`); after the
         outage timeout, close the spider (``frontier_unreachable``)."""
+        self._failed_at = time.monotonic()
         if self.outage.failed(error):
             self._give_up(
                 "The frontier's Redis at %s did not answer for %g s "
@@ -351,6 +364,7 @@ class FrontierScheduler(Scheduler):
             self._unqueued.popleft()
         self._release_done()
         queued, leased, requeued, dead = shared.survey()
+        self._queued = queued
         if requeued or dead:
             self.stats.inc_value("frontier/requeued", requeued)
             self.stats.inc_value("frontier/dead_workers", len(dead))
@@ -428,6 +442,12 @@ class FrontierScheduler(Scheduler):
         engine: Any = getattr(self.crawler, "engine", None)
         slot = getattr(engine, "_slot", None)
         return getattr(slot, "inprogress", None)
+
+    def _closing(self) -> bool:
+        """Whether the engine is closing the spider (Scrapy's ``_slot.closing``, set
+        while it waits for the requests in progress: no public API tells)."""
+        engine: Any = getattr(self.crawler, "engine", None)
+        return getattr(getattr(engine, "_slot", None), "closing", None) is not None
 
     def _wake_engine(self) -> None:
         engine: Any = getattr(self.crawler, "engine", None)
