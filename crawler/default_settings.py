@@ -71,6 +71,14 @@ CRAWLER_FRONTIER_POLL_INTERVAL: Annotated[float, Gt(0)] = 0.2  # seconds: heartb
 # seconds Redis may fail to answer, without a break, before a worker stops crawling (finish
 # reason frontier_unreachable, a failed crawl; crawler.frontier.outage)
 CRAWLER_FRONTIER_OUTAGE_TIMEOUT: Annotated[float, Gt(0)] = 60.0
+# seconds a Redis call of the frontier (and the shared politeness) may take to connect or
+# to answer before it fails, never retried by redis-py: the failure is an outage (above),
+# retried at the next poll.  Most calls run on the crawl's reactor thread, which a hung
+# Redis (host frozen, network partition) holds this long per call.  3 s: these commands
+# take well under a millisecond, and Redis's stalls under load stay below it (a BGSAVE's
+# fork, 10-20 ms per GB of data; a write waiting for a slow AOF fsync, up to 2 s with
+# appendfsync everysec: Redis's latency guide); a false alarm costs a warning, not the crawl
+CRAWLER_FRONTIER_SOCKET_TIMEOUT: Annotated[float, Gt(0)] = 3.0
 # fingerprints a worker remembers as in the shared seen set (asked of Redis no more; about
 # 150 bytes each); 0: every request asks Redis
 CRAWLER_FRONTIER_SEEN_CACHE: Annotated[int, Ge(0)] = 50_000

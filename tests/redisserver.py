@@ -3,13 +3,16 @@
 No persistence (``--save ''``, no AOF), its own temp dir, stopped with SIGTERM
 (SIGKILL after 10 s).  :meth:`RedisServer.kill` stops it at once, as a crash
 would, and holds its port (:mod:`tests.ports`); :meth:`RedisServer.start` again
-brings it back on the same port.
+brings it back on the same port.  :meth:`RedisServer.freeze` stops it (SIGSTOP) as a
+frozen host or a network partition would: connections open, nothing answers.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -81,7 +84,20 @@ class RedisServer:
             self.process.wait(10)
             self._held = HeldPort(self.port, reuse=True)
 
+    def freeze(self) -> None:
+        """Stop it (SIGSTOP): the kernel still accepts connections to its port, and
+        nothing answers, as with a frozen host or a network partition.  :meth:`thaw`
+        (or :meth:`stop`) resumes it; a test that freezes it thaws it in a ``finally``."""
+        if self.process is not None and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """Resume it after :meth:`freeze` (SIGCONT); harmless when it runs."""
+        if self.process is not None and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGCONT)
+
     def stop(self) -> None:
+        self.thaw()  # a frozen server would not act on SIGTERM
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:

@@ -24,6 +24,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.test import get_crawler
 
 from crawler.browser.politeness import NavigationGate, Ticket
+from crawler.default_settings import CRAWLER_FRONTIER_SOCKET_TIMEOUT
 from crawler.extensions.sharedpoliteness import SharedPoliteness
 from tests.politenesstools import RecordingSite, start_worker
 
@@ -43,6 +44,8 @@ def _settings(url: str, prefix: str = "crawler:test", lease: float = 15) -> dict
         "CRAWLER_FRONTIER_PREFIX": prefix,
         "CRAWLER_FRONTIER_POLITENESS": True,
         "CRAWLER_FRONTIER_POLITENESS_LEASE": lease,
+        # crawler.settings's default (get_crawler gives Scrapy's defaults only)
+        "CRAWLER_FRONTIER_SOCKET_TIMEOUT": CRAWLER_FRONTIER_SOCKET_TIMEOUT,
         "DOWNLOADER": "crawler.downloader.SlotReservingDownloader",
     }
 
@@ -218,6 +221,41 @@ def test_each_outage_is_warned_once_and_its_end_said(
     back = [m for m in said if "Shared politeness: Redis answers again" in m]
     assert len(failed) == 2 and len(back) == 2, said
     assert worker.crawler.stats.get_value("crawler/shared_politeness/outages") == 2
+
+
+def test_a_frozen_redis_fails_each_ask_within_the_socket_timeout(
+    redis_url: str, redis_server: RedisServer
+) -> None:
+    """A hung Redis (SIGSTOP: connections accepted, no answer) fails a download's
+    ask (asyncio client) and a render's navigation turn (the browser thread's
+    client) after CRAWLER_FRONTIER_SOCKET_TIMEOUT, not retried: both go ahead,
+    counted.  Before, each waited 10 s."""
+    worker = _worker({**_settings(redis_url), "CRAWLER_FRONTIER_SOCKET_TIMEOUT": 1})
+    slot = Slot(concurrency=1, delay=0.0, jitter=0.0)
+    took: dict[str, float] = {}
+
+    async def scenario() -> None:
+        await worker.release(await worker.acquire(HOST, slot))  # connected
+        redis_server.freeze()
+        try:
+            started = time.monotonic()
+            assert await worker.acquire(HOST, slot) is None
+            took["acquire"] = time.monotonic() - started
+            started = time.monotonic()
+            await asyncio.to_thread(worker.navigation_turn, HOST, 0.0)  # a browser thread
+            took["navigation"] = time.monotonic() - started
+        finally:
+            redis_server.thaw()
+        # Redis answers again, and ran the ask given up on: the lease it granted then
+        # (to no one) goes with this ask, instead of holding the slot for 15 s.
+        started = time.monotonic()
+        assert await worker.acquire(HOST, slot) is not None
+        took["after"] = time.monotonic() - started
+        await worker.spider_closed()
+
+    asyncio.run(scenario())
+    assert max(took.values()) < 2.5, took
+    assert worker.crawler.stats.get_value("crawler/shared_politeness/redis_errors") == 2
 
 
 def _wait_ready(workers: list[Path], processes: list[subprocess.Popen[str]]) -> None:

@@ -15,10 +15,17 @@ from scrapy.statscollectors import StatsCollector
 from scrapy.utils.test import get_crawler
 
 from crawler.frontier.outage import Outage
-from crawler.frontier.shared import SharedCrawl, shareable_settings, store_without_password
+from crawler.frontier.shared import (
+    SharedCrawl,
+    connect,
+    shareable_settings,
+    store_without_password,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    from tests.redisserver import RedisServer
 
 PREFIX = "crawler:abc123"
 
@@ -192,3 +199,31 @@ def test_an_outage_is_logged_once_then_every_ten_seconds_and_gives_up(
     assert all("pw-secret" not in r.getMessage() for r in outage_records())
     assert stats.get_value("frontier/redis_errors") == 53
     assert stats.get_value("frontier/outages") == 2
+
+
+def test_a_pop_given_up_on_that_redis_runs_later_is_queued_again(
+    redis_url: str, redis_server: RedisServer
+) -> None:
+    """A pop that timed out against a hung Redis (SIGSTOP) was sent: Redis runs it
+    when it resumes, leasing a request the worker never got, which no one would
+    queue again while the worker lives.  requeue_unknown puts it back, and keeps
+    the leases the worker holds."""
+    a = SharedCrawl(connect(redis_url, timeout=0.5), PREFIX, "a")
+    a.join()
+    a.client.zadd(a.queue_key, {b"held": -10, b"lost": 0})
+    [(held, _)] = a.pop_many(1)
+    redis_server.freeze()
+    try:
+        with pytest.raises(redis.TimeoutError):
+            a.pop_many(1)
+    finally:
+        redis_server.thaw()
+    check = redis_server.client()
+    deadline = time.monotonic() + 10
+    while check.hlen(a.lease_key) < 2:  # the pop runs once Redis resumes
+        assert time.monotonic() < deadline, "the pop never ran"
+        time.sleep(0.02)
+    assert check.zcard(a.queue_key) == 0
+    assert a.requeue_unknown([held]) == 1
+    assert check.zrange(a.queue_key, 0, -1) == [b"lost"]
+    assert check.hkeys(a.lease_key) == [held.encode()]

@@ -841,3 +841,146 @@ def test_leases_of_a_pop_whose_answer_was_lost_are_queued_again(
     assert code == 0, err[-3000:]
     run = assert_every_page_stored_once(postgres_url)
     assert run["stats"]["frontier/reclaimed"] == 2  # type: ignore[index]
+
+
+# A Redis that hangs (its host frozen, a network partition: SIGSTOP here) instead of
+# refusing connections.  Every Redis call fails after CRAWLER_FRONTIER_SOCKET_TIMEOUT
+# seconds, not retried by redis-py: before, each call on the reactor thread waited
+# 10 s twice, so the crawl ignored its outage timeout and Ctrl-C for minutes.
+SOCKET_TIMEOUT = 3.0  # CRAWLER_FRONTIER_SOCKET_TIMEOUT's default
+
+
+def test_redis_frozen_mid_crawl_stops_the_crawl_after_the_outage_timeout(
+    site: TinySite, redis_server: RedisServer, postgres_url: str, tmp_path: Path
+) -> None:
+    """Exit 1 with one ``error:`` line (``frontier_unreachable``), no traceback, the
+    outage logged once.  The bound: the outage begins one socket timeout after the
+    freeze (the first call waits that long); during an outage the poll asks Redis
+    once every socket timeout (blocked one, waiting one), so it gives up at most two
+    timeouts after the outage timeout; closing waits for one failed call of the
+    store's close of the worker and one of the shared politeness (the scheduler
+    makes none once closing in an outage): 5 s + 5 socket timeouts, plus 5 s for a
+    loaded machine (measured: 12.5 s)."""
+    redis_server.flush()
+    url = redis_server.url
+    client = redis.Redis.from_url(url)
+    starter = start(
+        "crawl", site.url("/catalog/?delay=150"), "--frontier", url, "--store", postgres_url,
+        *FAST, "-s", "CRAWLER_FRONTIER_OUTAGE_TIMEOUT=5", cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: len(client.keys("crawler:*:lease:*")) == 1)  # it crawls
+        redis_server.freeze()
+        frozen = time.monotonic()
+        code, _, err = finish_printed(starter, timeout=120)
+        took = time.monotonic() - frozen
+    finally:
+        redis_server.thaw()
+        if starter.poll() is None:
+            starter.kill()
+            starter.communicate()
+    assert took < 5 + 5 * SOCKET_TIMEOUT + 5, took
+    assert code == 1, err[-3000:]
+    assert "Traceback" not in err and "exception was never retrieved" not in err, err[-3000:]
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "frontier_unreachable" in errors[0], err[-3000:]
+    assert err.count("does not answer (TimeoutError") == 1, err[-3000:]
+    [run], _ = stored(postgres_url)
+    assert run["finish_reason"] == "frontier_unreachable"
+
+
+def test_ctrl_c_stops_a_crawl_whose_redis_is_frozen(
+    site: TinySite, redis_server: RedisServer, postgres_url: str, tmp_path: Path
+) -> None:
+    """SIGINT is acted on within a few seconds (the outage timeout is 60 s): the call
+    under way fails within a socket timeout, then closing waits for one failed call
+    of the store's close of the worker and one of the shared politeness: 3 socket
+    timeouts, plus 3 s for a loaded machine (measured: 5.3 s)."""
+    redis_server.flush()
+    url = redis_server.url
+    client = redis.Redis.from_url(url)
+    starter = start(
+        "crawl", site.url("/catalog/?delay=150"), "--frontier", url, "--store", postgres_url,
+        *FAST, cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: len(client.keys("crawler:*:lease:*")) == 1)  # it crawls
+        redis_server.freeze()
+        time.sleep(1)  # a Redis call is under way
+        starter.send_signal(signal.SIGINT)
+        interrupted = time.monotonic()
+        code, _, err = finish_printed(starter, timeout=120)
+        took = time.monotonic() - interrupted
+    finally:
+        redis_server.thaw()
+        if starter.poll() is None:
+            starter.kill()
+            starter.communicate()
+    assert took < 3 * SOCKET_TIMEOUT + 3, took
+    assert "Traceback" not in err, err[-3000:]
+    assert "frontier_unreachable" not in err, err[-3000:]  # stopped by Ctrl-C, not the outage
+    [run], _ = stored(postgres_url)
+    assert run["finish_reason"] == "shutdown", code
+
+
+def test_a_frozen_redis_at_start_is_one_error_line_within_the_socket_timeout(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """``crawler crawl --frontier`` and ``crawler worker`` ping Redis first: a frozen
+    one is an ``error:`` line after one socket timeout (plus the command's start),
+    exit 2, as for a Redis that is down."""
+    url = redis_server.url
+    store = "postgresql://nobody@127.0.0.1:9/none"  # never opened: Redis is asked first
+    redis_server.freeze()
+    try:
+        started = time.monotonic()
+        processes = [
+            start(
+                "crawl", "http://127.0.0.1:9/", "--frontier", url, "--store", store, cwd=tmp_path
+            ),
+            start("worker", url, cwd=tmp_path),
+        ]
+        results = [finish(p, timeout=120) for p in processes]
+        took = time.monotonic() - started
+    finally:
+        redis_server.thaw()
+    assert took < SOCKET_TIMEOUT + 6, took  # the interpreter's start: 1-3 s, two at once
+    for (code, err), option in zip(results, ("--frontier URL", "REDIS_URL"), strict=True):
+        assert code == 2, err[-3000:]
+        [line] = err.strip().splitlines()
+        assert line == (
+            f"error: the frontier's Redis at {url} did not answer within 3 s (Timeout "
+            "reading from socket; CRAWLER_FRONTIER_SOCKET_TIMEOUT): check that it runs "
+            f"and is reachable, or give another {option}"
+        ), line
+
+
+def test_a_crawl_goes_on_when_its_frozen_redis_resumes(
+    site: TinySite, redis_server: RedisServer, postgres_url: str, tmp_path: Path
+) -> None:
+    """Redis hung for longer than a socket timeout, then resumed (within the outage
+    timeout): the outage is logged and its end said, and the crawl finishes with
+    every page stored once (a pop given up on that Redis ran after all is queued
+    again: SharedCrawl.requeue_unknown)."""
+    redis_server.flush()
+    url = redis_server.url
+    client = redis.Redis.from_url(url)
+    starter = start(
+        "crawl", site.url("/catalog/?delay=150"), "--frontier", url, "--store", postgres_url,
+        *FAST, cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: len(client.keys("crawler:*:lease:*")) == 1)  # it crawls
+        redis_server.freeze()
+        time.sleep(SOCKET_TIMEOUT + 1)
+        redis_server.thaw()
+        code, err = finish(starter, timeout=120)
+    finally:
+        redis_server.thaw()
+        if starter.poll() is None:
+            starter.kill()
+            starter.communicate()
+    assert code == 0, err[-3000:]
+    assert err.count("does not answer (TimeoutError") == 1, err[-3000:]
+    assert "answers again after" in err, err[-3000:]
+    assert_every_page_stored_once(postgres_url)

@@ -41,6 +41,7 @@ from crawler.outcome import CONFIG_ERROR, STORE_FAILED, outcome_file
 from crawler.pipelines.store import check_store_opens
 from crawler.redaction import redact_url
 from crawler.runner import check_spider_settings, project_settings, run_spider
+from crawler.settingscheck import check_types
 from crawler.storage.sql import SqlStore, check_store_url, display_url
 
 if TYPE_CHECKING:
@@ -108,7 +109,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _prepare(args: argparse.Namespace) -> tuple[Settings, dict[str, Any]]:
-    client = connect(args.redis_url, option="REDIS_URL")  # a ConfigError naming the server
+    # Redis's answers are awaited CRAWLER_FRONTIER_SOCKET_TIMEOUT seconds (this worker's -s)
+    local = project_settings(scrapy_overrides(args))
+    check_types(local, "CRAWLER_FRONTIER_SOCKET_TIMEOUT")
+    timeout = local.getfloat("CRAWLER_FRONTIER_SOCKET_TIMEOUT")
+    client = connect(args.redis_url, timeout, option="REDIS_URL")  # a ConfigError naming it
     deadline = time.monotonic() + max(args.wait, 0.0)
     while True:
         try:

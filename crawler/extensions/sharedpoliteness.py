@@ -43,8 +43,12 @@ delay is taken by the browser's worker thread right before it navigates
 ``NavigationGate`` does, since a cold browser can take a second to send its
 request.
 
-Redis unreachable while crawling: the request goes ahead with this process's
-own politeness only, counted; the next request asks Redis again.  Each outage
+Redis unreachable while crawling (refused, or no answer within
+``CRAWLER_FRONTIER_SOCKET_TIMEOUT`` seconds, never retried by redis-py:
+:func:`crawler.frontier.shared.client_options`): the request goes ahead with
+this process's own politeness only, counted; the next request asks Redis again
+(an ask that timed out may still be run by Redis once it resumes: the lease it
+grants then goes with the slot's next ask, as one given back).  Each outage
 is warned about once, at its first failed call, and said over at the first
 call that works again (as the frontier's own: :mod:`crawler.frontier.outage`).
 
@@ -78,7 +82,8 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.misc import load_object
 
-from crawler.frontier.shared import env_password
+from crawler.default_settings import CRAWLER_FRONTIER_SOCKET_TIMEOUT
+from crawler.frontier.shared import client_options, env_password
 from crawler.redaction import redact_text
 
 if TYPE_CHECKING:
@@ -169,10 +174,6 @@ POLL_INTERVAL = 0.05
 #: along (one round trip for both).
 RELEASE_DELAY = 0.005
 
-#: Seconds to connect to Redis and to wait for an answer: an unreachable server
-#: fails the ask (the request goes ahead, counted) instead of holding it forever.
-REDIS_TIMEOUTS = {"socket_connect_timeout": 5.0, "socket_timeout": 10.0}
-
 STATS = "crawler/shared_politeness"
 
 
@@ -205,11 +206,21 @@ class Lease:
 class SharedPoliteness:
     """``lease = await shared.acquire(key, slot)`` ... ``await shared.release(lease)``."""
 
-    def __init__(self, crawler: Crawler, url: str, prefix: str, lease_time: float) -> None:
+    def __init__(
+        self,
+        crawler: Crawler,
+        url: str,
+        prefix: str,
+        lease_time: float,
+        socket_timeout: float = CRAWLER_FRONTIER_SOCKET_TIMEOUT,
+    ) -> None:
         self.crawler = crawler
         self.url = url
         self.prefix = prefix
         self.lease_ms = max(1, round(lease_time * 1000))
+        # seconds to connect and for each answer, no retry (client_options): a Redis
+        # down or hung fails the ask (the request goes ahead, counted) within this
+        self.socket_timeout = socket_timeout
         self._client: redis.asyncio.Redis | None = None
         self._loaded: _Scripts | None = None
         self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -249,7 +260,9 @@ class SharedPoliteness:
                 "DOWNLOADER is %s",
                 settings["DOWNLOADER"],
             )
-        extension = cls(crawler, url, prefix, lease_time)
+        extension = cls(
+            crawler, url, prefix, lease_time, settings.getfloat("CRAWLER_FRONTIER_SOCKET_TIMEOUT")
+        )
         crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
         return extension
@@ -272,7 +285,9 @@ class SharedPoliteness:
         if self._client is None:
             # Created in the running loop (the asyncio reactor's), where it is used.
             self._client = redis.asyncio.from_url(
-                self.url, password=env_password(self.url), **REDIS_TIMEOUTS
+                self.url,
+                password=env_password(self.url),
+                **client_options(self.socket_timeout, asynchronous=True),
             )
         return self._client
 
@@ -324,6 +339,7 @@ class SharedPoliteness:
         turn.users += 1
         started = time.monotonic()
         waited = False
+        released: list[str] = []
         try:
             async with turn.lock:
                 while True:
@@ -343,6 +359,10 @@ class SharedPoliteness:
                         timeout = min(int(wait_ms) / 1000, POLL_INTERVAL)
                         await asyncio.wait_for(turn.freed.wait(), timeout)
         except (redis.RedisError, OSError) as e:
+            if isinstance(e, redis.TimeoutError):
+                # Sent to a Redis that hung: it may run the script when it resumes and
+                # grant the lease, which the slot's next ask removes (as one given back).
+                self._releasing.setdefault(leases_key, []).extend([*released, lease.id])
             self._redis_failed(e)
             return None
         finally:
@@ -370,7 +390,9 @@ class SharedPoliteness:
             with self._sync_lock:
                 if self._sync_client is None:
                     self._sync_client = redis.Redis.from_url(
-                        self.url, password=env_password(self.url), **REDIS_TIMEOUTS
+                        self.url,
+                        password=env_password(self.url),
+                        **client_options(self.socket_timeout),
                     )
                     self._sync_turn = self._sync_client.register_script(TURN)
                 turn = self._sync_turn

@@ -68,7 +68,9 @@ class FrontierDupeFilter(RFPDupeFilter):
         crawler = spider.crawler
         settings = crawler.settings
         return cls(
-            connect(settings["CRAWLER_FRONTIER"]),
+            connect(
+                settings["CRAWLER_FRONTIER"], settings.getfloat("CRAWLER_FRONTIER_SOCKET_TIMEOUT")
+            ),
             f"{settings['CRAWLER_FRONTIER_PREFIX']}:seen",
             settings.getbool("DUPEFILTER_DEBUG"),
             fingerprinter=crawler.request_fingerprinter,

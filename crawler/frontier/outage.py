@@ -2,13 +2,16 @@
 
 One :class:`Outage` per worker (the scheduler's).  Every Redis call of the
 scheduler that fails with a connection error (``redis.RedisError``,
-``OSError``) reports it with :meth:`Outage.failed`; the next one that works
-with :meth:`Outage.ended`.  The first failure of an outage is logged (WARNING),
-then at most one line every :data:`LOG_EVERY` seconds while it lasts, and one
-when it ends.  Once Redis has failed for ``CRAWLER_FRONTIER_OUTAGE_TIMEOUT``
-seconds without a call that worked, :meth:`Outage.failed` answers ``True``: the
-scheduler closes the spider with the finish reason
-:data:`crawler.outcome.FRONTIER_UNREACHABLE_REASON`, a failed verdict.
+``OSError``: refused, or no answer within ``CRAWLER_FRONTIER_SOCKET_TIMEOUT``
+seconds, a ``redis.TimeoutError``) reports it with :meth:`Outage.failed`; the
+next one that works with :meth:`Outage.ended`.  redis-py does not retry
+(:func:`crawler.frontier.shared.client_options`): this is the retry.  The
+first failure of an outage is logged (WARNING), then at most one line every
+:data:`LOG_EVERY` seconds while it lasts, and one when it ends.  Once Redis
+has failed for ``CRAWLER_FRONTIER_OUTAGE_TIMEOUT`` seconds without a call
+that worked, :meth:`Outage.failed` answers ``True``: the scheduler closes the
+spider with the finish reason :data:`crawler.outcome.FRONTIER_UNREACHABLE_REASON`,
+a failed verdict.
 
 Stats: ``frontier/redis_errors`` (failed calls), ``frontier/outages``
 (outages begun), ``frontier/error`` (the last error, no password).

@@ -37,7 +37,15 @@ lists the keys).  What this adds to scrapy-redis:
 
 * **Redis unreachable** (:mod:`crawler.frontier.outage`): a failed call is
   logged once per outage (then every 10 s at most), counted, and tried again at
-  the next poll; a request to queue waits in this worker until Redis answers.
+  the next poll (during an outage, one every ``CRAWLER_FRONTIER_SOCKET_TIMEOUT``
+  seconds at most, none once the spider is closing); a request to queue waits
+  in this worker until Redis answers (while an outage lasts, only the poll asks
+  Redis).  A call fails when Redis refuses the connection or does not answer
+  within ``CRAWLER_FRONTIER_SOCKET_TIMEOUT`` seconds (hung: its host frozen, a
+  network partition), never retried by redis-py
+  (:func:`~crawler.frontier.shared.client_options`): it runs on the reactor
+  thread, blocked meanwhile.  A call that timed out may still run once Redis
+  resumes (a pop's leases: see below).
   After ``CRAWLER_FRONTIER_OUTAGE_TIMEOUT`` seconds without an answer the
   spider closes with the finish reason ``frontier_unreachable`` (a failure),
   as it does when the crawl's ``meta`` key is gone (Redis restarted empty),
@@ -46,7 +54,7 @@ lists the keys).  What this adds to scrapy-redis:
   timeout, then ran it) leased requests this worker never got: after a failed
   pop, and every :data:`STATS_INTERVAL` seconds, the leases Redis holds for
   this worker that it does not hold are queued again
-  (:meth:`~crawler.frontier.shared.SharedCrawl.reclaim`).
+  (:meth:`~crawler.frontier.shared.SharedCrawl.requeue_unknown`).
 
 Stats: ``frontier/leased``, ``frontier/released``, ``frontier/requeued``
 (requests of dead workers put back by this one), ``frontier/reclaimed`` (this
@@ -107,6 +115,7 @@ class FrontierScheduler(Scheduler):
         poll_interval: float,
         idle_timeout: float,
         outage: Outage | None = None,
+        retry_interval: float = 0.0,
     ) -> None:
         super().__init__(
             server=shared.client,
@@ -140,6 +149,11 @@ class FrontierScheduler(Scheduler):
         self.outage = outage or Outage("", 60.0, crawler.stats)
         self._unqueued: deque[Request] = deque()  # to queue once Redis answers again
         self._gave_up = False  # Redis did not answer for the outage timeout: closing
+        # seconds between two polls during an outage (the socket timeout): a hung Redis
+        # holds the reactor for each failed call, at most half of the time then
+        self.retry_interval = retry_interval
+        self._failed_at = 0.0  # monotonic time the last failed call ended
+        self._queued = 0  # requests in the shared queue at the last poll
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -157,6 +171,7 @@ class FrontierScheduler(Scheduler):
                 settings.getfloat("CRAWLER_FRONTIER_OUTAGE_TIMEOUT"),
                 crawler.stats,
             ),
+            settings.getfloat("CRAWLER_FRONTIER_SOCKET_TIMEOUT"),
         )
 
     def open(self, spider: Spider) -> None:
@@ -184,22 +199,24 @@ class FrontierScheduler(Scheduler):
     def close(self, reason: str) -> None:
         if self._loop is not None and self._loop.running:
             self._loop.stop()
-        try:
-            if not self._seeded and not self._late:
-                # Closed before its start request was queued (a store error...): the
-                # workers waiting for it may close when idle.
-                self.shared.mark_seeded()
-            self._release_done()
-        except REDIS_DOWN as e:  # its leases expire: another worker queues them again
-            self.outage.failed(e)
+        # Redis down (an outage under way, or this call fails): this worker's leases
+        # expire, and another worker queues their requests again.
+        if self.outage.since is None:  # else no call to wait a socket timeout for
+            try:
+                if not self._seeded and not self._late:
+                    # Closed before its start request was queued (a store error...): the
+                    # workers waiting for it may close when idle.
+                    self.shared.mark_seeded()
+                self._release_done()
+            except REDIS_DOWN as e:
+                self.outage.failed(e)
         super().close(reason)  # persist: nothing deleted
 
     def __len__(self) -> int:
-        try:
-            queued = len(self.queue)
-        except REDIS_DOWN:
-            queued = 0
-        return queued + len(self._local) + len(self._popped) + len(self._unqueued)
+        """The shared queue's length at the last poll, plus this worker's requests
+        waiting: no Redis call (the progress line asks at every redraw, on the
+        reactor thread, Redis up or hung)."""
+        return self._queued + len(self._local) + len(self._popped) + len(self._unqueued)
 
     def enqueue_request(self, request: Request) -> bool:
         """Queue ``request`` unless its fingerprint is in the shared seen set: one
@@ -207,6 +224,9 @@ class FrontierScheduler(Scheduler):
         none for one this process knows was seen (:class:`FrontierDupeFilter`'s cache)."""
         if self._done:  # a worker that joined a finished crawl (its start request)
             return False
+        if self.outage.since is not None:  # Redis is down: the next poll that reaches it
+            self._unqueued.append(request)  # queues it (one failed call per poll, not per link)
+            return True
         try:
             return self._enqueue(request)
         except REDIS_DOWN as e:  # queued once Redis answers again (_poll_once)
@@ -292,6 +312,10 @@ class FrontierScheduler(Scheduler):
     # -- every CRAWLER_FRONTIER_POLL_INTERVAL seconds ---------------------------
 
     def _poll(self) -> None:
+        if self.outage.since is not None and (
+            time.monotonic() - self._failed_at < self.retry_interval or self._closing()
+        ):
+            return  # Redis is down: the engine's turn (downloads, Ctrl-C, closing) first
         try:
             self._poll_once()
         except REDIS_DOWN as e:  # try again at the next poll
@@ -304,6 +328,7 @@ class FrontierScheduler(Scheduler):
     def _redis_failed(self, error: BaseException) -> None:
         """A Redis call failed (:class:`~crawler.frontier.outage.Outage`); after the
         outage timeout, close the spider (``frontier_unreachable``)."""
+        self._failed_at = time.monotonic()
         if self.outage.failed(error):
             self._give_up(
                 "The frontier's Redis at %s did not answer for %g s "
@@ -336,6 +361,7 @@ class FrontierScheduler(Scheduler):
         if self._reclaim_due or now - self._reclaimed >= STATS_INTERVAL:
             self._reclaim()
         queued, leased, requeued, dead = shared.survey()
+        self._queued = queued
         if requeued or dead:
             self.stats.inc_value("frontier/requeued", requeued)
             self.stats.inc_value("frontier/dead_workers", len(dead))
@@ -399,13 +425,13 @@ class FrontierScheduler(Scheduler):
 
     def _reclaim(self) -> None:
         """Queue again the leases Redis holds for this worker that it does not know
-        of (:meth:`SharedCrawl.reclaim`): a pop whose answer was lost (a connection
+        of (:meth:`SharedCrawl.requeue_unknown`): a pop whose answer was lost (a connection
         that timed out while Redis hung, after Redis ran it) leased requests nobody
         would fetch or release, and the crawl would never be idle.  After a failed
         pop, and every :data:`STATS_INTERVAL` seconds; stat ``frontier/reclaimed``."""
         held = [*self._leases, *(f for f, _ in self._popped)]
         held += [field for _, field in self._uncommitted] + self._unreleased
-        reclaimed = self.shared.reclaim(held)
+        reclaimed = self.shared.requeue_unknown(held)
         self._reclaim_due = False
         self._reclaimed = time.monotonic()
         if reclaimed:
@@ -441,6 +467,12 @@ class FrontierScheduler(Scheduler):
         engine: Any = getattr(self.crawler, "engine", None)
         slot = getattr(engine, "_slot", None)
         return getattr(slot, "inprogress", None)
+
+    def _closing(self) -> bool:
+        """Whether the engine is closing the spider (Scrapy's ``_slot.closing``, set
+        while it waits for the requests in progress: no public API tells)."""
+        engine: Any = getattr(self.crawler, "engine", None)
+        return getattr(getattr(engine, "_slot", None), "closing", None) is not None
 
     def _wake_engine(self) -> None:
         engine: Any = getattr(self.crawler, "engine", None)

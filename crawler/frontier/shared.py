@@ -43,6 +43,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from crawler.default_settings import CRAWLER_FRONTIER_SOCKET_TIMEOUT
 from crawler.exceptions import ConfigError
 from crawler.redaction import MASKER, NOT_SECRET_NAME, SECRET_NAME, redact_text, redact_url
 
@@ -90,23 +91,22 @@ end
 return added
 """
 
-# Put back in the queue this worker's leases it does not know of: KEYS lease hash,
-# queue; ARGV the lease fields the worker holds.  A lease it does not hold is one
-# whose pop's answer it never got (Redis ran the script, then the connection timed
-# out): nobody would ever fetch or release it.  Returns how many were put back.
-_RECLAIM = """
-local held = {}
-for i = 1, #ARGV do held[ARGV[i]] = true end
+# Put back in the queue the requests leased to a worker that it does not know it
+# holds (a pop it gave up on, run by Redis after all): KEYS lease hash, queue; ARGV
+# the fields the worker holds.  Returns how many were put back.
+_REQUEUE_UNKNOWN = """
+local known = {}
+for i = 1, #ARGV do known[ARGV[i]] = true end
 local f = redis.call('HGETALL', KEYS[1])
-local n = 0
+local requeued = 0
 for i = 1, #f, 2 do
-  if not held[f[i]] then
+  if not known[f[i]] then
     redis.call('ZADD', KEYS[2], string.match(f[i], ':(.*)$'), f[i + 1])
     redis.call('HDEL', KEYS[1], f[i])
-    n = n + 1
+    requeued = requeued + 1
   end
 end
-return n
+return requeued
 """
 
 # Renew a worker's liveness: KEYS alive, workers; ARGV worker, ttl (ms).
@@ -223,12 +223,44 @@ def joinable_url(url: str) -> tuple[str, bool]:
     return store_without_password(url), bool(urlsplit(url).password or env_password(url))
 
 
-def connect(url: str, timeout: float = 10.0, option: str = "--frontier") -> redis.Redis:
+def client_options(timeout: float, *, asynchronous: bool = False) -> dict[str, Any]:
+    """The redis-py options of every client of the frontier's Redis: ``timeout``
+    seconds (``CRAWLER_FRONTIER_SOCKET_TIMEOUT``) to connect and for each answer,
+    and no retry of redis-py's own (``retry_on_timeout`` off, ``Retry`` of 0
+    retries; ``asynchronous``: the ``redis.asyncio`` one).  A call to a Redis
+    that is down or hung thus fails within ``timeout`` with a
+    ``redis.ConnectionError`` / ``redis.TimeoutError``, and the caller's outage
+    handling is the retry (:mod:`crawler.frontier.outage`): these calls run on
+    the crawl's reactor thread, which a retrying call would hold for minutes."""
+    from redis.backoff import NoBackoff
+
+    if asynchronous:
+        from redis.asyncio.retry import Retry as AsyncRetry
+
+        retry: Any = AsyncRetry(NoBackoff(), 0)
+    else:
+        from redis.retry import Retry
+
+        retry = Retry(NoBackoff(), 0)
+    return {
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+        "retry_on_timeout": False,
+        "retry": retry,
+    }
+
+
+def connect(
+    url: str, timeout: float = CRAWLER_FRONTIER_SOCKET_TIMEOUT, option: str = "--frontier"
+) -> redis.Redis:
     """A client of the Redis at ``url`` (``redis://HOST:PORT/DB``), pinged once;
     the password is the URL's, else :data:`PASSWORD_ENV`'s (:func:`env_password`).
+    Each call fails after ``timeout`` seconds without an answer
+    (:func:`client_options`: ``CRAWLER_FRONTIER_SOCKET_TIMEOUT``), not retried.
 
     Raises :class:`~crawler.exceptions.ConfigError` naming the server (its
-    password masked) when it cannot be reached or refuses the login, with a
+    password masked) when it cannot be reached, does not answer within
+    ``timeout`` or refuses the login, with a
     hint that fits the error and names where the URL was given (``option``:
     ``--frontier`` for ``crawler crawl``, ``REDIS_URL`` for ``crawler worker``)."""
     # Here, not at the top: every crawl imports this module, few have a frontier.
@@ -241,9 +273,7 @@ def connect(url: str, timeout: float = 10.0, option: str = "--frontier") -> redi
         client = redis.Redis.from_url(
             url,
             password=password,  # the URL's own, when it has one, wins (redis-py)
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry_on_timeout=True,
+            **client_options(timeout),
         )
         client.ping()
     except ValueError as e:
@@ -260,7 +290,13 @@ def connect(url: str, timeout: float = 10.0, option: str = "--frontier") -> redi
         raise ConfigError(
             f"the frontier's Redis at {shown} refused the login ({_sentence(e)}): {hint}"
         ) from None
-    except (redis.ConnectionError, redis.TimeoutError) as e:
+    except redis.TimeoutError as e:  # hung (its host frozen, a partition) or overloaded
+        raise ConfigError(
+            f"the frontier's Redis at {shown} did not answer within {timeout:g} s "
+            f"({_sentence(e)}; CRAWLER_FRONTIER_SOCKET_TIMEOUT): check that it runs and "
+            f"is reachable, or give another {where}"
+        ) from None
+    except redis.ConnectionError as e:
         raise ConfigError(
             f"cannot reach the frontier's Redis at {shown} ({_sentence(e)}): start "
             f"redis-server there or give another {where}"
@@ -370,13 +406,13 @@ class SharedCrawl:
         self.worker = worker
         self.lease_timeout = lease_timeout
         self._pop = client.register_script(_POP)
-        self._reclaim = client.register_script(_RECLAIM)
         self._queue_new = client.register_script(_QUEUE_NEW)
         self._beat = client.register_script(_BEAT)
         self._survey = client.register_script(_SURVEY)
         self._close = client.register_script(_CLOSE)
         self._join = client.register_script(_JOIN)
         self._last = client.register_script(_LAST)
+        self._requeue_unknown = client.register_script(_REQUEUE_UNKNOWN)
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> SharedCrawl | None:
@@ -386,7 +422,7 @@ class SharedCrawl:
             return None
         worker = settings.get("CRAWLER_FRONTIER_WORKER") or _process_worker_id()
         return cls(
-            connect(url),
+            connect(url, settings.getfloat("CRAWLER_FRONTIER_SOCKET_TIMEOUT")),
             settings.get("CRAWLER_FRONTIER_PREFIX"),
             worker,
             settings.getfloat("CRAWLER_FRONTIER_LEASE_TIMEOUT"),
@@ -463,6 +499,17 @@ class SharedCrawl:
         )
         return [(result[i].decode(), result[i + 1]) for i in range(0, len(result), 2)]
 
+    def requeue_unknown(self, held: Iterable[str]) -> int:
+        """Put back in the queue the requests leased to this worker whose lease
+        fields are not in ``held`` (those it holds); returns how many.
+
+        A pop that timed out here may still run in Redis (the command was sent:
+        a Redis that hung, then resumed, runs it), leasing requests this worker
+        never got: a live worker's leases never expire, and the crawl would
+        never look idle.  The scheduler calls it after a failed pop and every few
+        seconds."""
+        return int(self._requeue_unknown(keys=[self.lease_key, self.queue_key], args=list(held)))
+
     def queue_new(self, fingerprint: bytes, score: float, data: bytes, force: bool = False) -> bool:
         """Add ``fingerprint`` to the seen set and, if it was not there (or with
         ``force``), queue the request ``data`` with ``score`` (minus its priority):
@@ -471,11 +518,6 @@ class SharedCrawl:
             keys=[self.key("seen"), self.queue_key], args=[fingerprint, score, data, int(force)]
         )
         return bool(added)
-
-    def reclaim(self, held: Iterable[str]) -> int:
-        """Queue again this worker's leases not in ``held`` (the lease fields it
-        holds): those of a pop whose answer was lost (:data:`_RECLAIM`); how many."""
-        return int(self._reclaim(keys=[self.lease_key, self.queue_key], args=list(held)))
 
     def release(self, fields: Iterable[str]) -> None:
         """The leased requests ``fields`` are done (their pages handled, the requests
