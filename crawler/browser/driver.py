@@ -114,6 +114,7 @@ class DriverHandle:
     browser_pid: int | None = None
     netns: NetnsLink | None = None  # chromedriver's private network namespace
     starter: subprocess.Popen[bytes] | None = None  # starts Chromium (crawler.browser.confine)
+    remote: bool = False  # a session on a remote node (SELENIUM_REMOTE_URL): nothing local
     closed: bool = field(default=False, init=False)
 
     @property
@@ -121,17 +122,31 @@ class DriverHandle:
         """Paths of the private dirs: the session dir (HOME, TMPDIR, profile) first."""
         return [d.path for d in self.dirs]
 
+    def set_remote_timeout(self, seconds: float) -> None:
+        """Seconds each later command to a remote node may wait for the node's answer
+        (Selenium's ``ClientConfig.timeout``, read at every request; rounded up to
+        whole seconds, its type).  No-op for a local driver."""
+        if self.remote:
+            self.driver.command_executor.client_config.timeout = math.ceil(seconds)
+
     def abandon(self) -> None:
         """Forget a remote session whose node is gone: no quit (it would wait on a
-        dead machine), nothing local to kill.  Never raises."""
+        dead machine), nothing local to kill; the client's idle connections to the
+        node are closed (no network I/O).  Never raises."""
         self.closed = True
+        with contextlib.suppress(Exception):
+            self.driver.command_executor.close()
 
     def close(self) -> None:
-        """Quit the driver; kill whatever survived; remove the temp dirs.  Never raises."""
+        """Quit the driver; kill whatever survived; remove the temp dirs.  Never raises.
+
+        A remote session's delete waits at most :data:`REMOTE_QUIT_TIMEOUT` for the
+        node: one that froze is not waited on for a command's whole timeout."""
         if self.closed:
             return
         self.closed = True
         with contextlib.suppress(Exception):
+            self.set_remote_timeout(REMOTE_QUIT_TIMEOUT)
             self.driver.quit()
         victims: list[int] = []
         for pid in (self.browser_pid, self.driver_pid):
@@ -348,9 +363,9 @@ def create_driver(config: BrowserConfig, remote_url: str | None = None) -> Drive
         driver = webdriver.Remote(
             command_executor=_without_userinfo(url),
             options=remote_options,
-            client_config=_client_config(url, config.page_load_timeout + REMOTE_MARGIN),
+            client_config=_client_config(url, remote_timeout(config.page_load_timeout)),
         )
-        return DriverHandle(driver=driver, cdp=False)
+        return DriverHandle(driver=driver, cdp=False, remote=True)
 
     browser_path, driver_path = config.local_executables()
     user = browser_user() if config.browser == "chromium" else None
@@ -549,6 +564,19 @@ def _without_userinfo(url: str) -> str:
 #: Seconds a remote command may take beyond ``SELENIUM_PAGE_LOAD_TIMEOUT`` (the
 #: longest a navigation or script is allowed) before the node counts as silent.
 REMOTE_MARGIN = 60.0
+
+#: Seconds a remote session's delete (``driver.quit()``) may wait for the node.  A
+#: chromedriver quits its browser in well under a second; a Grid forwards the
+#: delete to its node.  Not tied to the page-load timeout: a quit loads no page.
+REMOTE_QUIT_TIMEOUT = 10.0
+
+
+def remote_timeout(page_load_timeout: float) -> float:
+    """Seconds a command to a remote node may wait for its answer, for a render whose
+    page-load (and script) timeout is ``page_load_timeout`` seconds: that plus
+    :data:`REMOTE_MARGIN`.  Past it the command fails (urllib3's
+    ``ReadTimeoutError``) and the pool probes the node (:func:`node_unreachable`)."""
+    return page_load_timeout + REMOTE_MARGIN
 
 
 def _client_config(url: str, timeout: float) -> ClientConfig:

@@ -52,7 +52,7 @@ from crawler.browser.document import (
     document_outcome,
     net_error_from_message,
 )
-from crawler.browser.driver import create_driver
+from crawler.browser.driver import create_driver, remote_timeout
 from crawler.browser.pagehooks import PageHooks
 from crawler.browser.result import Dialog, RenderResult, RenderSpec
 from crawler.exceptions import (
@@ -104,8 +104,13 @@ def is_fatal(exc: BaseException) -> bool:
             "NoSuchWindowException",
             "SessionNotCreatedException",
         )
-    # urllib3's MaxRetryError / ProtocolError, ConnectionError, socket errors:
-    # the driver process does not answer any more.
+    return node_silent(exc)
+
+
+def node_silent(exc: BaseException) -> bool:
+    """Whether ``exc`` says the driver did not answer at all: urllib3's
+    ``MaxRetryError`` / ``ReadTimeoutError`` / ``ProtocolError``, a refused or reset
+    connection, a socket error (not an answer with an error in it)."""
     return isinstance(exc, OSError) or type(exc).__module__.startswith("urllib3")
 
 
@@ -167,7 +172,10 @@ class BrowserSession:
             if self._handle.cdp:
                 self._prepare_browser()
         except Exception as e:
-            self.quit()
+            if self._handle.remote and node_silent(e):
+                self.abandon()  # a quit would wait on the node that just did not answer
+            else:
+                self.quit()
             raise BrowserStartError(
                 f"could not prepare {self.config.browser}: {type(e).__name__}: {first_line(e)}"
             ) from e
@@ -206,8 +214,14 @@ class BrowserSession:
         try:
             try:
                 result = self._render(spec, navigation)
-            finally:
-                closed = self._close_other_windows()
+            except Exception as e:
+                # A session that is done for is not asked about its windows: on a
+                # node that stopped answering, that would wait out the command
+                # timeout a second time.
+                if not (self.broken or is_fatal(e)):
+                    self._close_other_windows()
+                raise
+            closed = self._close_other_windows()
             result.windows_closed = closed
             if closed:
                 result.notes.append(f"closed {closed} window(s) the page opened")
@@ -447,7 +461,12 @@ class BrowserSession:
     # -- robust renders: navigation, the main document, windows ---------------
 
     def _set_timeouts(self, seconds: float) -> None:
+        """Page-load and script timeouts of ``seconds``; on a remote node each command
+        then waits at most :func:`~crawler.browser.driver.remote_timeout` of them (a
+        request's own ``page_load_timeout`` moves that bound with it)."""
         if seconds != self._timeouts:
+            assert self._handle is not None
+            self._handle.set_remote_timeout(remote_timeout(seconds))
             self.driver.set_page_load_timeout(seconds)
             self.driver.set_script_timeout(seconds)
             self._timeouts = seconds

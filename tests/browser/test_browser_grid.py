@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from crawler.addon import framework_settings
 from crawler.browser.config import BrowserConfig
-from crawler.browser.driver import kill_by_home, node_unreachable
+from crawler.browser.driver import PROBE_TIMEOUT, kill_by_home, node_unreachable, remote_timeout
 from crawler.browser.pool import BrowserPool
 from crawler.browser.request import BrowserOptions
 from crawler.browser.result import RenderSpec
@@ -111,7 +111,14 @@ class Node:
         if self._held is None:
             self._held = HeldPort(self.port, reuse=True)
 
+    def freeze(self) -> None:
+        """The machine stops answering without closing anything: chromedriver is
+        SIGSTOPped (its browsers run on; connections stay open, no answer comes)."""
+        os.kill(self.process.pid, signal.SIGSTOP)
+
     def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            os.kill(self.process.pid, signal.SIGCONT)  # a frozen one, to take its SIGTERM
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
             try:
@@ -143,9 +150,13 @@ class DirectReactor:
         f(*args)
 
 
-def _arguments(site: TinySite, root: str, remote: str) -> list[str]:
+def _arguments(
+    site: TinySite, root: str, remote: str, *settings: str, start: str | None = None
+) -> list[str]:
+    """``crawler crawl`` arguments: the catalogue (``start``: another URL), then
+    ``settings`` (``NAME=VALUE``, after the defaults here, so they win)."""
     return [
-        site.url(f"/catalog/?size={SIZE}"),
+        start or site.url(f"/catalog/?size={SIZE}"),
         "--render",
         "always",
         "--store",
@@ -166,6 +177,7 @@ def _arguments(site: TinySite, root: str, remote: str) -> list[str]:
         "SELENIUM_ALLOWED_HOSTS=127.0.0.1",
         "-s",
         "SELENIUM_PAGE_LOAD_TIMEOUT=15",
+        *(arg for setting in settings for arg in ("-s", setting)),
     ]
 
 
@@ -224,6 +236,71 @@ def test_a_node_killed_mid_crawl_loses_no_render(
     assert "Traceback" not in text
     assert f"browser node 127.0.0.1:{a.port} is out for 30 s" in text
     assert processes_under(browser_root) == []
+
+
+@needs_chromium
+def test_a_node_frozen_mid_crawl_costs_a_render_at_most_the_documented_bound(
+    tinysite: TinySite, browser_root: str, tmp_path: Path
+) -> None:
+    """Node a's chromedriver is SIGSTOPped while it renders: no answer, no reset.
+    The render on it moves to node b within SELENIUM_PAGE_LOAD_TIMEOUT + 60 s (the
+    command's wait, ``remote_timeout``) + 3 s (the ``/status`` probe), the README's
+    bound; the crawl ends with every page rendered once and no browser left."""
+    page_load_timeout = 5.0
+    bound = remote_timeout(page_load_timeout) + PROBE_TIMEOUT  # 68 s
+    size = 8  # 9 pages; each waits 1.5 s for the server, so node a is busy when frozen
+    with _nodes(browser_root, 2) as (a, b):
+        arguments = _arguments(
+            tinysite,
+            browser_root,
+            f"{a.url}, {b.url}",
+            "SELENIUM_POOL_SIZE=2",
+            "SELENIUM_REMOTE_MAX_SESSIONS=1",  # one session on each node
+            f"SELENIUM_PAGE_LOAD_TIMEOUT={page_load_timeout:g}",
+            start=tinysite.url(f"/catalog/?size={size}&delay=1500"),
+        )
+        log = tmp_path / "crawl.log"
+        process = start_crawl(arguments, tmp_path, log)
+        db = tmp_path / "crawl.db"
+        frozen_at = moved_at = None
+        frozen_pages = 0
+        deadline = time.monotonic() + bound + 60
+        while process.poll() is None and time.monotonic() < deadline:
+            if frozen_at is None and page_count(db) >= 1 and a.sessions() and b.sessions():
+                a.freeze()
+                frozen_at = time.monotonic()
+                frozen_pages = page_count(db)
+            if frozen_at is not None and moved_at is None and "went away" in log.read_text():
+                moved_at = time.monotonic()
+            time.sleep(0.1)
+        code = finish(process, timeout=10)
+        text = log.read_text()
+        assert frozen_at is not None and moved_at is not None, text[-3000:]
+        assert code == 0, text[-3000:]
+        deadline = time.monotonic() + 5  # the crawl quit its session on node b
+        while b.browsers() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert b.browsers() == []
+    pages, runs = read_store(db)
+    stats = json.loads(runs[-1]["stats"])
+    waited = moved_at - frozen_at
+    print(f"frozen after {frozen_pages} pages; the render moved {waited:.1f} s later")
+    # Before the fix it was two command timeouts and the probe (2 x 65 + 3 s here).
+    assert waited <= bound + 2, text[-3000:]
+    expected = {tinysite.url(f"/catalog/?size={size}&delay=1500")} | {
+        tinysite.url(f"/catalog/item/{n}.html?size={size}&delay=1500") for n in range(size)
+    }
+    assert {p["url"] for p in pages} == expected  # every page, once each
+    assert all((p["status"], p["rendered"], p["error"]) == (200, 1, None) for p in pages)
+    a_key = f"selenium/nodes/127.0.0.1:{a.port}"
+    assert stats[f"{a_key}/taken_out"] == 1
+    assert stats["selenium/renders_moved"] == 1  # one session on a: one render on it
+    assert stats["selenium/renders"] == size + 1
+    assert not [key for key in stats if key.startswith("selenium/render_failures/")]
+    assert "retry/count" not in stats and "crawler/render_fallbacks" not in stats
+    assert f"browser node 127.0.0.1:{a.port} is out for 30 s: TimeoutError" in text
+    assert "Traceback" not in text
+    assert processes_under(browser_root) == []  # node a's browser went with node a
 
 
 def test_every_node_down_fails_renders_clearly_and_the_crawl_with_a_verdict(
