@@ -21,14 +21,17 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 import redis
+from scrapy.settings import Settings
 from scrapy.statscollectors import StatsCollector
 from scrapy.utils.test import get_crawler
 
+from crawler.commands.crawl import report_crawl
 from crawler.commands.worker import _crawl_to_join
 from crawler.downloadermiddlewares.outcome import OutcomeMiddleware
 from crawler.exceptions import ConfigError
 from crawler.frontier.shared import CRAWLS_KEY, FINISHED_TTL, merge_stats
 from crawler.outcome import SUCCEEDED, Criteria, rejudge
+from crawler.runner import CrawlOutcome
 from crawler.storage.sql import SqlStore
 from fixtures.tinysite.catalog import CatalogApp
 from fixtures.tinysite.server import TinySite
@@ -581,6 +584,27 @@ def test_merged_stats_keep_each_process_s_facts_and_judge_the_run_once() -> None
     collector.set_value("outcome/pages", 0)
     verdict = rejudge(collector, Criteria(), "finished")
     assert [r.code for r in verdict.reasons] == ["no_pages"]
+
+
+def test_a_worker_that_joined_a_finished_crawl_says_so(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The crawl finished between a worker's check at join and its scheduler's open
+    (a review saw "Joining", then "has finished", then "the last worker of crawl ...
+    finishes run 13"): it says there was nothing to do, and names no run to finish."""
+    stats = {
+        "frontier/joined_finished": True,
+        "frontier/last_worker": False,
+        "frontier/crawl_id": "3f2a9c1e7b40",
+        "store/run_id": 13,
+        "finish_reason": "finished",
+    }
+    settings = Settings({"CRAWLER_FRONTIER": "redis://127.0.0.1:1/0"})
+    code = report_crawl(CrawlOutcome("finished", stats), settings, datetime.now(UTC))
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert out == ""
+    assert err == "The crawl 3f2a9c1e7b40 finished as this worker joined it: nothing to do\n"
 
 
 def test_a_worker_judges_its_own_part_without_the_run_s_thresholds() -> None:

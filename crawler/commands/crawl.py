@@ -466,6 +466,14 @@ def report_crawl(outcome: CrawlOutcome, settings: Settings, started: datetime) -
     stopped as ``frontier_unreachable`` prints the ``error:`` line the last
     worker's verdict gives for it."""
     last_worker = outcome.stats.get("frontier/last_worker")
+    if settings.get("CRAWLER_FRONTIER") and outcome.stats.get("frontier/joined_finished"):
+        # It finished between this worker's check at join and its scheduler's open.
+        print(
+            f"The crawl {outcome.stats.get('frontier/crawl_id')} finished as this worker "
+            "joined it: nothing to do",
+            file=sys.stderr,
+        )
+        return outcome.exit_code
     if settings.get("CRAWLER_FRONTIER") and last_worker is None and outcome.run_id is not None:
         # Stopped without leaving the crawl (a second Ctrl-C: Scrapy's unclean
         # shutdown): not known to be last, so no run to report or judge.
