@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -65,15 +66,31 @@ def site() -> Iterator[TinySite]:
         yield served
 
 
-def start(*args: str, cwd: Path) -> subprocess.Popen[str]:
+def start(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "crawler.cli", *args],
         cwd=cwd,
-        env=subprocess_env(),
+        env=env or subprocess_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def join_hint(starter: subprocess.Popen[str]) -> tuple[str, list[str], list[str]]:
+    """The "Shared crawl ID in ...: join it with `crawler worker ...`" line the
+    starting process prints, the lines before it, and the arguments of that
+    command after ``crawler``."""
+    assert starter.stderr is not None
+    seen = []
+    for line in starter.stderr:
+        seen.append(line)
+        if line.startswith("Shared crawl"):
+            break
+    hint = seen[-1]
+    assert "Shared crawl" in hint, "".join(seen)[-3000:]
+    [command] = hint.split("`")[1::2]
+    return hint, seen, command.split()[1:]
 
 
 def wait_for(condition: object, timeout: float = 30) -> None:
@@ -451,30 +468,18 @@ def test_the_join_hint_says_how_to_give_the_store_s_password(
     )  # fmt: skip
     joined: subprocess.Popen[str] | None = None
     try:
-        assert starter.stderr is not None
-        seen = []
-        for line in starter.stderr:
-            seen.append(line)
-            if line.startswith("Shared crawl"):
-                break
-        hint = seen[-1]
+        hint, seen, command = join_hint(starter)
         assert hint.rstrip().endswith(
             "`, the store's password in PGPASSWORD or ~/.pgpass (or --store with the "
             "password in its URL)"
-        ), "".join(seen)[-3000:]
-        [command] = hint.split("`")[1::2]
-        assert command.startswith(f"crawler worker {redis_url} --crawl "), hint
-        argv = [sys.executable, "-m", "crawler.cli", *command.split()[1:], *WORKER_FAST]
+        ), hint
+        assert command[:4] == ["worker", redis_url, "--crawl", command[3]], hint
+        argv = [sys.executable, "-m", "crawler.cli", *command, *WORKER_FAST]
         refused = subprocess.run(
             argv, cwd=tmp_path, env=subprocess_env(), capture_output=True, text=True, check=False
         )
-        joined = subprocess.Popen(
-            argv,
-            cwd=tmp_path,
-            env={**subprocess_env(), "PGPASSWORD": password},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+        joined = start(
+            *command, *WORKER_FAST, cwd=tmp_path, env={**subprocess_env(), "PGPASSWORD": password}
         )
         code, out, err = finish_printed(starter)
         joined_code, joined_out, joined_err = finish_printed(joined)
@@ -740,38 +745,17 @@ def test_a_redis_password_from_rediscli_auth_and_a_pasteable_join_hint(
     joinable = redis_url.replace("redis://", "redis://crawlerpw@")
     frontier = joinable.replace("@", f":{password}@") if given == "url" else joinable
     env = {**subprocess_env(), "REDISCLI_AUTH": password}
-    starter = subprocess.Popen(
-        [
-            sys.executable, "-m", "crawler.cli", "crawl", site.url("/catalog/?delay=150"),
-            "--frontier", frontier, "--store", postgres_url, *FAST,
-        ],
-        cwd=tmp_path,
-        env=env if given == "REDISCLI_AUTH" else subprocess_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    starter = start(
+        "crawl", site.url("/catalog/?delay=150"), "--frontier", frontier,
+        "--store", postgres_url, *FAST,
+        cwd=tmp_path, env=env if given == "REDISCLI_AUTH" else None,
     )  # fmt: skip
     worker: subprocess.Popen[str] | None = None
     try:
-        assert starter.stderr is not None
-        seen = []
-        for line in starter.stderr:
-            seen.append(line)
-            if line.startswith("Shared crawl"):
-                break
-        hint = seen[-1]
-        assert "Shared crawl" in hint, "".join(seen)[-3000:]
+        hint, seen, command = join_hint(starter)
         assert hint.rstrip().endswith(", the Redis password in REDISCLI_AUTH"), hint
-        [command] = hint.split("`")[1::2]
-        assert command.startswith(f"crawler worker {joinable} --crawl "), hint
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "crawler.cli", *command.split()[1:], *WORKER_FAST],
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        assert command[:4] == ["worker", joinable, "--crawl", command[3]], hint
+        worker = start(*command, *WORKER_FAST, cwd=tmp_path, env=env)
         code, out, err = finish_printed(starter)
         worker_code, worker_out, worker_err = finish_printed(worker)
     finally:
@@ -874,6 +858,31 @@ def test_leases_of_a_pop_whose_answer_was_lost_are_queued_again(
 SOCKET_TIMEOUT = 3.0  # CRAWLER_FRONTIER_SOCKET_TIMEOUT's default
 
 
+@contextmanager
+def frozen_crawl(
+    site: TinySite, redis_server: RedisServer, postgres_url: str, cwd: Path, *extra: str
+) -> Iterator[subprocess.Popen[str]]:
+    """A one-process shared crawl of the catalog (150 ms a page, ``extra``: more
+    options), given once it crawls and its Redis is frozen (SIGSTOP); on the way out
+    Redis is thawed, then the crawl killed if it still runs."""
+    redis_server.flush()
+    url = redis_server.url
+    client = redis.Redis.from_url(url)
+    starter = start(
+        "crawl", site.url("/catalog/?delay=150"), "--frontier", url, "--store", postgres_url,
+        *FAST, *extra, cwd=cwd,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: len(client.keys("crawler:*:lease:*")) == 1)  # it crawls
+        redis_server.freeze()
+        yield starter
+    finally:
+        redis_server.thaw()
+        if starter.poll() is None:
+            starter.kill()
+            starter.communicate()
+
+
 def test_redis_frozen_mid_crawl_stops_the_crawl_after_the_outage_timeout(
     site: TinySite, redis_server: RedisServer, postgres_url: str, tmp_path: Path
 ) -> None:
@@ -885,24 +894,11 @@ def test_redis_frozen_mid_crawl_stops_the_crawl_after_the_outage_timeout(
     store's close of the worker and one of the shared politeness (the scheduler
     makes none once closing in an outage): 5 s + 5 socket timeouts, plus 5 s for a
     loaded machine (measured: 12.5 s)."""
-    redis_server.flush()
-    url = redis_server.url
-    client = redis.Redis.from_url(url)
-    starter = start(
-        "crawl", site.url("/catalog/?delay=150"), "--frontier", url, "--store", postgres_url,
-        *FAST, "-s", "CRAWLER_FRONTIER_OUTAGE_TIMEOUT=5", cwd=tmp_path,
-    )  # fmt: skip
-    try:
-        wait_for(lambda: len(client.keys("crawler:*:lease:*")) == 1)  # it crawls
-        redis_server.freeze()
+    outage = ("-s", "CRAWLER_FRONTIER_OUTAGE_TIMEOUT=5")
+    with frozen_crawl(site, redis_server, postgres_url, tmp_path, *outage) as starter:
         frozen = time.monotonic()
         code, _, err = finish_printed(starter, timeout=120)
         took = time.monotonic() - frozen
-    finally:
-        redis_server.thaw()
-        if starter.poll() is None:
-            starter.kill()
-            starter.communicate()
     assert took < 5 + 5 * SOCKET_TIMEOUT + 5, took
     assert code == 1, err[-3000:]
     assert "Traceback" not in err and "exception was never retrieved" not in err, err[-3000:]
@@ -920,26 +916,12 @@ def test_ctrl_c_stops_a_crawl_whose_redis_is_frozen(
     under way fails within a socket timeout, then closing waits for one failed call
     of the store's close of the worker and one of the shared politeness: 3 socket
     timeouts, plus 3 s for a loaded machine (measured: 5.3 s)."""
-    redis_server.flush()
-    url = redis_server.url
-    client = redis.Redis.from_url(url)
-    starter = start(
-        "crawl", site.url("/catalog/?delay=150"), "--frontier", url, "--store", postgres_url,
-        *FAST, cwd=tmp_path,
-    )  # fmt: skip
-    try:
-        wait_for(lambda: len(client.keys("crawler:*:lease:*")) == 1)  # it crawls
-        redis_server.freeze()
+    with frozen_crawl(site, redis_server, postgres_url, tmp_path) as starter:
         time.sleep(1)  # a Redis call is under way
         starter.send_signal(signal.SIGINT)
         interrupted = time.monotonic()
         code, _, err = finish_printed(starter, timeout=120)
         took = time.monotonic() - interrupted
-    finally:
-        redis_server.thaw()
-        if starter.poll() is None:
-            starter.kill()
-            starter.communicate()
     assert took < 3 * SOCKET_TIMEOUT + 3, took
     assert "Traceback" not in err, err[-3000:]
     assert "frontier_unreachable" not in err, err[-3000:]  # stopped by Ctrl-C, not the outage
@@ -986,24 +968,10 @@ def test_a_crawl_goes_on_when_its_frozen_redis_resumes(
     timeout): the outage is logged and its end said, and the crawl finishes with
     every page stored once (a pop given up on that Redis ran after all is queued
     again: SharedCrawl.requeue_unknown)."""
-    redis_server.flush()
-    url = redis_server.url
-    client = redis.Redis.from_url(url)
-    starter = start(
-        "crawl", site.url("/catalog/?delay=150"), "--frontier", url, "--store", postgres_url,
-        *FAST, cwd=tmp_path,
-    )  # fmt: skip
-    try:
-        wait_for(lambda: len(client.keys("crawler:*:lease:*")) == 1)  # it crawls
-        redis_server.freeze()
+    with frozen_crawl(site, redis_server, postgres_url, tmp_path) as starter:
         time.sleep(SOCKET_TIMEOUT + 1)
         redis_server.thaw()
         code, err = finish(starter, timeout=120)
-    finally:
-        redis_server.thaw()
-        if starter.poll() is None:
-            starter.kill()
-            starter.communicate()
     assert code == 0, err[-3000:]
     assert err.count("does not answer (TimeoutError") == 1, err[-3000:]
     assert "answers again after" in err, err[-3000:]
