@@ -210,6 +210,13 @@ def published(client: redis.Redis, pid: int) -> dict[str, object]:
     return {}
 
 
+def crawled_and_leasing(client: redis.Redis, pid: int) -> bool:
+    """Whether the worker process ``pid`` has crawled pages (2 or more responses, its
+    rows perhaps in its store's buffer) and holds leased requests."""
+    crawled = int(published(client, pid).get("response_received_count", 0)) >= 2
+    return crawled and any(client.hlen(k) for k in client.keys(f"crawler:*:lease:*-{pid}-*"))
+
+
 def assert_every_page_stored_once(postgres_url: str) -> dict[str, object]:
     """The run finished with every catalog page in it, once; the run's row."""
     [run], rows = stored(postgres_url)
@@ -232,12 +239,7 @@ def test_a_killed_worker_loses_nothing(
         worker_args=["-s", "CRAWLER_STORE_FLUSH_INTERVAL=30"],
     )  # fmt: skip
     # The victim has crawled pages (their rows in its buffer) and holds leased requests.
-    wait_for(
-        lambda: (
-            int(published(client, victim.pid).get("response_received_count", 0)) >= 2
-            and any(client.hlen(k) for k in client.keys(f"crawler:*:lease:*-{victim.pid}-*"))
-        )
-    )
+    wait_for(lambda: crawled_and_leasing(client, victim.pid))
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     code, err = finish(survivor)
@@ -793,12 +795,7 @@ def test_a_worker_forced_to_stop_prints_no_run_summary(
         site, redis_url, postgres_url, tmp_path, "/catalog/?delay=400", 1
     )
     try:
-        wait_for(
-            lambda: (
-                int(published(client, worker.pid).get("response_received_count", 0)) >= 2
-                and any(client.hlen(k) for k in client.keys(f"crawler:*:lease:*-{worker.pid}-*"))
-            )
-        )
+        wait_for(lambda: crawled_and_leasing(client, worker.pid))
         worker.send_signal(signal.SIGINT)
         time.sleep(0.05)  # its requests (400 ms each) still in flight, leased
         worker.send_signal(signal.SIGINT)
