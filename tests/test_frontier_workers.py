@@ -958,6 +958,35 @@ def test_a_frozen_redis_at_start_is_one_error_line_within_the_socket_timeout(
         ), line
 
 
+def test_a_worker_waiting_to_join_when_redis_hangs_is_one_error_line(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """Redis stops answering after a worker's first ping, while it waits for a crawl
+    to join (``--wait``): one ``error:`` line within a socket timeout or two, exit 2,
+    no traceback (a review: redis-py's TimeoutError came out as a traceback)."""
+    redis_server.flush()
+    worker = start("worker", redis_server.url, "--wait", "60", cwd=tmp_path)
+    try:
+        time.sleep(2)  # it pinged Redis and looks for a crawl every 0.2 s
+        assert worker.poll() is None
+        redis_server.freeze()
+        frozen = time.monotonic()
+        code, err = finish(worker, timeout=60)
+        took = time.monotonic() - frozen
+    finally:
+        redis_server.thaw()
+        if worker.poll() is None:
+            worker.kill()
+            worker.communicate()
+    assert took < 2 * SOCKET_TIMEOUT + 3, took
+    assert code == 2, err[-3000:]
+    [line] = err.strip().splitlines()
+    assert line.startswith(
+        f"error: the frontier's Redis at {redis_server.url} stopped answering while this "
+        "worker joined (Timeout reading from socket"
+    ), line
+
+
 def test_a_crawl_goes_on_when_its_frozen_redis_resumes(
     site: TinySite, redis_server: RedisServer, postgres_url: str, tmp_path: Path
 ) -> None:

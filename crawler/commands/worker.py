@@ -39,7 +39,7 @@ from crawler.frontier.shared import (
 )
 from crawler.outcome import CONFIG_ERROR, STORE_FAILED, outcome_file
 from crawler.pipelines.store import check_store_opens
-from crawler.redaction import redact_url
+from crawler.redaction import redact_text, redact_url
 from crawler.runner import check_spider_settings, project_settings, run_spider
 from crawler.settingscheck import check_types
 from crawler.storage.sql import SqlStore, check_store_url, display_url
@@ -114,6 +114,21 @@ def _prepare(args: argparse.Namespace) -> tuple[Settings, dict[str, Any]]:
     check_types(local, "CRAWLER_FRONTIER_SOCKET_TIMEOUT")
     timeout = local.getfloat("CRAWLER_FRONTIER_SOCKET_TIMEOUT")
     client = connect(args.redis_url, timeout, option="REDIS_URL")  # a ConfigError naming it
+    import redis  # imported by connect(): a worker always has a frontier
+
+    try:
+        return _join(client, args)
+    except (redis.ConnectionError, redis.TimeoutError) as e:  # down or hung since the ping
+        raise ConfigError(
+            f"the frontier's Redis at {redact_url(args.redis_url)} stopped answering while "
+            f"this worker joined ({redact_text(str(e)).rstrip('.')}): start it again, or "
+            "check that it is reachable"
+        ) from None
+
+
+def _join(client: Any, args: argparse.Namespace) -> tuple[Settings, dict[str, Any]]:
+    """The settings and spider arguments of the crawl this worker joins (``--crawl``,
+    or the only one running, waited for up to ``--wait`` seconds), its store checked."""
     deadline = time.monotonic() + max(args.wait, 0.0)
     while True:
         try:
