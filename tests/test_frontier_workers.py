@@ -857,17 +857,23 @@ SOCKET_TIMEOUT = 3.0  # CRAWLER_FRONTIER_SOCKET_TIMEOUT's default
 
 @contextmanager
 def frozen_crawl(
-    site: TinySite, redis_server: RedisServer, postgres_url: str, cwd: Path, *extra: str
+    site: TinySite,
+    redis_server: RedisServer,
+    postgres_url: str,
+    cwd: Path,
+    *extra: str,
+    delay_ms: int = 150,
 ) -> Iterator[subprocess.Popen[str]]:
-    """A one-process shared crawl of the catalog (150 ms a page, ``extra``: more
-    options), given once it crawls and its Redis is frozen (SIGSTOP); on the way out
-    Redis is thawed, then the crawl killed if it still runs."""
+    """A one-process shared crawl of the catalog (``delay_ms`` a page, ``extra``: more
+    options), given once it crawls (its start request, the index, leased: being
+    fetched) and its Redis is frozen (SIGSTOP); on the way out Redis is thawed, then
+    the crawl killed if it still runs."""
     redis_server.flush()
     url = redis_server.url
     client = redis.Redis.from_url(url)
     starter = start(
-        "crawl", site.url("/catalog/?delay=150"), "--frontier", url, "--store", postgres_url,
-        *FAST, *extra, cwd=cwd,
+        "crawl", site.url(f"/catalog/?delay={delay_ms}"), "--frontier", url,
+        "--store", postgres_url, *FAST, *extra, cwd=cwd,
     )  # fmt: skip
     try:
         wait_for(lambda: len(client.keys("crawler:*:lease:*")) == 1)  # it crawls
@@ -890,9 +896,10 @@ def test_redis_frozen_mid_crawl_stops_the_crawl_after_the_outage_timeout(
     timeouts after the outage timeout; closing waits for one failed call of the
     store's close of the worker and one of the shared politeness (the scheduler
     makes none once closing in an outage): 5 s + 5 socket timeouts, plus 5 s for a
-    loaded machine (measured: 12.5 s)."""
+    loaded machine (measured: 12.5 s).  The index, fetched meanwhile (400 ms), links
+    10 new items: they could not be queued, and the crawl says so."""
     outage = ("-s", "CRAWLER_FRONTIER_OUTAGE_TIMEOUT=5")
-    with frozen_crawl(site, redis_server, postgres_url, tmp_path, *outage) as starter:
+    with frozen_crawl(site, redis_server, postgres_url, tmp_path, *outage, delay_ms=400) as starter:
         frozen = time.monotonic()
         code, _, err = finish_printed(starter, timeout=120)
         took = time.monotonic() - frozen
@@ -904,6 +911,9 @@ def test_redis_frozen_mid_crawl_stops_the_crawl_after_the_outage_timeout(
     assert err.count("does not answer (TimeoutError") == 1, err[-3000:]
     [run], _ = stored(postgres_url)
     assert run["finish_reason"] == "frontier_unreachable"
+    lost = run["stats"]["frontier/requests_lost"]  # type: ignore[index]
+    assert lost >= 10, run["stats"]
+    assert f"{lost} requests this worker found were never queued" in err, err[-3000:]
 
 
 def test_ctrl_c_stops_a_crawl_whose_redis_is_frozen(

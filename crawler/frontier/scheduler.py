@@ -210,6 +210,15 @@ class FrontierScheduler(Scheduler):
                 self._release_done()
             except REDIS_DOWN as e:
                 self.outage.failed(e)
+        lost = len(self._unqueued) + len(self._local)
+        if lost:  # closing with Redis down (frontier_unreachable): no one will crawl them
+            self.stats.set_value("frontier/requests_lost", lost)
+            logger.error(
+                "%d requests this worker found were never queued in the shared crawl "
+                "(Redis did not answer, or they cannot be serialised): their pages are "
+                "not crawled",
+                lost,
+            )
         super().close(reason)  # persist: nothing deleted
 
     def __len__(self) -> int:
@@ -225,7 +234,13 @@ class FrontierScheduler(Scheduler):
         if self._done:  # a worker that joined a finished crawl (its start request)
             return False
         if self.outage.since is not None:  # Redis is down: the next poll that reaches it
-            self._unqueued.append(request)  # queues it (one failed call per poll, not per link)
+            # queues it (one failed call per poll, not per link); one known seen is
+            # dropped here, as ever (a long outage does not pile up duplicates)
+            if not request.dont_filter and self._known_duplicate(
+                request, self.df.request_fingerprint(request)
+            ):
+                return False
+            self._unqueued.append(request)
             return True
         try:
             return self._enqueue(request)
@@ -240,9 +255,7 @@ class FrontierScheduler(Scheduler):
         else:
             fingerprint = self.df.request_fingerprint(request)
             redirected = bool(request.meta.get("redirect_urls"))
-            if not redirected and self.df.known(fingerprint):
-                self.df.seen_after(request, added=False)  # seen: tells ScheduledUrls
-                self.df.log(request, self.spider)
+            if self._known_duplicate(request, fingerprint):
                 return False
             try:
                 added = self.queue.push_new(request, fingerprint, force=redirected)
@@ -262,6 +275,16 @@ class FrontierScheduler(Scheduler):
         if not self._seeded:
             self._seeded = True
             self.shared.mark_seeded()
+        return True
+
+    def _known_duplicate(self, request: Request, fingerprint: bytes) -> bool:
+        """Whether ``request`` (fingerprint ``fingerprint``) is certainly in the shared
+        seen set, asking no one (:meth:`FrontierDupeFilter.known`): then it is dropped
+        as the duplicate filter drops one.  Never the last hop of a redirect."""
+        if request.meta.get("redirect_urls") or not self.df.known(fingerprint):
+            return False
+        self.df.seen_after(request, added=False)  # seen: tells ScheduledUrls
+        self.df.log(request, self.spider)
         return True
 
     def _push(self, request: Request) -> None:
