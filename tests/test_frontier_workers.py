@@ -813,8 +813,44 @@ def test_a_worker_forced_to_stop_prints_no_run_summary(
     assert "stopped before leaving crawl" in err, err[-3000:]
     assert code == 130, err[-3000:]
     assert starter_code == 0, starter_err[-3000:]
-    run = assert_every_page_stored_once(postgres_url)
-    assert run["stats"]["frontier/requeued"] >= 1  # type: ignore[index]
+    assert_every_page_stored_once(postgres_url)  # its leases went back (or were done)
+
+
+def test_the_only_process_forced_to_stop_leaves_the_run_to_a_joining_worker(
+    site: TinySite, redis_url: str, postgres_url: str, tmp_path: Path
+) -> None:
+    """A second Ctrl-C on the crawl's only process: it finished the run ("shutdown")
+    while its message said a joining worker would, and that worker was then refused
+    (the run had finished).  Now the run stays open, and the command the message
+    gives joins the crawl and finishes it: every page once."""
+    client = redis.Redis.from_url(redis_url)
+    starter = start(
+        "crawl", site.url("/catalog/?delay=400"), "--frontier", redis_url,
+        "--store", postgres_url, *FAST, cwd=tmp_path,
+    )  # fmt: skip
+    joined: subprocess.Popen[str] | None = None
+    try:
+        wait_for(lambda: crawled_and_leasing(client, starter.pid))
+        starter.send_signal(signal.SIGINT)
+        time.sleep(0.05)
+        starter.send_signal(signal.SIGINT)
+        code, out, err = finish_printed(starter, timeout=30)
+        [run], _ = stored(postgres_url)
+        assert run["finished_at"] is None, run
+        [line] = [line for line in err.splitlines() if "stopped before leaving" in line]
+        [command] = line.split("`")[1::2]
+        assert command.startswith(f"crawler worker {redis_url} --crawl "), line
+        joined = start(*command.split()[1:], *WORKER_FAST, cwd=tmp_path)
+        joined_code, _, joined_err = finish_printed(joined)
+    finally:
+        for p in (starter, joined):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.communicate()
+    assert code == 130, err[-3000:]
+    assert "Run " not in out, out
+    assert joined_code == 0, joined_err[-3000:]
+    assert_every_page_stored_once(postgres_url)
 
 
 def test_leases_of_a_pop_whose_answer_was_lost_are_queued_again(

@@ -477,12 +477,16 @@ def report_crawl(outcome: CrawlOutcome, settings: Settings, started: datetime) -
     if settings.get("CRAWLER_FRONTIER") and last_worker is None and outcome.run_id is not None:
         # Stopped without leaving the crawl (a second Ctrl-C: Scrapy's unclean
         # shutdown): not known to be last, so no run to report or judge.
+        crawl_id = outcome.stats.get("frontier/crawl_id")
+        url, password = joinable_url(settings["CRAWLER_FRONTIER"])
+        needs = f", the Redis password in {PASSWORD_ENV}" if password else ""
         print(
-            f"This worker stopped before leaving crawl {outcome.stats.get('frontier/crawl_id')} "
-            f"(finish reason: {outcome.finish_reason}): its requests in flight go back to "
-            f"the queue once its heartbeat expires (CRAWLER_FRONTIER_LEASE_TIMEOUT, "
-            f"{settings.getfloat('CRAWLER_FRONTIER_LEASE_TIMEOUT'):g} s); the crawl's other "
-            f"workers, or one that joins it, finish run {outcome.run_id}",
+            f"This worker stopped before leaving crawl {crawl_id} (finish reason: "
+            f"{outcome.finish_reason}): its requests in flight go back to the queue once "
+            f"its heartbeat expires (CRAWLER_FRONTIER_LEASE_TIMEOUT, "
+            f"{settings.getfloat('CRAWLER_FRONTIER_LEASE_TIMEOUT'):g} s); run "
+            f"{outcome.run_id} stays open for the crawl's other workers to finish, or join "
+            f"it with `crawler worker {url} --crawl {crawl_id}`{needs}",
             file=sys.stderr,
         )
         return outcome.exit_code

@@ -316,7 +316,8 @@ class StorePipeline:
     def _reactor_stopping(self) -> None:
         """The reactor stops with the spider still open (a second Ctrl-C): write the
         rows fetched so far and finish the run, here and now (blocking: the
-        process is ending)."""
+        process is ending).  A worker of a shared crawl writes its rows but leaves
+        the run open: the crawl goes on without it."""
         if self._closed or self.store is None or self.run_id is None:
             return
         self._closed = True
@@ -328,6 +329,11 @@ class StorePipeline:
             self._batches_taken += 1
             self._write_batch_now(batch, records)
         self.crawler.stats.set_value("finish_reason", "shutdown")
+        if self._shared is not None:
+            # A worker of a shared crawl that did not leave it: not known to be the
+            # last, so the run stays open for the others, or a worker that joins, to
+            # finish (crawler.commands.crawl.report_crawl says so).
+            return
         stats = json.loads(json.dumps(self.crawler.stats.get_stats(), default=str))
         try:
             self.store.finish_run(self.run_id, "shutdown", stats)
