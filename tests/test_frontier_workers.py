@@ -27,7 +27,7 @@ from scrapy.statscollectors import StatsCollector
 from scrapy.utils.test import get_crawler
 
 from crawler.commands.crawl import report_crawl
-from crawler.commands.worker import _crawl_to_join
+from crawler.commands.worker import _check_crawl_store, _crawl_to_join
 from crawler.downloadermiddlewares.outcome import OutcomeMiddleware
 from crawler.exceptions import ConfigError
 from crawler.frontier.shared import CRAWLS_KEY, FINISHED_TTL, merge_stats
@@ -448,6 +448,32 @@ def test_a_worker_refuses_a_store_that_is_not_the_crawl_s(
     assert "error:" not in err, err[-3000:]
     run = assert_every_page_stored_once(postgres_url)
     assert run["stats"]["frontier/workers"] == 1  # type: ignore[index]
+
+
+def test_a_worker_refuses_a_crawl_whose_run_has_finished(redis_url: str, postgres_url: str) -> None:
+    """The crawl's own store, its run finished while Redis still shows the crawl (a
+    review: "the store X is not crawl C's store X (run 3): its run 3 has finished"):
+    the line says the crawl is over, not that the store is another."""
+    store = SqlStore.open(postgres_url)
+    try:
+        run_id = store.start_run("site", "http://example.invalid/", {})
+        store.finish_run(run_id, "shutdown", {})
+    finally:
+        store.close()
+    client = redis.Redis.from_url(redis_url)
+    client.hset("crawler:c0ffee000001:meta", mapping={"run_id": run_id, "state": "running"})
+    options = {
+        "spider": "site",
+        "spider_arguments": {"start_url": "http://example.invalid/"},
+        "store": postgres_url,
+    }
+    settings = Settings({"CRAWLER_STORE_URL": postgres_url, "CRAWLER_STORE_TIMEOUT": 10})
+    with pytest.raises(ConfigError) as refused:
+        _check_crawl_store(client, "c0ffee000001", options, settings)
+    assert str(refused.value) == (
+        f"crawl c0ffee000001's run {run_id} in {postgres_url} has finished (shutdown): "
+        "nothing to join; start a new crawl"
+    )
 
 
 def test_the_join_hint_says_how_to_give_the_store_s_password(

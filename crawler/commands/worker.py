@@ -258,8 +258,11 @@ def _check_crawl_store(
         raise refuse(f"it has no run {run_id}")
     if run["spider"] != spider or run["start_url"] != start_url:
         raise refuse(f"its run {run_id} is of {run['spider']} from {run['start_url']}")
-    if run["finished_at"] is not None:
-        raise refuse(f"its run {run_id} has finished")
+    if run["finished_at"] is not None:  # the right store: the crawl is over
+        raise ConfigError(
+            f"crawl {crawl_id}'s run {run_id} in {display_url(url)} has finished "
+            f"({run['finish_reason']}): nothing to join; start a new crawl"
+        )
 
 
 def _with_password_hint(error: StoreError) -> StoreError:
