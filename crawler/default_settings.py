@@ -68,6 +68,11 @@ CRAWLER_FRONTIER_IDLE_TIMEOUT: Annotated[float, Gt(0)] = 5.0
 # seconds without a heartbeat after which a worker is dead and its requests queued again
 CRAWLER_FRONTIER_LEASE_TIMEOUT: Annotated[float, Gt(0)] = 30.0
 CRAWLER_FRONTIER_POLL_INTERVAL: Annotated[float, Gt(0)] = 0.2  # seconds: heartbeat, leases
+# seconds a crawl's keys outlive its last live process (renewed by each worker every 2 s):
+# those of a crawl whose processes were all killed or lost Redis go then.  A day: time to
+# look at them (redis-cli) after a failure; at least an hour, well above any outage a crawl
+# rides out (CRAWLER_FRONTIER_OUTAGE_TIMEOUT), during which an unreachable Redis still expires keys
+CRAWLER_FRONTIER_KEY_TTL: Annotated[float, Ge(3600)] = 86400.0
 # seconds Redis may fail to answer, without a break, before a worker stops crawling (finish
 # reason frontier_unreachable, a failed crawl; crawler.frontier.outage)
 CRAWLER_FRONTIER_OUTAGE_TIMEOUT: Annotated[float, Gt(0)] = 60.0

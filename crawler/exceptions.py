@@ -125,6 +125,12 @@ class ReportError(ConfigError):
     and exits with code 2."""
 
 
+class CrawlNotJoinableError(ConfigError):
+    """The shared crawl a ``crawler worker`` asked for will never be joinable: it
+    finished, or no process works on it any more (:mod:`crawler.frontier.shared`).
+    Refused at once, ``--wait`` or not; the message says what to do."""
+
+
 class StoreError(Exception):
     """A store could not be opened or written; the message names the store."""
 

@@ -16,8 +16,17 @@ from scrapy.utils.test import get_crawler
 
 from crawler.frontier.outage import Outage
 from crawler.frontier.shared import (
+    CRAWLS_KEY,
+    DEAD,
+    FINISHED,
+    FINISHED_TTL,
+    RUNNING,
+    STARTING,
     SharedCrawl,
     connect,
+    crawl_status,
+    crawl_statuses,
+    running_crawls,
     shareable_settings,
     store_without_password,
 )
@@ -227,3 +236,78 @@ def test_a_pop_given_up_on_that_redis_runs_later_is_queued_again(
     assert a.requeue_unknown([held]) == 1
     assert check.zrange(a.queue_key, 0, -1) == [b"lost"]
     assert check.hkeys(a.lease_key) == [held.encode()]
+
+
+def crawl_keys(client: redis.Redis) -> dict[str, int]:
+    """The keys of the crawl :data:`PREFIX` (their names after it) and their time to
+    live in milliseconds (``-1``: none)."""
+    return {
+        k.decode().removeprefix(f"{PREFIX}:"): int(client.pttl(k))
+        for k in client.keys(f"{PREFIX}:*")
+    }
+
+
+def test_a_crawl_whose_workers_all_died_is_dead_and_its_keys_expire(redis_url: str) -> None:
+    """Nothing cleans up after a crawl whose only worker was killed: its keys expire
+    ``CRAWLER_FRONTIER_KEY_TTL`` after the worker's last stats publication (1 s
+    here), and the list of crawls forgets it once its ``meta`` is gone."""
+    a = SharedCrawl(redis.Redis.from_url(redis_url), PREFIX, "a", lease_timeout=0.3, key_ttl=1.5)
+    client = a.client
+    a.publish({"spider": "site"})
+    assert crawl_status(client, "abc123") == STARTING  # published, nobody yet
+    assert running_crawls(client) == ["abc123"]
+    a.join()
+    a.queue_new(b"f" * 20, 0, b"first")
+    a.mark_seeded()
+    a.queue_new(b"g" * 20, 0, b"second")
+    a.pop()
+    a.claim_run(lambda: 7)
+    assert crawl_status(client, "abc123") == RUNNING
+    a.publish_stats({"response_received_count": 1})  # every 2 s while it runs
+    ttls = crawl_keys(client)
+    assert set(ttls) == {
+        "meta", "requests", "seen", "stats", "lease_seq", "lease:a", "run_claim", "workers",
+        "active", "alive:a",
+    }  # fmt: skip
+    assert all(0 < ttl <= 1500 for ttl in ttls.values()), ttls
+    # Killed: no close.  Its liveness key expires first: dead, not listed.
+    time.sleep(0.4)
+    assert crawl_status(client, "abc123") == DEAD
+    assert running_crawls(client) == []
+    assert crawl_statuses(client) == {"abc123": DEAD}
+    time.sleep(1.2)
+    assert crawl_keys(client) == {}
+    assert crawl_statuses(client) == {}
+    assert client.smembers(CRAWLS_KEY) == set()  # pruned
+
+
+def test_a_live_worker_keeps_its_crawl_and_a_finished_one_keeps_a_week(redis_url: str) -> None:
+    a = SharedCrawl(redis.Redis.from_url(redis_url), PREFIX, "a", key_ttl=1.0)
+    client = a.client
+    a.publish({"spider": "site"})
+    a.join()
+    a.queue_new(b"f" * 20, 0, b"first")
+    a.mark_seeded()
+    for _ in range(4):  # 2 s: longer than the keys' time to live, renewed
+        a.publish_stats({})
+        time.sleep(0.5)
+    assert {"meta", "requests", "seen"} <= set(crawl_keys(client))
+    assert crawl_status(client, "abc123") == RUNNING
+    assert a.close({}) is not None  # the last worker: the crawl finished
+    a.publish_stats({})  # late: keeps nothing, shortens nothing
+    ttls = crawl_keys(client)
+    assert set(ttls) == {"meta", "finished"}
+    assert all(FINISHED_TTL * 1000 - 60_000 < ttl <= FINISHED_TTL * 1000 for ttl in ttls.values())
+    assert crawl_status(client, "abc123") == FINISHED
+    assert running_crawls(client) == []
+
+
+def test_a_crawl_published_long_ago_that_nobody_joined_is_dead(redis_url: str) -> None:
+    """Its starter died before it joined (or the crawl is older than ``published``)."""
+    a = worker(redis_url, "a")
+    a.publish({"spider": "site"})
+    assert crawl_status(a.client, "abc123") == STARTING
+    time.sleep(0.1)
+    assert crawl_status(a.client, "abc123", start_grace=0.05) == DEAD
+    a.client.hdel(a.key("meta"), "published")
+    assert crawl_status(a.client, "abc123") == DEAD

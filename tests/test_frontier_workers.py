@@ -288,6 +288,66 @@ def test_a_killed_starter_leaves_the_run_to_the_last_worker(
     assert client.smembers(CRAWLS_KEY) == set()
 
 
+def test_a_crawl_killed_with_no_other_worker_is_dead_and_its_keys_expire(
+    site: TinySite, redis_url: str, postgres_url: str, tmp_path: Path
+) -> None:
+    """A crawl whose only process was SIGKILLed (nothing cleans up: a review saw
+    `crawler worker` count it as running, then fail on it): once its liveness key
+    expired, a worker without --crawl does not count it, --crawl ID refuses it in
+    one line at once (--wait or not), every key it left expires within
+    CRAWLER_FRONTIER_KEY_TTL, and a live crawl beside it is still the one joined."""
+    client = redis.Redis.from_url(redis_url)
+    victim = start(
+        "crawl", site.url("/catalog/?delay=400"), "--frontier", redis_url,
+        "--store", postgres_url, *FAST, cwd=tmp_path,
+    )  # fmt: skip
+    _, _, command = join_hint(victim)
+    dead_id = command[command.index("--crawl") + 1]
+    wait_for(lambda: crawled_and_leasing(client, victim.pid))
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    ttls = {
+        k.decode().removeprefix(f"crawler:{dead_id}:"): int(client.ttl(k))
+        for k in client.keys(f"crawler:{dead_id}:*")
+    }
+    names = {name.split(":")[0] for name in ttls}
+    assert {"meta", "requests", "seen", "stats", "lease", "run_claim", "workers"} <= names
+    assert all(0 < ttl <= 86400 for ttl in ttls.values()), ttls  # none stays for ever
+    wait_for(lambda: not client.keys(f"crawler:{dead_id}:alive:*"), timeout=10)
+
+    gone = f"no process works on the crawl {dead_id} in {redis_url} any more"
+    cases = {
+        "only": (["worker", redis_url], f"no crawl is running in {redis_url}: nothing to join "
+                 f"(no process works on {dead_id} any more: start a new crawl)"),
+        "chosen": (["worker", redis_url, "--crawl", dead_id, "--wait", "60"], gone),
+    }  # fmt: skip
+    began = time.monotonic()
+    done = run_commands(
+        {name: Command("crawler", args, cwd=tmp_path) for name, (args, _) in cases.items()},
+        tmp_path,
+    )
+    assert time.monotonic() - began < 30  # refused at once, not after --wait's 60 s
+    for name, (_, message) in cases.items():
+        assert done[name].returncode == 2, (name, done[name].stderr)
+        [line] = done[name].stderr.strip().splitlines()
+        assert line.startswith("error: ") and message in line, (name, line)
+    assert "start a new crawl with `crawler crawl --frontier`" in done["chosen"].stderr
+
+    starter = start(
+        "crawl", site.url("/catalog/?delay=150"), "--frontier", redis_url,
+        "--store", postgres_url, *FAST, cwd=tmp_path,
+    )  # fmt: skip
+    _, _, command = join_hint(starter)
+    live_id = command[command.index("--crawl") + 1]
+    joined = start("worker", redis_url, "--wait", "30", *WORKER_FAST, cwd=tmp_path)
+    for process in (joined, starter):
+        code, err = finish(process)
+        assert code == 0, err[-3000:]
+        if process is joined:
+            assert f"Joining crawl {live_id} in {redis_url}" in err, err[-3000:]
+    assert client.smembers(CRAWLS_KEY) == {dead_id.encode()}  # till its meta expires
+
+
 def test_refusals_are_one_line_and_exit_2(
     redis_url: str, postgres_url: str, tmp_path: Path, closed_port: int
 ) -> None:

@@ -29,13 +29,23 @@ from crawler.commands.crawl import (
     set_logstats_interval,
 )
 from crawler.commands.options import add_scrapy_options, scrapy_overrides, write_usage_outcome
-from crawler.exceptions import ConfigError, StoreError, StoreNotFoundError
+from crawler.exceptions import (
+    ConfigError,
+    CrawlNotJoinableError,
+    StoreError,
+    StoreNotFoundError,
+)
 from crawler.frontier.shared import (
+    DEAD,
+    FINISHED,
+    JOINABLE,
+    MISSING,
     SharedCrawl,
     connect,
     crawl_prefix,
+    crawl_status,
+    crawl_statuses,
     frontier_overrides,
-    running_crawls,
 )
 from crawler.outcome import CONFIG_ERROR, STORE_FAILED, outcome_file
 from crawler.pipelines.store import check_store_opens
@@ -133,6 +143,8 @@ def _join(client: Any, args: argparse.Namespace) -> tuple[Settings, dict[str, An
     while True:
         try:
             crawl_id, options = _crawl_to_join(client, args)
+        except CrawlNotJoinableError:
+            raise  # finished, or dead: waiting does not help
         except ConfigError as e:
             if time.monotonic() >= deadline:
                 if args.wait > 0:
@@ -162,25 +174,47 @@ def _join(client: Any, args: argparse.Namespace) -> tuple[Settings, dict[str, An
 
 
 def _crawl_to_join(client: Any, args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
-    """The id and options of the crawl to join: ``--crawl``, or the only one running;
-    a :class:`~crawler.exceptions.ConfigError` when there is none to join."""
+    """The id and options of the crawl to join: ``--crawl``, or the only one running
+    (:data:`~crawler.frontier.shared.JOINABLE`); a
+    :class:`~crawler.exceptions.ConfigError` when there is none to join yet, a
+    :class:`~crawler.exceptions.CrawlNotJoinableError` when ``--crawl``'s finished
+    or no process works on it any more (it never will)."""
     crawl_id = args.crawl or _only_crawl(client, args.redis_url)
-    shared = SharedCrawl(client, crawl_prefix(crawl_id), "")
-    options = shared.options()
     shown = redact_url(args.redis_url)
-    if options is None:
+    status = crawl_status(client, crawl_id)
+    if status == MISSING:
         raise ConfigError(f"no crawl {crawl_id} in {shown}: see `crawler crawl --frontier`")
-    if shared.state() != "running":
-        raise ConfigError(f"the crawl {crawl_id} in {shown} has finished: nothing to join")
+    if status == FINISHED:
+        raise CrawlNotJoinableError(
+            f"the crawl {crawl_id} in {shown} has finished: nothing to join"
+        )
+    if status == DEAD:
+        raise CrawlNotJoinableError(
+            f"no process works on the crawl {crawl_id} in {shown} any more (killed, or "
+            "Redis was down when they closed): nothing to join; start a new crawl with "
+            "`crawler crawl --frontier` (the dead crawl's keys expire by themselves: "
+            "CRAWLER_FRONTIER_KEY_TTL)"
+        )
+    options = SharedCrawl(client, crawl_prefix(crawl_id), "").options()
+    if options is None:  # expired since
+        raise ConfigError(f"no crawl {crawl_id} in {shown}: see `crawler crawl --frontier`")
     return crawl_id, options
 
 
 def _only_crawl(client: Any, url: str) -> str:
-    crawls = running_crawls(client)
+    """The id of the only joinable crawl on the Redis at ``url`` (dead ones are not
+    counted, but named when none is joinable); else a
+    :class:`~crawler.exceptions.ConfigError`."""
+    statuses = crawl_statuses(client)
+    crawls = [c for c, status in statuses.items() if status in JOINABLE]
     if len(crawls) == 1:
         return crawls[0]
     if not crawls:
-        raise ConfigError(f"no crawl is running in {redact_url(url)}: nothing to join")
+        dead = [c for c, status in statuses.items() if status == DEAD]
+        gone = (
+            f" (no process works on {', '.join(dead)} any more: start a new crawl)" if dead else ""
+        )
+        raise ConfigError(f"no crawl is running in {redact_url(url)}: nothing to join{gone}")
     raise ConfigError(
         f"{len(crawls)} crawls are running in {redact_url(url)} ({', '.join(crawls)}): "
         "choose one with --crawl ID"

@@ -6,7 +6,8 @@ Every key of a crawl lives under its prefix ``crawler:<crawl id>``
 ``<prefix>:meta``
     hash: ``options`` (JSON: spider, spider arguments, settings minus secrets,
     store URL without its password), ``state`` (``running``/``finished``),
-    ``run_id`` once the store has a run, ``seeded`` once the start request is queued.
+    ``published`` (Redis's clock, seconds), ``run_id`` once the store has a run,
+    ``seeded`` once the start request is queued.
 ``<prefix>:requests``
     sorted set: scrapy-redis's priority queue (score: minus the priority).
 ``<prefix>:seen``
@@ -27,6 +28,13 @@ Every key of a crawl lives under its prefix ``crawler:<crawl id>``
     A worker that closes while others are still ``active`` waits until each has
     closed, renewed its ``alive`` key or let it expire (:meth:`SharedCrawl.close`):
     a killed one does not keep the run from being finished.
+
+While a crawl runs its keys expire ``CRAWLER_FRONTIER_KEY_TTL`` seconds (a day)
+after the last refresh, which each live worker makes with its stats every 2 s
+(:meth:`SharedCrawl.publish_stats`): a crawl whose processes all died (SIGKILL,
+Redis down at their close) leaves nothing for ever.  A finished crawl keeps only
+``meta``, ``finished`` and ``run_claim``, for :data:`FINISHED_TTL`.
+:func:`crawl_statuses` tells a crawl someone works on from a dead one.
 
 Every multi-key step is one Lua script, so two workers never see half of it.
 """
@@ -61,6 +69,14 @@ PREFIX_ROOT = "crawler"
 CRAWLS_KEY = f"{PREFIX_ROOT}:crawls"
 #: Seconds a finished crawl's ``meta`` hash stays in Redis (its other keys go at once).
 FINISHED_TTL = 7 * 24 * 3600
+#: Seconds after its publication a crawl with no live worker yet counts as starting
+#: (joinable), not dead: its starter joins it once Scrapy opens (a few seconds).
+START_GRACE = 120.0
+#: What :func:`crawl_statuses` says of a crawl: a process works on it, it was just
+#: published, no process works on it any more, it finished, its ``meta`` is gone.
+RUNNING, STARTING, DEAD, FINISHED, MISSING = "running", "starting", "dead", "finished", "missing"
+#: The statuses of a crawl a worker may join.
+JOINABLE = frozenset({RUNNING, STARTING})
 #: The Redis password when the URL has none: redis-cli's own variable (Redis 5.0.3+,
 #: ``man redis-cli``; a password given in its ``-u`` URL or ``-a`` wins, as here).
 #: Kept out of the URL, it is not in shell history, ``ps`` or the crawl's settings.
@@ -113,6 +129,16 @@ return requeued
 _BEAT = """
 redis.call('SET', KEYS[1], '1', 'PX', ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[1])
+return 1
+"""
+
+# A worker's stats, and the crawl's keys kept CRAWLER_FRONTIER_KEY_TTL longer, unless
+# the crawl finished (its keys then live FINISHED_TTL): KEYS finished, stats, the keys
+# to keep after it; ARGV worker, its stats (JSON), ttl (ms).  Returns 1 when published.
+_PUBLISH = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+for i = 2, #KEYS do redis.call('PEXPIRE', KEYS[i], ARGV[3]) end
 return 1
 """
 
@@ -395,16 +421,24 @@ class SharedCrawl:
     """The Redis side of one process of a shared crawl (``CRAWLER_FRONTIER``).
 
     ``client``: a Redis client; ``prefix``: ``crawler:<crawl id>``; ``worker``:
-    this process's id (``CRAWLER_FRONTIER_WORKER``).
+    this process's id (``CRAWLER_FRONTIER_WORKER``); ``lease_timeout``:
+    ``CRAWLER_FRONTIER_LEASE_TIMEOUT``; ``key_ttl``: ``CRAWLER_FRONTIER_KEY_TTL``
+    (seconds).
     """
 
     def __init__(
-        self, client: redis.Redis, prefix: str, worker: str, lease_timeout: float = 30.0
+        self,
+        client: redis.Redis,
+        prefix: str,
+        worker: str,
+        lease_timeout: float = 30.0,
+        key_ttl: float = 86400.0,
     ) -> None:
         self.client = client
         self.prefix = prefix
         self.worker = worker
         self.lease_timeout = lease_timeout
+        self.key_ttl = key_ttl
         self._pop = client.register_script(_POP)
         self._queue_new = client.register_script(_QUEUE_NEW)
         self._beat = client.register_script(_BEAT)
@@ -413,6 +447,7 @@ class SharedCrawl:
         self._join = client.register_script(_JOIN)
         self._last = client.register_script(_LAST)
         self._requeue_unknown = client.register_script(_REQUEUE_UNKNOWN)
+        self._publish = client.register_script(_PUBLISH)
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> SharedCrawl | None:
@@ -426,6 +461,7 @@ class SharedCrawl:
             settings.get("CRAWLER_FRONTIER_PREFIX"),
             worker,
             settings.getfloat("CRAWLER_FRONTIER_LEASE_TIMEOUT"),
+            settings.getfloat("CRAWLER_FRONTIER_KEY_TTL"),
         )
 
     @property
@@ -443,12 +479,34 @@ class SharedCrawl:
     def lease_key(self) -> str:
         return self.key(f"lease:{self.worker}")
 
+    @property
+    def _ttl_ms(self) -> int:
+        return int(self.key_ttl * 1000)
+
+    def _kept_keys(self) -> list[str]:
+        """The keys a live worker keeps from expiring (every key of the crawl but
+        the other workers' leases, which their own workers keep, and the keys that
+        expire by themselves: ``alive:*``, ``politeness:*``)."""
+        names = ("stats", "meta", "requests", "seen", "lease_seq", "run_claim", "workers", "active")
+        return [*(self.key(name) for name in names), self.lease_key]
+
     # -- the crawl's options ------------------------------------------------
 
     def publish(self, options: Mapping[str, Any]) -> None:
-        """Record a new crawl's options (JSON-able) for the workers that join it."""
+        """Record a new crawl's options (JSON-able) for the workers that join it, with
+        the time (Redis's clock: the machines' clocks may differ) and an expiry of
+        :attr:`key_ttl` seconds (renewed by its workers)."""
+        seconds, micros = self.client.time()
         pipe = self.client.pipeline()
-        pipe.hset(self.key("meta"), mapping={"options": json.dumps(options), "state": "running"})
+        pipe.hset(
+            self.key("meta"),
+            mapping={
+                "options": json.dumps(options),
+                "state": RUNNING,
+                "published": f"{seconds + micros / 1e6:.3f}",
+            },
+        )
+        pipe.pexpire(self.key("meta"), self._ttl_ms)
         pipe.sadd(CRAWLS_KEY, self.crawl_id)
         pipe.execute()
 
@@ -465,7 +523,13 @@ class SharedCrawl:
         return bool(self.client.exists(self.key("meta")))
 
     def mark_seeded(self) -> None:
-        self.client.hset(self.key("meta"), "seeded", "1")
+        """The start request is queued; the keys made so far (queue, seen set) get
+        their expiry now, not at the next stats publication."""
+        pipe = self.client.pipeline()
+        pipe.hset(self.key("meta"), "seeded", "1")
+        for name in self._kept_keys():
+            pipe.pexpire(name, self._ttl_ms)
+        pipe.execute()
 
     def seeded(self) -> bool:
         return bool(self.client.hexists(self.key("meta"), "seeded"))
@@ -536,7 +600,13 @@ class SharedCrawl:
         return int(queued), int(leased), int(requeued), [w.decode() for w in dead]
 
     def publish_stats(self, stats: Mapping[str, Any]) -> None:
-        self.client.hset(self.key("stats"), self.worker, _dumps(stats))
+        """Publish this worker's ``stats`` and keep the crawl's keys :attr:`key_ttl`
+        seconds longer (the scheduler calls it every 2 s): one round trip.  Nothing
+        once the crawl finished (its keys then expire in :data:`FINISHED_TTL`)."""
+        self._publish(
+            keys=[self.key("finished"), *self._kept_keys()],
+            args=[self.worker, _dumps(stats), self._ttl_ms],
+        )
 
     # -- the store's run -----------------------------------------------------
 
@@ -547,7 +617,7 @@ class SharedCrawl:
         raw = self.client.hget(self.key("meta"), "run_id")
         if raw:
             return int(raw)
-        if self.client.set(self.key("run_claim"), self.worker, nx=True):
+        if self.client.set(self.key("run_claim"), self.worker, nx=True, px=self._ttl_ms):
             run_id = create()
             self.client.hset(self.key("meta"), "run_id", run_id)
             return run_id
@@ -651,9 +721,49 @@ class SharedCrawl:
         pipe.execute()
 
 
+def crawl_status(client: redis.Redis, crawl_id: str, start_grace: float = START_GRACE) -> str:
+    """What the crawl ``crawl_id`` is: :data:`RUNNING` (a worker's ``alive`` key
+    lives), :data:`STARTING` (published less than ``start_grace`` seconds ago, by
+    Redis's clock, no worker has joined it, nothing queued), :data:`DEAD`
+    (neither: its processes were killed or lost Redis at their close; its keys
+    expire within ``CRAWLER_FRONTIER_KEY_TTL``), :data:`FINISHED`, or
+    :data:`MISSING` (no ``meta``: never published, or expired).  Two round trips."""
+    prefix = crawl_prefix(crawl_id)
+    pipe = client.pipeline()
+    pipe.hmget(f"{prefix}:meta", "state", "published", "seeded")
+    pipe.smembers(f"{prefix}:workers")  # a killed worker stays in it
+    pipe.time()
+    (state, published, seeded), workers, (seconds, micros) = pipe.execute()
+    if state is None:
+        return MISSING
+    if state.decode() != RUNNING:
+        return FINISHED
+    if workers:
+        pipe = client.pipeline()
+        for worker in workers:
+            pipe.exists(f"{prefix}:alive:{worker.decode()}")
+        return RUNNING if any(pipe.execute()) else DEAD
+    age = seconds + micros / 1e6 - float(published or 0)
+    return STARTING if not seeded and age < start_grace else DEAD
+
+
+def crawl_statuses(client: redis.Redis) -> dict[str, str]:
+    """The :func:`crawl_status` of each crawl listed on this Redis database (by id,
+    sorted); the ids whose crawl finished or whose ``meta`` is gone are taken out
+    of the list (:data:`CRAWLS_KEY`)."""
+    statuses = {c.decode(): "" for c in sorted(client.smembers(CRAWLS_KEY))}
+    for crawl_id in statuses:
+        statuses[crawl_id] = crawl_status(client, crawl_id)
+    gone = [c for c, status in statuses.items() if status in (FINISHED, MISSING)]
+    if gone:
+        client.srem(CRAWLS_KEY, *gone)
+    return {c: status for c, status in statuses.items() if c not in gone}
+
+
 def running_crawls(client: redis.Redis) -> list[str]:
-    """The ids of the crawls on this Redis database that have not finished."""
-    return sorted(c.decode() for c in client.smembers(CRAWLS_KEY))
+    """The ids of the crawls on this Redis database a worker may join: a live
+    worker works on them, or they were just published (:data:`JOINABLE`)."""
+    return [c for c, status in crawl_statuses(client).items() if status in JOINABLE]
 
 
 # How the stats of the workers of one run merge (merge_stats).  Stats that are
