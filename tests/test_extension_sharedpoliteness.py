@@ -181,12 +181,13 @@ def test_redis_unreachable_goes_ahead_counted(caplog: pytest.LogCaptureFixture) 
 
     async def scenario() -> None:
         assert await worker.acquire(HOST, slot) is None
-        assert await worker.acquire(HOST, slot) is None
+        assert await worker.acquire(HOST, slot) is None  # within the outage: not asked
         await worker.spider_closed()
 
     with caplog.at_level(logging.WARNING):
         asyncio.run(scenario())
-    assert worker.crawler.stats.get_value("crawler/shared_politeness/redis_errors") == 2
+    assert worker.crawler.stats.get_value("crawler/shared_politeness/redis_errors") == 1
+    assert worker.crawler.stats.get_value("crawler/shared_politeness/unasked") == 1
     warnings = [r for r in caplog.records if "Shared politeness: Redis failed" in r.getMessage()]
     assert len(warnings) == 1  # once
 
@@ -196,18 +197,23 @@ def test_each_outage_is_warned_once_and_its_end_said(
 ) -> None:
     """Redis killed, back, killed again: one warning per outage, not one per crawl
     (the second was silent), and a line when it answers again, as the frontier's
-    own outages (crawler.frontier.outage)."""
-    worker = _worker(_settings(redis_url))
+    own outages (crawler.frontier.outage).  The outage ends at the first ask that
+    works: a probe, one socket timeout after the last failure."""
+    probe_interval = 0.5
+    worker = _worker({**_settings(redis_url), "CRAWLER_FRONTIER_SOCKET_TIMEOUT": probe_interval})
     slot = Slot(concurrency=1, delay=0.0, jitter=0.0)
 
     async def scenario() -> None:
         try:
             for _ in range(2):
-                await worker.release(await worker.acquire(HOST, slot))
+                lease = await worker.acquire(HOST, slot)
+                assert lease is not None
+                await worker.release(lease)
                 redis_server.kill()
-                assert await worker.acquire(HOST, slot) is None
-                assert await worker.acquire(HOST, slot) is None
+                assert await worker.acquire(HOST, slot) is None  # refused: the outage begins
+                assert await worker.acquire(HOST, slot) is None  # not asked
                 redis_server.start()
+                await asyncio.sleep(probe_interval)  # the next ask is a probe
             assert await worker.acquire(HOST, slot) is not None
         finally:
             if redis_server.process is None or redis_server.process.poll() is not None:
@@ -223,16 +229,24 @@ def test_each_outage_is_warned_once_and_its_end_said(
     assert worker.crawler.stats.get_value("crawler/shared_politeness/outages") == 2
 
 
-def test_a_frozen_redis_fails_each_ask_within_the_socket_timeout(
-    redis_url: str, redis_server: RedisServer
+def test_a_frozen_redis_fails_an_ask_within_the_socket_timeout_then_asks_go_ahead(
+    redis_url: str, redis_server: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A hung Redis (SIGSTOP: connections accepted, no answer) fails a download's
-    ask (asyncio client) and a render's navigation turn (the browser thread's
-    client) after CRAWLER_FRONTIER_SOCKET_TIMEOUT, not retried: both go ahead,
-    counted.  Before, each waited 10 s."""
-    worker = _worker({**_settings(redis_url), "CRAWLER_FRONTIER_SOCKET_TIMEOUT": 1})
+    ask (asyncio client) after CRAWLER_FRONTIER_SOCKET_TIMEOUT, not retried: it goes
+    ahead, counted (before, it waited 10 s).  Then, the outage begun, downloads and
+    navigations go ahead at once without asking (before, each waited the socket
+    timeout in turn), except one probe per socket timeout, which waits it: here a
+    render's navigation turn (the browser thread's client).  Once Redis answers, the
+    next probe gets a lease and ends the outage."""
+    timeout = 1.0
+    worker = _worker({**_settings(redis_url), "CRAWLER_FRONTIER_SOCKET_TIMEOUT": timeout})
     slot = Slot(concurrency=1, delay=0.0, jitter=0.0)
+    stats = worker.crawler.stats
     took: dict[str, float] = {}
+
+    def since(started: float) -> float:
+        return time.monotonic() - started
 
     async def scenario() -> None:
         await worker.release(await worker.acquire(HOST, slot))  # connected
@@ -240,22 +254,41 @@ def test_a_frozen_redis_fails_each_ask_within_the_socket_timeout(
         try:
             started = time.monotonic()
             assert await worker.acquire(HOST, slot) is None
-            took["acquire"] = time.monotonic() - started
+            took["first ask"] = since(started)
             started = time.monotonic()
+            for _ in range(5):
+                assert await worker.acquire(HOST, slot) is None
             await asyncio.to_thread(worker.navigation_turn, HOST, 0.0)  # a browser thread
-            took["navigation"] = time.monotonic() - started
+            took["5 asks and a navigation"] = since(started)
+            assert stats.get_value("crawler/shared_politeness/unasked") == 6
+            assert stats.get_value("crawler/shared_politeness/redis_errors") == 1
+            await asyncio.sleep(timeout)
+            started = time.monotonic()
+            await asyncio.to_thread(worker.navigation_turn, HOST, 0.0)  # the probe
+            took["probe"] = since(started)
+            assert stats.get_value("crawler/shared_politeness/redis_errors") == 2
+            started = time.monotonic()
+            assert await worker.acquire(HOST, slot) is None  # the probe just failed
+            took["ask after the probe"] = since(started)
         finally:
             redis_server.thaw()
-        # Redis answers again, and ran the ask given up on: the lease it granted then
+        await asyncio.sleep(timeout)
+        # Redis answers again, and ran the asks given up on: the lease one granted then
         # (to no one) goes with this ask, instead of holding the slot for 15 s.
         started = time.monotonic()
         assert await worker.acquire(HOST, slot) is not None
-        took["after"] = time.monotonic() - started
+        took["probe, Redis back"] = since(started)
         await worker.spider_closed()
 
-    asyncio.run(scenario())
-    assert max(took.values()) < 2.5, took
-    assert worker.crawler.stats.get_value("crawler/shared_politeness/redis_errors") == 2
+    with caplog.at_level(logging.WARNING):
+        asyncio.run(scenario())
+    assert timeout - 0.1 <= took["first ask"] < timeout + 1.5, took
+    assert timeout - 0.1 <= took["probe"] < timeout + 1.5, took
+    assert took["5 asks and a navigation"] < 0.2 and took["ask after the probe"] < 0.1, took
+    assert took["probe, Redis back"] < 0.5, took
+    assert stats.get_value("crawler/shared_politeness/unasked") == 7
+    assert stats.get_value("crawler/shared_politeness/outages") == 1
+    assert "Shared politeness: Redis answers again" in caplog.text
 
 
 def _wait_ready(workers: list[Path], processes: list[subprocess.Popen[str]]) -> None:

@@ -985,11 +985,12 @@ def frozen_crawl(
     cwd: Path,
     *extra: str,
     delay_ms: int = 150,
+    leased: int = 1,
 ) -> Iterator[subprocess.Popen[str]]:
     """A one-process shared crawl of the catalog (``delay_ms`` a page, ``extra``: more
-    options), given once it crawls (its start request, the index, leased: being
-    fetched) and its Redis is frozen (SIGSTOP); on the way out Redis is thawed, then
-    the crawl killed if it still runs."""
+    options), given once it crawls (``leased`` requests popped from Redis and not
+    finished: 1, its start request, the index, being fetched) and its Redis is frozen
+    (SIGSTOP); on the way out Redis is thawed, then the crawl killed if it still runs."""
     redis_server.flush()
     url = redis_server.url
     client = redis.Redis.from_url(url)
@@ -998,7 +999,8 @@ def frozen_crawl(
         "--store", postgres_url, *FAST, *extra, cwd=cwd,
     )  # fmt: skip
     try:
-        wait_for(lambda: len(client.keys("crawler:*:lease:*")) == 1)  # it crawls
+        # it crawls: the worker's lease hash holds its popped requests
+        wait_for(lambda: sum(map(client.hlen, client.keys("crawler:*:lease:*"))) >= leased)
         redis_server.freeze()
         yield starter
     finally:
@@ -1056,6 +1058,40 @@ def test_ctrl_c_stops_a_crawl_whose_redis_is_frozen(
     assert "frontier_unreachable" not in err, err[-3000:]  # stopped by Ctrl-C, not the outage
     [run], _ = stored(postgres_url)
     assert run["finish_reason"] == "shutdown", code
+
+
+def test_ctrl_c_with_requests_queued_on_a_host_whose_redis_is_frozen(
+    site: TinySite, redis_server: RedisServer, postgres_url: str, tmp_path: Path
+) -> None:
+    """At least 11 requests popped from Redis and not finished (the catalog's pages, in
+    the downloader), one at a time on the host, 400 ms each, when Redis freezes; then
+    Ctrl-C.  Once the first
+    ask for the host's shared place has failed, the others go ahead with the worker's
+    own politeness without asking (a review: each waited a socket timeout in turn, the
+    crawl took 25 s to stop).  The bound, from the freeze: the first ask fails within
+    a socket timeout; the queued pages take 11 x 0.4 s, during which one probe (a
+    socket timeout after that failure) holds the host's one place for another; closing
+    waits for one failed call of the store's close of the worker and one of the shared
+    politeness: 4 socket timeouts + 4.4 s, plus 5 s for a loaded machine (21.4 s;
+    measured: 15.9 and 16.0 s).  Before, each queued request waited a socket timeout
+    in turn: 11 x 3 s and more (measured: 37.0 s)."""
+    one_at_a_time = (
+        "-s", "CONCURRENT_REQUESTS=16", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1",
+    )  # fmt: skip
+    with frozen_crawl(
+        site, redis_server, postgres_url, tmp_path, *one_at_a_time, delay_ms=400, leased=11
+    ) as starter:
+        frozen = time.monotonic()
+        time.sleep(0.5)  # the host's next request asks Redis
+        starter.send_signal(signal.SIGINT)
+        code, _, err = finish_printed(starter, timeout=120)
+        took = time.monotonic() - frozen
+    assert took < 4 * SOCKET_TIMEOUT + 11 * 0.4 + 5, took
+    assert "Traceback" not in err, err[-3000:]
+    [run], _ = stored(postgres_url)
+    assert run["finish_reason"] == "shutdown", code
+    stats = run["stats"]
+    assert stats["crawler/shared_politeness/unasked"] >= 5, stats  # type: ignore[index]
 
 
 def test_a_frozen_redis_at_start_is_one_error_line_within_the_socket_timeout(
