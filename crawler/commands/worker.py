@@ -177,8 +177,11 @@ def _crawl_to_join(client: Any, args: argparse.Namespace) -> tuple[str, dict[str
     """The id and options of the crawl to join: ``--crawl``, or the only one running
     (:data:`~crawler.frontier.shared.JOINABLE`); a
     :class:`~crawler.exceptions.ConfigError` when there is none to join yet, a
-    :class:`~crawler.exceptions.CrawlNotJoinableError` when ``--crawl``'s finished
-    or no process works on it any more (it never will)."""
+    :class:`~crawler.exceptions.CrawlNotJoinableError` when ``--crawl``'s finished.
+    A crawl no process works on any more (killed, or stopped at once by a second
+    Ctrl-C) is never chosen without ``--crawl``; named with it, this worker takes it
+    over: the dead workers' leases go back to the queue, and it finishes the run
+    (if the run is still open in the store: :func:`_check_crawl_store`)."""
     crawl_id = args.crawl or _only_crawl(client, args.redis_url)
     shown = redact_url(args.redis_url)
     status = crawl_status(client, crawl_id)
@@ -188,12 +191,11 @@ def _crawl_to_join(client: Any, args: argparse.Namespace) -> tuple[str, dict[str
         raise CrawlNotJoinableError(
             f"the crawl {crawl_id} in {shown} has finished: nothing to join"
         )
-    if status == DEAD:
-        raise CrawlNotJoinableError(
-            f"no process works on the crawl {crawl_id} in {shown} any more (killed, or "
-            "Redis was down when they closed): nothing to join; start a new crawl with "
-            "`crawler crawl --frontier` (the dead crawl's keys expire by themselves: "
-            "CRAWLER_FRONTIER_KEY_TTL)"
+    if status == DEAD:  # only when named with --crawl (_only_crawl skips dead ones)
+        print(
+            f"No process works on the crawl {crawl_id} in {shown} any more: this worker "
+            "takes it over",
+            file=sys.stderr,
         )
     options = SharedCrawl(client, crawl_prefix(crawl_id), "").options()
     if options is None:  # expired since
@@ -212,7 +214,10 @@ def _only_crawl(client: Any, url: str) -> str:
     if not crawls:
         dead = [c for c, status in statuses.items() if status == DEAD]
         gone = (
-            f" (no process works on {', '.join(dead)} any more: start a new crawl)" if dead else ""
+            f" (no process works on {', '.join(dead)} any more: take one over with --crawl "
+            "ID, or start a new crawl)"
+            if dead
+            else ""
         )
         raise ConfigError(f"no crawl is running in {redact_url(url)}: nothing to join{gone}")
     raise ConfigError(
