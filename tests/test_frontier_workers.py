@@ -100,6 +100,14 @@ def wait_for(condition: object, timeout: float = 30) -> None:
         time.sleep(0.05)
 
 
+def kill_left(*processes: subprocess.Popen[str] | None) -> None:
+    """Kill (and reap) those of ``processes`` still running: a test's cleanup."""
+    for process in processes:
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
 def finish(process: subprocess.Popen[str], timeout: float = 60) -> tuple[int, str]:
     """``process``'s exit code and stderr once it ended by itself."""
     code, _, err = finish_printed(process, timeout)
@@ -483,9 +491,7 @@ def test_a_worker_refuses_a_store_that_is_not_the_crawl_s(
         )
         code, err = finish(starter)
     finally:
-        if starter.poll() is None:
-            starter.kill()
-            starter.communicate()
+        kill_left(starter)
     [crawl_id] = [k.decode().split(":")[1] for k in redis.Redis.from_url(redis_url).keys("*:meta")]
     crawls = f"crawl {crawl_id}'s store {postgres_url} (run 1)"
     hint = "leave --store out or give the crawl's store as this machine reaches it"
@@ -572,10 +578,7 @@ def test_the_join_hint_says_how_to_give_the_store_s_password(
         code, out, err = finish_printed(starter)
         joined_code, joined_out, joined_err = finish_printed(joined)
     finally:
-        for p in (starter, joined):
-            if p is not None and p.poll() is None:
-                p.kill()
-                p.communicate()
+        kill_left(starter, joined)
     assert refused.returncode == 2, refused.stderr[-3000:]
     [line] = refused.stderr.strip().splitlines()
     assert line.startswith(f"error: cannot open store {user_url}: "), line
@@ -734,10 +737,7 @@ def test_redis_down_mid_crawl_stops_every_process_with_one_error_line(
         results = [finish_printed(p, timeout=30) for p in (starter, worker)]
         took = time.monotonic() - killed
     finally:
-        for p in (starter, worker):
-            if p.poll() is None:
-                p.kill()
-                p.communicate()
+        kill_left(starter, worker)
         redis_server.start()
     assert took < 15, took  # 2 s of outage, then closing
     for code, _, err in results:
@@ -770,9 +770,7 @@ def test_redis_back_empty_mid_crawl_fails_the_crawl(
         redis_server.start()  # empty: no snapshot was written
         code, _, err = finish_printed(starter, timeout=30)
     finally:
-        if starter.poll() is None:
-            starter.kill()
-            starter.communicate()
+        kill_left(starter)
     assert code == 1, err[-3000:]
     assert "has lost the crawl" in err and "Traceback" not in err, err[-3000:]
     [run], _ = stored(postgres_url)
@@ -799,10 +797,7 @@ def test_every_process_that_loses_the_frontier_prints_one_error_line(
         client.delete(meta)
         results = [finish_printed(p, timeout=30) for p in (starter, worker)]
     finally:
-        for p in (starter, worker):
-            if p.poll() is None:
-                p.kill()
-                p.communicate()
+        kill_left(starter, worker)
     lines = []
     for code, _, err in results:
         assert code == 1, err[-3000:]
@@ -847,10 +842,7 @@ def test_a_redis_password_from_rediscli_auth_and_a_pasteable_join_hint(
         code, out, err = finish_printed(starter)
         worker_code, worker_out, worker_err = finish_printed(worker)
     finally:
-        for p in (starter, worker):
-            if p is not None and p.poll() is None:
-                p.kill()
-                p.communicate()
+        kill_left(starter, worker)
         options = [client.hget(k, "options") for k in client.keys("crawler:*:meta")]
         client.acl_deluser("crawlerpw")
     assert code == 0, err[-3000:]
@@ -888,10 +880,7 @@ def test_a_worker_forced_to_stop_prints_no_run_summary(
         code, out, err = finish_printed(worker, timeout=30)
         starter_code, _, starter_err = finish_printed(starter)
     finally:
-        for p in (starter, worker):
-            if p.poll() is None:
-                p.kill()
-                p.communicate()
+        kill_left(starter, worker)
     assert "forcing unclean shutdown" in err, err[-3000:]
     assert "Traceback" not in err, err[-3000:]
     assert "Run " not in out and "Stored in" not in out, out
@@ -929,10 +918,7 @@ def test_the_only_process_forced_to_stop_leaves_the_run_to_a_joining_worker(
         joined = start(*command.split()[1:], *WORKER_FAST, cwd=tmp_path)
         joined_code, _, joined_err = finish_printed(joined)
     finally:
-        for p in (starter, joined):
-            if p is not None and p.poll() is None:
-                p.kill()
-                p.communicate()
+        kill_left(starter, joined)
     assert code == 130, err[-3000:]
     assert "Run " not in out, out
     assert joined_code == 0, joined_err[-3000:]
@@ -962,9 +948,7 @@ def test_leases_of_a_pop_whose_answer_was_lost_are_queued_again(
             client.hset(lease_key, f"{900000 + n}:{score:g}", data)
         code, err = finish(starter)
     finally:
-        if starter.poll() is None:
-            starter.kill()
-            starter.communicate()
+        kill_left(starter)
     assert code == 0, err[-3000:]
     run = assert_every_page_stored_once(postgres_url)
     assert run["stats"]["frontier/reclaimed"] == 2  # type: ignore[index]
@@ -1005,9 +989,7 @@ def frozen_crawl(
         yield starter
     finally:
         redis_server.thaw()
-        if starter.poll() is None:
-            starter.kill()
-            starter.communicate()
+        kill_left(starter)
 
 
 def test_redis_frozen_mid_crawl_stops_the_crawl_after_the_outage_timeout(
@@ -1143,9 +1125,7 @@ def test_a_worker_waiting_to_join_when_redis_hangs_is_one_error_line(
         took = time.monotonic() - frozen
     finally:
         redis_server.thaw()
-        if worker.poll() is None:
-            worker.kill()
-            worker.communicate()
+        kill_left(worker)
     assert took < 2 * SOCKET_TIMEOUT + 3, took
     assert code == 2, err[-3000:]
     [line] = err.strip().splitlines()
