@@ -225,11 +225,12 @@ def crawled_and_leasing(client: redis.Redis, pid: int) -> bool:
     return crawled and any(client.hlen(k) for k in client.keys(f"crawler:*:lease:*-{pid}-*"))
 
 
-def assert_every_page_stored_once(postgres_url: str) -> dict[str, object]:
-    """The run finished with every catalog page in it, once; the run's row."""
+def assert_every_page_stored_once(postgres_url: str, size: int = SIZE) -> dict[str, object]:
+    """The run finished with every page of a catalog of ``size`` items in it, once;
+    the run's row."""
     [run], rows = stored(postgres_url)
     paths = Counter(urlsplit(str(r["url"])).path for r in rows)
-    items = {f"/catalog/item/{n}.html" for n in range(SIZE)}
+    items = {f"/catalog/item/{n}.html" for n in range(size)}
     assert {p: paths[p] for p in items} == dict.fromkeys(items, 1)
     assert run["finish_reason"] == "finished"
     assert isinstance(run["stats"], dict)
@@ -897,10 +898,12 @@ def test_the_only_process_forced_to_stop_leaves_the_run_to_a_joining_worker(
     """A second Ctrl-C on the crawl's only process: it finished the run ("shutdown")
     while its message said a joining worker would, and that worker was then refused
     (the run had finished).  Now the run stays open, and the command the message
-    gives joins the crawl and finishes it: every page once."""
+    gives joins the crawl and finishes it: every page once.  Pages take 1.5 s, so
+    the first Ctrl-C's graceful close cannot end before the second one on a loaded
+    machine (at 400 ms, it did once: the run then finished as "shutdown", rightly)."""
     client = redis.Redis.from_url(redis_url)
     starter = start(
-        "crawl", site.url("/catalog/?delay=400"), "--frontier", redis_url,
+        "crawl", site.url("/catalog/?size=8&delay=1500"), "--frontier", redis_url,
         "--store", postgres_url, *FAST, cwd=tmp_path,
     )  # fmt: skip
     joined: subprocess.Popen[str] | None = None
@@ -922,7 +925,7 @@ def test_the_only_process_forced_to_stop_leaves_the_run_to_a_joining_worker(
     assert code == 130, err[-3000:]
     assert "Run " not in out, out
     assert joined_code == 0, joined_err[-3000:]
-    assert_every_page_stored_once(postgres_url)
+    assert_every_page_stored_once(postgres_url, size=8)
 
 
 def test_leases_of_a_pop_whose_answer_was_lost_are_queued_again(
