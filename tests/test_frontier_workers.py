@@ -871,12 +871,12 @@ def test_a_worker_forced_to_stop_prints_no_run_summary(
     leases go back to the queue when its heartbeat expires, every page once."""
     client = redis.Redis.from_url(redis_url)
     starter, [worker] = run_shared(
-        site, redis_url, postgres_url, tmp_path, "/catalog/?delay=400", 1
+        site, redis_url, postgres_url, tmp_path, "/catalog/?size=8&delay=1500", 1
     )
     try:
         wait_for(lambda: crawled_and_leasing(client, worker.pid))
         worker.send_signal(signal.SIGINT)
-        time.sleep(0.05)  # its requests (400 ms each) still in flight, leased
+        time.sleep(0.05)  # its requests (1.5 s each: a loaded machine) still in flight
         worker.send_signal(signal.SIGINT)
         code, out, err = finish_printed(worker, timeout=30)
         starter_code, _, starter_err = finish_printed(starter)
@@ -889,7 +889,7 @@ def test_a_worker_forced_to_stop_prints_no_run_summary(
     assert "stopped before leaving crawl" in err, err[-3000:]
     assert code == 130, err[-3000:]
     assert starter_code == 0, starter_err[-3000:]
-    assert_every_page_stored_once(postgres_url)  # its leases went back (or were done)
+    assert_every_page_stored_once(postgres_url, size=8)  # its leases went back (or were done)
 
 
 def test_the_only_process_forced_to_stop_leaves_the_run_to_a_joining_worker(
