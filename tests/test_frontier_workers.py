@@ -77,6 +77,23 @@ def start(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subproces
     )
 
 
+def start_crawl(
+    site: TinySite,
+    path: str,
+    frontier: str,
+    store: str,
+    *extra: str,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+) -> subprocess.Popen[str]:
+    """``crawler crawl`` of ``path`` on the site with ``--frontier`` and ``--store``,
+    the :data:`FAST` timers and ``extra`` options."""
+    return start(
+        "crawl", site.url(path), "--frontier", frontier, "--store", store, *FAST, *extra,
+        cwd=cwd, env=env,
+    )  # fmt: skip
+
+
 def join_hint(starter: subprocess.Popen[str]) -> tuple[str, list[str], list[str]]:
     """The "Shared crawl ID in ...: join it with `crawler worker ...`" line the
     starting process prints, the lines before it, and the arguments of that
@@ -307,10 +324,7 @@ def test_a_crawl_killed_with_no_other_worker_is_dead_and_its_keys_expire(
     one joined; a worker given --crawl ID takes the dead crawl over and finishes its
     run, every page once."""
     client = redis.Redis.from_url(redis_url)
-    victim = start(
-        "crawl", site.url("/catalog/?delay=400"), "--frontier", redis_url,
-        "--store", postgres_url, *FAST, cwd=tmp_path,
-    )  # fmt: skip
+    victim = start_crawl(site, "/catalog/?delay=400", redis_url, postgres_url, cwd=tmp_path)
     _, _, command = join_hint(victim)
     dead_id = command[command.index("--crawl") + 1]
     wait_for(lambda: crawled_and_leasing(client, victim.pid))
@@ -342,10 +356,7 @@ def test_a_crawl_killed_with_no_other_worker_is_dead_and_its_keys_expire(
     run = assert_every_page_stored_once(postgres_url)
     assert run["stats"]["frontier/requeued"] >= 1  # type: ignore[index]  # the victim's
 
-    starter = start(
-        "crawl", site.url("/catalog/?delay=150"), "--frontier", redis_url,
-        "--store", postgres_url, *FAST, cwd=tmp_path,
-    )  # fmt: skip
+    starter = start_crawl(site, "/catalog/?delay=150", redis_url, postgres_url, cwd=tmp_path)
     _, _, command = join_hint(starter)
     live_id = command[command.index("--crawl") + 1]
     joined = start("worker", redis_url, "--wait", "30", *WORKER_FAST, cwd=tmp_path)
@@ -474,10 +485,7 @@ def test_a_worker_refuses_a_store_that_is_not_the_crawl_s(
     finally:
         elsewhere.close()
     with_password = empty.replace("postgres@", "postgres:store-pw-77e1@")
-    starter = start(
-        "crawl", site.url("/catalog/?delay=400"), "--frontier", redis_url,
-        "--store", postgres_url, *FAST, cwd=tmp_path,
-    )  # fmt: skip
+    starter = start_crawl(site, "/catalog/?delay=400", redis_url, postgres_url, cwd=tmp_path)
     try:
         worker = ["worker", redis_url, "--wait", "60", *WORKER_FAST]
         done = run_commands(
@@ -557,10 +565,7 @@ def test_the_join_hint_says_how_to_give_the_store_s_password(
     password = "pg-pw-51c0d2"
     user_url = postgres_server.password_user("crawlerpw", password)
     store = user_url.replace("crawlerpw@", f"crawlerpw:{password}@")
-    starter = start(
-        "crawl", site.url("/catalog/?delay=400"), "--frontier", redis_url,
-        "--store", store, *FAST, cwd=tmp_path,
-    )  # fmt: skip
+    starter = start_crawl(site, "/catalog/?delay=400", redis_url, store, cwd=tmp_path)
     joined: subprocess.Popen[str] | None = None
     try:
         hint, seen, command = join_hint(starter)
@@ -727,10 +732,7 @@ def test_redis_down_mid_crawl_stops_every_process_with_one_error_line(
     client = redis.Redis.from_url(url)
     outage = ["-s", "CRAWLER_FRONTIER_OUTAGE_TIMEOUT=2"]
     worker = start("worker", url, "--wait", "60", *WORKER_FAST, *outage, cwd=tmp_path)
-    starter = start(
-        "crawl", site.url("/catalog/?delay=150"), "--frontier", url,
-        "--store", postgres_url, *FAST, *outage, cwd=tmp_path,
-    )  # fmt: skip
+    starter = start_crawl(site, "/catalog/?delay=150", url, postgres_url, *outage, cwd=tmp_path)
     try:
         wait_for(lambda: len(client.keys("crawler:*:lease:*")) == 2)  # both crawl
         redis_server.kill()
@@ -761,10 +763,15 @@ def test_redis_back_empty_mid_crawl_fails_the_crawl(
     redis_server.flush()
     url = redis_server.url
     client = redis.Redis.from_url(url)
-    starter = start(
-        "crawl", site.url("/catalog/?delay=150"), "--frontier", url, "--store", postgres_url,
-        *FAST, "-s", "CRAWLER_FRONTIER_OUTAGE_TIMEOUT=60", cwd=tmp_path,
-    )  # fmt: skip
+    starter = start_crawl(
+        site,
+        "/catalog/?delay=150",
+        url,
+        postgres_url,
+        "-s",
+        "CRAWLER_FRONTIER_OUTAGE_TIMEOUT=60",
+        cwd=tmp_path,
+    )
     try:
         wait_for(lambda: len(client.keys("crawler:*:lease:*")) == 1)
         redis_server.kill()
@@ -788,10 +795,7 @@ def test_every_process_that_loses_the_frontier_prints_one_error_line(
     them not last; each prints the same line and exits 1."""
     client = redis.Redis.from_url(redis_url)
     worker = start("worker", redis_url, "--wait", "60", *WORKER_FAST, cwd=tmp_path)
-    starter = start(
-        "crawl", site.url("/catalog/?delay=150"), "--frontier", redis_url,
-        "--store", postgres_url, *FAST, cwd=tmp_path,
-    )  # fmt: skip
+    starter = start_crawl(site, "/catalog/?delay=150", redis_url, postgres_url, cwd=tmp_path)
     try:
         wait_for(lambda: len(client.keys("crawler:*:lease:*")) == 2)  # both crawl
         [meta] = client.keys("crawler:*:meta")
@@ -829,11 +833,14 @@ def test_a_redis_password_from_rediscli_auth_and_a_pasteable_join_hint(
     joinable = redis_url.replace("redis://", "redis://crawlerpw@")
     frontier = joinable.replace("@", f":{password}@") if given == "url" else joinable
     env = {**subprocess_env(), "REDISCLI_AUTH": password}
-    starter = start(
-        "crawl", site.url("/catalog/?delay=150"), "--frontier", frontier,
-        "--store", postgres_url, *FAST,
-        cwd=tmp_path, env=env if given == "REDISCLI_AUTH" else None,
-    )  # fmt: skip
+    starter = start_crawl(
+        site,
+        "/catalog/?delay=150",
+        frontier,
+        postgres_url,
+        cwd=tmp_path,
+        env=env if given == "REDISCLI_AUTH" else None,
+    )
     worker: subprocess.Popen[str] | None = None
     try:
         hint, seen, command = join_hint(starter)
@@ -902,10 +909,9 @@ def test_the_only_process_forced_to_stop_leaves_the_run_to_a_joining_worker(
     the first Ctrl-C's graceful close cannot end before the second one on a loaded
     machine (at 400 ms, it did once: the run then finished as "shutdown", rightly)."""
     client = redis.Redis.from_url(redis_url)
-    starter = start(
-        "crawl", site.url("/catalog/?size=8&delay=1500"), "--frontier", redis_url,
-        "--store", postgres_url, *FAST, cwd=tmp_path,
-    )  # fmt: skip
+    starter = start_crawl(
+        site, "/catalog/?size=8&delay=1500", redis_url, postgres_url, cwd=tmp_path
+    )
     joined: subprocess.Popen[str] | None = None
     try:
         wait_for(lambda: crawled_and_leasing(client, starter.pid))
@@ -937,10 +943,7 @@ def test_leases_of_a_pop_whose_answer_was_lost_are_queued_again(
     pages, then nothing, for ever).  Here the test pops for the crawling process, in
     its lease hash, as that lost pop did: the crawl still ends, every page once."""
     client = redis.Redis.from_url(redis_url)
-    starter = start(
-        "crawl", site.url("/catalog/?delay=150"), "--frontier", redis_url,
-        "--store", postgres_url, *FAST, cwd=tmp_path,
-    )  # fmt: skip
+    starter = start_crawl(site, "/catalog/?delay=150", redis_url, postgres_url, cwd=tmp_path)
     try:
         wait_for(lambda: client.keys("crawler:*:lease:*") and client.keys("crawler:*:requests"))
         [lease_key] = client.keys("crawler:*:lease:*")
@@ -981,10 +984,7 @@ def frozen_crawl(
     redis_server.flush()
     url = redis_server.url
     client = redis.Redis.from_url(url)
-    starter = start(
-        "crawl", site.url(f"/catalog/?delay={delay_ms}"), "--frontier", url,
-        "--store", postgres_url, *FAST, *extra, cwd=cwd,
-    )  # fmt: skip
+    starter = start_crawl(site, f"/catalog/?delay={delay_ms}", url, postgres_url, *extra, cwd=cwd)
     try:
         # it crawls: the worker's lease hash holds its popped requests
         wait_for(lambda: sum(map(client.hlen, client.keys("crawler:*:lease:*"))) >= leased)
