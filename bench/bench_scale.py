@@ -19,6 +19,11 @@ pages of about 5 KB with 10 links each, plus the index:
    nothing: no parsing, no links, no items.  What Scrapy itself costs a page
    (HTTP client, engine, scheduler, duplicate filter, middlewares, one callback
    call), the floor under any crawler built on it.
+4. **minimal** (zero latency only): the leanest crawler that follows links on
+   Scrapy: a ``Spider`` whose callback reads each page's hrefs with one XPath,
+   joins them and requests the new ones (a set), with ``CONCURRENT_ITEMS=1``;
+   no items, no store, no robots.txt.  What following links costs at the least,
+   before a crawler records anything.
 
 Each crawl is its own process; its CPU time (user + system) is read by a
 wrapper whose only child it is, so CPU ms per page includes start-up (1.4 to
@@ -154,6 +159,33 @@ run(Floor)
 """
 )
 
+# The leanest crawler that follows links on Scrapy: argv[1] start URL, argv[2] a JSON
+# file for the stats.  Each page's hrefs by one XPath, joined with urljoin, new ones
+# (a set) requested; no items, no store; CONCURRENT_ITEMS=1 (Scrapy starts that many
+# tasks for each response's output).  Run from a file: Scrapy reads a generator
+# callback's source.
+_MINIMAL = (
+    _SCRIPT_PRELUDE.replace('{"LOG_LEVEL": "INFO"}', '{"LOG_LEVEL": "INFO", "CONCURRENT_ITEMS": 1}')
+    + """
+from scrapy import Request, Spider
+
+class Minimal(StatsToFile, Spider):
+    name = "minimal"
+    start_urls = [sys.argv[1]]
+    stats_file = sys.argv[2]
+    seen = set(start_urls)
+
+    def parse(self, response):
+        for href in response.xpath("//a/@href").getall():
+            url = response.urljoin(href)
+            if url not in self.seen:
+                self.seen.add(url)
+                yield Request(url, callback=self.parse)
+
+run(Minimal)
+"""
+)
+
 CEILING_REQUESTS = 8  # Scrapy's CONCURRENT_REQUESTS_PER_DOMAIN, ours and vanilla
 TARGET_RATIO = 1.5  # ours / vanilla pages/s at zero latency (issue 13)
 TARGET_CPU_MS = 2.0  # ours, CPU ms per page (issue 13)
@@ -227,6 +259,17 @@ class Bench:
         stats = json.loads(stats_file.read_text()) if stats_file.exists() else {}
         pages_done = stats.get("downloader/response_status_count/200", 0)
         return Run("floor", pages_done, seconds, cpu, code)
+
+    def crawl_minimal(self, start_url: str) -> Run:
+        """The leanest link-following crawler on Scrapy (:data:`_MINIMAL`)."""
+        work = self.scratch("minimal")
+        script = work / "minimal.py"
+        script.write_text(_MINIMAL)
+        stats_file = work / "stats.json"
+        code, seconds, cpu = _timed([sys.executable, str(script), start_url, str(stats_file)], work)
+        stats = json.loads(stats_file.read_text()) if stats_file.exists() else {}
+        pages = stats.get("downloader/response_status_count/200", 0)
+        return Run("minimal", pages, seconds, cpu, code)
 
     def crawl_ours(
         self,
@@ -331,7 +374,7 @@ def _ratios(runs: list[Run], startup: dict[str, Run]) -> list[str]:
         lines.append(f"ours / baseline pages per CPU second: {gain:.2f}x")
     for name, crawls in by.items():
         total = statistics.median(r.cpu_ms_per_page for r in crawls)
-        small = startup.get(name if name in ("vanilla", "baseline", "floor") else "ours")
+        small = startup.get(name if name in startup else "ours")
         line = f"{name} CPU per page: {total:.2f} ms"
         if small is not None:
             net = statistics.median(
@@ -358,6 +401,7 @@ def section_zero(bench: Bench) -> list[str]:
         startup["vanilla"] = bench.crawl_vanilla(start)
         startup["ours"] = bench.crawl_ours(start)
         startup["floor"] = bench.crawl_floor(start, STARTUP_PAGES)
+        startup["minimal"] = bench.crawl_minimal(start)
         if bench.baseline is not None:
             startup["baseline"] = bench.crawl_ours(start, "baseline", tree=bench.baseline)
     runs = []
@@ -368,6 +412,7 @@ def section_zero(bench: Bench) -> list[str]:
                 lambda: bench.crawl_vanilla(start),
                 lambda: bench.crawl_ours(start),
                 lambda: bench.crawl_floor(start, bench.pages),
+                lambda: bench.crawl_minimal(start),
             ]
             crawls += [
                 lambda label=label, extra=extra: bench.crawl_ours(start, label, extra)
