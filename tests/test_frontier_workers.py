@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 SIZE = 40  # catalog items: the index, 40 items, robots.txt and the sitemap
 # Short timers so that the crawls end (and a dead worker is noticed) quickly.
 FAST = [
-    "-s", "CRAWLER_FRONTIER_IDLE_TIMEOUT=1",
+    "-s", "CRAWLER_FRONTIER_IDLE_TIMEOUT=0.5",
     "-s", "CRAWLER_FRONTIER_POLL_INTERVAL=0.1",
     "-s", "CRAWLER_FRONTIER_LEASE_TIMEOUT=2",
     "-s", "CRAWLER_STORE_FLUSH_INTERVAL=0.2",
