@@ -207,6 +207,9 @@ SELENIUM_MAX_PAGES_PER_SESSION: Annotated[int, Ge(0)] = 100  # pages, then recyc
 SELENIUM_PAGE_LOAD_TIMEOUT: Annotated[float, Ge(0.1)] = 30  # seconds
 SELENIUM_POLITENESS_ENABLED: bool = True  # slot concurrency, DOWNLOAD_DELAY, AutoThrottle
 SELENIUM_POOL_SIZE: Annotated[int, Ge(1)] = 4  # browser sessions (one worker thread each)
+# seconds a command to a remote node may take beyond the page-load timeout before the node
+# counts as silent (then GET /status, and the render moves to another node)
+SELENIUM_REMOTE_COMMAND_MARGIN: Annotated[float, Gt(0)] = 60
 SELENIUM_REMOTE_COOLDOWN: Annotated[float, Ge(0)] = 30  # seconds a failed node stays out
 SELENIUM_REMOTE_MAX_SESSIONS: Annotated[int, Ge(0)] = 0  # per node (no #max=N); 0: pool's limit
 # Remote WebDriver nodes (chromedriver --port=P, Selenium servers, a Grid): one URL, a list, or

@@ -97,6 +97,7 @@ def test_one_server_under_two_paths_gets_two_labels() -> None:
         ({"SELENIUM_REMOTE_URL": "http://h:1, h:2"}, "must be an http(s) URL (or several)"),
         ({"SELENIUM_REMOTE_MAX_SESSIONS": -1}, "must be a whole number >= 0"),
         ({"SELENIUM_REMOTE_COOLDOWN": "soon"}, "must be a number >= 0"),
+        ({"SELENIUM_REMOTE_COMMAND_MARGIN": 0}, "must be a number > 0"),
         ({"SELENIUM_BROWSER": "opera"}, "SELENIUM_BROWSER must be one of"),
         ({"SELENIUM_POOL_SIZE": 0}, "SELENIUM_POOL_SIZE must be a whole number >= 1, not 0"),
         ({"SELENIUM_POOL_SIZE": "many"}, "SELENIUM_POOL_SIZE must be a whole number >= 1"),

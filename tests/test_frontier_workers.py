@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 SIZE = 40  # catalog items: the index, 40 items, robots.txt and the sitemap
 # Short timers so that the crawls end (and a dead worker is noticed) quickly.
 FAST = [
-    "-s", "CRAWLER_FRONTIER_IDLE_TIMEOUT=1",
+    "-s", "CRAWLER_FRONTIER_IDLE_TIMEOUT=0.5",
     "-s", "CRAWLER_FRONTIER_POLL_INTERVAL=0.1",
     "-s", "CRAWLER_FRONTIER_LEASE_TIMEOUT=2",
     "-s", "CRAWLER_STORE_FLUSH_INTERVAL=0.2",
@@ -349,7 +349,10 @@ def test_a_crawl_killed_with_no_other_worker_is_dead_and_its_keys_expire(
         f"{dead_id} any more: take one over with --crawl ID, or start a new crawl)"
     ]
 
-    taken = start("worker", redis_url, "--crawl", dead_id, *WORKER_FAST, cwd=tmp_path)
+    # Eight requests at a time (the victim's two places on the host are held until
+    # their shared-politeness leases expire): the rest of the crawl, 400 ms a page.
+    more = ("-s", "CONCURRENT_REQUESTS=8")
+    taken = start("worker", redis_url, "--crawl", dead_id, *WORKER_FAST, *more, cwd=tmp_path)
     code, err = finish(taken)
     assert code == 0, err[-3000:]
     assert f"No process works on the crawl {dead_id} in {redis_url} any more" in err
@@ -963,8 +966,10 @@ def test_leases_of_a_pop_whose_answer_was_lost_are_queued_again(
 # A Redis that hangs (its host frozen, a network partition: SIGSTOP here) instead of
 # refusing connections.  Every Redis call fails after CRAWLER_FRONTIER_SOCKET_TIMEOUT
 # seconds, not retried by redis-py: before, each call on the reactor thread waited
-# 10 s twice, so the crawl ignored its outage timeout and Ctrl-C for minutes.
-SOCKET_TIMEOUT = 3.0  # CRAWLER_FRONTIER_SOCKET_TIMEOUT's default
+# 10 s twice, so the crawl ignored its outage timeout and Ctrl-C for minutes.  These
+# tests set it to 1 s (the default is 3 s): the bounds below are in socket timeouts.
+SOCKET_TIMEOUT = 1.0
+FROZEN = ("-s", f"CRAWLER_FRONTIER_SOCKET_TIMEOUT={SOCKET_TIMEOUT:g}")
 
 
 @contextmanager
@@ -977,14 +982,17 @@ def frozen_crawl(
     delay_ms: int = 150,
     leased: int = 1,
 ) -> Iterator[subprocess.Popen[str]]:
-    """A one-process shared crawl of the catalog (``delay_ms`` a page, ``extra``: more
-    options), given once it crawls (``leased`` requests popped from Redis and not
-    finished: 1, its start request, the index, being fetched) and its Redis is frozen
-    (SIGSTOP); on the way out Redis is thawed, then the crawl killed if it still runs."""
+    """A one-process shared crawl of the catalog (``delay_ms`` a page, a socket timeout
+    of :data:`SOCKET_TIMEOUT`, ``extra``: more options), given once it crawls
+    (``leased`` requests popped from Redis and not finished: 1, its start request, the
+    index, being fetched) and its Redis is frozen (SIGSTOP); on the way out Redis is
+    thawed, then the crawl killed if it still runs."""
     redis_server.flush()
     url = redis_server.url
     client = redis.Redis.from_url(url)
-    starter = start_crawl(site, f"/catalog/?delay={delay_ms}", url, postgres_url, *extra, cwd=cwd)
+    starter = start_crawl(
+        site, f"/catalog/?delay={delay_ms}", url, postgres_url, *FROZEN, *extra, cwd=cwd
+    )
     try:
         # it crawls: the worker's lease hash holds its popped requests
         wait_for(lambda: sum(map(client.hlen, client.keys("crawler:*:lease:*"))) >= leased)
@@ -1004,15 +1012,16 @@ def test_redis_frozen_mid_crawl_stops_the_crawl_after_the_outage_timeout(
     once every socket timeout (blocked one, waiting one), so it gives up at most two
     timeouts after the outage timeout; closing waits for one failed call of the
     store's close of the worker and one of the shared politeness (the scheduler
-    makes none once closing in an outage): 5 s + 5 socket timeouts, plus 5 s for a
-    loaded machine (measured: 12.5 s).  The index, fetched meanwhile (400 ms), links
-    10 new items: they could not be queued, and the crawl says so."""
-    outage = ("-s", "CRAWLER_FRONTIER_OUTAGE_TIMEOUT=5")
+    makes none once closing in an outage): 3 s + 5 socket timeouts, plus 5 s for a
+    loaded machine (measured: 12.5 s with an outage timeout of 5 s and socket
+    timeouts of 3 s).  The index, fetched meanwhile (400 ms), links 10 new items: they
+    could not be queued, and the crawl says so."""
+    outage = ("-s", "CRAWLER_FRONTIER_OUTAGE_TIMEOUT=3")
     with frozen_crawl(site, redis_server, postgres_url, tmp_path, *outage, delay_ms=400) as starter:
         frozen = time.monotonic()
         code, _, err = finish_printed(starter, timeout=120)
         took = time.monotonic() - frozen
-    assert took < 5 + 5 * SOCKET_TIMEOUT + 5, took
+    assert took < 3 + 5 * SOCKET_TIMEOUT + 5, took
     assert code == 1, err[-3000:]
     assert "Traceback" not in err and "exception was never retrieved" not in err, err[-3000:]
     errors = [line for line in err.splitlines() if line.startswith("error: ")]
@@ -1031,9 +1040,11 @@ def test_ctrl_c_stops_a_crawl_whose_redis_is_frozen(
     """SIGINT is acted on within a few seconds (the outage timeout is 60 s): the call
     under way fails within a socket timeout, then closing waits for one failed call
     of the store's close of the worker and one of the shared politeness: 3 socket
-    timeouts, plus 3 s for a loaded machine (measured: 5.3 s)."""
+    timeouts, plus 3 s for a loaded machine (measured: 5.3 s with socket timeouts of
+    3 s)."""
     with frozen_crawl(site, redis_server, postgres_url, tmp_path) as starter:
-        time.sleep(1)  # a Redis call is under way
+        # A Redis call is under way (the poll asks every 0.1 s) and has not failed yet.
+        time.sleep(SOCKET_TIMEOUT / 2)
         starter.send_signal(signal.SIGINT)
         interrupted = time.monotonic()
         code, _, err = finish_printed(starter, timeout=120)
@@ -1057,9 +1068,10 @@ def test_ctrl_c_with_requests_queued_on_a_host_whose_redis_is_frozen(
     a socket timeout; the queued pages take 11 x 0.4 s, during which one probe (a
     socket timeout after that failure) holds the host's one place for another; closing
     waits for one failed call of the store's close of the worker and one of the shared
-    politeness: 4 socket timeouts + 4.4 s, plus 5 s for a loaded machine (21.4 s;
-    measured: 15.9 and 16.0 s).  Before, each queued request waited a socket timeout
-    in turn: 11 x 3 s and more (measured: 37.0 s)."""
+    politeness: 4 socket timeouts + 4.4 s, plus 5 s for a loaded machine (13.4 s;
+    measured: 15.9 and 16.0 s with socket timeouts of 3 s).  Before, each queued
+    request waited a socket timeout in turn before its 0.4 s: 11 x 1.4 s and more
+    (37.0 s measured with socket timeouts of 3 s)."""
     one_at_a_time = (
         "-s", "CONCURRENT_REQUESTS=16", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1",
     )  # fmt: skip
@@ -1090,11 +1102,10 @@ def test_a_frozen_redis_at_start_is_one_error_line_within_the_socket_timeout(
     redis_server.freeze()
     try:
         started = time.monotonic()
+        crawl = ("crawl", "http://127.0.0.1:9/", "--frontier", url, "--store", store)
         processes = [
-            start(
-                "crawl", "http://127.0.0.1:9/", "--frontier", url, "--store", store, cwd=tmp_path
-            ),
-            start("worker", url, cwd=tmp_path),
+            start(*crawl, *FROZEN, cwd=tmp_path),
+            start("worker", url, *FROZEN, cwd=tmp_path),
         ]
         results = [finish(p, timeout=120) for p in processes]
         took = time.monotonic() - started
@@ -1105,7 +1116,7 @@ def test_a_frozen_redis_at_start_is_one_error_line_within_the_socket_timeout(
         assert code == 2, err[-3000:]
         [line] = err.strip().splitlines()
         assert line == (
-            f"error: the frontier's Redis at {url} did not answer within 3 s (Timeout "
+            f"error: the frontier's Redis at {url} did not answer within 1 s (Timeout "
             "reading from socket; CRAWLER_FRONTIER_SOCKET_TIMEOUT): check that it runs "
             f"and is reachable, or give another {option}"
         ), line
@@ -1118,9 +1129,16 @@ def test_a_worker_waiting_to_join_when_redis_hangs_is_one_error_line(
     to join (``--wait``): one ``error:`` line within a socket timeout or two, exit 2,
     no traceback (a review: redis-py's TimeoutError came out as a traceback)."""
     redis_server.flush()
-    worker = start("worker", redis_server.url, "--wait", "60", cwd=tmp_path)
+    client = redis.Redis.from_url(redis_server.url)
+    worker = start("worker", redis_server.url, "--wait", "60", *FROZEN, cwd=tmp_path)
     try:
-        time.sleep(2)  # it pinged Redis and looks for a crawl every 0.2 s
+        # It pinged Redis and looks for a crawl (SMEMBERS of the crawls' set) every 0.2 s.
+        wait_for(
+            lambda: (
+                worker.poll() is not None
+                or any(c["cmd"] == "smembers" for c in client.client_list())
+            )
+        )
         assert worker.poll() is None
         redis_server.freeze()
         frozen = time.monotonic()

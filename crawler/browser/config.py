@@ -142,6 +142,7 @@ class BrowserConfig:
     driver_executable: str | None
     remote_nodes: tuple[RemoteNode, ...]  # (): a local browser
     remote_cooldown: float  # seconds a failed node stays out before it is tried again
+    remote_margin: float  # seconds a remote command may take beyond the page-load timeout
     pool_size: int
     concurrent_starts: int
     max_pages_per_session: int
@@ -218,6 +219,7 @@ class BrowserConfig:
             driver_executable=driver_executable,
             remote_nodes=nodes,
             remote_cooldown=settings.getfloat("SELENIUM_REMOTE_COOLDOWN"),
+            remote_margin=settings.getfloat("SELENIUM_REMOTE_COMMAND_MARGIN"),
             pool_size=settings.getint("SELENIUM_POOL_SIZE"),
             concurrent_starts=concurrent_starts,
             max_pages_per_session=settings.getint("SELENIUM_MAX_PAGES_PER_SESSION"),

@@ -363,7 +363,9 @@ def create_driver(config: BrowserConfig, remote_url: str | None = None) -> Drive
         driver = webdriver.Remote(
             command_executor=_without_userinfo(url),
             options=remote_options,
-            client_config=_client_config(url, remote_timeout(config.page_load_timeout)),
+            client_config=_client_config(
+                url, remote_timeout(config.page_load_timeout, config.remote_margin)
+            ),
         )
         return DriverHandle(driver=driver, cdp=False, remote=True)
 
@@ -561,22 +563,19 @@ def _without_userinfo(url: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1]))
 
 
-#: Seconds a remote command may take beyond ``SELENIUM_PAGE_LOAD_TIMEOUT`` (the
-#: longest a navigation or script is allowed) before the node counts as silent.
-REMOTE_MARGIN = 60.0
-
 #: Seconds a remote session's delete (``driver.quit()``) may wait for the node.  A
 #: chromedriver quits its browser in well under a second; a Grid forwards the
 #: delete to its node.  Not tied to the page-load timeout: a quit loads no page.
 REMOTE_QUIT_TIMEOUT = 10.0
 
 
-def remote_timeout(page_load_timeout: float) -> float:
+def remote_timeout(page_load_timeout: float, margin: float) -> float:
     """Seconds a command to a remote node may wait for its answer, for a render whose
     page-load (and script) timeout is ``page_load_timeout`` seconds: that plus
-    :data:`REMOTE_MARGIN`.  Past it the command fails (urllib3's
-    ``ReadTimeoutError``) and the pool probes the node (:func:`node_unreachable`)."""
-    return page_load_timeout + REMOTE_MARGIN
+    ``margin`` (``SELENIUM_REMOTE_COMMAND_MARGIN``, seconds).  Past it the command
+    fails (urllib3's ``ReadTimeoutError``) and the pool probes the node
+    (:func:`node_unreachable`)."""
+    return page_load_timeout + margin
 
 
 def _client_config(url: str, timeout: float) -> ClientConfig:

@@ -466,7 +466,7 @@ class BrowserSession:
         request's own ``page_load_timeout`` moves that bound with it)."""
         if seconds != self._timeouts:
             assert self._handle is not None
-            self._handle.set_remote_timeout(remote_timeout(seconds))
+            self._handle.set_remote_timeout(remote_timeout(seconds, self.config.remote_margin))
             self.driver.set_page_load_timeout(seconds)
             self.driver.set_script_timeout(seconds)
             self._timeouts = seconds
