@@ -880,9 +880,13 @@ def test_a_worker_forced_to_stop_prints_no_run_summary(
     now it says it stopped without leaving, and the run is the others' to finish: its
     leases go back to the queue when its heartbeat expires, every page once."""
     client = redis.Redis.from_url(redis_url)
+    # Its rows wait in its store's buffer (flushed every 30 s), so it holds the leases
+    # of the pages it crawled until it stops: the moment to stop it cannot be missed
+    # (its stats are published every 2 s; a 1 s flush released them in between).
     starter, [worker] = run_shared(
-        site, redis_url, postgres_url, tmp_path, "/catalog/?size=8&delay=1500", 1
-    )
+        site, redis_url, postgres_url, tmp_path, "/catalog/?size=8&delay=1500", 1,
+        worker_args=["-s", "CRAWLER_STORE_FLUSH_INTERVAL=30"],
+    )  # fmt: skip
     try:
         wait_for(lambda: crawled_and_leasing(client, worker.pid))
         worker.send_signal(signal.SIGINT)
