@@ -31,10 +31,12 @@ RETRY_TIMES = 2
 # Responses waiting for the spider and the pipelines.  Scrapy allows 5 MB of
 # their bodies (about 1,000 pages of 5 KB) and starts CONCURRENT_ITEMS tasks for
 # each one (100, about 1 KB each): when the store falls behind, each waiting
-# page holds about 170 KB, 100 MiB in all.  1 MB of bodies and 16 tasks a page
-# keep that under 20 MiB, and the crawl spends less CPU a page (bench/RESULTS.md,
-# memory).
-CONCURRENT_ITEMS = 16  # items (and requests) of one response handled at once
+# page holds about 170 KB, 100 MiB in all.  1 MB of bodies and 2 tasks a page
+# keep that under 20 MiB (bench/RESULTS.md, memory).  Each task costs about
+# 7 us of CPU a page, used or not; a page's items wait on nothing but the
+# store's batch, which takes them one at a time anyway (bench/RESULTS.md, scale
+# round 4).
+CONCURRENT_ITEMS = 2  # items (and requests) of one response handled at once
 SCRAPER_SLOT_MAX_ACTIVE_SIZE = 1_000_000  # bytes of response bodies being handled
 FEED_EXPORT_ENCODING = "utf-8"
 # Feeds sent to a server: Scrapy's FTP storage with netrc/environment logins, and SFTP

@@ -306,7 +306,8 @@ def test_trap_budgets_and_max_pages_count_over_the_whole_run(
     budget = 30
     args = [tinysite.url(traps.INDEX_PATH), "--store", "sqlite:///crawl.db", "--job-dir", "job"]
     args += ["--render", "never", "-s", f"CRAWLER_MAX_PAGES_PER_PATTERN={budget}"]
-    args += ["-s", "CONCURRENT_REQUESTS_PER_DOMAIN=2"]
+    # Rows reach the store every 50 (not once a second): the kill comes mid-crawl.
+    args += ["-s", "CONCURRENT_REQUESTS_PER_DOMAIN=2", "-s", "CRAWLER_STORE_BATCH_SIZE=50"]
     db, log = tmp_path / "crawl.db", tmp_path / "crawl.log"
     kill_when(start_crawl(args, tmp_path, log), db, 40, timeout=60)
     code = finish(start_crawl(args, tmp_path, log))

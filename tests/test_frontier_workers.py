@@ -257,7 +257,7 @@ def assert_every_page_stored_once(postgres_url: str, size: int = SIZE) -> dict[s
 def test_a_killed_worker_loses_nothing(
     site: TinySite, redis_url: str, postgres_url: str, tmp_path: Path
 ) -> None:
-    """Its pages crawled but not committed yet (the store's default batch of 200 rows,
+    """Its pages crawled but not committed yet (the store's default batch of 1,000 rows,
     flushed every 30 s here) keep their leases: they are crawled again."""
     client = redis.Redis.from_url(redis_url)
     survivor, [victim] = run_shared(
