@@ -56,7 +56,7 @@ from crawler.exceptions import ConfigError
 from crawler.redaction import MASKER, NOT_SECRET_NAME, SECRET_NAME, redact_text, redact_url
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping
+    from collections.abc import Callable, Iterable, Mapping, Sequence
 
     import redis
     from scrapy.settings import BaseSettings
@@ -105,6 +105,34 @@ if added == 1 or ARGV[4] == '1' then
   redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
 end
 return added
+"""
+
+# Queue many requests (each unless its fingerprint was seen), then pop the best ones
+# and lease them to the worker: KEYS seen, queue, lease hash, sequence; ARGV how
+# many to pop (0: none), then four per request: fingerprint ('' to queue it without
+# the seen set: dont_filter), score, the request's bytes, '1' to queue it even if
+# seen.  Returns {one 1/0 a request: its fingerprint was added (1 without one),
+# field, request, field, request...}.
+_QUEUE_POP = """
+local out = {}
+for i = 2, #ARGV, 4 do
+  local added = 1
+  if ARGV[i] ~= '' then added = redis.call('SADD', KEYS[1], ARGV[i]) end
+  if added == 1 or ARGV[i + 3] == '1' then
+    redis.call('ZADD', KEYS[2], ARGV[i + 1], ARGV[i + 2])
+  end
+  table.insert(out, added)
+end
+if tonumber(ARGV[1]) > 0 then
+  local r = redis.call('ZPOPMIN', KEYS[2], ARGV[1])
+  for i = 1, #r, 2 do
+    local field = redis.call('INCR', KEYS[4]) .. ':' .. r[i + 1]
+    redis.call('HSET', KEYS[3], field, r[i])
+    table.insert(out, field)
+    table.insert(out, r[i])
+  end
+end
+return out
 """
 
 # Put back in the queue the requests leased to a worker that it does not know it
@@ -441,6 +469,7 @@ class SharedCrawl:
         self.key_ttl = key_ttl
         self._pop = client.register_script(_POP)
         self._queue_new = client.register_script(_QUEUE_NEW)
+        self._queue_pop = client.register_script(_QUEUE_POP)
         self._beat = client.register_script(_BEAT)
         self._survey = client.register_script(_SURVEY)
         self._close = client.register_script(_CLOSE)
@@ -582,6 +611,26 @@ class SharedCrawl:
             keys=[self.key("seen"), self.queue_key], args=[fingerprint, score, data, int(force)]
         )
         return bool(added)
+
+    def queue_many(
+        self, requests: Sequence[tuple[bytes | None, float, bytes, bool]], pop: int = 0
+    ) -> tuple[list[bool], list[tuple[str, bytes]]]:
+        """:meth:`queue_new` for each of ``requests`` (fingerprint, or ``None`` to
+        queue it without the seen set; score; bytes; force), in order, then
+        :meth:`pop_many` of ``pop`` (0: none): one round trip for all.  Returns
+        whether each fingerprint was added (``True`` without one), and what was
+        popped, best first."""
+        args: list[bytes | float | int | str] = [pop]
+        for fingerprint, score, data, force in requests:
+            args += [fingerprint or b"", score, data, int(force)]
+        result = self._queue_pop(
+            keys=[self.key("seen"), self.queue_key, self.lease_key, self.key("lease_seq")],
+            args=args,
+        )
+        count = len(requests)
+        added = [bool(flag) for flag in result[:count]]
+        rest = result[count:]
+        return added, [(rest[i].decode(), rest[i + 1]) for i in range(0, len(rest), 2)]
 
     def release(self, fields: Iterable[str]) -> None:
         """The leased requests ``fields`` are done (their pages handled, the requests
