@@ -17,7 +17,8 @@ runs them.
     turn), ``queued`` (the shared queue's length then), then 30 more and a
     ``next_request`` in the same turn: ``page_trips``, ``popped``; then one URL
     twice and once more with ``dont_filter`` in one turn: ``duplicates_queued``,
-    ``filtered`` (``dupefilter/filtered``), ``enqueued_stat``.
+    ``filtered`` (``dupefilter/filtered``), ``enqueued_stat``; then a second
+    of polls: ``idle_trips`` in ``idle_seconds``.
 ``outage``
     5 new requests buffered, Redis killed before the turn ends, started again
     (empty) two seconds later: ``pending_down`` (the scheduler's length while
@@ -107,6 +108,14 @@ async def links(redis_server: RedisServer, proxy: DelayProxy) -> dict[str, Any]:
     before = client.zcard(QUEUE)
     await _turns()
     duplicates_queued = client.zcard(QUEUE) - before
+    # Polls with nothing to queue or release (every 0.1 s), once the first ones
+    # loaded their scripts, reclaimed and published the stats
+    await asyncio.sleep(0.5)
+    proxy.reset()
+    started = time.monotonic()
+    await asyncio.sleep(1.0)
+    idle_trips = proxy.reset()
+    idle_seconds = time.monotonic() - started
     scheduler.close("finished")
     return {
         "enqueue_trips": enqueue_trips,
@@ -116,6 +125,8 @@ async def links(redis_server: RedisServer, proxy: DelayProxy) -> dict[str, Any]:
         "popped": popped is not None,
         "duplicates_queued": duplicates_queued,
         "filtered": scheduler.stats.get_value("dupefilter/filtered", 0),
+        "idle_trips": idle_trips,
+        "idle_seconds": idle_seconds,
         "enqueued_stat": scheduler.stats.get_value("scheduler/enqueued/redis"),
     }
 

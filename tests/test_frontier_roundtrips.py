@@ -64,6 +64,9 @@ def test_a_page_s_new_links_are_queued_in_one_round_trip() -> None:
     assert result["duplicates_queued"] == 2
     assert result["filtered"] == 1
     assert result["enqueued_stat"] == 1 + 60 + 2
+    # a poll (every 0.1 s) is one round trip, plus the stats and the reclaim every 2 s
+    polls = result["idle_seconds"] / 0.1 + 1
+    assert result["idle_trips"] <= polls + 4, result
 
 
 def test_requests_buffered_when_redis_stops_are_queued_once_it_is_back() -> None:

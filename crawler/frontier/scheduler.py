@@ -480,16 +480,21 @@ class FrontierScheduler(Scheduler):
             self._wake_engine()
             return
         shared = self.shared
-        shared.heartbeat()
         while self._unqueued:  # requests yielded while Redis was down: to the buffer
             self._enqueue(self._unqueued[0])
             self._unqueued.popleft()
         self._flush()  # before the release: the pages' requests are in Redis first
-        self._release_done()
         now = time.monotonic()
         if self._reclaim_due or now - self._reclaimed >= STATS_INTERVAL:
-            self._reclaim()
-        queued, leased, requeued, dead = shared.survey()
+            self._reclaim()  # before _releasable takes fields out of what it holds
+        done = self._releasable()
+        try:  # the heartbeat, the release and the survey: one round trip
+            queued, leased, requeued, dead = shared.poll(done)
+        except REDIS_DOWN:
+            self._unreleased = done  # released at the next poll Redis answers
+            raise
+        if done:
+            self.stats.inc_value("frontier/released", len(done))
         self._queued = queued
         if requeued or dead:
             self.stats.inc_value("frontier/requeued", requeued)
@@ -539,15 +544,22 @@ class FrontierScheduler(Scheduler):
         if queued or self._popped or self._done:
             self._wake_engine()
 
-    def _release_done(self) -> None:
-        """Release the leases of the requests the engine no longer has in progress
-        and whose rows the store has committed."""
+    def _releasable(self) -> list[str]:
+        """The lease fields of the requests the engine no longer has in progress
+        and whose rows the store has committed (and of the releases Redis did not
+        answer), taken out of what this worker holds: the caller releases them."""
         if self._leases:
             self._engine_done()
         done, self._unreleased = self._unreleased, []
         committed = self._store.committed if self._store is not None else 0
         while self._uncommitted and self._uncommitted[0][0] <= committed:
             done.append(self._uncommitted.popleft()[1])
+        return done
+
+    def _release_done(self) -> None:
+        """Release the leases of :meth:`_releasable` (at close: the poll releases
+        them with its heartbeat)."""
+        done = self._releasable()
         if done:
             try:
                 self.shared.release(done)

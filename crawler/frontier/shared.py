@@ -197,6 +197,37 @@ for _, w in ipairs(dead) do table.insert(result, w) end
 return result
 """
 
+# A worker's poll in one round trip: its liveness renewed (_BEAT), the leases it is
+# done with released, then _SURVEY: KEYS alive, workers, lease hash, queue, active;
+# ARGV worker, ttl (ms), prefix, the lease fields to release...  Returns _SURVEY's.
+_POLL = """
+redis.call('SET', KEYS[1], '1', 'PX', ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[1])
+for i = 4, #ARGV, 1000 do
+  redis.call('HDEL', KEYS[3], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
+local requeued, leased, dead = 0, 0, {}
+for _, w in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  local lease = ARGV[3] .. ':lease:' .. w
+  if redis.call('EXISTS', ARGV[3] .. ':alive:' .. w) == 0 then
+    local f = redis.call('HGETALL', lease)
+    for i = 1, #f, 2 do
+      redis.call('ZADD', KEYS[4], string.match(f[i], ':(.*)$'), f[i + 1])
+      requeued = requeued + 1
+    end
+    redis.call('DEL', lease)
+    redis.call('SREM', KEYS[2], w)
+    redis.call('SREM', KEYS[5], w)
+    table.insert(dead, w)
+  else
+    leased = leased + redis.call('HLEN', lease)
+  end
+end
+local result = {redis.call('ZCARD', KEYS[4]), leased, requeued}
+for _, w in ipairs(dead) do table.insert(result, w) end
+return result
+"""
+
 # A worker closes: KEYS stats, active, finished, workers, alive, lease, queue;
 # ARGV worker, its stats (JSON).  Its leases go back to the queue (a worker
 # closed early: --max-pages, Ctrl-C).  Nothing when the crawl finished
@@ -472,6 +503,7 @@ class SharedCrawl:
         self._queue_pop = client.register_script(_QUEUE_POP)
         self._beat = client.register_script(_BEAT)
         self._survey = client.register_script(_SURVEY)
+        self._poll = client.register_script(_POLL)
         self._close = client.register_script(_CLOSE)
         self._join = client.register_script(_JOIN)
         self._last = client.register_script(_LAST)
@@ -644,6 +676,22 @@ class SharedCrawl:
         dead workers, the dead workers) — dead workers' leases are put back first."""
         result = self._survey(
             keys=[self.key("workers"), self.queue_key, self.key("active")], args=[self.prefix]
+        )
+        queued, leased, requeued, *dead = result
+        return int(queued), int(leased), int(requeued), [w.decode() for w in dead]
+
+    def poll(self, released: Iterable[str]) -> tuple[int, int, int, list[str]]:
+        """:meth:`heartbeat`, :meth:`release` of ``released`` and :meth:`survey`, in
+        this order, in one round trip (one script): what :meth:`survey` returns."""
+        result = self._poll(
+            keys=[
+                self.key(f"alive:{self.worker}"),
+                self.key("workers"),
+                self.lease_key,
+                self.queue_key,
+                self.key("active"),
+            ],
+            args=[self.worker, int(self.lease_timeout * 1000), self.prefix, *released],
         )
         queued, leased, requeued, *dead = result
         return int(queued), int(leased), int(requeued), [w.decode() for w in dead]
