@@ -36,7 +36,9 @@ lists the keys).  What this adds to scrapy-redis:
   yielded are in Redis).  The pop and that flush are one script, and a flush
   while this worker has no popped request left and the engine has room pops
   too: a page whose links are queued and whose successor is leased costs one
-  round trip.  A request popped is known seen from then on, whichever worker
+  round trip.  A poll's heartbeat, release and survey are one script
+  (:meth:`~crawler.frontier.shared.SharedCrawl.poll`).  A request popped is
+  known seen from then on, whichever worker
   queued it; requests are leased :data:`POP_BATCH` at a time (those the engine
   has not asked for yet wait here, leased, and count as in flight).
   A request found in the seen set by the flush is dropped as the duplicate
