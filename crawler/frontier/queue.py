@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 from scrapy_redis.queue import PriorityQueue
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from scrapy import Request
 
     from crawler.frontier.shared import SharedCrawl
@@ -33,6 +35,22 @@ class LeasedPriorityQueue(PriorityQueue):
         assert self.shared is not None
         data = self._encode_request(request)
         return self.shared.queue_new(fingerprint, -request.priority, data, force)
+
+    def encode(self, request: Request) -> bytes:
+        """``request`` as queued; raises what the serializer raises when it cannot be
+        encoded (a callback that is not a spider method: ``ValueError``; pickle)."""
+        return self._encode_request(request)
+
+    def push_many_pop(
+        self, requests: Sequence[tuple[bytes | None, float, bytes, bool]], pop: int = 0
+    ) -> tuple[list[bool], list[tuple[str, Request]]]:
+        """Queue ``requests`` (fingerprint or ``None``, score, :meth:`encode`'s bytes,
+        force) and lease the ``pop`` best requests, in one round trip
+        (:meth:`~crawler.frontier.shared.SharedCrawl.queue_many`): whether each
+        fingerprint was added, and the requests popped with their lease fields."""
+        assert self.shared is not None
+        added, popped = self.shared.queue_many(requests, pop)
+        return added, [(field, self._decode_request(data)) for field, data in popped]
 
     def pop_leased(self) -> tuple[str, Request] | None:
         """The best request and its lease field, or ``None`` when the queue is empty."""

@@ -25,12 +25,26 @@ lists the keys).  What this adds to scrapy-redis:
   ``finished``.  Before the start request is queued the crawl never counts as done.
 * **Wake-ups.** While the shared queue has requests and this engine has room,
   the engine is asked to pull them at every poll, not at its 5-second heartbeat.
-* **Round trips.** A request this worker knows is in the seen set
-  (``CRAWLER_FRONTIER_SEEN_CACHE``) is dropped without asking Redis; a new one
-  is checked and queued by one script (and a request popped is known seen
-  from then on, whichever worker queued it); requests are leased
-  :data:`POP_BATCH` at a time (those the engine has not asked for yet wait
-  here, leased, and count as in flight).
+* **Round trips.** Each Redis call blocks the reactor thread for one round
+  trip (about 0.1 ms on loopback, a network RTT to another host).  A request
+  this worker knows is in the seen set (``CRAWLER_FRONTIER_SEEN_CACHE``) is
+  dropped without asking Redis.  Any other is encoded at once (one that cannot
+  be: below) and waits in a write-behind buffer: the whole buffer is checked
+  against the seen set and queued by one script at the end of the reactor turn
+  (:class:`~scrapy.utils.reactor.CallLaterOnce`), and before each pop, poll
+  release and close (the lease of a page is released only once the requests it
+  yielded are in Redis).  The pop and that flush are one script, and a flush
+  while this worker has no popped request left and the engine has room pops
+  too: a page whose links are queued and whose successor is leased costs one
+  round trip.  A poll's heartbeat, release and survey are one script
+  (:meth:`~crawler.frontier.shared.SharedCrawl.poll`).  A request popped is
+  known seen from then on, whichever worker
+  queued it; requests are leased :data:`POP_BATCH` at a time (those the engine
+  has not asked for yet wait here, leased, and count as in flight).
+  A request found in the seen set by the flush is dropped as the duplicate
+  filter drops one (logged, ``dupefilter/filtered``), but ``enqueue_request``
+  has already answered ``True`` for it: Scrapy's ``request_dropped`` signal is
+  not sent for it (nothing of this project listens to it).
 * A request that cannot be serialised (its callback is not a spider method)
   stays in this process (a local queue served first), counted in
   ``frontier/unserializable``.
@@ -67,11 +81,12 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import redis
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.defer import deferred_from_coro
+from scrapy.utils.reactor import CallLaterOnce
 from scrapy_redis.scheduler import Scheduler
 from twisted.internet import task
 
@@ -102,6 +117,16 @@ STATS_INTERVAL = 2.0
 #: What a Redis that cannot be reached raises (redis-py wraps most socket errors;
 #: its AuthenticationError is a ConnectionError).
 REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, OSError)
+
+
+class _Pending(NamedTuple):
+    """A request in the write-behind buffer, encoded, to queue at the next flush."""
+
+    request: Request
+    fingerprint: bytes | None  # None: dont_filter, queued without the seen set
+    score: float  # minus its priority
+    data: bytes  # LeasedPriorityQueue.encode's
+    force: bool  # the last hop of a redirect: queued even if seen
 
 
 class FrontierScheduler(Scheduler):
@@ -144,6 +169,7 @@ class FrontierScheduler(Scheduler):
         self._idle_since: float | None = None  # monotonic time the crawl looked idle
         self._published = 0.0  # monotonic time of the last stats publication
         self._seeded = False  # the start request is queued (by any process)
+        self._seed_due = False  # queued one, and marking the crawl seeded failed
         self._loop: task.LoopingCall | None = None
         self._warned = False  # about the engine's requests in progress
         self.outage = outage or Outage("", 60.0, crawler.stats)
@@ -154,6 +180,8 @@ class FrontierScheduler(Scheduler):
         self.retry_interval = retry_interval
         self._failed_at = 0.0  # monotonic time the last failed call ended
         self._queued = 0  # requests in the shared queue at the last poll
+        self._buffer: list[_Pending] = []  # to queue at the next flush (write-behind)
+        self._flush_call: CallLaterOnce[None] = CallLaterOnce(self._flush_soon)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -199,10 +227,12 @@ class FrontierScheduler(Scheduler):
     def close(self, reason: str) -> None:
         if self._loop is not None and self._loop.running:
             self._loop.stop()
+        self._flush_call.cancel()
         # Redis down (an outage under way, or this call fails): this worker's leases
         # expire, and another worker queues their requests again.
         if self.outage.since is None:  # else no call to wait a socket timeout for
             try:
+                self._flush()
                 if not self._seeded and not self._late:
                     # Closed before its start request was queued (a store error...): the
                     # workers waiting for it may close when idle.
@@ -210,6 +240,7 @@ class FrontierScheduler(Scheduler):
                 self._release_done()
             except REDIS_DOWN as e:
                 self.outage.failed(e)
+        self._unqueue_buffer()
         lost = len(self._unqueued) + len(self._local)
         if lost:  # closing with Redis down (frontier_unreachable): no one will crawl them
             self.stats.set_value("frontier/requests_lost", lost)
@@ -225,12 +256,20 @@ class FrontierScheduler(Scheduler):
         """The shared queue's length at the last poll, plus this worker's requests
         waiting: no Redis call (the progress line asks at every redraw, on the
         reactor thread, Redis up or hung)."""
-        return self._queued + len(self._local) + len(self._popped) + len(self._unqueued)
+        return (
+            self._queued
+            + len(self._local)
+            + len(self._popped)
+            + len(self._unqueued)
+            + len(self._buffer)
+        )
 
     def enqueue_request(self, request: Request) -> bool:
-        """Queue ``request`` unless its fingerprint is in the shared seen set: one
-        Redis round trip for a new request (the check and the push, one script),
-        none for one this process knows was seen (:class:`FrontierDupeFilter`'s cache)."""
+        """Queue ``request`` unless its fingerprint is in the shared seen set: no
+        Redis round trip here (see the module: the write-behind buffer, flushed at
+        the end of the reactor turn in one round trip for all); a request this
+        process knows was seen (:class:`FrontierDupeFilter`'s cache) is dropped at
+        once (``False``)."""
         if self._done:  # a worker that joined a finished crawl (its start request)
             return False
         if self.outage.since is not None:  # Redis is down: the next poll that reaches it
@@ -250,32 +289,102 @@ class FrontierScheduler(Scheduler):
             return True
 
     def _enqueue(self, request: Request) -> bool:
-        if request.dont_filter:
-            self._push(request)
-        else:
+        """Put ``request`` in the write-behind buffer (and schedule its flush), or keep
+        it in this process when it cannot be encoded; ``False``: a known duplicate.
+        Calls Redis only for a request that cannot be encoded (its ``SADD``)."""
+        fingerprint = None
+        if not request.dont_filter:
             fingerprint = self.df.request_fingerprint(request)
-            redirected = bool(request.meta.get("redirect_urls"))
             if self._known_duplicate(request, fingerprint):
                 return False
-            try:
-                added = self.queue.push_new(request, fingerprint, force=redirected)
-            except REDIS_DOWN:
-                raise
-            except Exception as e:  # to_dict (a callback not of the spider) or pickle
-                if self.df.request_seen(request):
-                    self.df.log(request, self.spider)
-                    return False
-                self._keep_local(request, e)
-            else:
-                self.df.remember(fingerprint)
-                if self.df.seen_after(request, added):
-                    self.df.log(request, self.spider)
-                    return False
-        self.stats.inc_value("scheduler/enqueued/redis")
-        if not self._seeded:
-            self._seeded = True
-            self.shared.mark_seeded()
+        try:
+            data = self.queue.encode(request)
+        except Exception as e:  # to_dict (a callback not of the spider) or pickle
+            if fingerprint is not None and self.df.request_seen(request):
+                self.df.log(request, self.spider)
+                return False
+            self._keep_local(request, e)
+            self._counted(1)
+            return True
+        redirected = bool(request.meta.get("redirect_urls"))
+        self._buffer.append(_Pending(request, fingerprint, -request.priority, data, redirected))
+        self._flush_call.schedule()
         return True
+
+    def _flush(self, pop: int = 0) -> list[tuple[str, Request]]:
+        """Queue the write-behind buffer in one round trip, and lease the ``pop`` best
+        requests in the same one (:meth:`LeasedPriorityQueue.push_many_pop`); returns
+        those.  Duplicates found are dropped as the duplicate filter drops them.  On
+        any error the buffer's requests move to ``_unqueued`` (queued by the next poll
+        Redis answers: nothing lost) and the error is raised."""
+        pending, self._buffer = self._buffer, []
+        if not pending and not pop:
+            return []
+        try:
+            added, popped = self.queue.push_many_pop(
+                [(p.fingerprint, p.score, p.data, p.force) for p in pending], pop
+            )
+        except Exception:
+            self._unqueued.extendleft(reversed([p.request for p in pending]))
+            raise
+        queued = 0
+        for item, was_added in zip(pending, added, strict=True):
+            if item.fingerprint is not None:
+                self.df.remember(item.fingerprint)
+                if self.df.seen_after(item.request, was_added):
+                    self.df.log(item.request, self.spider)
+                    continue
+            queued += 1
+        self._counted(queued)
+        return popped
+
+    def _counted(self, queued: int) -> None:
+        """``queued`` requests were queued (or kept here): count them; the first one
+        of the crawl marks it seeded (the start request is queued)."""
+        if not queued:
+            return
+        self.stats.inc_value("scheduler/enqueued/redis", queued)
+        if not self._seeded:
+            try:
+                self.shared.mark_seeded()
+            except REDIS_DOWN as e:  # queued all the same: the next poll marks it
+                self._seed_due = True
+                self._redis_failed(e)
+                return
+            self._seeded = True
+
+    def _unqueue_buffer(self) -> None:
+        """Move the write-behind buffer to ``_unqueued`` without asking Redis."""
+        self._unqueued.extend(p.request for p in self._buffer)
+        self._buffer = []
+
+    def _flush_soon(self) -> None:
+        """The end of a reactor turn that buffered requests: queue them, and lease
+        :data:`POP_BATCH` more in the same round trip when this worker has none
+        popped left and the engine has room (it asks for one soon)."""
+        if not self._buffer:
+            return
+        if self.outage.since is not None:  # the next poll that reaches Redis queues them
+            self._unqueue_buffer()
+            return
+        pop = POP_BATCH if not self._popped and not self._done and self._has_room() else 0
+        try:
+            self._popped.extend(self._flush(pop))
+        except REDIS_DOWN as e:
+            if pop:
+                self._reclaim_due = True
+            self._redis_failed(e)
+        except Exception as e:  # queued by the next poll (_unqueued)
+            logger.warning("Frontier flush failed: %s", e)
+        else:
+            if self._popped:
+                self._wake_engine()
+
+    def _has_room(self) -> bool:
+        """Whether the engine would take another request now (Scrapy's
+        ``needs_backout``; no engine yet: no)."""
+        engine: Any = getattr(self.crawler, "engine", None)
+        return engine is not None and engine.spider is not None and not engine.needs_backout()
 
     def _known_duplicate(self, request: Request, fingerprint: bytes) -> bool:
         """Whether ``request`` (fingerprint ``fingerprint``) is certainly in the shared
@@ -286,14 +395,6 @@ class FrontierScheduler(Scheduler):
         self.df.seen_after(request, added=False)  # seen: tells ScheduledUrls
         self.df.log(request, self.spider)
         return True
-
-    def _push(self, request: Request) -> None:
-        try:
-            self.queue.push(request)
-        except REDIS_DOWN:
-            raise
-        except Exception as e:  # to_dict (a callback not of the spider) or pickle
-            self._keep_local(request, e)
 
     def _keep_local(self, request: Request, error: Exception) -> None:
         self.stats.inc_value("frontier/unserializable")
@@ -311,8 +412,8 @@ class FrontierScheduler(Scheduler):
         if not self._popped:
             if self.outage.since is not None:
                 return None  # Redis is down: the next poll tries it (not every engine call)
-            try:
-                self._popped.extend(self.queue.pop_leased_many(POP_BATCH))
+            try:  # and queue the buffer: one round trip
+                self._popped.extend(self._flush(POP_BATCH))
             except REDIS_DOWN as e:
                 # Redis may have run the pop and its answer be lost: _reclaim
                 self._reclaim_due = True
@@ -330,7 +431,13 @@ class FrontierScheduler(Scheduler):
 
     def has_pending_requests(self) -> bool:
         """Until the whole crawl is done (see the module), not only this worker's part."""
-        return not self._done or bool(self._local) or bool(self._popped) or bool(self._unqueued)
+        return (
+            not self._done
+            or bool(self._local)
+            or bool(self._popped)
+            or bool(self._unqueued)
+            or bool(self._buffer)
+        )
 
     # -- every CRAWLER_FRONTIER_POLL_INTERVAL seconds ---------------------------
 
@@ -375,15 +482,21 @@ class FrontierScheduler(Scheduler):
             self._wake_engine()
             return
         shared = self.shared
-        shared.heartbeat()
-        while self._unqueued:  # requests yielded while Redis was down
+        while self._unqueued:  # requests yielded while Redis was down: to the buffer
             self._enqueue(self._unqueued[0])
             self._unqueued.popleft()
-        self._release_done()
+        self._flush()  # before the release: the pages' requests are in Redis first
         now = time.monotonic()
         if self._reclaim_due or now - self._reclaimed >= STATS_INTERVAL:
-            self._reclaim()
-        queued, leased, requeued, dead = shared.survey()
+            self._reclaim()  # before _releasable takes fields out of what it holds
+        done = self._releasable()
+        try:  # the heartbeat, the release and the survey: one round trip
+            queued, leased, requeued, dead = shared.poll(done)
+        except REDIS_DOWN:
+            self._unreleased = done  # released at the next poll Redis answers
+            raise
+        if done:
+            self.stats.inc_value("frontier/released", len(done))
         self._queued = queued
         if requeued or dead:
             self.stats.inc_value("frontier/requeued", requeued)
@@ -404,6 +517,9 @@ class FrontierScheduler(Scheduler):
                     self.outage.url,
                     shared.crawl_id,
                 )
+        if self._seed_due:
+            shared.mark_seeded()
+            self._seeded, self._seed_due = True, False
         if not self._seeded:
             self._seeded = shared.seeded()
         busy = (
@@ -413,6 +529,7 @@ class FrontierScheduler(Scheduler):
             or self._local
             or self._popped
             or self._unqueued
+            or self._buffer
         )
         if queued or leased or busy or not self._seeded:
             self._idle_since = None
@@ -429,15 +546,22 @@ class FrontierScheduler(Scheduler):
         if queued or self._popped or self._done:
             self._wake_engine()
 
-    def _release_done(self) -> None:
-        """Release the leases of the requests the engine no longer has in progress
-        and whose rows the store has committed."""
+    def _releasable(self) -> list[str]:
+        """The lease fields of the requests the engine no longer has in progress
+        and whose rows the store has committed (and of the releases Redis did not
+        answer), taken out of what this worker holds: the caller releases them."""
         if self._leases:
             self._engine_done()
         done, self._unreleased = self._unreleased, []
         committed = self._store.committed if self._store is not None else 0
         while self._uncommitted and self._uncommitted[0][0] <= committed:
             done.append(self._uncommitted.popleft()[1])
+        return done
+
+    def _release_done(self) -> None:
+        """Release the leases of :meth:`_releasable` (at close: the poll releases
+        them with its heartbeat)."""
+        done = self._releasable()
         if done:
             try:
                 self.shared.release(done)

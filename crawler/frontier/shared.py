@@ -56,7 +56,7 @@ from crawler.exceptions import ConfigError
 from crawler.redaction import MASKER, NOT_SECRET_NAME, SECRET_NAME, redact_text, redact_url
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping
+    from collections.abc import Callable, Iterable, Mapping, Sequence
 
     import redis
     from scrapy.settings import BaseSettings
@@ -105,6 +105,34 @@ if added == 1 or ARGV[4] == '1' then
   redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
 end
 return added
+"""
+
+# Queue many requests (each unless its fingerprint was seen), then pop the best ones
+# and lease them to the worker: KEYS seen, queue, lease hash, sequence; ARGV how
+# many to pop (0: none), then four per request: fingerprint ('' to queue it without
+# the seen set: dont_filter), score, the request's bytes, '1' to queue it even if
+# seen.  Returns {one 1/0 a request: its fingerprint was added (1 without one),
+# field, request, field, request...}.
+_QUEUE_POP = """
+local out = {}
+for i = 2, #ARGV, 4 do
+  local added = 1
+  if ARGV[i] ~= '' then added = redis.call('SADD', KEYS[1], ARGV[i]) end
+  if added == 1 or ARGV[i + 3] == '1' then
+    redis.call('ZADD', KEYS[2], ARGV[i + 1], ARGV[i + 2])
+  end
+  table.insert(out, added)
+end
+if tonumber(ARGV[1]) > 0 then
+  local r = redis.call('ZPOPMIN', KEYS[2], ARGV[1])
+  for i = 1, #r, 2 do
+    local field = redis.call('INCR', KEYS[4]) .. ':' .. r[i + 1]
+    redis.call('HSET', KEYS[3], field, r[i])
+    table.insert(out, field)
+    table.insert(out, r[i])
+  end
+end
+return out
 """
 
 # Put back in the queue the requests leased to a worker that it does not know it
@@ -165,6 +193,37 @@ for _, w in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   end
 end
 local result = {redis.call('ZCARD', KEYS[2]), leased, requeued}
+for _, w in ipairs(dead) do table.insert(result, w) end
+return result
+"""
+
+# A worker's poll in one round trip: its liveness renewed (_BEAT), the leases it is
+# done with released, then _SURVEY: KEYS alive, workers, lease hash, queue, active;
+# ARGV worker, ttl (ms), prefix, the lease fields to release...  Returns _SURVEY's.
+_POLL = """
+redis.call('SET', KEYS[1], '1', 'PX', ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[1])
+for i = 4, #ARGV, 1000 do
+  redis.call('HDEL', KEYS[3], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
+local requeued, leased, dead = 0, 0, {}
+for _, w in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  local lease = ARGV[3] .. ':lease:' .. w
+  if redis.call('EXISTS', ARGV[3] .. ':alive:' .. w) == 0 then
+    local f = redis.call('HGETALL', lease)
+    for i = 1, #f, 2 do
+      redis.call('ZADD', KEYS[4], string.match(f[i], ':(.*)$'), f[i + 1])
+      requeued = requeued + 1
+    end
+    redis.call('DEL', lease)
+    redis.call('SREM', KEYS[2], w)
+    redis.call('SREM', KEYS[5], w)
+    table.insert(dead, w)
+  else
+    leased = leased + redis.call('HLEN', lease)
+  end
+end
+local result = {redis.call('ZCARD', KEYS[4]), leased, requeued}
 for _, w in ipairs(dead) do table.insert(result, w) end
 return result
 """
@@ -441,8 +500,10 @@ class SharedCrawl:
         self.key_ttl = key_ttl
         self._pop = client.register_script(_POP)
         self._queue_new = client.register_script(_QUEUE_NEW)
+        self._queue_pop = client.register_script(_QUEUE_POP)
         self._beat = client.register_script(_BEAT)
         self._survey = client.register_script(_SURVEY)
+        self._poll = client.register_script(_POLL)
         self._close = client.register_script(_CLOSE)
         self._join = client.register_script(_JOIN)
         self._last = client.register_script(_LAST)
@@ -583,6 +644,26 @@ class SharedCrawl:
         )
         return bool(added)
 
+    def queue_many(
+        self, requests: Sequence[tuple[bytes | None, float, bytes, bool]], pop: int = 0
+    ) -> tuple[list[bool], list[tuple[str, bytes]]]:
+        """:meth:`queue_new` for each of ``requests`` (fingerprint, or ``None`` to
+        queue it without the seen set; score; bytes; force), in order, then
+        :meth:`pop_many` of ``pop`` (0: none): one round trip for all.  Returns
+        whether each fingerprint was added (``True`` without one), and what was
+        popped, best first."""
+        args: list[bytes | float | int | str] = [pop]
+        for fingerprint, score, data, force in requests:
+            args += [fingerprint or b"", score, data, int(force)]
+        result = self._queue_pop(
+            keys=[self.key("seen"), self.queue_key, self.lease_key, self.key("lease_seq")],
+            args=args,
+        )
+        count = len(requests)
+        added = [bool(flag) for flag in result[:count]]
+        rest = result[count:]
+        return added, [(rest[i].decode(), rest[i + 1]) for i in range(0, len(rest), 2)]
+
     def release(self, fields: Iterable[str]) -> None:
         """The leased requests ``fields`` are done (their pages handled, the requests
         they led to queued)."""
@@ -595,6 +676,22 @@ class SharedCrawl:
         dead workers, the dead workers) — dead workers' leases are put back first."""
         result = self._survey(
             keys=[self.key("workers"), self.queue_key, self.key("active")], args=[self.prefix]
+        )
+        queued, leased, requeued, *dead = result
+        return int(queued), int(leased), int(requeued), [w.decode() for w in dead]
+
+    def poll(self, released: Iterable[str]) -> tuple[int, int, int, list[str]]:
+        """:meth:`heartbeat`, :meth:`release` of ``released`` and :meth:`survey`, in
+        this order, in one round trip (one script): what :meth:`survey` returns."""
+        result = self._poll(
+            keys=[
+                self.key(f"alive:{self.worker}"),
+                self.key("workers"),
+                self.lease_key,
+                self.queue_key,
+                self.key("active"),
+            ],
+            args=[self.worker, int(self.lease_timeout * 1000), self.prefix, *released],
         )
         queued, leased, requeued, *dead = result
         return int(queued), int(leased), int(requeued), [w.decode() for w in dead]

@@ -1,0 +1,175 @@
+"""Scenarios of one frontier scheduler in a child process, its round trips counted.
+
+``python -m tests.roundtriptools SCENARIO`` starts its own ``redis-server``
+(:class:`tests.redisserver.RedisServer`) and a counting
+:class:`tests.redisproxy.DelayProxy` before it, installs Scrapy's asyncio
+reactor (a child process: the test process installs none), opens a
+:class:`~crawler.frontier.scheduler.FrontierScheduler` of a real crawler and
+engine on the proxy, runs ``SCENARIO`` in the asyncio loop (the scheduler's
+end-of-turn flush and its poll run there, as in a crawl), and prints what it
+measured as one JSON object on stdout.  ``tests/test_frontier_roundtrips.py``
+runs them.
+
+``links``
+    The start request queued, then 30 new requests, as a page's callback
+    yields them, then the end of the turn:
+    ``enqueue_trips`` (during the 30 calls), ``flush_trips`` (by the end of the
+    turn), ``queued`` (the shared queue's length then), then 30 more and a
+    ``next_request`` in the same turn: ``page_trips``, ``popped``; then one URL
+    twice and once more with ``dont_filter`` in one turn: ``duplicates_queued``,
+    ``filtered`` (``dupefilter/filtered``), ``enqueued_stat``; then a second
+    of polls: ``idle_trips`` in ``idle_seconds``.
+``outage``
+    5 new requests buffered, Redis killed before the turn ends, started again
+    (empty) two seconds later: ``pending_down`` (the scheduler's length while
+    Redis is down), ``queued`` (the shared queue once the poll queued them),
+    ``redis_errors``, ``lost``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from typing import Any
+
+from scrapy import Request, Spider
+from scrapy.utils.reactor import install_reactor
+from scrapy.utils.test import get_crawler
+
+from crawler.frontier.scheduler import FrontierScheduler
+from crawler.frontier.shared import frontier_overrides
+from tests.redisproxy import DelayProxy
+from tests.redisserver import RedisServer
+
+CRAWL = "abc123abc123"
+QUEUE = f"crawler:{CRAWL}:requests"
+
+
+class _Spider(Spider):
+    name = "roundtrips"
+
+
+def _scheduler(url: str) -> FrontierScheduler:
+    settings = {
+        **frontier_overrides(url, CRAWL, "worker-1"),
+        # crawler.default_settings's (get_crawler gives Scrapy's defaults only)
+        "CRAWLER_FRONTIER_SOCKET_TIMEOUT": 1.0,
+        "CRAWLER_FRONTIER_POLL_INTERVAL": 0.1,
+        "CRAWLER_FRONTIER_IDLE_TIMEOUT": 60.0,
+        "CRAWLER_FRONTIER_OUTAGE_TIMEOUT": 60.0,
+        "CRAWLER_FRONTIER_LEASE_TIMEOUT": 30.0,
+        "CRAWLER_FRONTIER_KEY_TTL": 3600.0,
+        "CRAWLER_FRONTIER_SEEN_CACHE": 1000,
+        "LOG_LEVEL": "WARNING",
+    }
+    crawler = get_crawler(_Spider, settings)
+    crawler._apply_settings()
+    crawler.engine = crawler._create_engine()
+    spider = _Spider.from_crawler(crawler)
+    crawler.spider = spider
+    scheduler = FrontierScheduler.from_crawler(crawler)
+    scheduler.open(spider)
+    return scheduler
+
+
+async def _turns(count: int = 3) -> None:
+    """Let the asyncio loop run ``count`` turns (the scheduler's flush is one)."""
+    for _ in range(count):
+        await asyncio.sleep(0)
+
+
+async def links(redis_server: RedisServer, proxy: DelayProxy) -> dict[str, Any]:
+    scheduler = _scheduler(proxy.url())
+    client = redis_server.client()
+    # The start request: the first flush also loads the script (NOSCRIPT, SCRIPT LOAD)
+    # and marks the crawl seeded.
+    assert scheduler.enqueue_request(Request("http://a.test/"))
+    await _turns()
+    proxy.reset()
+    for n in range(30):
+        assert scheduler.enqueue_request(Request(f"http://a.test/page/{n}"))
+    enqueue_trips = proxy.reset()
+    await _turns()
+    flush_trips = proxy.reset()
+    queued = client.zcard(QUEUE) - 1
+    for n in range(30, 60):
+        scheduler.enqueue_request(Request(f"http://a.test/page/{n}"))
+    popped = scheduler.next_request()
+    page_trips = proxy.reset()
+    # Found twice in one turn, and again without the filter
+    for request in (
+        Request("http://a.test/twice"),
+        Request("http://a.test/twice"),
+        Request("http://a.test/twice", dont_filter=True),
+    ):
+        assert scheduler.enqueue_request(request)
+    before = client.zcard(QUEUE)
+    await _turns()
+    duplicates_queued = client.zcard(QUEUE) - before
+    # Polls with nothing to queue or release (every 0.1 s), once the first ones
+    # loaded their scripts, reclaimed and published the stats
+    await asyncio.sleep(0.5)
+    proxy.reset()
+    started = time.monotonic()
+    await asyncio.sleep(1.0)
+    idle_trips = proxy.reset()
+    idle_seconds = time.monotonic() - started
+    scheduler.close("finished")
+    return {
+        "enqueue_trips": enqueue_trips,
+        "flush_trips": flush_trips,
+        "queued": queued,
+        "page_trips": page_trips,
+        "popped": popped is not None,
+        "duplicates_queued": duplicates_queued,
+        "filtered": scheduler.stats.get_value("dupefilter/filtered", 0),
+        "idle_trips": idle_trips,
+        "idle_seconds": idle_seconds,
+        "enqueued_stat": scheduler.stats.get_value("scheduler/enqueued/redis"),
+    }
+
+
+async def outage(redis_server: RedisServer, proxy: DelayProxy) -> dict[str, Any]:
+    scheduler = _scheduler(proxy.url())
+    for n in range(5):
+        assert scheduler.enqueue_request(Request(f"http://a.test/page/{n}"))
+    redis_server.kill()
+    await _turns()  # the flush fails: the requests wait in the scheduler
+    pending_down = len(scheduler)
+    await asyncio.sleep(2)  # polls fail too
+    redis_server.start()
+    client = redis_server.client()
+    deadline = time.monotonic() + 15
+    while client.zcard(QUEUE) < 5 and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    queued = client.zcard(QUEUE)
+    stats = scheduler.stats
+    return {
+        "pending_down": pending_down,
+        "queued": queued,
+        "redis_errors": stats.get_value("frontier/redis_errors", 0),
+        "lost": stats.get_value("frontier/requests_lost", 0),
+        "enqueued_stat": stats.get_value("scheduler/enqueued/redis"),
+    }
+
+
+SCENARIOS = {"links": links, "outage": outage}
+
+
+def main(argv: list[str]) -> None:
+    [name] = argv
+    install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
+    redis_server = RedisServer().start()
+    try:
+        with DelayProxy(redis_server.port, 0.0) as proxy:
+            loop = asyncio.get_event_loop()
+            result = loop.run_until_complete(SCENARIOS[name](redis_server, proxy))
+    finally:
+        redis_server.stop()
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
