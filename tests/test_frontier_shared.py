@@ -68,9 +68,9 @@ def test_a_pop_is_a_lease_until_released(redis_url: str) -> None:
     a.client.zadd(a.queue_key, {b"late": 0, b"first": -10})  # score: minus the priority
     field, data = a.pop() or ("", b"")
     assert data == b"first"
-    assert a.survey() == (1, 1, 0, [])  # one queued, one leased
+    assert a.poll([]) == (1, 1, 0, [])  # one queued, one leased
     a.release([field])
-    assert a.survey() == (1, 0, 0, [])
+    assert a.poll([]) == (1, 0, 0, [])
 
 
 def test_pops_of_several_requests_lease_each_best_first(redis_url: str) -> None:
@@ -79,22 +79,30 @@ def test_pops_of_several_requests_lease_each_best_first(redis_url: str) -> None:
     a.client.zadd(a.queue_key, {b"r1": -5, b"r2": 0, b"r3": 1})
     popped = a.pop_many(2)
     assert [data for _, data in popped] == [b"r1", b"r2"]
-    assert a.survey() == (1, 2, 0, [])
+    assert a.poll([]) == (1, 2, 0, [])
     assert [data for _, data in a.pop_many(5)] == [b"r3"]
     assert a.pop_many(5) == []
     a.release(field for field, _ in popped)
-    assert a.survey() == (0, 1, 0, [])
+    assert a.poll([]) == (0, 1, 0, [])
 
 
-def test_a_new_request_is_checked_and_queued_at_once(redis_url: str) -> None:
+def test_new_requests_are_checked_and_queued_at_once(redis_url: str) -> None:
     a = worker(redis_url, "a")
-    assert a.queue_new(b"fp1", -3, b"r1")
-    assert not a.queue_new(b"fp1", 0, b"r1 again")  # seen: not queued
-    assert not a.queue_new(b"fp1", 0, b"redirected", force=True)  # seen, queued anyway
+    added, popped = a.queue_many(
+        [
+            (b"fp1", -3, b"r1", False),
+            (b"fp1", 0, b"r1 again", False),  # seen: not queued
+            (b"fp1", 0, b"redirected", True),  # seen, queued anyway
+            (None, 5, b"unfiltered", False),  # dont_filter: no fingerprint, queued
+        ]
+    )
+    assert added == [True, False, False, True]
+    assert popped == []
     assert a.client.smembers(a.key("seen")) == {b"fp1"}
     assert a.client.zrange(a.queue_key, 0, -1, withscores=True) == [
         (b"r1", -3.0),
         (b"redirected", 0.0),
+        (b"unfiltered", 5.0),
     ]
 
 
@@ -104,9 +112,9 @@ def test_a_dead_workers_leases_go_back_to_the_queue(redis_url: str) -> None:
     survivor.join()
     dying.client.zadd(dying.queue_key, {b"r1": -5, b"r2": 0})
     assert dying.pop() is not None and dying.pop() is not None
-    assert survivor.survey() == (0, 2, 0, [])  # alive: its leases count as in flight
+    assert survivor.poll([]) == (0, 2, 0, [])  # alive: its leases count as in flight
     time.sleep(0.3)  # no heartbeat: its liveness key expires
-    assert survivor.survey() == (2, 0, 2, ["dying"])
+    assert survivor.poll([]) == (2, 0, 2, ["dying"])
     # with their priorities
     assert survivor.client.zrange(survivor.queue_key, 0, -1, withscores=True) == [
         (b"r1", -5.0),
@@ -257,9 +265,9 @@ def test_a_crawl_whose_workers_all_died_is_dead_and_its_keys_expire(redis_url: s
     assert crawl_status(client, "abc123") == STARTING  # published, nobody yet
     assert running_crawls(client) == ["abc123"]
     a.join()
-    a.queue_new(b"f" * 20, 0, b"first")
+    a.queue_many([(b"f" * 20, 0, b"first", False)])
     a.mark_seeded()
-    a.queue_new(b"g" * 20, 0, b"second")
+    a.queue_many([(b"g" * 20, 0, b"second", False)])
     a.pop()
     a.claim_run(lambda: 7)
     assert crawl_status(client, "abc123") == RUNNING
@@ -286,7 +294,7 @@ def test_a_live_worker_keeps_its_crawl_and_a_finished_one_keeps_a_week(redis_url
     client = a.client
     a.publish({"spider": "site"})
     a.join()
-    a.queue_new(b"f" * 20, 0, b"first")
+    a.queue_many([(b"f" * 20, 0, b"first", False)])
     a.mark_seeded()
     for _ in range(4):  # 2 s: longer than the keys' time to live, renewed
         a.publish_stats({})

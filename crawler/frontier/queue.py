@@ -1,7 +1,7 @@
 """scrapy-redis's priority queue, whose pops are leases.
 
 A request popped is moved, in one Lua script, from the queue to the worker's
-lease hash (:meth:`crawler.frontier.shared.SharedCrawl.pop`), so a worker that
+lease hash (:meth:`crawler.frontier.shared.SharedCrawl.queue_many`), so a worker that
 dies with it leaves it where another worker finds it and queues it again.
 """
 
@@ -22,19 +22,9 @@ if TYPE_CHECKING:
 class LeasedPriorityQueue(PriorityQueue):
     """``PriorityQueue`` (sorted set, score minus the priority) with leased pops.
 
-    ``shared`` must be set before :meth:`pop_leased` is called (the scheduler does)."""
+    ``shared`` must be set before :meth:`push_many_pop` is called (the scheduler does)."""
 
     shared: SharedCrawl | None = None
-
-    def push_new(self, request: Request, fingerprint: bytes, force: bool = False) -> bool:
-        """Queue ``request`` if ``fingerprint`` is not in the seen set, and add it
-        there, in one round trip (:meth:`~crawler.frontier.shared.SharedCrawl.queue_new`);
-        ``force``: queue it anyway.  Returns whether the fingerprint was added.
-        Raises what the serializer raises when the request cannot be encoded
-        (before Redis is asked)."""
-        assert self.shared is not None
-        data = self._encode_request(request)
-        return self.shared.queue_new(fingerprint, -request.priority, data, force)
 
     def encode(self, request: Request) -> bytes:
         """``request`` as queued; raises what the serializer raises when it cannot be
@@ -52,17 +42,6 @@ class LeasedPriorityQueue(PriorityQueue):
         added, popped = self.shared.queue_many(requests, pop)
         return added, [(field, self._decode_request(data)) for field, data in popped]
 
-    def pop_leased(self) -> tuple[str, Request] | None:
-        """The best request and its lease field, or ``None`` when the queue is empty."""
-        popped = self.pop_leased_many(1)
-        return popped[0] if popped else None
-
-    def pop_leased_many(self, count: int) -> list[tuple[str, Request]]:
-        """The ``count`` best requests (fewer when the queue has fewer), best first,
-        each with its lease field."""
-        assert self.shared is not None
-        return [(field, self._decode_request(data)) for field, data in self.shared.pop_many(count)]
-
     def pop(self, timeout: int = 0) -> Any:
-        """A pop without its lease field could never be released: :meth:`pop_leased`."""
-        raise NotImplementedError("LeasedPriorityQueue pops with pop_leased()")
+        """A pop without its lease field could never be released: :meth:`push_many_pop`."""
+        raise NotImplementedError("LeasedPriorityQueue pops with push_many_pop()")

@@ -422,7 +422,7 @@ class FrontierScheduler(Scheduler):
             if not self._popped:
                 return None
         field, request = self._popped.popleft()
-        if not request.dont_filter:  # queued by queue_new: its fingerprint is in the seen set
+        if not request.dont_filter:  # queued by queue_many: its fingerprint is in the seen set
             self.df.remember(self.df.request_fingerprint(request))
         self._leases[field] = request
         self.stats.inc_value("scheduler/dequeued/redis")

@@ -82,31 +82,6 @@ JOINABLE = frozenset({RUNNING, STARTING})
 #: Kept out of the URL, it is not in shell history, ``ps`` or the crawl's settings.
 PASSWORD_ENV = "REDISCLI_AUTH"
 
-# Pop the best requests (at most ARGV[1]) and lease them to the worker: KEYS queue,
-# lease hash, sequence.  Returns {field, request, field, request...}.
-_POP = """
-local r = redis.call('ZPOPMIN', KEYS[1], ARGV[1])
-local out = {}
-for i = 1, #r, 2 do
-  local field = redis.call('INCR', KEYS[3]) .. ':' .. r[i + 1]
-  redis.call('HSET', KEYS[2], field, r[i])
-  table.insert(out, field)
-  table.insert(out, r[i])
-end
-return out
-"""
-
-# Queue a request unless its fingerprint was seen: KEYS seen, queue; ARGV
-# fingerprint, score, the request's bytes, '1' to queue it even if seen (the
-# last hop of a redirect).  Returns 1 when the fingerprint was added, else 0.
-_QUEUE_NEW = """
-local added = redis.call('SADD', KEYS[1], ARGV[1])
-if added == 1 or ARGV[4] == '1' then
-  redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
-end
-return added
-"""
-
 # Queue many requests (each unless its fingerprint was seen), then pop the best ones
 # and lease them to the worker: KEYS seen, queue, lease hash, sequence; ARGV how
 # many to pop (0: none), then four per request: fingerprint ('' to queue it without
@@ -170,36 +145,11 @@ for i = 2, #KEYS do redis.call('PEXPIRE', KEYS[i], ARGV[3]) end
 return 1
 """
 
-# Put back the leases of every worker whose liveness key expired, and count what
-# is queued and leased: KEYS workers, queue, active; ARGV prefix.
-# Returns {queued, leased, requeued, dead workers...}.
-_SURVEY = """
-local requeued, leased, dead = 0, 0, {}
-for _, w in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local lease = ARGV[1] .. ':lease:' .. w
-  if redis.call('EXISTS', ARGV[1] .. ':alive:' .. w) == 0 then
-    local f = redis.call('HGETALL', lease)
-    for i = 1, #f, 2 do
-      local score = string.match(f[i], ':(.*)$')
-      redis.call('ZADD', KEYS[2], score, f[i + 1])
-      requeued = requeued + 1
-    end
-    redis.call('DEL', lease)
-    redis.call('SREM', KEYS[1], w)
-    redis.call('SREM', KEYS[3], w)
-    table.insert(dead, w)
-  else
-    leased = leased + redis.call('HLEN', lease)
-  end
-end
-local result = {redis.call('ZCARD', KEYS[2]), leased, requeued}
-for _, w in ipairs(dead) do table.insert(result, w) end
-return result
-"""
-
 # A worker's poll in one round trip: its liveness renewed (_BEAT), the leases it is
-# done with released, then _SURVEY: KEYS alive, workers, lease hash, queue, active;
-# ARGV worker, ttl (ms), prefix, the lease fields to release...  Returns _SURVEY's.
+# done with released, then the leases of every worker whose liveness key expired put
+# back in the queue, and what is queued and leased counted: KEYS alive, workers, lease
+# hash, queue, active; ARGV worker, ttl (ms), prefix, the lease fields to release...
+# Returns {queued, leased, requeued, dead workers...}.
 _POLL = """
 redis.call('SET', KEYS[1], '1', 'PX', ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[1])
@@ -498,11 +448,8 @@ class SharedCrawl:
         self.worker = worker
         self.lease_timeout = lease_timeout
         self.key_ttl = key_ttl
-        self._pop = client.register_script(_POP)
-        self._queue_new = client.register_script(_QUEUE_NEW)
         self._queue_pop = client.register_script(_QUEUE_POP)
         self._beat = client.register_script(_BEAT)
-        self._survey = client.register_script(_SURVEY)
         self._poll = client.register_script(_POLL)
         self._close = client.register_script(_CLOSE)
         self._join = client.register_script(_JOIN)
@@ -619,10 +566,7 @@ class SharedCrawl:
     def pop_many(self, count: int) -> list[tuple[str, bytes]]:
         """The ``count`` best queued requests (fewer if the queue has fewer), best
         first, leased to this worker, with their lease fields: one round trip."""
-        result = self._pop(
-            keys=[self.queue_key, self.lease_key, self.key("lease_seq")], args=[count]
-        )
-        return [(result[i].decode(), result[i + 1]) for i in range(0, len(result), 2)]
+        return self.queue_many((), count)[1]
 
     def requeue_unknown(self, held: Iterable[str]) -> int:
         """Put back in the queue the requests leased to this worker whose lease
@@ -635,23 +579,16 @@ class SharedCrawl:
         seconds."""
         return int(self._requeue_unknown(keys=[self.lease_key, self.queue_key], args=list(held)))
 
-    def queue_new(self, fingerprint: bytes, score: float, data: bytes, force: bool = False) -> bool:
-        """Add ``fingerprint`` to the seen set and, if it was not there (or with
-        ``force``), queue the request ``data`` with ``score`` (minus its priority):
-        one round trip.  Returns whether the fingerprint was added."""
-        added = self._queue_new(
-            keys=[self.key("seen"), self.queue_key], args=[fingerprint, score, data, int(force)]
-        )
-        return bool(added)
-
     def queue_many(
         self, requests: Sequence[tuple[bytes | None, float, bytes, bool]], pop: int = 0
     ) -> tuple[list[bool], list[tuple[str, bytes]]]:
-        """:meth:`queue_new` for each of ``requests`` (fingerprint, or ``None`` to
-        queue it without the seen set; score; bytes; force), in order, then
-        :meth:`pop_many` of ``pop`` (0: none): one round trip for all.  Returns
-        whether each fingerprint was added (``True`` without one), and what was
-        popped, best first."""
+        """Queue each of ``requests`` (fingerprint, or ``None`` to queue it without
+        the seen set; score, minus its priority; bytes; force), in order: its
+        fingerprint is added to the seen set and, if it was not there (or with
+        force: the last hop of a redirect), the request is queued.  Then lease
+        the ``pop`` best queued requests (0: none) to this worker.  One round trip
+        for all.  Returns whether each fingerprint was added (``True`` without
+        one), and what was popped, best first, with the lease fields."""
         args: list[bytes | float | int | str] = [pop]
         for fingerprint, score, data, force in requests:
             args += [fingerprint or b"", score, data, int(force)]
@@ -671,18 +608,12 @@ class SharedCrawl:
         if fields:
             self.client.hdel(self.lease_key, *fields)
 
-    def survey(self) -> tuple[int, int, int, list[str]]:
-        """(queued requests, leased requests of live workers, requests put back from
-        dead workers, the dead workers) — dead workers' leases are put back first."""
-        result = self._survey(
-            keys=[self.key("workers"), self.queue_key, self.key("active")], args=[self.prefix]
-        )
-        queued, leased, requeued, *dead = result
-        return int(queued), int(leased), int(requeued), [w.decode() for w in dead]
-
     def poll(self, released: Iterable[str]) -> tuple[int, int, int, list[str]]:
-        """:meth:`heartbeat`, :meth:`release` of ``released`` and :meth:`survey`, in
-        this order, in one round trip (one script): what :meth:`survey` returns."""
+        """:meth:`heartbeat`, :meth:`release` of ``released``, then the survey of the
+        crawl, in this order, in one round trip (one script): the leases of dead
+        workers (their liveness key expired) go back to the queue first.  Returns
+        (queued requests, leased requests of live workers, requests put back from
+        dead workers, the dead workers)."""
         result = self._poll(
             keys=[
                 self.key(f"alive:{self.worker}"),
