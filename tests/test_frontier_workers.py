@@ -788,6 +788,64 @@ def test_redis_back_empty_mid_crawl_fails_the_crawl(
     assert run["finish_reason"] == "frontier_unreachable"
 
 
+def test_a_redis_refusing_writes_for_a_while_is_an_outage(
+    site: TinySite, redis_server: RedisServer, postgres_url: str, tmp_path: Path
+) -> None:
+    """Stop 24's review: a Redis past its ``maxmemory`` answers the crawl's scripts
+    with ``OOM`` errors, which reached Scrapy as tracebacks (and a warning for each failed
+    flush, up to 100 a second).  Now it is an outage like a Redis that does not
+    answer: logged once, and the crawl goes on when it accepts writes again, every
+    page once."""
+    redis_server.flush()
+    url = redis_server.url
+    client = redis.Redis.from_url(url)
+    starter = start_crawl(site, "/catalog/?delay=150", url, postgres_url, cwd=tmp_path)
+    try:
+        wait_for(lambda: len(client.keys("crawler:*:lease:*")) == 1)
+        client.config_set("maxmemory", 1)  # the default policy: noeviction, writes fail
+        time.sleep(2)
+        client.config_set("maxmemory", 0)
+        code, _, err = finish_printed(starter, timeout=60)
+    finally:
+        client.config_set("maxmemory", 0)
+        kill_left(starter)
+    assert code == 0, err[-3000:]
+    assert "Traceback" not in err, err[-3000:]
+    assert err.count("does not answer (") == 1, err[-3000:]
+    assert "maxmemory" in err, err[-3000:]  # the error, in the outage's line
+    assert_every_page_stored_once(postgres_url)
+
+
+def test_every_process_stops_when_redis_comes_back_empty(
+    site: TinySite, redis_server: RedisServer, postgres_url: str, tmp_path: Path
+) -> None:
+    """Stop 24's review: Redis restarted empty under two processes.  The first to
+    notice gave up, found itself the last worker (the restart had emptied the
+    ``active`` set) and marked the crawl finished in a new ``meta``: the other then
+    saw its crawl there still and crawled on with an empty seen set (376 pages
+    fetched twice in the review).  Now each process stops as ``frontier_unreachable``."""
+    redis_server.flush()
+    url = redis_server.url
+    client = redis.Redis.from_url(url)
+    worker = start("worker", url, "--wait", "60", *WORKER_FAST, cwd=tmp_path)
+    starter = start_crawl(site, "/catalog/?delay=400", url, postgres_url, cwd=tmp_path)
+    try:
+        wait_for(lambda: len(client.keys("crawler:*:lease:*")) == 2)  # both crawl
+        redis_server.kill()
+        redis_server.start()  # empty: no snapshot was written
+        results = [finish_printed(p, timeout=30) for p in (starter, worker)]
+    finally:
+        kill_left(starter, worker)
+    for code, _, err in results:
+        assert code == 1, err[-3000:]
+        assert "Traceback" not in err, err[-3000:]
+        errors = [line for line in err.splitlines() if line.startswith("error: ")]
+        assert len(errors) == 1 and "frontier_unreachable" in errors[0], err[-3000:]
+    assert not client.keys("crawler:*:meta")  # no crawl made up again
+    [run], _ = stored(postgres_url)
+    assert run["finish_reason"] == "frontier_unreachable"
+
+
 def test_every_process_that_loses_the_frontier_prints_one_error_line(
     site: TinySite, redis_url: str, postgres_url: str, tmp_path: Path
 ) -> None:

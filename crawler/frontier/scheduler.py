@@ -114,9 +114,12 @@ POP_BATCH = 4
 #: worker's counters are those of its last one).
 STATS_INTERVAL = 2.0
 
-#: What a Redis that cannot be reached raises (redis-py wraps most socket errors;
-#: its AuthenticationError is a ConnectionError).
-REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, OSError)
+#: What a Redis that cannot be reached, or cannot serve the crawl, raises: redis-py
+#: wraps most socket errors (its AuthenticationError is a ConnectionError); a Redis
+#: that answers with an error (``OOM`` past ``maxmemory``, ``READONLY`` after a
+#: failover: a ``ResponseError``) fails the crawl's calls as surely, and counts as an
+#: outage too (logged once, given up on after the outage timeout).
+REDIS_DOWN = (redis.RedisError, OSError)
 
 
 class _Pending(NamedTuple):

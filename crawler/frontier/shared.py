@@ -742,7 +742,10 @@ class SharedCrawl:
         pipe = self.client.pipeline()
         if names:
             pipe.delete(*names)
-        pipe.hset(self.key("meta"), "state", "finished")
+        # Not when Redis lost the crawl (restarted empty): a new meta would tell the
+        # other workers that the crawl is still there, and they would crawl on.
+        if self.client.exists(self.key("meta")):
+            pipe.hset(self.key("meta"), "state", "finished")
         for name in keep:
             pipe.expire(name, FINISHED_TTL)
         pipe.srem(CRAWLS_KEY, self.crawl_id)
