@@ -43,6 +43,17 @@ def worker(redis_url: str, name: str, lease_timeout: float = 30.0) -> SharedCraw
     return SharedCrawl(redis.Redis.from_url(redis_url), PREFIX, name, lease_timeout)
 
 
+def pop_many(shared: SharedCrawl, count: int) -> list[tuple[str, bytes]]:
+    """The ``count`` best queued requests, leased to ``shared``'s worker (one script)."""
+    return shared.queue_many((), count)[1]
+
+
+def pop(shared: SharedCrawl) -> tuple[str, bytes] | None:
+    """The best queued request, leased to ``shared``'s worker, or ``None``."""
+    popped = pop_many(shared, 1)
+    return popped[0] if popped else None
+
+
 @contextlib.contextmanager
 def beating(shared: SharedCrawl, interval: float = 0.05) -> Iterator[None]:
     """``shared``'s heartbeat renewed every ``interval`` seconds, in a thread, as a
@@ -66,7 +77,7 @@ def test_a_pop_is_a_lease_until_released(redis_url: str) -> None:
     a = worker(redis_url, "a")
     a.join()
     a.client.zadd(a.queue_key, {b"late": 0, b"first": -10})  # score: minus the priority
-    field, data = a.pop() or ("", b"")
+    field, data = pop(a) or ("", b"")
     assert data == b"first"
     assert a.poll([]) == (1, 1, 0, [])  # one queued, one leased
     a.release([field])
@@ -77,11 +88,11 @@ def test_pops_of_several_requests_lease_each_best_first(redis_url: str) -> None:
     a = worker(redis_url, "a")
     a.join()
     a.client.zadd(a.queue_key, {b"r1": -5, b"r2": 0, b"r3": 1})
-    popped = a.pop_many(2)
+    popped = pop_many(a, 2)
     assert [data for _, data in popped] == [b"r1", b"r2"]
     assert a.poll([]) == (1, 2, 0, [])
-    assert [data for _, data in a.pop_many(5)] == [b"r3"]
-    assert a.pop_many(5) == []
+    assert [data for _, data in pop_many(a, 5)] == [b"r3"]
+    assert pop_many(a, 5) == []
     a.release(field for field, _ in popped)
     assert a.poll([]) == (0, 1, 0, [])
 
@@ -111,7 +122,7 @@ def test_a_dead_workers_leases_go_back_to_the_queue(redis_url: str) -> None:
     dying.join()
     survivor.join()
     dying.client.zadd(dying.queue_key, {b"r1": -5, b"r2": 0})
-    assert dying.pop() is not None and dying.pop() is not None
+    assert pop(dying) is not None and pop(dying) is not None
     assert survivor.poll([]) == (0, 2, 0, [])  # alive: its leases count as in flight
     time.sleep(0.3)  # no heartbeat: its liveness key expires
     assert survivor.poll([]) == (2, 0, 2, ["dying"])
@@ -128,7 +139,7 @@ def test_only_the_last_worker_gets_the_stats_and_the_keys_go(redis_url: str) -> 
     a.join()
     b.join()
     b.client.zadd(b.queue_key, {b"r": 0})
-    b.pop()
+    pop(b)
     with beating(b):  # alive: a does not wait for it to close
         started = time.monotonic()
         assert a.close({"pages": 1}) is None
@@ -156,7 +167,7 @@ def test_a_closing_worker_waits_for_a_dead_one_and_finishes(redis_url: str) -> N
     dead.join()
     dead.publish_stats({"pages": 3})
     dead.client.zadd(dead.queue_key, {b"r": 0})
-    dead.pop()
+    pop(dead)
     started = time.monotonic()
     everyone = a.close({"pages": 1})
     assert 0.3 < time.monotonic() - started < 2.5
@@ -228,11 +239,11 @@ def test_a_pop_given_up_on_that_redis_runs_later_is_queued_again(
     a = SharedCrawl(connect(redis_url, timeout=0.5), PREFIX, "a")
     a.join()
     a.client.zadd(a.queue_key, {b"held": -10, b"lost": 0})
-    [(held, _)] = a.pop_many(1)
+    [(held, _)] = pop_many(a, 1)
     redis_server.freeze()
     try:
         with pytest.raises(redis.TimeoutError):
-            a.pop_many(1)
+            pop_many(a, 1)
     finally:
         redis_server.thaw()
     check = redis_server.client()
@@ -268,7 +279,7 @@ def test_a_crawl_whose_workers_all_died_is_dead_and_its_keys_expire(redis_url: s
     a.queue_many([(b"f" * 20, 0, b"first", False)])
     a.mark_seeded()
     a.queue_many([(b"g" * 20, 0, b"second", False)])
-    a.pop()
+    pop(a)
     a.claim_run(lambda: 7)
     assert crawl_status(client, "abc123") == RUNNING
     a.publish_stats({"response_received_count": 1})  # every 2 s while it runs

@@ -558,16 +558,6 @@ class SharedCrawl:
             args=[self.worker, int(self.lease_timeout * 1000)],
         )
 
-    def pop(self) -> tuple[str, bytes] | None:
-        """The best queued request's bytes, leased to this worker, with its lease field."""
-        popped = self.pop_many(1)
-        return popped[0] if popped else None
-
-    def pop_many(self, count: int) -> list[tuple[str, bytes]]:
-        """The ``count`` best queued requests (fewer if the queue has fewer), best
-        first, leased to this worker, with their lease fields: one round trip."""
-        return self.queue_many((), count)[1]
-
     def requeue_unknown(self, held: Iterable[str]) -> int:
         """Put back in the queue the requests leased to this worker whose lease
         fields are not in ``held`` (those it holds); returns how many.
