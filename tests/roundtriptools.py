@@ -38,6 +38,7 @@ from scrapy import Request, Spider
 from scrapy.utils.reactor import install_reactor
 from scrapy.utils.test import get_crawler
 
+from crawler import default_settings
 from crawler.frontier.scheduler import FrontierScheduler
 from crawler.frontier.shared import frontier_overrides
 from tests.redisproxy import DelayProxy
@@ -52,16 +53,15 @@ class _Spider(Spider):
 
 
 def _scheduler(url: str) -> FrontierScheduler:
+    # The frontier's own defaults (get_crawler gives Scrapy's only; the add-on would
+    # also start the shared politeness, whose Redis calls the proxy would count).
+    frontier = {k: v for k, v in vars(default_settings).items() if k.startswith("CRAWLER_FRONTIER")}
     settings = {
+        **frontier,
         **frontier_overrides(url, CRAWL, "worker-1"),
-        # crawler.default_settings's (get_crawler gives Scrapy's defaults only)
         "CRAWLER_FRONTIER_SOCKET_TIMEOUT": 1.0,
         "CRAWLER_FRONTIER_POLL_INTERVAL": 0.1,
         "CRAWLER_FRONTIER_IDLE_TIMEOUT": 60.0,
-        "CRAWLER_FRONTIER_OUTAGE_TIMEOUT": 60.0,
-        "CRAWLER_FRONTIER_LEASE_TIMEOUT": 30.0,
-        "CRAWLER_FRONTIER_KEY_TTL": 3600.0,
-        "CRAWLER_FRONTIER_SEEN_CACHE": 1000,
         "LOG_LEVEL": "WARNING",
     }
     crawler = get_crawler(_Spider, settings)
