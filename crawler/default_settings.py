@@ -58,6 +58,11 @@ CRAWLER_FEED_UNDELIVERED_DIR: str | None = None
 # host key, directory) and refuse to start (exit 2) when it fails (crawler.feedstorage.preflight)
 CRAWLER_FEED_PREFLIGHT: bool = True
 
+# Python's garbage collector while a crawl's engine runs (crawler.extensions.gctuning)
+CRAWLER_GC_FREEZE: bool = True  # objects alive at engine start skipped by collections (gc.freeze)
+# gc threshold0: allocations net of frees between young collections (Python's 700); 0: as is
+CRAWLER_GC_THRESHOLD: Annotated[int, Ge(0)] = 10000
+
 # Shared frontier: one crawl, several worker processes, through Redis (crawler.frontier;
 # `crawler crawl --frontier`, `crawler worker`): its queue, seen requests and leases
 CRAWLER_FRONTIER: str | None = None  # redis://HOST:PORT/DB; None: the crawl is one process

@@ -46,6 +46,9 @@ FEED_STORAGES = {
     "sftp": "crawler.feedstorage.sftp.SFTPFeedStorage",
 }
 LOG_LEVEL = "INFO"
+# Scrapy's MemoryStatsCollector without its per-call deprecation shim (a crawl
+# makes about 20 stats calls a page; see the module).
+STATS_CLASS = "crawler.statscollectors.CrawlerStatsCollector"
 
 # Scrapy's filter, except that a redirect to a page already crawled is still
 # followed, so the redirecting URLs are recorded.
@@ -110,6 +113,8 @@ EXTENSIONS = {
     "crawler.extensions.progress.Progress": 0,
     # With CRAWLER_FRONTIER: per-host concurrency and delay across all workers.
     "crawler.extensions.sharedpoliteness.SharedPoliteness": 0,
+    # Fewer, cheaper garbage collections during the crawl (CRAWLER_GC_*).
+    "crawler.extensions.gctuning.GarbageCollectorTuning": 0,
 }
 
 ITEM_PIPELINES = {
