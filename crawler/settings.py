@@ -81,6 +81,9 @@ DOWNLOADER_MIDDLEWARES = {
     # robots.txt Crawl-delay, right after RobotsTxtMiddleware (100).
     "crawler.downloadermiddlewares.crawldelay.CrawlDelayMiddleware": 110,
     "crawler.downloadermiddlewares.robotstxtsize.RobotsTxtSizeMiddleware": 560,
+    # Scrapy's meta refresh redirects, pages without the word "refresh" skipped.
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "crawler.downloadermiddlewares.metarefresh.MetaRefreshMiddleware": 580,
     "crawler.browser.rendermode.RenderModeMiddleware": 585,
     # CRAWLER_INCREMENTAL: after the render mode's decision on the way in, and on
     # the way out before it (with the decoded body).
