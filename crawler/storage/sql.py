@@ -235,9 +235,10 @@ class SqlStore:
         if engine.dialect.name == "sqlite" and create:
             event.listen(engine, "connect", _sqlite_pragmas)
         elif engine.dialect.name == "postgresql":
-            from crawler.storage.postgres import bound_connections
+            from crawler.storage.postgres import binary_arrays, bound_connections
 
             bound_connections(engine, timeout)
+            binary_arrays(engine)
         store = cls(engine, url, timeout)
         try:
             if create:
