@@ -424,6 +424,22 @@ def test_awkward_values_are_stored_as_given(store: SqlStore) -> None:
     assert (reject["reason"], reject["url"], reject["data"]) == ("NULL", None, data)
 
 
+def test_a_failing_row_late_in_a_batch_writes_nothing(store: SqlStore) -> None:
+    run = store.start_run("site", None, {})
+    good = [link("http://x/", f"http://x/{n}") for n in range(50)]
+    with pytest.raises(StoreError, match="cannot write pages and links to store") as info:
+        store.write_batch(
+            run,
+            page_rows=[page(f"http://x/{n}") for n in range(50)],
+            link_rows=[*good, link("http://x/", None, text="secret-row-value")],  # type: ignore[arg-type]
+        )
+    # what failed, without the row (PostgreSQL's DETAIL: "Failing row contains (...)")
+    assert re.search(r"not.null", str(info.value), re.IGNORECASE)
+    assert "secret-row-value" not in str(info.value)
+    assert store.pages(run) == []
+    assert store.link_rows(run) == []
+
+
 def test_a_store_of_an_older_version_gains_the_new_columns(tmp_path: Path) -> None:
     db = tmp_path / "old.db"
     s = SqlStore.open(f"sqlite:///{db}")

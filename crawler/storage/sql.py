@@ -149,8 +149,14 @@ def check_store_url(url: str) -> str:
 
 
 def _one_line(reason: object) -> str:
-    """A driver's message on one line (psycopg's run over several)."""
-    return " ".join(str(reason).split())
+    """A driver's message on one line (psycopg's run over several).
+
+    For an error the PostgreSQL server reported, only its primary message
+    (psycopg's ``Diagnostic.message_primary``): the DETAIL that follows it may
+    hold the row's values ("Failing row contains (...)", "Key (url)=(...)
+    already exists"), scraped data or secrets."""
+    primary = getattr(getattr(reason, "diag", None), "message_primary", None)
+    return " ".join(str(primary or reason).split())
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
