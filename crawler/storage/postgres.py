@@ -121,7 +121,7 @@ def binary_arrays(engine: Engine) -> None:
     last for its type (psycopg's "Data adaptation configuration").  In the text
     format psycopg quotes and escapes each element with a regular expression,
     ~1.5 us a string against ~0.2 us (bench/RESULTS.md, "Store: CPU per 1,000
-    rows"); the store sends its batches as arrays (``SqlStore._rows``)."""
+    rows"); the store sends its batches as arrays (``SqlStore._insert_rows``)."""
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:

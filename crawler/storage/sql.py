@@ -186,6 +186,8 @@ class SqlStore:
         self._insert = importlib.import_module(_UPSERT_DIALECTS[engine.dialect.name]).insert
         # One INSERT ... SELECT FROM unnest(arrays) per table and batch (see _rows)
         self._unnest = engine.dialect.name == "postgresql"
+        # The INSERTs of write_batch by (table, columns, conflict keys, updated columns)
+        self._statements: dict[tuple[Any, ...], Insert] = {}
 
     @classmethod
     def open(
@@ -266,34 +268,51 @@ class SqlStore:
             )
         return store
 
-    def _upsert(self, stmt: Insert, keys: Sequence[str], columns: Sequence[str]) -> Insert:
-        return stmt.on_conflict_do_update(
-            index_elements=list(keys), set_={c: stmt.excluded[c] for c in columns}
-        )
-
-    def _rows(self, table: Table, rows: Sequence[dict[str, Any]]) -> tuple[Insert, Any]:
-        """An INSERT of ``rows`` into ``table`` and the parameters to execute it with.
+    def _insert_rows(
+        self,
+        conn: Connection,
+        table: Table,
+        rows: Sequence[dict[str, Any]],
+        keys: Sequence[str],
+        update: Sequence[str] = (),
+    ) -> None:
+        """INSERT ``rows`` into ``table``; a row whose ``keys`` (a unique index) are
+        stored already updates that row's ``update`` columns, or, with none, is
+        not inserted (the stored row is kept).
 
         ``rows``: dicts with the same keys, columns of ``table`` (a missing one is
-        a ``KeyError`` on PostgreSQL).  On SQLite: the plain INSERT and the rows,
-        an ``executemany`` (the driver loops in C).  On PostgreSQL, one statement
-        for them all, ``INSERT INTO t (c1, c2...) SELECT * FROM unnest(:c1,
-        :c2...)``, each parameter a list of one column's values (psycopg sends
-        it as an array; multi-argument ``unnest`` expands arrays into rows,
-        PostgreSQL's "Array Functions" table): psycopg's ``executemany`` would
-        run the statement once per row on the server (about 1.5x the server's
-        CPU, and more of ours: bench/RESULTS.md, "Store: CPU per 1,000 rows").
-        As in any one statement, no two rows may upsert the same row
-        (PostgreSQL: "ON CONFLICT DO UPDATE command cannot affect row a second
-        time"): callers collapse them first.
+        a ``KeyError`` on PostgreSQL).  On SQLite an ``executemany`` of one
+        INSERT (the driver loops in C).  On PostgreSQL one statement for them
+        all, ``INSERT INTO t (c1, c2...) SELECT * FROM unnest(:c1, :c2...)``,
+        each parameter a list of one column's values (sent as an array, see
+        :func:`crawler.storage.postgres.binary_arrays`; multi-argument
+        ``unnest`` expands arrays into rows, PostgreSQL's "Array Functions"):
+        psycopg's ``executemany`` runs a statement once per row on the server,
+        ~1.5x the server's CPU and ~2.5x ours (bench/RESULTS.md, "Store: CPU per
+        1,000 rows").  As in any one statement, no two rows may update the same
+        row (PostgreSQL: "ON CONFLICT DO UPDATE command cannot affect row a
+        second time"): callers collapse them first.
         """
-        if not self._unnest:
-            return self._insert(table), rows
-        names = list(rows[0])
-        arrays = [bindparam(name, type_=ARRAY(table.c[name].type)) for name in names]
-        batch = func.unnest(*arrays).table_valued(*names).render_derived(name="batch")
-        stmt = self._insert(table).from_select(names, select(*batch.c))
-        return stmt, {name: [row[name] for row in rows] for name in names}
+        names = tuple(rows[0])
+        cache_key = (table.name, names, tuple(keys), tuple(update))
+        stmt = self._statements.get(cache_key)
+        if stmt is None:
+            stmt = self._insert(table)
+            if self._unnest:
+                arrays = [bindparam(name, type_=ARRAY(table.c[name].type)) for name in names]
+                batch = func.unnest(*arrays).table_valued(*names).render_derived(name="batch")
+                stmt = stmt.from_select(names, select(*batch.c))
+            if update:
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=list(keys), set_={c: stmt.excluded[c] for c in update}
+                )
+            else:
+                stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
+            self._statements[cache_key] = stmt
+        if self._unnest:
+            conn.execute(stmt, {name: [row[name] for row in rows] for name in names})
+        else:
+            conn.execute(stmt, rows)
 
     def start_run(self, spider: str, start_url: str | None, settings: dict[str, Any]) -> int:
         def work(conn: Connection) -> int:
@@ -354,7 +373,7 @@ class SqlStore:
         ``first_run_id``.  Page rows with the same URL, and item rows with the
         same spec and key, in one batch are collapsed first (the last wins, as
         if written one after the other): PostgreSQL gets each table's rows in
-        one statement (:meth:`_rows`) and refuses to update one row twice in a
+        one statement (:meth:`_insert_rows`) and refuses to update one row twice in a
         statement.  A reject already stored for the run (same spec, URL,
         reason and data) is not stored again.  A link
         (``source``, ``url``, ``found_via``, ``text``) already stored for the
@@ -368,12 +387,10 @@ class SqlStore:
 
         def work(conn: Connection) -> None:
             if page_rows:
-                columns = [c for c in page_rows[0] if c != "url"]
                 by_url = {row["url"]: row for row in page_rows}  # the last wins, as row by row
-                stmt, params = self._rows(
-                    pages, [{**row, "run_id": run_id} for row in by_url.values()]
-                )
-                conn.execute(self._upsert(stmt, ("run_id", "url"), columns), params)
+                values = [{**row, "run_id": run_id} for row in by_url.values()]
+                columns = [c for c in page_rows[0] if c != "url"]
+                self._insert_rows(conn, pages, values, ("run_id", "url"), columns)
             if item_rows:
                 unique = {(r["spec"], r["key"]): r for r in item_rows}
                 values = [
@@ -381,28 +398,19 @@ class SqlStore:
                     for row in unique.values()
                 ]
                 columns = ["data", "url", "run_id", "updated_at"]
-                stmt, params = self._rows(items, values)
-                conn.execute(self._upsert(stmt, ("spec", "key"), columns), params)
+                self._insert_rows(conn, items, values, ("spec", "key"), columns)
             if reject_rows:
                 values = [
                     {**row, "run_id": run_id, "created_at": now, "digest": _reject_digest(row)}
                     for row in reject_rows
                 ]
-                stmt, params = self._rows(rejects, values)
-                conn.execute(
-                    stmt.on_conflict_do_nothing(index_elements=["run_id", "digest"]), params
-                )
+                self._insert_rows(conn, rejects, values, ("run_id", "digest"))
             if link_rows:
                 unique: dict[tuple[str, str, str], dict[str, Any]] = {}
                 for row in link_rows:  # the first of a batch, as the first of a run
                     unique.setdefault((row["source"], row["url"], row["found_via"]), row)
-                stmt, params = self._rows(
-                    links, [{**row, "run_id": run_id} for row in unique.values()]
-                )
-                stmt = stmt.on_conflict_do_nothing(
-                    index_elements=["run_id", "source", "url", "found_via"]
-                )
-                conn.execute(stmt, params)
+                values = [{**row, "run_id": run_id} for row in unique.values()]
+                self._insert_rows(conn, links, values, ("run_id", "source", "url", "found_via"))
 
         self._write(f"write {what} to", work)
 
