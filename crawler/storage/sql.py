@@ -184,7 +184,7 @@ class SqlStore:
         self.timeout = timeout
         self.busy = BusyRetry(timeout)
         self._insert = importlib.import_module(_UPSERT_DIALECTS[engine.dialect.name]).insert
-        # One INSERT ... SELECT FROM unnest(arrays) per table and batch (see _rows)
+        # One INSERT ... SELECT FROM unnest(arrays) per table and batch (see _insert_rows)
         self._unnest = engine.dialect.name == "postgresql"
         # The INSERTs of write_batch by (table, columns, conflict keys, updated columns)
         self._statements: dict[tuple[Any, ...], Insert] = {}
