@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-QUICK = ("bench_extract", "bench_store")  # each a module with main(argv)
+QUICK = ("bench_extract", "bench_store", "bench_store_rows")  # each a module with main(argv)
 
 
 def main() -> None:

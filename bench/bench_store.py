@@ -59,7 +59,13 @@ def make_items(count: int) -> list[ExtractedItem]:
 def store_items(url: str, batch_size: int, items: list[ExtractedItem]) -> float:
     """Seconds to push ``items`` through a fresh pipeline into ``url``."""
     crawler = get_crawler(
-        BenchSpider, {"CRAWLER_STORE_URL": url, "CRAWLER_STORE_BATCH_SIZE": batch_size}
+        BenchSpider,
+        {
+            # get_crawler knows Scrapy's defaults only, not crawler.default_settings
+            "CRAWLER_STORE_ENABLED": True,
+            "CRAWLER_STORE_URL": url,
+            "CRAWLER_STORE_BATCH_SIZE": batch_size,
+        },
     )
     crawler.spider = BenchSpider.from_crawler(crawler)
     pipeline = StorePipeline.from_crawler(crawler)

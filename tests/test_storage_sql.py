@@ -355,6 +355,91 @@ def test_links_are_kept_once_and_say_where_a_url_came_from(store: SqlStore) -> N
     assert store.links(run1, url="http://x/nowhere") == []
 
 
+def test_a_big_batch_with_repeated_keys_keeps_the_batch_rules(store: SqlStore) -> None:
+    """Thousands of rows in one batch (PostgreSQL: one statement a table), a page,
+    a link, an item and a reject given twice: the page's and the item's last
+    rows win, the link's first, the reject is kept once."""
+    run = store.start_run("site", None, {})
+    page_rows = [page(f"http://x/{n}") for n in range(1500)]
+    page_rows.append(page("http://x/7", status=404, title="again"))
+    link_rows = [
+        link(f"http://x/{n}", f"http://x/{n * 7 % 1500}", text=f"t{n}") for n in range(3000)
+    ]
+    link_rows.append(link("http://x/3", "http://x/21", text="later"))  # (3, 21) again
+    reject = {"spec": "p", "url": "http://x/1", "reason": "missing: price", "data": {"n": 1}}
+    store.write_batch(
+        run,
+        page_rows=page_rows,
+        item_rows=[item('["a"]', price=1), item('["b"]', price=2), item('["a"]', price=3)],
+        reject_rows=[reject, dict(reject)],
+        link_rows=link_rows,
+    )
+    stored = {r["url"]: r for r in store.pages(run)}
+    assert len(stored) == 1500
+    assert (stored["http://x/7"]["status"], stored["http://x/7"]["title"]) == (404, "again")
+    assert len(store.link_rows(run)) == 3000
+    assert [
+        r["text"] for r in store.links(run, url="http://x/21") if r["source"] == "http://x/3"
+    ] == ["t3"]
+    assert {r["key"]: r["data"] for r in store.items("product")} == {
+        '["a"]': {"price": 3},
+        '["b"]': {"price": 2},
+    }
+    assert len(store.rejects(run)) == 1
+
+
+# What an array literal or a parameter list could get wrong: NULL as a word,
+# braces, quotes, backslashes, commas, an empty string, non-ASCII, a long text.
+AWKWARD = ["NULL", "{a,b}", 'say "hi"', "back\\slash", "a, b", "", "日本語 ✓", "x" * 5000]
+
+
+def test_awkward_values_are_stored_as_given(store: SqlStore) -> None:
+    run = store.start_run("site", None, {})
+    page_rows = [
+        page(f"http://x/{n}", title=value, referer=None if n % 2 else value, status=None)
+        for n, value in enumerate(AWKWARD)
+    ]
+    link_rows = [link("http://x/0", f"http://x/{n}", text=v) for n, v in enumerate(AWKWARD)]
+    link_rows.append(link("http://x/0", "http://x/none", text=None))
+    data = {"name": AWKWARD, "nested": {"list": [1, 2.5, None, True], "NULL": None}}
+    store.write_batch(
+        run,
+        page_rows=page_rows,
+        item_rows=[item('["a"]', **data)],
+        reject_rows=[{"spec": "p", "url": None, "reason": "NULL", "data": data}],
+        link_rows=link_rows,
+    )
+    stored = {r["url"]: r for r in store.pages(run)}
+    for n, value in enumerate(AWKWARD):
+        row = stored[f"http://x/{n}"]
+        assert (row["title"], row["referer"], row["status"]) == (
+            value,
+            None if n % 2 else value,
+            None,
+        )
+    texts = {url: text for _, url, _, text in store.link_rows(run)}
+    assert texts == {**{f"http://x/{n}": v for n, v in enumerate(AWKWARD)}, "http://x/none": None}
+    assert [r["data"] for r in store.items("product")] == [data]
+    [reject] = store.rejects(run)
+    assert (reject["reason"], reject["url"], reject["data"]) == ("NULL", None, data)
+
+
+def test_a_failing_row_late_in_a_batch_writes_nothing(store: SqlStore) -> None:
+    run = store.start_run("site", None, {})
+    good = [link("http://x/", f"http://x/{n}") for n in range(50)]
+    with pytest.raises(StoreError, match="cannot write pages and links to store") as info:
+        store.write_batch(
+            run,
+            page_rows=[page(f"http://x/{n}") for n in range(50)],
+            link_rows=[*good, link("http://x/", None, text="secret-row-value")],  # type: ignore[arg-type]
+        )
+    # what failed, without the row (PostgreSQL's DETAIL: "Failing row contains (...)")
+    assert re.search(r"not.null", str(info.value), re.IGNORECASE)
+    assert "secret-row-value" not in str(info.value)
+    assert store.pages(run) == []
+    assert store.link_rows(run) == []
+
+
 def test_a_store_of_an_older_version_gains_the_new_columns(tmp_path: Path) -> None:
     db = tmp_path / "old.db"
     s = SqlStore.open(f"sqlite:///{db}")

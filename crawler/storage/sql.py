@@ -24,7 +24,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import create_engine, event, func, insert, inspect, select, text, update
+from sqlalchemy import (
+    ARRAY,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    insert,
+    inspect,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from w3lib.url import canonicalize_url
@@ -40,7 +51,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from typing import TypeVar
 
-    from sqlalchemy import MetaData
+    from sqlalchemy import MetaData, Table
     from sqlalchemy.engine import Connection, Engine
     from sqlalchemy.sql.dml import Insert
 
@@ -138,8 +149,14 @@ def check_store_url(url: str) -> str:
 
 
 def _one_line(reason: object) -> str:
-    """A driver's message on one line (psycopg's run over several)."""
-    return " ".join(str(reason).split())
+    """A driver's message on one line (psycopg's run over several).
+
+    For an error the PostgreSQL server reported, only its primary message
+    (psycopg's ``Diagnostic.message_primary``): the DETAIL that follows it may
+    hold the row's values ("Failing row contains (...)", "Key (url)=(...)
+    already exists"), scraped data or secrets."""
+    primary = getattr(getattr(reason, "diag", None), "message_primary", None)
+    return " ".join(str(primary or reason).split())
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -167,6 +184,10 @@ class SqlStore:
         self.timeout = timeout
         self.busy = BusyRetry(timeout)
         self._insert = importlib.import_module(_UPSERT_DIALECTS[engine.dialect.name]).insert
+        # One INSERT ... SELECT FROM unnest(arrays) per table and batch (see _insert_rows)
+        self._unnest = engine.dialect.name == "postgresql"
+        # The INSERTs of write_batch by (table, columns, conflict keys, updated columns)
+        self._statements: dict[tuple[Any, ...], Insert] = {}
 
     @classmethod
     def open(
@@ -222,9 +243,10 @@ class SqlStore:
         if engine.dialect.name == "sqlite" and create:
             event.listen(engine, "connect", _sqlite_pragmas)
         elif engine.dialect.name == "postgresql":
-            from crawler.storage.postgres import bound_connections
+            from crawler.storage.postgres import binary_arrays, bound_connections
 
             bound_connections(engine, timeout)
+            binary_arrays(engine)
         store = cls(engine, url, timeout)
         try:
             if create:
@@ -246,11 +268,51 @@ class SqlStore:
             )
         return store
 
-    def _upsert(self, table: Any, keys: Sequence[str], columns: Sequence[str]) -> Insert:
-        stmt = self._insert(table)
-        return stmt.on_conflict_do_update(
-            index_elements=list(keys), set_={c: stmt.excluded[c] for c in columns}
-        )
+    def _insert_rows(
+        self,
+        conn: Connection,
+        table: Table,
+        rows: Sequence[dict[str, Any]],
+        keys: Sequence[str],
+        update: Sequence[str] = (),
+    ) -> None:
+        """INSERT ``rows`` into ``table``; a row whose ``keys`` (a unique index) are
+        stored already updates that row's ``update`` columns, or, with none, is
+        not inserted (the stored row is kept).
+
+        ``rows``: dicts with the same keys, columns of ``table`` (a missing one is
+        a ``KeyError`` on PostgreSQL).  On SQLite an ``executemany`` of one
+        INSERT (the driver loops in C).  On PostgreSQL one statement for them
+        all, ``INSERT INTO t (c1, c2...) SELECT * FROM unnest(:c1, :c2...)``,
+        each parameter a list of one column's values (sent as an array, see
+        :func:`crawler.storage.postgres.binary_arrays`; multi-argument
+        ``unnest`` expands arrays into rows, PostgreSQL's "Array Functions"):
+        psycopg's ``executemany`` runs a statement once per row on the server,
+        ~1.5x the server's CPU and ~2.5x ours (bench/RESULTS.md, "Store: CPU per
+        1,000 rows").  As in any one statement, no two rows may update the same
+        row (PostgreSQL: "ON CONFLICT DO UPDATE command cannot affect row a
+        second time"): callers collapse them first.
+        """
+        names = tuple(rows[0])
+        cache_key = (table.name, names, tuple(keys), tuple(update))
+        stmt = self._statements.get(cache_key)
+        if stmt is None:
+            stmt = self._insert(table)
+            if self._unnest:
+                arrays = [bindparam(name, type_=ARRAY(table.c[name].type)) for name in names]
+                batch = func.unnest(*arrays).table_valued(*names).render_derived(name="batch")
+                stmt = stmt.from_select(names, select(*batch.c))
+            if update:
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=list(keys), set_={c: stmt.excluded[c] for c in update}
+                )
+            else:
+                stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
+            self._statements[cache_key] = stmt
+        if self._unnest:
+            conn.execute(stmt, {name: [row[name] for row in rows] for name in names})
+        else:
+            conn.execute(stmt, rows)
 
     def start_run(self, spider: str, start_url: str | None, settings: dict[str, Any]) -> int:
         def work(conn: Connection) -> int:
@@ -305,10 +367,15 @@ class SqlStore:
     ) -> None:
         """Pages, items, rejects and links of a run in one transaction: all are written or none.
 
-        Items are upserted on (spec, key): a later run updates ``data``, ``url``,
-        ``run_id`` and ``updated_at`` and keeps ``first_run_id``.  Rows with the
-        same spec and key in one batch are collapsed first (the last wins):
-        PostgreSQL refuses to update one row twice in a statement.  A link
+        Pages are upserted on (run, URL): a page row written again replaces the
+        stored one.  Items are upserted on (spec, key): a later run updates
+        ``data``, ``url``, ``run_id`` and ``updated_at`` and keeps
+        ``first_run_id``.  Page rows with the same URL, and item rows with the
+        same spec and key, in one batch are collapsed first (the last wins, as
+        if written one after the other): PostgreSQL gets each table's rows in
+        one statement (:meth:`_insert_rows`) and refuses to update one row twice in a
+        statement.  A reject already stored for the run (same spec, URL,
+        reason and data) is not stored again.  A link
         (``source``, ``url``, ``found_via``, ``text``) already stored for the
         run is left as it is (the first one written wins, within a batch too).
         """
@@ -320,9 +387,10 @@ class SqlStore:
 
         def work(conn: Connection) -> None:
             if page_rows:
+                by_url = {row["url"]: row for row in page_rows}  # the last wins, as row by row
+                values = [{**row, "run_id": run_id} for row in by_url.values()]
                 columns = [c for c in page_rows[0] if c != "url"]
-                stmt = self._upsert(pages, ("run_id", "url"), columns)
-                conn.execute(stmt, [{**row, "run_id": run_id} for row in page_rows])
+                self._insert_rows(conn, pages, values, ("run_id", "url"), columns)
             if item_rows:
                 unique = {(r["spec"], r["key"]): r for r in item_rows}
                 values = [
@@ -330,24 +398,19 @@ class SqlStore:
                     for row in unique.values()
                 ]
                 columns = ["data", "url", "run_id", "updated_at"]
-                conn.execute(self._upsert(items, ("spec", "key"), columns), values)
+                self._insert_rows(conn, items, values, ("spec", "key"), columns)
             if reject_rows:
                 values = [
                     {**row, "run_id": run_id, "created_at": now, "digest": _reject_digest(row)}
                     for row in reject_rows
                 ]
-                stmt = self._insert(rejects).on_conflict_do_nothing(
-                    index_elements=["run_id", "digest"]
-                )
-                conn.execute(stmt, values)
+                self._insert_rows(conn, rejects, values, ("run_id", "digest"))
             if link_rows:
                 unique: dict[tuple[str, str, str], dict[str, Any]] = {}
                 for row in link_rows:  # the first of a batch, as the first of a run
                     unique.setdefault((row["source"], row["url"], row["found_via"]), row)
-                stmt = self._insert(links).on_conflict_do_nothing(
-                    index_elements=["run_id", "source", "url", "found_via"]
-                )
-                conn.execute(stmt, [{**row, "run_id": run_id} for row in unique.values()])
+                values = [{**row, "run_id": run_id} for row in unique.values()]
+                self._insert_rows(conn, links, values, ("run_id", "source", "url", "found_via"))
 
         self._write(f"write {what} to", work)
 
