@@ -89,6 +89,11 @@ CRAWLER_FRONTIER_OUTAGE_TIMEOUT: Annotated[float, Gt(0)] = 60.0
 # fork, 10-20 ms per GB of data; a write waiting for a slow AOF fsync, up to 2 s with
 # appendfsync everysec: Redis's latency guide); a false alarm costs a warning, not the crawl
 CRAWLER_FRONTIER_SOCKET_TIMEOUT: Annotated[float, Gt(0)] = 3.0
+# seconds a worker's new requests wait before they are queued in Redis together (one script
+# for all, crawler.frontier.scheduler); 0: at the end of the reactor turn that found them.
+# 10 ms: about 3 pages at 300 pages/s, 0.57 -> 0.45 queueing scripts a page for one worker
+# (bench/RESULTS.md, "Shared crawl, round 5"); a pop and a poll queue them at once
+CRAWLER_FRONTIER_FLUSH_DELAY: Annotated[float, Ge(0)] = 0.01
 # fingerprints a worker remembers as in the shared seen set (asked of Redis no more; about
 # 150 bytes each); 0: every request asks Redis
 CRAWLER_FRONTIER_SEEN_CACHE: Annotated[int, Ge(0)] = 50_000

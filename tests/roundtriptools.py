@@ -19,6 +19,10 @@ runs them.
     twice and once more with ``dont_filter`` in one turn: ``duplicates_queued``,
     ``filtered`` (``dupefilter/filtered``), ``enqueued_stat``; then a second
     of polls: ``idle_trips`` in ``idle_seconds``.
+``delayed``
+    With ``CRAWLER_FRONTIER_FLUSH_DELAY`` 0.2 s (polls every 10 s: none meanwhile),
+    the start request queued, then 10 new requests, a turn, 10 more, a turn:
+    ``early_trips`` (by then), then 0.3 s: ``delayed_trips``, ``queued`` (the 20).
 ``outage``
     5 new requests buffered, Redis killed before the turn ends, started again
     (empty) two seconds later: ``pending_down`` (the scheduler's length while
@@ -52,7 +56,10 @@ class _Spider(Spider):
     name = "roundtrips"
 
 
-def _scheduler(url: str) -> FrontierScheduler:
+def _scheduler(url: str, **overrides: Any) -> FrontierScheduler:
+    """A scheduler on ``url``, the frontier's defaults but a flush at the end of the
+    turn (``CRAWLER_FRONTIER_FLUSH_DELAY`` 0) and a poll every 0.1 s; ``overrides``
+    (setting names) win."""
     # The frontier's own defaults (get_crawler gives Scrapy's only; the add-on would
     # also start the shared politeness, whose Redis calls the proxy would count).
     frontier = {k: v for k, v in vars(default_settings).items() if k.startswith("CRAWLER_FRONTIER")}
@@ -62,7 +69,9 @@ def _scheduler(url: str) -> FrontierScheduler:
         "CRAWLER_FRONTIER_SOCKET_TIMEOUT": 1.0,
         "CRAWLER_FRONTIER_POLL_INTERVAL": 0.1,
         "CRAWLER_FRONTIER_IDLE_TIMEOUT": 60.0,
+        "CRAWLER_FRONTIER_FLUSH_DELAY": 0.0,
         "LOG_LEVEL": "WARNING",
+        **overrides,
     }
     crawler = get_crawler(_Spider, settings)
     crawler._apply_settings()
@@ -131,6 +140,27 @@ async def links(redis_server: RedisServer, proxy: DelayProxy) -> dict[str, Any]:
     }
 
 
+async def delayed(redis_server: RedisServer, proxy: DelayProxy) -> dict[str, Any]:
+    scheduler = _scheduler(
+        proxy.url(), CRAWLER_FRONTIER_FLUSH_DELAY=0.2, CRAWLER_FRONTIER_POLL_INTERVAL=10.0
+    )
+    client = redis_server.client()
+    # The start request: the first flush loads the script and marks the crawl seeded.
+    assert scheduler.enqueue_request(Request("http://a.test/"))
+    await asyncio.sleep(0.3)
+    proxy.reset()
+    for batch in (range(10), range(10, 20)):
+        for n in batch:
+            assert scheduler.enqueue_request(Request(f"http://a.test/page/{n}"))
+        await _turns()
+    early_trips = proxy.reset()
+    await asyncio.sleep(0.3)
+    delayed_trips = proxy.reset()
+    queued = client.zcard(QUEUE) - 1
+    scheduler.close("finished")
+    return {"early_trips": early_trips, "delayed_trips": delayed_trips, "queued": queued}
+
+
 async def outage(redis_server: RedisServer, proxy: DelayProxy) -> dict[str, Any]:
     scheduler = _scheduler(proxy.url())
     for n in range(5):
@@ -155,7 +185,7 @@ async def outage(redis_server: RedisServer, proxy: DelayProxy) -> dict[str, Any]
     }
 
 
-SCENARIOS = {"links": links, "outage": outage}
+SCENARIOS = {"links": links, "delayed": delayed, "outage": outage}
 
 
 def main(argv: list[str]) -> None:

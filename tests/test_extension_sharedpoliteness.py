@@ -25,6 +25,7 @@ from scrapy.utils.test import get_crawler
 
 from crawler.browser.politeness import NavigationGate, Ticket
 from crawler.default_settings import CRAWLER_FRONTIER_SOCKET_TIMEOUT
+from crawler.extensions import sharedpoliteness
 from crawler.extensions.sharedpoliteness import SharedPoliteness
 from tests.politenesstools import RecordingSite, start_worker
 
@@ -151,6 +152,37 @@ def test_a_place_given_back_goes_with_the_next_ask_or_soon(
     assert one.crawler.stats.get_value("crawler/shared_politeness/waits") is None
     assert one.crawler.stats.get_value("crawler/shared_politeness/leases") == 2
     assert "cmdstat_zrem" in client.info("commandstats")
+
+
+def test_a_place_given_back_while_the_slot_has_room_waits_longer_for_an_ask(
+    redis_url: str, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the slot had room for the other workers at the last grant (places left
+    outnumber those given back), a place given back waits ROOMY_RELEASE_DELAY (here
+    1 s) for the slot's next ask; on a slot that was full, RELEASE_DELAY."""
+    monkeypatch.setattr(sharedpoliteness, "ROOMY_RELEASE_DELAY", 1.0)
+    one = _worker(_settings(redis_url))
+    client = redis_server.client()
+
+    def held(host: str) -> int:
+        return int(client.zcard(f"crawler:test:politeness:{host}:leases"))
+
+    async def scenario() -> list[int]:
+        seen = []
+        lease = await one.acquire(HOST, Slot(concurrency=4, delay=0.0, jitter=0.0))
+        await one.release(lease)  # 3 places left for the others
+        await asyncio.sleep(0.3)
+        seen.append(held(HOST))  # still counted: it waits for an ask
+        await asyncio.sleep(1.0)
+        seen.append(held(HOST))  # removed on its own
+        lease = await one.acquire("full", Slot(concurrency=1, delay=0.0, jitter=0.0))
+        await one.release(lease)  # the slot was full
+        await asyncio.sleep(0.3)
+        seen.append(held("full"))
+        await one.spider_closed()
+        return seen
+
+    assert asyncio.run(scenario()) == [1, 0, 0]
 
 
 def test_a_dead_workers_leases_expire(redis_url: str, redis_server: RedisServer) -> None:

@@ -69,6 +69,13 @@ def test_a_page_s_new_links_are_queued_in_one_round_trip() -> None:
     assert result["idle_trips"] <= polls + 4, result
 
 
+def test_new_requests_wait_the_flush_delay_and_go_together() -> None:
+    result = scenario("delayed")
+    assert result["early_trips"] == 0  # two turns of new requests, within the delay
+    assert result["delayed_trips"] == 1  # the 20 in one script
+    assert result["queued"] == 20
+
+
 def test_requests_buffered_when_redis_stops_are_queued_once_it_is_back() -> None:
     result = scenario("outage")
     assert result["pending_down"] == 5  # still in this worker (__len__)

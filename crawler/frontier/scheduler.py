@@ -30,8 +30,9 @@ lists the keys).  What this adds to scrapy-redis:
   this worker knows is in the seen set (``CRAWLER_FRONTIER_SEEN_CACHE``) is
   dropped without asking Redis.  Any other is encoded at once (one that cannot
   be: below) and waits in a write-behind buffer: the whole buffer is checked
-  against the seen set and queued by one script at the end of the reactor turn
-  (:class:`~scrapy.utils.reactor.CallLaterOnce`), and before each pop, poll
+  against the seen set and queued by one script ``CRAWLER_FRONTIER_FLUSH_DELAY``
+  seconds after the first request of it was buffered (0: at the end of the reactor
+  turn; :class:`~scrapy.utils.reactor.CallLaterOnce`), and before each pop, poll
   release and close (the lease of a page is released only once the requests it
   yielded are in Redis).  The pop and that flush are one script, and a flush
   while this worker has no popped request left and the engine has room pops
@@ -144,6 +145,7 @@ class FrontierScheduler(Scheduler):
         idle_timeout: float,
         outage: Outage | None = None,
         retry_interval: float = 0.0,
+        flush_delay: float = 0.0,
     ) -> None:
         super().__init__(
             server=shared.client,
@@ -184,6 +186,7 @@ class FrontierScheduler(Scheduler):
         self._failed_at = 0.0  # monotonic time the last failed call ended
         self._queued = 0  # requests in the shared queue at the last poll
         self._buffer: list[_Pending] = []  # to queue at the next flush (write-behind)
+        self.flush_delay = flush_delay  # seconds from the first buffered request to the flush
         self._flush_call: CallLaterOnce[None] = CallLaterOnce(self._flush_soon)
 
     @classmethod
@@ -203,6 +206,7 @@ class FrontierScheduler(Scheduler):
                 crawler.stats,
             ),
             settings.getfloat("CRAWLER_FRONTIER_SOCKET_TIMEOUT"),
+            settings.getfloat("CRAWLER_FRONTIER_FLUSH_DELAY"),
         )
 
     def open(self, spider: Spider) -> None:
@@ -269,8 +273,8 @@ class FrontierScheduler(Scheduler):
 
     def enqueue_request(self, request: Request) -> bool:
         """Queue ``request`` unless its fingerprint is in the shared seen set: no
-        Redis round trip here (see the module: the write-behind buffer, flushed at
-        the end of the reactor turn in one round trip for all); a request this
+        Redis round trip here (see the module: the write-behind buffer, flushed
+        ``flush_delay`` later in one round trip for all); a request this
         process knows was seen (:class:`FrontierDupeFilter`'s cache) is dropped at
         once (``False``)."""
         if self._done:  # a worker that joined a finished crawl (its start request)
@@ -311,7 +315,7 @@ class FrontierScheduler(Scheduler):
             return True
         redirected = bool(request.meta.get("redirect_urls"))
         self._buffer.append(_Pending(request, fingerprint, -request.priority, data, redirected))
-        self._flush_call.schedule()
+        self._flush_call.schedule(self.flush_delay)
         return True
 
     def _flush(self, pop: int = 0) -> list[tuple[str, Request]]:
@@ -362,7 +366,7 @@ class FrontierScheduler(Scheduler):
         self._buffer = []
 
     def _flush_soon(self) -> None:
-        """The end of a reactor turn that buffered requests: queue them, and lease
+        """``flush_delay`` after a request was buffered: queue the buffer, and lease
         :data:`POP_BATCH` more in the same round trip when this worker has none
         popped left and the engine has room (it asks for one soon)."""
         if not self._buffer:
