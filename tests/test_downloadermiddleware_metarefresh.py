@@ -84,7 +84,8 @@ def test_skips_only_what_cannot_refresh() -> None:
     assert not may_refresh(BODIES["none"])
     assert not may_refresh(BODIES["past the head"])
     assert may_refresh(BODIES["word only"])  # Scrapy's parsing decides
-    assert may_refresh(BODIES["entity past the head"][: HEAD_CHARACTERS - 10] + "&#114;")
+    assert may_refresh(BODIES["upper"])
+    assert may_refresh(PAD[: HEAD_CHARACTERS - 7] + "REFRESH")
 
 
 def test_not_html_and_dont_redirect_pass_as_in_scrapy() -> None:
