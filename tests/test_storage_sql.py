@@ -739,3 +739,54 @@ def test_processes_opening_a_new_store_at_once_all_open_it(
         assert not failed, failed
         s = SqlStore.open(url, create=False)
         s.close()
+
+
+def test_a_value_too_long_for_its_column_is_refused_not_cut(postgres_url: str) -> None:
+    """PostgreSQL: a value past a ``VARCHAR(n)`` column's length fails the batch, as a
+    row-by-row INSERT does; the batch's arrays must not cut it (an explicit cast to
+    ``VARCHAR(n)`` would, silently)."""
+    store = SqlStore.open(postgres_url)
+    try:
+        run = store.start_run("site", None, {})
+        too_long = "Wed, 02 Dec 2026 00:00:00 GMT" + "x" * 80
+        with pytest.raises(StoreError, match="value too long"):
+            store.write_batch(
+                run,
+                page_rows=[
+                    page("http://x/a", last_modified=None),
+                    page("http://x/b", last_modified=too_long),
+                ],
+            )
+        assert store.pages(run) == []
+        with pytest.raises(StoreError, match="value too long"):
+            store.write_batch(run, link_rows=[link("http://x/", "http://x/c", found_via="f" * 21)])
+        assert store.link_rows(run) == []
+    finally:
+        store.close()
+
+
+def test_json_lists_and_mixed_numbers_are_stored_as_given(store: SqlStore) -> None:
+    """Values a row-by-row INSERT stored: a list as an item's or reject's data (not
+    flattened into the batch's array), ``None`` data as JSON null, an ``int``
+    latency among ``float`` ones, a ``bool`` status among ``int`` ones."""
+    run = store.start_run("site", None, {})
+    store.write_batch(
+        run,
+        page_rows=[
+            page("http://x/a", latency=0, status=True),
+            page("http://x/b", latency=0.25, status=200),
+        ],
+        item_rows=[
+            {"spec": "list", "key": "1", "data": ["a", ["b"]], "url": None},
+            {"spec": "list", "key": "2", "data": [], "url": None},
+        ],
+        reject_rows=[
+            {"spec": "r", "url": None, "reason": "one", "data": ["a"]},
+            {"spec": "r", "url": None, "reason": "two", "data": ["b"]},
+        ],
+    )
+    stored = {r["url"]: r for r in store.pages(run)}
+    assert (stored["http://x/a"]["latency"], stored["http://x/a"]["status"]) == (0.0, 1)
+    assert (stored["http://x/b"]["latency"], stored["http://x/b"]["status"]) == (0.25, 200)
+    assert sorted(map(repr, (r["data"] for r in store.items("list")))) == ["['a', ['b']]", "[]"]
+    assert sorted(r["data"][0] for r in store.rejects(run)) == ["a", "b"]

@@ -26,7 +26,14 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     ARRAY,
+    JSON,
+    Boolean,
+    Float,
+    Integer,
+    String,
+    Text,
     bindparam,
+    cast,
     create_engine,
     event,
     func,
@@ -157,6 +164,33 @@ def _one_line(reason: object) -> str:
     already exists"), scraped data or secrets."""
     primary = getattr(getattr(reason, "diag", None), "message_primary", None)
     return " ".join(str(primary or reason).split())
+
+
+def _element_type(column_type: Any) -> Any:
+    """The type of the array that carries a column's values into ``unnest`` (PostgreSQL).
+
+    Text for a ``VARCHAR(n)`` column: an explicit cast to ``VARCHAR(n)[]`` would
+    cut a longer value without an error, where storing it into the column
+    refuses it ("value too long"), as a row-by-row INSERT does.  Text for JSON
+    too: an ``ARRAY(JSON)`` would take a list value as another dimension of the
+    array; each value goes as its JSON text, cast back to JSON in the SELECT."""
+    if isinstance(column_type, String | JSON):
+        return Text()
+    return column_type
+
+
+def _array(column_type: Any, values: list[Any]) -> list[Any]:
+    """``values`` of one column as :func:`_element_type`'s array takes them: JSON
+    as text; a number of another Python type than the column's made the
+    column's (an ``int`` latency among ``float`` ones, a ``bool`` status), as a
+    row-by-row INSERT would store it: psycopg dumps an array of one type only."""
+    if isinstance(column_type, JSON):
+        return [json.dumps(v) for v in values]  # None as JSON null, as SQLAlchemy's JSON type
+    if isinstance(column_type, Float):
+        return [float(v) if isinstance(v, int) else v for v in values]
+    if isinstance(column_type, Integer) and not isinstance(column_type, Boolean):
+        return [int(v) if isinstance(v, bool) else v for v in values]
+    return values
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -299,9 +333,18 @@ class SqlStore:
         if stmt is None:
             stmt = self._insert(table)
             if self._unnest:
-                arrays = [bindparam(name, type_=ARRAY(table.c[name].type)) for name in names]
+                arrays = [
+                    bindparam(name, type_=ARRAY(_element_type(table.c[name].type)))
+                    for name in names
+                ]
                 batch = func.unnest(*arrays).table_valued(*names).render_derived(name="batch")
-                stmt = stmt.from_select(names, select(*batch.c))
+                selected = [
+                    cast(batch.c[name], table.c[name].type)
+                    if isinstance(table.c[name].type, JSON)
+                    else batch.c[name]
+                    for name in names
+                ]
+                stmt = stmt.from_select(names, select(*selected))
             if update:
                 stmt = stmt.on_conflict_do_update(
                     index_elements=list(keys), set_={c: stmt.excluded[c] for c in update}
@@ -310,7 +353,10 @@ class SqlStore:
                 stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
             self._statements[cache_key] = stmt
         if self._unnest:
-            conn.execute(stmt, {name: [row[name] for row in rows] for name in names})
+            conn.execute(
+                stmt,
+                {name: _array(table.c[name].type, [row[name] for row in rows]) for name in names},
+            )
         else:
             conn.execute(stmt, rows)
 
