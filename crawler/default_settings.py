@@ -60,8 +60,9 @@ CRAWLER_FEED_PREFLIGHT: bool = True
 
 # Python's garbage collector while a crawl's engine runs (crawler.extensions.gctuning)
 CRAWLER_GC_FREEZE: bool = True  # objects alive at engine start skipped by collections (gc.freeze)
-# gc threshold0: allocations net of frees between young collections (Python's 700); 0: as is
-CRAWLER_GC_THRESHOLD: Annotated[int, Ge(0)] = 10000
+# gc threshold0: allocations net of frees between young collections (Python's 700); 0: as is.
+# At most 2**31 - 1 (gc.set_threshold takes a C int)
+CRAWLER_GC_THRESHOLD: Annotated[int, Ge(0), Le(2147483647)] = 10000
 
 # Shared frontier: one crawl, several worker processes, through Redis (crawler.frontier;
 # `crawler crawl --frontier`, `crawler worker`): its queue, seen requests and leases

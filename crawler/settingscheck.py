@@ -128,6 +128,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+def _number(bound: float) -> str:
+    """A bound in a message: a whole number in full (2147483647), else as ``:g``."""
+    return str(bound) if isinstance(bound, int) else f"{bound:g}"
+
+
 @dataclass(frozen=True)
 class Ge:
     """``Annotated[int, Ge(1)]``: at least ``bound``."""
@@ -138,7 +143,7 @@ class Ge:
         return value >= self.bound
 
     def __str__(self) -> str:
-        return f">= {self.bound:g}"
+        return f">= {_number(self.bound)}"
 
 
 @dataclass(frozen=True)
@@ -151,7 +156,7 @@ class Gt:
         return value > self.bound
 
     def __str__(self) -> str:
-        return f"> {self.bound:g}"
+        return f"> {_number(self.bound)}"
 
 
 @dataclass(frozen=True)
@@ -164,7 +169,7 @@ class Le:
         return value <= self.bound
 
     def __str__(self) -> str:
-        return f"<= {self.bound:g}"
+        return f"<= {_number(self.bound)}"
 
 
 BOUNDS = (Ge, Gt, Le)
@@ -398,7 +403,8 @@ def describe(hint: Any) -> str:
         lows = [m for m in found if isinstance(m, Ge)]
         highs = [m for m in found if isinstance(m, Le)]
         if len(found) == 2 and lows and highs:  # "between 0 and 1", not ">= 0 <= 1"
-            return f"{describe(base)} between {lows[0].bound:g} and {highs[0].bound:g}"
+            low, high = _number(lows[0].bound), _number(highs[0].bound)
+            return f"{describe(base)} between {low} and {high}"
         bounds = " ".join(str(m) for m in found)
         return f"{describe(base)} {bounds}".rstrip()
     if _is_union(hint):

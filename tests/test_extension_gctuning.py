@@ -12,8 +12,10 @@ from scrapy import Spider, signals
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.test import get_crawler
 
+from crawler.exceptions import ConfigError
 from crawler.extensions.gctuning import GarbageCollectorTuning
 from crawler.runner import project_settings
+from crawler.settingscheck import check_settings
 from tests.crawltools import crawl
 
 if TYPE_CHECKING:
@@ -122,3 +124,12 @@ def test_a_real_crawl(tinysite: TinySite, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     stats = json.loads(result.runs[-1]["stats"])
     assert stats["gc/frozen"] > 10000
+
+
+def test_a_threshold_past_a_c_int_is_refused_before_the_crawl() -> None:
+    """``gc.set_threshold`` takes a C int: a bigger value would fail at engine start."""
+    with pytest.raises(
+        ConfigError, match="CRAWLER_GC_THRESHOLD must be a whole number between 0 and 2147483647"
+    ):
+        check_settings(project_settings({"CRAWLER_GC_THRESHOLD": str(2**31)}))
+    check_settings(project_settings({"CRAWLER_GC_THRESHOLD": str(2**31 - 1)}))
