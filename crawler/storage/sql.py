@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import (
     ARRAY,
     JSON,
-    Boolean,
     Float,
     Integer,
     String,
@@ -188,7 +187,7 @@ def _array(column_type: Any, values: list[Any]) -> list[Any]:
         return [json.dumps(v) for v in values]  # None as JSON null, as SQLAlchemy's JSON type
     if isinstance(column_type, Float):
         return [float(v) if isinstance(v, int) else v for v in values]
-    if isinstance(column_type, Integer) and not isinstance(column_type, Boolean):
+    if isinstance(column_type, Integer):
         return [int(v) if isinstance(v, bool) else v for v in values]
     return values
 
