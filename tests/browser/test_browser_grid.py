@@ -188,7 +188,10 @@ def test_a_node_killed_mid_crawl_loses_no_render(
     with _nodes(browser_root, 2) as (a, b):
         remote = f"{a.url}, {b.url}"
         log = tmp_path / "crawl.log"
-        process = start_crawl(_arguments(tinysite, browser_root, remote), tmp_path, log)
+        # Pages reach the store within 0.1 s of their render: the count read at the
+        # kill is close to what node a had rendered by then.
+        arguments = _arguments(tinysite, browser_root, remote, "CRAWLER_STORE_FLUSH_INTERVAL=0.1")
+        process = start_crawl(arguments, tmp_path, log)
         db = tmp_path / "crawl.db"
         deadline = time.monotonic() + 120
         killed_at = None
@@ -228,8 +231,14 @@ def test_a_node_killed_mid_crawl_loses_no_render(
     assert stats[f"{a_key}/taken_out"] == 1  # out for the cool-down (30 s): once
     assert stats.get(f"{b_key}/taken_out") is None
     assert stats[f"{a_key}/renders"] >= 1
-    assert stats[f"{b_key}/renders"] >= stats[f"{a_key}/renders"]
     assert stats["selenium/renders"] == SIZE + 1
+    assert stats[f"{a_key}/renders"] + stats[f"{b_key}/renders"] == SIZE + 1
+    # Node a rendered nothing after it died: at most the pages stored when it was
+    # killed, plus those rendered but not yet stored (its 2 sessions' renders in
+    # flight, and up to 0.2 s of the crawl's pages between render and count).
+    # Which node started first and how fast each renders vary, so node a may
+    # have rendered more than node b in all (seen in CI: 19 against 18).
+    assert stats[f"{a_key}/renders"] <= killed_at + 8
     # What node a was rendering started again on node b: Scrapy never saw a failure.
     assert not [key for key in stats if key.startswith("selenium/render_failures/")]
     assert "retry/count" not in stats and "crawler/render_fallbacks" not in stats
