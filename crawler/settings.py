@@ -49,6 +49,10 @@ LOG_LEVEL = "INFO"
 # Scrapy's MemoryStatsCollector without its per-call deprecation shim (a crawl
 # makes about 20 stats calls a page; see the module).
 STATS_CLASS = "crawler.statscollectors.CrawlerStatsCollector"
+# Scrapy's messages; a dropped item's names the exception's text, not the
+# exception, which kept each dropped item's response in a reference cycle
+# (see the module).
+LOG_FORMATTER = "crawler.logformatter.CrawlerLogFormatter"
 
 # Scrapy's filter, except that a redirect to a page already crawled is still
 # followed, so the redirecting URLs are recorded.
@@ -100,6 +104,9 @@ DOWNLOADER_MIDDLEWARES = {
 SPIDER_MIDDLEWARES = {
     # The last to see each response's output: its page records last (crawler.journal).
     "crawler.spidermiddlewares.journal.JournalMiddleware": 10,
+    # Outermost: frees each response's parsed document once its output is done
+    # (crawler.spidermiddlewares.selector).
+    "crawler.spidermiddlewares.selector.SelectorReleaseMiddleware": 5,
     "crawler.spidermiddlewares.extract.ExtractMiddleware": 950,
 }
 

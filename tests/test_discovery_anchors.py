@@ -98,3 +98,11 @@ def test_memo_is_bounded_and_still_right() -> None:
     for url, base, encoding in PAGES:
         assert extract(ours, url, base, encoding) == extract(scrapy, url, base, encoding)
     assert len(ours.link_extractor.resolved) == 3
+
+
+def test_link_texts_are_plain_strings() -> None:
+    """Not lxml's "smart" strings, which keep their element and its whole document
+    alive as long as the link's text is (Scrapy's extractor gives those)."""
+    links = extract(AnchorExtractor(UrlScreen()), "http://x.test/d/p.html", None, "utf-8")
+    assert links and all(type(link.text) is str for link in links)
+    assert any(link.text for link in links)

@@ -54,7 +54,9 @@ logger = logging.getLogger(__name__)
 CACHE_SIZE = 10_000
 _TAGS = ("a", "area")
 _CACHED_SCHEMES = ("http", "https")
-_collect_string_content = etree.XPath("string()")
+# Plain strings: lxml's "smart" ones keep their element, and with it the whole
+# document, alive as long as the link's text is.
+_collect_string_content = etree.XPath("string()", smart_strings=False)
 _MISSING = ""  # a cached href that process_value dropped
 
 
