@@ -123,7 +123,7 @@ EXTENSIONS = {
     "crawler.extensions.progress.Progress": 0,
     # With CRAWLER_FRONTIER: per-host concurrency and delay across all workers.
     "crawler.extensions.sharedpoliteness.SharedPoliteness": 0,
-    # Fewer, cheaper garbage collections during the crawl (CRAWLER_GC_*; off by default).
+    # Fewer, cheaper garbage collections during the crawl (CRAWLER_GC_*; on by default).
     "crawler.extensions.gctuning.GarbageCollectorTuning": 0,
 }
 

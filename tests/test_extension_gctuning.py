@@ -111,28 +111,23 @@ def test_two_crawls_in_one_process_restore_after_the_last() -> None:
     assert gc.get_threshold() == before
 
 
-def test_listed_but_off_in_the_framework_settings() -> None:
-    """Off by default: it costs memory past the 100,000-page target (see the module)."""
+def test_on_in_the_framework_settings() -> None:
+    """On by default: 10,000 and frozen (see the module for the memory it does not cost)."""
     settings = project_settings()
     assert settings.getdict("EXTENSIONS")["crawler.extensions.gctuning.GarbageCollectorTuning"] == 0
-    assert settings.getint("CRAWLER_GC_THRESHOLD") == 0
-    assert settings.getbool("CRAWLER_GC_FREEZE") is False
-    with pytest.raises(NotConfigured):
-        crawler(
-            CRAWLER_GC_THRESHOLD=settings["CRAWLER_GC_THRESHOLD"],
-            CRAWLER_GC_FREEZE=settings["CRAWLER_GC_FREEZE"],
-        )
+    assert settings.getint("CRAWLER_GC_THRESHOLD") == 10000
+    assert settings.getbool("CRAWLER_GC_FREEZE") is True
 
 
 def test_a_real_crawl(tinysite: TinySite, tmp_path: Path) -> None:
-    """``crawler crawl`` with the tuning on: the stats of the run show the objects
-    frozen; off (the default), there is no such stat."""
-    on = ["-s", "CRAWLER_GC_THRESHOLD=10000", "-s", "CRAWLER_GC_FREEZE=true"]
-    result = crawl(tinysite.url("/"), tmp_path, "--render", "never", *on)
+    """``crawler crawl`` with the tuning on (the default): the stats of the run show
+    the objects frozen; turned off, there is no such stat."""
+    result = crawl(tinysite.url("/"), tmp_path, "--render", "never")
     assert result.returncode == 0, result.stderr
     stats = json.loads(result.runs[-1]["stats"])
     assert stats["gc/frozen"] > 10000
-    default = crawl(tinysite.url("/"), tmp_path, "--render", "never", db_name="default.db")
+    off = ["-s", "CRAWLER_GC_THRESHOLD=0", "-s", "CRAWLER_GC_FREEZE=false"]
+    default = crawl(tinysite.url("/"), tmp_path, "--render", "never", *off, db_name="off.db")
     assert default.returncode == 0, default.stderr
     assert "gc/frozen" not in json.loads(default.runs[-1]["stats"])
 
