@@ -790,3 +790,141 @@ def test_json_lists_and_mixed_numbers_are_stored_as_given(store: SqlStore) -> No
     assert (stored["http://x/b"]["latency"], stored["http://x/b"]["status"]) == (0.25, 200)
     assert sorted(map(repr, (r["data"] for r in store.items("list")))) == ["['a', ['b']]", "[]"]
     assert sorted(r["data"][0] for r in store.rejects(run)) == ["a", "b"]
+
+
+# SQLite: a table's batch in one INSERT ... SELECT FROM json_each(rows)
+ODD = [*AWKWARD, "tab\tnew\nline\r", "\x01\x1f\x7f", "emoji 🕷", "\u2028\u2029", "'; --", "\\u"]
+
+
+def odd_batch() -> dict[str, list[dict[str, Any]]]:
+    """A batch of every table with odd strings, numbers, bools, JSON and None."""
+    return {
+        "page_rows": [
+            page(
+                f"http://x/{n}",
+                title=value,
+                referer=None if n % 2 else value,
+                status=[None, 200, 404][n % 3],
+                depth=n,
+                rendered=bool(n % 2),
+                latency=[None, 0.125, 1e-7, 3][n % 4],
+                unchanged=[None, True, False][n % 3],
+                etag=value[:64] or None,
+            )
+            for n, value in enumerate(ODD)
+        ],
+        "item_rows": [
+            item(f"k{n}", name=value, n=n, f=n / 3, ok=bool(n % 2), none=None, deep=[{"v": value}])
+            for n, value in enumerate(ODD)
+        ],
+        "reject_rows": [
+            {"spec": "p", "url": value or None, "reason": f"r{n}", "data": {"v": value}}
+            for n, value in enumerate(ODD)
+        ],
+        "link_rows": [
+            link("http://x/0", f"http://x/{n}", text=value or None, refused=value[:9] or None)
+            for n, value in enumerate(ODD)
+        ],
+    }
+
+
+def table_dump(db: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Every table's rows with each value's SQLite type, the times left out."""
+    conn = sqlite3.connect(db)
+    try:
+        dump = {}
+        for table in ("pages", "items", "rejects", "links"):
+            names = [
+                row[1]
+                for row in conn.execute(f"PRAGMA table_info({table})")
+                if row[1] not in ("updated_at", "created_at")
+            ]
+            columns = ", ".join(f"{n}, typeof({n})" for n in names)
+            rows = conn.execute(f"SELECT {columns} FROM {table}")
+            dump[table] = sorted(map(tuple, rows), key=repr)
+        return dump
+    finally:
+        conn.close()
+
+
+def statements_of(store: SqlStore) -> list[tuple[str, bool]]:
+    """Each statement the store's engine sends from now on: (SQL, executemany)."""
+    from sqlalchemy import event
+
+    sent: list[tuple[str, bool]] = []
+
+    def record(*args: Any) -> None:  # conn, cursor, statement, parameters, context, executemany
+        sent.append((args[2], args[5]))
+
+    event.listen(store.engine, "before_cursor_execute", record)
+    return sent
+
+
+def test_sqlite_writes_each_tables_batch_in_one_statement(sqlite_store: SqlStore) -> None:
+    run = sqlite_store.start_run("site", None, {})
+    sent = statements_of(sqlite_store)
+    sqlite_store.write_batch(run, **odd_batch())
+    inserts = [(sql, many) for sql, many in sent if sql.startswith("INSERT")]
+    assert len(inserts) == 4  # pages, items, rejects, links
+    assert all("json_each" in sql and not many for sql, many in inserts)
+
+
+def test_sqlite_json_rows_store_what_executemany_stores(tmp_path: Path) -> None:
+    """The same batches, twice over (upserts, the first link kept), into a store
+    writing JSON rows and one writing row by row: the same rows, the same types."""
+    dumps = []
+    for name, json_each in (("json.db", True), ("many.db", False)):
+        store = SqlStore.open(f"sqlite:///{tmp_path / name}")
+        store._json_each = json_each
+        run = store.start_run("site", None, {})
+        store.write_batch(run, **odd_batch())
+        again = odd_batch()
+        for row in again["page_rows"]:
+            row["title"] = f"again {row['title']}"
+        for row in again["link_rows"]:
+            row["text"] = "not kept"
+        store.write_batch(run, **again)
+        store.close()
+        dumps.append(table_dump(tmp_path / name))
+    assert dumps[0] == dumps[1]
+    assert len(dumps[0]["pages"]) == len(ODD) and len(dumps[0]["links"]) == len(ODD)
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("nul \x00 inside", "NUL"),
+        ("the text \\u0000", "NUL's escape as text"),
+        (float("nan"), "NaN"),
+        (float("inf"), "infinity"),
+    ],
+)
+def test_sqlite_rows_json_cannot_carry_go_row_by_row(
+    tmp_path: Path, value: object, why: str
+) -> None:
+    """A NUL character (SQLite's JSON functions would cut the text there), NaN or an
+    infinity (no JSON form): that table's batch is written with ``executemany``, as
+    before, and stored the same way."""
+    dumps = []
+    for name, json_each in (("json.db", True), ("many.db", False)):
+        store = SqlStore.open(f"sqlite:///{tmp_path / name}")
+        store._json_each = json_each
+        run = store.start_run("site", None, {})
+        sent = statements_of(store)
+        rows = [page("http://x/a", title="plain", latency=0.5), page("http://x/b", latency=0.5)]
+        rows[1]["latency" if isinstance(value, float) else "title"] = value
+        store.write_batch(run, page_rows=rows, link_rows=[link("http://x/a", "http://x/b")])
+        inserts = [(sql, many) for sql, many in sent if sql.startswith("INSERT")]
+        if json_each:  # pages row by row, links still one statement
+            assert [("json_each" in sql, many) for sql, many in inserts] == [
+                (False, True),
+                (True, False),
+            ], why
+        store.close()
+        dumps.append(table_dump(tmp_path / name))
+    assert dumps[0] == dumps[1]
+    if isinstance(value, str):
+        conn = sqlite3.connect(tmp_path / "json.db")
+        titles = dict(conn.execute("SELECT url, title FROM pages"))
+        conn.close()
+        assert titles["http://x/b"] == value

@@ -38,8 +38,10 @@ from sqlalchemy import (
     func,
     insert,
     inspect,
+    literal_column,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy.engine import make_url
@@ -219,7 +221,11 @@ class SqlStore:
         self._insert = importlib.import_module(_UPSERT_DIALECTS[engine.dialect.name]).insert
         # One INSERT ... SELECT FROM unnest(arrays) per table and batch (see _insert_rows)
         self._unnest = engine.dialect.name == "postgresql"
-        # The INSERTs of write_batch by (table, columns, conflict keys, updated columns)
+        # SQLite: one INSERT ... SELECT FROM json_each(rows) per table and batch
+        self._json_each = engine.dialect.name == "sqlite"
+        # SQLAlchemy's bind processors of a table's columns, by (table, columns)
+        self._processors: dict[tuple[str, tuple[str, ...]], list[Any]] = {}
+        # The INSERTs of write_batch by (table, columns, conflict keys, updated columns, json_each)
         self._statements: dict[tuple[Any, ...], Insert] = {}
 
     @classmethod
@@ -314,8 +320,15 @@ class SqlStore:
         not inserted (the stored row is kept).
 
         ``rows``: dicts with the same keys, columns of ``table`` (a missing one is
-        a ``KeyError`` on PostgreSQL).  On SQLite an ``executemany`` of one
-        INSERT (the driver loops in C).  On PostgreSQL one statement for them
+        a ``KeyError``).  On SQLite one statement for them all, ``INSERT INTO t
+        (c1, c2...) SELECT value ->> 0, value ->> 1... FROM json_each(:rows)
+        WHERE true``, the rows one JSON text (:meth:`_json_rows`; when JSON
+        cannot carry them, an ``executemany``): Python's ``sqlite3`` lets go of
+        the GIL and takes it back for every row of an ``executemany``, and the
+        crawl's thread holds it most of the time, so a batch written from the
+        store's thread cost the crawl's process about 0.3 ms of CPU a page more
+        than the same rows into PostgreSQL (bench/RESULTS.md, "Scale, round
+        6").  On PostgreSQL one statement for them
         all, ``INSERT INTO t (c1, c2...) SELECT * FROM unnest(:c1, :c2...)``,
         each parameter a list of one column's values (sent as an array, see
         :func:`crawler.storage.postgres.binary_arrays`; multi-argument
@@ -327,11 +340,74 @@ class SqlStore:
         second time"): callers collapse them first.
         """
         names = tuple(rows[0])
-        cache_key = (table.name, names, tuple(keys), tuple(update))
+        if self._json_each:
+            payload = self._json_rows(table, names, rows)
+            if payload is not None:
+                stmt = self._statement(table, names, keys, update, json_each=True)
+                conn.execute(stmt, {"rows": payload})
+                return
+        stmt = self._statement(table, names, keys, update)
+        if self._unnest:
+            conn.execute(
+                stmt,
+                {name: _array(table.c[name].type, [row[name] for row in rows]) for name in names},
+            )
+        else:
+            conn.execute(stmt, rows)
+
+    def _json_rows(
+        self, table: Table, names: tuple[str, ...], rows: Sequence[dict[str, Any]]
+    ) -> str | None:
+        """``rows`` as one JSON array of arrays (values in ``names`` order, each
+        through its column's SQLAlchemy bind processor, as ``executemany`` would
+        send it: a datetime as SQLAlchemy's text, a JSON column's value as JSON
+        text, a bool as 0 or 1); ``None`` when JSON cannot carry them unchanged
+        (a value JSON has no form for, NaN or an infinity, a NUL character,
+        which SQLite's JSON functions do not return whole, or text that reads
+        like its escape, ``\\u0000``): the caller then uses ``executemany``."""
+        key = (table.name, names)
+        processors = self._processors.get(key)
+        if processors is None:
+            dialect = self.engine.dialect
+            processors = [
+                table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
+            ]
+            self._processors[key] = processors
+        pairs = list(zip(names, processors, strict=True))
+        try:
+            payload = json.dumps(
+                [[row[n] if p is None else p(row[n]) for n, p in pairs] for row in rows],
+                ensure_ascii=False,
+                allow_nan=False,
+            )
+        except (TypeError, ValueError):
+            return None
+        return None if "\\u0000" in payload else payload
+
+    def _statement(
+        self,
+        table: Table,
+        names: tuple[str, ...],
+        keys: Sequence[str],
+        update: Sequence[str],
+        *,
+        json_each: bool = False,
+    ) -> Insert:
+        """The INSERT of :meth:`_insert_rows`, built once per store and shape."""
+        cache_key = (table.name, names, tuple(keys), tuple(update), json_each)
         stmt = self._statements.get(cache_key)
         if stmt is None:
             stmt = self._insert(table)
-            if self._unnest:
+            if json_each:
+                # Each element of the array is a row; ``value ->> N`` its Nth value
+                # as an SQL value (SQLite's JSON functions, 3.38+).  "WHERE true":
+                # SQLite's parser needs it between INSERT ... SELECT and ON
+                # CONFLICT (its "UPSERT" page, "Parsing Ambiguity").
+                selected = select(
+                    *(literal_column(f"value ->> {i}") for i in range(len(names)))
+                ).select_from(func.json_each(bindparam("rows", type_=Text)))
+                stmt = stmt.from_select(names, selected.where(true()))
+            elif self._unnest:
                 arrays = [
                     bindparam(name, type_=ARRAY(_element_type(table.c[name].type)))
                     for name in names
@@ -351,13 +427,7 @@ class SqlStore:
             else:
                 stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
             self._statements[cache_key] = stmt
-        if self._unnest:
-            conn.execute(
-                stmt,
-                {name: _array(table.c[name].type, [row[name] for row in rows]) for name in names},
-            )
-        else:
-            conn.execute(stmt, rows)
+        return stmt
 
     def start_run(self, spider: str, start_url: str | None, settings: dict[str, Any]) -> int:
         def work(conn: Connection) -> int:
