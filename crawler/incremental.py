@@ -50,6 +50,22 @@ if TYPE_CHECKING:
     from crawler.storage.sql import SqlStore
 
 FLAG = "unchanged"
+#: The longest ``Last-Modified`` a page record keeps, in characters (the store's
+#: ``pages.last_modified`` column).  An HTTP-date is at most 33 (RFC 9110, 5.6.7:
+#: the obsolete rfc850-date with the longest day name), so a longer value is no
+#: date, and a server ignores an ``If-Modified-Since`` that is not one (RFC
+#: 9110, 13.1.3): such a value is not kept (:func:`kept_last_modified`).
+LAST_MODIFIED_MAX_LENGTH = 64
+
+
+def kept_last_modified(value: str | None) -> str | None:
+    """A response's ``Last-Modified`` as its page record keeps it: ``value``, or
+    ``None`` when it is longer than :data:`LAST_MODIFIED_MAX_LENGTH`."""
+    if value is not None and len(value) > LAST_MODIFIED_MAX_LENGTH:
+        return None
+    return value
+
+
 # The order a page's links are followed in when replayed: as the spider finds
 # them (served HTML, then what a render found, then the other kinds).
 _REPLAY_ORDER: dict[str, int] = {

@@ -74,7 +74,7 @@ from crawler.fingerprint import HASH_ROUTE_META_KEY
 from crawler.forms.policy import parse_form_values
 from crawler.forms.submission import META_KEY as FORM_META_KEY
 from crawler.forms.submitter import FormSubmitter
-from crawler.incremental import UnchangedResponse, body_digest
+from crawler.incremental import UnchangedResponse, body_digest, kept_last_modified
 from crawler.items import FoundVia, Link, PageLinks, PageRecord
 from crawler.journal import RequestJournal
 from crawler.linkcheck import unfetchable
@@ -662,7 +662,10 @@ class SiteSpider(Spider):
             served = response.raw
         # What a later incremental run compares with (crawler.incremental).
         etag = _header(response.headers, b"ETag")
-        last_modified = _header(response.headers, b"Last-Modified")
+        served_last_modified = _header(response.headers, b"Last-Modified")
+        last_modified = kept_last_modified(served_last_modified)
+        if last_modified != served_last_modified:  # no HTTP-date: not kept, counted
+            self._count("crawler/last_modified_ignored")
         unchanged = isinstance(response, UnchangedResponse)
         if isinstance(response, UnchangedResponse):  # no body: the previous run's record
             previous = response.previous

@@ -20,7 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from crawler.incremental import LAST_MODIFIED_MAX_LENGTH, kept_last_modified
+from crawler.storage.schema import pages
 from crawler.storage.sql import SqlStore
+from fixtures.tinysite.hostile import ODD_ETAG, ODD_LAST_MODIFIED, ODD_VALIDATORS_PATH
 from fixtures.tinysite.server import TinySite
 from fixtures.tinysite.versioned import VersionedCatalogApp, new_page_path, validators_of
 from tests.crawltools import REPO_ROOT, run_crawler
@@ -350,3 +353,38 @@ def test_an_interrupted_run_is_no_baseline_but_its_resume_compares_as_before(
 def run_stats(db: Path, run_id: int) -> dict[str, Any]:
     [row] = store_rows(db, "SELECT stats FROM runs WHERE id = ?", run_id)
     return dict(json.loads(row["stats"]))
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_last_modified_that_is_no_date_is_not_kept(
+    backend: str, tinysite: TinySite, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """110 characters of ``Last-Modified`` (no HTTP-date is longer than 33) failed a
+    PostgreSQL crawl (the column holds 64) and was stored whole on SQLite: now the
+    page is stored without it on both, counted; its 1,000-character ETag is kept."""
+    store = (
+        f"sqlite:///{tmp_path / 'c.db'}"
+        if backend == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    args = ["crawl", tinysite.url(ODD_VALIDATORS_PATH), "--store", store, "--render", "never"]
+    done = run_crawler(*args, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    reader = SqlStore.open(store, create=False)
+    try:
+        [run] = reader.runs()
+        [page] = reader.pages(run["id"])
+    finally:
+        reader.close()
+    assert len(ODD_LAST_MODIFIED) > 64
+    assert (page["status"], page["last_modified"], page["etag"]) == (200, None, ODD_ETAG)
+    assert run["stats"]["crawler/last_modified_ignored"] == 1
+
+
+def test_the_longest_last_modified_kept_is_the_columns_and_dates_fit() -> None:
+    assert pages.c.last_modified.type.length == LAST_MODIFIED_MAX_LENGTH
+    longest_date = "Wednesday, 02-Dec-26 08:00:00 GMT"  # rfc850-date, RFC 9110 5.6.7
+    assert kept_last_modified(longest_date) == longest_date
+    assert kept_last_modified("x" * 64) == "x" * 64
+    assert kept_last_modified("x" * 65) is None
+    assert kept_last_modified(None) is None

@@ -53,7 +53,7 @@ pages = Table(
     # previous run (then not parsed: its links are the previous run's).  NULL in
     # rows of older versions.
     Column("etag", Text),
-    Column("last_modified", String(64)),
+    Column("last_modified", String(64)),  # crawler.incremental.LAST_MODIFIED_MAX_LENGTH
     Column("digest", String(64)),
     Column("unchanged", Boolean),
     # Seconds from sending the request to the response's headers (Scrapy's
