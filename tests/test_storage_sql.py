@@ -928,3 +928,12 @@ def test_sqlite_rows_json_cannot_carry_go_row_by_row(
         titles = dict(conn.execute("SELECT url, title FROM pages"))
         conn.close()
         assert titles["http://x/b"] == value
+
+
+def test_a_row_without_a_column_of_the_first_is_a_store_error(store: SqlStore) -> None:
+    run = store.start_run("site", None, {})
+    rows = [page("http://x/a"), page("http://x/b")]
+    del rows[1]["title"]
+    with pytest.raises(StoreError, match="cannot write pages to store"):
+        store.write_batch(run, page_rows=rows)
+    assert store.pages(run) == []

@@ -45,7 +45,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, InvalidRequestError, SQLAlchemyError
 from w3lib.url import canonicalize_url
 
 from crawler.default_settings import CRAWLER_STORE_TIMEOUT
@@ -319,17 +319,20 @@ class SqlStore:
         stored already updates that row's ``update`` columns, or, with none, is
         not inserted (the stored row is kept).
 
-        ``rows``: dicts with the same keys, columns of ``table`` (a missing one is
-        a ``KeyError``).  On SQLite one statement for them all, ``INSERT INTO t
-        (c1, c2...) SELECT value ->> 0, value ->> 1... FROM json_each(:rows)
-        WHERE true``, the rows one JSON text (:meth:`_json_rows`; when JSON
-        cannot carry them, an ``executemany``): Python's ``sqlite3`` lets go of
-        the GIL and takes it back for every row of an ``executemany``, and the
-        crawl's thread holds it most of the time, so a batch written from the
-        store's thread cost the crawl's process about 0.3 ms of CPU a page more
-        than the same rows into PostgreSQL (bench/RESULTS.md, "Scale, round
-        6").  On PostgreSQL one statement for them
-        all, ``INSERT INTO t (c1, c2...) SELECT * FROM unnest(:c1, :c2...)``,
+        ``rows``: dicts with the same keys, columns of ``table`` (a row without
+        one of the first row's is an ``InvalidRequestError``, a store error).
+
+        On SQLite one statement for them all, ``INSERT INTO t (c1, c2...)
+        SELECT value ->> 0, value ->> 1... FROM json_each(:rows) WHERE true``,
+        the rows one JSON text (:meth:`_json_rows`; when JSON cannot carry
+        them, an ``executemany``).  Python's ``sqlite3`` lets go of the GIL and
+        takes it back for every row of an ``executemany``, and the crawl's
+        thread holds it most of the time: written from the store's thread that
+        way, the batches cost the crawl's process about 0.15 ms of CPU a page
+        more (7%; bench/RESULTS.md, "Scale, round 6").
+
+        On PostgreSQL one statement for them all, ``INSERT INTO t (c1, c2...)
+        SELECT * FROM unnest(:c1, :c2...)``,
         each parameter a list of one column's values (sent as an array, see
         :func:`crawler.storage.postgres.binary_arrays`; multi-argument
         ``unnest`` expands arrays into rows, PostgreSQL's "Array Functions"):
@@ -348,10 +351,13 @@ class SqlStore:
                 return
         stmt = self._statement(table, names, keys, update)
         if self._unnest:
-            conn.execute(
-                stmt,
-                {name: _array(table.c[name].type, [row[name] for row in rows]) for name in names},
-            )
+            try:
+                arrays = {
+                    name: _array(table.c[name].type, [row[name] for row in rows]) for name in names
+                }
+            except KeyError as e:  # as SQLAlchemy's executemany says it
+                raise InvalidRequestError(f"a row has no value for column {e}") from None
+            conn.execute(stmt, arrays)
         else:
             conn.execute(stmt, rows)
 
@@ -380,7 +386,7 @@ class SqlStore:
                 ensure_ascii=False,
                 allow_nan=False,
             )
-        except (TypeError, ValueError):
+        except (KeyError, TypeError, ValueError):  # executemany says what is wrong
             return None
         return None if "\\u0000" in payload else payload
 
