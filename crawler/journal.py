@@ -10,6 +10,7 @@ do.  The journal is one SQLite file in the job directory
 
 * every request the scheduler accepted (its fingerprint and the request,
   serialised as Scrapy's disk queues do: :meth:`scrapy.Request.to_dict`
+  (built by :class:`~crawler.utils.requestdict.RequestDictEncoder`)
   then pickle), in order;
 * which of them are *done*: the request's page record was committed to the
   store (:meth:`RequestJournal.expect` ties a record to its request,
@@ -54,6 +55,7 @@ from scrapy.utils.job import job_dir
 from scrapy.utils.request import request_from_dict
 
 from crawler.exceptions import JobDirError
+from crawler.utils.requestdict import RequestDictEncoder
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -123,6 +125,7 @@ class RequestJournal:
         except (OSError, sqlite3.Error) as e:
             raise JobDirError(f"cannot open the job journal {self.path}: {e}") from None
         self._scheduled: list[tuple[bytes, bytes | None]] = []
+        self._dicts: RequestDictEncoder | None = None  # Request.to_dict for the spider
         self._members: list[tuple[str, str, str]] = []
         self._done: list[bytes] = []
         self._expected: dict[int, tuple[Any, bytes]] = {}
@@ -229,8 +232,10 @@ class RequestJournal:
         serialised (a callback that is not a spider method, unpicklable meta): it is
         then journalled as seen only, and a kill would lose it."""
         try:
+            if self._dicts is None or self._dicts.spider is not spider:
+                self._dicts = RequestDictEncoder(spider)
             blob: bytes | None = pickle.dumps(
-                request.to_dict(spider=spider), protocol=PICKLE_PROTOCOL
+                self._dicts.to_dict(request), protocol=PICKLE_PROTOCOL
             )
         except (ValueError, TypeError, AttributeError, pickle.PicklingError):
             blob = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import subprocess
 import sys
 from typing import TYPE_CHECKING
@@ -15,6 +16,7 @@ from scrapy.utils.test import get_crawler
 from crawler.exceptions import JobDirError
 from crawler.items import PageRecord
 from crawler.journal import JobState, RequestJournal, carry_stats, check_job_dir, job_meta
+from crawler.pagerequest import PageRequest
 from tests.crawltools import subprocess_env
 
 if TYPE_CHECKING:
@@ -26,6 +28,9 @@ class Site(Spider):
     start_url = "http://example.com/"
 
     def parse(self, response: object) -> None:
+        pass
+
+    def other(self, response: object) -> None:
         pass
 
 
@@ -197,3 +202,26 @@ def test_an_empty_or_foreign_store_url_is_refused_before_anything_starts(tmp_pat
     journal.abandon()
     with pytest.raises(JobDirError, match=r"stored in sqlite:////a/crawl.db, not sqlite:////b"):
         check_job_dir(tmp_path, "site", "http://example.com/", "sqlite:////b/crawl.db")
+
+
+def test_requests_are_journalled_as_scrapys_to_dict_with_the_spider(tmp_path: Path) -> None:
+    """The pickled dict is Scrapy's ``Request.to_dict(spider=...)``, its method names
+    looked up once (crawler.utils.requestdict), right again after a name is rebound."""
+    spider = Site()
+    journal = RequestJournal(tmp_path)
+    journal.begin(spider, Settings())
+    requests = [
+        Request("http://example.com/a", callback=spider.parse, errback=spider.parse),
+        Request("http://example.com/b", meta={"depth": 2}, priority=3, headers={"X-A": "1"}),
+        PageRequest("http://example.com/c", callback=spider.parse, dont_filter=True),
+    ]
+    for n, request in enumerate(requests * 2):
+        assert journal.scheduled(bytes([n]) * 20, request, spider)
+        blob = journal._scheduled[-1][1]
+        assert blob is not None
+        assert pickle.loads(blob) == request.to_dict(spider=spider)
+    spider.parse = spider.other  # type: ignore[method-assign]
+    with pytest.raises(ValueError, match="not an instance method"):
+        requests[0].to_dict(spider=spider)
+    assert not journal.scheduled(b"z" * 20, requests[0], spider)  # as Scrapy refuses it
+    journal.abandon()
