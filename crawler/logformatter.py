@@ -15,7 +15,9 @@ rarer collections are (``CRAWLER_GC_THRESHOLD``, bench/RESULTS.md "Scale,
 round 6").  :class:`CrawlerLogFormatter` gives the message the exception's
 text (``str(exception)``, what ``%(exception)s`` prints) instead of the
 exception: the same log line, no cycle, and the response is freed as soon as
-the pipelines are done with it.  ``LOG_FORMATTER`` in ``crawler.settings``.
+the pipelines are done with it (an exception whose ``str()`` fails is passed
+as it is, as Scrapy passes it).  ``LOG_FORMATTER`` in ``crawler.settings``; a
+project's own formatter keeps this by subclassing :class:`CrawlerLogFormatter`.
 """
 
 from __future__ import annotations
@@ -45,5 +47,9 @@ class CrawlerLogFormatter(LogFormatter):
         result = super().dropped(item, exception, response, spider)
         args = result.get("args")
         if isinstance(args, dict) and args.get("exception") is exception:
-            result = {**result, "args": {**args, "exception": str(exception)}}
+            try:
+                text = str(exception)
+            except Exception:  # the exception itself, as Scrapy passes it
+                return result
+            result = {**result, "args": {**args, "exception": text}}
         return result

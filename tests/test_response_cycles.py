@@ -117,3 +117,17 @@ async def _selector_released() -> None:
     sync = list(middleware.process_spider_output(response, iter([response.css("title").get()])))
     assert sync == ["<title>T</title>"]
     assert response._cached_selector is None
+
+
+def test_an_exception_whose_text_fails_is_passed_as_scrapy_passes_it() -> None:
+    class Unprintable(DropItem):
+        def __str__(self) -> str:
+            raise RuntimeError("no text")
+
+    class Spider:
+        class crawler:  # what Scrapy reads: spider.crawler.settings
+            settings = {"DEFAULT_DROPITEM_LOG_LEVEL": "WARNING"}
+
+    error = Unprintable("a reason")
+    result = CrawlerLogFormatter().dropped({}, error, None, Spider())  # type: ignore[arg-type]
+    assert result["args"]["exception"] is error

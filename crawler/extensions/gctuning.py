@@ -11,8 +11,8 @@ With Python's defaults that is about 5% of a plain HTTP crawl's CPU time
 On by default (``CRAWLER_GC_THRESHOLD = 10000``, ``CRAWLER_GC_FREEZE =
 True``).  On the 100,000-page benchmark catalogue it took 20% less CPU, at the
 same peak memory: 306 MiB against 305 without (bench/RESULTS.md, "Scale, round
-6").  That holds because a crawl's pages leave no reference cycles behind
-(:mod:`crawler.spidermiddlewares.selector`, :mod:`crawler.logformatter`):
+6").  That holds because a plain crawl's pages leave no reference cycles
+behind (:mod:`crawler.spidermiddlewares.selector`, :mod:`crawler.logformatter`):
 before those, each page's response and parsed document waited for a
 collection, and this tuning, which makes collections of the older
 generations come later, took the same crawl from 355 to 484 MiB.
