@@ -61,7 +61,8 @@ CRAWLER_FEED_PREFLIGHT: bool = True
 # Python's garbage collector while a crawl's engine runs (crawler.extensions.gctuning): on
 # the 100,000-page benchmark 20% less CPU, the same peak memory (306 against 305 MiB)
 CRAWLER_GC_FREEZE: bool = True  # objects alive at engine start skipped by collections (gc.freeze)
-# gc threshold0: allocations net of frees between young collections (Python's 700); 0: as is.
+# gc threshold0 while the engine runs: allocations net of frees between young collections;
+# only raised (a value under the current one, Python's 700, leaves it); 0: as is.
 # At most 2**31 - 1 (gc.set_threshold takes a C int)
 CRAWLER_GC_THRESHOLD: Annotated[int, Ge(0), Le(2147483647)] = 10000
 

@@ -21,7 +21,9 @@ While the engine runs, :class:`GarbageCollectorTuning`:
 
 * raises ``threshold0`` to ``CRAWLER_GC_THRESHOLD`` (``gc.set_threshold``;
   the two older generations' thresholds are kept), so young collections come
-  less often, each over more objects;
+  less often, each over more objects (a value under the current threshold,
+  Python's 700 or another crawl's, leaves it: the tuning never collects more
+  often);
 * with ``CRAWLER_GC_FREEZE``, moves every object alive when the engine starts
   (imports, settings, components) to the permanent generation
   (``gc.freeze``), which later collections skip.
