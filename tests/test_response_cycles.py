@@ -12,8 +12,10 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from scrapy import Spider
 from scrapy.exceptions import DropItem
 from scrapy.http import HtmlResponse, Request
+from scrapy.utils.test import get_crawler
 
 from crawler.logformatter import CrawlerLogFormatter
 from crawler.spidermiddlewares.selector import SelectorReleaseMiddleware
@@ -68,18 +70,21 @@ def test_with_items_extracted_rejected_and_a_debug_log(tinysite: TinySite, tmp_p
     assert freed["dropped"] > SIZE  # the links of each page and the rejects
 
 
+def _spider() -> Spider:
+    """A spider of a crawler whose dropped items are logged at WARNING."""
+    crawler = get_crawler(Spider, {"DEFAULT_DROPITEM_LOG_LEVEL": "WARNING"})
+    return Spider.from_crawler(crawler, name="cycles")
+
+
 def test_dropped_message_is_scrapys_without_the_exception_object() -> None:
     formatter = CrawlerLogFormatter()
     item = {"a": 1}
     error = DropItem("a reason")
     response = HtmlResponse("http://example.com/", body=b"")
 
-    class Spider:
-        class crawler:  # what Scrapy reads: spider.crawler.settings
-            settings = {"DEFAULT_DROPITEM_LOG_LEVEL": "WARNING"}
-
-    ours = formatter.dropped(item, error, response, Spider())  # type: ignore[arg-type]
-    scrapys = super(CrawlerLogFormatter, formatter).dropped(item, error, response, Spider())  # type: ignore[arg-type]
+    spider = _spider()
+    ours = formatter.dropped(item, error, response, spider)
+    scrapys = super(CrawlerLogFormatter, formatter).dropped(item, error, response, spider)
     assert ours["args"]["exception"] == "a reason"
     assert ours["args"]["item"] is item
     assert ours["level"] == scrapys["level"] == logging.WARNING
@@ -124,10 +129,6 @@ def test_an_exception_whose_text_fails_is_passed_as_scrapy_passes_it() -> None:
         def __str__(self) -> str:
             raise RuntimeError("no text")
 
-    class Spider:
-        class crawler:  # what Scrapy reads: spider.crawler.settings
-            settings = {"DEFAULT_DROPITEM_LOG_LEVEL": "WARNING"}
-
     error = Unprintable("a reason")
-    result = CrawlerLogFormatter().dropped({}, error, None, Spider())  # type: ignore[arg-type]
+    result = CrawlerLogFormatter().dropped({}, error, None, _spider())
     assert result["args"]["exception"] is error

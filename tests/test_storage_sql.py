@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 import pytest
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from crawler.exceptions import ConfigError, StoreError, StoreNotFoundError, StoreUrlError
@@ -849,8 +850,6 @@ def table_dump(db: Path) -> dict[str, list[tuple[object, ...]]]:
 
 def statements_of(store: SqlStore) -> list[tuple[str, bool]]:
     """Each statement the store's engine sends from now on: (SQL, executemany)."""
-    from sqlalchemy import event
-
     sent: list[tuple[str, bool]] = []
 
     def record(*args: Any) -> None:  # conn, cursor, statement, parameters, context, executemany
