@@ -256,7 +256,15 @@ def table(runs: list[Run]) -> list[str]:
     """One line a run, then the ratios (means over the repeats) of this tree and
     of the baseline's.  Server columns: CPU seconds of redis-server, PostgreSQL
     and the HTTP server during the run; Redis commands per page (those run by
-    scripts included) and script calls (EVALSHA) per page."""
+    scripts included) and script calls (EVALSHA) per page.
+
+    The ceiling line bounds 2 workers / 1 when Redis, PostgreSQL and the HTTP
+    server run on the same cores as the workers: one worker alone keeps one core
+    busy (``1 / rate1`` CPU seconds a page) while the servers take theirs from the
+    other, idle one; two workers share both cores with the servers, so even
+    without any cost of their own for being two they reach at most
+    ``2 / (1/rate1 + S)`` pages/s, ``S`` the servers' CPU seconds a page in the
+    2-worker runs: ``2 / (1 + S * rate1)`` times one worker."""
     lines = [
         f"{'workers':>7} {'pages':>6} {'span s':>7} {'pages/s':>8} {'wall s':>7} "
         f"{'CPU s':>6} {'CPU ms/page':>11} {'exit':>6} {'redis s':>7} {'pg s':>5} "
@@ -285,6 +293,15 @@ def table(runs: list[Run]) -> list[str]:
             n: mean([r.cpu / r.pages for r in mine if r.workers == n and r.pages])
             for n in (0, 1, 2)
         }
+        servers = mean([r.servers.cpu / r.pages for r in mine if r.workers == 2 and r.pages])
+        if rate[1] and rate[2] and servers:
+            ceiling = 2 / (1 + servers * rate[1])
+            lines.append(
+                f"{tree + ': ' if tree else ''}ceiling of 2 workers / 1 with the servers on "
+                f"these cores: 2 / (1 + {1000 * servers:.2f} ms x {rate[1]:.0f} pages/s) = "
+                f"{ceiling:.2f}x; measured {rate[2] / rate[1]:.2f}x, "
+                f"{100 * rate[2] / rate[1] / ceiling:.0f}% of it"
+            )
         if rate[1] and rate[0] and cpu[0] and cpu[1]:
             lines.append(
                 f"{tree + ': ' if tree else ''}2 workers / 1 worker, pages/s: "
