@@ -30,13 +30,16 @@ if TYPE_CHECKING:
 
 class DelayProxy:
     """Forwards ``127.0.0.1:<port>`` to ``host:target_port``, each chunk ``delay``
-    seconds late in each direction (``delay`` 0: forwarded at once).
+    seconds late in each direction (``delay`` 0: forwarded at once), on ``port``
+    (0: a free one; another proxy's after it stopped, to bring a server "back").
 
     ``with DelayProxy(...) as proxy:`` starts and stops it; :attr:`round_trips`
     counts the round trips of every client since the start or the last
     :meth:`reset`."""
 
-    def __init__(self, target_port: int, delay: float, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, target_port: int, delay: float, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
         self.host = host
         self.target_port = target_port
         self.delay = delay  # seconds, each direction
@@ -44,7 +47,7 @@ class DelayProxy:
         self._lock = threading.Lock()
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._listener.bind(("127.0.0.1", 0))
+        self._listener.bind(("127.0.0.1", port))  # 0: a free one
         self.port: int = self._listener.getsockname()[1]
         self._sockets: set[socket.socket] = set()
         self._threads: list[threading.Thread] = []

@@ -27,7 +27,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service as ChromeService
@@ -607,23 +607,23 @@ def _client_config(url: str, timeout: float) -> ClientConfig:
 PROBE_TIMEOUT = 3.0
 
 
-def node_unreachable(url: str, timeout: float = PROBE_TIMEOUT) -> str | None:
-    """Why the WebDriver node at ``url`` does not answer (``ConnectionRefusedError``,
-    a timeout...), or None when it answers ``GET /status`` with any HTTP status
-    (a Grid with no free slot, or one that wants credentials, is still there).
-
-    The W3C WebDriver ``/status`` endpoint, which chromedriver and Selenium
-    servers and Grids serve.  Credentials in ``url`` go in an ``Authorization``
-    header, never in the returned text.
-    """
+def _node_request(url: str, path: str, method: str = "GET") -> urllib.request.Request:
+    """A request for ``path`` (under the WebDriver root) of the node at ``url``; its
+    credentials go in an ``Authorization`` header, never in the request's URL."""
     parts = urlsplit(_without_userinfo(url))
     request = urllib.request.Request(
-        urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/status", query=""))
+        urlunsplit(parts._replace(path=parts.path.rstrip("/") + path, query="")), method=method
     )
     parts = urlsplit(url)
     if parts.username is not None:
         token = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
         request.add_header("Authorization", "Basic " + base64.b64encode(token).decode())
+    return request
+
+
+def _no_answer(request: urllib.request.Request, timeout: float) -> str | None:
+    """Why the node did not answer ``request`` within ``timeout`` seconds, or None
+    when it answered with any HTTP status."""
     try:
         with urllib.request.urlopen(request, timeout=timeout) as answer:
             answer.read(65536)
@@ -634,3 +634,27 @@ def node_unreachable(url: str, timeout: float = PROBE_TIMEOUT) -> str | None:
         error = reason if isinstance(reason, BaseException) else e
         return f"{type(error).__name__}: {error}"
     return None
+
+
+def node_unreachable(url: str, timeout: float = PROBE_TIMEOUT) -> str | None:
+    """Why the WebDriver node at ``url`` does not answer (``ConnectionRefusedError``,
+    a timeout...), or None when it answers ``GET /status`` with any HTTP status
+    (a Grid with no free slot, or one that wants credentials, is still there).
+
+    The W3C WebDriver ``/status`` endpoint, which chromedriver and Selenium
+    servers and Grids serve.  Credentials in ``url`` go in an ``Authorization``
+    header, never in the returned text.
+    """
+    return _no_answer(_node_request(url, "/status"), timeout)
+
+
+def delete_session(url: str, session_id: str, timeout: float = REMOTE_QUIT_TIMEOUT) -> str | None:
+    """Ask the node at ``url`` to end the WebDriver session ``session_id`` (W3C
+    WebDriver "Delete Session", ``DELETE /session/{session id}``: the node quits
+    its browser).  For a session the pool dropped without a word while its node
+    did not answer.  Returns None when the node answered, with any HTTP status (an
+    "invalid session id" error: the session is gone already, with a node that
+    restarted), else why not (as :func:`node_unreachable`); never raises."""
+    return _no_answer(
+        _node_request(url, f"/session/{quote(session_id, safe='')}", "DELETE"), timeout
+    )

@@ -28,9 +28,18 @@ death starts again on another node, in the same worker thread and politeness
 turn (no render is lost, nothing reaches Scrapy).  After the cool-down the
 node gets new sessions again.  With every node out, a render fails with
 :class:`~crawler.exceptions.BrowserNodesDownError` naming each node and why.
+
+A session dropped unasked may still have its browser running on the node (a
+node that froze, or whose network went away, and came back).  The pool keeps
+their WebDriver session ids and deletes them (W3C "Delete Session":
+:func:`~crawler.browser.driver.delete_session`) when a new session next starts
+on that node, and when the pool closes if the node answers ``/status`` then
+(a node that does not costs the close one probe, ``PROBE_TIMEOUT``, nodes side
+by side); those it could not delete are named in a warning at close.
+
 Events per node: ``nodes/<host:port>/<sessions_started | session_start_failures
-| renders | sessions_lost | taken_out>``; ``renders_moved`` counts renders
-started again elsewhere.
+| renders | sessions_lost | taken_out | lost_sessions_deleted |
+lost_sessions_left>``; ``renders_moved`` counts renders started again elsewhere.
 """
 
 from __future__ import annotations
@@ -127,7 +136,10 @@ class BrowserPool:
         self._ids = itertools.count(1)
         self._gate = NavigationGate()
         self._nodes = {node.label: _NodeState(node) for node in config.remote_nodes}
+        # node label -> WebDriver session ids dropped unasked, to delete once it answers
+        self._lost: dict[str, list[str]] = {}
         self._closing = False
+        self._shut_down = False  # shutdown_blocking ran (or runs)
         self._closed: Deferred[None] | None = None
         self._trigger: Any = None
 
@@ -200,8 +212,7 @@ class BrowserPool:
                 )
             finally:
                 if gone:
-                    self._forget(session)
-                    session.abandon()
+                    self._abandon(session)
                 else:
                     self._checkin(session, keep)
 
@@ -248,6 +259,7 @@ class BrowserPool:
         except (BrowserStartError, BrowserNotFoundError) as e:
             self._forget(session)
             session.quit()
+            self._remember_lost(session)  # it may have dropped its node's session unasked
             self._event("session_start_failures")
             if node is None:
                 raise
@@ -268,6 +280,7 @@ class BrowserPool:
             if node.error is not None:
                 node.error = None
                 logger.info("browser node %s is back", node.node.label)
+            self._delete_lost(node.node)
         logger.debug("browser session %d started", session.session_id)
         return True
 
@@ -326,8 +339,7 @@ class BrowserPool:
             dropped = [s for s in self._idle if s.node is state.node]
             self._changed.notify_all()
         for session in dropped:
-            self._forget(session)
-            session.abandon()
+            self._abandon(session)
             self._node_event(state.node, "sessions_lost")
         if was_up:
             self._node_event(state.node, "taken_out")
@@ -371,6 +383,80 @@ class BrowserPool:
         self._forget(session)
         session.quit()
 
+    def _abandon(self, session: BrowserSession) -> None:
+        """Drop a session of a node that does not answer, unasked; remember its id."""
+        self._forget(session)
+        session.abandon()
+        self._remember_lost(session)
+
+    def _remember_lost(self, session: BrowserSession) -> None:
+        if session.abandoned_id is None or session.node is None:
+            return
+        with self._lock:
+            self._lost.setdefault(session.node.label, []).append(session.abandoned_id)
+        session.abandoned_id = None
+
+    def _delete_lost(self, node: RemoteNode) -> int:
+        """Delete the sessions dropped unasked on ``node``, which answers again; stop at
+        the first it does not answer (those left are kept).  Returns how many are left."""
+        with self._lock:
+            ids = self._lost.pop(node.label, [])
+        if not ids:
+            return 0
+        from crawler.browser.driver import delete_session  # loaded with the session
+
+        for done, session_id in enumerate(ids):
+            reason = delete_session(node.url, session_id)
+            if reason is not None:
+                left = ids[done:]
+                with self._lock:
+                    self._lost.setdefault(node.label, [])[:0] = left
+                logger.debug(
+                    "browser node %s did not answer a session delete: %s",
+                    node.label,
+                    redact_text(reason),
+                )
+                return len(left)
+            self._node_event(node, "lost_sessions_deleted")
+        logger.info(
+            "browser node %s: deleted %d browser session(s) dropped while it did not answer",
+            node.label,
+            len(ids),
+        )
+        return 0
+
+    def _delete_all_lost(self) -> None:
+        """At close: delete the sessions dropped unasked on every node that answers
+        ``/status`` now (side by side); warn about those left."""
+        from crawler.browser.driver import node_unreachable
+
+        def clean(state: _NodeState) -> None:
+            if node_unreachable(state.node.url) is None:
+                self._delete_lost(state.node)
+
+        with self._lock:
+            nodes = [self._nodes[label] for label, ids in self._lost.items() if ids]
+        cleaners = [
+            threading.Thread(target=clean, args=(state,), name="selenium-delete") for state in nodes
+        ]
+        for cleaner in cleaners:
+            cleaner.start()
+        for cleaner in cleaners:
+            cleaner.join()
+        with self._lock:
+            left = {label: ids for label, ids in self._lost.items() if ids}
+        for label, ids in left.items():
+            for _ in ids:
+                self._node_event(self._nodes[label].node, "lost_sessions_left")
+            logger.warning(
+                "browser node %s does not answer: %d browser session(s) dropped while it "
+                "was away may still run there (WebDriver session ids: %s); the node's own "
+                "session timeout, if it has one, ends them",
+                label,
+                len(ids),
+                ", ".join(ids),
+            )
+
     def _node_event(self, node: RemoteNode, name: str) -> None:
         self._event(f"nodes/{node.label}/{name}")
 
@@ -395,7 +481,12 @@ class BrowserPool:
         return self._closed
 
     def shutdown_blocking(self) -> None:
-        """The thread half of :meth:`close` (blocks; never call it on the reactor thread)."""
+        """The thread half of :meth:`close` (blocks; never call it on the reactor thread).
+        Calling it again does nothing."""
+        with self._lock:
+            if self._shut_down:
+                return
+            self._shut_down = True
         self._closing = True
         # Idle browsers go at once; busy ones get shutdown_timeout to finish.
         with self._lock:
@@ -415,6 +506,7 @@ class BrowserPool:
                     handle.close()
             stopper.join()
         self._discard_all(self.sessions())
+        self._delete_all_lost()
         logger.debug("browser pool closed")
 
     def _discard_all(self, sessions: list[BrowserSession]) -> None:

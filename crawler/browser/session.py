@@ -134,6 +134,9 @@ class BrowserSession:
         self._hooks = PageHooks()  # crawler.browser.pagehooks: timers, listeners, navigations
         self._main_window: str | None = None  # Chromium: also the main frame's id
         self._timeouts: float | None = None  # page-load and script timeouts set, seconds
+        # The WebDriver session id of a remote session dropped unasked (abandon()):
+        # its browser may still run on the node.
+        self.abandoned_id: str | None = None
 
     @property
     def handle(self) -> DriverHandle | None:
@@ -198,9 +201,12 @@ class BrowserSession:
             handle.close()
 
     def abandon(self) -> None:
-        """Drop a remote session whose node is gone, without asking the node."""
+        """Drop a remote session whose node is gone, without asking the node; its
+        WebDriver session id is kept in :attr:`abandoned_id` (for
+        :class:`~crawler.browser.pool.BrowserPool` to delete once the node answers)."""
         handle, self._handle = self._handle, None
         if handle is not None:
+            self.abandoned_id = getattr(handle.driver, "session_id", None)
             handle.abandon()
 
     # -- rendering -----------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import shutil
 import signal
@@ -16,6 +17,8 @@ import tempfile
 import time
 import urllib.request
 from typing import TYPE_CHECKING
+
+import pytest
 
 from crawler.addon import framework_settings
 from crawler.browser.config import BrowserConfig
@@ -32,6 +35,7 @@ from tests.browser.conftest import (
 )
 from tests.crawltools import crawl, read_store
 from tests.ports import HeldPort, free_port, listens
+from tests.redisproxy import DelayProxy
 from tests.resumetools import finish, page_count, start_crawl
 
 if TYPE_CHECKING:
@@ -411,3 +415,114 @@ def test_a_node_that_failed_gets_sessions_again_after_the_cool_down(
             if a is not None:
                 a.stop()
     assert processes_under(browser_root) == []
+
+
+@contextlib.contextmanager
+def _lost_session_on_a(
+    tinysite: TinySite, browser_root: str
+) -> Iterator[tuple[BrowserPool, Node, list[str], Callable[[], None]]]:
+    """Node a, reached through a proxy, and node b.  One render makes a session on a
+    (the tie goes to a); the proxy stops (a's machine "goes away": connections
+    refused) and the next render meets it there, takes a out and moves to b: the
+    session is dropped unasked, its browser still running on a.  Yields the pool,
+    node a, the pool's events and a function that brings a back (a new proxy on
+    the same port)."""
+    with _nodes(browser_root, 2) as (a, b):
+        proxy = DelayProxy(a.port, 0.0).start()
+        port = proxy.port
+        state = {"proxy": proxy}
+        settings = browser_settings(
+            browser_root,
+            SELENIUM_REMOTE_URL=[f"http://127.0.0.1:{port}", b.url],
+            SELENIUM_REMOTE_COOLDOWN=1.0,
+            SELENIUM_MAX_PAGES_PER_SESSION=2,
+            SELENIUM_POOL_SIZE=1,
+        )
+        events: list[str] = []
+        pool = BrowserPool(
+            BrowserConfig.from_settings(framework_settings(settings)),
+            DirectReactor(),
+            on_event=events.append,
+        )
+        spec = RenderSpec(url=tinysite.url("/js/plain"), options=BrowserOptions())
+
+        def back() -> None:
+            state["proxy"] = DelayProxy(a.port, 0.0, port=port).start()
+
+        try:
+            pool.render_blocking(spec)
+            assert a.sessions() == 1 and b.sessions() == 0
+            proxy.stop()
+            pool.render_blocking(spec)  # on a, which is gone: moved to b
+            a_key = f"nodes/127.0.0.1:{port}"
+            assert f"{a_key}/taken_out" in events and "renders_moved" in events, events
+            assert a.sessions() == 1 and b.sessions() == 1  # a's browser runs on
+            yield pool, a, events, back
+        finally:
+            pool.shutdown_blocking()
+            state["proxy"].stop()
+
+
+def _gone(node: Node, pids: list[int], timeout: float = 10.0) -> bool:
+    """Whether every browser of ``pids`` left node ``node`` within ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while set(pids) & set(node.browsers()):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)  # chromedriver quits the browser after answering the delete
+    return True
+
+
+@needs_chromium
+def test_a_session_dropped_while_its_node_was_away_is_deleted_by_the_next_session_there(
+    tinysite: TinySite, browser_root: str
+) -> None:
+    """Once a answers again and its cool-down is over, the next session started on it
+    first deletes the one dropped there (W3C Delete Session): its browser quits."""
+    with _lost_session_on_a(tinysite, browser_root) as (pool, a, events, back):
+        lost = a.browsers()
+        back()
+        time.sleep(1.2)  # the cool-down
+        spec = RenderSpec(url=tinysite.url("/js/plain"), options=BrowserOptions())
+        pool.render_blocking(spec)  # b's session, its second page: recycled
+        pool.render_blocking(spec)  # a new session; a and b tie: a
+        a_key = next(e for e in events if e.endswith("/taken_out")).rsplit("/", 1)[0]
+        assert events.count(f"{a_key}/lost_sessions_deleted") == 1, events
+        assert _gone(a, lost)
+        assert a.sessions() == 1  # the new one
+        pool.shutdown_blocking()
+        assert a.sessions() == 0
+    assert processes_under(browser_root) == []
+
+
+@needs_chromium
+def test_a_session_dropped_while_its_node_was_away_is_deleted_at_close(
+    tinysite: TinySite, browser_root: str
+) -> None:
+    """No session starts on a after it came back: closing the pool deletes it."""
+    with _lost_session_on_a(tinysite, browser_root) as (pool, a, events, back):
+        lost = a.browsers()
+        back()
+        pool.shutdown_blocking()
+        assert any(e.endswith("/lost_sessions_deleted") for e in events), events
+        assert _gone(a, lost)
+        assert a.sessions() == 0
+    assert processes_under(browser_root) == []
+
+
+@needs_chromium
+def test_a_node_still_away_at_close_is_named_with_the_sessions_left_on_it(
+    tinysite: TinySite, browser_root: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Node a never comes back: the pool closes at once (a refused probe), warns
+    with the session ids left there, and counts them."""
+    with _lost_session_on_a(tinysite, browser_root) as (pool, a, events, _back):
+        started = time.monotonic()
+        with caplog.at_level(logging.WARNING, logger="crawler.browser.pool"):
+            pool.shutdown_blocking()
+        assert time.monotonic() - started < 5
+        a_key = next(e for e in events if e.endswith("/taken_out")).rsplit("/", 1)[0]
+        assert events.count(f"{a_key}/lost_sessions_left") == 1, events
+        (warning,) = [r.getMessage() for r in caplog.records if "does not answer" in r.getMessage()]
+        assert f"browser node {a_key.removeprefix('nodes/')} does not answer: 1 browser" in warning
+        assert a.sessions() == 1  # still there: the node's business (Node.stop ends it)
