@@ -92,6 +92,10 @@ CRAWLER_FRONTIER_OUTAGE_TIMEOUT: Annotated[float, Gt(0)] = 60.0
 # fork, 10-20 ms per GB of data; a write waiting for a slow AOF fsync, up to 2 s with
 # appendfsync everysec: Redis's latency guide); a false alarm costs a warning, not the crawl
 CRAWLER_FRONTIER_SOCKET_TIMEOUT: Annotated[float, Gt(0)] = 3.0
+# where a worker that closes with requests it could not queue (Redis did not answer) leaves
+# them, under <dir>/<crawl id>/, for the next worker of the crawl started from the same
+# directory to queue (crawler.frontier.scheduler); a relative one is under the current directory
+CRAWLER_FRONTIER_SPOOL_DIR: str = "frontier-spool"
 # seconds a worker's new requests wait before they are queued in Redis together (one script
 # for all, crawler.frontier.scheduler); 0: at the end of the reactor turn that found them.
 # 10 ms: about 3 pages at 300 pages/s, 0.57 -> 0.45 queueing scripts a page for one worker

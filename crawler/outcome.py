@@ -103,6 +103,7 @@ FRONTIER_UNREACHABLE = "frontier_unreachable"
 # The finish reason of a worker whose frontier's Redis stopped answering (crawler.frontier)
 FRONTIER_UNREACHABLE_REASON = FRONTIER_UNREACHABLE
 FRONTIER_ERROR_STAT = "frontier/error"  # the last Redis error (crawler.frontier.scheduler)
+FRONTIER_KEYS_LOST = "Redis lost the crawl's keys"  # that error when the crawl is gone from Redis
 INTERRUPTED_REASON = "interrupted"
 
 # Finish reasons that mean "the crawl did what it was asked" (crawler.runner)
@@ -284,7 +285,13 @@ def frontier_unreachable(stats: Mapping[str, Any]) -> Reason:
 def _frontier_message(stats: Mapping[str, Any]) -> str:
     error = stats.get(FRONTIER_ERROR_STAT)
     said = f" ({error})" if error else ""
-    return f"the frontier's Redis failed{said}: the crawl stopped before it was done"
+    message = f"the frontier's Redis failed{said}: the crawl stopped before it was done"
+    crawl_id = stats.get("frontier/crawl_id")
+    if crawl_id and error != FRONTIER_KEYS_LOST:
+        message += (
+            f"; once Redis answers again, `crawler worker REDIS_URL --crawl {crawl_id}` resumes it"
+        )
+    return message
 
 
 def _start_url_reason(stats: Mapping[str, Any]) -> Reason | None:

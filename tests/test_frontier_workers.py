@@ -940,9 +940,12 @@ def test_a_worker_forced_to_stop_prints_no_run_summary(
     client = redis.Redis.from_url(redis_url)
     # Its rows wait in its store's buffer (flushed every 30 s), so it holds the leases
     # of the pages it crawled until it stops: the moment to stop it cannot be missed
-    # (its stats are published every 2 s; a 1 s flush released them in between).
+    # (its stats are published every 2 s; a 1 s flush released them in between).  20
+    # items, 1.5 s each, 2 at a time per process: requests are still queued when it is
+    # stopped, so it has some in flight (with 8, the queue could be empty then: its
+    # graceful close had nothing to wait for and ended before the second Ctrl-C).
     starter, [worker] = run_shared(
-        site, redis_url, postgres_url, tmp_path, "/catalog/?size=8&delay=1500", 1,
+        site, redis_url, postgres_url, tmp_path, "/catalog/?size=20&delay=1500", 1,
         worker_args=["-s", "CRAWLER_STORE_FLUSH_INTERVAL=30"],
     )  # fmt: skip
     try:
@@ -961,7 +964,7 @@ def test_a_worker_forced_to_stop_prints_no_run_summary(
     assert "stopped before leaving crawl" in err, err[-3000:]
     assert code == 130, err[-3000:]
     assert starter_code == 0, starter_err[-3000:]
-    assert_every_page_stored_once(postgres_url, size=8)  # its leases went back (or were done)
+    assert_every_page_stored_once(postgres_url, size=20)  # its leases went back (or were done)
 
 
 def test_the_only_process_forced_to_stop_leaves_the_run_to_a_joining_worker(
@@ -1077,7 +1080,9 @@ def test_redis_frozen_mid_crawl_stops_the_crawl_after_the_outage_timeout(
     makes none once closing in an outage): 3 s + 5 socket timeouts, plus 5 s for a
     loaded machine (measured: 12.5 s with an outage timeout of 5 s and socket
     timeouts of 3 s).  The index, fetched meanwhile (400 ms), links 10 new items: they
-    could not be queued, and the crawl says so."""
+    could not be queued; the crawl keeps them in its spool and says so.  Once Redis
+    answers again, the worker the crawl's message names, started from the same
+    directory, queues them and finishes the crawl: every page once."""
     outage = ("-s", "CRAWLER_FRONTIER_OUTAGE_TIMEOUT=3")
     with frozen_crawl(site, redis_server, postgres_url, tmp_path, *outage, delay_ms=400) as starter:
         frozen = time.monotonic()
@@ -1091,9 +1096,32 @@ def test_redis_frozen_mid_crawl_stops_the_crawl_after_the_outage_timeout(
     assert err.count("does not answer (TimeoutError") == 1, err[-3000:]
     [run], _ = stored(postgres_url)
     assert run["finish_reason"] == "frontier_unreachable"
-    lost = run["stats"]["frontier/requests_lost"]  # type: ignore[index]
-    assert lost >= 10, run["stats"]
-    assert f"{lost} requests this worker found were never queued" in err, err[-3000:]
+    stats = run["stats"]
+    assert isinstance(stats, dict)
+    assert "frontier/requests_lost" not in stats, stats
+    spooled = stats["frontier/spooled"]
+    assert spooled >= 10, stats
+    [line] = [line for line in err.splitlines() if "could not be queued" in line]
+    assert f"{spooled} requests this worker found could not be queued" in line, line
+    [spool] = (tmp_path / "frontier-spool").glob("*/*.pickle")
+    [command] = [c for c in line.split("(")[-1:] if c.startswith("crawler worker")]
+    crawl_id = spool.parent.name
+    assert command == f"crawler worker REDIS_URL --crawl {crawl_id})", line
+    assert f"`crawler worker REDIS_URL --crawl {crawl_id}` resumes it" in errors[0], errors
+    # Redis answers again (thawed): a worker joins from this directory.
+    joined = start("worker", redis_server.url, "--crawl", crawl_id, *WORKER_FAST, cwd=tmp_path)
+    try:
+        joined_code, _, joined_err = finish_printed(joined, timeout=120)
+    finally:
+        kill_left(joined)
+    assert joined_code == 0, joined_err[-3000:]
+    queued_lines = [line for line in joined_err.splitlines() if "Queued the" in line]
+    assert len(queued_lines) == 1, joined_err[-5000:]
+    [queued] = queued_lines
+    assert f"Queued the {spooled} requests of /" in queued and spool.name in queued, queued
+    assert not spool.exists()
+    run = assert_every_page_stored_once(postgres_url)
+    assert run["stats"]["frontier/spool_queued"] == spooled, run["stats"]  # type: ignore[index]
 
 
 def test_ctrl_c_stops_a_crawl_whose_redis_is_frozen(

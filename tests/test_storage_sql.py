@@ -95,6 +95,25 @@ def test_finish_run_records_reason_and_stats(store: SqlStore) -> None:
     assert row["finished_at"] is not None
 
 
+def test_reopen_run_opens_only_a_run_finished_for_that_reason(store: SqlStore) -> None:
+    """A shared crawl resumed after its Redis did not answer (crawler worker --crawl)."""
+    stopped = store.start_run("site", "http://x/", {})
+    store.finish_run(stopped, "frontier_unreachable", {"pages": 3})
+    done = store.start_run("site", "http://x/", {})
+    store.finish_run(done, "finished", {})
+    running = store.start_run("site", "http://x/", {})
+    assert store.reopen_run(stopped, "frontier_unreachable")
+    row = store.run(stopped)
+    assert row is not None
+    assert (row["finished_at"], row["finish_reason"], row["stats"]) == (None, None, {"pages": 3})
+    assert not store.reopen_run(stopped, "frontier_unreachable")  # open already
+    assert not store.reopen_run(done, "frontier_unreachable")
+    assert not store.reopen_run(running, "frontier_unreachable")
+    assert not store.reopen_run(done + running + 1, "frontier_unreachable")  # no such run
+    finished = store.run(done)
+    assert finished is not None and finished["finish_reason"] == "finished"
+
+
 def test_page_counts_group_by_column(store: SqlStore) -> None:
     run = store.start_run("site", None, {})
     store.write_pages(

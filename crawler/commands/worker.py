@@ -47,7 +47,12 @@ from crawler.frontier.shared import (
     crawl_statuses,
     frontier_overrides,
 )
-from crawler.outcome import CONFIG_ERROR, STORE_FAILED, outcome_file
+from crawler.outcome import (
+    CONFIG_ERROR,
+    FRONTIER_UNREACHABLE_REASON,
+    STORE_FAILED,
+    outcome_file,
+)
 from crawler.pipelines.store import check_store_opens
 from crawler.redaction import redact_text, redact_url
 from crawler.runner import check_spider_settings, project_settings, run_spider
@@ -164,11 +169,18 @@ def _join(client: Any, args: argparse.Namespace) -> tuple[Settings, dict[str, An
     spider_arguments = dict(options["spider_arguments"])
     check_spider_settings(options.get("spider", "site"), settings, spider_arguments)
     check_frontier_store(settings, WORKER)
-    _check_crawl_store(client, crawl_id, options, settings)  # creates nothing
+    resumed = _check_crawl_store(client, crawl_id, options, settings)  # creates nothing
     try:
         check_store_opens(settings)
     except StoreError as e:
         raise _with_password_hint(e) from None
+    if resumed is not None:
+        _reopen_run(settings, resumed)
+        print(
+            f"Crawl {crawl_id}'s run {resumed} stopped when the frontier's Redis did not "
+            f"answer ({FRONTIER_UNREACHABLE_REASON}): this worker resumes it",
+            file=sys.stderr,
+        )
     print(f"Joining crawl {crawl_id} in {shown}", file=sys.stderr)
     return settings, spider_arguments
 
@@ -260,8 +272,9 @@ def _crawl_run(client: Any, crawl_id: str) -> int:
 
 def _check_crawl_store(
     client: Any, crawl_id: str, options: dict[str, Any], settings: Settings
-) -> None:
-    """Refuse a store that is not the crawl's, before anything is created in it.
+) -> int | None:
+    """Refuse a store that is not the crawl's, before anything is created in it;
+    the run's id when it is to be resumed, else None.
 
     The worker's store (``--store``, else the crawl's URL without its password)
     must hold the crawl's run, unfinished, of the crawl's spider and start URL: a
@@ -270,7 +283,10 @@ def _check_crawl_store(
     without creating tables (``create=False``); any mismatch is a
     :class:`~crawler.exceptions.ConfigError` naming both stores, passwords
     masked.  A server that wants a password and got none: a
-    :class:`~crawler.exceptions.StoreError` saying how to give one."""
+    :class:`~crawler.exceptions.StoreError` saying how to give one.  A run that
+    finished as ``frontier_unreachable`` (its workers gave up on Redis, which
+    answers again with the crawl) is resumed: its id is returned, and
+    :func:`_reopen_run` opens it again."""
     url = str(settings.get("CRAWLER_STORE_URL"))
     run_id = _crawl_run(client, crawl_id)
     spider = options.get("spider", "site")
@@ -297,11 +313,27 @@ def _check_crawl_store(
         raise refuse(f"it has no run {run_id}")
     if run["spider"] != spider or run["start_url"] != start_url:
         raise refuse(f"its run {run_id} is of {run['spider']} from {run['start_url']}")
+    if run["finished_at"] is not None and run["finish_reason"] == FRONTIER_UNREACHABLE_REASON:
+        return run_id
     if run["finished_at"] is not None:  # the right store: the crawl is over
         raise ConfigError(
             f"crawl {crawl_id}'s run {run_id} in {display_url(url)} has finished "
             f"({run['finish_reason']}): nothing to join; start a new crawl"
         )
+
+
+def _reopen_run(settings: Settings, run_id: int) -> None:
+    """Open the run again (:meth:`~crawler.storage.sql.SqlStore.reopen_run`); a
+    worker that reopened it meanwhile leaves it open, as wanted."""
+    store = SqlStore.open(
+        settings["CRAWLER_STORE_URL"],
+        create=False,
+        timeout=settings.getfloat("CRAWLER_STORE_TIMEOUT"),
+    )
+    try:
+        store.reopen_run(run_id, FRONTIER_UNREACHABLE_REASON)
+    finally:
+        store.close()
 
 
 def _with_password_hint(error: StoreError) -> StoreError:

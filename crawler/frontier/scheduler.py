@@ -49,6 +49,17 @@ lists the keys).  What this adds to scrapy-redis:
 * A request that cannot be serialised (its callback is not a spider method)
   stays in this process (a local queue served first), counted in
   ``frontier/unserializable``.
+* **The spool.** A worker that closes with requests it found but could not queue
+  (Redis did not answer: ``frontier_unreachable``, or Ctrl-C during an outage)
+  writes them, encoded as queued, to a file under
+  ``CRAWLER_FRONTIER_SPOOL_DIR/<crawl id>/`` (``frontier/spooled``; a relative
+  directory is under the one the command runs in).  The next process of the
+  crawl to open from that directory, with Redis answering (``crawler worker
+  REDIS_URL --crawl ID``), queues them through the seen set like any request it
+  finds and deletes the file once Redis has them (``frontier/spool_queued``);
+  while Redis does not answer the file stays for the next one.  Requests that
+  cannot be serialised are lost with the process, counted in
+  ``frontier/requests_lost``.
 
 * **Redis unreachable** (:mod:`crawler.frontier.outage`): a failed call is
   logged once per outage (then every 10 s at most), counted, and tried again at
@@ -80,9 +91,13 @@ worker's own lost leases put back), ``frontier/dead_workers``,
 from __future__ import annotations
 
 import logging
+import os
+import pickle
 import time
 from collections import deque
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
+from urllib.parse import quote
 
 import redis
 from scrapy.exceptions import NotConfigured
@@ -95,7 +110,7 @@ from crawler.frontier.dupefilter import FrontierDupeFilter
 from crawler.frontier.outage import Outage
 from crawler.frontier.queue import LeasedPriorityQueue
 from crawler.frontier.shared import SharedCrawl
-from crawler.outcome import FRONTIER_UNREACHABLE_REASON
+from crawler.outcome import FRONTIER_KEYS_LOST, FRONTIER_UNREACHABLE_REASON
 
 if TYPE_CHECKING:
     from typing import Self
@@ -114,6 +129,9 @@ POP_BATCH = 4
 #: Seconds between two publications of this worker's stats to Redis (a killed
 #: worker's counters are those of its last one).
 STATS_INTERVAL = 2.0
+
+#: Stat set when this worker closes while Redis does not answer (an outage under way).
+UNREACHABLE_AT_CLOSE = "frontier/unreachable_at_close"
 
 #: What a Redis that cannot be reached, or cannot serve the crawl, raises: redis-py
 #: wraps most socket errors (its AuthenticationError is a ConnectionError); a Redis
@@ -146,6 +164,7 @@ class FrontierScheduler(Scheduler):
         outage: Outage | None = None,
         retry_interval: float = 0.0,
         flush_delay: float = 0.0,
+        spool_dir: str | os.PathLike[str] = "frontier-spool",
     ) -> None:
         super().__init__(
             server=shared.client,
@@ -188,6 +207,8 @@ class FrontierScheduler(Scheduler):
         self._buffer: list[_Pending] = []  # to queue at the next flush (write-behind)
         self.flush_delay = flush_delay  # seconds from the first buffered request to the flush
         self._flush_call: CallLaterOnce[None] = CallLaterOnce(self._flush_soon)
+        # requests this worker could not queue are left here at close (the spool)
+        self.spool = (Path(spool_dir) / quote(shared.crawl_id, safe="")).absolute()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -207,6 +228,7 @@ class FrontierScheduler(Scheduler):
             ),
             settings.getfloat("CRAWLER_FRONTIER_SOCKET_TIMEOUT"),
             settings.getfloat("CRAWLER_FRONTIER_FLUSH_DELAY"),
+            settings.get("CRAWLER_FRONTIER_SPOOL_DIR") or "frontier-spool",
         )
 
     def open(self, spider: Spider) -> None:
@@ -228,6 +250,8 @@ class FrontierScheduler(Scheduler):
         self._seeded = self.shared.seeded()
         self.stats.set_value("frontier/crawl_id", self.shared.crawl_id)
         self.stats.set_value("frontier/worker", self.shared.worker)
+        if not self._late:
+            self._queue_spool()
         self._loop = task.LoopingCall(self._poll)
         self._loop.start(self.poll_interval, now=False)
 
@@ -239,6 +263,9 @@ class FrontierScheduler(Scheduler):
         # expire, and another worker queues their requests again.
         if self.outage.since is None:  # else no call to wait a socket timeout for
             try:
+                while self._unqueued:  # an outage just over, not polled since
+                    self._enqueue(self._unqueued[0])
+                    self._unqueued.popleft()
                 self._flush()
                 if not self._seeded and not self._late:
                     # Closed before its start request was queued (a store error...): the
@@ -247,8 +274,12 @@ class FrontierScheduler(Scheduler):
                 self._release_done()
             except REDIS_DOWN as e:
                 self.outage.failed(e)
+        if self.outage.since is not None:
+            # read by the store's close (StorePipeline): no call to Redis then, which
+            # could still run once it resumes and close the crawl there
+            self.stats.set_value(UNREACHABLE_AT_CLOSE, True)
         self._unqueue_buffer()
-        lost = len(self._unqueued) + len(self._local)
+        lost = len(self._unqueued) - self._write_spool(self._unqueued) + len(self._local)
         if lost:  # closing with Redis down (frontier_unreachable): no one will crawl them
             self.stats.set_value("frontier/requests_lost", lost)
             logger.error(
@@ -258,6 +289,80 @@ class FrontierScheduler(Scheduler):
                 lost,
             )
         super().close(reason)  # persist: nothing deleted
+
+    def _write_spool(self, requests: deque[Request]) -> int:
+        """Write ``requests`` (not queued: Redis did not answer) to a new file of the
+        spool, encoded as the queue encodes them; returns how many it holds (0 when
+        the file cannot be written: logged)."""
+        blobs = []
+        for request in requests:
+            try:
+                blobs.append(self.queue.encode(request))
+            except Exception:  # cannot be serialised: counted lost
+                continue
+        if not blobs:
+            return 0
+        path = self.spool / f"{quote(self.shared.worker, safe='')}-{time.time_ns()}.pickle"
+        part = path.with_suffix(".part")
+        try:
+            self.spool.mkdir(parents=True, exist_ok=True)
+            part.write_bytes(pickle.dumps(blobs, protocol=pickle.HIGHEST_PROTOCOL))
+            os.replace(part, path)
+        except OSError as e:
+            logger.error("Cannot keep the requests not queued in %s: %s", path, e)
+            return 0
+        self.stats.set_value("frontier/spooled", len(blobs))
+        logger.warning(
+            "%d requests this worker found could not be queued in the shared crawl (Redis "
+            "did not answer): kept in %s; the next worker to join crawl %s from this "
+            "directory queues them (crawler worker REDIS_URL --crawl %s)",
+            len(blobs),
+            path,
+            self.shared.crawl_id,
+            self.shared.crawl_id,
+        )
+        return len(blobs)
+
+    def _queue_spool(self) -> None:
+        """Queue the requests earlier processes of this crawl left in the spool (those
+        Redis already has are dropped by the seen set); a file goes once Redis has
+        its requests, and stays, with its requests dropped here, while Redis does not
+        answer.  An unreadable file is logged and left."""
+        try:
+            paths = sorted(self.spool.glob("*.pickle"))
+        except OSError:
+            return
+        queued = 0
+        for path in paths:
+            try:
+                blobs = pickle.loads(path.read_bytes())
+                requests = [self.queue._decode_request(blob) for blob in blobs]
+            except FileNotFoundError:
+                continue  # another worker queued it meanwhile
+            except Exception as e:  # a damaged or foreign file
+                logger.error(
+                    "Cannot read the spool file %s (left there): %s: %s",
+                    path,
+                    type(e).__name__,
+                    e,
+                )
+                continue
+            for request in requests:
+                self.enqueue_request(request)
+            try:
+                if self.outage.since is not None:
+                    raise redis.ConnectionError("Redis does not answer")
+                self._flush()
+            except REDIS_DOWN as e:
+                self._redis_failed(e)
+                mine = {id(r) for r in requests}  # the file keeps them
+                self._unqueued = deque(r for r in self._unqueued if id(r) not in mine)
+                return
+            path.unlink(missing_ok=True)
+            queued += len(requests)
+            logger.info("Queued the %d requests of %s", len(requests), path)
+        if queued:
+            self.stats.inc_value("frontier/spool_queued", queued)
 
     def __len__(self) -> int:
         """The shared queue's length at the last poll, plus this worker's requests
@@ -517,7 +622,7 @@ class FrontierScheduler(Scheduler):
             self._published = now
             shared.publish_stats(self.stats.get_stats())
             if not shared.exists():  # Redis restarted empty (or flushed): the queue is lost
-                self.stats.set_value("frontier/error", "Redis lost the crawl's keys")
+                self.stats.set_value("frontier/error", FRONTIER_KEYS_LOST)
                 self._give_up(
                     "The frontier's Redis at %s has lost the crawl %s (restarted empty? "
                     "flushed?): closing before the crawl is done",

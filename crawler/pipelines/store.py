@@ -409,15 +409,24 @@ class StorePipeline:
         assert self._shared is not None
         stats = self.crawler.stats
         stats.set_value("finish_reason", reason)
-        from crawler.frontier.scheduler import REDIS_DOWN  # only with a frontier
+        from crawler.frontier.scheduler import REDIS_DOWN, UNREACHABLE_AT_CLOSE
 
-        try:
-            everyone = self._shared.close(stats.get_stats())
-        except REDIS_DOWN as e:  # no other worker's stats: the run gets this one's
+        down: str | None = None  # why Redis was not reached
+        if stats.get_value(UNREACHABLE_AT_CLOSE):
+            # Not asked: a call Redis does not answer may still run once it resumes (a
+            # frozen host), and a late close would mark the crawl finished there, so that
+            # no worker could resume it (crawler worker --crawl ID).
+            down = "it did not answer when this worker closed"
+        else:
+            try:
+                everyone = self._shared.close(stats.get_stats())
+            except REDIS_DOWN as e:
+                down = redact_text(str(e))
+        if down is not None:  # no other worker's stats: the run gets this one's
             logger.warning(
                 "Cannot reach the frontier's Redis to close this worker (%s): the run %s "
                 "is finished with this worker's stats only",
-                redact_text(str(e)),
+                down,
                 self.run_id,
             )
             everyone = {self._shared.worker: json.loads(json.dumps(stats.get_stats(), default=str))}

@@ -549,6 +549,22 @@ class SqlStore:
 
         self._write("finish the run in", work)
 
+    def reopen_run(self, run_id: int, reason: str) -> bool:
+        """Open again run ``run_id`` if it finished as ``reason`` (its finish time and
+        reason cleared, its stats kept until it finishes again): a shared crawl
+        resumed after its Redis did not answer.  Whether it was reopened (``False``:
+        no such run finished as ``reason``).  Raises :class:`StoreError`."""
+
+        def work(conn: Connection) -> bool:
+            result = conn.execute(
+                update(runs)
+                .where(runs.c.id == run_id, runs.c.finish_reason == reason)
+                .values(finished_at=None, finish_reason=None)
+            )
+            return result.rowcount == 1
+
+        return self._write("reopen the run in", work)
+
     def _write(self, what: str, work: Callable[[Connection], _T]) -> _T:
         """``work`` in one transaction, run again while SQLite reports another
         writer's lock (:attr:`busy`); its failures become StoreErrors naming the store.
