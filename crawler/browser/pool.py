@@ -428,14 +428,16 @@ class BrowserPool:
     def _delete_all_lost(self) -> None:
         """At close: delete the sessions dropped unasked on every node that answers
         ``/status`` now (side by side); warn about those left."""
+        with self._lock:
+            nodes = [self._nodes[label] for label, ids in self._lost.items() if ids]
+        if not nodes:  # no Selenium import for a crawl that rendered nothing
+            return
         from crawler.browser.driver import node_unreachable
 
         def clean(state: _NodeState) -> None:
             if node_unreachable(state.node.url) is None:
                 self._delete_lost(state.node)
 
-        with self._lock:
-            nodes = [self._nodes[label] for label, ids in self._lost.items() if ids]
         cleaners = [
             threading.Thread(target=clean, args=(state,), name="selenium-delete") for state in nodes
         ]
