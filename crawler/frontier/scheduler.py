@@ -49,17 +49,18 @@ lists the keys).  What this adds to scrapy-redis:
 * A request that cannot be serialised (its callback is not a spider method)
   stays in this process (a local queue served first), counted in
   ``frontier/unserializable``.
-* **The spool.** A worker that closes with requests it found but could not queue
-  (Redis did not answer: ``frontier_unreachable``, or Ctrl-C during an outage)
-  writes them, encoded as queued, to a file under
+* **The spool.** A worker that stops as ``frontier_unreachable`` (Redis did not
+  answer) with requests it found but could not queue writes them, encoded as
+  queued, to a file under
   ``CRAWLER_FRONTIER_SPOOL_DIR/<crawl id>/`` (``frontier/spooled``; a relative
   directory is under the one the command runs in).  The next process of the
   crawl to open from that directory, with Redis answering (``crawler worker
   REDIS_URL --crawl ID``), queues them through the seen set like any request it
   finds and deletes the file once Redis has them (``frontier/spool_queued``);
   while Redis does not answer the file stays for the next one.  Requests that
-  cannot be serialised are lost with the process, counted in
-  ``frontier/requests_lost``.
+  cannot be serialised, and those of a worker stopped otherwise during an
+  outage (Ctrl-C: its run is finished as ``shutdown``, which no worker
+  resumes), are lost with the process, counted in ``frontier/requests_lost``.
 
 * **Redis unreachable** (:mod:`crawler.frontier.outage`): a failed call is
   logged once per outage (then every 10 s at most), counted, and tried again at
@@ -279,7 +280,8 @@ class FrontierScheduler(Scheduler):
             # could still run once it resumes and close the crawl there
             self.stats.set_value(UNREACHABLE_AT_CLOSE, True)
         self._unqueue_buffer()
-        lost = len(self._unqueued) - self._write_spool(self._unqueued) + len(self._local)
+        spooled = self._write_spool(self._unqueued) if reason == FRONTIER_UNREACHABLE_REASON else 0
+        lost = len(self._unqueued) - spooled + len(self._local)
         if lost:  # closing with Redis down (frontier_unreachable): no one will crawl them
             self.stats.set_value("frontier/requests_lost", lost)
             logger.error(
