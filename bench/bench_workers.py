@@ -261,7 +261,10 @@ def table(runs: list[Run]) -> list[str]:
     The ceiling line bounds 2 workers / 1 when Redis, PostgreSQL and the HTTP
     server run on the same cores as the workers: one worker alone keeps one core
     busy (``1 / rate1`` CPU seconds a page) while the servers take theirs from the
-    other, idle one; two workers share both cores with the servers, so even
+    other, idle one (measured: a worker's CPU seconds over its wall seconds, start-up
+    and close included, were 0.90-0.95 in the runs of 2026-12-02; a worker that
+    waits more than that makes the ceiling low); two workers share both cores with
+    the servers, so even
     without any cost of their own for being two they reach at most
     ``2 / (1/rate1 + S)`` pages/s, ``S`` the servers' CPU seconds a page in the
     2-worker runs: ``2 / (1 + S * rate1)`` times one worker."""
@@ -298,7 +301,8 @@ def table(runs: list[Run]) -> list[str]:
             ceiling = 2 / (1 + servers * rate[1])
             lines.append(
                 f"{tree + ': ' if tree else ''}ceiling of 2 workers / 1 with the servers on "
-                f"these cores: 2 / (1 + {1000 * servers:.2f} ms x {rate[1]:.0f} pages/s) = "
+                f"these cores (one worker keeping a core busy): "
+                f"2 / (1 + {1000 * servers:.2f} ms x {rate[1]:.0f} pages/s) = "
                 f"{ceiling:.2f}x; measured {rate[2] / rate[1]:.2f}x, "
                 f"{100 * rate[2] / rate[1] / ceiling:.0f}% of it"
             )

@@ -291,6 +291,9 @@ def _frontier_message(stats: Mapping[str, Any]) -> str:
         message += (
             f"; once Redis answers again, `crawler worker REDIS_URL --crawl {crawl_id}` resumes it"
         )
+        lost = stats.get("frontier/requests_lost")
+        if lost:
+            message += f" (without the {lost} requests it could not keep: frontier/requests_lost)"
     return message
 
 

@@ -57,7 +57,10 @@ lists the keys).  What this adds to scrapy-redis:
   crawl to open from that directory, with Redis answering (``crawler worker
   REDIS_URL --crawl ID``), queues them through the seen set like any request it
   finds and deletes the file once Redis has them (``frontier/spool_queued``);
-  while Redis does not answer the file stays for the next one.  Requests that
+  while Redis does not answer the file stays for the next one.  The spool's
+  directories are made private (0700, files 0600), and a spool that is not this
+  user's own and private is neither written nor read: its files are pickles,
+  which can run code.  Requests that
   cannot be serialised, and those of a worker stopped otherwise during an
   outage (Ctrl-C: its run is finished as ``shutdown``, which no worker
   resumes), are lost with the process, counted in ``frontier/requests_lost``.
@@ -91,6 +94,7 @@ worker's own lost leases put back), ``frontier/dead_workers``,
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pickle
@@ -112,6 +116,7 @@ from crawler.frontier.outage import Outage
 from crawler.frontier.queue import LeasedPriorityQueue
 from crawler.frontier.shared import SharedCrawl
 from crawler.outcome import FRONTIER_KEYS_LOST, FRONTIER_UNREACHABLE_REASON
+from crawler.utils.files import private_path_problem
 
 if TYPE_CHECKING:
     from typing import Self
@@ -307,8 +312,14 @@ class FrontierScheduler(Scheduler):
         path = self.spool / f"{quote(self.shared.worker, safe='')}-{time.time_ns()}.pickle"
         part = path.with_suffix(".part")
         try:
-            self.spool.mkdir(parents=True, exist_ok=True)
-            part.write_bytes(pickle.dumps(blobs, protocol=pickle.HIGHEST_PROTOCOL))
+            self.spool.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self.spool.mkdir(mode=0o700, exist_ok=True)
+            problem = self._spool_problem()
+            if problem is not None:  # a reader would refuse it
+                raise OSError(problem)
+            fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(pickle.dumps(blobs, protocol=pickle.HIGHEST_PROTOCOL))
             os.replace(part, path)
         except OSError as e:
             logger.error("Cannot keep the requests not queued in %s: %s", path, e)
@@ -329,13 +340,30 @@ class FrontierScheduler(Scheduler):
         """Queue the requests earlier processes of this crawl left in the spool (those
         Redis already has are dropped by the seen set); a file goes once Redis has
         its requests, and stays, with its requests dropped here, while Redis does not
-        answer.  An unreadable file is logged and left."""
+        answer.  An unreadable file is logged and left, and so is one that is not this
+        user's own and private (:func:`~crawler.utils.files.private_path_problem`, the
+        spool's directories too): a pickle can run code."""
+        if not self.spool.parent.exists():
+            return
+        problem = self._spool_problem()
+        if problem is not None:
+            logger.error("Not reading the spool %s: %s", self.spool, problem)
+            return
         try:
             paths = sorted(self.spool.glob("*.pickle"))
         except OSError:
             return
         queued = 0
         for path in paths:
+            problem = private_path_problem(path, directory=False)
+            if problem is not None:
+                logger.error(
+                    "Not reading the spool file %s (left there): it is %s, and a pickle "
+                    "can run code",
+                    path,
+                    problem,
+                )
+                continue
             try:
                 blobs = pickle.loads(path.read_bytes())
                 requests = [self.queue._decode_request(blob) for blob in blobs]
@@ -365,6 +393,16 @@ class FrontierScheduler(Scheduler):
             logger.info("Queued the %d requests of %s", len(requests), path)
         if queued:
             self.stats.inc_value("frontier/spool_queued", queued)
+            with contextlib.suppress(OSError):  # another file may have come meanwhile
+                self.spool.rmdir()
+
+    def _spool_problem(self) -> str | None:
+        """Why the spool's directories are not this user's own and private, or None."""
+        for directory in (self.spool.parent, self.spool):
+            problem = private_path_problem(directory, directory=True)
+            if problem is not None:
+                return f"{directory} is {problem}"
+        return None
 
     def __len__(self) -> int:
         """The shared queue's length at the last poll, plus this worker's requests

@@ -1,8 +1,10 @@
-"""Files a crawl will write (feeds, its log): checked before the crawl starts."""
+"""Files a crawl will write (feeds, its log): checked before the crawl starts; and
+whether a path is this user's own and private."""
 
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -56,3 +58,24 @@ def check_output_file(output: str) -> None:
 def _check_directory(output: str, directory: Path) -> None:
     if not directory.is_dir():
         raise UsageError(f"cannot write {output}: the directory {directory} does not exist")
+
+
+def private_path_problem(path: Path, *, directory: bool) -> str | None:
+    """Why ``path`` is not this user's own, private directory (``directory``) or
+    regular file, or None when it is: not a symbolic link, owned by this process's
+    user, writable by no one else (no group or other write bit).  For files read
+    back as pickles, which can run code: the rule OpenSSH applies to ``~/.ssh``
+    before it trusts what is there (``StrictModes``)."""
+    try:
+        st = os.lstat(path)
+    except OSError as e:
+        return e.strerror or type(e).__name__
+    if directory and not stat.S_ISDIR(st.st_mode):
+        return "not a directory"
+    if not directory and not stat.S_ISREG(st.st_mode):
+        return "not a regular file"
+    if st.st_uid != os.getuid():
+        return f"owned by another user (uid {st.st_uid})"
+    if st.st_mode & 0o022:
+        return f"writable by other users (mode {stat.S_IMODE(st.st_mode):o})"
+    return None
