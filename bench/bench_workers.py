@@ -262,7 +262,7 @@ def table(runs: list[Run]) -> list[str]:
     server run on the same cores as the workers: one worker alone keeps one core
     busy (``1 / rate1`` CPU seconds a page) while the servers take theirs from the
     other, idle one (measured: a worker's CPU seconds over its wall seconds, start-up
-    and close included, were 0.90-0.95 in the runs of 2026-12-02; a worker that
+    and its idle close included, were 0.86-0.95 in the runs of 2026-12-02; a worker that
     waits more than that makes the ceiling low); two workers share both cores with
     the servers, so even
     without any cost of their own for being two they reach at most
