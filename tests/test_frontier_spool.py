@@ -116,3 +116,13 @@ def test_private_path_problem(tmp_path: Path) -> None:
     assert private_path_problem(file, directory=False) is None
     assert private_path_problem(file, directory=True) == "not a directory"
     assert private_path_problem(private / "missing", directory=False) == "No such file or directory"
+
+
+def test_no_spool_for_this_crawl_is_no_error(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another crawl's spool in the directory: nothing to read, nothing said."""
+    (tmp_path / "frontier-spool" / "other").mkdir(parents=True, mode=0o700)
+    with caplog.at_level(logging.DEBUG):
+        _scheduler(tmp_path / "frontier-spool" / "c0ffee")._queue_spool()
+    assert caplog.text == ""

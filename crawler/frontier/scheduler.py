@@ -343,7 +343,7 @@ class FrontierScheduler(Scheduler):
         answer.  An unreadable file is logged and left, and so is one that is not this
         user's own and private (:func:`~crawler.utils.files.private_path_problem`, the
         spool's directories too): a pickle can run code."""
-        if not self.spool.parent.exists():
+        if not os.path.lexists(self.spool):  # nothing kept for this crawl here
             return
         problem = self._spool_problem()
         if problem is not None:
