@@ -182,8 +182,11 @@ def test_per_domain_concurrency_caps_renders(
     site: TinySite, scripted: ScriptedApp, browser_root: str, tmp_path: Path
 ) -> None:
     scripted.reset()
+    # Browsers launch one at a time on 2 CPUs (SELENIUM_CONCURRENT_STARTS): each page is
+    # held longer than the second launch takes on a slow host, so two renders overlap
+    # (at 600 ms a slow host's second browser came after the first page: max 1).
     requests = [
-        {"id": f"c{i}", "url": site.url(f"/js/hold?ms=600&id=c{i}"), "browser": True}
+        {"id": f"c{i}", "url": site.url(f"/js/hold?ms=2500&id=c{i}"), "browser": True}
         for i in range(6)
     ]
     settings = browser_settings(
