@@ -380,8 +380,6 @@ class FrontierScheduler(Scheduler):
             for request in requests:
                 self.enqueue_request(request)
             try:
-                if self.outage.since is not None:
-                    raise redis.ConnectionError("Redis does not answer")
                 self._flush()
             except REDIS_DOWN as e:
                 self._redis_failed(e)
