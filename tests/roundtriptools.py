@@ -23,6 +23,11 @@ runs them.
     With ``CRAWLER_FRONTIER_FLUSH_DELAY`` 0.2 s (polls every 10 s: none meanwhile),
     the start request queued, then 10 new requests, a turn, 10 more, a turn:
     ``early_trips`` (by then), then 0.3 s: ``delayed_trips``, ``queued`` (the 20).
+``flushed``
+    The start request queued, then Redis flushed (the crawl's keys gone, its queue
+    as empty as a finished crawl's) and a second of polls with a 0.3 s idle
+    timeout: ``done`` (the scheduler called the crawl done), ``gave_up``
+    (it closes as ``frontier_unreachable``), ``error`` (``frontier/error``).
 ``outage``
     5 new requests buffered, Redis killed before the turn ends, started again
     (empty) two seconds later: ``pending_down`` (the scheduler's length while
@@ -185,7 +190,23 @@ async def outage(redis_server: RedisServer, proxy: DelayProxy) -> dict[str, Any]
     }
 
 
-SCENARIOS = {"links": links, "delayed": delayed, "outage": outage}
+async def flushed(redis_server: RedisServer, proxy: DelayProxy) -> dict[str, Any]:
+    scheduler = _scheduler(proxy.url(), CRAWLER_FRONTIER_IDLE_TIMEOUT=0.3)
+    client = redis_server.client()
+    assert scheduler.enqueue_request(Request("http://a.test/"))
+    await asyncio.sleep(0.3)  # queued, the crawl marked seeded, the first stats published
+    client.flushall()  # the queue is empty now, as at the end of a crawl
+    await asyncio.sleep(1.0)  # the idle timeout, within the stats' interval (2 s)
+    result = {
+        "done": scheduler._done,
+        "gave_up": scheduler._gave_up,
+        "error": scheduler.stats.get_value("frontier/error"),
+    }
+    scheduler.close("finished")
+    return result
+
+
+SCENARIOS = {"links": links, "delayed": delayed, "outage": outage, "flushed": flushed}
 
 
 def main(argv: list[str]) -> None:

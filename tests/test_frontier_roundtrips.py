@@ -85,6 +85,15 @@ def test_requests_buffered_when_redis_stops_are_queued_once_it_is_back() -> None
     assert result["lost"] == 0
 
 
+def test_a_queue_emptied_by_a_flush_is_not_a_finished_crawl() -> None:
+    """An empty shared queue is also what a Redis that restarted empty (or was
+    flushed) shows.  The crawl's keys were checked only with the stats, every 2 s:
+    a worker reaching its idle timeout before that closed the lost crawl as
+    ``finished`` (a CI run saw it).  The idle decision now checks them first."""
+    result = scenario("flushed")
+    assert result == {"done": False, "gave_up": True, "error": "Redis lost the crawl's keys"}
+
+
 @pytest.fixture
 def site() -> Iterator[TinySite]:
     with TinySite(apps=[CatalogApp(size=SIZE)]) as served:

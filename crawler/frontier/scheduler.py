@@ -22,7 +22,10 @@ lists the keys).  What this adds to scrapy-redis:
   empty pop): the scheduler reports pending requests until the shared queue is
   empty *and* no live worker holds a lease, without a break, for
   ``CRAWLER_FRONTIER_IDLE_TIMEOUT`` seconds; then the spider closes as
-  ``finished``.  Before the start request is queued the crawl never counts as done.
+  ``finished``, once one more round trip has found the crawl's ``meta`` key (an
+  empty queue is also what a Redis that restarted empty shows: that crawl closes as
+  ``frontier_unreachable``).  Before the start request is queued the crawl never
+  counts as done.
 * **Wake-ups.** While the shared queue has requests and this engine has room,
   the engine is asked to pull them at every poll, not at its 5-second heartbeat.
 * **Round trips.** Each Redis call blocks the reactor thread for one round
@@ -627,6 +630,17 @@ class FrontierScheduler(Scheduler):
         if engine is not None and engine.spider is not None:
             deferred_from_coro(engine.close_spider_async(reason=FRONTIER_UNREACHABLE_REASON))
 
+    def _keys_lost(self) -> None:
+        """The crawl's ``meta`` key is gone (Redis restarted empty, or was flushed):
+        its queue and seen set are lost; close as ``frontier_unreachable``."""
+        self.stats.set_value("frontier/error", FRONTIER_KEYS_LOST)
+        self._give_up(
+            "The frontier's Redis at %s has lost the crawl %s (restarted empty? "
+            "flushed?): closing before the crawl is done",
+            self.outage.url,
+            self.shared.crawl_id,
+        )
+
     def _poll_once(self) -> None:
         if self._late:
             self._wake_engine()
@@ -659,14 +673,8 @@ class FrontierScheduler(Scheduler):
         if now - self._published >= STATS_INTERVAL:
             self._published = now
             shared.publish_stats(self.stats.get_stats())
-            if not shared.exists():  # Redis restarted empty (or flushed): the queue is lost
-                self.stats.set_value("frontier/error", FRONTIER_KEYS_LOST)
-                self._give_up(
-                    "The frontier's Redis at %s has lost the crawl %s (restarted empty? "
-                    "flushed?): closing before the crawl is done",
-                    self.outage.url,
-                    shared.crawl_id,
-                )
+            if not shared.exists():
+                self._keys_lost()
         if self._seed_due:
             shared.mark_seeded()
             self._seeded, self._seed_due = True, False
@@ -685,7 +693,12 @@ class FrontierScheduler(Scheduler):
             self._idle_since = None
         elif self._idle_since is None:
             self._idle_since = now
-        elif now - self._idle_since >= self.idle_timeout and not self._done:
+        elif now - self._idle_since >= self.idle_timeout and not (self._done or self._gave_up):
+            if not shared.exists():
+                # An empty queue is also what a Redis that restarted empty (or was
+                # flushed) shows: never call that crawl done.
+                self._keys_lost()
+                return
             logger.info(
                 "The shared queue of crawl %s has been empty, with no request in flight, "
                 "for %g s: closing",
