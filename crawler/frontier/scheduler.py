@@ -82,7 +82,8 @@ lists the keys).  What this adds to scrapy-redis:
   After ``CRAWLER_FRONTIER_OUTAGE_TIMEOUT`` seconds without an answer the
   spider closes with the finish reason ``frontier_unreachable`` (a failure),
   as it does when the crawl's ``meta`` key is gone (Redis restarted empty),
-  checked every :data:`STATS_INTERVAL` seconds.  A release Redis did not answer
+  checked every :data:`STATS_INTERVAL` seconds and before the crawl is called
+  done.  A release Redis did not answer
   is sent again.  A pop whose answer was lost (Redis hung past the socket
   timeout, then ran it) leased requests this worker never got: after a failed
   pop, and every :data:`STATS_INTERVAL` seconds, the leases Redis holds for
