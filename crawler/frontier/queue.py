@@ -44,6 +44,11 @@ class LeasedPriorityQueue(PriorityQueue):
         encoded (a callback that is not a spider method: ``ValueError``; pickle)."""
         return self._encode_request(request)
 
+    def decode(self, data: bytes) -> Request:
+        """The request :meth:`encode` gave ``data`` for; raises what the serializer
+        raises for data it cannot read."""
+        return self._decode_request(data)
+
     def _encode_request(self, request: Request) -> bytes:
         """scrapy-redis's encoding (``Request.to_dict(spider=...)``, serialised),
         the same dict, built by :meth:`to_dict`."""

@@ -273,9 +273,7 @@ class FrontierScheduler(Scheduler):
         # expire, and another worker queues their requests again.
         if self.outage.since is None:  # else no call to wait a socket timeout for
             try:
-                while self._unqueued:  # an outage just over, not polled since
-                    self._enqueue(self._unqueued[0])
-                    self._unqueued.popleft()
+                self._enqueue_unqueued()  # an outage just over, not polled since
                 self._flush()
                 if not self._seeded and not self._late:
                     # Closed before its start request was queued (a store error...): the
@@ -370,7 +368,7 @@ class FrontierScheduler(Scheduler):
                 continue
             try:
                 blobs = pickle.loads(path.read_bytes())
-                requests = [self.queue._decode_request(blob) for blob in blobs]
+                requests = [self.queue.decode(blob) for blob in blobs]
             except FileNotFoundError:
                 continue  # another worker queued it meanwhile
             except Exception as e:  # a damaged or foreign file
@@ -506,6 +504,14 @@ class FrontierScheduler(Scheduler):
                 self._redis_failed(e)
                 return
             self._seeded = True
+
+    def _enqueue_unqueued(self) -> None:
+        """Move the requests yielded while Redis was down to the write-behind buffer
+        (each leaves ``_unqueued`` once :meth:`_enqueue` has it: a failure leaves the
+        rest there)."""
+        while self._unqueued:
+            self._enqueue(self._unqueued[0])
+            self._unqueued.popleft()
 
     def _unqueue_buffer(self) -> None:
         """Move the write-behind buffer to ``_unqueued`` without asking Redis."""
@@ -647,9 +653,7 @@ class FrontierScheduler(Scheduler):
             self._wake_engine()
             return
         shared = self.shared
-        while self._unqueued:  # requests yielded while Redis was down: to the buffer
-            self._enqueue(self._unqueued[0])
-            self._unqueued.popleft()
+        self._enqueue_unqueued()
         self._flush()  # before the release: the pages' requests are in Redis first
         now = time.monotonic()
         if self._reclaim_due or now - self._reclaimed >= STATS_INTERVAL:
